@@ -1,0 +1,65 @@
+"""The Python API: ``dockerfix.fix`` and ``dockerfix.transforms``."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+from dockerfix.engine import EngineError, FixResult, fix_document, guard, select_transforms
+from dockerfix.syntax import parse
+
+
+@dataclass(frozen=True)
+class TransformInfo:
+    code: str
+    name: str
+    safety: str
+    summary: str
+    default_enabled: bool
+
+
+def transforms() -> list[TransformInfo]:
+    """Every transform with its code, name, fix safety and one-line summary."""
+    from dockerfix.transforms.registry import all_transforms
+
+    return [TransformInfo(t.code, t.name, t.safety, t.summary, t.default_enabled) for t in all_transforms()]
+
+
+def fix(
+    text: str,
+    *,
+    select: Iterable[str] | None = None,
+    ignore: Iterable[str] | None = None,
+    unsafe: bool = False,
+    path: str | None = None,
+    context: Any = None,
+    settings: dict[str, Any] | None = None,
+    services: dict[str, Any] | None = None,
+) -> FixResult:
+    """Rewrite Dockerfile ``text``; return the new text and what changed.
+
+    ``context`` is the build context: a folder path, or an object with the ``BuildContext`` interface; None means
+    "not available" (fixes that need it are then unsafe or absent). Raises :class:`DockerfileSyntaxError` for input
+    BuildKit would reject, :class:`EngineError` when the semantics guard trips.
+    """
+    if isinstance(select, str):
+        select = [s for s in select.split(",")]
+    if isinstance(ignore, str):
+        ignore = [s for s in ignore.split(",")]
+    doc = parse(text, path=path)
+    ts = select_transforms(select, ignore)
+    bc = context
+    if isinstance(context, (str, os.PathLike)):
+        from dockerfix.io.context import DirectoryContext
+
+        bc = DirectoryContext(os.fspath(context))
+    result = fix_document(
+        doc, ts, unsafe=unsafe, path=path, build_context=bc, settings=settings, services=services
+    )
+    if result.changed:
+        guard(doc, parse(result.text), ts, unsafe)
+    return result
+
+
+__all__ = ["EngineError", "FixResult", "TransformInfo", "fix", "transforms"]

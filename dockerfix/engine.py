@@ -1,0 +1,328 @@
+"""Apply fixes to a fixed point (after Ruff): one snapshot per pass, non-overlapping edits, re-parse, repeat.
+
+A pass that yields text which does not parse is reverted and reported; the caller gets the last good text. A final
+semantics guard compares stages and the final image's settings before and after; a change no selected transform
+declares is an internal error, never a silent write.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Sequence
+
+from dockerfix.syntax import DockerfileSyntaxError, Document, Instruction, parse
+from dockerfix.transforms import registry
+from dockerfix.transforms.base import Applicability, Context, Diagnostic, Edit, Transform
+
+MAX_PASSES = 12
+
+
+class EngineError(RuntimeError):
+    """An internal failure (a fix broke the file, a guard tripped, passes did not settle): nothing is written."""
+
+
+@dataclass(frozen=True)
+class Change:
+    code: str
+    name: str
+    line: int
+    column: int
+    message: str
+    safe: bool
+    applied: bool
+    fix_title: str | None = None
+    reason: str | None = None
+    end_line: int | None = None
+
+    @property
+    def fixable(self) -> bool:
+        return self.fix_title is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code, "name": self.name, "line": self.line, "column": self.column,
+            "end_line": self.end_line or self.line, "message": self.message, "safe": self.safe,
+            "applied": self.applied, "fix": self.fix_title, "reason": self.reason,
+        }
+
+
+@dataclass
+class FixResult:
+    text: str
+    original: str
+    changes: list[Change] = field(default_factory=list)
+    """Fixes applied to ``text``, in the order they were applied (lines as of the pass that applied them)."""
+    findings: list[Change] = field(default_factory=list)
+    """What remains in ``text``: findings without a fix, unsafe fixes not enabled, display-only fixes."""
+    passes: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return self.text != self.original
+
+    @property
+    def all(self) -> list[Change]:
+        return sorted(self.changes + self.findings, key=lambda c: (c.line, c.column, c.code))
+
+
+# ------------------------------------------------------------------ pragmas
+_PRAGMA = re.compile(r"^\s*#\s*dockerfix:\s*(ignore|ignore-stage|ignore-file)(?:\s*=\s*([\w\-, ]+))?\s*$", re.I)
+
+
+def _pragma_codes(value: str | None) -> frozenset[str]:
+    if not value:
+        return frozenset({"all"})
+    return frozenset(v.strip().lower() for v in value.split(",") if v.strip())
+
+
+@dataclass
+class Suppressions:
+    file: frozenset[str]
+    spans: list[tuple[int, int, frozenset[str]]]
+
+    @classmethod
+    def of(cls, doc: Document) -> "Suppressions":
+        file_codes: set[str] = set()
+        spans: list[tuple[int, int, frozenset[str]]] = []
+        pending: list[tuple[str, frozenset[str]]] = []
+        stage_codes: frozenset[str] = frozenset()
+        stage_start = -1
+        for node in doc.nodes:
+            if isinstance(node, Instruction):
+                if node.keyword == "FROM":
+                    if stage_start >= 0 and stage_codes:
+                        spans.append((stage_start, node.start, stage_codes))
+                    stage_codes = frozenset()
+                    stage_start = node.start
+                    for kind, codes in pending:
+                        if kind == "ignore-stage":
+                            stage_codes = stage_codes | codes
+                for kind, codes in pending:
+                    if kind == "ignore":
+                        spans.append((node.start, node.end, codes))
+                pending = []
+                continue
+            if node.kind == "blank":
+                pending = [p for p in pending if p[0] == "ignore-stage"]
+                continue
+            m = _PRAGMA.match(node.text)
+            if not m:
+                continue
+            kind, codes = m.group(1).lower(), _pragma_codes(m.group(2))
+            if kind == "ignore-file":
+                file_codes |= codes
+            else:
+                pending.append((kind, codes))
+        if stage_start >= 0 and stage_codes:
+            spans.append((stage_start, len(doc.text), stage_codes))
+        return cls(frozenset(file_codes), spans)
+
+    def is_suppressed(self, d: Diagnostic) -> bool:
+        keys = {d.code.lower(), d.name.lower(), "all"}
+        if self.file & keys:
+            return True
+        lo, hi = d.start, d.end
+        if d.fix is not None:
+            lo, hi = min(lo, d.fix.start), max(hi, d.fix.end)
+        for s, e, codes in self.spans:
+            if codes & keys and s < max(hi, lo + 1) and lo < e:
+                return True
+        return False
+
+
+# ------------------------------------------------------------------ selection
+def select_transforms(select: Iterable[str] | None = None, ignore: Iterable[str] | None = None) -> list[Transform]:
+    everything = registry.all_transforms()
+    def matches(t: Transform, keys: set[str]) -> bool:
+        return "all" in keys or t.code.lower() in keys or t.name.lower() in keys or any(
+            t.code.lower().startswith(k) for k in keys if k.startswith("dfx") and len(k) < len(t.code)
+        )
+
+    if select:
+        keys = {s.strip().lower() for s in select if s.strip()}
+        unknown = [k for k in keys if k != "all" and not any(matches(t, {k}) for t in everything)]
+        if unknown:
+            raise ValueError(f"unknown transform: {', '.join(sorted(unknown))}")
+        chosen = [t for t in everything if matches(t, keys)]
+    else:
+        chosen = [t for t in everything if t.default_enabled]
+    if ignore:
+        keys = {s.strip().lower() for s in ignore if s.strip()}
+        chosen = [t for t in chosen if not matches(t, keys)]
+    return _order(chosen)
+
+
+def _order(ts: list[Transform]) -> list[Transform]:
+    """Stable topological order by each transform's ``after`` metadata."""
+    by_name = {t.name: t for t in ts}
+    out: list[Transform] = []
+    seen: set[str] = set()
+
+    def visit(t: Transform, stack: tuple[str, ...] = ()) -> None:
+        if t.name in seen or t.name in stack:
+            return
+        for dep in t.after:
+            if dep in by_name:
+                visit(by_name[dep], stack + (t.name,))
+        seen.add(t.name)
+        out.append(t)
+
+    for t in ts:
+        visit(t)
+    return out
+
+
+# ------------------------------------------------------------------ the loop
+def _line_col(text: str, offset: int) -> tuple[int, int]:
+    line = text.count("\n", 0, offset) + 1
+    col = offset - (text.rfind("\n", 0, offset) + 1) + 1
+    return line, col
+
+
+def _change(text: str, d: Diagnostic, applied: bool, enabled_unsafe: bool) -> Change:
+    line, col = _line_col(text, d.start)
+    end_line = _line_col(text, max(d.start, d.end - 1))[0]
+    fix = d.fix
+    return Change(
+        code=d.code, name=d.name, line=line, column=col, message=d.message,
+        safe=fix is not None and fix.applicability is Applicability.SAFE, applied=applied,
+        fix_title=fix.title if fix is not None else None, reason=d.reason, end_line=end_line,
+    )
+
+
+def _is_applicable(d: Diagnostic, unsafe: bool) -> bool:
+    if d.fix is None or not d.fix.edits:
+        return False
+    a = d.fix.applicability
+    return a is Applicability.SAFE or (unsafe and a is Applicability.UNSAFE)
+
+
+def apply_edits(text: str, edits: Sequence[Edit]) -> str:
+    out = []
+    pos = 0
+    for e in sorted(edits):
+        out.append(text[pos : e.start])
+        out.append(e.text)
+        pos = e.end
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def _overlaps(a: Sequence[Edit], taken: list[tuple[int, int]]) -> bool:
+    for e in a:
+        for s, t in taken:
+            # Touching is fine, except two insertions at one point (their order would be arbitrary).
+            if e.start < t and s < e.end:
+                return True
+            if e.start == e.end == s == t or (e.start == e.end and s < e.start < t):
+                return True
+            if s == t and e.start < s < e.end:
+                return True
+    return False
+
+
+def run_transforms(ts: Sequence[Transform], ctx: Context) -> tuple[list[Diagnostic], list[str]]:
+    diags: list[Diagnostic] = []
+    errors: list[str] = []
+    for t in ts:
+        try:
+            diags.extend(t.check(ctx))
+        except Exception as exc:  # a transform bug must not take the file down: report it, skip the transform
+            errors.append(f"internal error in {t.code} ({t.name}): {type(exc).__name__}: {exc}")
+    return diags, errors
+
+
+def fix_document(
+    doc: Document,
+    transforms: Sequence[Transform],
+    *,
+    unsafe: bool = False,
+    path: str | None = None,
+    build_context: Any = None,
+    settings: dict[str, Any] | None = None,
+    services: dict[str, Any] | None = None,
+    max_passes: int = MAX_PASSES,
+) -> FixResult:
+    settings = dict(settings or {})
+    services = dict(services or {})
+    original = doc.to_text()
+    result = FixResult(text=original, original=original)
+    text = original
+    order = {t.code: i for i, t in enumerate(transforms)}
+    for n in range(max_passes):
+        ctx = Context(doc, path=path, build_context=build_context, settings=settings, services=services)
+        diags, errors = run_transforms(transforms, ctx)
+        result.errors.extend(e for e in errors if e not in result.errors)
+        sup = Suppressions.of(doc)
+        diags = [d for d in diags if not sup.is_suppressed(d)]
+        chosen: list[Diagnostic] = []
+        taken: list[tuple[int, int]] = []
+        for d in sorted(
+            (d for d in diags if _is_applicable(d, unsafe)),
+            key=lambda d: (order.get(d.code, 0), d.fix.start, d.fix.end),  # type: ignore[union-attr]
+        ):
+            assert d.fix is not None
+            if _overlaps(d.fix.edits, taken):
+                continue
+            chosen.append(d)
+            taken.extend((e.start, e.end) for e in d.fix.edits)
+        result.passes = n + 1
+        if not chosen:
+            result.findings = [_change(text, d, False, unsafe) for d in diags]
+            break
+        edits = [e for d in chosen for e in d.fix.edits]  # type: ignore[union-attr]
+        new_text = apply_edits(text, edits)
+        try:
+            new_doc = parse(new_text)
+        except DockerfileSyntaxError as exc:
+            codes = ", ".join(sorted({d.code for d in chosen}))
+            result.errors.append(f"fixes from {codes} produced a file that does not parse ({exc}); reverted")
+            result.findings = [_change(text, d, False, unsafe) for d in diags]
+            break
+        result.changes.extend(_change(text, d, True, unsafe) for d in chosen)
+        if new_text == text:
+            break
+        text, doc = new_text, new_doc
+    else:
+        result.errors.append(f"fixes did not settle after {max_passes} passes; the last result is kept")
+    result.text = text
+    return result
+
+
+# ------------------------------------------------------------------ semantics guard
+def signature(doc: Document) -> dict[str, Any]:
+    from dockerfix.model.stages import Model
+
+    m = Model(doc)
+    sig: dict[str, Any] = {"stages": [(s.index, s.name) for s in m.stages]}
+    final = m.final_stage()
+    conf: dict[str, Any] = {}
+    if final is not None:
+        for inst in final.instructions:
+            if inst.keyword in ("ENTRYPOINT", "CMD", "USER", "WORKDIR", "EXPOSE", "STOPSIGNAL", "HEALTHCHECK"):
+                key = inst.keyword
+                val = (inst.json, inst.args)
+                if key in ("WORKDIR", "EXPOSE"):
+                    conf.setdefault(key, []).append(val)
+                else:
+                    conf[key] = val
+    sig["final-config"] = conf
+    return sig
+
+
+def guard(before: Document, after: Document, transforms: Sequence[Transform], unsafe: bool) -> None:
+    if before.to_text() == after.to_text():
+        return
+    a, b = signature(before), signature(after)
+    declared: set[str] = set()
+    for t in transforms:
+        if unsafe or t.safety == "safe":
+            declared |= set(t.declares)
+    for key in a:
+        if a[key] != b[key] and key not in declared:
+            raise EngineError(
+                f"semantics guard: the rewrite changes {key} ({a[key]!r} -> {b[key]!r}) and no selected transform "
+                "declares that; nothing was written. This is a dockerfix bug: please report it."
+            )

@@ -1,0 +1,1358 @@
+"""Shell model of a RUN command: a lossless, read-only view of POSIX/bash shell text.
+
+Transforms read the shell inside ``RUN`` through this module, never with regexes over the whole command.
+It takes a plain string (the command BuildKit hands to ``/bin/sh -c``, continuations already joined, or a
+heredoc body) and imports nothing from the rest of dockerfix. ``tree_sitter`` is imported on first parse.
+
+Offsets
+    Every ``span`` is a ``(start, end)`` pair of Python ``str`` indices into the parsed string, so
+    ``script.source[start:end] == node.raw`` always holds, non-ASCII text included.
+
+Entry points
+    ``parse_shell(src) -> Script``
+        Never raises for a ``str``: a parse tree-sitter marks with ERROR/MISSING nodes, or a shape this
+        model does not understand, gives ``Script(ok=False, error=...)`` and callers must not rewrite it.
+        Raises ``ShellParseError`` only for a non-``str`` argument or when tree-sitter is unavailable.
+    ``parse_shell_strict(src) -> Script``
+        Same, but raises ``ShellParseError`` when the script is not ``ok``.
+    ``is_posix_shell(shell_argv) -> bool``
+        Whether a ``SHELL ["...", ...]`` argv runs a POSIX-like shell (sh, bash, dash, ash, zsh, ...).
+
+Structure (all frozen dataclasses)
+    ``Script``: ``source``, ``ok``, ``error``, ``body`` (a ``Sequence``); ``items`` / ``separators`` (the
+    top-level chain), ``sites`` (every ``SimpleCommand`` with its ``CommandSite`` context, in source order),
+    ``commands`` (the bare ``SimpleCommand`` objects), ``state_changes``, ``has_leaking_state``,
+    ``walk()`` (every ``Node``).
+    ``Sequence``: ``items`` (nodes) and ``separators`` (one ``Separator`` or ``None`` after each item).
+    ``&&``/``||`` lists are flattened into it: shell gives ``&&`` and ``||`` equal precedence, left to
+    right, binding tighter than ``;``, ``&`` and newline, so the flat list loses nothing.
+    ``Node`` is one of:
+        ``SimpleCommand``: ``assignments`` (prefix ``NAME=value``), ``words`` (name and arguments),
+        ``redirects``; ``name``, ``args``, ``name_value``, ``basename``, ``is_command(*names)``,
+        ``effective`` (wrappers such as ``sudo``/``env``/``command``/``exec`` removed, see ``WRAPPERS``).
+        Declaration builtins (``export``, ``local``, ``declare``, ``readonly``, ``typeset``, ``unset``)
+        are simple commands too; their ``NAME=value`` operands are plain words.
+        ``Pipeline``: ``commands`` (two or more, or one when ``negated``), ``negated``.
+        ``Subshell`` ``( ... )`` and ``Group`` ``{ ...; }``: ``body`` and ``redirects``.
+        ``Compound``: ``kind`` in ``COMPOUND_KINDS`` (if, for, select, c-for, while, until, case,
+        function, arith ``(( ))``, test ``[[ ]]``/``[ ]`` as tree-sitter reads them), ``parts`` (every
+        command list inside, in source order), ``redirects``, ``name`` (function name).
+    ``Word``: ``raw``, ``span``, ``value`` (text after quote removal; ``None`` when it holds any
+    expansion: ``$x``, ``${x}``, ``$(..)``, backticks, ``$((..))``, ``<(..)``, brace expansion ``{a,b}``),
+    ``has_expansion``, ``has_glob`` (unquoted ``*``, ``?``, ``[``, kept verbatim in ``value``),
+    ``has_tilde`` (leading unquoted ``~``, kept verbatim in ``value``), ``is_quoted``, ``substitutions``
+    (the command lists inside ``$(..)``, backticks and ``<(..)``).
+    ``Assignment``: ``name``, ``op`` (``=`` or ``+=``), ``value`` (a ``Word``, or ``None`` for an array).
+    ``Redirect``: ``op`` (``>``, ``2>&1``'s ``>&``, ``<<``, ``<<<``...), ``fd``, ``target`` (a ``Word``;
+    for a heredoc its delimiter), ``heredoc`` (the body text, heredocs only).
+
+Context of a simple command (``CommandSite``)
+    ``chain_index`` (index in ``Script.items``), ``in_pipeline``, ``in_subshell`` (``( )``),
+    ``in_group`` (``{ }``), ``in_substitution`` (``$( )``, backticks, ``<( )``), ``compound`` (kind of the
+    innermost enclosing ``Compound``), ``conditional`` (after ``||`` in its list, or inside a compound),
+    ``negated``, ``background`` (its list ends with ``&``); ``is_nested`` and ``runs_in_main_shell``.
+
+State changes (``StateChange``)
+    Commands whose effect a later command can rely on: ``cd``, ``pushd``/``popd``, ``export`` and the
+    other declaration builtins, ``set``, ``unset``, ``umask``, ``source``/``.``, ``shopt``, ``alias``/
+    ``unalias``, ``ulimit``, ``eval``, ``trap``, ``read``/``mapfile``, ``exec`` (replaces the shell or
+    re-points its file descriptors), bare assignments ``FOO=bar``, prefix assignments on special builtins
+    (they persist in POSIX sh), and function definitions. ``leaks`` says whether it runs in the main
+    shell (not in a subshell, pipeline, substitution or background job), i.e. whether merging another
+    command after it could change that command's behaviour.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from typing import Iterator, Union
+
+__all__ = [
+    "COMPOUND_KINDS",
+    "WRAPPERS",
+    "Assignment",
+    "CommandSite",
+    "Compound",
+    "Group",
+    "Node",
+    "Pipeline",
+    "Redirect",
+    "Script",
+    "Separator",
+    "Sequence",
+    "ShellParseError",
+    "SimpleCommand",
+    "StateChange",
+    "Subshell",
+    "Word",
+    "is_posix_shell",
+    "parse_shell",
+    "parse_shell_strict",
+]
+
+Span = tuple[int, int]
+
+
+class ShellParseError(Exception):
+    """The only exception this module raises (bad argument type, tree-sitter missing, strict parse)."""
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Data model
+# ---------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Word:
+    raw: str
+    span: Span
+    value: str | None
+    has_expansion: bool = False
+    has_glob: bool = False
+    has_tilde: bool = False
+    is_quoted: bool = False
+    substitutions: tuple[Sequence, ...] = ()
+
+    @property
+    def is_static(self) -> bool:
+        return self.value is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    raw: str
+    span: Span
+    name: str
+    op: str
+    value: Word | None
+
+    @property
+    def is_array(self) -> bool:
+        return self.value is None
+
+
+@dataclass(frozen=True, slots=True)
+class Redirect:
+    raw: str
+    span: Span
+    op: str
+    fd: str | None
+    target: Word | None
+    heredoc: str | None = None  # heredoc body text (without the closing delimiter line)
+    heredoc_span: Span | None = None  # body and closing delimiter line
+
+
+@dataclass(frozen=True, slots=True)
+class Separator:
+    text: str  # one of "&&", "||", ";", "&", "\n"
+    span: Span
+
+
+# What `effective` strips. Value: options that take an argument (None = the wrapper takes no options).
+WRAPPERS: dict[str, frozenset[str] | None] = {
+    "sudo": frozenset({"-u", "-g", "-h", "-p", "-C", "-D", "-r", "-t", "-T", "-U", "--user", "--group",
+                       "--host", "--prompt", "--close-from", "--chdir", "--role", "--type",
+                       "--command-timeout", "--other-user"}),
+    "env": frozenset({"-u", "-C", "--unset", "--chdir"}),
+    "command": frozenset(),
+    "builtin": None,
+    "exec": frozenset({"-a"}),
+    "nice": frozenset({"-n", "--adjustment"}),
+    "nohup": None,
+    "time": frozenset(),
+    "eatmydata": None,
+    "stdbuf": frozenset({"-i", "-o", "-e", "--input", "--output", "--error"}),
+    "timeout": frozenset({"-s", "-k", "--signal", "--kill-after"}),
+    "xargs": frozenset({"-a", "-d", "-E", "-I", "-L", "-n", "-P", "-s", "--arg-file", "--delimiter",
+                        "--max-lines", "--max-args", "--max-procs", "--max-chars", "--process-slot-var"}),
+}
+_WRAPPER_POSITIONALS = {"timeout": 1}  # wrappers with leading positional operands (timeout DURATION cmd)
+
+_ASSIGN_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\+?=")
+
+
+@dataclass(frozen=True, slots=True)
+class SimpleCommand:
+    raw: str
+    span: Span
+    assignments: tuple[Assignment, ...] = ()
+    words: tuple[Word, ...] = ()
+    redirects: tuple[Redirect, ...] = ()
+    wrappers: tuple[Word, ...] = ()  # words `effective` stripped (sudo, env, ...), in order
+
+    @property
+    def name(self) -> Word | None:
+        return self.words[0] if self.words else None
+
+    @property
+    def args(self) -> tuple[Word, ...]:
+        return self.words[1:]
+
+    @property
+    def name_value(self) -> str | None:
+        return self.words[0].value if self.words else None
+
+    @property
+    def basename(self) -> str | None:
+        """Static command name without its directory (``/usr/bin/apt-get`` -> ``apt-get``)."""
+        v = self.name_value
+        if v is None:
+            return None
+        return v.rsplit("/", 1)[-1]
+
+    def is_command(self, *names: str) -> bool:
+        """Whether this command's basename is one of ``names`` (wrappers are not looked through)."""
+        return self.basename in names
+
+    @property
+    def arg_values(self) -> tuple[str | None, ...]:
+        return tuple(w.value for w in self.words[1:])
+
+    @property
+    def effective(self) -> SimpleCommand:
+        """This command with wrapper commands (``sudo -E``, ``env A=b``, ``command``...) stripped.
+
+        Assignments given to ``env``/``sudo`` become ``assignments``; stripped words go to ``wrappers``.
+        ``command -v``/``-V`` is a lookup, not a wrapper. Returns ``self`` when nothing is stripped, and
+        stops at the first word it cannot read statically.
+        """
+        cmd = self
+        while True:
+            nxt = _strip_wrapper(cmd)
+            if nxt is None:
+                return cmd
+            cmd = nxt
+
+
+def _strip_wrapper(cmd: SimpleCommand) -> SimpleCommand | None:
+    base = cmd.basename
+    if base not in WRAPPERS or len(cmd.words) < 2:
+        return None
+    takes_arg = WRAPPERS[base]
+    words = cmd.words
+    i = 1
+    extra: list[Assignment] = []
+    if takes_arg is not None:
+        while i < len(words):
+            v = words[i].value
+            if v is None:
+                return None
+            if v == "--":
+                i += 1
+                break
+            if base == "command" and v in ("-v", "-V"):
+                return None
+            if base in ("env", "sudo") and _ASSIGN_RE.match(v):
+                extra.append(_assignment_from_word(words[i]))
+                i += 1
+                continue
+            if v == "-" and base == "env":
+                i += 1
+                continue
+            if not v.startswith("-") or v == "-":
+                break
+            if base == "nice" and v[1:].isdigit():
+                i += 1
+                continue
+            if v in takes_arg:
+                i += 2
+            elif "=" in v and v.split("=", 1)[0] in takes_arg:
+                i += 1
+            elif not v.startswith("--") and len(v) > 2 and v[:2] in takes_arg:
+                i += 1  # -uuser
+            else:
+                i += 1
+        if base in ("env", "sudo"):
+            while i < len(words) and words[i].value is not None and _ASSIGN_RE.match(words[i].value):
+                extra.append(_assignment_from_word(words[i]))
+                i += 1
+        i += _WRAPPER_POSITIONALS.get(base, 0)
+    if i >= len(words):
+        return None
+    return replace(
+        cmd,
+        assignments=cmd.assignments + tuple(extra),
+        words=words[i:],
+        wrappers=cmd.wrappers + words[:i],
+    )
+
+
+def _assignment_from_word(w: Word) -> Assignment:
+    raw = w.raw
+    eq = raw.index("=")
+    op = "+=" if raw[eq - 1] == "+" else "="
+    name = raw[: eq - 1] if op == "+=" else raw[:eq]
+    start = w.span[0] + eq + 1
+    value = _make_word(raw[eq + 1:], start, w.substitutions)
+    return Assignment(raw=raw, span=w.span, name=name, op=op, value=value)
+
+
+@dataclass(frozen=True, slots=True)
+class Sequence:
+    raw: str
+    span: Span
+    items: tuple[Node, ...] = ()
+    separators: tuple[Separator | None, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Pipeline:
+    raw: str
+    span: Span
+    commands: tuple[Node, ...]
+    negated: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Subshell:
+    raw: str
+    span: Span
+    body: Sequence
+    redirects: tuple[Redirect, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    raw: str
+    span: Span
+    body: Sequence
+    redirects: tuple[Redirect, ...] = ()
+
+
+COMPOUND_KINDS = frozenset(
+    {"if", "for", "select", "c-for", "while", "until", "case", "function", "arith", "test"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Compound:
+    raw: str
+    span: Span
+    kind: str
+    parts: tuple[Sequence, ...] = ()
+    redirects: tuple[Redirect, ...] = ()
+    name: str | None = None
+    substitutions: tuple[Sequence, ...] = ()  # in conditions, for-lists, case words, test expressions
+
+
+Node = Union[SimpleCommand, Pipeline, Subshell, Group, Compound]
+
+
+@dataclass(frozen=True, slots=True)
+class CommandSite:
+    command: SimpleCommand
+    chain_index: int
+    in_pipeline: bool = False
+    in_subshell: bool = False
+    in_group: bool = False
+    in_substitution: bool = False
+    compound: str | None = None
+    conditional: bool = False
+    negated: bool = False
+    background: bool = False
+
+    @property
+    def is_nested(self) -> bool:
+        return self.in_subshell or self.in_group or self.in_substitution or self.compound is not None
+
+    @property
+    def runs_in_main_shell(self) -> bool:
+        """False when the shell runs it in a child process (subshell, pipeline, substitution, ``&``)."""
+        return not (self.in_subshell or self.in_pipeline or self.in_substitution or self.background)
+
+
+STATE_BUILTINS = frozenset(
+    {"cd", "pushd", "popd", "export", "set", "unset", "umask", "source", ".", "shopt", "alias", "unalias",
+     "ulimit", "eval", "trap", "declare", "typeset", "local", "readonly", "read", "mapfile", "readarray",
+     "hash", "enable", "shift", "getopts"}
+)
+_SPECIAL_BUILTINS = frozenset(
+    {":", ".", "break", "continue", "eval", "exec", "exit", "export", "readonly", "return", "set", "shift",
+     "times", "trap", "unset"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class StateChange:
+    kind: str  # builtin name, "assign" for FOO=bar, "exec", or "function"
+    span: Span
+    command: SimpleCommand | None  # None for a function definition
+    leaks: bool
+    site: CommandSite | None = None
+
+
+@dataclass(frozen=True)
+class Script:
+    source: str
+    ok: bool
+    body: Sequence
+    error: str | None = None
+
+    @property
+    def items(self) -> tuple[Node, ...]:
+        return self.body.items
+
+    @property
+    def separators(self) -> tuple[Separator | None, ...]:
+        return self.body.separators
+
+    @cached_property
+    def sites(self) -> tuple[CommandSite, ...]:
+        out: list[CommandSite] = []
+        for i, node in enumerate(self.body.items):
+            ctx = _Ctx(chain_index=i, conditional=_after_or(self.body, i), background=_is_bg(self.body, i))
+            _collect_sites(node, ctx, out)
+        out.sort(key=lambda s: s.command.span)
+        return tuple(out)
+
+    @property
+    def commands(self) -> tuple[SimpleCommand, ...]:
+        return tuple(s.command for s in self.sites)
+
+    def walk(self) -> Iterator[Node]:
+        """Every node, pre-order, substitutions included."""
+        yield from _walk_seq(self.body)
+
+    @cached_property
+    def state_changes(self) -> tuple[StateChange, ...]:
+        out: list[StateChange] = []
+        for site in self.sites:
+            ch = _state_change(site)
+            if ch is not None:
+                out.append(ch)
+        for node in self.walk():
+            if isinstance(node, Compound) and node.kind == "function":
+                out.append(StateChange("function", node.span, None, leaks=True))
+        out.sort(key=lambda c: c.span)
+        return tuple(out)
+
+    @property
+    def has_leaking_state(self) -> bool:
+        return any(c.leaks for c in self.state_changes)
+
+
+def _after_or(seq: Sequence, i: int) -> bool:
+    j = i - 1
+    while j >= 0:
+        sep = seq.separators[j]
+        if sep is None or sep.text not in ("&&", "||"):
+            return False
+        if sep.text == "||":
+            return True
+        j -= 1
+    return False
+
+
+def _is_bg(seq: Sequence, i: int) -> bool:
+    for sep in seq.separators[i:]:
+        if sep is None or sep.text not in ("&&", "||"):
+            return sep is not None and sep.text == "&"
+    return False
+
+
+@dataclass(frozen=True, slots=True)
+class _Ctx:
+    chain_index: int
+    in_pipeline: bool = False
+    in_subshell: bool = False
+    in_group: bool = False
+    in_substitution: bool = False
+    compound: str | None = None
+    conditional: bool = False
+    negated: bool = False
+    background: bool = False
+
+
+def _collect_seq(seq: Sequence, ctx: _Ctx, out: list[CommandSite]) -> None:
+    for i, node in enumerate(seq.items):
+        c = ctx
+        if _after_or(seq, i) or _is_bg(seq, i):
+            c = replace(ctx, conditional=ctx.conditional or _after_or(seq, i),
+                        background=ctx.background or _is_bg(seq, i))
+        _collect_sites(node, c, out)
+
+
+def _collect_subs(subs: tuple[Sequence, ...], ctx: _Ctx, out: list[CommandSite]) -> None:
+    if subs:
+        c = replace(ctx, in_substitution=True)
+        for s in subs:
+            _collect_seq(s, c, out)
+
+
+def _collect_redirect_subs(redirects: tuple[Redirect, ...], ctx: _Ctx, out: list[CommandSite]) -> None:
+    for r in redirects:
+        if r.target is not None:
+            _collect_subs(r.target.substitutions, ctx, out)
+
+
+def _collect_sites(node: Node, ctx: _Ctx, out: list[CommandSite]) -> None:
+    if isinstance(node, SimpleCommand):
+        out.append(CommandSite(node, **{f: getattr(ctx, f) for f in _Ctx.__slots__}))
+        for w in node.words:
+            _collect_subs(w.substitutions, ctx, out)
+        for a in node.assignments:
+            if a.value is not None:
+                _collect_subs(a.value.substitutions, ctx, out)
+        _collect_redirect_subs(node.redirects, ctx, out)
+    elif isinstance(node, Pipeline):
+        c = replace(ctx, in_pipeline=ctx.in_pipeline or len(node.commands) > 1,
+                    negated=ctx.negated or node.negated)
+        for n in node.commands:
+            _collect_sites(n, c, out)
+    elif isinstance(node, Subshell):
+        _collect_seq(node.body, replace(ctx, in_subshell=True), out)
+        _collect_redirect_subs(node.redirects, ctx, out)
+    elif isinstance(node, Group):
+        _collect_seq(node.body, replace(ctx, in_group=True), out)
+        _collect_redirect_subs(node.redirects, ctx, out)
+    elif isinstance(node, Compound):
+        c = replace(ctx, compound=node.kind, conditional=True)
+        for part in node.parts:
+            _collect_seq(part, c, out)
+        _collect_subs(node.substitutions, c, out)
+        _collect_redirect_subs(node.redirects, ctx, out)
+
+
+def _walk_seq(seq: Sequence) -> Iterator[Node]:
+    for n in seq.items:
+        yield from _walk_node(n)
+
+
+def _walk_subs(subs: tuple[Sequence, ...]) -> Iterator[Node]:
+    for s in subs:
+        yield from _walk_seq(s)
+
+
+def _walk_node(node: Node) -> Iterator[Node]:
+    yield node
+    if isinstance(node, SimpleCommand):
+        for w in node.words:
+            yield from _walk_subs(w.substitutions)
+        for a in node.assignments:
+            if a.value is not None:
+                yield from _walk_subs(a.value.substitutions)
+    elif isinstance(node, Pipeline):
+        for n in node.commands:
+            yield from _walk_node(n)
+    elif isinstance(node, (Subshell, Group)):
+        yield from _walk_seq(node.body)
+    elif isinstance(node, Compound):
+        for p in node.parts:
+            yield from _walk_seq(p)
+        yield from _walk_subs(node.substitutions)
+    for r in getattr(node, "redirects", ()):
+        if r.target is not None:
+            yield from _walk_subs(r.target.substitutions)
+
+
+def _state_change(site: CommandSite) -> StateChange | None:
+    cmd = site.command
+    leaks = site.runs_in_main_shell
+    name = cmd.name_value
+    eff = cmd
+    while name in ("command", "builtin") and len(eff.words) > 1:
+        eff = replace(eff, words=eff.words[1:])
+        name = eff.name_value
+    if name is None:
+        if not cmd.words:
+            if cmd.assignments:
+                return StateChange("assign", cmd.span, cmd, leaks, site)
+            return None
+        return None  # dynamic command name: unknown, but not a recognised state change
+    if name == "exec":
+        if len(eff.words) == 1 and not eff.redirects:
+            return None
+        return StateChange("exec", cmd.span, cmd, leaks, site)
+    if name in STATE_BUILTINS:
+        if name == "set" and len(eff.words) == 1:
+            return None  # bare `set` lists variables
+        return StateChange(name, cmd.span, cmd, leaks, site)
+    if cmd.assignments and name in _SPECIAL_BUILTINS:
+        return StateChange("assign", cmd.span, cmd, leaks, site)
+    return None
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Word analysis (quote removal on raw text)
+# ---------------------------------------------------------------------------------------------------------
+
+_NAME_START = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_0123456789{(@*#?$!-")
+_DQ_ESCAPABLE = frozenset('$`"\\\n')
+_ANSI_SIMPLE = {"n": "\n", "t": "\t", "r": "\r", "a": "\a", "b": "\b", "e": "\x1b", "E": "\x1b",
+                "f": "\f", "v": "\v", "\\": "\\", "'": "'", '"': '"', "?": "?"}
+
+
+def _analyze(raw: str) -> tuple[str | None, bool, bool, bool, bool]:
+    """Quote removal of one shell word: (value, has_expansion, has_glob, has_tilde, is_quoted)."""
+    out: list[str] = []
+    expansion = glob = quoted = False
+    tilde = raw.startswith("~")
+    brace_open = -1
+    brace = False
+    i, n = 0, len(raw)
+    while i < n:
+        c = raw[i]
+        if c == "\\":
+            quoted = True
+            if i + 1 < n:
+                if raw[i + 1] != "\n":
+                    out.append(raw[i + 1])
+                i += 2
+            else:
+                out.append("\\")
+                i += 1
+        elif c == "'":
+            quoted = True
+            j = raw.find("'", i + 1)
+            j = n if j < 0 else j
+            out.append(raw[i + 1: j])
+            i = j + 1
+        elif c == '"' or (c == "$" and raw.startswith('$"', i)):
+            quoted = True
+            i += 2 if c == "$" else 1
+            while i < n and raw[i] != '"':
+                d = raw[i]
+                if d == "\\" and i + 1 < n and raw[i + 1] in _DQ_ESCAPABLE:
+                    if raw[i + 1] != "\n":
+                        out.append(raw[i + 1])
+                    i += 2
+                    continue
+                if d == "`" or (d == "$" and i + 1 < n and raw[i + 1] in _NAME_START):
+                    expansion = True
+                out.append(d)
+                i += 1
+            i += 1
+        elif c == "$" and raw.startswith("$'", i):
+            quoted = True
+            i = _ansi_c(raw, i + 2, out)
+        elif c == "`" or (c == "$" and i + 1 < n and raw[i + 1] in _NAME_START):
+            expansion = True
+            out.append(c)
+            i += 1
+        else:
+            if c in "*?[":
+                glob = True
+            elif c == "{":
+                brace_open = len(out)
+            elif c == "}" and brace_open >= 0:
+                inner = "".join(out[brace_open + 1:])
+                if "," in inner or ".." in inner:
+                    brace = True
+                brace_open = -1
+            out.append(c)
+            i += 1
+    if expansion or brace:
+        return None, True, glob, tilde, quoted
+    return "".join(out), False, glob, tilde, quoted
+
+
+def _ansi_c(raw: str, i: int, out: list[str]) -> int:
+    n = len(raw)
+    while i < n and raw[i] != "'":
+        c = raw[i]
+        if c != "\\" or i + 1 >= n:
+            out.append(c)
+            i += 1
+            continue
+        e = raw[i + 1]
+        i += 2
+        if e in _ANSI_SIMPLE:
+            out.append(_ANSI_SIMPLE[e])
+        elif e in "01234567":
+            j = i - 1
+            while j < n and j < i + 2 and raw[j] in "01234567":
+                j += 1
+            out.append(chr(int(raw[i - 1:j], 8) & 0xFF))
+            i = j
+        elif e in "xuU":
+            width = {"x": 2, "u": 4, "U": 8}[e]
+            j = i
+            while j < n and j < i + width and raw[j] in "0123456789abcdefABCDEF":
+                j += 1
+            if j == i:
+                out.append("\\" + e)
+            else:
+                cp = int(raw[i:j], 16)
+                out.append(chr(cp) if cp <= 0x10FFFF else "\ufffd")
+            i = j
+        elif e == "c" and i < n:
+            out.append(chr(ord(raw[i]) & 0x1F))
+            i += 1
+        else:
+            out.append("\\" + e)
+    return i + 1
+
+
+def _make_word(raw: str, start: int, subs: tuple[Sequence, ...] = ()) -> Word:
+    value, exp, glob, tilde, quoted = _analyze(raw)
+    return Word(raw, (start, start + len(raw)), value, exp, glob, tilde, quoted, subs)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Lowering the tree-sitter tree
+# ---------------------------------------------------------------------------------------------------------
+
+_parser = None
+
+
+def _get_parser():
+    global _parser
+    if _parser is None:
+        try:
+            import tree_sitter
+            import tree_sitter_bash
+        except ImportError as e:  # pragma: no cover - packaging problem
+            raise ShellParseError(f"tree-sitter-bash is not available: {e}") from e
+        _parser = tree_sitter.Parser(tree_sitter.Language(tree_sitter_bash.language()))
+    return _parser
+
+
+class _Unsupported(Exception):
+    """Internal: a tree shape the model does not understand (the script becomes ok=False)."""
+
+    def __init__(self, msg: str, pos: int) -> None:
+        super().__init__(msg)
+        self.pos = pos
+
+
+_STATEMENTS = frozenset(
+    {"command", "declaration_command", "unset_command", "test_command", "list", "pipeline",
+     "negated_command", "redirected_statement", "subshell", "compound_statement", "if_statement",
+     "while_statement", "for_statement", "c_style_for_statement", "case_statement", "function_definition",
+     "variable_assignment", "variable_assignments"}
+)
+_REDIRECTS = frozenset({"file_redirect", "heredoc_redirect", "herestring_redirect"})
+_SUBST = frozenset({"command_substitution", "process_substitution"})
+_GAP_OK = re.compile(r"(?:[ \t]|\\\n)*")
+_SEP_TOKENS = frozenset({";", "&", "\n"})
+_KEYWORDS = frozenset({"if", "then", "elif", "else", "fi", "for", "select", "in", "do", "done", "while",
+                       "until", "case", "esac", "function", "{", "}", "(", ")", "((", "))", "[", "]", "[[",
+                       "]]", ";;", ";&", ";;&"})
+
+_Frag = tuple[list, list]  # (items, separators)
+
+
+class _Lowerer:
+    def __init__(self, src: str, data: bytes) -> None:
+        self.src = src
+        if len(data) == len(src):
+            self.b2c = None
+        else:
+            table: list[int] = []
+            for i, ch in enumerate(src):
+                table.extend([i] * len(ch.encode("utf-8", "surrogatepass")))
+            table.append(len(src))
+            self.b2c = table
+
+    # offsets ------------------------------------------------------------------------------------------
+    def pos(self, b: int) -> int:
+        return b if self.b2c is None else self.b2c[b]
+
+    def span(self, node) -> Span:
+        if self.b2c is None:
+            return node.start_byte, node.end_byte
+        return self.b2c[node.start_byte], self.b2c[node.end_byte]
+
+    def fail(self, msg: str, node_or_pos) -> _Unsupported:
+        p = node_or_pos if isinstance(node_or_pos, int) else self.pos(node_or_pos.start_byte)
+        return _Unsupported(msg, p)
+
+    # sequences ----------------------------------------------------------------------------------------
+    def sequence(self, children, start: int, end: int) -> Sequence:
+        items: list[Node] = []
+        seps: list[Separator | None] = []
+        prev_end = start
+        for ch in children:
+            t = ch.type
+            if t == "comment":
+                prev_end = self.pos(ch.end_byte)
+                continue
+            if t in (";", "&"):
+                if items and seps[-1] is None:
+                    seps[-1] = Separator(t, self.span(ch))
+                    prev_end = self.pos(ch.end_byte)
+                    continue
+                raise self.fail(f"unexpected {t!r}", ch)
+            if t not in _STATEMENTS:
+                raise self.fail(f"unsupported shell construct {t!r}", ch)
+            s, _ = self.span(ch)
+            if items and seps[-1] is None:
+                seps[-1] = self.newline_between(prev_end, s)
+            fi, fs = self.lower(ch)
+            items.extend(fi)
+            seps.extend(fs)
+            prev_end = self.pos(ch.end_byte)
+            if items and seps[-1] is not None:
+                prev_end = max(prev_end, seps[-1].span[1])
+        return Sequence(self.src[start:end], (start, end), tuple(items), tuple(seps))
+
+    def newline_between(self, a: int, b: int) -> Separator:
+        gap = self.src[a:b]
+        k = 0
+        while True:
+            k = gap.find("\n", k)
+            if k < 0:
+                raise self.fail("two commands without a separator", b)
+            if k == 0 or gap[k - 1] != "\\":
+                return Separator("\n", (a + k, a + k + 1))
+            k += 1
+
+    def lower(self, node) -> _Frag:
+        t = node.type
+        if t == "list":
+            items: list = []
+            seps: list = []
+            kids = node.children
+            op = None
+            for ch in kids:
+                ct = ch.type
+                if ct in ("&&", "||"):
+                    if not items or seps[-1] is not None:
+                        raise self.fail("dangling operator", ch)
+                    op = Separator(ct, self.span(ch))
+                    seps[-1] = op
+                elif ct == "comment":
+                    continue
+                elif ct in _STATEMENTS:
+                    if items and seps[-1] is None:
+                        raise self.fail("list without operator", ch)
+                    fi, fs = self.lower(ch)
+                    items.extend(fi)
+                    seps.extend(fs)
+                else:
+                    raise self.fail(f"unsupported shell construct {ct!r} in list", ch)
+            return items, seps
+        if t == "redirected_statement":
+            return self.redirected(node)
+        if t in ("command", "variable_assignments"):
+            cmds = self.commands(node)
+            seps: list = []
+            for a, b in zip(cmds, cmds[1:]):
+                seps.append(self.newline_between(a.span[1], b.span[0]))
+            return cmds, seps + [None]
+        return [self.single(node)], [None]
+
+    def single_of(self, node) -> Node:
+        fi, fs = self.lower(node)
+        if len(fi) != 1:
+            raise self.fail("command list where one command was expected", node)
+        return fi[0]
+
+    def single(self, node) -> Node:
+        t = node.type
+        if t in ("command", "declaration_command", "unset_command", "variable_assignment",
+                 "variable_assignments"):
+            return self.command(node)
+        if t == "pipeline":
+            return self.pipeline(node)
+        if t == "negated_command":
+            kids = [c for c in node.children if c.type not in ("!", "comment")]
+            if len(kids) != 1:
+                raise self.fail("unsupported negation", node)
+            inner = self.single_of(kids[0])
+            if isinstance(inner, Pipeline):
+                return replace(inner, negated=not inner.negated, raw=self.text(node), span=self.span(node))
+            return Pipeline(self.text(node), self.span(node), (inner,), negated=True)
+        if t == "subshell":
+            return Subshell(self.text(node), self.span(node), self.inner_seq(node, "(", ")"))
+        if t == "compound_statement":
+            first = node.children[0].type if node.child_count else ""
+            if first == "{":
+                return Group(self.text(node), self.span(node), self.inner_seq(node, "{", "}"))
+            if first == "((":
+                return Compound(self.text(node), self.span(node), "arith",
+                                substitutions=self.subs_in(node))
+            raise self.fail("unsupported compound statement", node)
+        if t == "test_command":
+            return Compound(self.text(node), self.span(node), "test", substitutions=self.subs_in(node))
+        if t in ("if_statement", "while_statement", "for_statement", "c_style_for_statement",
+                 "case_statement", "function_definition"):
+            return self.compound(node)
+        if t == "redirected_statement":
+            return self.single_of(node)
+        raise self.fail(f"unsupported shell construct {t!r}", node)
+
+    def text(self, node) -> str:
+        s, e = self.span(node)
+        return self.src[s:e]
+
+    def inner_seq(self, node, open_tok: str, close_tok: str) -> Sequence:
+        kids = node.children
+        if len(kids) < 2 or kids[0].type != open_tok or kids[-1].type != close_tok:
+            raise self.fail(f"unterminated {open_tok!r}", node)
+        start = self.pos(kids[0].end_byte)
+        end = self.pos(kids[-1].start_byte)
+        return self.sequence(kids[1:-1], start, end)
+
+    # pipelines ----------------------------------------------------------------------------------------
+    def pipeline(self, node) -> Pipeline:
+        cmds: list[Node] = []
+        negated = False
+        expect_cmd = True
+        for ch in node.children:
+            ct = ch.type
+            if ct in ("|", "|&"):
+                if expect_cmd:
+                    raise self.fail("dangling pipe", ch)
+                expect_cmd = True
+            elif ct == "comment":
+                continue
+            elif ct in _STATEMENTS:
+                if not expect_cmd:
+                    raise self.fail("pipeline element without '|'", ch)
+                if not cmds and ct == "negated_command":
+                    inner = self.single(ch)
+                    assert isinstance(inner, Pipeline)
+                    if len(inner.commands) != 1:
+                        raise self.fail("unsupported negation", ch)
+                    negated = True
+                    cmds.append(inner.commands[0])
+                else:
+                    cmds.append(self.single_of(ch))
+                expect_cmd = False
+            else:
+                raise self.fail(f"unsupported shell construct {ct!r} in pipeline", ch)
+        if expect_cmd or len(cmds) < 2:
+            raise self.fail("malformed pipeline", node)
+        return Pipeline(self.text(node), self.span(node), tuple(cmds), negated)
+
+    # redirections -------------------------------------------------------------------------------------
+    def redirected(self, node) -> _Frag:
+        body = None
+        redirects: list[Redirect] = []
+        tail: _Frag | None = None
+        for i, ch in enumerate(node.children):
+            fname = node.field_name_for_child(i)
+            if fname == "body":
+                body = ch
+            elif ch.type in _REDIRECTS:
+                r, t = self.redirect(ch)
+                redirects.append(r)
+                redirects.extend(t[0])
+                if t[1] is not None:
+                    if tail is not None:
+                        raise self.fail("two heredoc continuations", ch)
+                    tail = t[1]
+            elif ch.type == "comment":
+                continue
+            else:
+                raise self.fail(f"unsupported shell construct {ch.type!r} in redirection", ch)
+        if body is None:
+            s = self.span(node)
+            items: list = [SimpleCommand(self.text(node), s, redirects=tuple(redirects))]
+            seps: list = [None]
+        else:
+            items, seps = self.lower(body)
+            items[-1] = self.attach(items[-1], tuple(redirects), node)
+        if tail is not None:
+            kind, frag_items, frag_seps, op = tail
+            if kind == "pipe":
+                head = items[-1]
+                first = frag_items[0]
+                merged = (head.commands if isinstance(head, Pipeline) and not head.negated else (head,))
+                more = first.commands if isinstance(first, Pipeline) and not first.negated else (first,)
+                s = head.span[0]
+                e = first.span[1]
+                items[-1] = Pipeline(self.src[s:e], (s, e), merged + more)
+                items.extend(frag_items[1:])
+                seps = seps[:-1] + frag_seps
+            else:
+                seps[-1] = op
+                items.extend(frag_items)
+                seps.extend(frag_seps)
+        return items, seps
+
+    def attach(self, target: Node, redirects: tuple[Redirect, ...], ctx) -> Node:
+        if not redirects:
+            return target
+        s = target.span[0]
+        e = max(target.span[1], redirects[-1].span[1])
+        raw = self.src[s:e]
+        if isinstance(target, Pipeline):
+            last = self.attach(target.commands[-1], redirects, ctx)
+            return replace(target, commands=target.commands[:-1] + (last,), raw=raw, span=(s, e))
+        return replace(target, redirects=target.redirects + redirects, raw=raw, span=(s, e))
+
+    def redirect(self, node):
+        """Return (Redirect, (extra redirects, tail)) - tree-sitter hangs the rest of a heredoc line here."""
+        t = node.type
+        fd = None
+        op = ""
+        target: Word | None = None
+        heredoc: str | None = None
+        extra: list[Redirect] = []
+        tail = None
+        kids = node.children
+        i = 0
+        while i < len(kids):
+            ch = kids[i]
+            ct = ch.type
+            fname = node.field_name_for_child(i)
+            if ct == "file_descriptor":
+                fd = self.text(ch)
+            elif not ch.is_named:
+                if fname == "operator" and ct in ("&&", "||"):
+                    # heredoc continuation: `cat <<EOF && x` -> operator + right
+                    right = kids[i + 1] if i + 1 < len(kids) else None
+                    if right is None or node.field_name_for_child(i + 1) != "right":
+                        raise self.fail("dangling operator after heredoc", ch)
+                    fi, fs = self.lower(right)
+                    if tail is not None:
+                        raise self.fail("two heredoc continuations", ch)
+                    tail = ("op", fi, fs, Separator(ct, self.span(ch)))
+                    i += 2
+                    continue
+                if not op:
+                    op = ct
+                else:
+                    raise self.fail(f"unexpected {ct!r} in redirection", ch)
+            elif ct == "heredoc_start":
+                target = self.word_from(ch, ch)
+            elif ct == "heredoc_body":
+                heredoc = self.text(ch)
+            elif ct == "heredoc_end":
+                pass
+            elif ct in _REDIRECTS and t == "heredoc_redirect":
+                r, more = self.redirect(ch)
+                if more[1] is not None:
+                    raise self.fail("nested heredoc continuation", ch)
+                extra.append(r)
+                extra.extend(more[0])
+            elif ct == "pipeline" and t == "heredoc_redirect":
+                pk = ch.children
+                if not pk or pk[0].type not in ("|", "|&") or len(pk) != 2:
+                    raise self.fail("unsupported pipeline after heredoc", ch)
+                fi, fs = self.lower(pk[1])
+                if tail is not None:
+                    raise self.fail("two heredoc continuations", ch)
+                tail = ("pipe", fi, fs, None)
+            elif ct == "comment":
+                pass
+            elif ct in ("ERROR",):
+                raise self.fail("syntax error in redirection", ch)
+            else:
+                # destination (word, string, number, concatenation, expansion...)
+                if target is not None:
+                    raise self.fail("redirection with two targets", ch)
+                target = self.word_from(ch, ch)
+            i += 1
+        s, e = self.span(node)
+        heredoc_span = None
+        if t == "heredoc_redirect":
+            # the Redirect covers `<<EOF` only; the body and closing line are `heredoc_span`
+            starts = [k for k in kids if k.type == "heredoc_start"]
+            bodies = [k for k in kids if k.type in ("heredoc_body", "heredoc_end")]
+            if not starts:
+                raise self.fail("heredoc without delimiter", node)
+            e = self.pos(starts[0].end_byte)
+            if bodies:
+                heredoc_span = (self.pos(bodies[0].start_byte), self.pos(bodies[-1].end_byte))
+                if bodies[-1].type == "heredoc_end":
+                    text = self.src[heredoc_span[0]:self.pos(bodies[-1].start_byte)]
+                    heredoc = text[: text.rfind("\n") + 1]  # drop the `<<-` tabs of the closing line
+                else:
+                    heredoc = self.src[heredoc_span[0]:heredoc_span[1]]
+            else:
+                heredoc = ""
+        red = Redirect(self.src[s:e], (s, e), op, fd, target, heredoc, heredoc_span)
+        return red, (extra, tail)
+
+    # commands -----------------------------------------------------------------------------------------
+    def command(self, node) -> SimpleCommand:
+        cmds = self.commands(node)
+        if len(cmds) != 1:
+            raise self.fail("command list where one command was expected", node)
+        return cmds[0]
+
+    def commands(self, node) -> list[SimpleCommand]:
+        """One simple command, or several: tree-sitter-bash glues an assignment-only line to the next
+        line (``A=1 B=2<newline>cmd``); such a node is split at the line break."""
+        t = node.type
+        out: list[SimpleCommand] = []
+        kids = [node] if t == "variable_assignment" else node.children
+        assignments: list[Assignment] = []
+        parts: list = []  # word parts (nodes), merged later when adjacent
+        redirects: list[Redirect] = []
+        first = None  # first child of the current command
+        last = None
+        for ch in kids:
+            ct = ch.type
+            if ct == "comment":
+                continue
+            cs = self.pos(ch.start_byte)
+            if last is not None and t != "variable_assignment":
+                gap = self.src[self.pos(last.end_byte):cs]
+                if gap and not _GAP_OK.fullmatch(gap):
+                    if parts or redirects or "\n" not in gap or gap.strip(" \t\\\n"):
+                        raise self.fail("command spans an unescaped line break", ch)
+                    out.append(self.simple(first, last, assignments, parts, redirects))
+                    assignments, parts, redirects = [], [], []
+                    first = None
+            if first is None:
+                first = ch
+            last = ch
+            if ct == "variable_assignment" and not parts:
+                assignments.append(self.assignment(ch))
+            elif ct in _REDIRECTS:
+                r, (extra, tail) = self.redirect(ch)
+                if tail is not None:
+                    raise self.fail("heredoc continuation inside a command", ch)
+                redirects.append(r)
+                redirects.extend(extra)
+            elif ct == "ERROR":
+                raise self.fail("syntax error", ch)
+            else:
+                parts.append(ch)
+        if first is None:
+            s, e = self.span(node)
+            return [SimpleCommand(self.src[s:e], (s, e))]
+        out.append(self.simple(first, last, assignments, parts, redirects))
+        return out
+
+    def simple(self, first, last, assignments, parts, redirects) -> SimpleCommand:
+        s = self.pos(first.start_byte)
+        e = self.pos(last.end_byte)
+        return SimpleCommand(self.src[s:e], (s, e), tuple(assignments), tuple(self.words(parts)),
+                             tuple(redirects))
+
+    def words(self, parts: list) -> list[Word]:
+        words: list[Word] = []
+        group: list = []
+        for p in parts:
+            if group:
+                gap = self.src[self.pos(group[-1].end_byte):self.pos(p.start_byte)]
+                if gap.replace("\\\n", ""):
+                    words.append(self.word_from(group[0], group[-1], group))
+                    group = []
+            group.append(p)
+        if group:
+            words.append(self.word_from(group[0], group[-1], group))
+        return words
+
+    def word_from(self, first, last, nodes=None) -> Word:
+        s = self.pos(first.start_byte)
+        e = self.pos(last.end_byte)
+        raw = self.src[s:e]
+        subs: tuple[Sequence, ...] = ()
+        if "$(" in raw or "`" in raw or "<(" in raw or ">(" in raw:
+            found: list[Sequence] = []
+            for n in nodes or (first,):
+                self.find_subs(n, found)
+            subs = tuple(found)
+        return _make_word(raw, s, subs)
+
+    def assignment(self, node) -> Assignment:
+        raw = self.text(node)
+        s, e = self.span(node)
+        name = op = None
+        value: Word | None = None
+        kids = node.children
+        vparts = []
+        for i, ch in enumerate(kids):
+            fname = node.field_name_for_child(i)
+            if fname == "name" and name is None:
+                name = self.text(ch)
+            elif ch.type in ("=", "+=") and op is None:
+                op = ch.type
+            elif fname == "value" or (name is not None and ch.is_named):
+                vparts.append(ch)
+        m = _ASSIGN_RE.match(raw)
+        if m is None:
+            # subscripted (a[1]=x) or odd shapes: keep it as a text-level assignment
+            eq = raw.find("=")
+            if eq <= 0:
+                raise self.fail("unsupported assignment", node)
+            name = raw[:eq].rstrip("+")
+            op = "+=" if raw[eq - 1] == "+" else "="
+        else:
+            name = m.group(0).rstrip("+=")
+            op = "+=" if m.group(0).endswith("+=") else "="
+        vstart = s + raw.index("=") + 1
+        if any(p.type == "array" for p in vparts):
+            value = None
+        else:
+            subs: list[Sequence] = []
+            if "$(" in raw or "`" in raw or "<(" in raw or ">(" in raw:
+                for p in vparts:
+                    self.find_subs(p, subs)
+            value = _make_word(self.src[vstart:e], vstart, tuple(subs))
+        return Assignment(raw, (s, e), name, op, value)
+
+    def find_subs(self, node, out: list[Sequence]) -> None:
+        if node.type in _SUBST:
+            kids = node.children
+            if len(kids) >= 2 and kids[0].type in ("$(", "`", "<(", ">(") and kids[-1].type in (")", "`"):
+                start = self.pos(kids[0].end_byte)
+                end = self.pos(kids[-1].start_byte)
+                out.append(self.sequence(kids[1:-1], start, end))
+                return
+            raise self.fail("unsupported substitution", node)
+        for ch in node.children:
+            self.find_subs(ch, out)
+
+    def subs_in(self, node) -> tuple[Sequence, ...]:
+        out: list[Sequence] = []
+        self.find_subs(node, out)
+        return tuple(out)
+
+    # compounds ----------------------------------------------------------------------------------------
+    def compound(self, node) -> Compound:
+        t = node.type
+        first = node.children[0].type if node.child_count else ""
+        if t == "if_statement":
+            kind = "if"
+        elif t == "while_statement":
+            kind = "until" if first == "until" else "while"
+        elif t == "for_statement":
+            kind = "select" if first == "select" else "for"
+        elif t == "c_style_for_statement":
+            kind = "c-for"
+        elif t == "case_statement":
+            kind = "case"
+        else:
+            kind = "function"
+        parts: list[Sequence] = []
+        subs: list[Sequence] = []
+        name = None
+        redirects: list[Redirect] = []
+        if kind == "function":
+            for i, ch in enumerate(node.children):
+                if node.field_name_for_child(i) == "name":
+                    name = self.text(ch)
+                elif node.field_name_for_child(i) == "body":
+                    body = self.single(ch) if ch.type != "redirected_statement" else self.single_of(ch)
+                    s, e = body.span
+                    parts.append(Sequence(body.raw, (s, e), (body,), (None,)))
+                elif ch.type in _REDIRECTS:
+                    r, (extra, tail) = self.redirect(ch)
+                    if tail is not None:
+                        raise self.fail("heredoc continuation after function", ch)
+                    redirects.append(r)
+                    redirects.extend(extra)
+        else:
+            self.collect_parts(node, parts, subs)
+        return Compound(self.text(node), self.span(node), kind, tuple(parts), tuple(redirects), name,
+                        tuple(subs))
+
+    def collect_parts(self, node, parts: list[Sequence], subs: list[Sequence]) -> None:
+        run: list = []
+
+        def flush() -> None:
+            if run:
+                stmts = [r for r in run if r.type in _STATEMENTS]
+                if stmts:
+                    s = self.pos(stmts[0].start_byte)
+                    e = self.pos(run[-1].end_byte)
+                    parts.append(self.sequence(run, s, e))
+                run.clear()
+
+        for ch in node.children:
+            ct = ch.type
+            if ct in _STATEMENTS:
+                run.append(ch)
+            elif ct in (";", "&") and run:
+                run.append(ch)
+            elif ct in ("do_group", "elif_clause", "else_clause", "case_item", "compound_statement"):
+                flush()
+                self.collect_parts(ch, parts, subs)
+            elif ct == "comment":
+                continue
+            elif ct == "ERROR":
+                raise self.fail("syntax error", ch)
+            else:
+                flush()
+                if ch.is_named:
+                    self.find_subs(ch, subs)
+        flush()
+
+
+def parse_shell(src: str) -> Script:
+    """Parse shell text into a ``Script``; see the module docstring. Never raises for a ``str``."""
+    if not isinstance(src, str):
+        raise ShellParseError(f"parse_shell expects str, got {type(src).__name__}")
+    parser = _get_parser()
+    data = src.encode("utf-8", "surrogatepass")
+    empty = Sequence("", (0, 0))
+    try:
+        tree = parser.parse(data)
+    except Exception as e:  # pragma: no cover - tree-sitter refuses (should not happen)
+        return Script(src, False, empty, f"tree-sitter failed: {e}")
+    root = tree.root_node
+    low = _Lowerer(src, data)
+    if root.has_error:
+        bad = _first_error(root)
+        if bad is None:
+            return Script(src, False, empty, "syntax error")
+        what = f"missing {bad.type!r}" if bad.is_missing else "syntax error"
+        return Script(src, False, empty, f"{what} at {_where(src, low.pos(bad.start_byte))}")
+    try:
+        body = low.sequence(root.children, 0, len(src))
+    except _Unsupported as e:
+        return Script(src, False, empty, f"{e} at {_where(src, e.pos)}")
+    except RecursionError:
+        return Script(src, False, empty, "nesting too deep")
+    return Script(src, True, body)
+
+
+def parse_shell_strict(src: str) -> Script:
+    """``parse_shell`` that raises ``ShellParseError`` instead of returning an ``ok=False`` script."""
+    script = parse_shell(src)
+    if not script.ok:
+        raise ShellParseError(script.error or "cannot parse shell")
+    return script
+
+
+def _first_error(root):
+    stack = [root]
+    while stack:
+        n = stack.pop()
+        if n.is_error or n.is_missing:
+            return n
+        if n.has_error:
+            stack.extend(reversed(n.children))
+    return None
+
+
+def _where(src: str, pos: int) -> str:
+    line = src.count("\n", 0, pos) + 1
+    col = pos - (src.rfind("\n", 0, pos) + 1) + 1
+    return f"{line}:{col}"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# SHELL instruction
+# ---------------------------------------------------------------------------------------------------------
+
+_POSIX_SHELLS = frozenset({"sh", "bash", "dash", "ash", "zsh", "ksh", "mksh", "pdksh", "busybox", "yash",
+                           "posh", "rbash", "lksh", "ksh93", "oksh", "loksh"})
+
+
+_VERSIONED = re.compile(r"([a-z]+)(?:[-.]?[0-9][0-9.]*|\\.distrib)")
+
+
+def is_posix_shell(shell_argv: list[str]) -> bool:
+    """Whether ``SHELL`` argv runs a POSIX-like shell (so this model applies to RUN's shell form).
+
+    ``["/bin/sh", "-c"]``, bash, dash, ash, zsh, ``busybox sh`` -> True; powershell, pwsh, cmd -> False.
+    ``env bash`` / ``/usr/bin/env bash -c`` look through ``env``. Windows paths and ``.exe`` are handled.
+    """
+    argv = [a for a in shell_argv if isinstance(a, str)]
+    i = 0
+    while i < len(argv):
+        base = argv[i].replace("\\", "/").rsplit("/", 1)[-1].lower()
+        if base.endswith(".exe"):
+            base = base[:-4]
+        if base == "env":
+            i += 1
+            while i < len(argv) and (argv[i].startswith("-") or "=" in argv[i]):
+                i += 1
+            continue
+        if base == "busybox":
+            return i + 1 < len(argv) and argv[i + 1] in ("sh", "ash")
+        if base in _POSIX_SHELLS:
+            return True
+        m = _VERSIONED.fullmatch(base)  # bash5, zsh-5.9, sh.distrib
+        return bool(m) and m.group(1) in _POSIX_SHELLS
+    return False

@@ -1,0 +1,566 @@
+"""A lossless Dockerfile parser that agrees with BuildKit's (``frontend/dockerfile/parser``).
+
+It follows BuildKit's reading of a file line by line: parser directives at the top, comment lines skipped, line
+continuations with the escape token (comment and blank lines inside a continuation dropped from the logical line),
+keyword + builder flags + arguments split per instruction, heredoc bodies read after the logical line. Unlike
+BuildKit it keeps every byte: each node keeps its exact source, so ``parse(t).to_text() == t``.
+"""
+
+from __future__ import annotations
+
+import json as _json
+import re
+
+from dockerfix.syntax.errors import DockerfileSyntaxError
+from dockerfix.syntax.nodes import Directive, Document, Flag, Heredoc, Instruction, LineMap, Trivia
+
+# Go's unicode.IsSpace.
+_GO_SPACE = "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+_GO_SPACE_SET = frozenset(_GO_SPACE)
+_RE_WS = re.compile(r"[\t\v\f\r ]+")
+_RE_DIRECTIVE = re.compile(r"^#[ \t]*([a-zA-Z][a-zA-Z0-9]*)[ \t]*=[ \t]*(.+?)[ \t]*$", re.DOTALL)
+_VALID_DIRECTIVES = ("escape", "syntax", "check")
+_RE_HEREDOC = re.compile(r"^(\d*)<<(-?)([^<]*)$", re.DOTALL)
+# BuildKit: `([^E])E[ \t]*$|^E[ \t]*$`: an escape token ending the line, unless it is itself escaped.
+_CONT = {"\\": re.compile(r"(?:(?<=[^\\])|^)\\[ \t]*$"), "`": re.compile(r"(?:(?<=[^`])|^)`[ \t]*$")}
+_HEREDOC_KEYWORDS = frozenset(("ADD", "COPY", "RUN"))
+
+_NAMEVAL = frozenset(("ENV", "LABEL"))
+_MAYBE_JSON = frozenset(("CMD", "ENTRYPOINT", "RUN", "SHELL"))
+_MAYBE_JSON_LIST = frozenset(("ADD", "COPY", "VOLUME"))
+_WS_DELIMITED = frozenset(("EXPOSE", "FROM"))
+_STRING = frozenset(("MAINTAINER", "STOPSIGNAL", "USER", "WORKDIR"))
+
+
+class _NotStringArray(Exception):
+    pass
+
+
+def _lstrip(s: str) -> str:
+    return s.lstrip(_GO_SPACE)
+
+
+def _split_lines(text: str, base: int) -> list[tuple[int, int, int]]:
+    """Physical lines as (start, content_end, end): content excludes ``\\n`` and one ``\\r`` before it (bufio.ScanLines)."""
+    out = []
+    pos = base
+    n = len(text)
+    while pos < n:
+        nl = text.find("\n", pos)
+        if nl < 0:
+            ce = n
+            if ce > pos and text[ce - 1] == "\r":
+                ce -= 1
+            out.append((pos, ce, n))
+            break
+        ce = nl
+        if ce > pos and text[ce - 1] == "\r":
+            ce -= 1
+        out.append((pos, ce, nl + 1))
+        pos = nl + 1
+    return out
+
+
+def parse(text: str, *, path: str | None = None) -> Document:
+    """Parse Dockerfile text into a lossless :class:`Document`; raise :class:`DockerfileSyntaxError`."""
+    try:
+        return _Parser(text).run()
+    except DockerfileSyntaxError as e:
+        if path is not None:
+            raise e.with_path(path) from None
+        raise
+
+
+class _Parser:
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.bom = "\ufeff" if text.startswith("\ufeff") else ""
+        self.escape = "\\"
+        self.directives: list[Directive] = []
+        self.directives_done = False
+        self.seen: set[str] = set()
+
+    # BuildKit: directives.possibleParserDirective
+    def _directive(self, line: str, lineno: int) -> bool:
+        if self.directives_done:
+            return False
+        m = _RE_DIRECTIVE.match(line)
+        if not m:
+            self.directives_done = True
+            return False
+        name = m.group(1).lower()
+        if name not in _VALID_DIRECTIVES:
+            self.directives_done = True
+            return False
+        if name in self.seen:
+            raise DockerfileSyntaxError(f"only one {name} parser directive can be used", lineno, 1)
+        self.seen.add(name)
+        value = m.group(2)
+        if name == "escape":
+            if value not in ("\\", "`"):
+                raise DockerfileSyntaxError(f"invalid escape token '{value}' does not match ` or \\", lineno, 1)
+            self.escape = value
+        self.directives.append(Directive(name, value, lineno))
+        return True
+
+    def run(self) -> Document:
+        text = self.text
+        lines = _split_lines(text, len(self.bom))
+        nodes: list[Instruction | Trivia] = []
+        i = 0
+        n = len(lines)
+        while i < n:
+            ls, ce, le = lines[i]
+            raw = text[ls:ce]
+            lineno = i + 1
+            stripped = _lstrip(raw)
+            is_directive = self._directive(stripped, lineno)
+            i += 1
+            if stripped.startswith("#"):
+                nodes.append(Trivia("directive" if is_directive else "comment", text[ls:le], ls, lineno))
+                continue
+            cont = _CONT[self.escape]
+            # trimContinuationCharacter
+            m = cont.search(stripped)
+            if m is None and not stripped:
+                nodes.append(Trivia("blank", text[ls:le], ls, lineno))
+                continue
+            lead = len(raw) - len(stripped)
+            parts: list[str] = []
+            lmap_l: list[int] = []
+            lmap_s: list[int] = []
+            klen = 0
+            if m is not None:
+                part = stripped[: m.start()]
+            else:
+                part = stripped
+            lmap_l.append(0)
+            lmap_s.append(ls + lead)
+            parts.append(part)
+            klen = len(part)
+            last_end = le
+            while m is not None and i < n:
+                ls2, ce2, le2 = lines[i]
+                raw2 = text[ls2:ce2]
+                i += 1
+                last_end = le2
+                s2 = _lstrip(raw2)
+                if s2.startswith("#") or not s2:
+                    continue
+                m = cont.search(raw2)
+                part = raw2[: m.start()] if m is not None else raw2
+                lmap_l.append(klen)
+                lmap_s.append(ls2)
+                parts.append(part)
+                klen += len(part)
+            line = "".join(parts)
+            lmap = LineMap(tuple(lmap_l), tuple(lmap_s))
+            start_line = lineno
+            inst = self._instruction(line, 0, lmap, start_line, i)
+            heredocs: tuple[Heredoc, ...] = ()
+            eff = inst.sub if inst.sub is not None else inst
+            if eff.keyword in _HEREDOC_KEYWORDS and not eff.json and "<<" in line:
+                docs = []
+                for name, chomp, expand, fd in _heredocs_from_line(line):
+                    body_start = last_end
+                    content: list[str] = []
+                    terminated = False
+                    while i < n:
+                        hs, hce, he = lines[i]
+                        i += 1
+                        cand = text[hs:hce]
+                        if chomp:
+                            cand = cand.lstrip("\t")
+                        if cand == name:
+                            terminated = True
+                            docs.append(Heredoc(name, chomp, expand, fd, "".join(content), body_start, hs, hs, he))
+                            last_end = he
+                            break
+                        content.append(text[hs:hce] + "\n")
+                        last_end = he
+                    if not terminated:
+                        col = line.find("<<") + 1
+                        raise DockerfileSyntaxError(
+                            f"unterminated heredoc {name!r} (started on line {start_line})", start_line,
+                            lmap.to_source(max(col - 1, 0)) - lines[start_line - 1][0] + 1,
+                        )
+                heredocs = tuple(docs)
+            end_line = i
+            src = text[lines[start_line - 1][0] : last_end]
+            inst = Instruction(
+                keyword=inst.keyword, raw_keyword=inst.raw_keyword, source=src, start=lines[start_line - 1][0],
+                end=last_end, start_line=start_line, end_line=end_line, line=line, flags=inst.flags,
+                rest=inst.rest, rest_offset=inst.rest_offset, json=inst.json, args=inst.args, heredocs=heredocs,
+                sub=inst.sub, map=lmap, keyword_offset=inst.keyword_offset,
+            )
+            nodes.append(inst)
+        if not any(isinstance(x, Instruction) for x in nodes):
+            raise DockerfileSyntaxError("file with no instructions", max(n, 1), 1)
+        return Document(self.bom, tuple(nodes), tuple(self.directives), self.escape, text)
+
+    def _instruction(self, line: str, base: int, lmap: LineMap, start_line: int, end_line: int) -> Instruction:
+        """BuildKit's newNodeFromLine for ``line[base:]``."""
+        sub_line = line[base:]
+        trimmed = sub_line.strip(_GO_SPACE)
+        lead = len(sub_line) - len(sub_line.lstrip(_GO_SPACE))
+        kw_off = base + lead
+        mm = _RE_WS.search(trimmed)
+        if mm is None:
+            raw_kw, after, after_off = trimmed, "", kw_off + len(trimmed)
+        else:
+            raw_kw = trimmed[: mm.start()]
+            after = trimmed[mm.end() :]
+            after_off = kw_off + mm.end()
+        keyword = raw_kw.upper()
+        flags: tuple[Flag, ...] = ()
+        rest = ""
+        rest_off = after_off
+        if after:
+            rest_rel, fl = _extract_builder_flags(after)
+            flags = tuple(
+                _make_flag(w, lmap, after_off + a, after_off + b) for w, a, b in fl
+            )
+            r0 = after[rest_rel:]
+            rest = r0.strip(_GO_SPACE)
+            rest_off = after_off + rest_rel + (len(r0) - len(r0.lstrip(_GO_SPACE)))
+        is_json = False
+        args: tuple[str, ...]
+        sub = None
+        try:
+            if keyword in _MAYBE_JSON:
+                args, is_json = _parse_maybe_json(rest)
+            elif keyword in _MAYBE_JSON_LIST:
+                args, is_json = _parse_maybe_json_list(rest)
+            elif keyword in _WS_DELIMITED:
+                args = tuple(_RE_WS.split(rest)) if rest else ()
+            elif keyword in _STRING:
+                args = (rest,) if rest else ()
+            elif keyword in _NAMEVAL:
+                args = _parse_name_val(rest, keyword, self.escape)
+            elif keyword == "ARG":
+                args = tuple(_parse_words(rest, self.escape))
+            elif keyword == "HEALTHCHECK":
+                args, is_json = _parse_health(rest)
+            elif keyword == "ONBUILD":
+                args = ()
+                if rest:
+                    sub = self._instruction(line, rest_off, lmap, start_line, end_line)
+                    args = sub.args
+            else:
+                args = ("",)
+        except _NotStringArray:
+            raise DockerfileSyntaxError(
+                "arrays must be comprised of strings only", start_line, _col(lmap, line, rest_off, self.text)
+            ) from None
+        except DockerfileSyntaxError as e:
+            raise DockerfileSyntaxError(e.message, start_line, _col(lmap, line, rest_off, self.text)) from None
+        return Instruction(
+            keyword=keyword, raw_keyword=raw_kw, source="", start=0, end=0, start_line=start_line,
+            end_line=end_line, line=line, flags=flags, rest=rest, rest_offset=rest_off, json=is_json, args=args,
+            heredocs=(), sub=sub, map=lmap, keyword_offset=kw_off,
+        )
+
+
+def _col(lmap: LineMap, line: str, k: int, text: str) -> int:
+    s = lmap.to_source(min(k, max(len(line) - 1, 0)))
+    return s - (text.rfind("\n", 0, s) + 1) + 1
+
+
+def _make_flag(word: str, lmap: LineMap, k0: int, k1: int) -> Flag:
+    s, e = lmap.span(k0, k1)
+    body = word[2:] if word.startswith("--") else word
+    if "=" in body:
+        name, value = body.split("=", 1)
+    else:
+        name, value = body, None
+    return Flag(name=name, value=value, word=word, start=s, end=e)
+
+
+def _extract_builder_flags(line: str) -> tuple[int, list[tuple[str, int, int]]]:
+    """BuildKit's extractBuilderFlags: leading ``--flag`` words; returns (offset of the rest, [(word, start, end)]).
+
+    A rest offset of ``len(line)`` means no arguments remain.
+    """
+    words: list[tuple[str, int, int]] = []
+    n = len(line)
+    pos = 0
+    while True:
+        while pos < n and line[pos] in _GO_SPACE_SET:
+            pos += 1
+        if pos >= n:
+            return n, words
+        if not (line[pos] == "-" and pos + 1 < n and line[pos + 1] == "-"):
+            return pos, words
+        start = pos
+        word: list[str] = []
+        blank_ok = False
+        quote = ""
+        in_quote = False
+        while pos < n:
+            ch = line[pos]
+            if in_quote:
+                if ch == quote:
+                    in_quote = False
+                elif ch == "\\":
+                    if pos + 1 == n:
+                        in_quote = False
+                    else:
+                        pos += 1
+                        word.append(line[pos])
+                else:
+                    word.append(ch)
+                pos += 1
+                continue
+            if ch in _GO_SPACE_SET:
+                break
+            if ch == "'" or ch == '"':
+                quote = ch
+                blank_ok = True
+                in_quote = True
+            elif ch == "\\":
+                if pos + 1 < n:
+                    pos += 1
+                    word.append(line[pos])
+            else:
+                word.append(ch)
+            pos += 1
+        w = "".join(word)
+        if pos >= n:
+            if w != "--" and (blank_ok or w):
+                words.append((w, start, pos))
+            return n, words
+        if w == "--":
+            return pos, words
+        if blank_ok or w:
+            words.append((w, start, pos))
+
+
+def _parse_json(rest: str) -> tuple[str, ...] | None:
+    r = rest.lstrip(_GO_SPACE)
+    if not r.startswith("["):
+        return None
+    try:
+        val = _json.loads(r, parse_constant=_reject_constant)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(val, list):
+        return None
+    for v in val:
+        if not isinstance(v, str):
+            raise _NotStringArray()
+    return tuple(val)
+
+
+def _reject_constant(name: str):
+    raise ValueError(name)
+
+
+def _parse_maybe_json(rest: str) -> tuple[tuple[str, ...], bool]:
+    if not rest:
+        return (), False
+    j = _parse_json(rest)
+    if j is not None:
+        return j, True
+    return (rest,), False
+
+
+def _parse_maybe_json_list(rest: str) -> tuple[tuple[str, ...], bool]:
+    j = _parse_json(rest)
+    if j is not None:
+        return j, True
+    return (tuple(_RE_WS.split(rest)) if rest else ()), False
+
+
+def _parse_health(rest: str) -> tuple[tuple[str, ...], bool]:
+    sep = 0
+    while sep < len(rest) and rest[sep] not in _GO_SPACE_SET:
+        sep += 1
+    nxt = sep
+    while nxt < len(rest) and rest[nxt] in _GO_SPACE_SET:
+        nxt += 1
+    if sep == 0:
+        return (), False
+    cmd, is_json = _parse_maybe_json(rest[nxt:])
+    return (rest[:sep],) + cmd, is_json
+
+
+def _parse_name_val(rest: str, key: str, escape: str) -> tuple[str, ...]:
+    words = _parse_words(rest, escape)
+    if not words:
+        return ()
+    if "=" not in words[0]:
+        parts = _RE_WS.split(rest, maxsplit=1)
+        if len(parts) < 2:
+            raise DockerfileSyntaxError(f"{key} must have two arguments")
+        return (parts[0], parts[1])
+    out: list[str] = []
+    for w in words:
+        if "=" not in w:
+            raise DockerfileSyntaxError(
+                f"Syntax error - can't find = in {w!r}. Must be of the form: name=value"
+            )
+        k, v = w.split("=", 1)
+        out += (k, v)
+    return tuple(out)
+
+
+def _parse_words(rest: str, escape: str) -> list[str]:
+    """BuildKit's parseWords: split on whitespace honouring quotes and the escape token, keeping both."""
+    words: list[str] = []
+    n = len(rest)
+    pos = 0
+    while True:
+        while pos < n and rest[pos] in _GO_SPACE_SET:
+            pos += 1
+        if pos >= n:
+            return words
+        word: list[str] = []
+        blank_ok = False
+        quote = ""
+        in_quote = False
+        while pos < n:
+            ch = rest[pos]
+            if not in_quote:
+                if ch in _GO_SPACE_SET:
+                    break
+                if ch == "'" or ch == '"':
+                    quote = ch
+                    blank_ok = True
+                    in_quote = True
+                if ch == escape:
+                    if pos + 1 == n:
+                        pos += 1
+                        continue
+                    word.append(ch)
+                    pos += 1
+                    ch = rest[pos]
+                word.append(ch)
+                pos += 1
+                continue
+            if ch == quote:
+                in_quote = False
+            if ch == escape and quote != "'":
+                if pos + 1 == n:
+                    in_quote = False
+                    pos += 1
+                    continue
+                pos += 1
+                word.append(ch)
+                ch = rest[pos]
+            word.append(ch)
+            pos += 1
+        w = "".join(word)
+        if blank_ok or w:
+            words.append(w)
+
+
+def _heredocs_from_line(line: str) -> list[tuple[str, bool, bool, int | None]]:
+    """Heredoc markers in a logical line: [(name, chomp, expand, fd)]."""
+    out = []
+    for word in _raw_words(line):
+        m = _RE_HEREDOC.match(word)
+        if not m:
+            continue
+        rest = m.group(3)
+        if not rest:
+            continue
+        quoted = rest[0] in "'\""
+        names = _unquote_words(rest)
+        if len(names) != 1:
+            continue
+        fd = int(m.group(1)) if m.group(1) else None
+        out.append((names[0], m.group(2) == "-", not quoted, fd))
+    return out
+
+
+def _raw_words(line: str) -> list[str]:
+    """Shell-like split on unquoted whitespace, keeping quotes and escapes (BuildKit's RawQuotes/RawEscapes lexing)."""
+    words: list[str] = []
+    cur: list[str] = []
+    started = False
+    i = 0
+    n = len(line)
+    while i < n:
+        ch = line[i]
+        if ch in " \t\r\n":
+            if started:
+                words.append("".join(cur))
+                cur = []
+                started = False
+            i += 1
+            continue
+        started = True
+        if ch == "\\" and i + 1 < n:
+            cur.append(line[i : i + 2])
+            i += 2
+            continue
+        if ch in "'\"":
+            j = i + 1
+            while j < n and line[j] != ch:
+                if ch == '"' and line[j] == "\\":
+                    j += 1
+                j += 1
+            cur.append(line[i : j + 1])
+            i = j + 1
+            continue
+        cur.append(ch)
+        i += 1
+    if started:
+        words.append("".join(cur))
+    return words
+
+
+def _unquote_words(s: str) -> list[str]:
+    words: list[str] = []
+    cur: list[str] = []
+    started = False
+    i = 0
+    n = len(s)
+    while i < n:
+        ch = s[i]
+        if ch in " \t\r\n":
+            if started:
+                words.append("".join(cur))
+                cur, started = [], False
+            i += 1
+            continue
+        started = True
+        if ch == "\\" and i + 1 < n:
+            cur.append(s[i + 1])
+            i += 2
+        elif ch == "'":
+            j = s.find("'", i + 1)
+            j = n if j < 0 else j
+            cur.append(s[i + 1 : j])
+            i = j + 1
+        elif ch == '"':
+            j = i + 1
+            while j < n and s[j] != '"':
+                if s[j] == "\\" and j + 1 < n:
+                    j += 1
+                cur.append(s[j])
+                j += 1
+            i = j + 1
+        else:
+            cur.append(ch)
+            i += 1
+    if started:
+        words.append("".join(cur))
+    return words
+
+
+def json_string_spans(rest: str) -> list[tuple[str, int, int]]:
+    """(value, start, end) of each string literal of a JSON array in ``rest`` (offsets into ``rest``)."""
+    out = []
+    i = rest.find("[")
+    n = len(rest)
+    dec = _json.JSONDecoder()
+    while 0 <= i < n:
+        j = rest.find('"', i)
+        if j < 0:
+            break
+        val, end = _json.decoder.scanstring(rest, j + 1)
+        out.append((val, j, end))
+        i = end
+    del dec
+    return out

@@ -1,0 +1,156 @@
+"""What a transform is: metadata next to its logic, and fixes as data (after Ruff's fix model).
+
+A transform looks at a parsed document and yields :class:`Diagnostic` objects. A diagnostic may carry a :class:`Fix`:
+sorted, non-overlapping text :class:`Edit` objects plus an :class:`Applicability` decided per occurrence. The engine,
+not the transform, applies fixes, re-parses, and repeats until nothing changes.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Iterable, Protocol
+
+if TYPE_CHECKING:
+    from dockerfix.model.stages import Model
+    from dockerfix.syntax.nodes import Document, Instruction
+
+
+class Applicability(enum.IntEnum):
+    DISPLAY = 0
+    """Shown for review (``--diff``), never applied."""
+    UNSAFE = 1
+    """Applied only with ``--unsafe``: it may change what ends up in the image or how it behaves."""
+    SAFE = 2
+    """Keeps the image's files and settings, apart from the transform's stated goal."""
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Edit:
+    start: int
+    end: int
+    text: str
+
+    @classmethod
+    def insert(cls, at: int, text: str) -> "Edit":
+        return cls(at, at, text)
+
+    @classmethod
+    def delete(cls, start: int, end: int) -> "Edit":
+        return cls(start, end, "")
+
+
+@dataclass(frozen=True, slots=True)
+class Fix:
+    edits: tuple[Edit, ...]
+    applicability: Applicability
+    title: str
+
+    @classmethod
+    def safe(cls, title: str, *edits: Edit) -> "Fix":
+        return cls(tuple(sorted(edits)), Applicability.SAFE, title)
+
+    @classmethod
+    def unsafe(cls, title: str, *edits: Edit) -> "Fix":
+        return cls(tuple(sorted(edits)), Applicability.UNSAFE, title)
+
+    @property
+    def start(self) -> int:
+        return min(e.start for e in self.edits)
+
+    @property
+    def end(self) -> int:
+        return max(e.end for e in self.edits)
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    code: str
+    name: str
+    message: str
+    start: int
+    """Document offset the finding points at (usually an instruction's keyword)."""
+    end: int
+    fix: Fix | None = None
+    reason: str | None = None
+    """Why there is no fix, or why the fix is unsafe."""
+    extra: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def is_safe(self) -> bool:
+        return self.fix is not None and self.fix.applicability is Applicability.SAFE
+
+
+class BuildContext(Protocol):
+    """Read-only view of the build context (injected; tests pass a fake or a temp dir)."""
+
+    def exists(self, rel: str) -> bool: ...
+    def is_dir(self, rel: str) -> bool: ...
+    def read_bytes(self, rel: str, limit: int | None = None) -> bytes: ...
+    def glob(self, pattern: str) -> list[str]: ...
+
+
+@dataclass
+class Context:
+    """Everything a transform may look at for one document in one pass."""
+
+    document: "Document"
+    path: str | None = None
+    build_context: BuildContext | None = None
+    settings: dict[str, Any] = field(default_factory=dict)
+    services: dict[str, Any] = field(default_factory=dict)
+    """Injected interfaces (registry resolver, ...), by name."""
+    _model: "Model | None" = None
+
+    @property
+    def model(self) -> "Model":
+        if self._model is None:
+            from dockerfix.model.stages import Model
+
+            self._model = Model(self.document)
+        return self._model
+
+    def text(self, start: int, end: int) -> str:
+        return self.document.text[start:end]
+
+    def setting(self, key: str, default: Any = None) -> Any:
+        return self.settings.get(key, default)
+
+
+class Transform:
+    """Base class: subclasses set the metadata and implement :meth:`check`."""
+
+    code: ClassVar[str]
+    name: ClassVar[str]
+    summary: ClassVar[str]
+    safety: ClassVar[str]
+    """``safe``, ``unsafe``, ``mixed`` (decided per occurrence) or ``display-only``."""
+    docs: ClassVar[str]
+    """Markdown: what it fixes, why, an example, and what its fix may change (``--explain``)."""
+    default_enabled: ClassVar[bool] = True
+    declares: ClassVar[frozenset[str]] = frozenset()
+    """Semantics this transform may change on purpose (e.g. ``stages``, ``final-config``); the engine's guard allows them."""
+    after: ClassVar[tuple[str, ...]] = ()
+    """Names of transforms whose fixes should land first in a pass (ordering metadata, not engine special cases)."""
+
+    def check(self, ctx: Context) -> Iterable[Diagnostic]:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    # helpers shared by transforms
+    def diagnostic(
+        self, inst: "Instruction", message: str, fix: Fix | None = None, *, reason: str | None = None,
+        span: tuple[int, int] | None = None,
+    ) -> Diagnostic:
+        s, e = span if span is not None else inst.keyword_span
+        return Diagnostic(self.code, self.name, message, s, e, fix, reason)
+
+
+def keyword_like(original: str, new: str) -> str:
+    """``new`` in the letter case of ``original`` (``add`` -> ``copy``, ``Add`` -> ``Copy``)."""
+    if original.isupper():
+        return new.upper()
+    if original.islower():
+        return new.lower()
+    if original[:1].isupper() and original[1:].islower():
+        return new.capitalize()
+    return new.upper()
