@@ -60,7 +60,7 @@ class Heredoc:
     expand: bool
     fd: int | None
     content: str
-    """The body as BuildKit reads it: each body line followed by ``\\n`` (a ``\\r`` before the newline dropped)."""
+    """The body as BuildKit reads it: the body lines with their line breaks."""
     body_start: int
     body_end: int
     terminator_start: int

@@ -41,7 +41,8 @@ def _lstrip(s: str) -> str:
 
 
 def _split_lines(text: str, base: int) -> list[tuple[int, int, int]]:
-    """Physical lines as (start, content_end, end): content excludes ``\\n`` and one ``\\r`` before it (bufio.ScanLines)."""
+    """Physical lines as (start, content_end, end); the content drops the line break and any ``\\r`` before it
+    (BuildKit's trimNewline)."""
     out = []
     pos = base
     n = len(text)
@@ -49,12 +50,12 @@ def _split_lines(text: str, base: int) -> list[tuple[int, int, int]]:
         nl = text.find("\n", pos)
         if nl < 0:
             ce = n
-            if ce > pos and text[ce - 1] == "\r":
+            while ce > pos and text[ce - 1] == "\r":
                 ce -= 1
             out.append((pos, ce, n))
             break
         ce = nl
-        if ce > pos and text[ce - 1] == "\r":
+        while ce > pos and text[ce - 1] == "\r":
             ce -= 1
         out.append((pos, ce, nl + 1))
         pos = nl + 1
@@ -176,7 +177,7 @@ class _Parser:
                             docs.append(Heredoc(name, chomp, expand, fd, "".join(content), body_start, hs, hs, he))
                             last_end = he
                             break
-                        content.append(text[hs:hce] + "\n")
+                        content.append(text[hs:he])
                         last_end = he
                     if not terminated:
                         col = line.find("<<") + 1

@@ -1,0 +1,83 @@
+"""Every fixture: expected output, one more pass changes nothing, output parses (ours and BuildKit's), comments
+survive, and the declared fix availability matches what happened."""
+
+from __future__ import annotations
+
+import collections
+import os
+
+import pytest
+
+import dockerfix
+from dockerfix.syntax import parse
+from tests.fixture_format import all_fixtures
+from tests.oracle import buildkit_view
+
+FIXTURES = all_fixtures()
+
+
+def _context(fx, tmp_path):
+    if not fx.context:
+        return None
+    for name, content in fx.context.items():
+        p = tmp_path / name
+        if name.endswith("/"):
+            p.mkdir(parents=True, exist_ok=True)
+            continue
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(content.encode("latin-1") if content.startswith("\x1f\x8b") else content.encode())
+    return str(tmp_path)
+
+
+def _comments(text: str) -> collections.Counter:
+    return collections.Counter(
+        ln.strip() for ln in text.replace("\r\n", "\n").split("\n") if ln.strip().startswith("#")
+    )
+
+
+def _run(fx, text, ctx, unsafe):
+    return dockerfix.fix(text, select=fx.select, unsafe=unsafe, context=ctx, settings=fx.settings)
+
+
+@pytest.mark.parametrize("fx", FIXTURES, ids=[f.id for f in FIXTURES])
+def test_fixture(fx, tmp_path):
+    ctx = _context(fx, tmp_path)
+    result = _run(fx, fx.input, ctx, fx.unsafe)
+    assert not result.errors, result.errors
+    expected = fx.output if fx.output is not None else fx.input
+    assert result.text == expected
+
+    # declared fix availability
+    codes = {fx.code}
+    mine = [c for c in result.changes + result.findings if c.code in codes]
+    if fx.expect == "none":
+        assert not mine, f"expected no finding, got {mine}"
+    elif fx.expect == "finding":
+        assert mine and all(not c.fixable for c in mine if not c.applied), mine
+        assert not result.changes
+    elif fx.expect == "safe":
+        assert any(c.applied and c.safe for c in result.changes), result.changes
+    elif fx.expect == "unsafe":
+        assert any(c.applied and not c.safe for c in result.changes), result.changes
+        plain = _run(fx, fx.input, ctx, False)
+        assert all(c.safe for c in plain.changes if c.code in codes)
+        assert any(c.code in codes and c.fixable and not c.safe for c in plain.findings), plain.findings
+
+    # idempotence, validity, comments
+    again = _run(fx, result.text, ctx, fx.unsafe)
+    assert again.text == result.text, "a second pass changed the output"
+    assert parse(result.text).to_text() == result.text
+    assert buildkit_view(result.text)[0] != "error", "BuildKit rejects the output"
+    if fx.keeps_comments:
+        lost = _comments(fx.input) - _comments(result.text)
+        assert not lost, f"comments dropped: {list(lost)}"
+
+
+def test_every_transform_has_fixtures():
+    have = collections.Counter(f.code for f in FIXTURES)
+    kinds = collections.defaultdict(set)
+    for f in FIXTURES:
+        kinds[f.code].add("fires" if f.output is not None else "noop")
+    for t in dockerfix.transforms():
+        assert have[t.code] >= 3, f"{t.code} has {have[t.code]} fixtures"
+        assert kinds[t.code] == {"fires", "noop"}, f"{t.code} needs fires and must-not-fire fixtures"
