@@ -8,6 +8,21 @@ from dockerfix.transforms.base import Transform
 
 MODULES = (
     "add_local_to_copy",
+    "merge_runs",
+    "apt_update_alone",
+    "delete_in_later_layer",
+    # package-manager cleanup (RUN hygiene)
+    "apt_lists_cleanup",
+    "apk_no_cache",
+    "dnf_clean",
+    "zypper_clean",
+    "pip_no_cache_dir",
+    "npm_cache_clean",
+    "yarn_cache_clean",
+    "gem_no_document",
+    "conda_clean",
+    "apt_no_install_recommends",
+    "dnf_no_weak_deps",
 )
 
 _cache: list[Transform] | None = None
@@ -18,7 +33,12 @@ def all_transforms() -> list[Transform]:
     if _cache is None:
         out: list[Transform] = []
         for mod in MODULES:
-            m = importlib.import_module(f"dockerfix.transforms.{mod}")
+            try:
+                m = importlib.import_module(f"dockerfix.transforms.{mod}")
+            except ModuleNotFoundError as e:
+                if e.name != f"dockerfix.transforms.{mod}":
+                    raise
+                continue  # listed but not written yet
             for t in getattr(m, "TRANSFORMS", ()):
                 out.append(t())
         out.sort(key=lambda t: t.code)

@@ -1,0 +1,187 @@
+"""DFX112 delete-in-later-layer: a ``RUN rm`` of files an earlier RUN of the stage created moves into that RUN."""
+
+from __future__ import annotations
+
+import posixpath
+from typing import Iterable
+
+from dockerfix.syntax.nodes import Instruction
+from dockerfix.transforms._run import RunShell, append_command
+from dockerfix.transforms.base import Context, Diagnostic, Edit, Fix, Transform
+from dockerfix.transforms.merge_runs import is_windows_stage, shell_is_posix
+
+
+# Where package managers (running as root) leave files: a RUN that calls one "touches" these paths.
+CACHE_DIRS = {
+    "apt-get": ("/var/lib/apt/lists", "/var/cache/apt"), "apt": ("/var/lib/apt/lists", "/var/cache/apt"),
+    "apk": ("/var/cache/apk",), "dnf": ("/var/cache/dnf",), "yum": ("/var/cache/yum",),
+    "microdnf": ("/var/cache/yum", "/var/cache/dnf"), "zypper": ("/var/cache/zypp",),
+    "pip": ("/root/.cache/pip", "/root/.cache"), "npm": ("/root/.npm",), "yarn": ("/usr/local/share/.cache/yarn",),
+    "gem": ("/root/.gem", "/usr/local/bundle/cache"), "conda": ("/opt/conda/pkgs",),
+}
+
+
+def _static_prefix(p: str) -> str | None:
+    """``/var/lib/apt/lists/*`` -> ``/var/lib/apt/lists``; None when a glob sits before the last component."""
+    head, _, last = p.rstrip("/").rpartition("/")
+    if any(c in head for c in "*?[~"):
+        return None
+    if any(c in last for c in "*?["):
+        return head or None
+    return p
+
+
+def _norm(p: str) -> str:
+    return posixpath.normpath(p) if p.startswith("/") else p
+
+
+def _related(word: str, path: str) -> bool:
+    """Does a static shell word name ``path`` or something inside it?"""
+    if not word.startswith("/"):
+        return False
+    w = _norm(word)
+    return w == path or w.startswith(path.rstrip("/") + "/")
+
+
+def _rm_only(run: RunShell) -> list[str] | None:
+    """The paths of a RUN made only of ``rm`` commands joined by && or ;, or None."""
+    from dockerfix.model.pkgmgr import removed_paths
+
+    s = run.script
+    if s is None or not s.items:
+        return None
+    if any(sep is not None and sep.text not in ("&&", ";") for sep in s.separators):
+        return None
+    paths: list[str] = []
+    for site in s.sites:
+        cmd = site.command
+        if site.is_nested or not cmd.is_command("rm"):
+            return None
+        if any(w.value is None for w in cmd.args):
+            return None
+        ps = removed_paths(cmd)
+        if not ps:
+            return None
+        paths.extend(ps)
+    if len(s.sites) != len(s.items):
+        return None
+    return paths
+
+
+def _cache_dirs(run: RunShell) -> list[str]:
+    from dockerfix.model.pkgmgr import find_package_calls
+
+    if run.script is None:
+        return []
+    out: list[str] = []
+    for call in find_package_calls(run.script):
+        out.extend(CACHE_DIRS.get(call.manager, ()))
+    return out
+
+
+def _words(run: RunShell) -> list | None:
+    if run.script is None:
+        return None
+    out = []
+    for node in run.script.walk():
+        for w in getattr(node, "words", ()) or ():
+            out.append(w)
+    return out
+
+
+class DeleteInLaterLayer(Transform):
+    code = "DFX112"
+    name = "delete-in-later-layer"
+    summary = "Delete files in the RUN that created them, not in a later layer"
+    safety = "safe"
+    after = ("merge-runs",)
+    docs = """\
+## What it does
+Finds a RUN made only of `rm` commands that delete paths an earlier RUN of the same stage created or used
+(downloaded archives, build folders, caches), and moves the `rm` into the last earlier RUN that touches those
+paths. The separate RUN goes away.
+
+## Why
+A file deleted in a later layer still ships in the layer that created it: the delete only hides it. Deleting it in
+the same RUN keeps the bytes out of the image (the guides' "clean up in the same layer" advice).
+
+## Example
+```dockerfile
+RUN curl -fsSLo /tmp/app.tgz https://example.com/app.tgz && tar -xzf /tmp/app.tgz -C /opt
+RUN rm -rf /tmp/app.tgz
+```
+becomes
+```dockerfile
+RUN curl -fsSLo /tmp/app.tgz https://example.com/app.tgz && tar -xzf /tmp/app.tgz -C /opt && rm -rf /tmp/app.tgz
+```
+
+## Fix safety
+Safe: the final image has the same files; only the deleted bytes leave the lower layer. It only fires for absolute,
+static paths (no variables, no globs), when an earlier RUN of the stage names the path, no RUN in between uses
+words it cannot read (variables, globs) and no COPY/ADD in between writes there, and the stage uses a POSIX shell.
+A later-layer delete of files no RUN of this stage created (they come from the base image) is a finding without a
+fix: the bytes are in the base image and only a different base removes them.
+"""
+
+    def check(self, ctx: Context) -> Iterable[Diagnostic]:
+        doc = ctx.document
+        for stage in ctx.model.stages:
+            insts = stage.instructions
+            for k, inst in enumerate(insts):
+                if inst.keyword != "RUN" or inst.json or inst.heredocs or inst.flags:
+                    continue
+                run = RunShell(doc, inst)
+                paths = _rm_only(run)
+                if not paths:
+                    continue
+                if any(not p.startswith("/") or _static_prefix(p) is None for p in paths):
+                    continue
+                norm = [_norm(_static_prefix(p) or p) for p in paths]
+                if any(p in ("/", "/*") for p in norm):
+                    continue
+                msg = "files deleted in a later layer still ship in the layer that created them"
+                target = None
+                reason = "no earlier RUN of this stage creates these paths (they come from the base image)"
+                for j in range(k - 1, 0, -1):
+                    prev = insts[j]
+                    if prev.keyword in ("COPY", "ADD"):
+                        dest = prev.args[-1] if prev.args else ""
+                        if any(_related(dest, p) or _related(p, _norm(dest) if dest.startswith("/") else "/")
+                               for p in norm):
+                            reason = f"COPY/ADD on line {prev.start_line} writes there in between"
+                            break
+                        continue
+                    if prev.keyword == "SHELL":
+                        reason = "a SHELL instruction sits in between"
+                        break
+                    if prev.keyword != "RUN":
+                        continue
+                    prun = RunShell(doc, prev)
+                    words = _words(prun)
+                    if words is None or prev.json:
+                        reason = f"the RUN on line {prev.start_line} cannot be read"
+                        break
+                    if any(_related(w.value, p) for w in words if w.value for p in norm) or any(
+                        _related(d, p) or _related(p, d) for d in _cache_dirs(prun) for p in norm
+                    ):
+                        target = prun
+                        break
+                    if any(w.value is None or w.has_glob for w in words):
+                        reason = f"the RUN on line {prev.start_line} uses words that could name these paths"
+                        break
+                if target is None or is_windows_stage(doc, ctx, inst) or not shell_is_posix(ctx, inst):
+                    yield self.diagnostic(inst, msg, None, reason=reason)
+                    continue
+                rm_text = " && ".join(site.command.raw for site in run.script.sites)  # type: ignore[union-attr]
+                app = append_command(doc, target, rm_text)
+                if app is None:
+                    yield self.diagnostic(inst, msg, None,
+                                          reason=f"the RUN on line {target.inst.start_line} ends in a way "
+                                                 "a command cannot be appended to")
+                    continue
+                fix = Fix.safe(f"Delete in the RUN on line {target.inst.start_line}", app,
+                               Edit.delete(inst.start, inst.end))
+                yield self.diagnostic(inst, msg, fix)
+
+
+TRANSFORMS = (DeleteInLaterLayer,)

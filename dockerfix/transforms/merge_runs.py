@@ -1,0 +1,136 @@
+"""DFX101 merge-runs: consecutive RUN instructions of one stage become one ``&&`` chain."""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from dockerfix.syntax.nodes import Document, Instruction, Trivia
+from dockerfix.transforms._run import RunShell, instruction_style
+from dockerfix.transforms.base import Context, Diagnostic, Edit, Fix, Transform
+
+WINDOWS_HINTS = ("windows", "nanoserver", "servercore")
+
+
+def is_windows_stage(doc: Document, ctx: Context, inst: Instruction) -> bool:
+    if doc.escape == "`":
+        return True
+    stage = ctx.model.stage_of(inst)
+    chain = stage
+    seen = set()
+    while chain is not None and chain.index not in seen:
+        seen.add(chain.index)
+        if any(h in chain.base.lower() for h in WINDOWS_HINTS):
+            return True
+        chain = ctx.model.parent_stage(chain)
+    return False
+
+
+def shell_is_posix(ctx: Context, inst: Instruction) -> bool:
+    """No SHELL instruction before ``inst`` in its stage (or the stages it builds on) names a non-POSIX shell."""
+    from dockerfix.model.shell import is_posix_shell
+
+    stage = ctx.model.stage_of(inst)
+    seen = set()
+    while stage is not None and stage.index not in seen:
+        seen.add(stage.index)
+        for i in stage.instructions:
+            if i.start >= inst.start:
+                break
+            if i.keyword == "SHELL":
+                if not i.json or not is_posix_shell(list(i.args)):
+                    return False
+        stage = ctx.model.parent_stage(stage)
+    return True
+
+
+def merge_block(doc: Document, a: RunShell, b: RunShell) -> tuple[Edit | None, str | None]:
+    """The edit merging RUN ``b`` into the RUN ``a`` right above it, or (None, reason)."""
+    ia, ib = a.inst, b.inst
+    if not a.ok:
+        return None, a.reason
+    if not b.ok:
+        return None, b.reason
+    if ia.heredocs or ib.heredocs:
+        return None, "heredoc RUNs are kept as they are"
+    if sorted(f.raw for f in ia.flags) != sorted(f.raw for f in ib.flags):
+        return None, "the RUNs have different flags (mounts, network, security)"
+    assert a.script is not None and b.script is not None
+    if a.script.has_leaking_state:
+        kinds = sorted({c.kind for c in a.script.state_changes if c.leaks})
+        return None, f"the first RUN changes shell state ({', '.join(kinds)}) that the second would inherit"
+    if not a.tail_is_clean():
+        return None, "the first RUN ends with a comment or a background job"
+    if any(s is not None and s.text != "&&" for s in b.script.separators):
+        return None, "the second RUN is not a plain && chain, so `&&` would change what runs when a command fails"
+    if not b.script.items:
+        return None, "the second RUN is empty"
+    between = [n for n in doc.nodes if ia.end <= n.start < ib.start]
+    if any(not isinstance(n, Trivia) for n in between):
+        return None, "the RUNs are not adjacent"
+    style = instruction_style(doc, ia)
+    nl, ind, e = style.newline, style.indent, style.escape
+    comments = "".join(f"{ind}{n.text.strip()}{nl}" for n in between if n.kind == "comment")
+    at = a.doc_span((0, a.last_end()))[1]
+    bs, be = ib.rest_span
+    body = doc.text[bs:be]
+    brk = ib.line_break
+    if style.leading_ops:
+        new = f" {e}{nl}{comments}{ind}&& {body}{brk}"
+    else:
+        new = f" && {e}{nl}{comments}{ind}{body}{brk}"
+    return Edit(at, ib.end, new), None
+
+
+class MergeRuns(Transform):
+    code = "DFX101"
+    name = "merge-runs"
+    summary = "Merge consecutive RUN instructions of a stage into one && chain"
+    safety = "safe"
+    docs = """\
+## What it does
+Joins a RUN with the RUN right below it (comments between them allowed) into one `&&` chain, in the file's own
+continuation style (indent, `&&` at the start or the end of lines, escape character). Comments between the two move
+inside the continuation, where BuildKit ignores them.
+
+## Why
+Each RUN makes a layer. Files that one RUN creates and a later RUN deletes still ship in the first layer, and every
+layer costs metadata, a pull round-trip and a cache lookup. hadolint reports this as DL3059.
+
+## Example
+```dockerfile
+RUN apt-get update
+RUN apt-get install -y curl
+```
+becomes
+```dockerfile
+RUN apt-get update && \\
+    apt-get install -y curl
+```
+
+## Fix safety
+Safe: the commands run in the same order, in the same stage, as the same user, with the same environment, and the
+build still fails where it failed before. It refuses when that could change: RUNs with different flags or mounts,
+heredoc or exec-form RUNs, a non-POSIX `SHELL` or a Windows image, a first RUN that changes shell state a later
+command would inherit (`cd`, `export`, `set`, `umask`, `source`, ...), a first RUN ending in a comment or `&`, and a
+second RUN that is not a plain `&&` chain (`a || b` or `a; b` after `&&` would run when the first part fails).
+Never merges across any other instruction.
+"""
+
+    def check(self, ctx: Context) -> Iterable[Diagnostic]:
+        doc = ctx.document
+        insts = [n for n in doc.nodes if isinstance(n, Instruction)]
+        for prev, cur in zip(insts, insts[1:]):
+            if prev.keyword != "RUN" or cur.keyword != "RUN":
+                continue
+            if is_windows_stage(doc, ctx, prev) or not shell_is_posix(ctx, prev):
+                continue
+            a, b = RunShell(doc, prev), RunShell(doc, cur)
+            edit, reason = merge_block(doc, a, b)
+            msg = f"RUN on line {cur.start_line} makes a separate layer from the RUN on line {prev.start_line}"
+            span = (prev.keyword_span[0], cur.end)
+            if edit is None:
+                continue  # no finding: separate RUNs we cannot merge are often deliberate
+            yield self.diagnostic(prev, msg, Fix.safe("Merge into a single RUN", edit), span=span)
+
+
+TRANSFORMS = (MergeRuns,)
