@@ -340,8 +340,9 @@ def _parse_json(rest: str) -> tuple[str, ...] | None:
     r = rest.lstrip(_GO_SPACE)
     if not r.startswith("["):
         return None
+    # BuildKit decodes with json.NewDecoder(...).Decode: the first value counts, trailing text is ignored.
     try:
-        val = _json.loads(r, parse_constant=_reject_constant)
+        val, _ = _DECODER.raw_decode(r)
     except (ValueError, RecursionError):
         return None
     if not isinstance(val, list):
@@ -354,6 +355,9 @@ def _parse_json(rest: str) -> tuple[str, ...] | None:
 
 def _reject_constant(name: str):
     raise ValueError(name)
+
+
+_DECODER = _json.JSONDecoder(parse_constant=_reject_constant)
 
 
 def _parse_maybe_json(rest: str) -> tuple[tuple[str, ...], bool]:
@@ -551,17 +555,20 @@ def _unquote_words(s: str) -> list[str]:
 
 
 def json_string_spans(rest: str) -> list[tuple[str, int, int]]:
-    """(value, start, end) of each string literal of a JSON array in ``rest`` (offsets into ``rest``)."""
-    out = []
+    """(value, start, end) of each string literal of the JSON array in ``rest`` (offsets into ``rest``)."""
+    out: list[tuple[str, int, int]] = []
     i = rest.find("[")
-    n = len(rest)
-    dec = _json.JSONDecoder()
-    while 0 <= i < n:
-        j = rest.find('"', i)
+    if i < 0:
+        return out
+    try:
+        n = i + _DECODER.raw_decode(rest[i:])[1]
+    except ValueError:
+        return out
+    while i < n:
+        j = rest.find('"', i, n)
         if j < 0:
             break
         val, end = _json.decoder.scanstring(rest, j + 1)
         out.append((val, j, end))
         i = end
-    del dec
     return out

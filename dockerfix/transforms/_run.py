@@ -77,12 +77,19 @@ def instruction_style(doc: Document, inst: Instruction) -> Style:
     return Style(base.escape, nl, indent, lead if (lead or trail) else base.leading_ops)
 
 
+@lru_cache(maxsize=4096)
+def parse_shell_cached(src: str):
+    """Scripts are immutable: one parse per distinct command text, shared by every transform and pass."""
+    from dockerfix.model.shell import parse_shell
+
+    return parse_shell(src)
+
+
 class RunShell:
     """The shell of a shell-form RUN (``script`` is None for exec form or an unparsable/unsupported script)."""
 
     def __init__(self, doc: Document, inst: Instruction) -> None:
-        from dockerfix.model.shell import parse_shell
-
+        parse_shell = parse_shell_cached
         self.doc = doc
         self.inst = inst
         self.heredoc = None
