@@ -17,7 +17,11 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from dockerfix.model.imageref import DEFAULT_DOMAIN, DOCKER_HUB_API_HOST, LEGACY_DEFAULT_DOMAIN
+from dockerfix.model.imageref import (
+    DEFAULT_DOMAIN,
+    DOCKER_HUB_API_HOST,
+    LEGACY_DEFAULT_DOMAIN,
+)
 
 __all__ = ["RegistryConfig", "ResolverConfig", "default_cache_path", "is_loopback_host", "registries_from_mapping"]
 

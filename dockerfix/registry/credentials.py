@@ -22,7 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dockerfix.model.imageref import DEFAULT_DOMAIN, DOCKER_HUB_API_HOST, LEGACY_DEFAULT_DOMAIN
+from dockerfix.model.imageref import (
+    DEFAULT_DOMAIN,
+    DOCKER_HUB_API_HOST,
+    LEGACY_DEFAULT_DOMAIN,
+)
 
 from .errors import CredentialsError
 
@@ -153,7 +157,8 @@ class DockerConfigCredentials:
         store = config.get("credsStore")
         if isinstance(store, str) and store:
             return self._from_helper(store, keys[0])
-        return self._from_auths(config.get("auths") or {}, keys)
+        auths = config.get("auths", {})
+        return self._from_auths({} if auths is None else auths, keys)
 
     def _from_helper(self, helper: str, server: str) -> Credentials | None:
         answer = self._run_helper(helper, server)

@@ -71,6 +71,9 @@ class CredentialsError(AuthError):
 class TLSError(RegistryError):
     """The TLS handshake failed (unknown CA, wrong host name, plain HTTP on the port, ...)."""
 
+    #: the peer does not speak TLS at all (a plain HTTP port): the client may retry over http
+    not_tls: bool = False
+
 
 class RegistryTimeoutError(RegistryError):
     """The registry did not answer in time, after all retries."""

@@ -109,4 +109,4 @@ def resolve_many(
     if max_workers <= 1 or len(unique) == 1:
         return {ref: one(ref) for ref in unique}
     with ThreadPoolExecutor(max_workers=min(max_workers, len(unique)), thread_name_prefix="dockerfix-resolve") as pool:
-        return dict(zip(unique, pool.map(one, unique)))
+        return dict(zip(unique, pool.map(one, unique), strict=True))
