@@ -39,6 +39,8 @@ class Fixture:
     settings: dict = field(default_factory=dict)
     context: dict[str, str] = field(default_factory=dict)
     keeps_comments: bool = True
+    digests: dict[str, str] = field(default_factory=dict)
+    """``resolver: {"python:3.12": "sha256:..."}``: a fake registry answering these references."""
 
     @property
     def id(self) -> str:
@@ -85,8 +87,9 @@ def load(path: Path) -> Fixture:
     select = [s.strip() for s in header.get("select", code).split(",")]
     settings = json.loads(header["settings"]) if "settings" in header else {}
     keeps = header.get("keeps-comments", "true").lower() == "true"
+    digests = json.loads(header["resolver"]) if "resolver" in header else {}
     return Fixture(path, code, "".join(inp), "".join(out) if out is not None else None, expect, unsafe, select,
-                   settings, context, keeps)
+                   settings, context, keeps, digests)
 
 
 def all_fixtures() -> list[Fixture]:

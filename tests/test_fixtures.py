@@ -35,8 +35,28 @@ def _comments(text: str) -> collections.Counter:
     )
 
 
+class FakeResolver:
+    """Answers from the fixture's table, like a registry that knows only these tags."""
+
+    def __init__(self, table: dict[str, str]) -> None:
+        from dockerfix.model.imageref import parse_image_ref
+
+        self.table = {parse_image_ref(k).with_digest(None): v for k, v in table.items()}
+
+    def resolve(self, ref):
+        from dockerfix.registry.errors import NotFoundError
+        from dockerfix.registry.interface import Resolved
+
+        key = type(ref)(ref.domain, ref.path, ref.tag, None)
+        if key not in self.table:
+            raise NotFoundError("manifest unknown", image=ref.familiar, registry="fake")
+        return Resolved(ref=ref, digest=self.table[key], media_type="application/vnd.oci.image.index.v1+json",
+                        platforms=None, registry="fake")
+
+
 def _run(fx, text, ctx, unsafe):
-    return dockerfix.fix(text, select=fx.select, unsafe=unsafe, context=ctx, settings=fx.settings)
+    services = {"resolver": FakeResolver(fx.digests)} if fx.digests else None
+    return dockerfix.fix(text, select=fx.select, unsafe=unsafe, context=ctx, settings=fx.settings, services=services)
 
 
 @pytest.mark.parametrize("fx", FIXTURES, ids=[f.id for f in FIXTURES])

@@ -11,6 +11,7 @@ MODULES = (
     "merge_runs",
     "apt_update_alone",
     "delete_in_later_layer",
+    "pin_digests",
     # package-manager cleanup (RUN hygiene)
     "apt_lists_cleanup",
     "apk_no_cache",

@@ -1,0 +1,173 @@
+"""DFX401 pin-digests and DFX402 refresh-digests: image references get the ``@sha256:`` their tag points to.
+
+The registry is reached through an injected resolver (``ctx.services["resolver"]``, the ``Resolver`` protocol of
+``dockerfix.registry.interface``); without one every reference is a finding without a fix.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+from dockerfix.syntax.nodes import Instruction
+from dockerfix.transforms.base import Context, Diagnostic, Edit, Fix, Transform
+
+_VAR = re.compile(r"^\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?$")
+RESOLVE_ERROR = "could not resolve"
+
+
+@dataclass(frozen=True)
+class Site:
+    inst: Instruction
+    text: str
+    """The reference as written (or the ARG default that feeds it)."""
+    start: int
+    end: int
+    """Document span of ``text``."""
+    via_arg: str | None = None
+
+
+def _word_span(ctx: Context, inst: Instruction, word: str, lo: int, hi: int) -> tuple[int, int] | None:
+    i = ctx.document.text.find(word, lo, hi)
+    return (i, i + len(word)) if i >= 0 else None
+
+
+def _sites(ctx: Context) -> Iterable[Site]:
+    doc, model = ctx.document, ctx.model
+    meta = {}
+    for inst in model.meta_args:
+        for w in inst.args:
+            k, eq, v = w.partition("=")
+            if eq:
+                meta[k] = (inst, v)
+    for stage in model.stages:
+        f = stage.from_inst
+        base = stage.base
+        if base:
+            m = _VAR.match(base)
+            if m and m.group(1) in meta:
+                ainst, value = meta[m.group(1)]
+                lo, hi = ainst.rest_span
+                key = f"{m.group(1)}="
+                k = doc.text.find(key, lo, hi)
+                if k >= 0 and value and "$" not in value and value[0] not in "\"'":
+                    yield Site(f, value, k + len(key), k + len(key) + len(value), via_arg=m.group(1))
+            elif "$" not in base and not model.is_stage_ref(base, stage) and base.lower() != "scratch":
+                span = _word_span(ctx, f, base, *f.rest_span)
+                if span:
+                    yield Site(f, base, *span)
+        for inst in stage.instructions[1:]:
+            eff = inst.effective
+            if eff.keyword in ("COPY", "ADD"):
+                fl = eff.flag("from")
+                if fl and fl.value and "$" not in fl.value and not model.is_stage_ref(fl.value, stage):
+                    yield Site(inst, fl.value, fl.end - len(fl.value), fl.end)
+            if eff.keyword == "RUN":
+                for fl in eff.flags_named("mount"):
+                    for part in (fl.value or "").split(","):
+                        k, _, v = part.partition("=")
+                        if k.strip() == "from" and v and "$" not in v and not model.is_stage_ref(v, stage):
+                            span = _word_span(ctx, inst, "from=" + v, fl.start, fl.end)
+                            if span:
+                                yield Site(inst, v, span[0] + 5, span[1])
+
+
+class _PinBase(Transform):
+    refresh = False
+    default_enabled = False
+
+    def check(self, ctx: Context) -> Iterable[Diagnostic]:
+        from dockerfix.model.imageref import InvalidReference, parse_image_ref
+
+        resolver = ctx.services.get("resolver")
+        memo: dict[Any, Any] = ctx.services.setdefault("digest_memo", {})
+        todo = []
+        for site in _sites(ctx):
+            try:
+                ref = parse_image_ref(site.text)
+            except InvalidReference:
+                continue
+            if bool(ref.digest) != self.refresh:
+                continue
+            todo.append((site, ref))
+        if resolver is not None:
+            need = [r for _, r in todo if r not in memo]
+            if need:
+                from dockerfix.registry.interface import resolve_many
+
+                memo.update(resolve_many(resolver, need))
+        for site, ref in todo:
+            shown = ref.familiar
+            what = f"'{shown}'" + (f" (ARG {site.via_arg} feeds FROM)" if site.via_arg else "")
+            if resolver is None:
+                yield self.diagnostic(site.inst, f"{what} is not pinned to a digest", None,
+                                      reason="needs the registry: run with network access or a cached answer")
+                continue
+            ans = memo.get(ref)
+            digest = getattr(ans, "digest", None)
+            if digest is None:
+                yield self.diagnostic(site.inst, f"{what} is not pinned to a digest", None,
+                                      reason=f"{RESOLVE_ERROR}: {ans}")
+                continue
+            if self.refresh:
+                if ref.digest == digest:
+                    continue
+                at = site.text.rfind("@")
+                new = site.text[:at] + "@" + digest
+                msg = f"{what} is pinned to {ref.digest[:19]}…, but its tag now points to {digest[:19]}…"
+                fix = Fix.unsafe("Update the pinned digest", Edit(site.start, site.end, new))
+            else:
+                msg = f"{what} is not pinned: the tag can point to a different image tomorrow"
+                fix = Fix.unsafe(f"Pin to {digest[:19]}…", Edit.insert(site.end, "@" + digest))
+            yield self.diagnostic(site.inst, msg, fix, span=(site.start, site.end))
+
+
+class PinDigests(_PinBase):
+    code = "DFX401"
+    name = "pin-digests"
+    summary = "Pin image references to the digest their tag points to now"
+    safety = "unsafe"
+    docs = """\
+## What it does
+Adds `@sha256:<digest>` to every image reference, keeping the tag: `FROM`, `COPY --from=<image>`,
+`RUN --mount=from=<image>`, and the ARG default that feeds a `FROM ${BASE}`. For multi-platform images the digest
+is the index (manifest list) digest, so every platform still builds. Stage names, `scratch`, references built from
+ARGs without a default, and references already pinned are left alone.
+
+## Why
+`FROM python:3.12-slim` builds something different every week. A digest makes the build reproducible; the tag keeps
+it readable and lets a bot refresh it (`refresh-digests`).
+
+## Example
+```dockerfile
+FROM python:3.12-slim
+```
+becomes
+```dockerfile
+FROM python:3.12-slim@sha256:a7fee71b...
+```
+
+## Fix safety
+Unsafe: it freezes updates (security fixes included) until someone refreshes the pin. It needs the registry (or a
+cached answer, `--offline`); without one each reference is a finding without a fix. Not on by default: select it.
+"""
+
+
+class RefreshDigests(_PinBase):
+    code = "DFX402"
+    name = "refresh-digests"
+    summary = "Update pinned digests whose tag now points elsewhere"
+    safety = "unsafe"
+    refresh = True
+    docs = """\
+## What it does
+For references pinned as `name:tag@sha256:...`, asks the registry where the tag points now and replaces the digest
+when it moved (what Renovate's digest updates do). Run it in the PR bot to keep pins fresh.
+
+## Fix safety
+Unsafe: the new digest is a different image. Not on by default: select it (`--refresh-digests`).
+"""
+
+
+TRANSFORMS = (PinDigests, RefreshDigests)

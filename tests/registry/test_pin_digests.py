@@ -1,0 +1,64 @@
+"""pin-digests / refresh-digests end to end: a real distribution registry on 127.0.0.1 standing in for docker.io."""
+
+from __future__ import annotations
+
+import pytest
+
+import dockerfix
+from dockerfix.registry.config import RegistryConfig
+from tests.registry.registry_harness import build_content
+
+DOCKERFILE = """\
+ARG BASE=busybox:index
+FROM ${BASE} AS base
+FROM busybox:list AS build
+COPY --from=busybox:oci /hello.txt /x
+RUN --mount=type=bind,from=busybox:v2s2,target=/m cat /m/hello.txt
+FROM build
+COPY --from=base /a /b
+FROM scratch
+"""
+
+
+def expected(tag: str) -> str:
+    return build_content("library/busybox")[2][tag].digest
+
+
+@pytest.mark.registry
+def test_pins_from_copy_mount_and_arg_fed_references(plain_registry, make_resolver):
+    resolver = make_resolver({"docker.io": RegistryConfig(endpoint=plain_registry.url)})
+    r = dockerfix.fix(DOCKERFILE, select=["pin-digests"], unsafe=True, services={"resolver": resolver})
+    assert not r.errors
+    want = DOCKERFILE
+    for tag in ("index", "list", "oci", "v2s2"):
+        want = want.replace(f"busybox:{tag}", f"busybox:{tag}@{expected(tag)}", 1)
+    assert r.text == want
+    assert len(r.changes) == 4 and all(c.code == "DFX401" and not c.safe for c in r.changes)
+    # idempotent: pinned references are left alone
+    again = dockerfix.fix(r.text, select=["pin-digests"], unsafe=True, services={"resolver": resolver})
+    assert again.text == r.text and not again.changes
+
+
+@pytest.mark.registry
+def test_refresh_replaces_a_stale_digest(plain_registry, make_resolver):
+    resolver = make_resolver({"docker.io": RegistryConfig(endpoint=plain_registry.url)})
+    stale = "sha256:" + "0" * 64
+    text = f"FROM busybox:index@{stale}\n"
+    r = dockerfix.fix(text, select=["refresh-digests"], unsafe=True, services={"resolver": resolver})
+    assert r.text == f"FROM busybox:index@{expected('index')}\n"
+
+
+@pytest.mark.registry
+def test_unknown_tag_is_a_finding_naming_image_and_registry(plain_registry, make_resolver):
+    resolver = make_resolver({"docker.io": RegistryConfig(endpoint=plain_registry.url)})
+    r = dockerfix.fix("FROM busybox:nope\n", select=["pin-digests"], unsafe=True, services={"resolver": resolver})
+    assert r.text == "FROM busybox:nope\n"
+    (f,) = r.findings
+    assert not f.fixable and "busybox" in f.reason and "could not resolve" in f.reason
+
+
+def test_without_a_resolver_every_reference_is_a_finding_without_fix():
+    r = dockerfix.fix("FROM python:3.12\nFROM scratch\nCOPY --from=0 / /\n", select=["pin-digests"], unsafe=True)
+    assert r.text.startswith("FROM python:3.12\n")
+    assert [(f.line, f.fixable) for f in r.findings] == [(1, False)]
+    assert "registry" in r.findings[0].reason
