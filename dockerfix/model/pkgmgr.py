@@ -1,0 +1,504 @@
+"""Package-manager invocations and cache cleanups inside a parsed RUN script.
+
+Reads ``dockerfix.model.shell`` nodes only; no regexes over command text.
+
+API
+    ``find_package_calls(script) -> list[PackageCall]``
+        Every simple command (wrappers such as ``sudo``/``env`` looked through, see
+        ``SimpleCommand.effective``) that runs a known package manager, in source order.
+    ``parse_package_call(cmd, site=None) -> PackageCall | None``
+        The same for one ``SimpleCommand``.
+    ``find_cleanups(script) -> list[Cleanup]``
+        Commands that clear a package manager's cache or index: the manager's own clean command
+        (``apt-get clean``, ``dnf clean all``, ``npm cache clean --force``, ``conda clean -afy``,
+        ``pip cache purge``...) and ``rm`` of a known cache directory (``rm -rf /var/lib/apt/lists/*``).
+    ``removed_paths(cmd) -> list[str]``
+        The static operands of an ``rm`` command (quote-removed; globs and ``~`` kept verbatim).
+    ``MANAGERS``: the canonical manager names.
+
+Managers (``PackageCall.manager``)
+    apt-get, apt, apk, dnf, yum, microdnf, zypper, pip (also pipX, pipX.Y, ``python -m pip``,
+    ``python3.12 -m pip``, ``uv pip``: see ``PackageCall.invocation``), npm, yarn, pnpm, gem, composer,
+    conda, mamba, micromamba.
+
+Actions (``PackageCall.action``), aliases resolved
+    ``install``; ``add`` (apk, yarn, pnpm, composer require); ``ci`` (npm ci / clean-install);
+    ``update`` = refresh the package index only (apt update, apk update, zypper refresh, dnf/yum makecache);
+    ``upgrade`` = upgrade installed packages (apt upgrade, but also ``yum update``, ``dnf update``,
+    ``npm update``, ``composer update``, ``gem update``, ``conda update``); ``dist-upgrade``;
+    ``remove`` (remove, purge is kept as ``purge``, apk del, pip uninstall, npm rm...); ``autoremove``;
+    ``clean`` (apt-get clean, dnf/yum clean, zypper clean, gem cleanup, conda clean); ``dist-clean``
+    (apt-get distclean); ``cache-clean`` (npm/yarn cache clean, pip cache purge/remove, apk cache
+    clean/purge, pnpm store prune, composer clear-cache); ``env-create``/``env-update`` (conda env ...).
+    Anything else is the subcommand as written; ``None`` when there is no static subcommand.
+
+Options (``Option``)
+    ``--name=value`` and ``--name value`` (for options known to take a value), short clusters split
+    (``-qy`` -> ``-q``, ``-y``), ``-rreq.txt``; ``--`` ends options. Options before and after the action
+    are both collected, in order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dockerfix.model.shell import CommandSite, Script, SimpleCommand, Word
+
+__all__ = [
+    "MANAGERS",
+    "Cleanup",
+    "Option",
+    "PackageCall",
+    "find_cleanups",
+    "find_package_calls",
+    "parse_package_call",
+    "removed_paths",
+]
+
+MANAGERS = (
+    "apt-get", "apt", "apk", "dnf", "yum", "microdnf", "zypper", "pip", "npm", "yarn", "pnpm", "gem",
+    "composer", "conda", "mamba", "micromamba",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    name: str  # "--no-cache-dir", "-y", "--setopt"
+    value: str | None  # "install_weak_deps=False"; None for a flag or a dynamic value
+    words: tuple[Word, ...]  # the word(s) it was read from (a short cluster shares its word)
+
+    @property
+    def span(self) -> tuple[int, int]:
+        return self.words[0].span[0], self.words[-1].span[1]
+
+
+@dataclass(frozen=True, slots=True)
+class PackageCall:
+    manager: str
+    action: str | None
+    options: tuple[Option, ...]
+    packages: tuple[Word, ...]  # positional operands after the action (for `clean all`: `all`)
+    command: SimpleCommand  # as written, wrappers included
+    invocation: tuple[Word, ...]  # words naming the manager: (`pip3`,), (`python3`, `-m`, `pip`), (`uv`, `pip`)
+    action_words: tuple[Word, ...] = ()  # `install`; `cache`, `clean`; `env`, `create`
+    site: CommandSite | None = None
+
+    def has_option(self, *names: str) -> bool:
+        return any(o.name in names for o in self.options)
+
+    def option(self, *names: str) -> Option | None:
+        for o in self.options:
+            if o.name in names:
+                return o
+        return None
+
+    def option_values(self, *names: str) -> list[str | None]:
+        return [o.value for o in self.options if o.name in names]
+
+    @property
+    def package_names(self) -> tuple[str | None, ...]:
+        return tuple(w.value for w in self.packages)
+
+    @property
+    def is_install(self) -> bool:
+        return self.action in ("install", "add", "ci", "env-create", "create")
+
+    @property
+    def is_cleanup(self) -> bool:
+        return self.action in ("clean", "dist-clean", "cache-clean", "autoclean")
+
+
+@dataclass(frozen=True, slots=True)
+class Cleanup:
+    manager: str  # whose cache: "apt", "apk", "dnf", "yum", "zypper", "pip", "npm", "yarn", "pnpm", ...
+    command: SimpleCommand
+    cache: str | None  # the known cache directory an `rm` removes (None for a manager's clean command)
+    path: str | None  # the `rm` operand that matched
+    call: PackageCall | None = None  # the clean command, when it is one
+    site: CommandSite | None = None
+
+
+# --- option tables: options that take a separate value ---------------------------------------------------
+
+_APT = {"-o", "-c", "-t", "-a", "--option", "--config-file", "--target-release", "--default-release",
+        "--host-architecture"}
+_APK = {"-X", "-t", "-p", "--repository", "--virtual", "--root", "--repositories-file", "--arch",
+        "--cache-dir", "--keys-dir", "--progress-fd", "--wait", "--cache-max-age"}
+_RPM = {"-c", "-x", "-d", "-e", "-R", "--config", "--exclude", "--excludepkgs", "--debuglevel",
+        "--errorlevel", "--enablerepo", "--disablerepo", "--repo", "--repoid", "--installroot",
+        "--releasever", "--setopt", "--downloaddir", "--destdir", "--forcearch", "--color", "--enableplugin",
+        "--disableplugin", "--rpmverbosity", "--repofrompath", "--randomwait", "--nodocs_", "--best_",
+        "--setvar", "--use-host-config_", "--comment", "--advisory", "--bz", "--cve", "--sec-severity"}
+_ZYPPER = {"-R", "-c", "-D", "-C", "-t", "-r", "--root", "--config", "--reposd-dir", "--cache-dir",
+           "--raw-cache-dir", "--solv-cache-dir", "--pkg-cache-dir", "--type", "--repo", "--from",
+           "--download"}
+_PIP = {"-r", "-c", "-e", "-i", "-f", "-t", "-C", "-b", "-p", "--requirement", "--constraint", "--editable",
+        "--index-url", "--extra-index-url", "--find-links", "--target", "--prefix", "--root", "--src",
+        "--platform", "--python-version", "--implementation", "--abi", "--upgrade-strategy",
+        "--trusted-host", "--cert", "--client-cert", "--cache-dir", "--log", "--log-file", "--proxy",
+        "--retries", "--timeout", "--exists-action", "--no-binary", "--only-binary", "--progress-bar",
+        "--config-settings", "--global-option", "--install-option", "--build-option", "--python",
+        "--report", "--group", "--use-feature", "--use-deprecated", "--keyring-provider",
+        "--root-user-action", "--override", "--index", "--default-index", "--index-strategy",
+        "--resolution", "--prerelease", "--extra", "--python-platform", "--exclude-newer",
+        "--link-mode", "--reinstall-package", "--refresh-package", "--no-build-package",
+        "--no-binary-package", "--only-binary-package", "--config-file", "--directory", "--project"}
+_NPM = {"-w", "--prefix", "--workspace", "--registry", "--cache", "--loglevel", "--omit", "--include",
+        "--tag", "--userconfig", "--globalconfig", "--location", "--install-strategy", "--otp"}
+_YARN = {"--cwd", "--modules-folder", "--cache-folder", "--network-timeout", "--registry", "--mutex",
+         "--network-concurrency", "--global-folder", "--link-folder", "--use-yarnrc", "--preferred-cache-folder"}
+_PNPM = {"-F", "-C", "--filter", "--dir", "--store-dir", "--reporter", "--registry", "--loglevel",
+         "--virtual-store-dir", "--modules-dir", "--config.store-dir_"}
+_GEM = {"-v", "-i", "-n", "-s", "-P", "-g", "-p", "--version", "--install-dir", "--bindir", "--source",
+        "--trust-policy", "--platform", "--file", "--http-proxy", "--build-root", "--target-rbconfig"}
+_COMPOSER = {"-d", "--working-dir", "--prefer-install", "--ignore-platform-req", "--apcu-autoloader-prefix",
+             "--stability", "-s", "--repository", "--repository-url", "--add-repository_"}
+_CONDA = {"-n", "-p", "-c", "-r", "--name", "--prefix", "--channel", "--file", "--root-prefix",
+          "--platform", "--subdir", "--repodata-fn", "--solver", "--experimental-solver", "--rc-file",
+          "--channel-priority", "--json-output_"}
+
+_VALUE_OPTS: dict[str, set[str]] = {
+    "apt-get": _APT, "apt": _APT, "apk": _APK, "dnf": _RPM, "yum": _RPM, "microdnf": _RPM,
+    "zypper": _ZYPPER, "pip": _PIP, "npm": _NPM, "yarn": _YARN, "pnpm": _PNPM, "gem": _GEM,
+    "composer": _COMPOSER, "conda": _CONDA, "mamba": _CONDA, "micromamba": _CONDA,
+}
+
+# --- actions ---------------------------------------------------------------------------------------------
+
+_RPM_ACTIONS = {"in": "install", "install": "install", "localinstall": "install", "reinstall": "reinstall",
+                "remove": "remove", "erase": "remove", "rm": "remove", "update": "upgrade",
+                "upgrade": "upgrade", "up": "upgrade", "distro-sync": "dist-upgrade",
+                "makecache": "update", "clean": "clean", "autoremove": "autoremove"}
+_ACTIONS: dict[str, dict[str, str]] = {
+    "apt-get": {"distclean": "dist-clean", "dist-clean": "dist-clean", "full-upgrade": "dist-upgrade"},
+    "apt": {"distclean": "dist-clean", "dist-clean": "dist-clean", "full-upgrade": "dist-upgrade"},
+    "apk": {"del": "remove", "add": "add", "update": "update", "upgrade": "upgrade"},
+    "dnf": _RPM_ACTIONS, "yum": _RPM_ACTIONS, "microdnf": _RPM_ACTIONS,
+    "zypper": {"in": "install", "install": "install", "rm": "remove", "remove": "remove",
+               "ref": "update", "refresh": "update", "up": "upgrade", "update": "upgrade",
+               "dup": "dist-upgrade", "dist-upgrade": "dist-upgrade", "cc": "clean", "clean": "clean"},
+    "pip": {"uninstall": "remove", "install": "install", "sync": "install", "compile": "compile"},
+    "npm": {"i": "install", "in": "install", "ins": "install", "inst": "install", "insta": "install",
+            "instal": "install", "isnt": "install", "isnta": "install", "isntal": "install",
+            "isntall": "install", "add": "install", "install": "install", "ci": "ci",
+            "clean-install": "ci", "ic": "ci", "install-clean": "ci", "isntall-clean": "ci",
+            "uninstall": "remove", "remove": "remove", "rm": "remove", "r": "remove", "un": "remove",
+            "unlink": "remove", "update": "upgrade", "up": "upgrade", "upgrade": "upgrade",
+            "udpate": "upgrade"},
+    "yarn": {"add": "add", "install": "install", "remove": "remove", "upgrade": "upgrade",
+             "up": "upgrade"},
+    "pnpm": {"add": "add", "i": "install", "install": "install", "remove": "remove", "rm": "remove",
+             "uninstall": "remove", "un": "remove", "update": "upgrade", "up": "upgrade",
+             "upgrade": "upgrade"},
+    "gem": {"install": "install", "i": "install", "uninstall": "remove", "update": "upgrade",
+            "cleanup": "clean"},
+    "composer": {"install": "install", "i": "install", "update": "upgrade", "u": "upgrade",
+                 "upgrade": "upgrade", "require": "add", "r": "add", "remove": "remove", "rm": "remove",
+                 "clear-cache": "cache-clean", "clearcache": "cache-clean", "cc": "cache-clean"},
+    "conda": {"install": "install", "create": "create", "update": "upgrade", "upgrade": "upgrade",
+              "remove": "remove", "uninstall": "remove", "clean": "clean"},
+}
+_ACTIONS["mamba"] = _ACTIONS["micromamba"] = _ACTIONS["conda"]
+
+# two-word actions: (manager, first word) -> {second word: action}
+_SUBACTIONS: dict[tuple[str, str], dict[str, str]] = {
+    ("npm", "cache"): {"clean": "cache-clean", "clear": "cache-clean", "rm": "cache-clean",
+                       "verify": "cache-verify"},
+    ("yarn", "cache"): {"clean": "cache-clean"},
+    ("pip", "cache"): {"purge": "cache-clean", "remove": "cache-clean", "clean": "cache-clean"},
+    ("apk", "cache"): {"clean": "cache-clean", "purge": "cache-clean", "sync": "cache-sync",
+                       "download": "cache-download"},
+    ("pnpm", "store"): {"prune": "cache-clean"},
+    ("conda", "env"): {"create": "env-create", "update": "env-update", "remove": "env-remove"},
+    ("mamba", "env"): {"create": "env-create", "update": "env-update", "remove": "env-remove"},
+    ("micromamba", "env"): {"create": "env-create", "update": "env-update", "remove": "env-remove"},
+    ("gem", "sources"): {},
+}
+# managers whose `global` prefix is not an action (`yarn global add x`, `composer global require x`)
+_GLOBAL_PREFIX = {"yarn", "composer", "pnpm"}
+_UV_CACHE = {"clean": "cache-clean", "prune": "cache-clean"}
+
+
+def _manager_of(cmd: SimpleCommand) -> tuple[str, int] | None:
+    """(manager, number of words naming it) for a command, or None."""
+    base = cmd.basename
+    if base is None:
+        return None
+    if base in _VALUE_OPTS:
+        return base, 1
+    if base.startswith("pip") and _is_versioned(base[3:]):
+        return "pip", 1
+    if base.startswith("python") and _is_versioned(base[6:]):
+        return _python_m_pip(cmd)
+    if base == "uv" and len(cmd.words) > 1 and cmd.words[1].value == "pip":
+        return "pip", 2
+    return None
+
+
+def _is_versioned(rest: str) -> bool:
+    return rest == "" or all(c.isdigit() or c == "." for c in rest) and rest[0].isdigit()
+
+
+def _python_m_pip(cmd: SimpleCommand) -> tuple[str, int] | None:
+    words = cmd.words
+    i = 1
+    while i < len(words):
+        v = words[i].value
+        if v is None:
+            return None
+        if v == "-m":
+            if i + 1 < len(words) and words[i + 1].value == "pip":
+                return "pip", i + 2
+            return None
+        if v.startswith("-m"):
+            return ("pip", i + 1) if v == "-mpip" else None
+        if v.startswith("-") and v not in ("-c", "-"):
+            i += 1  # -u, -I, -E, -s, -B, -O, -W x...
+            if v in ("-W", "-X") and i < len(words):
+                i += 1
+            continue
+        return None
+    return None
+
+
+def _parse_args(words: tuple[Word, ...], i: int, value_opts: set[str]) -> tuple[list[Option], list[Word]]:
+    options: list[Option] = []
+    positionals: list[Word] = []
+    end_of_opts = False
+    while i < len(words):
+        w = words[i]
+        v = w.value
+        if end_of_opts or v is None or not v.startswith("-") or v == "-":
+            positionals.append(w)
+            i += 1
+            continue
+        if v == "--":
+            end_of_opts = True
+            i += 1
+            continue
+        if v.startswith("--"):
+            if "=" in v:
+                name, val = v.split("=", 1)
+                options.append(Option(name, val, (w,)))
+                i += 1
+            elif v in value_opts and i + 1 < len(words):
+                nxt = words[i + 1]
+                options.append(Option(v, nxt.value, (w, nxt)))
+                i += 2
+            else:
+                options.append(Option(v, None, (w,)))
+                i += 1
+            continue
+        # short option(s): -y, -qy, -rreq.txt, -r req.txt
+        consumed_next = False
+        k = 1
+        while k < len(v):
+            name = "-" + v[k]
+            if name in value_opts:
+                rest = v[k + 1:]
+                if rest:
+                    options.append(Option(name, rest.lstrip("="), (w,)))
+                elif i + 1 < len(words):
+                    nxt = words[i + 1]
+                    options.append(Option(name, nxt.value, (w, nxt)))
+                    consumed_next = True
+                else:
+                    options.append(Option(name, None, (w,)))
+                break
+            options.append(Option(name, None, (w,)))
+            k += 1
+        i += 2 if consumed_next else 1
+    return options, positionals
+
+
+def parse_package_call(cmd: SimpleCommand, site: CommandSite | None = None) -> PackageCall | None:
+    """Read one simple command as a package-manager call (wrappers looked through), or None."""
+    return _parse_call(cmd, site, set())
+
+
+def _parse_call(cmd: SimpleCommand, site: CommandSite | None, extra_value_opts: set[str]) -> PackageCall | None:
+    retry = bool(extra_value_opts)
+    eff = cmd.effective
+    found = _manager_of(eff)
+    if found is None:
+        return None
+    manager, n = found
+    words = eff.words
+    invocation = words[:n]
+    value_opts = _VALUE_OPTS[manager] | extra_value_opts
+    options, positionals = _parse_args(words, n, value_opts)
+    action_words: tuple[Word, ...] = ()
+    action = None
+    rest = positionals
+    if rest and rest[0].value is not None:
+        first = rest[0].value
+        if manager in _GLOBAL_PREFIX and first == "global" and len(rest) > 1 and rest[1].value is not None:
+            action_words = (rest[0],)
+            rest = rest[1:]
+            first = rest[0].value
+        sub = _SUBACTIONS.get((manager, first))
+        if manager == "pip" and invocation[0].value == "uv" and first == "cache":
+            sub = _UV_CACHE
+        if sub is not None and len(rest) > 1 and rest[1].value in sub:
+            action = sub[rest[1].value]
+            action_words += (rest[0], rest[1])
+            rest = rest[2:]
+        else:
+            action = _ACTIONS.get(manager, {}).get(first, first)
+            action_words += (rest[0],)
+            rest = rest[1:]
+    if manager in ("conda", "mamba", "micromamba") and action in ("env-create", "env-update") and not retry:
+        # `-f` is --file for `env create`, but --force for `conda clean -afy`
+        return _parse_call(cmd, site, extra_value_opts={"-f"})
+    return PackageCall(manager, action, tuple(options), tuple(rest), cmd, invocation, action_words, site)
+
+
+def find_package_calls(script: Script) -> list[PackageCall]:
+    """Every package-manager call in the script, in source order (empty when the script is not ok)."""
+    if not script.ok:
+        return []
+    out = []
+    for site in script.sites:
+        call = parse_package_call(site.command, site)
+        if call is not None:
+            out.append(call)
+    return out
+
+
+# --- rm and caches ---------------------------------------------------------------------------------------
+
+def removed_paths(cmd: SimpleCommand) -> list[str]:
+    """Static operands of an ``rm`` command (wrappers looked through); [] for anything else.
+
+    Values are quote-removed; globs and a leading ``~`` are kept verbatim. Operands holding an
+    expansion (``$HOME/.cache``) are left out.
+    """
+    eff = cmd.effective
+    if eff.basename != "rm":
+        return []
+    out = []
+    end_of_opts = False
+    for w in eff.args:
+        v = w.value
+        if v is None:
+            continue
+        if not end_of_opts and v == "--":
+            end_of_opts = True
+            continue
+        if not end_of_opts and v.startswith("-") and len(v) > 1:
+            continue
+        out.append(v)
+    return out
+
+
+# cache directories, "~" meaning the home directory (matched as "~" and "/root")
+_CACHES: tuple[tuple[str, str], ...] = (
+    ("apt", "/var/lib/apt/lists"),
+    ("apt", "/var/cache/apt"),
+    ("apk", "/var/cache/apk"),
+    ("apk", "/etc/apk/cache"),
+    ("dnf", "/var/cache/dnf"),
+    ("yum", "/var/cache/yum"),
+    ("zypper", "/var/cache/zypp"),
+    ("pip", "~/.cache/pip"),
+    ("npm", "~/.npm"),
+    ("npm", "/usr/local/share/.cache/npm"),
+    ("yarn", "~/.cache/yarn"),
+    ("yarn", "/usr/local/share/.cache/yarn"),
+    ("yarn", "~/.yarn-cache"),
+    ("yarn", "~/.yarn/berry/cache"),
+    ("pnpm", "~/.local/share/pnpm/store"),
+    ("pnpm", "~/.pnpm-store"),
+    ("pnpm", "~/.cache/pnpm"),
+    ("gem", "~/.gem"),
+    ("gem", "~/.local/share/gem"),
+    ("gem", "/usr/local/bundle/cache"),
+    ("composer", "~/.composer/cache"),
+    ("composer", "~/.cache/composer"),
+    ("conda", "/opt/conda/pkgs"),
+    ("conda", "~/.conda/pkgs"),
+    ("conda", "/opt/miniconda/pkgs"),
+    ("conda", "/opt/micromamba/pkgs"),
+    ("conda", "~/micromamba/pkgs"),
+    ("uv", "~/.cache/uv"),
+)
+_HOMES = ("~", "/root")
+
+
+def _normalize(path: str) -> tuple[str, bool] | None:
+    """(directory, exact) for an rm operand: trailing ``/``, ``/*``, ``/.*``, ``/**`` dropped. A glob
+    further in (``/var/cache/apt/archives/*.deb``) keeps the directory before it, with exact=False:
+    it removes something inside that directory, not the directory itself."""
+    p = path
+    while "//" in p:
+        p = p.replace("//", "/")
+    changed = True
+    while changed:
+        changed = False
+        for suffix in ("/**", "/*", "/.*", "/"):
+            if p.endswith(suffix) and len(p) > len(suffix):
+                p = p[: -len(suffix)]
+                changed = True
+    if p.startswith("~root/"):
+        p = "~/" + p[6:]
+    exact = True
+    if "*" in p or "?" in p or "[" in p:
+        cut = min(i for i in (p.find("*"), p.find("?"), p.find("[")) if i >= 0)
+        p = p[: p.rfind("/", 0, cut)]
+        exact = False
+        if not p:
+            return None
+    return p, exact
+
+
+def _matches(path: str) -> list[tuple[str, str]]:
+    """(manager, cache dir) pairs that removing ``path`` clears: the dir itself, inside it, or a parent
+    at least two levels deep (``/var/cache``, ``/root/.cache``)."""
+    norm = _normalize(path)
+    if norm is None:
+        return []
+    p, exact = norm
+    hits = []
+    for manager, cache in _CACHES:
+        forms = [h + cache[1:] for h in _HOMES] if cache.startswith("~") else [cache]
+        for form in forms:
+            if p == form or p.startswith(form + "/"):
+                hits.append((manager, cache))
+                break
+            deep_enough = p.count("/") >= 2 or p.startswith("~/")
+            if exact and deep_enough and form.startswith(p + "/"):
+                hits.append((manager, cache))
+                break
+    return hits
+
+
+def find_cleanups(script: Script) -> list[Cleanup]:
+    """Cache and index cleanups in the script, in source order (empty when the script is not ok)."""
+    if not script.ok:
+        return []
+    out: list[Cleanup] = []
+    for site in script.sites:
+        cmd = site.command
+        call = parse_package_call(cmd, site)
+        if call is not None:
+            if _is_clean_call(call):
+                who = {"apt-get": "apt", "mamba": "conda", "micromamba": "conda"}.get(call.manager, call.manager)
+                if call.manager == "pip" and call.invocation[0].value == "uv":
+                    who = "uv"
+                out.append(Cleanup(who, cmd, None, None, call, site))
+            continue
+        for path in removed_paths(cmd):
+            for manager, cache in _matches(path):
+                out.append(Cleanup(manager, cmd, cache, path, None, site))
+    return out
+
+
+def _is_clean_call(call: PackageCall) -> bool:
+    if call.action in ("dist-clean", "cache-clean", "autoclean"):
+        return True
+    if call.action != "clean":
+        return False
+    if call.manager in ("dnf", "yum", "microdnf"):
+        return bool(call.packages) and any(w.value in ("all", "packages", "metadata", "dbcache")
+                                           for w in call.packages)
+    return True

@@ -1,0 +1,82 @@
+"""Renderers for what a run found: text, unified diff, JSON, SARIF 2.1.0, GitHub annotations.
+
+Every renderer takes the same input, a list of :class:`FileReport` in output order, and returns a ``str`` (the
+frontend writes it as UTF-8 bytes, so Dockerfile text and line endings pass through unchanged). Renderers never
+import rich; colour, where offered, is plain ANSI added around text that is otherwise byte-exact.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from dockerfix.engine import Change
+
+
+@dataclass
+class FileError:
+    """Why a file could not be processed (nothing was written)."""
+
+    kind: str
+    """``io``, ``syntax``, ``config``, ``engine`` or ``internal``."""
+    message: str
+    line: int | None = None
+    column: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "message": self.message, "line": self.line, "column": self.column}
+
+
+@dataclass
+class FileReport:
+    """The outcome for one file (or stdin, path ``-`` or the ``--stdin-filename``)."""
+
+    path: str
+    """Display path: relative to the cwd when below it, ``/``-separated."""
+    original: str | None = None
+    text: str | None = None
+    changes: list["Change"] = field(default_factory=list)
+    findings: list["Change"] = field(default_factory=list)
+    internal_errors: list[str] = field(default_factory=list)
+    """Non-fatal internal problems (a fix reverted because it broke the parse, ...)."""
+    error: FileError | None = None
+    written: bool = False
+
+    @property
+    def changed(self) -> bool:
+        return self.error is None and self.text is not None and self.text != self.original
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None or bool(self.internal_errors)
+
+    def all(self) -> list["Change"]:
+        return sorted(self.changes + self.findings, key=lambda c: (c.line, c.column, c.code))
+
+    def error_location(self) -> str:
+        e = self.error
+        if e is not None and e.line is not None:
+            return f"{self.path}:{e.line}:{e.column or 1}"
+        return self.path
+
+
+def render(fmt: str, reports: list[FileReport], *, mode: str, color: bool = False, unsafe: bool = False) -> str:
+    """Dispatch to a renderer by format name (``text``, ``json``, ``sarif``, ``github``)."""
+    if fmt == "text":
+        from dockerfix.outputs.text import render_text
+
+        return render_text(reports, mode=mode, color=color, unsafe=unsafe)
+    if fmt == "json":
+        from dockerfix.outputs.json import render_json
+
+        return render_json(reports, mode=mode)
+    if fmt == "sarif":
+        from dockerfix.outputs.sarif import render_sarif
+
+        return render_sarif(reports)
+    if fmt == "github":
+        from dockerfix.outputs.github import render_github
+
+        return render_github(reports, mode=mode)
+    raise ValueError(f"unknown format: {fmt}")

@@ -1,0 +1,93 @@
+"""DFX105 dnf-clean: clear dnf/yum/microdnf's metadata and package cache in the RUN that installs."""
+
+from __future__ import annotations
+
+from dockerfix.model.pkgmgr import Cleanup, PackageCall
+from dockerfix.transforms.apt_lists_cleanup import (
+    CLEANUP_STRATEGY_NOTE,
+    AppendCleanup,
+    RunSite,
+    covers,
+    invocation_prefix,
+    later_sites,
+    manager_word,
+)
+from dockerfix.transforms.base import Context
+
+RPM = frozenset({"dnf", "yum", "microdnf"})
+RPM_INSTALLS = frozenset({"install", "reinstall", "groupinstall", "upgrade", "dist-upgrade", "module"})
+RPM_CACHES = ("/var/cache/dnf", "/var/cache/yum", "/var/cache/libdnf5")
+
+
+class DnfClean(AppendCleanup):
+    code = "DFX105"
+    name = "dnf-clean"
+    summary = "Run `dnf clean all` (yum, microdnf) in the RUN that installs packages"
+    safety = "mixed"
+    fix_title = "Append `{command}`"
+    message = "dnf/yum install leaves repository metadata and packages in /var/cache in this layer"
+    hint_names = RPM
+    hint_actions = frozenset({"install", "groupinstall", "update", "upgrade"})
+    docs = f"""\
+## What it does
+Appends `&& dnf clean all` (or `yum clean all`, `microdnf clean all`: the manager that installed, called the same
+way) to a RUN that installs or upgrades packages with dnf, yum or microdnf and does not clean up afterwards.
+
+## Why
+dnf and yum keep repository metadata (often 100+ MB) and, with `keepcache`, downloaded RPMs under `/var/cache/dnf`
+or `/var/cache/yum`. Cleaning in a later RUN does not shrink the image. hadolint asks for this (DL3032, DL3038,
+DL3040).
+
+## Example
+```dockerfile
+RUN dnf install -y httpd
+```
+becomes
+```dockerfile
+RUN dnf install -y httpd && dnf clean all
+```
+
+## Fix safety
+The fix removes only the manager's cache (repository metadata and cached packages under `/var/cache/dnf` or
+`/var/cache/yum`); dnf and yum download fresh metadata when they next need it, so later installs keep working.
+It is unsafe when a later RUN (or a stage built `FROM` this one) runs the manager with `-C`/`--cacheonly`, which
+would then find no metadata. It does not fire when the RUN already runs `<mgr> clean all` (or `clean packages`,
+`clean metadata`) or removes `/var/cache/dnf` or `/var/cache/yum` after the install, or when a cache or tmpfs mount
+covers the cache. An install into `--installroot` keeps its cache under that root, which `clean all` would not
+reach: a finding without a fix. A plain `sudo` in front of the install is kept in front of the cleanup.
+
+{CLEANUP_STRATEGY_NOTE}
+"""
+
+    def is_target(self, call: PackageCall) -> bool:
+        return call.manager in RPM and call.action in RPM_INSTALLS
+
+    def is_cleaned(self, cleanup: Cleanup) -> bool:
+        return cleanup.manager in RPM
+
+    def mount_covers(self, ctx: Context, site: RunSite, targets: list[str]) -> bool:
+        return covers(targets, *RPM_CACHES)
+
+    def no_fix_reason(self, ctx: Context, site: RunSite, calls: list[PackageCall]) -> str | None:
+        if any(c.has_option("--installroot") for c in calls):
+            return "the install uses --installroot, whose cache `clean all` would not reach"
+        return None
+
+    def cleanup_command(self, call: PackageCall) -> tuple[str | None, str | None]:
+        prefix, reason = invocation_prefix(call)
+        if reason is not None:
+            return None, reason
+        word, reason = manager_word(call)
+        if reason is not None:
+            return None, reason
+        return f"{prefix}{word} clean all", None
+
+    def unsafe_reason(self, ctx: Context, site: RunSite, calls: list[PackageCall]) -> str | None:
+        for other in later_sites(ctx, site):
+            for c in other.calls():
+                if c.manager in RPM and c.has_option("-C", "--cacheonly"):
+                    return f"line {other.inst.start_line} runs {c.manager} from the cache only (-C)"
+        return None
+
+
+TRANSFORMS = (DnfClean,)
