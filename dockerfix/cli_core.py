@@ -123,15 +123,36 @@ class Task:
     settings: dict[str, Any] = field(default_factory=dict)
 
 
+PIN_CODES = ("DFX401", "DFX402")
+_RESOLVERS: dict[str, Any] = {}
+
+
+def _services(task: Task) -> dict[str, Any] | None:
+    """The registry resolver, built only when pin-digests/refresh-digests are selected (network stays opt-in)."""
+    from dockerfix.engine import select_transforms
+
+    if not any(t.code in PIN_CODES for t in select_transforms(task.select, task.ignore)):
+        return None
+    key = repr(sorted((task.settings.get("registries") or {}).items())) + repr(task.settings.get("offline"))
+    if key not in _RESOLVERS:
+        from dockerfix.registry.config import ResolverConfig, registries_from_mapping
+        from dockerfix.registry.resolver import RegistryResolver
+
+        regs = registries_from_mapping(task.settings.get("registries") or {})
+        _RESOLVERS[key] = RegistryResolver(ResolverConfig(registries=regs, offline=bool(task.settings.get("offline"))))
+    return {"resolver": _RESOLVERS[key]}
+
+
 def _fix(text: str, task: Task, report: FileReport) -> Any:
     from dockerfix.api import fix
     from dockerfix.engine import EngineError
     from dockerfix.syntax import DockerfileSyntaxError
 
     try:
+        services = _services(task)
         result = fix(
             text, select=task.select, ignore=task.ignore, unsafe=task.unsafe, path=task.display,
-            context=task.context, settings=task.settings,
+            context=task.context, settings=task.settings, services=services,
         )
     except DockerfileSyntaxError as exc:
         report.error = FileError("syntax", exc.message, exc.line, exc.column)
@@ -142,6 +163,14 @@ def _fix(text: str, task: Task, report: FileReport) -> Any:
     except ValueError as exc:  # unknown codes slipping past validation
         report.error = FileError("config", str(exc))
         return None
+    if services and not task.settings.get("allow-partial"):
+        from dockerfix.transforms.pin_digests import RESOLVE_ERROR
+
+        failed = [f for f in result.findings if f.code in PIN_CODES and (f.reason or "").startswith(RESOLVE_ERROR)]
+        if failed and task.unsafe:
+            detail = "; ".join(f"line {f.line}: {f.reason}" for f in failed)
+            report.error = FileError("registry", f"pins could not all be resolved, nothing written ({detail})")
+            return None
     report.text = result.text
     report.changes = list(result.changes)
     report.findings = list(result.findings)

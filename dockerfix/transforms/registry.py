@@ -34,12 +34,7 @@ def all_transforms() -> list[Transform]:
     if _cache is None:
         out: list[Transform] = []
         for mod in MODULES:
-            try:
-                m = importlib.import_module(f"dockerfix.transforms.{mod}")
-            except ModuleNotFoundError as e:
-                if e.name != f"dockerfix.transforms.{mod}":
-                    raise
-                continue  # listed but not written yet
+            m = importlib.import_module(f"dockerfix.transforms.{mod}")
             for t in getattr(m, "TRANSFORMS", ()):
                 out.append(t())
         out.sort(key=lambda t: t.code)

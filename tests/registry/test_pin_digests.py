@@ -62,3 +62,22 @@ def test_without_a_resolver_every_reference_is_a_finding_without_fix():
     assert r.text.startswith("FROM python:3.12\n")
     assert [(f.line, f.fixable) for f in r.findings] == [(1, False)]
     assert "registry" in r.findings[0].reason
+
+
+@pytest.mark.registry
+def test_cli_pins_against_the_registry_from_config(plain_registry, tmp_path):
+    import subprocess
+    import sys
+
+    (tmp_path / ".dockerfix.toml").write_text(f'[registries]\n"docker.io" = "{plain_registry.url}"\n')
+    df = tmp_path / "Dockerfile"
+    df.write_text("FROM busybox:index\nFROM busybox:nope\n")
+    run = lambda *a: subprocess.run([sys.executable, "-m", "dockerfix", *a], capture_output=True, text=True,
+                                    cwd=tmp_path)
+    p = run("--select", "pin-digests", "--unsafe", "--write", "Dockerfile")
+    assert p.returncode == 2 and "busybox" in p.stderr
+    assert df.read_text() == "FROM busybox:index\nFROM busybox:nope\n", "no partial pins written"
+    df.write_text("FROM busybox:index\n")
+    p = run("--select", "pin-digests", "--unsafe", "--diff", "Dockerfile")
+    assert p.returncode == 1, p.stderr
+    assert f"+FROM busybox:index@{expected('index')}" in p.stdout
