@@ -64,8 +64,9 @@ State changes (``StateChange``)
 
 from __future__ import annotations
 
+import operator
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Iterator, Union
 
@@ -104,7 +105,7 @@ class ShellParseError(Exception):
 # ---------------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Word:
     raw: str
     span: Span
@@ -118,6 +119,20 @@ class Word:
     @property
     def is_static(self) -> bool:
         return self.value is not None
+
+
+_new = object.__new__
+_set = object.__setattr__
+
+
+def _fast_word(raw: str, span: Span, value: str | None, has_expansion: bool = False, has_glob: bool = False,
+               has_tilde: bool = False, is_quoted: bool = False, substitutions: tuple = ()) -> Word:
+    """``Word(...)`` without the frozen-dataclass ``__init__`` cost (a parse makes one per word)."""
+    w = _new(Word)
+    _set(w, "__dict__", {"raw": raw, "span": span, "value": value, "has_expansion": has_expansion,
+                         "has_glob": has_glob, "has_tilde": has_tilde, "is_quoted": is_quoted,
+                         "substitutions": substitutions})
+    return w
 
 
 @dataclass(frozen=True, slots=True)
@@ -399,13 +414,18 @@ class Script:
         return self.body.separators
 
     @cached_property
-    def sites(self) -> tuple[CommandSite, ...]:
+    def _collected(self) -> tuple[tuple[CommandSite, ...], tuple[Compound, ...]]:
         out: list[CommandSite] = []
+        funcs: list[Compound] = []
         for i, node in enumerate(self.body.items):
-            ctx = _Ctx(chain_index=i, conditional=_after_or(self.body, i), background=_is_bg(self.body, i))
-            _collect_sites(node, ctx, out)
+            ctx = (i, False, False, False, False, None, _after_or(self.body, i), False, _is_bg(self.body, i))
+            _collect_sites(node, ctx, out, funcs)
         out.sort(key=lambda s: s.command.span)
-        return tuple(out)
+        return tuple(out), tuple(funcs)
+
+    @property
+    def sites(self) -> tuple[CommandSite, ...]:
+        return self._collected[0]
 
     @property
     def commands(self) -> tuple[SimpleCommand, ...]:
@@ -422,9 +442,8 @@ class Script:
             ch = _state_change(site)
             if ch is not None:
                 out.append(ch)
-        for node in self.walk():
-            if isinstance(node, Compound) and node.kind == "function":
-                out.append(StateChange("function", node.span, None, leaks=True))
+        for node in self._collected[1]:
+            out.append(StateChange("function", node.span, None, leaks=True))
         out.sort(key=lambda c: c.span)
         return tuple(out)
 
@@ -452,67 +471,62 @@ def _is_bg(seq: Sequence, i: int) -> bool:
     return False
 
 
-@dataclass(frozen=True, slots=True)
-class _Ctx:
-    chain_index: int
-    in_pipeline: bool = False
-    in_subshell: bool = False
-    in_group: bool = False
-    in_substitution: bool = False
-    compound: str | None = None
-    conditional: bool = False
-    negated: bool = False
-    background: bool = False
+# Context while collecting sites: (chain_index, in_pipeline, in_subshell, in_group, in_substitution,
+# compound, conditional, negated, background) - a plain tuple, positional, for speed.
+_Ctx = tuple
 
 
-def _collect_seq(seq: Sequence, ctx: _Ctx, out: list[CommandSite]) -> None:
+def _collect_seq(seq: Sequence, ctx: _Ctx, out: list, funcs: list) -> None:
+    seps = seq.separators
     for i, node in enumerate(seq.items):
         c = ctx
-        if _after_or(seq, i) or _is_bg(seq, i):
-            c = replace(ctx, conditional=ctx.conditional or _after_or(seq, i),
-                        background=ctx.background or _is_bg(seq, i))
-        _collect_sites(node, c, out)
+        if i and seps[i - 1] is not None and seps[i - 1].text == "||" or _is_bg(seq, i) or _after_or(seq, i):
+            c = ctx[:6] + (ctx[6] or _after_or(seq, i), ctx[7], ctx[8] or _is_bg(seq, i))
+        _collect_sites(node, c, out, funcs)
 
 
-def _collect_subs(subs: tuple[Sequence, ...], ctx: _Ctx, out: list[CommandSite]) -> None:
+def _collect_subs(subs: tuple[Sequence, ...], ctx: _Ctx, out: list, funcs: list) -> None:
     if subs:
-        c = replace(ctx, in_substitution=True)
+        c = ctx[:4] + (True,) + ctx[5:]
         for s in subs:
-            _collect_seq(s, c, out)
+            _collect_seq(s, c, out, funcs)
 
 
-def _collect_redirect_subs(redirects: tuple[Redirect, ...], ctx: _Ctx, out: list[CommandSite]) -> None:
+def _collect_redirect_subs(redirects: tuple[Redirect, ...], ctx: _Ctx, out: list, funcs: list) -> None:
     for r in redirects:
-        if r.target is not None:
-            _collect_subs(r.target.substitutions, ctx, out)
+        if r.target is not None and r.target.substitutions:
+            _collect_subs(r.target.substitutions, ctx, out, funcs)
 
 
-def _collect_sites(node: Node, ctx: _Ctx, out: list[CommandSite]) -> None:
-    if isinstance(node, SimpleCommand):
-        out.append(CommandSite(node, **{f: getattr(ctx, f) for f in _Ctx.__slots__}))
+def _collect_sites(node: Node, ctx: _Ctx, out: list, funcs: list) -> None:
+    if type(node) is SimpleCommand:
+        out.append(CommandSite(node, *ctx))
         for w in node.words:
-            _collect_subs(w.substitutions, ctx, out)
+            if w.substitutions:
+                _collect_subs(w.substitutions, ctx, out, funcs)
         for a in node.assignments:
-            if a.value is not None:
-                _collect_subs(a.value.substitutions, ctx, out)
-        _collect_redirect_subs(node.redirects, ctx, out)
-    elif isinstance(node, Pipeline):
-        c = replace(ctx, in_pipeline=ctx.in_pipeline or len(node.commands) > 1,
-                    negated=ctx.negated or node.negated)
+            if a.value is not None and a.value.substitutions:
+                _collect_subs(a.value.substitutions, ctx, out, funcs)
+        if node.redirects:
+            _collect_redirect_subs(node.redirects, ctx, out, funcs)
+    elif type(node) is Pipeline:
+        c = ctx[:1] + (ctx[1] or len(node.commands) > 1,) + ctx[2:7] + (ctx[7] or node.negated, ctx[8])
         for n in node.commands:
-            _collect_sites(n, c, out)
-    elif isinstance(node, Subshell):
-        _collect_seq(node.body, replace(ctx, in_subshell=True), out)
-        _collect_redirect_subs(node.redirects, ctx, out)
-    elif isinstance(node, Group):
-        _collect_seq(node.body, replace(ctx, in_group=True), out)
-        _collect_redirect_subs(node.redirects, ctx, out)
-    elif isinstance(node, Compound):
-        c = replace(ctx, compound=node.kind, conditional=True)
+            _collect_sites(n, c, out, funcs)
+    elif type(node) is Subshell:
+        _collect_seq(node.body, ctx[:2] + (True,) + ctx[3:], out, funcs)
+        _collect_redirect_subs(node.redirects, ctx, out, funcs)
+    elif type(node) is Group:
+        _collect_seq(node.body, ctx[:3] + (True,) + ctx[4:], out, funcs)
+        _collect_redirect_subs(node.redirects, ctx, out, funcs)
+    elif type(node) is Compound:
+        if node.kind == "function":
+            funcs.append(node)
+        c = ctx[:5] + (node.kind, True) + ctx[7:]
         for part in node.parts:
-            _collect_seq(part, c, out)
-        _collect_subs(node.substitutions, c, out)
-        _collect_redirect_subs(node.redirects, ctx, out)
+            _collect_seq(part, c, out, funcs)
+        _collect_subs(node.substitutions, c, out, funcs)
+        _collect_redirect_subs(node.redirects, ctx, out, funcs)
 
 
 def _walk_seq(seq: Sequence) -> Iterator[Node]:
@@ -584,8 +598,13 @@ _ANSI_SIMPLE = {"n": "\n", "t": "\t", "r": "\r", "a": "\a", "b": "\b", "e": "\x1
                 "f": "\f", "v": "\v", "\\": "\\", "'": "'", '"': '"', "?": "?"}
 
 
+_SPECIAL = re.compile(r"[\\'\"$`*?\[{~]")
+
+
 def _analyze(raw: str) -> tuple[str | None, bool, bool, bool, bool]:
     """Quote removal of one shell word: (value, has_expansion, has_glob, has_tilde, is_quoted)."""
+    if _SPECIAL.search(raw) is None:
+        return raw, False, False, False, False
     out: list[str] = []
     expansion = glob = quoted = False
     tilde = raw.startswith("~")
@@ -687,7 +706,7 @@ def _ansi_c(raw: str, i: int, out: list[str]) -> int:
 
 def _make_word(raw: str, start: int, subs: tuple[Sequence, ...] = ()) -> Word:
     value, exp, glob, tilde, quoted = _analyze(raw)
-    return Word(raw, (start, start + len(raw)), value, exp, glob, tilde, quoted, subs)
+    return _fast_word(raw, (start, start + len(raw)), value, exp, glob, tilde, quoted, subs)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -726,10 +745,6 @@ _STATEMENTS = frozenset(
 _REDIRECTS = frozenset({"file_redirect", "heredoc_redirect", "herestring_redirect"})
 _SUBST = frozenset({"command_substitution", "process_substitution"})
 _GAP_OK = re.compile(r"(?:[ \t]|\\\n)*")
-_SEP_TOKENS = frozenset({";", "&", "\n"})
-_KEYWORDS = frozenset({"if", "then", "elif", "else", "fi", "for", "select", "in", "do", "done", "while",
-                       "until", "case", "esac", "function", "{", "}", "(", ")", "((", "))", "[", "]", "[[",
-                       "]]", ";;", ";&", ";;&"})
 
 _Frag = tuple[list, list]  # (items, separators)
 
@@ -737,18 +752,19 @@ _Frag = tuple[list, list]  # (items, separators)
 class _Lowerer:
     def __init__(self, src: str, data: bytes) -> None:
         self.src = src
+        self.data = data
         if len(data) == len(src):
             self.b2c = None
+            self.pos = operator.index  # byte offset -> str index: identity for ASCII
         else:
             table: list[int] = []
             for i, ch in enumerate(src):
                 table.extend([i] * len(ch.encode("utf-8", "surrogatepass")))
             table.append(len(src))
             self.b2c = table
+            self.pos = table.__getitem__
 
     # offsets ------------------------------------------------------------------------------------------
-    def pos(self, b: int) -> int:
-        return b if self.b2c is None else self.b2c[b]
 
     def span(self, node) -> Span:
         if self.b2c is None:
@@ -826,6 +842,8 @@ class _Lowerer:
             return items, seps
         if t == "redirected_statement":
             return self.redirected(node)
+        if t == "pipeline":
+            return self.pipeline(node)
         if t in ("command", "variable_assignments"):
             cmds = self.commands(node)
             seps: list = []
@@ -846,7 +864,7 @@ class _Lowerer:
                  "variable_assignments"):
             return self.command(node)
         if t == "pipeline":
-            return self.pipeline(node)
+            return self.single_of(node)
         if t == "negated_command":
             kids = [c for c in node.children if c.type not in ("!", "comment")]
             if len(kids) != 1:
@@ -887,8 +905,12 @@ class _Lowerer:
         return self.sequence(kids[1:-1], start, end)
 
     # pipelines ----------------------------------------------------------------------------------------
-    def pipeline(self, node) -> Pipeline:
-        cmds: list[Node] = []
+    def pipeline(self, node) -> _Frag:
+        """Lower a pipeline. tree-sitter-bash sometimes nests a list inside a pipeline
+        (``a | list(b && c)``); shell binds ``|`` tighter, so such a list is re-associated:
+        ``(a | b) && c``."""
+        items: list = []
+        seps: list = []
         negated = False
         expect_cmd = True
         for ch in node.children:
@@ -902,26 +924,51 @@ class _Lowerer:
             elif ct in _STATEMENTS:
                 if not expect_cmd:
                     raise self.fail("pipeline element without '|'", ch)
-                if not cmds and ct == "negated_command":
+                if not items and ct == "negated_command":
                     inner = self.single(ch)
                     assert isinstance(inner, Pipeline)
                     if len(inner.commands) != 1:
                         raise self.fail("unsupported negation", ch)
                     negated = True
-                    cmds.append(inner.commands[0])
+                    items, seps = [inner.commands[0]], [None]
+                elif not items:
+                    items, seps = self.lower(ch)
                 else:
-                    cmds.append(self.single_of(ch))
+                    fi, fs = self.lower(ch)
+                    self.pipe_join(items, seps, fi, fs)
                 expect_cmd = False
             else:
                 raise self.fail(f"unsupported shell construct {ct!r} in pipeline", ch)
-        if expect_cmd or len(cmds) < 2:
+        if expect_cmd or not items:
             raise self.fail("malformed pipeline", node)
-        return Pipeline(self.text(node), self.span(node), tuple(cmds), negated)
+        if negated:
+            # `!` applies to the first pipeline of the fragment
+            first = items[0]
+            items[0] = (replace(first, negated=True) if isinstance(first, Pipeline)
+                        else Pipeline(first.raw, first.span, (first,), negated=True))
+            s0 = self.pos(node.start_byte)
+            items[0] = replace(items[0], raw=self.src[s0:items[0].span[1]], span=(s0, items[0].span[1]))
+        return items, seps
+
+    def pipe_join(self, items: list, seps: list, more_items: list, more_seps: list) -> None:
+        """In place: ``items`` + ``|`` + ``more_items``, where ``|`` joins the last and first item."""
+        head = items[-1]
+        first = more_items[0]
+        left = head.commands if isinstance(head, Pipeline) and not head.negated else (head,)
+        right = first.commands if isinstance(first, Pipeline) and not first.negated else (first,)
+        s, e = head.span[0], first.span[1]
+        negated = isinstance(head, Pipeline) and head.negated
+        if negated:
+            left = head.commands
+        items[-1] = Pipeline(self.src[s:e], (s, e), left + right, negated)
+        items.extend(more_items[1:])
+        seps[-1:] = more_seps
 
     # redirections -------------------------------------------------------------------------------------
     def redirected(self, node) -> _Frag:
         body = None
         redirects: list[Redirect] = []
+        args: list = []
         tail: _Frag | None = None
         for i, ch in enumerate(node.children):
             fname = node.field_name_for_child(i)
@@ -931,6 +978,7 @@ class _Lowerer:
                 r, t = self.redirect(ch)
                 redirects.append(r)
                 redirects.extend(t[0])
+                args.extend(t[2])
                 if t[1] is not None:
                     if tail is not None:
                         raise self.fail("two heredoc continuations", ch)
@@ -941,42 +989,46 @@ class _Lowerer:
                 raise self.fail(f"unsupported shell construct {ch.type!r} in redirection", ch)
         if body is None:
             s = self.span(node)
-            items: list = [SimpleCommand(self.text(node), s, redirects=tuple(redirects))]
+            items: list = [SimpleCommand(self.text(node), s, redirects=tuple(redirects),
+                                         words=tuple(self.words(args)))]
             seps: list = [None]
         else:
             items, seps = self.lower(body)
-            items[-1] = self.attach(items[-1], tuple(redirects), node)
+            items[-1] = self.attach(items[-1], tuple(redirects), args)
         if tail is not None:
             kind, frag_items, frag_seps, op = tail
             if kind == "pipe":
-                head = items[-1]
-                first = frag_items[0]
-                merged = (head.commands if isinstance(head, Pipeline) and not head.negated else (head,))
-                more = first.commands if isinstance(first, Pipeline) and not first.negated else (first,)
-                s = head.span[0]
-                e = first.span[1]
-                items[-1] = Pipeline(self.src[s:e], (s, e), merged + more)
-                items.extend(frag_items[1:])
-                seps = seps[:-1] + frag_seps
+                self.pipe_join(items, seps, frag_items, frag_seps)
             else:
                 seps[-1] = op
                 items.extend(frag_items)
                 seps.extend(frag_seps)
         return items, seps
 
-    def attach(self, target: Node, redirects: tuple[Redirect, ...], ctx) -> Node:
+    def attach(self, target: Node, redirects: tuple[Redirect, ...], args: list) -> Node:
+        """Give trailing redirections (and misplaced arguments) to the rightmost command."""
         if not redirects:
             return target
         s = target.span[0]
         e = max(target.span[1], redirects[-1].span[1])
+        if args:
+            e = max(e, self.pos(args[-1].end_byte))
         raw = self.src[s:e]
         if isinstance(target, Pipeline):
-            last = self.attach(target.commands[-1], redirects, ctx)
+            last = self.attach(target.commands[-1], redirects, args)
             return replace(target, commands=target.commands[:-1] + (last,), raw=raw, span=(s, e))
+        if args:
+            if not isinstance(target, SimpleCommand):
+                raise self.fail("arguments after a compound command", args[0])
+            return replace(target, redirects=target.redirects + redirects, raw=raw, span=(s, e),
+                           words=target.words + tuple(self.words(args)))
         return replace(target, redirects=target.redirects + redirects, raw=raw, span=(s, e))
 
     def redirect(self, node):
-        """Return (Redirect, (extra redirects, tail)) - tree-sitter hangs the rest of a heredoc line here."""
+        """Return (Redirect, (extra redirects, tail, argument nodes)).
+
+        tree-sitter-bash hangs the rest of a heredoc line on the heredoc redirect, and later arguments
+        of the command on a file redirect; the caller puts them back where they belong."""
         t = node.type
         fd = None
         op = ""
@@ -984,6 +1036,8 @@ class _Lowerer:
         heredoc: str | None = None
         extra: list[Redirect] = []
         tail = None
+        target_nodes: list = []
+        args: list = []  # argument nodes tree-sitter misplaced into the redirection
         kids = node.children
         i = 0
         while i < len(kids):
@@ -1016,15 +1070,26 @@ class _Lowerer:
                 pass
             elif ct in _REDIRECTS and t == "heredoc_redirect":
                 r, more = self.redirect(ch)
-                if more[1] is not None:
+                if more[1] is not None or more[2]:
                     raise self.fail("nested heredoc continuation", ch)
                 extra.append(r)
                 extra.extend(more[0])
             elif ct == "pipeline" and t == "heredoc_redirect":
-                pk = ch.children
-                if not pk or pk[0].type not in ("|", "|&") or len(pk) != 2:
+                pk = [k for k in ch.children if k.type != "comment"]
+                if not pk or pk[0].type not in ("|", "|&"):
                     raise self.fail("unsupported pipeline after heredoc", ch)
-                fi, fs = self.lower(pk[1])
+                fi: list = []
+                fs: list = []
+                for k in pk[1:]:
+                    if k.type in ("|", "|&"):
+                        continue
+                    ki, ks = self.lower(k)
+                    if fi:
+                        self.pipe_join(fi, fs, ki, ks)
+                    else:
+                        fi, fs = ki, ks
+                if not fi:
+                    raise self.fail("unsupported pipeline after heredoc", ch)
                 if tail is not None:
                     raise self.fail("two heredoc continuations", ch)
                 tail = ("pipe", fi, fs, None)
@@ -1033,10 +1098,17 @@ class _Lowerer:
             elif ct in ("ERROR",):
                 raise self.fail("syntax error in redirection", ch)
             else:
-                # destination (word, string, number, concatenation, expansion...)
-                if target is not None:
-                    raise self.fail("redirection with two targets", ch)
-                target = self.word_from(ch, ch)
+                # destination (word, string, number, concatenation, expansion...); tree-sitter-bash
+                # hangs the command's later arguments here too (`echo >&2 "msg" x`)
+                if target is None:
+                    target_nodes.append(ch)
+                    target = self.word_from(ch, ch)
+                elif (len(target_nodes) == 1 and not args
+                      and ch.start_byte == target_nodes[-1].end_byte):
+                    target_nodes.append(ch)  # `>"$dir"/x`: one word in two nodes
+                    target = self.word_from(target_nodes[0], ch, target_nodes)
+                else:
+                    args.append(ch)
             i += 1
         s, e = self.span(node)
         heredoc_span = None
@@ -1056,8 +1128,10 @@ class _Lowerer:
                     heredoc = self.src[heredoc_span[0]:heredoc_span[1]]
             else:
                 heredoc = ""
+        if args and target_nodes:
+            e = self.pos(target_nodes[-1].end_byte)
         red = Redirect(self.src[s:e], (s, e), op, fd, target, heredoc, heredoc_span)
-        return red, (extra, tail)
+        return red, (extra, tail, args)
 
     # commands -----------------------------------------------------------------------------------------
     def command(self, node) -> SimpleCommand:
@@ -1077,13 +1151,17 @@ class _Lowerer:
         redirects: list[Redirect] = []
         first = None  # first child of the current command
         last = None
+        data = self.data
         for ch in kids:
             ct = ch.type
             if ct == "comment":
                 continue
-            cs = self.pos(ch.start_byte)
             if last is not None and t != "variable_assignment":
-                gap = self.src[self.pos(last.end_byte):cs]
+                a, b = last.end_byte, ch.start_byte
+                if b - a == 1 and data[a] == 32:
+                    gap = ""
+                else:
+                    gap = self.src[self.pos(a):self.pos(b)]
                 if gap and not _GAP_OK.fullmatch(gap):
                     if parts or redirects or "\n" not in gap or gap.strip(" \t\\\n"):
                         raise self.fail("command spans an unescaped line break", ch)
@@ -1096,11 +1174,12 @@ class _Lowerer:
             if ct == "variable_assignment" and not parts:
                 assignments.append(self.assignment(ch))
             elif ct in _REDIRECTS:
-                r, (extra, tail) = self.redirect(ch)
+                r, (extra, tail, args) = self.redirect(ch)
                 if tail is not None:
                     raise self.fail("heredoc continuation inside a command", ch)
                 redirects.append(r)
                 redirects.extend(extra)
+                parts.extend(args)
             elif ct == "ERROR":
                 raise self.fail("syntax error", ch)
             else:
@@ -1120,10 +1199,11 @@ class _Lowerer:
     def words(self, parts: list) -> list[Word]:
         words: list[Word] = []
         group: list = []
+        data = self.data
         for p in parts:
             if group:
-                gap = self.src[self.pos(group[-1].end_byte):self.pos(p.start_byte)]
-                if gap.replace("\\\n", ""):
+                a, b = group[-1].end_byte, p.start_byte
+                if a != b and data[a:b].replace(b"\\\n", b""):
                     words.append(self.word_from(group[0], group[-1], group))
                     group = []
             group.append(p)
@@ -1135,6 +1215,8 @@ class _Lowerer:
         s = self.pos(first.start_byte)
         e = self.pos(last.end_byte)
         raw = self.src[s:e]
+        if _SPECIAL.search(raw) is None:  # fast path: a plain word
+            return _fast_word(raw, (s, e), raw)
         subs: tuple[Sequence, ...] = ()
         if "$(" in raw or "`" in raw or "<(" in raw or ">(" in raw:
             found: list[Sequence] = []
@@ -1226,8 +1308,8 @@ class _Lowerer:
                     s, e = body.span
                     parts.append(Sequence(body.raw, (s, e), (body,), (None,)))
                 elif ch.type in _REDIRECTS:
-                    r, (extra, tail) = self.redirect(ch)
-                    if tail is not None:
+                    r, (extra, tail, args) = self.redirect(ch)
+                    if tail is not None or args:
                         raise self.fail("heredoc continuation after function", ch)
                     redirects.append(r)
                     redirects.extend(extra)
@@ -1293,6 +1375,8 @@ def parse_shell(src: str) -> Script:
         return Script(src, False, empty, f"{e} at {_where(src, e.pos)}")
     except RecursionError:
         return Script(src, False, empty, "nesting too deep")
+    except Exception as e:  # a bug here must not crash the caller: refuse to model this script
+        return Script(src, False, empty, f"internal error: {type(e).__name__}: {e}")
     return Script(src, True, body)
 
 
