@@ -7,8 +7,8 @@ it and why, so a report can say "``root/.cache/pip`` differs: pip's download cac
 Patterns are matched against paths relative to the image root (``var/lib/apt/lists/*``; a leading ``/`` is
 ignored) with :func:`fnmatch.fnmatchcase`, where ``*`` also matches across ``/``. One extra rule covers the
 directory that holds a cache: a directory present in only one image is allowed when it lies on the literal
-prefix of an allowed pattern (``root/.cache`` for ``root/.cache/pip/*``), because removing a cache removes the
-directories that only existed to hold it.
+prefix of an allowed pattern (``root/.cache`` for ``root/.cache/pip/*``) and everything below it is allowed too,
+because removing a cache removes the directories that only existed to hold it.
 
 Config fields are compared field by field; ``Env`` and ``Labels`` key by key. An allowance matches a config
 difference through the pseudo-path ``@config/<Field>`` (``@config/Env.PIP_NO_CACHE_DIR``,
@@ -17,9 +17,10 @@ difference through the pseudo-path ``@config/<Field>`` (``@config/Env.PIP_NO_CAC
 
 from __future__ import annotations
 
+import bisect
 import fnmatch
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -205,13 +206,34 @@ def _first_allowing(path: str, allowed: Sequence[AllowedDifference]) -> AllowedD
     return None
 
 
-def _container_allowance(path: str, entry: Entry | None, allowed: Sequence[AllowedDifference]) -> AllowedDifference | None:
+def _container_allowance(path: str, entry: Entry | None, tree: _Tree,
+                         allowed: Sequence[AllowedDifference]) -> AllowedDifference | None:
+    """A directory in one image only, on the literal prefix of an allowed pattern, holding nothing else."""
     if entry is None or entry.type != DIR:
         return None
     for allowance in allowed:
-        if allowance.holds(path):
+        if allowance.holds(path) and all(
+            _first_allowing(p, allowed) is not None or (tree.entries[p].type == DIR and allowance.holds(p))
+            for p in tree.below(path)
+        ):
             return allowance
     return None
+
+
+class _Tree:
+    """Sorted view of one image's paths, to list what lies below a directory."""
+
+    def __init__(self, entries: Mapping[str, Entry]):
+        self.entries = entries
+        self._sorted: list[str] | None = None
+
+    def below(self, directory: str) -> list[str]:
+        if self._sorted is None:
+            self._sorted = sorted(self.entries)
+        prefix = directory + "/"
+        start = bisect.bisect_left(self._sorted, prefix)
+        end = bisect.bisect_left(self._sorted, directory + "0")  # "0" sorts right after "/"
+        return [p for p in self._sorted[start:end] if p.startswith(prefix)]
 
 
 def _entry_changes(a: Entry, b: Entry, attributes: Sequence[str]) -> tuple[str, ...]:
@@ -258,12 +280,14 @@ def compare_images(
     ok: list[PathDifference | ConfigDifference] = []
 
     ea, eb = a.entries, b.entries
+    tree_a, tree_b = _Tree(ea), _Tree(eb)
     for path in sorted(ea.keys() | eb.keys()):
         x, y = ea.get(path), eb.get(path)
         if x is None or y is None:
             kind = ONLY_B if x is None else ONLY_A
             diff = PathDifference(path, kind, a=x, b=y)
-            allowance = _first_allowing(path, rules) or _container_allowance(path, x or y, rules)
+            allowance = _first_allowing(path, rules) or _container_allowance(
+                path, x or y, tree_a if y is None else tree_b, rules)
         else:
             names = _entry_changes(x, y, attributes)
             if not names:

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 __all__ = [
+    "DirectoryLayerCache",
     "Entry",
     "FlatImage",
     "ImageConfig",
@@ -186,6 +187,8 @@ class ImageConfig:
 class LayerInfo:
     digest: str | None
     """Digest of the blob as stored; ``None`` for a ``docker save`` layer without one."""
+    diff_id: str | None
+    """Digest of the uncompressed layer tar, from the config (the same whatever the export's compression)."""
     media_type: str
     compression: str
     """``gzip``, ``zstd`` or ``none`` (what the bytes are, whatever the media type says)."""
@@ -344,6 +347,7 @@ class _LayerRef:
     digest: str | None
     media_type: str
     size: int
+    diff_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -385,6 +389,14 @@ def _resolve_manifest(store: _Store, descriptors: list[Mapping[str, Any]], platf
     return doc
 
 
+def _with_diff_ids(layers: tuple[_LayerRef, ...], config: Mapping[str, Any]) -> tuple[_LayerRef, ...]:
+    """Attach the config's rootfs.diff_ids (digests of the uncompressed layer tars) to the layers."""
+    diff_ids = (config.get("rootfs") or {}).get("diff_ids") or []
+    if len(diff_ids) != len(layers):
+        return layers
+    return tuple(dataclasses.replace(layer, diff_id=d) for layer, d in zip(layers, diff_ids))
+
+
 def _locate(store: _Store, ref: str | None, platform: str) -> _Located:
     names = store.names()
     if "index.json" in names:
@@ -400,7 +412,7 @@ def _locate(store: _Store, ref: str | None, platform: str) -> _Located:
             _LayerRef(_blob_name(d["digest"]), d["digest"], d.get("mediaType", ""), int(d.get("size", 0)))
             for d in manifest.get("layers") or ()
         )
-        return _Located(config, layers)
+        return _Located(config, _with_diff_ids(layers, config))
     if "manifest.json" in names:
         items = store.read_json("manifest.json")
         if not isinstance(items, list) or not items:
@@ -417,7 +429,7 @@ def _locate(store: _Store, ref: str | None, platform: str) -> _Located:
             name = _normalize(name)
             digest = f"sha256:{name.rsplit('/', 1)[-1]}" if name.startswith("blobs/sha256/") else None
             layers.append(_LayerRef(name, digest, "application/vnd.docker.image.rootfs.diff.tar", store.size(name)))
-        return _Located(config, tuple(layers))
+        return _Located(config, _with_diff_ids(tuple(layers), config))
     raise ImageFormatError("neither an OCI layout (index.json) nor a docker save archive (manifest.json)")
 
 
@@ -652,6 +664,67 @@ def _apply(tree: dict[str, Entry], delta: _LayerDelta) -> None:
         tree[path] = entry
 
 
+# ------------------------------------------------------------------------------------------------ layer cache
+
+
+class DirectoryLayerCache(MutableMapping[str, Any]):
+    """A ``layer_cache`` for :func:`flatten_image` kept on disk (one gzip'd JSON file per layer digest), so
+    base layers are parsed once across runs. Corrupt or foreign files read as missing."""
+
+    VERSION = 1
+
+    def __init__(self, directory: str | os.PathLike[str]):
+        self.directory = os.fspath(directory)
+        os.makedirs(self.directory, exist_ok=True)
+
+    def _path(self, digest: str) -> str:
+        return os.path.join(self.directory, digest.replace(":", "-") + ".json.gz")
+
+    def __getitem__(self, digest: str) -> _LayerDelta:
+        try:
+            with gzip.open(self._path(digest), "rt", encoding="utf-8") as f:
+                doc = json.load(f)
+            if doc.get("version") != self.VERSION:
+                raise KeyError(digest)
+            entries = {}
+            for row in doc["entries"]:
+                row["xattrs"] = tuple(tuple(x) for x in row.get("xattrs", ()))
+                entries[row["path"]] = Entry(**row)
+            return _LayerDelta(entries, set(doc["whiteouts"]), set(doc["opaque"]), doc["compression"],
+                               doc["uncompressed_size"])
+        except (OSError, ValueError, TypeError, KeyError):
+            raise KeyError(digest) from None
+
+    def __setitem__(self, digest: str, delta: _LayerDelta) -> None:
+        doc = {
+            "version": self.VERSION,
+            "entries": [{k: v for k, v in dataclasses.asdict(e).items() if v not in (None, ())}
+                        for e in delta.entries.values()],
+            "whiteouts": sorted(delta.whiteouts),
+            "opaque": sorted(delta.opaque),
+            "compression": delta.compression,
+            "uncompressed_size": delta.uncompressed_size,
+        }
+        tmp = self._path(digest) + f".{os.getpid()}.tmp"
+        with gzip.open(tmp, "wt", encoding="utf-8", compresslevel=1) as f:
+            json.dump(doc, f, separators=(",", ":"))
+        os.replace(tmp, self._path(digest))
+
+    def __delitem__(self, digest: str) -> None:
+        try:
+            os.unlink(self._path(digest))
+        except FileNotFoundError:
+            raise KeyError(digest) from None
+
+    def __iter__(self) -> Iterator[str]:
+        for name in os.listdir(self.directory):
+            if name.endswith(".json.gz"):
+                yield name[: -len(".json.gz")].replace("-", ":", 1)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
 # ------------------------------------------------------------------------------------------------------ api
 
 
@@ -689,24 +762,31 @@ def flatten_image(
     ``ref`` picks one image out of several (the OCI ``ref.name`` annotation, e.g. ``a`` for
     ``oci-archive:x.tar:a``, or a ``docker save`` repo tag); without it the first one is used. ``platform``
     (``os/arch[/variant]``) picks a member of a multi-platform index. ``layer_cache`` (any mutable mapping,
-    e.g. a dict shared between calls) keeps parsed layers by blob digest, so comparing two images built from the
-    same base reads the base layers once.
+    e.g. a dict shared between calls, or a :class:`DirectoryLayerCache`) keeps parsed layers by diff_id (else by
+    blob digest), so comparing two images built from the same base reads the base layers once, whatever the
+    archive format or compression of each export.
     """
     with _open_store(path) as store:
         located = _locate(store, ref, platform)
         tree: dict[str, Entry] = {}
         infos = []
         for layer in located.layers:
-            delta = layer_cache.get(layer.digest) if (layer_cache is not None and layer.digest) else None
+            key = layer.diff_id or layer.digest
+            delta = layer_cache.get(key) if (layer_cache is not None and key) else None
             if delta is None:
                 delta = _layer_delta(store, layer)
-                if layer_cache is not None and layer.digest:
-                    layer_cache[layer.digest] = delta
+                if layer_cache is not None and key:
+                    layer_cache[key] = delta
+                compression = delta.compression
+            else:
+                with store.open(layer.name) as raw:
+                    compression = _sniff(raw)
             _apply(tree, delta)
             infos.append(LayerInfo(
                 digest=layer.digest,
+                diff_id=layer.diff_id,
                 media_type=layer.media_type,
-                compression=delta.compression,
+                compression=compression,
                 compressed_size=layer.size or store.size(layer.name),
                 uncompressed_size=delta.uncompressed_size,
                 entries=len(delta.entries),
