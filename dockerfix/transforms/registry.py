@@ -1,39 +1,33 @@
-"""The list of transforms. One module per transform; add yours to ``MODULES``."""
+"""The list of transforms: every module of this package whose name does not start with ``_`` (and is not ``base`` or
+``registry``) and exports ``TRANSFORMS``. Sorted by code; codes must be unique."""
 
 from __future__ import annotations
 
 import importlib
+import os
 
 from dockerfix.transforms.base import Transform
 
-MODULES = (
-    "add_local_to_copy",
-    "merge_runs",
-    "apt_update_alone",
-    "delete_in_later_layer",
-    "pin_digests",
-    # package-manager cleanup (RUN hygiene)
-    "apt_lists_cleanup",
-    "apk_no_cache",
-    "dnf_clean",
-    "zypper_clean",
-    "pip_no_cache_dir",
-    "npm_cache_clean",
-    "yarn_cache_clean",
-    "gem_no_document",
-    "conda_clean",
-    "apt_no_install_recommends",
-    "dnf_no_weak_deps",
-)
+_HERE = os.path.dirname(__file__)
+_NOT_TRANSFORMS = frozenset(("base", "registry"))
 
 _cache: list[Transform] | None = None
+
+
+def module_names() -> list[str]:
+    out = []
+    for f in sorted(os.listdir(_HERE)):
+        name, ext = os.path.splitext(f)
+        if ext == ".py" and not name.startswith("_") and name not in _NOT_TRANSFORMS:
+            out.append(name)
+    return out
 
 
 def all_transforms() -> list[Transform]:
     global _cache
     if _cache is None:
         out: list[Transform] = []
-        for mod in MODULES:
+        for mod in module_names():
             m = importlib.import_module(f"dockerfix.transforms.{mod}")
             for t in getattr(m, "TRANSFORMS", ()):
                 out.append(t())
