@@ -172,6 +172,13 @@ def _fix(text: str, task: Task, report: FileReport) -> Any:
             report.error = FileError("registry", f"pins could not all be resolved, nothing written ({detail})")
             return None
     report.text = result.text
+    if result.files and task.context:
+        from dockerfix.io.files import display_path
+        from dockerfix.outputs import SideFile
+
+        for rel, fc in sorted(result.files.items()):
+            full = os.path.join(task.context, rel)
+            report.side_files.append(SideFile(full, display_path(full), fc.before, fc.after))
     report.changes = list(result.changes)
     report.findings = list(result.findings)
     report.internal_errors = list(result.errors)
@@ -196,6 +203,9 @@ def process(task: Task) -> FileReport:
         if task.write and report.changed:
             try:
                 report.written = files.write_text(src, report.text)
+                for side in report.side_files:
+                    if side.before != side.after:
+                        side.written = files.write_side_file(side.path, side.before, side.after)
             except files.FileError as exc:
                 report.error = FileError("io", exc.message)
     except Exception as exc:  # a bug: report it for this file, keep going with the others

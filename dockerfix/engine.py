@@ -13,7 +13,7 @@ from typing import Any, Iterable, Sequence
 
 from dockerfix.syntax import DockerfileSyntaxError, Document, Instruction, parse
 from dockerfix.transforms import registry
-from dockerfix.transforms.base import Applicability, Context, Diagnostic, Edit, Transform
+from dockerfix.transforms.base import Applicability, Context, Diagnostic, Edit, FileChange, Transform
 
 MAX_PASSES = 12
 
@@ -57,10 +57,12 @@ class FixResult:
     """What remains in ``text``: findings without a fix, unsafe fixes not enabled, display-only fixes."""
     passes: int = 0
     errors: list[str] = field(default_factory=list)
+    files: dict[str, FileChange] = field(default_factory=dict)
+    """Changes to other files of the build context, by context-relative path (before = as found on disk)."""
 
     @property
     def changed(self) -> bool:
-        return self.text != self.original
+        return self.text != self.original or any(f.before != f.after for f in self.files.values())
 
     @property
     def all(self) -> list[Change]:
@@ -193,7 +195,7 @@ def _change(text: str, d: Diagnostic, applied: bool, enabled_unsafe: bool) -> Ch
 
 
 def _is_applicable(d: Diagnostic, unsafe: bool) -> bool:
-    if d.fix is None or not d.fix.edits:
+    if d.fix is None or not (d.fix.edits or d.fix.files):
         return False
     a = d.fix.applicability
     return a is Applicability.SAFE or (unsafe and a is Applicability.UNSAFE)
@@ -251,29 +253,33 @@ def fix_document(
     result = FixResult(text=original, original=original)
     text = original
     order = {t.code: i for i, t in enumerate(transforms)}
+    overlay = OverlayContext(build_context, result.files) if build_context is not None else None
     for n in range(max_passes):
-        ctx = Context(doc, path=path, build_context=build_context, settings=settings, services=services)
+        ctx = Context(doc, path=path, build_context=overlay, settings=settings, services=services)
         diags, errors = run_transforms(transforms, ctx)
         result.errors.extend(e for e in errors if e not in result.errors)
         sup = Suppressions.of(doc)
         diags = [d for d in diags if not sup.is_suppressed(d)]
         chosen: list[Diagnostic] = []
         taken: list[tuple[int, int]] = []
+        taken_files: set[str] = set()
         for d in sorted(
             (d for d in diags if _is_applicable(d, unsafe)),
             key=lambda d: (order.get(d.code, 0), d.fix.start, d.fix.end),  # type: ignore[union-attr]
         ):
             assert d.fix is not None
-            if _overlaps(d.fix.edits, taken):
+            if _overlaps(d.fix.edits, taken) or any(f.path in taken_files for f in d.fix.files):
                 continue
             chosen.append(d)
             taken.extend((e.start, e.end) for e in d.fix.edits)
+            taken_files.update(f.path for f in d.fix.files)
         result.passes = n + 1
         if not chosen:
             result.findings = [_change(text, d, False, unsafe) for d in diags]
             break
         edits = [e for d in chosen for e in d.fix.edits]  # type: ignore[union-attr]
         new_text = apply_edits(text, edits)
+        file_changes = [f for d in chosen for f in d.fix.files]  # type: ignore[union-attr]
         try:
             new_doc = parse(new_text)
         except DockerfileSyntaxError as exc:
@@ -282,13 +288,37 @@ def fix_document(
             result.findings = [_change(text, d, False, unsafe) for d in diags]
             break
         result.changes.extend(_change(text, d, True, unsafe) for d in chosen)
-        if new_text == text:
+        for fc in file_changes:
+            first = result.files.get(fc.path)
+            result.files[fc.path] = FileChange(fc.path, first.before if first else fc.before, fc.after)
+        if new_text == text and not file_changes:
             break
         text, doc = new_text, new_doc
     else:
         result.errors.append(f"fixes did not settle after {max_passes} passes; the last result is kept")
     result.text = text
     return result
+
+
+class OverlayContext:
+    """The build context as the fixes so far left it: files changed by applied fixes read as their new content."""
+
+    def __init__(self, base: Any, files: dict[str, FileChange]) -> None:
+        self.base = base
+        self.files = files
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.base, name)
+
+    def exists(self, rel: str) -> bool:
+        return rel.lstrip("/") in self.files or self.base.exists(rel)
+
+    def read_bytes(self, rel: str, limit: int | None = None) -> bytes:
+        fc = self.files.get(rel.lstrip("/"))
+        if fc is not None:
+            data = fc.after.encode("utf-8")
+            return data if limit is None else data[:limit]
+        return self.base.read_bytes(rel, limit)
 
 
 # ------------------------------------------------------------------ semantics guard

@@ -111,7 +111,7 @@ def test_json_schema():
     assert doc["version"] == SCHEMA_VERSION == 1
     assert doc["tool"]["name"] == "dockerfix" and doc["mode"] == "report"
     f0, f1 = doc["files"]
-    assert list(f0) == ["path", "changed", "written", "error", "internal_errors", "changes", "findings"]
+    assert list(f0) == ["path", "changed", "written", "error", "internal_errors", "changes", "side_files", "findings"]
     assert f0["path"] == "app/Dockerfile" and f0["changed"] is True and f0["error"] is None
     c = f0["changes"][0]
     assert {k: c[k] for k in ("code", "name", "line", "column", "safe", "applied", "fix")} == {

@@ -232,6 +232,50 @@ def write_text(src: SourceFile, new_text: str) -> bool:
                 pass
 
 
+def write_side_file(path: str, before: str | None, after: str) -> bool:
+    """Create or update a companion file (``.dockerignore``) atomically; refuse when it is no longer ``before``."""
+    display = display_path(path)
+    if before is None:
+        if os.path.lexists(path):
+            raise FileError(display, "exists now but did not when the fix was computed; not written")
+        mode = 0o644
+    else:
+        try:
+            current = read_text(path)
+        except FileError:
+            raise
+        if current.text != before:
+            raise FileError(display, "changed on disk since it was read; not written")
+        return write_text(current, after)
+    tmp = _temp_path(os.path.abspath(path))
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(after.encode("utf-8"))
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, mode & ~_umask())
+        if os.path.lexists(path):
+            raise FileError(display, "appeared while writing; not written")
+        os.replace(tmp, path)
+        _fsync_dir(os.path.dirname(os.path.abspath(path)))
+        return True
+    except OSError as exc:
+        raise FileError(display, f"cannot write: {exc.strerror or exc}; not written") from None
+    finally:
+        if os.path.lexists(tmp):
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+
+
+def _umask() -> int:
+    m = os.umask(0)
+    os.umask(m)
+    return m
+
+
 def _write_in_place(src: SourceFile, data: bytes, tmp: str) -> None:
     """Hard-linked target: keep the inode; the fsynced ``tmp`` is the backup until the in-place write is durable."""
     try:

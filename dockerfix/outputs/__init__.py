@@ -29,6 +29,16 @@ class FileError:
 
 
 @dataclass
+class SideFile:
+    path: str
+    """Filesystem path."""
+    display: str
+    before: str | None
+    after: str
+    written: bool = False
+
+
+@dataclass
 class FileReport:
     """The outcome for one file (or stdin, path ``-`` or the ``--stdin-filename``)."""
 
@@ -42,10 +52,16 @@ class FileReport:
     """Non-fatal internal problems (a fix reverted because it broke the parse, ...)."""
     error: FileError | None = None
     written: bool = False
+    side_files: list["SideFile"] = field(default_factory=list)
+    """Other files of the build context the fixes change (a proposed ``.dockerignore``)."""
 
     @property
     def changed(self) -> bool:
-        return self.error is None and self.text is not None and self.text != self.original
+        if self.error is not None:
+            return False
+        return (self.text is not None and self.text != self.original) or any(
+            f.before != f.after for f in self.side_files
+        )
 
     @property
     def failed(self) -> bool:

@@ -25,14 +25,15 @@ def split_lines(text: str) -> list[str]:
     return out
 
 
-def unified_diff(before: str, after: str, path: str, *, context: int = 3) -> str:
-    """The diff of one file as ``--- a/path`` / ``+++ b/path``; empty when the texts are equal."""
+def unified_diff(before: str | None, after: str, path: str, *, context: int = 3) -> str:
+    """The diff of one file as ``--- a/path`` / ``+++ b/path`` (``--- /dev/null`` for a new file); empty when equal."""
     if before == after:
         return ""
     p = path.lstrip("/")
     out: list[str] = []
+    old_name = f"a/{p}" if before is not None else "/dev/null"
     for line in difflib.unified_diff(
-        split_lines(before), split_lines(after), f"a/{p}", f"b/{p}", n=context, lineterm="\n"
+        split_lines(before or ""), split_lines(after), old_name, f"b/{p}", n=context, lineterm="\n"
     ):
         out.append(line)
         if not line.endswith("\n"):
@@ -72,6 +73,8 @@ def render_diffs(reports, *, color: bool = False) -> str:
     parts = []
     for r in reports:
         if r.changed:
-            d = unified_diff(r.original, r.text, r.path)
+            d = unified_diff(r.original, r.text, r.path) if r.text != r.original else ""
+            for f in r.side_files:
+                d += unified_diff(f.before, f.after, f.display)
             parts.append(colorize(d) if color else d)
     return "".join(parts)

@@ -15,6 +15,7 @@
                            "line": int|null, "column": int|null},
           "internal_errors": [str],
           "changes":  [Change],                # fixes applied (report mode: that --write would apply)
+          "side_files": [{"path", "created", "written"}],  # other files the fixes change (.dockerignore)
           "findings": [Change]                 # not applied: no fix, unsafe without --unsafe, display-only
         }
       ],
@@ -45,6 +46,9 @@ def file_dict(r: FileReport) -> dict:
         "error": r.error.to_dict() if r.error is not None else None,
         "internal_errors": list(r.internal_errors),
         "changes": [c.to_dict() for c in r.changes],
+        "side_files": [
+            {"path": f.display, "created": f.before is None, "written": f.written} for f in r.side_files
+        ],
         "findings": [c.to_dict() for c in r.findings],
     }
 

@@ -41,10 +41,24 @@ class Edit:
 
 
 @dataclass(frozen=True, slots=True)
+class FileChange:
+    """A change to another file of the build context (e.g. a new ``.dockerignore``), shown as its own diff.
+
+    ``path`` is relative to the build context; ``before`` is the content the fix was computed from (None: the file
+    does not exist). Writers refuse when the file on disk is no longer ``before``.
+    """
+
+    path: str
+    before: str | None
+    after: str
+
+
+@dataclass(frozen=True, slots=True)
 class Fix:
     edits: tuple[Edit, ...]
     applicability: Applicability
     title: str
+    files: tuple[FileChange, ...] = ()
 
     @classmethod
     def safe(cls, title: str, *edits: Edit) -> "Fix":
@@ -56,11 +70,11 @@ class Fix:
 
     @property
     def start(self) -> int:
-        return min(e.start for e in self.edits)
+        return min((e.start for e in self.edits), default=0)
 
     @property
     def end(self) -> int:
-        return max(e.end for e in self.edits)
+        return max((e.end for e in self.edits), default=0)
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,7 +30,7 @@ def test_app_builds_flattens_and_passes_its_smoke_command(lab, app):
     image = built.image
     assert EXPECTED_SOURCE[app] in image.entries
     assert image.config.cmd, "every app sets CMD"
-    assert image.layer_count > 1 and image.compressed_size < image.uncompressed_size
+    assert image.layer_count > 1 and image.compressed_size == image.uncompressed_size  # docker-archive: plain tars
     smoke = (APPS / app / "SMOKE").read_text().strip()
     run = lab.builder.run(built.tag, smoke)
     assert run.ok, f"SMOKE failed ({run.returncode}): {smoke}\n{run.stdout[-2000:]}\n{run.stderr[-2000:]}"
