@@ -97,6 +97,15 @@ def main(
     ),
     jobs: Optional[int] = typer.Option(None, "--jobs", "-j", metavar="N", help="Parallel workers (default: CPUs)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No summary or progress; errors only on stderr."),
+    offline: bool = typer.Option(
+        False, "--offline", help="pin-digests: answer from the on-disk digest cache only, no network."
+    ),
+    allow_partial: bool = typer.Option(
+        False, "--allow-partial", help="pin-digests: write the pins that resolved even if others failed."
+    ),
+    refresh_digests: bool = typer.Option(
+        False, "--refresh-digests", help="Also re-resolve pinned digests whose tag moved (selects refresh-digests)."
+    ),
     list_transforms: bool = typer.Option(False, "--list-transforms", help="List the transforms and exit."),
     explain: Optional[str] = typer.Option(None, "--explain", metavar="CODE", help="Show a transform's docs and exit."),
     version: bool = typer.Option(
@@ -115,6 +124,9 @@ def main(
         paths=tuple(paths or ()),
         mode=mode,
         select=split_codes(select),
+        refresh_digests=refresh_digests,
+        offline=offline,
+        allow_partial=allow_partial,
         ignore=split_codes(ignore),
         unsafe=unsafe,
         fmt=fmt.value,

@@ -48,6 +48,9 @@ class Options:
     stdin_filename: str | None = None
     jobs: int | None = None
     quiet: bool = False
+    offline: bool = False
+    allow_partial: bool = False
+    refresh_digests: bool = False
 
     @property
     def is_stdin(self) -> bool:
@@ -241,15 +244,27 @@ def _tasks(opts: Options, files_: list[str], finder) -> tuple[list[Task], list[F
 
 
 def _task(opts: Options, cfg, path: str, disp: str, default_context: str | None) -> Task:
+    settings = cfg.fix_settings()
+    if opts.offline:
+        settings["offline"] = True
+    if opts.allow_partial:
+        settings["allow-partial"] = True
+    select = opts.select if opts.select is not None else cfg.select
+    if opts.refresh_digests:
+        # --refresh-digests adds to whatever would run (flags, config, or the defaults)
+        from dockerfix.engine import select_transforms
+
+        base = tuple(select) if select else tuple(t.code for t in select_transforms(None, None))
+        select = base + ("refresh-digests",)
     return Task(
         path=path,
         display=disp,
         write=opts.mode == "write",
-        select=opts.select if opts.select is not None else cfg.select,
+        select=select,
         ignore=opts.ignore if opts.ignore is not None else cfg.ignore,
         unsafe=opts.unsafe if opts.unsafe is not None else bool(cfg.unsafe),
         context=os.path.abspath(opts.context) if opts.context else (cfg.context or default_context),
-        settings=cfg.fix_settings(),
+        settings=settings,
     )
 
 

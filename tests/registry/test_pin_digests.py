@@ -81,3 +81,40 @@ def test_cli_pins_against_the_registry_from_config(plain_registry, tmp_path):
     p = run("--select", "pin-digests", "--unsafe", "--diff", "Dockerfile")
     assert p.returncode == 1, p.stderr
     assert f"+FROM busybox:index@{expected('index')}" in p.stdout
+
+
+@pytest.mark.registry
+def test_cli_offline_allow_partial_and_refresh(plain_registry, tmp_path):
+    import shutil
+    import subprocess
+    import sys
+
+    env = {**__import__("os").environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    (tmp_path / ".dockerfix.toml").write_text(f'[registries]\n"docker.io" = "{plain_registry.url}"\n')
+    df = tmp_path / "Dockerfile"
+    run = lambda *a: subprocess.run([sys.executable, "-m", "dockerfix", *a], capture_output=True, text=True,
+                                    cwd=tmp_path, env=env)
+    # offline with an empty cache: a finding, exit 2, nothing written
+    df.write_text("FROM busybox:index\n")
+    p = run("--select", "pin-digests", "--unsafe", "--offline", "--write", "Dockerfile")
+    assert p.returncode == 2 and df.read_text() == "FROM busybox:index\n", p.stderr
+    # online fills the cache; offline then answers from it
+    assert run("--select", "pin-digests", "--unsafe", "--diff", "Dockerfile").returncode == 1
+    p = run("--select", "pin-digests", "--unsafe", "--offline", "--diff", "Dockerfile")
+    assert p.returncode == 1 and expected("index") in p.stdout, p.stderr
+    # allow-partial writes what resolved
+    df.write_text("FROM busybox:index\nFROM busybox:nope\n")
+    p = run("--select", "pin-digests", "--unsafe", "--allow-partial", "--write", "Dockerfile")
+    assert p.returncode == 0, p.stderr
+    assert df.read_text() == f"FROM busybox:index@{expected('index')}\nFROM busybox:nope\n"
+    # --refresh-digests moves a stale pin
+    df.write_text("FROM busybox:list@sha256:" + "0" * 64 + "\n")
+    p = run("--select", "pin-digests", "--refresh-digests", "--unsafe", "--write", "Dockerfile")
+    assert p.returncode == 0, p.stderr
+    assert df.read_text() == f"FROM busybox:list@{expected('list')}\n"
+    # the pinned digest is what skopeo reports for the same tag
+    if shutil.which("skopeo"):
+        out = subprocess.run(["skopeo", "inspect", "--tls-verify=false", "--raw",
+                              f"docker://{plain_registry.host}/library/busybox:list"], capture_output=True)
+        import hashlib
+        assert "sha256:" + hashlib.sha256(out.stdout).hexdigest() == expected("list")
