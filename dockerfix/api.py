@@ -58,7 +58,7 @@ def fix(
         doc, ts, unsafe=unsafe, path=path, build_context=bc, settings=settings, services=services
     )
     if result.changed:
-        guard(doc, parse(result.text), ts, unsafe)
+        guard(doc, result.document or parse(result.text), ts, unsafe)
     return result
 
 

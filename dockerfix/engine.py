@@ -59,6 +59,8 @@ class FixResult:
     errors: list[str] = field(default_factory=list)
     files: dict[str, FileChange] = field(default_factory=dict)
     """Changes to other files of the build context, by context-relative path (before = as found on disk)."""
+    document: Document | None = field(default=None, repr=False)
+    """The parsed ``text`` (the engine parsed it anyway)."""
 
     @property
     def changed(self) -> bool:
@@ -297,6 +299,7 @@ def fix_document(
     else:
         result.errors.append(f"fixes did not settle after {max_passes} passes; the last result is kept")
     result.text = text
+    result.document = doc
     return result
 
 
@@ -322,18 +325,35 @@ class OverlayContext:
 
 
 # ------------------------------------------------------------------ semantics guard
+GUARDED_FINAL_CONFIG = ("ENTRYPOINT", "CMD", "USER", "WORKDIR", "EXPOSE", "STOPSIGNAL", "HEALTHCHECK")
+
+
+def _without_digest(ref: str) -> str:
+    # pin-digests/refresh-digests add or replace ``@sha256:...`` on purpose; the image named stays the same
+    return ref.split("@", 1)[0]
+
+
 def signature(doc: Document) -> dict[str, Any]:
+    """What no fix may change unless a selected transform declares it.
+
+    ``stages``: per stage in order, its index, name (lower case, as BuildKit resolves it), base image without digest
+    and ``--platform``; so renaming, reordering, adding, dropping or rebasing a stage shows. ``final-config``: the final
+    stage's ENTRYPOINT, CMD, USER, STOPSIGNAL and HEALTHCHECK (the last one counts) and every WORKDIR and EXPOSE, as
+    (JSON form, arguments). A transform declares ``stages``, ``final-config`` or one key such as ``final-config.CMD``.
+    """
     from dockerfix.model.stages import Model
 
     m = Model(doc)
-    sig: dict[str, Any] = {"stages": [(s.index, s.name) for s in m.stages]}
+    sig: dict[str, Any] = {
+        "stages": [(s.index, s.name, _without_digest(s.base), s.platform) for s in m.stages],
+    }
     final = m.final_stage()
     conf: dict[str, Any] = {}
     if final is not None:
         for inst in final.instructions:
-            if inst.keyword in ("ENTRYPOINT", "CMD", "USER", "WORKDIR", "EXPOSE", "STOPSIGNAL", "HEALTHCHECK"):
-                key = inst.keyword
-                val = (inst.json, inst.args)
+            key = inst.keyword
+            if key in GUARDED_FINAL_CONFIG:
+                val = (inst.json, tuple(inst.args))
                 if key in ("WORKDIR", "EXPOSE"):
                     conf.setdefault(key, []).append(val)
                 else:
@@ -342,17 +362,30 @@ def signature(doc: Document) -> dict[str, Any]:
     return sig
 
 
+def _differences(a: dict[str, Any], b: dict[str, Any]) -> list[tuple[str, Any, Any]]:
+    out = []
+    if a["stages"] != b["stages"]:
+        out.append(("stages", a["stages"], b["stages"]))
+    ca, cb = a["final-config"], b["final-config"]
+    for key in GUARDED_FINAL_CONFIG:
+        if ca.get(key) != cb.get(key):
+            out.append((f"final-config.{key}", ca.get(key), cb.get(key)))
+    return out
+
+
 def guard(before: Document, after: Document, transforms: Sequence[Transform], unsafe: bool) -> None:
+    """Raise :class:`EngineError` when ``after`` differs from ``before`` in its :func:`signature` and no selected
+    transform that may apply its fixes (a safe one, or any with ``unsafe``) declares that part."""
     if before.to_text() == after.to_text():
         return
-    a, b = signature(before), signature(after)
     declared: set[str] = set()
     for t in transforms:
         if unsafe or t.safety == "safe":
             declared |= set(t.declares)
-    for key in a:
-        if a[key] != b[key] and key not in declared:
-            raise EngineError(
-                f"semantics guard: the rewrite changes {key} ({a[key]!r} -> {b[key]!r}) and no selected transform "
-                "declares that; nothing was written. This is a dockerfix bug: please report it."
-            )
+    for key, old, new in _differences(signature(before), signature(after)):
+        if key in declared or key.split(".", 1)[0] in declared:
+            continue
+        raise EngineError(
+            f"semantics guard: the rewrite changes {key} ({old!r} -> {new!r}) and no selected transform "
+            "declares that; nothing was written. This is a dockerfix bug: please report it."
+        )

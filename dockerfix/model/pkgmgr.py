@@ -353,8 +353,29 @@ def _parse_call(cmd: SimpleCommand, site: CommandSite | None, extra_value_opts: 
     return PackageCall(manager, action, tuple(options), tuple(rest), cmd, invocation, action_words, site)
 
 
+_MEMO: dict[tuple[str, int], tuple[Script, list]] = {}
+_MEMO_MAX = 8192
+
+
+def _memo(kind: str, script: Script, compute) -> list:
+    """Scripts are immutable and shared (one parse per command text): compute each view once per script."""
+    key = (kind, id(script))
+    hit = _MEMO.get(key)
+    if hit is not None and hit[0] is script:
+        return list(hit[1])
+    if len(_MEMO) >= _MEMO_MAX:
+        _MEMO.clear()
+    value = compute(script)
+    _MEMO[key] = (script, value)
+    return list(value)
+
+
 def find_package_calls(script: Script) -> list[PackageCall]:
     """Every package-manager call in the script, in source order (empty when the script is not ok)."""
+    return _memo("calls", script, _find_package_calls)
+
+
+def _find_package_calls(script: Script) -> list[PackageCall]:
     if not script.ok:
         return []
     out = []
@@ -474,6 +495,10 @@ def _matches(path: str) -> list[tuple[str, str]]:
 
 def find_cleanups(script: Script) -> list[Cleanup]:
     """Cache and index cleanups in the script, in source order (empty when the script is not ok)."""
+    return _memo("cleanups", script, _find_cleanups)
+
+
+def _find_cleanups(script: Script) -> list[Cleanup]:
     if not script.ok:
         return []
     out: list[Cleanup] = []

@@ -80,6 +80,9 @@ class Model:
 
     def __init__(self, document: Document) -> None:
         self.document = document
+        self._parents: dict[int, Stage | None] = {}
+        self._scopes: dict[int, dict[str, str | None]] = {}
+        self._expanded: dict[tuple[str, tuple], str | None] = {}
 
     @cached_property
     def meta_args(self) -> list[Instruction]:
@@ -129,6 +132,11 @@ class Model:
         return s is not None and s.index < limit
 
     def parent_stage(self, stage: Stage) -> Stage | None:
+        if stage.index not in self._parents:
+            self._parents[stage.index] = self._parent_stage(stage)
+        return self._parents[stage.index]
+
+    def _parent_stage(self, stage: Stage) -> Stage | None:
         base = self.expand(stage.base, self.meta_values)
         if base is None:
             return None
@@ -137,6 +145,12 @@ class Model:
 
     def scope_at(self, inst: Instruction) -> dict[str, str | None]:
         """Variables visible to ``inst`` (static values, or None when unknown): ARG and ENV of its stage chain."""
+        got = self._scopes.get(inst.start)
+        if got is None:
+            got = self._scopes[inst.start] = self._scope_at(inst)
+        return dict(got)
+
+    def _scope_at(self, inst: Instruction) -> dict[str, str | None]:
         stage = self.stage_of(inst)
         if stage is None:
             return dict(self.meta_values)
@@ -169,6 +183,13 @@ class Model:
         """Expand ``word`` the way BuildKit does; None when it reads a variable whose value is unknown."""
         if "$" not in word and "\\" not in word and "'" not in word and '"' not in word:
             return word
+        key = (word, tuple(sorted(env.items(), key=lambda kv: kv[0])))
+        if key in self._expanded:
+            return self._expanded[key]
+        out = self._expanded[key] = self._expand(word, env)
+        return out
+
+    def _expand(self, word: str, env: dict[str, str | None]) -> str | None:
         from dockerfix.model import expand as ex
 
         try:

@@ -129,7 +129,17 @@ def _shebang_reason(run: RunShell) -> str | None:
 
 
 def iter_run_sites(ctx: Context, *, onbuild: bool = False) -> Iterator[RunSite]:
-    """Every RUN of every stage, in order (ONBUILD RUNs too when asked), with the reason it cannot be read."""
+    """Every RUN of every stage, in order (ONBUILD RUNs too when asked), with the reason it cannot be read.
+
+    Computed once per pass and shared by every hygiene transform (``ctx.memo``)."""
+    key = ("hygiene.run_sites", onbuild)
+    sites = ctx.memo.get(key)
+    if sites is None:
+        sites = ctx.memo[key] = list(_run_sites(ctx, onbuild))
+    return iter(sites)
+
+
+def _run_sites(ctx: Context, onbuild: bool) -> Iterator[RunSite]:
     doc = ctx.document
     for stage in ctx.model.stages:
         for outer in stage.instructions:

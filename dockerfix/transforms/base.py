@@ -114,6 +114,8 @@ class Context:
     settings: dict[str, Any] = field(default_factory=dict)
     services: dict[str, Any] = field(default_factory=dict)
     """Injected interfaces (registry resolver, ...), by name."""
+    memo: dict[Any, Any] = field(default_factory=dict)
+    """Per-pass cache shared by transforms (the document does not change within a pass)."""
     _model: "Model | None" = None
 
     @property
