@@ -16,6 +16,7 @@ EXPECTED_SOURCE = {
     "python-native": "srv/worker.py",
     "node-express": "usr/src/app/server.js",
     "go-http": "go/src/app/main.go",
+    "python-chown": "app/app/server.py",
 }
 
 

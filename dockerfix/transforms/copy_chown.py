@@ -1,0 +1,807 @@
+"""DFX301 copy-chown: ``COPY`` followed by ``RUN chown/chgrp/chmod`` of what it copied becomes ``COPY --chown/--chmod``.
+
+Analysis ("where") first: :func:`_parse_change` reads one ``chown``/``chgrp``/``chmod`` command, :class:`_Stage`
+replays the stage (and the stages it is built ``FROM``) up to the RUN to learn WORKDIR, USER, which COPY/ADD wrote
+where and which RUNs may have put files somewhere; :meth:`CopyChown._judge` decides safe / unsafe / finding.
+Edits ("how") last: :func:`_flag_edit` adds or replaces the flag on a COPY, :func:`_removal` drops the command
+from the RUN (one ``&&`` with it) or the whole RUN.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from dataclasses import dataclass, field
+from typing import Iterable
+
+from dockerfix.syntax.nodes import Document, Instruction
+from dockerfix.transforms._run import RunShell
+from dockerfix.transforms.add_local_to_copy import is_remote, looks_like_archive_name
+from dockerfix.transforms.base import Context, Diagnostic, Edit, Fix, Transform
+
+# Directories every Linux base image with a shell has (FHS); a chown of one of them is not "what the COPY brought",
+# and a COPY into one of them never creates it.
+KNOWN_DIRS = frozenset((
+    "/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib64", "/media", "/mnt", "/opt", "/proc", "/root",
+    "/run", "/sbin", "/srv", "/sys", "/tmp", "/usr", "/usr/bin", "/usr/include", "/usr/lib", "/usr/local",
+    "/usr/local/bin", "/usr/local/etc", "/usr/local/include", "/usr/local/lib", "/usr/local/sbin",
+    "/usr/local/share", "/usr/local/src", "/usr/sbin", "/usr/share", "/usr/src", "/var", "/var/cache", "/var/lib",
+    "/var/log", "/var/opt", "/var/tmp", "/var/spool", "/var/run",
+))
+USER_TOOLS = ("useradd", "adduser", "groupadd", "addgroup", "usermod", "groupmod")
+ROOT_USERS = ("", "root", "0", "root:root", "0:0", "root:0", "0:root")
+_OCTAL = re.compile(r"[0-7]{3,4}")
+_CLAUSE = r"[ugoa]*(?:[-+=](?:[rwxXst]*|[ugo]))+"
+_SYMBOLIC = re.compile(rf"{_CLAUSE}(?:,{_CLAUSE})*")
+_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*\$?")
+_LABS = re.compile(r"docker/dockerfile(?::[\w.-]*labs|-upstream:.*labs)", re.I)
+
+
+# --------------------------------------------------------------------------------------------------- analysis
+@dataclass
+class _Change:
+    """One ``chown``/``chgrp``/``chmod`` command of a RUN."""
+
+    kind: str  # "owner" | "mode"
+    user: str | None = None
+    group: str | None = None
+    mode: str | None = None
+    recursive: bool = False
+    targets: list[str] = field(default_factory=list)
+    problem: str | None = None
+    via_variable: bool = False
+
+
+def _parse_change(cmd, resolve) -> _Change | None:
+    """``resolve(word)`` gives a word's value (variables expanded when known) or None."""
+    name = cmd.basename
+    if name not in ("chown", "chgrp", "chmod"):
+        return None
+    ch = _Change("mode" if name == "chmod" else "owner")
+    operands: list[str] = []
+    for w in cmd.args:
+        v = w.value
+        if v is None:
+            v = resolve(w.raw)
+            if v is None:
+                if operands or not w.raw.startswith("-"):
+                    operands.append("\0")  # unknown
+                    continue
+                ch.problem = f"the option {w.raw!r} is not static"
+                return ch
+            ch.via_variable = True
+        if w.has_glob:
+            ch.problem = f"{w.raw!r} is a glob"
+            return ch
+        if v.startswith("-") and not operands and not (name == "chmod" and _SYMBOLIC.fullmatch(v)):
+            if v in ("-R", "--recursive"):
+                ch.recursive = True
+            elif v in ("-v", "-c", "-f", "--verbose", "--changes", "--silent", "--quiet", "-h",
+                       "--no-dereference", "-P", "--preserve-root", "--no-preserve-root"):
+                pass
+            elif re.fullmatch(r"-[Rvcfh]+", v) and name != "chmod" or re.fullmatch(r"-[Rvcf]+", v):
+                ch.recursive = ch.recursive or "R" in v
+            else:
+                ch.problem = f"{name} {v} is not something COPY flags express"
+                return ch
+            continue
+        operands.append(v)
+    if len(operands) < 2:
+        return None
+    spec, ch.targets = operands[0], operands[1:]
+    if spec == "\0":
+        ch.problem = f"the {'mode' if name == 'chmod' else 'owner'} comes from a variable whose value is unknown"
+        return ch
+    if name == "chmod":
+        ch.mode = spec
+    elif name == "chgrp":
+        ch.group = spec
+    else:
+        if ":" in spec:
+            u, _, g = spec.partition(":")
+            if not g:
+                ch.problem = f"`{spec}` takes the login group of {u}, which COPY --chown does not look up"
+                return ch
+            ch.user, ch.group = (u or None), g
+        elif "." in spec:
+            ch.problem = f"`{spec}` is the old user.group form (ambiguous with a dotted user name)"
+            return ch
+        else:
+            ch.user = spec
+        for part in (ch.user, ch.group):
+            if part is not None and not _NAME.fullmatch(part):
+                ch.problem = f"{part!r} is not a user or group name COPY --chown accepts"
+                return ch
+    return ch
+
+
+def _norm(path: str, cwd: str | None) -> str | None:
+    if path == "\0":
+        return None
+    if not path.startswith("/"):
+        if cwd is None:
+            return None
+        path = posixpath.join(cwd, path)
+    out = posixpath.normpath(path)
+    return "/" if out == "//" else out
+
+
+def _under(path: str, root: str) -> bool:
+    """``path`` is ``root`` or inside it."""
+    return path == root or path.startswith(root.rstrip("/") + "/")
+
+
+@dataclass
+class _Copy:
+    inst: Instruction
+    dest: str | None
+    """Absolute, normalized destination; None when it cannot be resolved."""
+    is_dir: bool
+    """The destination is a directory the sources land in (trailing slash, several sources or a glob)."""
+    sources: tuple[str, ...]
+    from_stage: bool
+    kind: str | None = None
+    """For one source: ``file`` or ``dir`` when known."""
+    archive: bool = False
+    cwd: str | None = None
+
+    def outputs_in(self, target: str) -> bool:
+        return self.dest is not None and _under(self.dest, target)
+
+    def file_at(self, target: str) -> bool:
+        """The COPY writes exactly one file, at ``target``."""
+        if self.dest is None or len(self.sources) != 1:
+            return False
+        if self.is_dir:
+            return self.kind == "file" and posixpath.join(self.dest, posixpath.basename(
+                self.sources[0].rstrip("/"))) == target
+        return self.dest == target and self.kind == "file"
+
+    def may_touch(self, target: str) -> bool:
+        """Anything it writes could be ``target`` or inside it, or create it."""
+        if self.dest is None:
+            return True
+        return _under(self.dest, target) or _under(target, self.dest)
+
+
+@dataclass
+class _Event:
+    inst: Instruction
+    kind: str  # copy | workdir | run | user
+    copy: _Copy | None = None
+    cwd: str | None = None
+    user: str = ""
+    paths: tuple[str, ...] = ()
+    unreadable: bool = False
+    makes_users: bool = False
+
+
+class _Stage:
+    """The instructions before a RUN (parent stages first), replayed into events."""
+
+    def __init__(self, ctx: Context, inst: Instruction) -> None:
+        self.ctx = ctx
+        self.events: list[_Event] = []
+        model = ctx.model
+        stage = model.stage_of(inst)
+        chain = []
+        seen: set[int] = set()
+        s = stage
+        while s is not None and s.index not in seen:
+            seen.add(s.index)
+            chain.append(s)
+            s = model.parent_stage(s)
+        self.from_stage = stage
+        self.inherits = len(chain) > 1
+        cwd: str | None = "/"
+        user = ""
+        for st in reversed(chain):
+            for i in st.instructions[1:]:
+                if st is stage and i.start >= inst.start:
+                    break
+                i = i.effective if i.keyword != "ONBUILD" else None  # ONBUILD runs in children only
+                if i is None:
+                    continue
+                env = None
+                if i.keyword in ("WORKDIR", "USER", "COPY", "ADD", "RUN"):
+                    env = model.scope_at(i)
+                if i.keyword == "WORKDIR" and i.args:
+                    v = model.expand(i.args[0], env or {})
+                    cwd = _norm(v, cwd) if v is not None else None
+                    self.events.append(_Event(i, "workdir", cwd=cwd, user=user))
+                elif i.keyword == "USER":
+                    v = model.expand(i.args[0], env or {}) if i.args else ""
+                    user = "?" if v is None else v
+                    self.events.append(_Event(i, "user", user=user))
+                elif i.keyword in ("COPY", "ADD"):
+                    self.events.append(_Event(i, "copy", copy=self._copy(i, env or {}, cwd), cwd=cwd, user=user))
+                elif i.keyword == "RUN":
+                    self.events.append(self._run(i, env or {}, cwd, user))
+        self.cwd = cwd
+        self.user = user
+
+    def _copy(self, i: Instruction, env, cwd) -> _Copy:
+        model = self.ctx.model
+        args = list(i.args)
+        if i.heredocs:
+            names = {"<<" + h.name for h in i.heredocs} | {"<<-" + h.name for h in i.heredocs}
+            srcs = args[:-1]
+            kinds = ["file" if a.lstrip("0123456789").rstrip("'\"") in names or a.startswith("<<") else None
+                     for a in srcs]
+        else:
+            srcs = args[:-1]
+            kinds = [None] * len(srcs)
+        raw_dest = args[-1] if args else ""
+        dest_v = model.expand(raw_dest, env)
+        dest = _norm(dest_v, cwd) if dest_v else None
+        from_stage = i.flag("from") is not None
+        exp = [model.expand(s, env) for s in srcs]
+        is_dir = (dest_v or "").endswith("/") or len(srcs) != 1 or any(
+            s is None or any(c in s for c in "*?[") for s in exp)
+        archive = i.keyword == "ADD" and any(
+            s is None or (not is_remote(s) and looks_like_archive_name(s)) or s.endswith(".git") or
+            s.startswith("git@") for s in exp)
+        kind = kinds[0] if len(kinds) == 1 else None
+        if kind is None and len(exp) == 1 and exp[0] is not None:
+            kind = self._source_kind(i, exp[0], from_stage)
+        return _Copy(i, dest, is_dir, tuple(s or "\0" for s in exp), from_stage, kind, archive, cwd)
+
+    def _source_kind(self, i: Instruction, src: str, from_stage: bool) -> str | None:
+        if is_remote(src):
+            return "file"
+        if from_stage:
+            return None
+        bc = self.ctx.build_context
+        if bc is None:
+            return None
+        rel = src.lstrip("/") or "."
+        try:
+            if bc.is_dir(rel):
+                return "dir"
+            if bc.exists(rel):
+                return "file"
+        except OSError:
+            return None
+        return None
+
+    def _run(self, i: Instruction, env, cwd, user) -> _Event:
+        ev = _Event(i, "run", cwd=cwd, user=user)
+        run = RunShell(self.ctx.document, i)
+        if run.script is None:
+            ev.unreadable = True
+            return ev
+        paths: list[str] = []
+        for node in run.script.walk():
+            name = getattr(node, "basename", None)
+            if name in USER_TOOLS:
+                ev.makes_users = True
+                paths.extend(_home_dirs(node))
+            for w in getattr(node, "words", ()) or ():
+                v = w.value if w.value is not None else self.ctx.model.expand(w.raw, env)
+                if v is None:
+                    if w.raw.startswith(("$", "`", "\"$")) or "/" in w.raw:
+                        ev.unreadable = True
+                    continue
+                if v.startswith("/") or (cwd is not None and ("/" in v or v in (".", ".."))):
+                    p = _norm(v.split("*", 1)[0] or "/", cwd)
+                    if p is not None:
+                        paths.append(p)
+        ev.paths = tuple(paths)
+        return ev
+
+    def exists(self, d: str, before: Instruction) -> bool:
+        """Is directory ``d`` known to exist before ``before``?"""
+        if d in KNOWN_DIRS:
+            return True
+        for ev in self.events:
+            if ev.inst.start >= before.start and ev.inst in self._own:
+                break
+            if ev.kind == "workdir" and ev.cwd and _under(ev.cwd, d):
+                return True
+            if ev.kind == "copy" and ev.copy and ev.copy.dest and (
+                    _under(posixpath.dirname(ev.copy.dest), d) or (ev.copy.is_dir and _under(ev.copy.dest, d))):
+                return True
+            if ev.kind == "run" and any(_under(p, d) and p != d or p == d for p in ev.paths):
+                return True
+        return False
+
+    @property
+    def _own(self) -> set:
+        st = self.from_stage
+        return set(st.instructions) if st is not None else set()
+
+
+def _home_dirs(cmd) -> list[str]:
+    """Home directories ``useradd -m`` / ``adduser`` create (static words only)."""
+    vals = [w.value for w in cmd.args]
+    if any(v is None for v in vals) or not vals:
+        return []
+    for i, v in enumerate(vals[:-1]):
+        if v in ("-d", "--home-dir", "--home", "-h") and cmd.basename != "addgroup":
+            return [vals[i + 1]]
+    creates = cmd.basename == "adduser" and "--no-create-home" not in vals and "-H" not in vals or any(
+        v in ("-m", "--create-home") for v in vals)
+    last = vals[-1]
+    if creates and not last.startswith("-") and _NAME.fullmatch(last):
+        return ["/home/" + last]
+    return []
+
+
+def _is_root(user: str) -> bool:
+    return user in ROOT_USERS or user.startswith(("root:", "0:"))
+
+
+def _wants_labs(doc: Document) -> bool:
+    syntax = doc.directive("syntax") or ""
+    return bool(_LABS.search(syntax))
+
+
+def _apply_symbolic(mode: str, base: int, is_dir: bool) -> int | None:
+    """The octal mode ``chmod MODE`` gives a file of mode ``base`` (umask 022 for clauses without who)."""
+    bits = {"r": 0o444, "w": 0o222, "x": 0o111, "s": 0o6000, "t": 0o1000}
+    who_bits = {"u": 0o4700, "g": 0o2070, "o": 0o1007, "a": 0o7777}
+    cur = base
+    for clause in mode.split(","):
+        m = re.fullmatch(r"([ugoa]*)((?:[-+=][rwxXst]*)+)", clause)
+        if not m:
+            return None
+        who = m.group(1)
+        mask = 0
+        for c in who or "a":
+            mask |= who_bits[c]
+        if not who:
+            mask &= ~0o022
+        for op, perms in re.findall(r"([-+=])([rwxXst]*)", m.group(2)):
+            val = 0
+            for p in perms:
+                if p == "X":
+                    if is_dir or cur & 0o111:
+                        val |= 0o111
+                else:
+                    val |= bits[p]
+            val &= mask
+            if op == "+":
+                cur |= val
+            elif op == "-":
+                cur &= ~val
+            else:
+                cur = (cur & ~(mask & 0o7777 & ~(0o6000 if is_dir else 0))) | val
+    return cur
+
+
+# --------------------------------------------------------------------------------------------------- edits
+def _flag_edit(doc: Document, inst: Instruction, name: str, value: str) -> Edit:
+    f = inst.flag(name)
+    if f is not None:
+        return Edit(f.start, f.end, f"--{name}={value}")
+    return Edit.insert(inst.keyword_span[1], f" --{name}={value}")
+
+
+def _comment_lines(doc: Document, inst: Instruction, a: int, b: int) -> list[str]:
+    """Comment lines inside a continuation that lie wholly within ``[a, b)`` of the document."""
+    out = []
+    text = doc.text
+    pos = text.find("\n", a) + 1 if text[a - 1:a] != "\n" else a
+    while 0 < pos < b:
+        nl = text.find("\n", pos)
+        end = min(b, len(text) if nl < 0 else nl + 1)
+        line = text[pos:end]
+        if line.lstrip().startswith("#"):
+            out.append(line.strip())
+        pos = end
+    return out
+
+
+def _removal(doc: Document, run: RunShell, index: int) -> tuple[list[Edit] | None, str | None]:
+    """Edits removing chain item ``index`` and one ``&&`` next to it (the whole RUN when it is the only item)."""
+    s = run.script
+    inst = run.inst
+    assert s is not None
+    items, seps = s.items, s.separators
+    if run.heredoc is not None:
+        return None, "the command sits in a heredoc"
+    if any(sep is not None and sep.text != "&&" for sep in seps[:-1]) or (
+            seps and seps[-1] is not None and seps[-1].text not in (";",)):
+        return None, "the RUN is not a plain && chain, so removing a command could change what runs on failure"
+    nl = inst.line_break or doc.newline
+    if len(items) == 1:
+        comments = _comment_lines(doc, inst, inst.start, inst.end)
+        return [Edit(inst.start, inst.end, "".join(c + nl for c in comments))], None
+    if index == 0:
+        a = run.doc_span(items[0].span)[0]
+        b = run.doc_span(items[1].span)[0]
+    else:
+        a = run.doc_span(items[index - 1].span)[1]
+        b = run.doc_span(items[index].span)[1]
+    edits = [Edit.delete(a, b)]
+    comments = _comment_lines(doc, inst, a, b)
+    if comments:
+        ind = re.match(r"[ \t]*", doc.text[inst.start:]).group(0)  # type: ignore[union-attr]
+        edits.append(Edit.insert(inst.start, "".join(ind + c + nl for c in comments)))
+    return edits, None
+
+
+# --------------------------------------------------------------------------------------------------- transform
+@dataclass
+class _Verdict:
+    copies: list[_Copy] = field(default_factory=list)
+    unsafe: list[str] = field(default_factory=list)
+    nofix: str | None = None
+    skip: bool = False
+
+
+class CopyChown(Transform):
+    code = "DFX301"
+    name = "copy-chown"
+    summary = "Set owner and mode in COPY (--chown/--chmod) instead of a later RUN chown/chmod"
+    safety = "mixed"
+    docs = """\
+## What it does
+Finds a `RUN chown`, `chgrp` or `chmod` (with or without `-R`) of exactly what a COPY/ADD earlier in the stage
+brought in, moves the owner or mode into the COPY as `--chown=user:group` / `--chmod=MODE`, and drops the command
+from the RUN (with one `&&`), or the RUN when nothing else is left. Several COPYs into one directory followed by
+one `chown -R` of it each get the flag. `COPY --from=stage` counts like any COPY.
+
+## Why
+A `chown`/`chmod` in a later RUN copies every file it touches into a new layer: the image carries the bytes twice
+(a `chown -R` of a 300 MB tree adds 300 MB), and the RUN reruns whenever the COPY changes. The flag sets owner and
+mode as the files are written, in the COPY's own layer.
+
+## Example
+```dockerfile
+COPY . /app
+RUN chown -R app:app /app
+```
+becomes
+```dockerfile
+COPY --chown=app:app . /app
+```
+
+## Fix safety
+Safe only when the result is the same file tree:
+- the path is the COPY destination (after WORKDIR and ENV/ARG expansion), or the one file it writes;
+- the destination did not exist before the COPY: `chown -R /app` also changes `/app` itself and anything already
+  in it, while `COPY --chown` leaves older content alone, and builders disagree on an existing destination
+  directory itself (a `WORKDIR /app` made it, root-owned): BuildKit keeps its owner, while buildah 1.28 (measured
+  in the lab) gives it the new owner when the source is a directory such as `.`. Those cases are unsafe fixes: on
+  BuildKit the directory stays root-owned, so the runtime user can change the copied files but cannot create new
+  files directly in it;
+- the parent of the destination exists already (a standard directory, or one the stage made): `COPY --chown`
+  also gives the directories it creates on the way to the new owner, a later `chown` does not (unsafe otherwise);
+- no RUN after the COPY (or before the chown in its RUN) may have written into the destination, and no user or
+  group is created between the COPY and the chown (the COPY looks names up in `/etc/passwd` as it runs);
+- a `chown user` without a group becomes `--chown=user:0` (the group of copied files is root), since builders
+  differ on the group of a bare `--chown=user` (BuildKit: the user's primary group; the classic builder: the
+  group named like the user);
+- the mode is octal. Symbolic modes (`+x`, `u=rwX,go=rX`) are accepted by BuildKit's Dockerfile frontend only
+  with `# syntax=docker/dockerfile:1-labs` (moby/buildkit#5380, documented in #6430) and rejected by buildah
+  (containers/buildah#6938): with that directive and `builder = "buildkit"` they are kept, otherwise a one-file
+  `chmod +x` becomes an octal mode computed from 0644 (what git checks out) as an unsafe fix, and a recursive
+  symbolic change is a finding;
+- values read from variables are expanded, but the fix is unsafe (an ARG can be overridden at build time).
+
+With `builder = "classic"` (no `COPY --chmod` there) only `--chown` is used; a chmod is a finding. A chown run
+after a non-root `USER`, of `/` or a standard directory, of a path a RUN made, or through `find -exec` is left
+alone.
+
+## Policy: `chown-policy`
+`"copy-flag"` (the default) does the above. Scanners (KICS "Chown Flag Exists", Sonar S6504) flag `COPY --chown`
+for a different reason: files owned by the runtime user can be modified by a compromised process at runtime.
+`"root-owned"` takes their side: a `chown` of copied files is dropped instead of moved, and `--chown` is dropped
+from COPYs of the final stage, leaving the files root-owned and read-only to the runtime user. That is unsafe: an
+application that writes into its own directory (uploads, caches, SQLite files, compiled assets) breaks, so the
+fix is opt-in and only right for files the runtime user only reads; give such an app a separate writable
+directory (a volume or a `mkdir` + `chown` of just that path). `--chown=root:root` is the default and is dropped
+as a safe fix under either policy.
+"""
+
+    def check(self, ctx: Context) -> Iterable[Diagnostic]:
+        doc = ctx.document
+        policy = ctx.setting("chown-policy", "copy-flag")
+        builder = ctx.setting("builder", "buildkit")
+        yield from self._existing_flags(ctx, policy)
+        from dockerfix.transforms.merge_runs import is_windows_stage, shell_is_posix
+
+        for inst in doc.iter_instructions():
+            if inst.keyword != "RUN" or inst.json:
+                continue
+            run = None
+            for site, cmd in self._sites(doc, inst):
+                if run is None:
+                    run = RunShell(doc, inst)
+                    if is_windows_stage(doc, ctx, inst) or not shell_is_posix(ctx, inst):
+                        break
+                    stage = _Stage(ctx, inst)
+                    env = ctx.model.scope_at(inst)
+                if not _is_root(stage.user):
+                    break
+                resolve = lambda raw: ctx.model.expand(raw, env)  # noqa: E731
+                ch = _parse_change(cmd, resolve)
+                if ch is None:
+                    continue
+                yield from self._one(ctx, run, stage, site, ch, policy, builder)
+
+    @staticmethod
+    def _sites(doc: Document, inst: Instruction):
+        if "chown" not in inst.line and "chmod" not in inst.line and "chgrp" not in inst.line and not (
+                inst.heredocs and any(k in h.content for h in inst.heredocs for k in ("chown", "chmod", "chgrp"))):
+            return
+        run = RunShell(doc, inst)
+        if run.script is None:
+            return
+        for site in run.script.sites:
+            cmd = site.command.effective
+            if cmd.basename in ("chown", "chgrp", "chmod"):
+                yield site, cmd
+
+    def _one(self, ctx, run: RunShell, stage: _Stage, site, ch: _Change, policy: str, builder: str):
+        doc = ctx.document
+        inst = run.inst
+        what = {"owner": "ownership", "mode": "mode"}[ch.kind]
+        targets = [_norm(t, stage.cwd) for t in ch.targets]
+        if any(t is None for t in targets):
+            return  # a path we cannot read: not recognisably this pattern
+        v = self._judge(stage, inst, targets, ch)  # type: ignore[arg-type]
+        if v.skip:
+            return
+        cmd_text = site.command.raw
+        msg = (f"`{cmd_text}` changes the {what} of files a COPY brought in, in a new layer that repeats their "
+               "bytes")
+        s, e = run.doc_span(site.command.span)
+        span = (s, e)
+        if ch.problem:
+            v.nofix = ch.problem
+        if site.is_nested or site.in_pipeline or site.conditional or site.background:
+            v.nofix = v.nofix or "the command runs inside a condition, pipeline or subshell"
+        if v.nofix is None and ch.kind == "mode" and builder == "classic":
+            v.nofix = "the classic builder has no COPY --chmod (setting builder = \"classic\")"
+        # the flag value
+        flag, value = "chown", ""
+        if v.nofix is None and ch.kind == "owner":
+            if policy == "root-owned":
+                flag = ""
+            else:
+                value, why = self._owner_value(v.copies, ch)
+                if value is None:
+                    v.nofix = why
+        elif v.nofix is None:
+            flag = "chmod"
+            value, unsafe_why, why = self._mode_value(doc, v.copies, ch, builder)
+            if value is None:
+                v.nofix = why
+            elif unsafe_why:
+                v.unsafe.append(unsafe_why)
+        if v.nofix is None and ch.kind == "owner" and policy != "root-owned" and (ch.user or "").strip("0123456789"):
+            for ev in stage.events:
+                if ev.kind == "run" and ev.makes_users and ev.inst.start > v.copies[0].inst.start:
+                    v.nofix = (f"the RUN on line {ev.inst.start_line} creates users or groups after the COPY, "
+                               "which looks the names up as it runs")
+                    break
+        if v.nofix is None:
+            earlier = [it for it in run.script.items[:site.chain_index]]
+            for it in earlier:
+                if any(getattr(n, "basename", None) in USER_TOOLS for n in _walk(it)) and flag == "chown":
+                    v.nofix = "users are created in the same RUN, after the COPY ran"
+                    break
+                if self._touches(it, targets, stage.cwd):
+                    v.unsafe.append("an earlier command of the same RUN writes there too, and those files would "
+                                    "keep their old owner/mode")
+                    break
+        if ch.via_variable:
+            v.unsafe.append("a value comes from a variable (an ARG can be overridden at build time)")
+        if v.nofix is None:
+            edits, why = _removal(doc, run, site.chain_index)
+            if edits is None:
+                v.nofix = why
+        if v.nofix is not None:
+            yield self.diagnostic(inst, msg, None, reason=v.nofix, span=span)
+            return
+        assert edits is not None
+        copies = v.copies
+        if flag:
+            edits = edits + [_flag_edit(doc, c.inst, flag, value) for c in copies]
+        lines = ", ".join(str(c.inst.start_line) for c in copies)
+        if flag:
+            title = f"Move into COPY --{flag}={value} (line {lines})"
+        else:
+            title = f"Drop the chown: keep the files from line {lines} root-owned"
+            v.unsafe.append("chown-policy = \"root-owned\": the runtime user can no longer write these files")
+        fix = Fix.unsafe(title, *edits) if v.unsafe else Fix.safe(title, *edits)
+        reason = "; ".join(dict.fromkeys(v.unsafe)) or None
+        yield self.diagnostic(inst, msg + (f" (unsafe: {reason})" if reason else ""), fix, reason=reason, span=span)
+
+    @staticmethod
+    def _touches(node, targets: list[str], cwd: str | None) -> bool:
+        for n in _walk(node):
+            for w in getattr(n, "words", ()) or ():
+                val = w.value
+                if val is None:
+                    if "/" in w.raw or w.raw.startswith("$"):
+                        return True
+                    continue
+                if getattr(n, "basename", None) in ("cd", "pushd"):
+                    return True
+                p = _norm(val, cwd) if ("/" in val or val == ".") else None
+                if p and any(_under(p, t) for t in targets):
+                    return True
+            if cwd is not None and any(_under(cwd, t) for t in targets) and getattr(n, "words", ()):
+                return True
+        return False
+
+    def _judge(self, stage: _Stage, inst: Instruction, targets: list[str], ch: _Change) -> _Verdict:
+        v = _Verdict()
+        own = stage._own
+        for t in targets:
+            if t in KNOWN_DIRS:
+                v.skip = True
+                return v
+            copies = [ev.copy for ev in stage.events if ev.kind == "copy" and ev.inst in own and ev.copy]
+            # a file target: the last COPY writing exactly that file
+            file_copy = None
+            for c in reversed(copies):
+                if c.file_at(t) or (c.dest == t and not c.is_dir and c.kind is None and ch.recursive is False
+                                    and len(c.sources) == 1):
+                    file_copy = c
+                    break
+                if c.may_touch(t):
+                    break
+            if file_copy is not None:
+                if file_copy.kind != "file":
+                    v.unsafe.append(f"it is not known whether {file_copy.sources[0]} is a file or a directory")
+                if file_copy.archive:
+                    v.nofix = "ADD may unpack an archive, whose entries keep their own owners and modes"
+                self._after(stage, file_copy, inst, t, v)
+                if not self._parent_known(stage, file_copy, posixpath.dirname(t)) and ch.kind == "owner":
+                    v.unsafe.append(f"COPY --chown would also give {posixpath.dirname(t)} to the owner if the "
+                                    "COPY creates it")
+                v.copies.append(file_copy)
+                continue
+            mine = [c for c in copies if c.outputs_in(t)]
+            if not mine:
+                v.skip = True  # nothing this stage copied lands there: not this pattern
+                return v
+            first = mine[0]
+            if not ch.recursive:
+                if len(mine) == 1 and not first.is_dir and first.dest == t:
+                    v.unsafe.append(f"{first.sources[0]} may be a directory, and a chown without -R changes "
+                                    "only the directory itself")
+                else:
+                    v.nofix = v.nofix or f"without -R only {t} itself changes, while the flag would change every " \
+                                         "copied file"
+            if any(c.archive for c in mine):
+                v.nofix = "ADD may unpack an archive, whose entries keep their own owners and modes"
+            # what was there before the first contribution
+            for ev in stage.events:
+                if ev.inst.start >= first.inst.start and ev.inst in own:
+                    break
+                why = self._writes(ev, t)
+                if why:
+                    v.unsafe.append(why + f"; {t} existed before the COPY on line {first.inst.start_line}, and "
+                                    "COPY --chown/--chmod leaves an existing directory and its content as they are")
+                    break
+            # between the contributions and the RUN
+            for ev in stage.events:
+                if ev.inst.start <= first.inst.start or ev.inst not in own:
+                    continue
+                if ev.kind == "copy" and ev.copy in mine:
+                    continue
+                why = self._writes(ev, t)
+                if why:
+                    v.unsafe.append(why + ", and those files would keep their old owner/mode")
+                    break
+            if ch.kind == "owner" and not self._parent_known(stage, first, posixpath.dirname(t)):
+                v.unsafe.append(f"{posixpath.dirname(t)} may not exist yet, and COPY --chown also gives the "
+                                "directories it creates to the owner")
+            v.copies.extend(c for c in mine if c not in v.copies)
+        return v
+
+    @staticmethod
+    def _after(stage: _Stage, copy: _Copy, inst: Instruction, t: str, v: _Verdict) -> None:
+        for ev in stage.events:
+            if ev.inst.start <= copy.inst.start or ev.inst not in stage._own:
+                continue
+            why = CopyChown._writes(ev, t)
+            if why:
+                v.unsafe.append(why + " after the COPY")
+                return
+
+    @staticmethod
+    def _writes(ev: _Event, t: str) -> str | None:
+        line = ev.inst.start_line
+        if ev.kind == "workdir":
+            if ev.cwd is None or _under(ev.cwd, t):
+                return f"WORKDIR on line {line} creates it"
+        elif ev.kind == "copy":
+            if ev.copy is None or ev.copy.may_touch(t):
+                return f"the COPY/ADD on line {line} writes there"
+        elif ev.kind == "run":
+            if ev.unreadable:
+                return f"the RUN on line {line} uses words it cannot read"
+            if ev.cwd is None or _under(ev.cwd, t):
+                return f"the RUN on line {line} runs in it and may create files there"
+            if any(_under(p, t) for p in ev.paths):
+                return f"the RUN on line {line} writes there"
+        return None
+
+    @staticmethod
+    def _parent_known(stage: _Stage, copy: _Copy, parent: str) -> bool:
+        return stage.exists(parent, copy.inst)
+
+    @staticmethod
+    def _owner_value(copies: list[_Copy], ch: _Change) -> tuple[str | None, str | None]:
+        values = set()
+        for c in copies:
+            f = c.inst.flag("chown")
+            old_u, old_g = "0", "0"
+            if f is not None:
+                if f.value is None or "$" in f.value or ":" not in f.value:
+                    return None, f"the COPY on line {c.inst.start_line} already has --chown={f.value}"
+                old_u, _, old_g = f.value.partition(":")
+            values.add(f"{ch.user or old_u}:{ch.group or old_g}")
+        if len(values) != 1:
+            return None, "the COPYs have different --chown values"
+        return values.pop(), None
+
+    @staticmethod
+    def _mode_value(doc: Document, copies: list[_Copy], ch: _Change, builder: str):
+        mode = ch.mode or ""
+        if any(c.inst.flag("chmod") is not None for c in copies) and not _OCTAL.fullmatch(mode):
+            return None, None, "the COPY already has --chmod and the new mode is relative to it"
+        if _OCTAL.fullmatch(mode):
+            return mode, None, None
+        if not _SYMBOLIC.fullmatch(mode):
+            return None, None, f"`{mode}` is not a mode COPY --chmod accepts"
+        # a clause without who (`+w`) is masked by the umask in chmod; keep only the ones the umask cannot change
+        umask_safe = all(re.match(r"[ugoa]", c) or not re.search(r"[wst]", c) for c in mode.split(","))
+        if builder == "buildkit" and _wants_labs(doc) and umask_safe:
+            return mode, None, None
+        single_file = len(copies) == 1 and copies[0].kind == "file" and (
+            copies[0].file_at(copies[0].dest or "") or not copies[0].is_dir)
+        if single_file:
+            octal = _apply_symbolic(mode, 0o644, False)
+            if octal is not None:
+                return f"{octal:o}".zfill(3 if octal < 0o1000 else 4), (
+                    f"buildah and stable BuildKit take only octal --chmod, so `{mode}` becomes {octal:o} assuming "
+                    "the file is 0644 in the build context (0755 there gives a different result)"), None
+        what = ("it is not known whether the source is a file (no build context)" if not ch.recursive else
+                "for a tree of files and directories no single octal mode matches")
+        return None, None, (f"symbolic mode `{mode}` needs `# syntax=docker/dockerfile:1-labs` on BuildKit and is "
+                            f"rejected by buildah; {what}")
+
+    def _existing_flags(self, ctx: Context, policy: str) -> Iterable[Diagnostic]:
+        """`--chown=root:root` is the default; under ``root-owned``, `--chown` of the final stage is dropped."""
+        model = ctx.model
+        final = model.final_stage()
+        for stage in model.stages:
+            for inst in stage.instructions:
+                if inst.keyword not in ("COPY", "ADD"):
+                    continue
+                f = inst.flag("chown")
+                if f is None or f.value is None:
+                    continue
+                value = f.value
+                end = f.end
+                text = ctx.document.text
+                while end < len(text) and text[end] in " \t":
+                    end += 1
+                edit = Edit.delete(f.start, end)
+                if value in ROOT_USERS:
+                    yield self.diagnostic(inst, f"--chown={value} is what COPY does anyway",
+                                          Fix.safe("Remove --chown", edit), span=(f.start, f.end))
+                elif policy == "root-owned" and stage is final:
+                    reason = ("chown-policy = \"root-owned\": the files become root-owned; the runtime user can "
+                              "still read them (modes are kept) but no longer write them")
+                    yield self.diagnostic(
+                        inst, f"--chown={value} makes the copied files writable by {value.split(':')[0]} at "
+                        "runtime (KICS \"Chown Flag Exists\", Sonar S6504)",
+                        Fix.unsafe("Remove --chown (keep the files root-owned)", edit), reason=reason,
+                        span=(f.start, f.end))
+
+
+def _walk(node):
+    from dockerfix.model.shell import _walk_node
+
+    return _walk_node(node)
+
+
+TRANSFORMS = (CopyChown,)
