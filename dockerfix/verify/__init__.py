@@ -11,6 +11,8 @@ The pieces, lowest first (none imports the engine or the CLI):
 """
 
 from dockerfix.verify.compare import (
+    BUILD_NOISE,
+    KNOWN_CACHES,
     AllowedDifference,
     Comparison,
     ConfigDifference,
@@ -18,6 +20,7 @@ from dockerfix.verify.compare import (
     compare_images,
 )
 from dockerfix.verify.imagefs import (
+    DirectoryLayerCache,
     Entry,
     FlatImage,
     ImageConfig,
@@ -27,9 +30,12 @@ from dockerfix.verify.imagefs import (
 )
 
 __all__ = [
+    "BUILD_NOISE",
+    "KNOWN_CACHES",
     "AllowedDifference",
     "Comparison",
     "ConfigDifference",
+    "DirectoryLayerCache",
     "Entry",
     "FlatImage",
     "ImageConfig",

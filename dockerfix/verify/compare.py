@@ -27,6 +27,7 @@ from typing import Any
 from dockerfix.verify.imagefs import DIR, Entry, FlatImage
 
 __all__ = [
+    "ATTRIBUTES",
     "AllowedDifference",
     "BUILD_NOISE",
     "Comparison",

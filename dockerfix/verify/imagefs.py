@@ -208,9 +208,9 @@ class FlatImage:
     """An image reduced to what a container started from it sees, plus its size facts."""
 
     source: str
-    entries: Mapping[str, Entry]
+    entries: Mapping[str, Entry] = field(repr=False)
     config: ImageConfig
-    layers: tuple[LayerInfo, ...]
+    layers: tuple[LayerInfo, ...] = field(repr=False)
     os: str = ""
     architecture: str = ""
     history: int = 0

@@ -20,8 +20,10 @@ EXPECTED_SOURCE = {
 }
 
 
-def test_every_app_is_covered():
-    assert set(APP_NAMES) == set(EXPECTED_SOURCE)
+def test_the_reference_apps_are_present():
+    assert set(EXPECTED_SOURCE) <= set(APP_NAMES)
+    for app in APP_NAMES:
+        assert (APPS / app / "SMOKE").is_file(), f"{app} has no SMOKE command"
 
 
 @pytest.mark.parametrize("app", APP_NAMES)
@@ -29,7 +31,8 @@ def test_app_builds_flattens_and_passes_its_smoke_command(lab, app):
     built = lab.built(app)
     assert built.result.built_steps + built.result.cached_steps == len(built.result.steps) - 1  # all but FROM
     image = built.image
-    assert EXPECTED_SOURCE[app] in image.entries
+    if app in EXPECTED_SOURCE:
+        assert EXPECTED_SOURCE[app] in image.entries
     assert image.config.cmd, "every app sets CMD"
     assert image.layer_count > 1 and image.compressed_size == image.uncompressed_size  # docker-archive: plain tars
     smoke = (APPS / app / "SMOKE").read_text().strip()
