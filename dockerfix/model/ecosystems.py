@@ -1,0 +1,285 @@
+"""What a stage builds, and what its runtime needs: package classes, build commands, base-image families.
+
+Pure data and small predicates over shell commands (``dockerfix.model.shell``) and image names; no I/O. Used by
+DFX501 (multi-stage) and DFX502 (build-tools-in-final-stage).
+"""
+
+from __future__ import annotations
+
+import re
+
+# ------------------------------------------------------------------ packages
+BUILD_TOOLS = frozenset({
+    "build-essential", "build-base", "gcc", "g++", "gcc-c++", "cpp", "make", "cmake", "ninja-build", "autoconf",
+    "automake", "libtool", "pkg-config", "pkgconf", "pkgconfig", "clang", "llvm", "gfortran", "musl-dev",
+    "linux-headers", "linux-libc-dev", "libc6-dev", "libc-dev", "binutils", "bison", "flex", "swig", "cargo",
+    "rustc", "golang", "golang-go", "go", "default-jdk", "openjdk-17-jdk", "openjdk-11-jdk", "openjdk-21-jdk",
+    "maven", "gradle", "python3-dev", "python-dev", "python3-devel", "python-devel", "node-gyp",
+    "development-tools", "kernel-headers", "glibc-devel",
+})
+
+# -dev (Debian) / -devel (RPM) header packages -> the runtime library that ships the shared objects.
+APT_RUNTIME_LIBS = {
+    "libpq-dev": "libpq5",
+    "libxml2-dev": "libxml2",
+    "libxslt1-dev": "libxslt1.1",
+    "libxslt-dev": "libxslt1.1",
+    "libjpeg-dev": "libjpeg62-turbo",
+    "libjpeg62-turbo-dev": "libjpeg62-turbo",
+    "libpng-dev": "libpng16-16",
+    "libffi-dev": "libffi8",
+    "libssl-dev": "libssl3",
+    "zlib1g-dev": "zlib1g",
+    "libyaml-dev": "libyaml-0-2",
+    "libmariadb-dev": "libmariadb3",
+    "libmariadb-dev-compat": "libmariadb3",
+    "default-libmysqlclient-dev": "libmariadb3",
+    "libmysqlclient-dev": "libmariadb3",
+    "libsqlite3-dev": "libsqlite3-0",
+    "libcurl4-openssl-dev": "libcurl4",
+    "libgeos-dev": "libgeos-c1v5",
+    "libproj-dev": "libproj25",
+    "libgdal-dev": "libgdal32",
+    "libmagic-dev": "libmagic1",
+    "libtiff-dev": "libtiff6",
+    "libtiff5-dev": "libtiff6",
+    "libwebp-dev": "libwebp7",
+    "libfreetype6-dev": "libfreetype6",
+    "libfreetype-dev": "libfreetype6",
+    "liblcms2-dev": "liblcms2-2",
+    "libopenjp2-7-dev": "libopenjp2-7",
+    "libzstd-dev": "libzstd1",
+    "liblzma-dev": "liblzma5",
+    "libbz2-dev": "libbz2-1.0",
+    "libsasl2-dev": "libsasl2-2",
+    "libldap2-dev": "libldap-2.5-0",
+    "libkrb5-dev": "libkrb5-3",
+    "libgmp-dev": "libgmp10",
+    "libsnappy-dev": "libsnappy1v5",
+    "libpcre3-dev": "libpcre3",
+    "libuv1-dev": "libuv1",
+    "libglib2.0-dev": "libglib2.0-0",
+    "libcairo2-dev": "libcairo2",
+    "libpango1.0-dev": "libpango-1.0-0",
+    "libgirepository1.0-dev": "libgirepository-1.0-1",
+    "libblas-dev": "libblas3",
+    "liblapack-dev": "liblapack3",
+    "libopenblas-dev": "libopenblas0",
+    "libhdf5-dev": "libhdf5-103-1",
+    "libsodium-dev": "libsodium23",
+    "libzmq3-dev": "libzmq5",
+    "libev-dev": "libev4",
+    "libedit-dev": "libedit2",
+    "libreadline-dev": "libreadline8",
+    "libncurses-dev": "libncurses6",
+    "libncurses5-dev": "libncurses6",
+}
+APK_RUNTIME_LIBS = {
+    "postgresql-dev": "libpq",
+    "libpq-dev": "libpq",
+    "libxml2-dev": "libxml2",
+    "libxslt-dev": "libxslt",
+    "jpeg-dev": "libjpeg-turbo",
+    "libjpeg-turbo-dev": "libjpeg-turbo",
+    "libpng-dev": "libpng",
+    "libffi-dev": "libffi",
+    "openssl-dev": "libssl3",
+    "zlib-dev": "zlib",
+    "yaml-dev": "yaml",
+    "mariadb-dev": "mariadb-connector-c",
+    "mariadb-connector-c-dev": "mariadb-connector-c",
+    "sqlite-dev": "sqlite-libs",
+    "curl-dev": "libcurl",
+    "geos-dev": "geos",
+    "freetype-dev": "freetype",
+    "libwebp-dev": "libwebp",
+    "tiff-dev": "tiff",
+    "lcms2-dev": "lcms2",
+    "openjpeg-dev": "openjpeg",
+    "zstd-dev": "zstd-libs",
+    "librdkafka-dev": "librdkafka",
+}
+
+
+def is_header_package(name: str) -> bool:
+    """``libpq-dev``, ``postgresql-devel``, ``libxml2-dev:amd64`` (a header/development package)."""
+    base = name.split(":", 1)[0].split("=", 1)[0]
+    return base.endswith("-dev") or base.endswith("-devel") or "-dev-" in base
+
+
+def package_base(name: str) -> str:
+    """The package name without ``=version``, ``:arch`` or ``>=...``."""
+    return re.split(r"[:=<>~]", name, maxsplit=1)[0]
+
+
+def is_build_package(name: str) -> bool:
+    base = package_base(name)
+    return base in BUILD_TOOLS or is_header_package(base) or bool(re.fullmatch(r"(gcc|g\+\+|clang)-\d+", base))
+
+
+def runtime_library(name: str, manager: str) -> str | None:
+    """The runtime package that replaces a header package (``libpq-dev`` -> ``libpq5``), or None when unknown."""
+    table = APK_RUNTIME_LIBS if manager == "apk" else APT_RUNTIME_LIBS
+    return table.get(package_base(name))
+
+
+SYSTEM_MANAGERS = ("apt-get", "apt", "apk", "dnf", "yum", "microdnf", "zypper")
+
+# ------------------------------------------------------------------ build commands
+COMPILE_COMMANDS = frozenset({
+    "gcc", "g++", "cc", "c++", "clang", "make", "cmake", "ninja", "configure", "go", "cargo", "rustc", "mvn",
+    "mvnw", "gradle", "gradlew", "dotnet", "tsc", "node-gyp", "javac",
+})
+
+
+def words(cmd) -> list[str | None]:
+    return [w.value for w in cmd.words]
+
+
+def is_go_build(cmd) -> bool:
+    w = words(cmd)
+    return cmd.basename == "go" and len(w) > 1 and w[1] in ("build", "install")
+
+
+def is_node_build(cmd) -> bool:
+    """``npm run build``, ``yarn build``, ``pnpm run build``, ``tsc``, ``npx tsc``, ``npx vite build``..."""
+    w = [x or "" for x in words(cmd)]
+    b = cmd.basename
+    if b == "npm" and len(w) > 2 and w[1] in ("run", "run-script") and "build" in w[2]:
+        return True
+    if b in ("yarn", "pnpm") and len(w) > 1 and ("build" in w[1] or (w[1] == "run" and len(w) > 2 and "build" in w[2])):
+        return True
+    if b == "tsc":
+        return True
+    if b == "npx" and len(w) > 1 and (w[1] == "tsc" or (len(w) > 2 and w[2] == "build")):
+        return True
+    return False
+
+
+def is_java_build(cmd) -> bool:
+    w = [x or "" for x in words(cmd)]
+    b = cmd.basename or ""
+    if b in ("mvn", "mvnw"):
+        return any(g in ("package", "install", "verify") or g.endswith(":repackage") for g in w[1:])
+    if b in ("gradle", "gradlew"):
+        return any(g in ("build", "bootJar", "jar", "assemble", "installDist", "shadowJar") for g in w[1:])
+    return False
+
+
+def is_rust_build(cmd) -> bool:
+    w = [x or "" for x in words(cmd)]
+    return cmd.basename == "cargo" and len(w) > 1 and (
+        (w[1] == "build" and ("--release" in w or "-r" in w)) or w[1] == "install")
+
+
+def is_dotnet_publish(cmd) -> bool:
+    w = [x or "" for x in words(cmd)]
+    return cmd.basename == "dotnet" and len(w) > 1 and w[1] == "publish"
+
+
+def option_value(cmd, *names: str) -> str | None:
+    """The value of ``-o X`` / ``--output=X`` style options of a command (static values only)."""
+    w = [x for x in words(cmd)]
+    for i, v in enumerate(w):
+        if v is None:
+            continue
+        for n in names:
+            if v == n and i + 1 < len(w):
+                return w[i + 1]
+            if n.startswith("--") and v.startswith(n + "="):
+                return v[len(n) + 1:]
+    return None
+
+
+# ------------------------------------------------------------------ images
+def split_image(ref: str) -> tuple[str, str | None, str | None]:
+    """(repository, tag, digest) of an image reference, without resolving anything."""
+    digest = None
+    if "@" in ref:
+        ref, digest = ref.split("@", 1)
+    repo, tag = ref, None
+    slash = ref.rfind("/")
+    colon = ref.rfind(":")
+    if colon > slash:
+        repo, tag = ref[:colon], ref[colon + 1:]
+    return repo, tag, digest
+
+
+def repo_name(ref: str) -> str:
+    """``docker.io/library/python`` -> ``python``; ``bitnami/node`` -> ``bitnami/node``."""
+    repo = split_image(ref)[0].lower()
+    for p in ("docker.io/library/", "index.docker.io/library/", "library/", "docker.io/"):
+        if repo.startswith(p):
+            return repo[len(p):]
+    return repo
+
+
+def slim_variant(ref: str) -> str | None:
+    """``python:3.11`` -> ``python:3.11-slim``; already slim/alpine -> unchanged; digest-pinned or unknown -> None."""
+    repo, tag, digest = split_image(ref)
+    if digest is not None:
+        return None
+    t = tag or "latest"
+    if "slim" in t or "alpine" in t or "windowsservercore" in t or "nanoserver" in t:
+        return ref
+    if t == "latest":
+        return f"{repo}:slim"
+    for codename in ("bookworm", "bullseye", "buster", "trixie"):
+        if t.endswith("-" + codename) or t == codename:
+            return f"{repo}:{t}-slim"
+    return f"{repo}:{t}-slim"
+
+
+def has_shell_image(ref: str) -> bool:
+    r = ref.lower()
+    return not (r == "scratch" or "distroless" in r or r.startswith("cgr.dev/chainguard/static"))
+
+
+def is_alpine(ref: str) -> bool:
+    return "alpine" in ref.lower()
+
+
+def debian_codename(ref: str) -> str:
+    tag = split_image(ref)[1] or ""
+    for c in ("trixie", "bookworm", "bullseye", "buster"):
+        if c in tag:
+            return c
+    return "bookworm"
+
+
+def java_version(ref: str) -> str | None:
+    repo, tag, _ = split_image(ref)
+    tag = tag or ""
+    m = re.search(r"(?:jdk|temurin|openjdk|java|corretto)-?(\d{1,2})\b", tag)
+    if m:
+        return m.group(1)
+    name = repo_name(ref)
+    if name.split("/")[-1] in ("eclipse-temurin", "openjdk", "amazoncorretto", "ibmjava", "sapmachine") or \
+            name.endswith("/openjdk"):
+        m = re.match(r"(\d{1,2})\b", tag)
+        if m:
+            return m.group(1)
+    return None
+
+
+def dotnet_version(ref: str) -> str | None:
+    tag = split_image(ref)[1] or ""
+    m = re.match(r"(\d+\.\d+)", tag)
+    return m.group(1) if m else None
+
+
+def ecosystem_of_base(ref: str) -> str | None:
+    n = repo_name(ref).split("/")[-1]
+    if n in ("golang", "go"):
+        return "go"
+    if n in ("node",):
+        return "node"
+    if n in ("python", "pypy"):
+        return "python"
+    if n in ("rust",):
+        return "rust"
+    if n in ("maven", "gradle", "eclipse-temurin", "openjdk", "amazoncorretto", "sapmachine"):
+        return "java"
+    if n == "sdk" and "dotnet" in repo_name(ref):
+        return "dotnet"
+    return None

@@ -1,0 +1,1002 @@
+"""DFX501 multi-stage: a final stage that builds and ships its toolchain becomes a builder and a lean runtime stage.
+
+Analysis ("where") reads the final stage: which ecosystem builds what (Go, Node, Python native wheels, Java, Rust,
+.NET), what the image promises at runtime (ENV, ARG, WORKDIR, USER, EXPOSE, VOLUME, LABEL, HEALTHCHECK, STOPSIGNAL,
+ENTRYPOINT/CMD, files the entrypoint reads), and whether the runtime needs a shell. The rewrite ("how") is one edit
+replacing the stage's span: the original stage, renamed ``builder`` (with small edits: ``CGO_ENABLED=0``, a Python
+virtualenv), then a runtime stage rendered from ``dockerfix/templates/<ecosystem>.j2``. Always unsafe, for review.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from dataclasses import dataclass, field
+from typing import Iterable
+
+from dockerfix.model import ecosystems as eco
+from dockerfix.model.stages import Stage
+from dockerfix.syntax.nodes import Document, Instruction, Trivia
+from dockerfix.transforms._run import RunShell
+from dockerfix.transforms.base import Context, Diagnostic, Edit, Fix, Transform
+
+USER_SETUP = frozenset({"useradd", "adduser", "groupadd", "addgroup", "usermod"})
+FS_SETUP = frozenset({"mkdir", "chown", "chmod", "ln", "touch"})
+NOOP = frozenset({"true", ":"})
+MOVED = frozenset({"CMD", "ENTRYPOINT", "EXPOSE", "HEALTHCHECK", "STOPSIGNAL", "LABEL", "ONBUILD", "MAINTAINER"})
+MOVED_IF_LAST = frozenset({"USER", "VOLUME"})
+RUNTIME_ASSETS = ("config", "configs", "conf", "static", "public", "templates", "views", "migrations", "assets",
+                  "locales", "i18n", "www", "web", "resources", "data")
+ASSET_EXT = (".yaml", ".yml", ".toml", ".ini", ".conf", ".cfg", ".properties", ".json", ".html", ".sql", ".pem",
+             ".crt")
+NOT_ASSETS = frozenset({"package.json", "package-lock.json", "tsconfig.json", "go.mod", "go.sum", "Cargo.toml",
+                        "Cargo.lock", "pom.xml", "composer.json", "npm-shrinkwrap.json", ".eslintrc.json",
+                        "tsconfig.build.json", "jsconfig.json", "nest-cli.json", "angular.json"})
+SOURCE_NAMES = frozenset({"src", "cmd", "internal", "pkg", "test", "tests", "Dockerfile", ".dockerignore", "Makefile",
+                          "gradle", "gradlew", "mvnw", ".mvn", "build.gradle", "settings.gradle"})
+SYSTEM_PREFIXES = ("/usr/bin/", "/bin/", "/usr/sbin/", "/sbin/", "/proc", "/dev", "/sys", "/tmp", "/run",
+                   "/var/run", "/usr/lib/jvm", "/opt/java", "/usr/local/bin/node", "/usr/local/bin/python",
+                   "/usr/local/bin/docker-entrypoint.sh", "/usr/share/dotnet", "/etc/ssl")
+FILE_EXT = r"\.(js|mjs|cjs|py|sh|jar|dll|rb|php|pl|conf|ini|ya?ml|json|toml)$"
+DEFAULT_WORKDIR = {"go": "/go"}
+GO_DISTROLESS = "gcr.io/distroless/static-debian12"
+RUST_DISTROLESS = "gcr.io/distroless/cc-debian12"
+VENV = "/opt/venv"
+
+
+class NoFix(Exception):
+    """The stage builds something, but the analysis cannot write a runtime stage it trusts (the reason)."""
+
+
+@dataclass
+class Plan:
+    ecosystem: str
+    build: Instruction
+    """The RUN that builds (the first one)."""
+    template: str
+    values: dict
+    builder_inserts: dict[int, list[tuple[int, str]]] = field(default_factory=dict)
+    """Instruction start -> [(document offset, text)] edits inside the builder's instructions."""
+    before: dict[int, str] = field(default_factory=dict)
+    """Instruction start -> text to put before it (and its comments) in the builder."""
+    notes: list[str] = field(default_factory=list)
+    review: list[str] = field(default_factory=list)
+
+
+def _commands(doc: Document, inst: Instruction):
+    r = RunShell(doc, inst)
+    if not r.ok:
+        return r, []
+    return r, [s.command.effective for s in r.script.sites]
+
+
+def _arg_refs(text: str) -> set[str]:
+    return set(re.findall(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)", text))
+
+
+def _norm(text: str) -> str:
+    return text.replace("\r\n", "\n").rstrip("\n")
+
+
+def _under(path: str, roots: Iterable[str]) -> bool:
+    return any(path == r or path.startswith(r.rstrip("/") + "/") for r in roots)
+
+
+def _dedupe(paths: Iterable[str]) -> list[str]:
+    out: list[str] = []
+    for p in sorted({p.rstrip("/") or "/" for p in paths}, key=lambda p: (p.count("/"), p)):
+        if p != "/" and not _under(p, out):
+            out.append(p)
+    return out
+
+
+class Analysis:
+    """Facts about one stage, recorded in one walk."""
+
+    def __init__(self, ctx: Context, stage: Stage) -> None:
+        self.ctx = ctx
+        self.doc = ctx.document
+        self.stage = stage
+        m = ctx.model
+        base = stage.base
+        self.base_raw = base
+        self.base = m.expand(base, m.meta_values) or base
+        self.eco_base = eco.ecosystem_of_base(self.base)
+        self.cwd_unknown = False
+        cwd = DEFAULT_WORKDIR.get(self.eco_base or "", "/")
+        self.copy_dests: list[str] = []
+        self.copy_sources: list[tuple[list[str], str, bool]] = []  # (sources, dest, from_context)
+        self.runs: list[tuple[Instruction, str, RunShell, list]] = []  # (inst, cwd at the RUN, shell, commands)
+        self.workdirs: list[Instruction] = []
+        self.envs: list[Instruction] = []
+        self.args: list[Instruction] = []
+        self.users: list[Instruction] = []
+        self.shells: list[Instruction] = []
+        self.volumes: list[Instruction] = []
+        self.entry: Instruction | None = None
+        self.cmd: Instruction | None = None
+        self.healthcheck: Instruction | None = None
+        for inst in stage.instructions[1:]:
+            k = inst.keyword
+            if k == "WORKDIR":
+                self.workdirs.append(inst)
+                w = m.expand(inst.args[0], m.scope_at(inst)) if inst.args else None
+                if w is None:
+                    self.cwd_unknown = True
+                else:
+                    cwd = posixpath.normpath(posixpath.join(cwd, w))
+            elif k in ("COPY", "ADD") and inst.args and not inst.heredocs:
+                scope = m.scope_at(inst)
+                vals = [inst.args[i] for i in range(len(inst.args))]
+                if inst.json:
+                    vals = list(inst.args)
+                dest = m.expand(vals[-1], scope) if vals else None
+                if dest is None:
+                    self.cwd_unknown = True
+                    continue
+                full = posixpath.normpath(posixpath.join(cwd, dest)) if not dest.startswith("/") else \
+                    posixpath.normpath(dest)
+                self.copy_dests.append(full)
+                self.copy_sources.append((vals[:-1], full + ("/" if dest.endswith("/") or dest in (".", "./")
+                                                             or len(vals) > 2 else ""),
+                                          inst.flag("from") is None))
+            elif k == "RUN":
+                r, cmds = _commands(self.doc, inst)
+                self.runs.append((inst, cwd, r, cmds))
+            elif k == "ENV":
+                self.envs.append(inst)
+            elif k == "ARG":
+                self.args.append(inst)
+            elif k == "USER":
+                self.users.append(inst)
+            elif k == "SHELL":
+                self.shells.append(inst)
+            elif k == "VOLUME":
+                self.volumes.append(inst)
+            elif k == "ENTRYPOINT":
+                self.entry = inst
+            elif k == "CMD":
+                self.cmd = inst
+            elif k == "HEALTHCHECK":
+                self.healthcheck = inst
+        self.cwd = cwd
+
+    # ------------------------------------------------------------ derived views
+    def commands(self):
+        for inst, cwd, r, cmds in self.runs:
+            for c in cmds:
+                yield inst, cwd, c
+
+    def first(self, pred) -> tuple[Instruction, str, object] | None:
+        for inst, cwd, c in self.commands():
+            if pred(c):
+                return inst, cwd, c
+        return None
+
+    def package_installs(self):
+        """(instruction, manager, [package names]) for every system package install of the stage that stays
+        installed (``apk del .build-deps`` / ``apt-get purge gcc`` later in the stage take packages out)."""
+        from dockerfix.model.pkgmgr import parse_package_call
+
+        installs = []
+        removed: set[str] = set()
+        for inst, _cwd, c in self.commands():
+            call = parse_package_call(c)
+            if call is None or call.manager not in eco.SYSTEM_MANAGERS:
+                continue
+            if call.action in ("remove", "purge", "del"):
+                removed.update(w.value for w in call.packages if w.value)
+            elif call.is_install:
+                virtual = call.option_values("--virtual", "-t")
+                installs.append((inst, call.manager, [w.value for w in call.packages], virtual))
+        for inst, mgr, pkgs, virtual in installs:
+            if any(v in removed for v in virtual if v):
+                continue
+            yield inst, mgr, [p for p in pkgs if p is None or eco.package_base(p) not in removed]
+
+    def argv(self) -> list[str] | None:
+        """The exec-form command line of the image (ENTRYPOINT + CMD), or None when shell form."""
+        out: list[str] = []
+        for i in (self.entry, self.cmd):
+            if i is None:
+                continue
+            if not i.json:
+                return None
+            out.extend(i.args)
+            if i is self.entry and self.cmd is not None and self.cmd.start < self.entry.start:
+                break
+        return out
+
+    def needs_shell(self) -> list[str]:
+        why = []
+        for i in (self.entry, self.cmd):
+            if i is not None and not i.json and i.args:
+                why.append(f"{i.keyword} on line {i.start_line} is in shell form")
+        argv = self.argv() or []
+        if argv and posixpath.basename(argv[0]) in ("sh", "bash", "ash", "dash"):
+            why.append("the entrypoint runs a shell")
+        if self.healthcheck is not None and (self.healthcheck.args[:1] != ("NONE",)):
+            why.append(f"HEALTHCHECK on line {self.healthcheck.start_line} runs a command")
+        return why
+
+    def final_user(self) -> str | None:
+        if not self.users:
+            return None
+        a = self.users[-1].args
+        return a[0] if a else None
+
+    def context_files(self, pattern: str) -> list[str]:
+        bc = self.ctx.build_context
+        if bc is None:
+            return []
+        try:
+            return bc.glob(pattern)
+        except Exception:
+            return []
+
+    @property
+    def has_context(self) -> bool:
+        return self.ctx.build_context is not None
+
+    def read_context(self, rel: str, limit: int = 200_000) -> str | None:
+        bc = self.ctx.build_context
+        if bc is None:
+            return None
+        try:
+            if not bc.exists(rel) or bc.is_dir(rel):
+                return None
+            return bc.read_bytes(rel, limit).decode("utf-8", "replace")
+        except Exception:
+            return None
+
+
+# ------------------------------------------------------------------ detection
+def detect(a: Analysis) -> tuple[str, Instruction, str, object] | None:
+    """(ecosystem, RUN, cwd, command) of the stage's build step, or None when it builds nothing we know."""
+    for name, pred in (("go", eco.is_go_build), ("rust", eco.is_rust_build), ("java", eco.is_java_build),
+                       ("dotnet", eco.is_dotnet_publish), ("node", eco.is_node_build)):
+        hit = a.first(pred)
+        if hit is not None:
+            return (name, *hit)
+    # Python: build tools or headers installed, then pip install (native wheels compiled in the image).
+    tools_at = None
+    for inst, _mgr, pkgs in a.package_installs():
+        if any(p and eco.is_build_package(p) for p in pkgs):
+            tools_at = inst
+            break
+    if tools_at is not None:
+        from dockerfix.model.pkgmgr import parse_package_call
+
+        for inst, cwd, c in a.commands():
+            if inst.start < tools_at.start:
+                continue
+            call = parse_package_call(c)
+            if call is not None and call.manager == "pip" and call.is_install:
+                return "python", inst, cwd, c
+    return None
+
+
+def _setup_commands(a: Analysis, after: int) -> tuple[list[str], list[str], list[str]]:
+    """User-creation commands (anywhere), filesystem setup after the build, and those setups before it."""
+    users: list[str] = []
+    post: list[str] = []
+    pre: list[str] = []
+    for inst, _cwd, r, cmds in a.runs:
+        if not cmds:
+            continue
+        names = [c.basename for c in cmds]
+        for c in cmds:
+            if c.basename in USER_SETUP:
+                users.append(c.raw)
+        if all(n in FS_SETUP or n in USER_SETUP or n in NOOP for n in names):
+            fs = [c.raw for c in cmds if c.basename in FS_SETUP]
+            (post if inst.start > after else pre).extend(fs)
+    return users, post, pre
+
+
+def _runtime_packages(a: Analysis, plan_notes: list[str]) -> tuple[str | None, list[str], list[str], list[str]]:
+    """(manager, runtime packages, dropped build packages, unknown headers kept)."""
+    manager = None
+    keep: list[str] = []
+    dropped: list[str] = []
+    unknown: list[str] = []
+    for _inst, mgr, pkgs in a.package_installs():
+        if mgr not in ("apt-get", "apt", "apk"):
+            plan_notes.append(f"packages installed with {mgr} are not installed in the runtime stage")
+            continue
+        manager = "apk" if mgr == "apk" else "apt-get"
+        for p in pkgs:
+            if p is None:
+                plan_notes.append("a package name with a variable is not installed in the runtime stage")
+                continue
+            base = eco.package_base(p)
+            if base in eco.BUILD_TOOLS:
+                dropped.append(p)
+            elif eco.is_header_package(base):
+                lib = eco.runtime_library(base, manager)
+                if lib is not None:
+                    keep.append(lib)
+                    dropped.append(p)
+                else:
+                    keep.append(p)
+                    unknown.append(p)
+            elif eco.is_build_package(base):
+                dropped.append(p)
+            else:
+                keep.append(p)
+    return manager, list(dict.fromkeys(keep)), dropped, unknown
+
+
+def _install_line(manager: str, pkgs: list[str]) -> str:
+    if manager == "apk":
+        return "apk add --no-cache " + " ".join(pkgs)
+    return ("apt-get update && apt-get install -y --no-install-recommends " + " ".join(pkgs)
+            + " && rm -rf /var/lib/apt/lists/*")
+
+
+def _entry_paths(a: Analysis) -> list[str]:
+    """Paths the exec-form entrypoint names (``/app.jar``, ``./server``), resolved against WORKDIR."""
+    out = []
+    ws: list[str] = list(a.argv() or [])
+    for i in (a.entry, a.cmd, a.healthcheck):
+        if i is not None and not i.json:
+            ws.extend(w for arg in i.args for w in arg.split())
+        elif i is a.healthcheck and i is not None:
+            ws.extend(i.args[1:])
+    for w in dict.fromkeys(ws):
+        w = w.strip("'\"")
+        if "=" in w or w.startswith("-") or "$" in w or not w:
+            continue
+        if w.startswith("/"):
+            p = posixpath.normpath(w)
+        elif w.startswith("./") or w.startswith("../") or "/" in w or re.search(FILE_EXT, w):
+            p = posixpath.normpath(posixpath.join(a.cwd, w))
+            rel = posixpath.normpath(w)
+            if not a.has_context or rel.startswith("..") or not a.ctx.build_context.exists(rel):
+                if not (w.startswith("./") or "/" in w) or a.has_context:
+                    continue
+        else:
+            continue
+        if p.startswith(SYSTEM_PREFIXES) or _under(p, [v for i in a.volumes for v in i.args]):
+            continue
+        out.append(p)
+    return out
+
+
+def _assets(a: Analysis, source_ext: tuple[str, ...]) -> tuple[list[str], list[str]]:
+    """Runtime files the app may read: (paths to copy from the builder, notes)."""
+    out: list[str] = []
+    notes: list[str] = []
+    for sources, dest, from_ctx in a.copy_sources:
+        if not from_ctx:
+            out.append(dest.rstrip("/"))
+            continue
+        for src in sources:
+            s = src.rstrip("/")
+            if src.startswith(("http://", "https://", "git@")) or "$" in src:
+                continue
+            if s in (".", "./", ""):
+                folder = ""
+            elif a.has_context and a.ctx.build_context.is_dir(s.lstrip("./") or "."):
+                folder = s.lstrip("./")
+            else:
+                name = posixpath.basename(s)
+                if name in NOT_ASSETS or name.endswith(source_ext) or name in SOURCE_NAMES:
+                    continue
+                if not any(ch in name for ch in "*?["):
+                    target = dest + name if dest.endswith("/") else dest
+                    out.append(target)
+                continue
+            target_dir = dest if dest.endswith("/") or len(sources) > 1 or s in (".", "") else dest + "/"
+            if not a.has_context:
+                out.append(target_dir.rstrip("/") or "/")
+                notes.append(f"the build context is not visible, so all of {target_dir.rstrip('/') or '/'} is "
+                             "copied: narrow it to the files the program reads")
+                continue
+            prefix = (folder + "/") if folder else ""
+            for rel in a.context_files(prefix + "*"):
+                name = posixpath.basename(rel)
+                if name.startswith(".") or name in NOT_ASSETS:
+                    continue
+                is_dir = a.ctx.build_context.is_dir(rel)
+                if (is_dir and name in RUNTIME_ASSETS) or (not is_dir and name.endswith(ASSET_EXT)):
+                    out.append(posixpath.join(target_dir, name))
+    return _dedupe(p for p in out if p and p != "/"), notes
+
+
+# ------------------------------------------------------------------ per ecosystem plans
+def _go_outputs(a: Analysis, cwd: str, cmd) -> list[str]:
+    w = [x for x in eco.words(cmd)]
+    sub = w[1]
+    o = eco.option_value(cmd, "-o")
+    pkgs = [x for x in w[2:] if x and not x.startswith("-") and x != o]
+    if sub == "build" and o:
+        if "$" in o:
+            raise NoFix(f"the go build output `{o}` uses a variable")
+        return [posixpath.normpath(posixpath.join(cwd, o))]
+    name = None
+    if pkgs and pkgs[-1] not in (".", "./", "./..."):
+        name = posixpath.basename(pkgs[-1].rstrip("/").replace("@latest", "").split("@")[0])
+    else:
+        mod = a.read_context("go.mod")
+        m = re.search(r"^module\s+(\S+)", mod or "", re.M)
+        name = posixpath.basename(m.group(1)) if m else None
+    if not name:
+        raise NoFix("`go build` without `-o` and without a visible go.mod: the binary's name is unknown")
+    if sub == "install":
+        return [f"/go/bin/{name}"]
+    return [posixpath.join(cwd, name)]
+
+
+def _uses_cgo(a: Analysis) -> list[str]:
+    why = []
+    for inst in a.envs + a.args:
+        if re.search(r"\bCGO_ENABLED=[\"']?1", inst.line):
+            why.append(f"CGO_ENABLED=1 on line {inst.start_line}")
+    for inst, _c, r, cmds in a.runs:
+        if re.search(r"\bCGO_ENABLED=[\"']?1", inst.line):
+            why.append(f"CGO_ENABLED=1 on line {inst.start_line}")
+    for rel in a.context_files("*.go") + a.context_files("*/*.go") + a.context_files("*/*/*.go"):
+        src = a.read_context(rel, 100_000) or ""
+        if re.search(r'^\s*import\s+"C"|^\s*"C"\s*$', src, re.M):
+            why.append(f"{rel} imports \"C\"")
+            break
+    return why
+
+
+def _cgo_disabled(a: Analysis, inst: Instruction, cmd) -> bool:
+    if any(x.name == "CGO_ENABLED" for x in cmd.assignments):
+        return True
+    scope = a.ctx.model.scope_at(inst)
+    return scope.get("CGO_ENABLED") == "0"
+
+
+class MultiStage(Transform):
+    code = "DFX501"
+    name = "multi-stage"
+    summary = "Split a stage that builds and ships its toolchain into a builder and a lean runtime stage"
+    safety = "unsafe"
+    declares = frozenset({"stages", "final-config"})
+    after = ()
+    docs = """\
+## What it does
+Finds a final stage that compiles or bundles something (Go `go build`, Node `npm run build`/`tsc`, Python
+`pip install` after `build-essential`/`gcc`/`-dev` headers, Java Maven/Gradle, Rust `cargo build --release`,
+.NET `dotnet publish`) and so ships compilers, headers, sources and caches. It keeps that stage as `builder` and
+adds a runtime stage rendered from a per-ecosystem template:
+
+| ecosystem | runtime base | what is copied |
+|---|---|---|
+| Go | `gcr.io/distroless/static-debian12` (`go-runtime = "scratch"`), `CGO_ENABLED=0`, non-root; the original base when cgo or a shell is needed | the binary, CA certificates |
+| Node | the same Node image, `-slim` | `package.json` + lock file, `npm ci --omit=dev`, `dist`/`build` (or the app folder and `npm prune --omit=dev`) |
+| Python | the same Python image, `-slim` | a virtualenv `/opt/venv`, runtime libraries for the `-dev` packages (`libpq-dev` -> `libpq5`) |
+| Java | `eclipse-temurin:<v>-jre` | the jar(s) |
+| Rust | `gcr.io/distroless/cc-debian12` (Debian slim when a shell or libraries are needed) | the binary |
+| .NET | `mcr.microsoft.com/dotnet/aspnet:<v>` | the publish folder |
+
+The runtime stage keeps what the image promised: ENV, the ARGs those need, WORKDIR, USER, EXPOSE, VOLUME, LABEL,
+HEALTHCHECK, STOPSIGNAL, ENTRYPOINT/CMD (moved with their comments), user creation and file setup commands, and
+files the entrypoint names or that look like runtime assets (config, static, templates, migrations). When the
+build context is not visible it copies whole folders and says so. `runtime-base` (setting) overrides the runtime
+base image.
+
+## Why
+Build toolchains are hundreds of megabytes that the running program never uses, and every one of their packages is
+attack surface to patch.
+
+## Example
+```dockerfile
+FROM golang:1.22
+WORKDIR /src
+COPY . .
+RUN go build -o /out/server .
+CMD ["/out/server"]
+```
+becomes
+```dockerfile
+FROM golang:1.22 AS builder
+WORKDIR /src
+COPY . .
+RUN CGO_ENABLED=0 go build -o /out/server .
+
+FROM gcr.io/distroless/static-debian12
+WORKDIR /src
+COPY --from=builder /out/server /out/server
+USER nonroot:nonroot
+CMD ["/out/server"]
+```
+
+## Fix safety
+Unsafe, always for review: the runtime image has other packages (no compiler, often no shell), may run as another
+user, and only has the files the analysis could see. The message lists what moved where and what to check.
+"""
+
+    def check(self, ctx: Context) -> Iterable[Diagnostic]:
+        doc = ctx.document
+        if doc.escape == "`":
+            return
+        stage = ctx.model.final_stage()
+        if stage is None or len(stage.instructions) < 2:
+            return
+        if ctx.model.parent_stage(stage) is not None or stage.base.lower() == "scratch":
+            return
+        if any(h in stage.base.lower() for h in ("windows", "nanoserver", "servercore")):
+            return
+        a = Analysis(ctx, stage)
+        hit = detect(a)
+        if hit is None:
+            return
+        ecosystem, build, cwd, cmd = hit
+        msg = (f"the final stage builds {_LABEL[ecosystem]} (line {build.start_line}) and ships the toolchain "
+               f"with it (base `{a.base}`)")
+        try:
+            plan = _plan(a, ecosystem, build, cwd, cmd)
+            edit, text = _render(a, plan)
+        except NoFix as exc:
+            yield self.diagnostic(stage.from_inst, msg, reason=str(exc))
+            return
+        message = msg + ". " + _explain(plan)
+        fix = Fix.unsafe(f"Split into a builder and a {plan.values['runtime_base']} runtime stage", edit)
+        yield self.diagnostic(stage.from_inst, message, fix, reason="changes the runtime image; review the split",
+                              span=(stage.from_inst.keyword_span[0], stage.from_inst.keyword_span[1]))
+
+
+_LABEL = {"go": "a Go binary", "node": "a Node bundle", "python": "native Python packages",
+          "java": "a Java archive", "rust": "a Rust binary", "dotnet": "a .NET app"}
+
+
+def _explain(plan: Plan) -> str:
+    v = plan.values
+    parts = [f"The original stage becomes `{v['builder']}`; a `{v['runtime_base']}` runtime stage copies "
+             + (", ".join(f"`{x}`" for x in plan.values.get("_copied", [])) or "the build output") + "."]
+    parts.extend(n[:1].upper() + n[1:].rstrip(".") + "." for n in plan.notes)
+    if plan.review:
+        parts.append("Review: " + "; ".join(plan.review) + ".")
+    return " ".join(parts)
+
+
+def _builder_name(a: Analysis) -> str:
+    names = set(a.ctx.model.stage_names)
+    for n in ("builder", "build", "builder-stage"):
+        if n not in names:
+            return n
+    i = 2
+    while f"builder-{i}" in names:
+        i += 1
+    return f"builder-{i}"
+
+
+def _plan(a: Analysis, ecosystem: str, build: Instruction, cwd: str, cmd) -> Plan:
+    if a.shells:
+        raise NoFix("the stage sets SHELL; the runtime stage would need to repeat it")
+    if a.cwd_unknown:
+        raise NoFix("a WORKDIR or COPY destination uses a variable whose value is unknown")
+    settings_base = a.ctx.setting("runtime-base")
+    builder = _builder_name(a)
+    plan = Plan(ecosystem, build, ecosystem, {})
+    v = plan.values
+    v["builder"] = builder
+    v["runtime_name"] = a.stage.name
+    pf = a.stage.platform
+    v["platform"] = pf if pf and "BUILDPLATFORM" not in pf else None
+    users, post, pre = _setup_commands(a, build.start)
+    argv = a.argv()
+    shell_why = a.needs_shell()
+    final_user = a.final_user()
+    copies: list[str] = []
+    binaries: list[str] = []
+    review: list[str] = plan.review
+    manager, packages, dropped, unknown = _runtime_packages(a, plan.notes)
+    if unknown:
+        plan.notes.append(f"no runtime library is known for {', '.join(unknown)}, so it is kept in the runtime "
+                          "stage; replace it with its runtime package")
+    base_has_shell = True
+
+    if ecosystem in ("go", "rust"):
+        if post:
+            shell_why.append("file setup runs after the build")
+        if final_user and final_user.split(":")[0] not in ("root", "0", "nonroot", "65532") and \
+                not final_user.split(":")[0].isdigit():
+            shell_why.append(f"USER {final_user} must exist in the image")
+        outs: list[str] = []
+        for inst, c_cwd, c in a.commands():
+            if (ecosystem == "go" and eco.is_go_build(c)) or (ecosystem == "rust" and eco.is_rust_build(c)):
+                outs.extend(_go_outputs(a, c_cwd, c) if ecosystem == "go" else _rust_outputs(a, c_cwd, c))
+        if not outs:
+            raise NoFix("the build output is unknown")
+        outs = _follow_moves(a, outs)
+        if ecosystem == "go":
+            cgo = _uses_cgo(a)
+            if cgo:
+                shell_why = shell_why + [f"the code uses cgo ({cgo[0]})"]
+            if shell_why:
+                runtime = a.base_raw
+                plan.notes.append(f"the runtime keeps the original base `{a.base}` because "
+                                  + "; ".join(shell_why) + " (a slim Debian of the same release would do too)")
+                v["ca_certificates"] = False
+            else:
+                runtime = "scratch" if a.ctx.setting("go-runtime") == "scratch" else GO_DISTROLESS
+                v["ca_certificates"] = runtime == "scratch"
+                for inst, _c, c in a.commands():
+                    if eco.is_go_build(c) and not _cgo_disabled(a, inst, c):
+                        r = RunShell(a.doc, inst)
+                        at = r.doc_span(c.span)[0]
+                        plan.builder_inserts.setdefault(inst.start, []).append((at, "CGO_ENABLED=0 "))
+                plan.notes.append("the binary is built with CGO_ENABLED=0 so it runs without libc"
+                                  + ("" if a.has_context else " (the Go sources are not visible: check for cgo)"))
+        else:
+            needs_libs = [p for p in packages if p not in ("ca-certificates",)]
+            if shell_why or (needs_libs and manager != "apk"):
+                runtime = f"debian:{eco.debian_codename(a.base)}-slim"
+                if not shell_why:
+                    shell_why.append("runtime libraries must be installed")
+                plan.notes.append(f"the runtime is `{runtime}` because " + "; ".join(shell_why))
+            else:
+                runtime = RUST_DISTROLESS
+            v["ca_certificates"] = runtime.startswith("debian:")
+        if settings_base:
+            runtime = settings_base
+            v["ca_certificates"] = ecosystem == "go" or v["ca_certificates"]
+        base_has_shell = eco.has_shell_image(runtime) and not runtime.startswith(GO_DISTROLESS)
+        if runtime != a.base_raw and final_user is None:
+            v["user"] = "nonroot:nonroot" if "distroless" in runtime else "65532:65532"
+            review.append(f"the program now runs as user {v['user']}: check what it writes")
+        binaries = outs
+        entry = [p for p in _entry_paths(a) if not _under(p, outs)]
+        assets, notes = _assets(a, (".go", ".rs", ".mod", ".sum", ".toml", ".lock"))
+        plan.notes.extend(dict.fromkeys(notes))
+        copies = _dedupe(entry + [x for x in assets if not _under(x, outs)])
+        v["binaries"] = binaries
+    elif ecosystem == "node":
+        runtime = settings_base or eco.slim_variant(a.base_raw) or a.base_raw
+        app = cwd
+        lock = None
+        for name in ("package-lock.json", "npm-shrinkwrap.json"):
+            if a.read_context(name, 10) is not None:
+                lock = name
+        if a.first(lambda c: c.basename in ("yarn", "pnpm")) is not None:
+            raise NoFix("yarn and pnpm projects are not split yet (only npm)")
+        native = any(p and eco.is_build_package(p) for _i, _m, ps in a.package_installs() for p in ps)
+        outs = _node_outputs(a, app, argv)
+        v["app_dir"] = app
+        v["lockfile"] = lock
+        v["lockfile_install"] = bool(lock and outs and not native)
+        v["outputs"] = outs
+        if v["lockfile_install"]:
+            assets, notes = _assets(a, (".ts", ".tsx", ".js", ".jsx", ".mjs", ".cjs", ".vue", ".svelte"))
+            plan.notes.extend(dict.fromkeys(notes))
+            entry = _entry_paths(a)
+            copies = _dedupe([x for x in assets + entry if not _under(x, outs) and x != app])
+            copied_main = [f"{app}/package.json", f"{app}/{lock}"] + outs
+            plan.notes.append("production dependencies are installed again with `npm ci --omit=dev`")
+        else:
+            copied_main = [app]
+            plan.notes.append(f"the whole {app} is copied and dev dependencies are removed with "
+                              "`npm prune --omit=dev`" + (" (native modules were built with the toolchain)"
+                                                          if native else
+                                                          "" if lock else " (no package-lock.json is visible)"))
+        v["_copied_main"] = copied_main
+        packages = [p for p in packages if not eco.is_build_package(p)]
+        if runtime != a.base_raw:
+            review.append(f"`{runtime}` has no compilers or extra OS packages: check native modules and tools "
+                          "the app runs")
+    elif ecosystem == "python":
+        if not eco.repo_name(a.base).split("/")[-1] in ("python",):
+            raise NoFix(f"the virtualenv rewrite needs a `python` base image, not `{a.base}`")
+        if (eco.split_image(a.base)[1] or "").startswith("2"):
+            raise NoFix("Python 2 has no `venv` module")
+        for inst, _c, c in a.commands():
+            from dockerfix.model.pkgmgr import parse_package_call
+
+            call = parse_package_call(c)
+            if call is None or call.manager != "pip" or not call.is_install:
+                continue
+            if call.has_option("--user", "--target", "-t", "--prefix", "--root"):
+                raise NoFix("pip installs with --user/--target/--prefix: the packages would not be in the venv")
+            first = call.invocation[0].value or ""
+            if first.startswith("/"):
+                raise NoFix(f"pip runs as `{first}`, which bypasses the virtualenv")
+        runtime = settings_base or eco.slim_variant(a.base_raw) or a.base_raw
+        v["venv"] = VENV
+        if any(i.keyword == "ENV" and "VIRTUAL_ENV" in i.line for i in a.envs):
+            raise NoFix("the stage already sets up a virtualenv")
+        plan.before[build.start] = _env().get_template("builder_python.j2").render(venv=VENV)
+        copies = _dedupe([d for d in a.copy_dests + [cwd, a.cwd] if d != "/" and not _under(d, [VENV])])
+        if dropped:
+            plan.notes.append(f"The build packages ({', '.join(dropped)}) stay in `{builder}`"
+                              + (f"; the runtime installs {', '.join(p for p in packages)}" if packages else ""))
+        plan.notes.append(f"packages are installed into a virtualenv {VENV} in `{builder}` and copied")
+    elif ecosystem == "java":
+        ver = eco.java_version(a.base)
+        if ver is None and not settings_base:
+            raise NoFix(f"the Java version of `{a.base}` is unknown")
+        runtime = settings_base or f"eclipse-temurin:{ver}-jre"
+        jars = []
+        for inst, c_cwd, c in a.commands():
+            if not eco.is_java_build(c):
+                continue
+            w = [x or "" for x in eco.words(c)]
+            if c.basename in ("mvn", "mvnw"):
+                jars.append({"src": f"{c_cwd}/target/*.jar", "dest": f"{c_cwd}/target/"})
+            elif "installDist" in w:
+                jars.append({"src": f"{c_cwd}/build/install", "dest": f"{c_cwd}/build/install"})
+            else:
+                jars.append({"src": f"{c_cwd}/build/libs/*.jar", "dest": f"{c_cwd}/build/libs/"})
+        v["jars"] = [dict(t) for t in {tuple(j.items()) for j in jars}]
+        v["jars"].sort(key=lambda j: j["src"])
+        jar_dirs = [j["dest"].rstrip("/") for j in v["jars"]]
+        assets, notes = _assets(a, (".java", ".kt", ".gradle", ".kts", ".xml"))
+        plan.notes.extend(dict.fromkeys(notes))
+        copies = _dedupe([x for x in _follow_moves(a, []) + _entry_paths(a) + assets if not _under(x, jar_dirs)])
+        binaries = [j["src"] for j in v["jars"]]
+    elif ecosystem == "dotnet":
+        outs = []
+        for inst, c_cwd, c in a.commands():
+            if eco.is_dotnet_publish(c):
+                o = eco.option_value(c, "-o", "--output")
+                if not o or "$" in o:
+                    raise NoFix("`dotnet publish` without a static `-o`: the publish folder is unknown")
+                outs.append(posixpath.normpath(posixpath.join(c_cwd, o)))
+        ver = eco.dotnet_version(a.base)
+        if ver is None and not settings_base:
+            raise NoFix(f"the .NET version of `{a.base}` is unknown")
+        runtime = settings_base or f"mcr.microsoft.com/dotnet/aspnet:{ver}"
+        v["outputs"] = _dedupe(outs)
+        assets, notes = _assets(a, (".cs", ".csproj", ".sln", ".fs", ".fsproj", ".props", ".targets"))
+        plan.notes.extend(dict.fromkeys(notes))
+        copies = _dedupe([x for x in _entry_paths(a) + assets if not _under(x, outs)])
+        binaries = v["outputs"]
+        review.append("`aspnet` includes ASP.NET Core; a console app can use `mcr.microsoft.com/dotnet/runtime`")
+    else:  # pragma: no cover - detect() only returns the names above
+        raise NoFix(ecosystem)
+
+    base_has_shell = eco.has_shell_image(runtime)
+    v["runtime_base"] = runtime
+    if a.base_raw in (runtime,) and ecosystem in ("node", "python"):
+        plan.notes.append(f"the runtime uses the same base `{runtime}` without the build tools and sources")
+    # what the runtime stage repeats
+    pre_run: list[str] = []
+    post_run: list[str] = []
+    if base_has_shell:
+        if packages and manager is not None:
+            if not eco.is_alpine(runtime) and manager == "apk" or eco.is_alpine(runtime) and manager != "apk":
+                plan.notes.append("OS packages are not installed in the runtime stage (its package manager "
+                                  "differs)")
+            else:
+                pre_run.append(_install_line(manager, packages))
+        pre_run.extend(users)
+        post_run = list(dict.fromkeys(pre + post)) if ecosystem in ("python", "node", "java", "dotnet") or \
+            runtime == a.base_raw or settings_base else list(dict.fromkeys(post))
+    else:
+        skipped = []
+        if packages:
+            skipped.append(f"OS packages ({', '.join(packages)})")
+        if users or pre or post:
+            skipped.append("user and file setup commands")
+        if skipped:
+            plan.notes.append(f"`{runtime}` has no shell or package manager, so " + " and ".join(skipped)
+                              + " are not repeated there")
+    v["pre_run"] = pre_run
+    v["post_run"] = post_run
+    v["copies"] = copies
+    _runtime_config(a, plan)
+    copied = list(v.get("_copied_main", [])) + binaries + ([VENV] if ecosystem == "python" else []) + copies
+    v["_copied"] = copied
+    if not copied:
+        raise NoFix("nothing to copy into the runtime stage")
+    if ecosystem in ("go", "rust", "java", "dotnet"):
+        review.append("check that the program finds every file it reads at runtime (only the build output"
+                      + (" and " + ", ".join(copies) if copies else "") + " is copied)")
+    if ecosystem == "python":
+        review.append("check that the runtime libraries cover every compiled extension (`ldd` on the .so files)")
+    return plan
+
+
+def _rust_outputs(a: Analysis, cwd: str, cmd) -> list[str]:
+    w = [x or "" for x in eco.words(cmd)]
+    names: list[str] = []
+    b = eco.option_value(cmd, "--bin")
+    if b:
+        names.append(b)
+    if not names:
+        toml = a.read_context("Cargo.toml") or ""
+        names = re.findall(r'\[\[bin\]\][^\[]*?name\s*=\s*"([^"]+)"', toml, re.S)
+        if not names:
+            m = re.search(r'\[package\][^\[]*?name\s*=\s*"([^"]+)"', toml, re.S)
+            if m:
+                names = [m.group(1)]
+    entry = [p for p in _entry_paths(a)]
+    if not names:
+        if entry:
+            return entry
+        raise NoFix("the Rust binary's name is unknown (no Cargo.toml in the visible build context)")
+    if w[1] == "install":
+        root = eco.option_value(cmd, "--root") or "/usr/local/cargo"
+        return [posixpath.join(root, "bin", n) for n in names]
+    triple = eco.option_value(cmd, "--target")
+    tdir = eco.option_value(cmd, "--target-dir") or "target"
+    rel = posixpath.join(tdir, triple, "release") if triple else posixpath.join(tdir, "release")
+    return [posixpath.normpath(posixpath.join(cwd, rel, n)) for n in names]
+
+
+def _node_outputs(a: Analysis, app: str, argv: list[str] | None) -> list[str]:
+    outs = []
+    for w in argv or []:
+        if w.startswith("-") or "$" in w:
+            continue
+        p = posixpath.normpath(posixpath.join(app, w))
+        if p.startswith(app + "/"):
+            top = p[len(app) + 1:].split("/")[0]
+            if top in ("dist", "build", "out", "lib", ".output"):
+                outs.append(f"{app}/{top}")
+    if not outs:
+        ts = a.read_context("tsconfig.json") or ""
+        m = re.search(r'"outDir"\s*:\s*"\.?/?([^"/]+)', ts)
+        if m:
+            outs.append(f"{app}/{m.group(1)}")
+    return _dedupe(outs)
+
+
+def _follow_moves(a: Analysis, outs: list[str]) -> list[str]:
+    """Build outputs after ``mv``/``cp`` commands of later RUNs (``mv app /usr/local/bin/``)."""
+    outs = list(outs)
+    for _inst, cwd, c in a.commands():
+        if c.basename not in ("mv", "cp", "install"):
+            continue
+        vals = [x for x in eco.words(c)[1:] if x is not None and not x.startswith("-")]
+        if len(vals) != 2 or "$" in "".join(vals):
+            continue
+        src = posixpath.normpath(posixpath.join(cwd, vals[0]))
+        dst = posixpath.normpath(posixpath.join(cwd, vals[1]))
+        if src in outs:
+            if vals[1].endswith("/") or dst in ("/usr/local/bin", "/usr/bin", "/bin", "/app", "/usr/local/sbin"):
+                dst = posixpath.join(dst, posixpath.basename(src))
+            outs.append(dst)
+            if c.basename == "mv":
+                outs.remove(src)
+    return outs
+
+
+def _runtime_config(a: Analysis, plan: Plan) -> None:
+    """ENV/ARG/WORKDIR/USER for the runtime stage, and the instructions that move there (with comments)."""
+    v = plan.values
+    doc = a.doc
+    last_run = max((i.start for i, _c, _r, _x in a.runs), default=-1)
+    last_fs = max([last_run] + [i.start for i in a.stage.instructions if i.keyword in ("COPY", "ADD")])
+    moved: list[Instruction] = []
+    for inst in a.stage.instructions[1:]:
+        if inst.keyword in MOVED or (inst.keyword in MOVED_IF_LAST and inst.start > last_fs):
+            moved.append(inst)
+    v["_moved"] = moved
+    blocks = []
+    for inst in moved:
+        comments = "".join(t.source for t in doc.comments_above(inst) if t.kind == "comment")
+        blocks.append(_norm(comments + inst.source))
+    v["moved"] = blocks
+    user = v.get("user")
+    if user is None and a.users and a.users[-1] not in moved:
+        v["user"] = " ".join(a.users[-1].args)
+    v["envs"] = [_norm(i.source) for i in a.envs]
+    if a.stage.instructions and a.workdirs:
+        v["workdir"] = a.cwd
+    else:
+        v["workdir"] = None
+    text = "\n".join(v["envs"] + blocks + v["pre_run"] + v["post_run"] + v.get("copies", [])
+                     + [str(v.get("workdir") or ""), str(v.get("user") or "")])
+    refs = _arg_refs(text)
+    v["args"] = [_norm(i.source) for i in a.args if any(n.split("=")[0] in refs for n in i.args)]
+    kept = [i.keyword for i in moved]
+    plan.notes.append("moved to the runtime stage: " + (", ".join(dict.fromkeys(kept)) or "nothing")
+                      + (f"; repeated there: {', '.join(x for x, y in (('ENV', a.envs), ('WORKDIR', a.workdirs), ('USER', a.users and v.get('user'))) if y)}"
+                         if (a.envs or a.workdirs or (a.users and v.get("user"))) else ""))
+
+
+_ENV = None
+
+
+def _env():
+    global _ENV
+    if _ENV is None:
+        import os
+
+        import jinja2
+
+        _ENV = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(os.path.join(os.path.dirname(os.path.dirname(__file__)), "templates")),
+            undefined=jinja2.StrictUndefined, keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True,
+            autoescape=False,
+        )
+    return _ENV
+
+
+def _render(a: Analysis, plan: Plan) -> tuple[Edit, str]:
+    from dockerfix.syntax import DockerfileSyntaxError, parse
+
+    doc = a.doc
+    nl = doc.newline
+    stage = a.stage
+    v = plan.values
+    values = {"user": None, "workdir": None, "copies": [], "pre_run": [], "post_run": [], "moved": [], "args": [],
+              "envs": [], "ca_certificates": False, "binaries": [], "outputs": [], "jars": [], "venv": VENV}
+    values.update((k, val) for k, val in v.items() if not k.startswith("_"))
+    runtime = _env().get_template(f"{plan.template}.j2").render(**values)
+    runtime = re.sub(r"\n{3,}", "\n\n", runtime).strip("\n") + "\n"
+    try:
+        if parse(runtime).to_text() != runtime:
+            raise NoFix("the rendered runtime stage does not round-trip")
+    except DockerfileSyntaxError as exc:
+        raise NoFix(f"the rendered runtime stage does not parse ({exc})") from None
+
+    # builder: the stage's own nodes, minus the moved instructions and their comments
+    moved = set(id(i) for i in v["_moved"])
+    drop: set[int] = set()
+    for inst in v["_moved"]:
+        drop.add(id(inst))
+        for t in doc.comments_above(inst):
+            if t.kind == "comment":
+                drop.add(id(t))
+    nodes = [n for n in doc.nodes if stage.start <= n.start < stage.end]
+    out: list[str] = []
+    prev_blank = False
+    removed_since = False
+    for n in nodes:
+        if id(n) in drop:
+            removed_since = True
+            continue
+        if isinstance(n, Trivia) and n.kind == "blank":
+            if prev_blank and removed_since:
+                continue
+            prev_blank = True
+            out.append(n.source)
+            continue
+        prev_blank = False
+        removed_since = False
+        src = n.source
+        if isinstance(n, Instruction):
+            if n.start in plan.before:
+                before = plan.before[n.start]
+                # put the new lines above the comments that belong to this instruction
+                k = len(out)
+                for t in reversed(doc.comments_above(n)):
+                    if k and out[k - 1] == t.source:
+                        k -= 1
+                out.insert(k, before.replace("\n", nl))
+            if n is stage.from_inst:
+                src = _rename_from(n, v["builder"], stage.name)
+            for at, text in sorted(plan.builder_inserts.get(n.start, []), reverse=True):
+                off = at - n.start
+                src = src[:off] + text + src[off:]
+        out.append(src)
+    builder = "".join(out)
+    if not builder.endswith(("\n", "\r\n")):
+        builder += nl
+    while builder.endswith(nl + nl):
+        builder = builder[: -len(nl)]
+    new = builder + nl + runtime.replace("\n", nl)
+    if not doc.text[stage.end:].strip() and not doc.text.endswith(("\n", "\r\n")):
+        new = new[: -len(nl)]
+    # the last instruction's own line break is part of the span; keep what follows byte for byte
+    end = stage.end
+    full = doc.text[: stage.start] + new + doc.text[end:]
+    try:
+        if parse(full).to_text() != full:
+            raise NoFix("the rewritten file does not round-trip")
+    except DockerfileSyntaxError as exc:
+        raise NoFix(f"the rewritten file does not parse ({exc})") from None
+    return Edit(stage.start, end, new), full
+
+
+def _rename_from(inst: Instruction, builder: str, old_name: str | None) -> str:
+    src = inst.source
+    body = src.rstrip("\r\n")
+    brk = src[len(body):]
+    if old_name is None:
+        return body + f" {'AS' if inst.raw_keyword.isupper() or not inst.raw_keyword.islower() else 'as'} " \
+               f"{builder}" + brk
+    m = re.search(r"(\s)(\S+)(\s*)$", body)
+    if not m or m.group(2).lower() != old_name:
+        raise NoFix("the FROM line's stage name could not be rewritten")
+    return body[: m.start(2)] + builder + body[m.end(2):] + brk
+
+
+TRANSFORMS = (MultiStage,)

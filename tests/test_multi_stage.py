@@ -1,0 +1,115 @@
+"""DFX501 multi-stage and DFX502 build-tools-in-final-stage: helpers, no-ops and fixes (fixtures cover the rest)."""
+
+from __future__ import annotations
+
+import pytest
+
+import dockerfix
+from dockerfix.model import ecosystems as eco
+from dockerfix.syntax import parse
+
+
+@pytest.mark.parametrize(("ref", "slim"), [
+    ("python:3.11", "python:3.11-slim"),
+    ("python:3.11-slim", "python:3.11-slim"),
+    ("node:20-bookworm", "node:20-bookworm-slim"),
+    ("node:18-alpine", "node:18-alpine"),
+    ("node", "node:slim"),
+    ("registry.local:5000/node:20", "registry.local:5000/node:20-slim"),
+    ("python:3.11@sha256:" + "0" * 64, None),
+])
+def test_slim_variant(ref, slim):
+    assert eco.slim_variant(ref) == slim
+
+
+@pytest.mark.parametrize(("ref", "version"), [
+    ("maven:3.9-eclipse-temurin-17", "17"),
+    ("gradle:8.5-jdk21", "21"),
+    ("eclipse-temurin:21-jdk-jammy", "21"),
+    ("openjdk:11", "11"),
+    ("maven:3.9", None),
+])
+def test_java_version(ref, version):
+    assert eco.java_version(ref) == version
+
+
+@pytest.mark.parametrize(("pkg", "build", "runtime"), [
+    ("libpq-dev", True, "libpq5"),
+    ("libxml2-dev", True, "libxml2"),
+    ("libjpeg-dev", True, "libjpeg62-turbo"),
+    ("libffi-dev", True, "libffi8"),
+    ("libssl-dev", True, "libssl3"),
+    ("libfoo-dev", True, None),
+    ("build-essential", True, None),
+    ("gcc-12", True, None),
+    ("curl", False, None),
+])
+def test_package_classes(pkg, build, runtime):
+    assert eco.is_build_package(pkg) is build
+    assert eco.runtime_library(pkg, "apt-get") == runtime
+
+
+NOOP_501 = [
+    "FROM python:3.11-slim\nCOPY . /app\nRUN pip install -r /app/requirements.txt\nCMD [\"python\", \"/app/a.py\"]\n",
+    "FROM scratch\nCOPY app /app\n",
+    "FROM golang:1.22 AS b\nRUN go build -o /x .\nFROM debian:bookworm-slim\nCOPY --from=b /x /x\n",
+    # the toolchain is removed in the same stage: nothing ships
+    "FROM python:3.12-alpine\nRUN apk add --no-cache --virtual .deps gcc musl-dev && pip install uwsgi "
+    "&& apk del .deps\nCMD [\"uwsgi\"]\n",
+    "# escape=`\nFROM golang:1.22\nRUN go build -o C:\\x.exe .\n",
+]
+
+
+@pytest.mark.parametrize("text", NOOP_501)
+def test_multi_stage_noop(text):
+    r = dockerfix.fix(text, select=["DFX501"], unsafe=True)
+    assert r.text == text
+    assert not [c for c in r.findings if c.code == "DFX501"]
+
+
+def test_multi_stage_is_unsafe_and_idempotent():
+    text = "FROM golang:1.22\nWORKDIR /src\nCOPY . .\nRUN go build -o /bin/app .\nCMD [\"/bin/app\"]\n"
+    safe = dockerfix.fix(text, select=["DFX501"])
+    assert safe.text == text and [c for c in safe.findings if c.code == "DFX501" and c.fixable]
+    r = dockerfix.fix(text, select=["all"], unsafe=True)
+    assert not r.errors
+    assert r.text.count("FROM ") == 2 and "COPY --from=builder /bin/app /bin/app" in r.text
+    assert parse(r.text).to_text() == r.text
+    assert dockerfix.fix(r.text, select=["all"], unsafe=True).text == r.text
+
+
+def test_multi_stage_crlf_and_named_final_stage():
+    text = "FROM golang:1.22 AS app\r\nRUN go build -o /app .\r\nCMD [\"/app\"]\r\n"
+    r = dockerfix.fix(text, select=["DFX501"], unsafe=True)
+    assert "\n" not in r.text.replace("\r\n", "")
+    assert "FROM golang:1.22 AS builder\r\n" in r.text
+    assert "AS app\r\n" in r.text.split("builder", 1)[1]  # the runtime keeps the name --target uses
+
+
+def test_multi_stage_runtime_base_setting():
+    text = "FROM golang:1.19\nRUN go build -o /usr/local/bin/app .\nCMD [\"app\"]\n"
+    r = dockerfix.fix(text, select=["DFX501"], unsafe=True, settings={"runtime-base": "debian:bookworm-slim"})
+    assert "\nFROM debian:bookworm-slim\n" in r.text
+    assert "COPY --from=builder /etc/ssl/certs/ca-certificates.crt" in r.text
+
+
+def test_multi_stage_pip_user_is_a_finding():
+    text = "FROM python:3.11\nRUN apt-get update && apt-get install -y gcc\nRUN pip install --user x\n"
+    r = dockerfix.fix(text, select=["DFX501"], unsafe=True)
+    assert r.text == text
+    (f,) = [c for c in r.findings if c.code == "DFX501"]
+    assert not f.fixable and "--user" in f.reason
+
+
+def test_build_tools_noop_when_tools_removed_in_builder_only():
+    text = ("FROM debian:bookworm AS b\nRUN apt-get install -y gcc\n"
+            "FROM debian:bookworm-slim\nRUN apt-get install -y curl\n")
+    r = dockerfix.fix(text, select=["DFX502"], unsafe=True)
+    assert r.text == text and not r.findings
+
+
+def test_build_tools_continuation_line_word():
+    text = ("FROM x AS b\nRUN true\nFROM debian:bookworm-slim\n"
+            "RUN apt-get install -y \\\n    curl \\\n    gcc \\\n    ca-certificates\n")
+    r = dockerfix.fix(text, select=["DFX502"], unsafe=True)
+    assert "gcc" not in r.text and "    curl \\\n    ca-certificates\n" in r.text.replace("     \\", " \\")
