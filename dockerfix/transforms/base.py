@@ -146,6 +146,9 @@ class Transform:
     default_enabled: ClassVar[bool] = True
     declares: ClassVar[frozenset[str]] = frozenset()
     """Semantics this transform may change on purpose (e.g. ``stages``, ``final-config``); the engine's guard allows them."""
+    image_differences: ClassVar[tuple[str, ...]] = ()
+    """Image paths (globs, no leading ``/``; ``*`` crosses ``/``) its fixes may remove or change on purpose: the
+    caches and indexes it exists to drop. ``dockerfix verify`` allows exactly these differences."""
     after: ClassVar[tuple[str, ...]] = ()
     """Names of transforms whose fixes should land first in a pass (ordering metadata, not engine special cases)."""
 

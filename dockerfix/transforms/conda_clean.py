@@ -20,6 +20,7 @@ CONDA_INSTALLS = frozenset({"install", "create", "env-create", "env-update", "up
 
 class CondaClean(AppendCleanup):
     code = "DFX111"
+    image_differences = ("opt/conda/pkgs/*", "root/.conda/pkgs/*")
     name = "conda-clean"
     summary = "Run `conda clean -afy` (mamba, micromamba) in the RUN that installs packages"
     safety = "safe"

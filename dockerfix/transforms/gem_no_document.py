@@ -15,6 +15,7 @@ def _is_gemrc(path: str) -> bool:
 
 class GemNoDocument(InsertFlag):
     code = "DFX110"
+    image_differences = ("usr/local/lib/ruby/gems/*/doc/*", "usr/local/bundle/doc/*", "var/lib/gems/*/doc/*", "usr/lib/ruby/gems/*/doc/*")
     name = "gem-no-document"
     summary = "Use `gem install --no-document` so no ri/rdoc documentation is generated"
     safety = "safe"

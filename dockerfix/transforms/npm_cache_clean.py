@@ -23,6 +23,7 @@ _OFFLINE = ("--offline", "--prefer-offline")
 
 class NpmCacheClean(AppendCleanup):
     code = "DFX108"
+    image_differences = ("root/.npm/*", "home/*/.npm/*")
     name = "npm-cache-clean"
     summary = "Run `npm cache clean --force` in the RUN that installs packages"
     safety = "mixed"
