@@ -239,11 +239,11 @@ def _tasks(opts: Options, files_: list[str], finder) -> tuple[list[Task], list[F
         except ConfigError as exc:
             failed.append(FileReport(disp, error=FileError("config", str(exc))))
             continue
-        tasks.append(_task(opts, cfg, path, disp, os.path.dirname(os.path.abspath(path))))
+        tasks.append(make_task(opts, cfg, path, disp, os.path.dirname(os.path.abspath(path))))
     return tasks, failed
 
 
-def _task(opts: Options, cfg, path: str, disp: str, default_context: str | None) -> Task:
+def make_task(opts: Options, cfg, path: str, disp: str, default_context: str | None) -> Task:
     settings = cfg.fix_settings()
     if opts.offline:
         settings["offline"] = True
@@ -327,7 +327,7 @@ def _stdin_report(opts: Options, stdin: IO[bytes], finder) -> FileReport:
     if name:
         d = os.path.dirname(os.path.abspath(name))
         default_context = d if os.path.isdir(d) else None
-    task = _task(opts, cfg, "-", disp, default_context)
+    task = make_task(opts, cfg, "-", disp, default_context)
     try:
         text = files.decode(files.read_stdin_bytes(stdin), disp)
     except files.FileError as exc:

@@ -1,0 +1,598 @@
+"""``dockerfix pr``: fix the Dockerfiles of a git checkout and propose the result as a pull request.
+
+Steps (:func:`run`):
+
+1. Read the flags into one :class:`Settings`; load the body template and the verify report (errors: exit 2 before
+   anything else happens).
+2. Find the repository (``--repo``, else the remote's URL, else ``$GITHUB_REPOSITORY``) and, unless ``--dry-run``,
+   ask the API for it (token check, default branch).
+3. Check out the current commit in a temporary worktree and run the fixes there (the same per-file work as
+   ``dockerfix --write``: config discovery, safe writes). The user's checkout, branch and working tree are never
+   touched; the worktree is removed whatever happens.
+4. Nothing changed: say so, exit 0 (no branch, no pull request is touched). Otherwise commit, force-push the commit
+   to ``dockerfix/<profile>`` (skipped when the branch already holds the same tree on the same parent), then update
+   the open pull request whose head is that branch (``PATCH``) or open one (``POST``).
+
+Exit codes: 0 done (or nothing to change); 2 error (usage, git, network, API, template) and also when some
+Dockerfile could not be processed (the others are still proposed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from typing import IO, Any, Callable
+
+from dockerfix.bot.git import Git, GitError, repo_from_remote_url
+from dockerfix.bot.github import DEFAULT_API_URL, GitHubClient, GitHubError
+
+EXIT_OK, EXIT_ERROR = 0, 2
+BOT_NAME = "dockerfix"
+BOT_EMAIL = "dockerfix@users.noreply.github.com"
+MAX_BODY = 65000
+"""GitHub refuses bodies over 65,536 characters; above this the diffs are left out of the body."""
+
+
+class BotError(Exception):
+    """A problem the user can fix; printed as ``dockerfix pr: error: ...``, exit 2."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    paths: tuple[str, ...] = (".",)
+    select: tuple[str, ...] | None = None
+    ignore: tuple[str, ...] | None = None
+    unsafe: bool | None = None
+    profile: str = "default"
+    branch: str | None = None
+    base: str | None = None
+    remote: str = "origin"
+    repo: str | None = None
+    api_url: str = DEFAULT_API_URL
+    token: str | None = None
+    template: str | None = None
+    verify_report: str | None = None
+    title: str | None = None
+    dry_run: bool = False
+    draft: bool = False
+    author: str | None = None
+
+    @property
+    def branch_name(self) -> str:
+        return self.branch or f"dockerfix/{self.profile}"
+
+
+# ------------------------------------------------------------------ flags
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="dockerfix pr",
+        description="Fix the Dockerfiles of this git checkout and open (or update) a pull request with the result.",
+        epilog="Environment: GITHUB_TOKEN (or GH_TOKEN) for the API; GITHUB_API_URL; GITHUB_REPOSITORY. "
+        "Exit codes: 0 done or nothing to change, 2 error. Details: docs/integrations.md.",
+    )
+    p.add_argument("paths", nargs="*", metavar="PATH", help="Dockerfiles or folders inside the repository (default: .)")
+    p.add_argument("--select", action="append", metavar="CODES", help="Only these transforms (comma-separated).")
+    p.add_argument("--ignore", action="append", metavar="CODES", help="Skip these transforms.")
+    p.add_argument("--unsafe", action=argparse.BooleanOptionalAction, default=None,
+                   help="Also apply fixes that may change the image (default: from config, else no).")
+    p.add_argument("--profile", default="default", help="Name of this run; the branch is dockerfix/PROFILE.")
+    p.add_argument("--branch", help="Branch to push to (default: dockerfix/PROFILE).")
+    p.add_argument("--base", help="Base branch of the pull request (default: the current branch, else the "
+                   "repository's default branch).")
+    p.add_argument("--remote", default="origin", help="Git remote to push to (default: origin).")
+    p.add_argument("--repo", metavar="OWNER/NAME", help="GitHub repository (default: from the remote URL).")
+    p.add_argument("--api-url", metavar="URL", help="GitHub API URL (default: $GITHUB_API_URL or "
+                   f"{DEFAULT_API_URL}; GitHub Enterprise: https://HOST/api/v3).")
+    p.add_argument("--template", metavar="PATH", help="Jinja2 template for the pull request body.")
+    p.add_argument("--verify-report", metavar="FILE", help="JSON from 'dockerfix verify': adds a size/rebuild table.")
+    p.add_argument("--title", help="Pull request title.")
+    p.add_argument("--draft", action="store_true", help="Open the pull request as a draft.")
+    p.add_argument("--author", metavar="'NAME <EMAIL>'", help="Commit author (default: git config, else dockerfix).")
+    p.add_argument("--dry-run", action="store_true",
+                   help="Print the branch, commit message and body; push nothing, call no API.")
+    return p
+
+
+def _codes(values: list[str] | None) -> tuple[str, ...] | None:
+    from dockerfix.cli_core import split_codes
+
+    return split_codes(values)
+
+
+def settings_from_args(argv: list[str], env: dict[str, str]) -> Settings:
+    a = build_parser().parse_args(argv)
+    return Settings(
+        paths=tuple(a.paths) or (".",),
+        select=_codes(a.select),
+        ignore=_codes(a.ignore),
+        unsafe=a.unsafe,
+        profile=a.profile,
+        branch=a.branch,
+        base=a.base,
+        remote=a.remote,
+        repo=a.repo,
+        api_url=a.api_url or env.get("GITHUB_API_URL") or DEFAULT_API_URL,
+        token=env.get("GITHUB_TOKEN") or env.get("GH_TOKEN") or None,
+        template=a.template,
+        verify_report=a.verify_report,
+        title=a.title,
+        dry_run=a.dry_run,
+        draft=a.draft,
+        author=a.author,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else list(argv)
+    try:
+        settings = settings_from_args(args, dict(os.environ))
+    except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
+        return int(exc.code or 0)
+    return run(settings, git=Git(os.getcwd()), env=dict(os.environ))
+
+
+# ------------------------------------------------------------------ inputs
+def load_template(path: str | None):
+    """The body template (``StrictUndefined``, ``keep_trailing_newline``); raise :class:`BotError`."""
+    import jinja2
+
+    if path is None:
+        from importlib import resources
+
+        source = resources.files("dockerfix.bot").joinpath("templates/pr_body.md.j2").read_text("utf-8")
+        name = "pr_body.md.j2"
+    else:
+        try:
+            with open(path, encoding="utf-8") as f:
+                source = f.read()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise BotError(f"--template {path}: cannot read: {exc}") from None
+        name = path
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
+    try:
+        return env.from_string(source)
+    except jinja2.TemplateSyntaxError as exc:
+        raise BotError(f"{name}:{exc.lineno}: template syntax error: {exc.message}") from None
+
+
+def _pair(value: Any, key: str, app: dict[str, Any]) -> tuple[Any, Any] | None:
+    """``before``/``after`` of a verify metric given as ``{before, after}``, ``[before, after]``, or
+    ``KEY_before``/``KEY_after``; a plain number is an ``after`` alone."""
+    if isinstance(value, dict):
+        return value.get("before"), value.get("after")
+    if isinstance(value, (list, tuple)) and len(value) == 2:
+        return value[0], value[1]
+    if f"{key}_before" in app or f"{key}_after" in app:
+        return app.get(f"{key}_before"), app.get(f"{key}_after")
+    if value is None:
+        return None
+    return None, value
+
+
+def human_bytes(n: Any) -> str:
+    if not isinstance(n, (int, float)) or isinstance(n, bool):
+        return "?" if n is None else str(n)
+    size = float(n)
+    for unit in ("B", "kB", "MB", "GB"):
+        if abs(size) < 1000 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{size:.1f} GB"  # pragma: no cover
+
+
+def _fmt_pair(p: tuple[Any, Any] | None, fmt: Callable[[Any], str] = str) -> str:
+    if p is None:
+        return "n/a"
+    before, after = p
+    if before is None:
+        return fmt(after) if after is not None else "n/a"
+    return f"{fmt(before)} → {fmt(after)}"
+
+
+def _seconds(v: Any) -> str:
+    return f"{v:.1f} s" if isinstance(v, (int, float)) and not isinstance(v, bool) else str(v)
+
+
+def load_verify_report(path: str) -> dict[str, Any]:
+    """Normalise the JSON ``dockerfix verify`` emits into table rows; raise :class:`BotError`.
+
+    Accepted: ``{"apps": {NAME: APP}}``, ``{"apps": [{"name": NAME, ...APP}]}`` or ``{NAME: APP}``, where APP has
+    ``size_before``/``size_after`` (bytes), ``layers``, ``rebuild_steps``, ``rebuild_seconds`` (each a number, a
+    ``{"before", "after"}`` object, a ``[before, after]`` pair, or ``KEY_before``/``KEY_after`` keys) and ``equal``.
+    Also accepted: one ``dockerfix verify`` JSON report (``dockerfile``, ``equal``, ``before``/``after`` sides with
+    ``image_bytes``, ``layers``, ``rebuild_steps``, ``rebuild_seconds``) or a list of them.
+    """
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except OSError as exc:
+        raise BotError(f"--verify-report {path}: cannot read: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise BotError(f"--verify-report {path}: not valid JSON: {exc}") from None
+    if isinstance(data, dict) and _is_verify_report(data):
+        data = {"apps": [data]}
+    apps_raw = data.get("apps", data) if isinstance(data, dict) else data if isinstance(data, list) else None
+    if isinstance(apps_raw, list):
+        apps_raw = [_from_verify_report(a) if _is_verify_report(a) else a for a in apps_raw]
+        items = [(str(a.get("name", i)), a) for i, a in enumerate(apps_raw) if isinstance(a, dict)]
+    elif isinstance(apps_raw, dict):
+        items = [(str(k), v) for k, v in apps_raw.items() if isinstance(v, dict)]
+    else:
+        items = []
+    if not items:
+        raise BotError(f"--verify-report {path}: no apps found (expected a JSON object of apps, each with "
+                       "size_before/size_after/layers/rebuild_steps/rebuild_seconds/equal)")
+    rows = []
+    for name, app in items:
+        sb, sa = app.get("size_before"), app.get("size_after")
+        change = "n/a"
+        if isinstance(sb, (int, float)) and isinstance(sa, (int, float)) and sb:
+            change = f"{(sa - sb) / sb * 100:+.1f}%"
+        equal = app.get("equal")
+        rows.append({
+            "name": name,
+            "size_before": human_bytes(sb),
+            "size_after": human_bytes(sa),
+            "size_change": change,
+            "layers": _fmt_pair(_pair(app.get("layers"), "layers", app)),
+            "rebuild_steps": _fmt_pair(_pair(app.get("rebuild_steps"), "rebuild_steps", app)),
+            "rebuild_seconds": _fmt_pair(_pair(app.get("rebuild_seconds"), "rebuild_seconds", app), _seconds),
+            "equal": "yes" if equal is True else "**no**" if equal is False else "n/a",
+            "raw": app,
+        })
+    return {"apps": rows, "raw": data}
+
+
+def _is_verify_report(d: Any) -> bool:
+    return isinstance(d, dict) and isinstance(d.get("before"), dict) and isinstance(d.get("after"), dict)
+
+
+def _from_verify_report(d: dict[str, Any]) -> dict[str, Any]:
+    """``dockerfix verify --format json`` (``VerifyReport.to_dict``: ``before``/``after`` sides) as an app row."""
+    b, a = d["before"], d["after"]
+    return {
+        "name": d.get("name") or d.get("dockerfile") or "?",
+        "size_before": b.get("image_bytes"), "size_after": a.get("image_bytes"),
+        "layers": [b.get("layers"), a.get("layers")],
+        "rebuild_steps": [b.get("rebuild_steps"), a.get("rebuild_steps")] if b.get("rebuild_steps") is not None else None,
+        "rebuild_seconds": ([b.get("rebuild_seconds"), a.get("rebuild_seconds")]
+                            if b.get("rebuild_seconds") is not None else None),
+        "equal": d.get("equal"),
+    }
+
+
+def resolve_repo(settings: Settings, git: Git, env: dict[str, str]) -> tuple[str, str] | None:
+    if settings.repo:
+        owner, _, name = settings.repo.partition("/")
+        if not owner or not name or "/" in name:
+            raise BotError(f"--repo {settings.repo}: expected OWNER/NAME")
+        return owner, name
+    try:
+        found = repo_from_remote_url(git.remote_url(settings.remote))
+    except GitError:
+        found = None
+    if found:
+        return found
+    gh = env.get("GITHUB_REPOSITORY", "")
+    if gh.count("/") == 1:
+        owner, name = gh.split("/")
+        return owner, name
+    return None
+
+
+# ------------------------------------------------------------------ fixing
+@dataclass
+class Outcome:
+    reports: list[Any] = field(default_factory=list)
+    changed_paths: list[str] = field(default_factory=list)
+    diffs: dict[str, str] = field(default_factory=dict)
+
+
+def _repo_relative(paths: tuple[str, ...], top: str, cwd: str) -> list[str]:
+    out = []
+    real_top = os.path.realpath(top)
+    for p in paths:
+        full = os.path.realpath(os.path.join(cwd, p))
+        rel = os.path.relpath(full, real_top)
+        if rel == os.pardir or rel.startswith(os.pardir + os.sep):
+            raise BotError(f"{p}: outside the repository ({top})")
+        out.append("." if rel == os.curdir else rel)
+    return out
+
+
+def fix_worktree(settings: Settings, wt: Git, rel_paths: list[str]) -> Outcome:
+    """Run the fixes on the files of the worktree ``wt`` (the same per-file work as ``dockerfix --write``)."""
+    from dockerfix.cli_core import Options, make_task, process
+    from dockerfix.config import ConfigError, Finder
+    from dockerfix.io.files import discover
+    from dockerfix.outputs import FileError, FileReport
+
+    root = wt.cwd
+    opts = Options(paths=tuple(rel_paths), mode="write", select=settings.select, ignore=settings.ignore,
+                   unsafe=settings.unsafe)
+    found, missing = discover([os.path.join(root, p) for p in rel_paths])
+    out = Outcome()
+    out.reports = [FileReport(_rel(e.path, root), error=FileError("io", e.message)) for e in missing]
+    finder = Finder()
+    for path in found:
+        disp = _rel(path, root)
+        try:
+            cfg = finder.for_file(path)
+        except ConfigError as exc:
+            out.reports.append(FileReport(disp, error=FileError("config", str(exc))))
+            continue
+        out.reports.append(process(make_task(opts, cfg, path, disp, os.path.dirname(path))))
+    out.changed_paths = wt.status_paths()
+    if out.changed_paths:
+        wt.run("add", "--all", "--", *out.changed_paths)
+        for p in out.changed_paths:
+            out.diffs[p] = wt.run("diff", "--cached", "--no-color", "--no-ext-diff", "HEAD", "--", p)
+    return out
+
+
+def _rel(path: str, root: str) -> str:
+    return os.path.relpath(path, root).replace(os.sep, "/")
+
+
+# ------------------------------------------------------------------ messages
+def _fence(text: str) -> str:
+    longest, run = 0, 0
+    for ch in text:
+        run = run + 1 if ch == "`" else 0
+        longest = max(longest, run)
+    return "`" * max(3, longest + 1)
+
+
+def demote_headings(markdown: str, levels: int) -> str:
+    """``## What`` -> ``##### What`` outside code fences, so transform docs nest under the body's headings."""
+    out, fence = [], None
+    for line in markdown.split("\n"):
+        stripped = line.lstrip()
+        if stripped.startswith(("```", "~~~")):
+            mark = stripped[:3]
+            fence = None if fence == mark else (fence or mark)
+        elif fence is None and stripped.startswith("#"):
+            hashes = len(stripped) - len(stripped.lstrip("#"))
+            if hashes <= 6 and stripped[hashes:hashes + 1] in (" ", ""):
+                line = "#" * min(6, hashes + levels) + stripped[hashes:]
+        out.append(line)
+    return "\n".join(out)
+
+
+def body_context(settings: Settings, outcome: Outcome, *, base: str, repo: str, verify: dict | None) -> dict[str, Any]:
+    from dockerfix import __version__
+    from dockerfix.transforms.registry import by_key
+
+    files, used = [], {}
+    reported = set()
+    for r in outcome.reports:
+        if r.error is not None or not r.changed:
+            continue
+        reported.add(r.path)
+        diff = outcome.diffs.get(r.path, "")
+        for c in r.changes:
+            used.setdefault(c.code, c.name)
+        files.append({
+            "path": r.path,
+            "changes": [c.to_dict() for c in r.changes],
+            "findings": [c.to_dict() for c in r.findings],
+            "diff": diff,
+            "fence": _fence(diff),
+        })
+    other = [{"path": p, "diff": d, "fence": _fence(d)} for p, d in outcome.diffs.items() if p not in reported]
+    transforms = []
+    for code in sorted(used):
+        t = by_key(code)
+        transforms.append({
+            "code": code, "name": used[code],
+            "summary": getattr(t, "summary", "") if t else "",
+            "safety": getattr(t, "safety", "") if t else "",
+            "docs": demote_headings((getattr(t, "docs", "") or "").strip(), 3) if t else "",
+        })
+    errors = [{"path": r.path, "message": r.error.message if r.error else "; ".join(r.internal_errors),
+               "line": r.error.line if r.error else None}
+              for r in outcome.reports if r.failed]
+    return {
+        "marker": f"<!-- dockerfix-pr profile={settings.profile} -->",
+        "profile": settings.profile,
+        "branch": settings.branch_name,
+        "base": base,
+        "repo": repo,
+        "unsafe": bool(settings.unsafe),
+        "version": __version__,
+        "files": files,
+        "other_files": other,
+        "transforms": transforms,
+        "errors": errors,
+        "verify": verify,
+        "include_diffs": True,
+        "summary": {"files": len(files), "changes": sum(len(f["changes"]) for f in files)},
+    }
+
+
+def render_body(template, ctx: dict[str, Any]) -> str:
+    import jinja2
+
+    try:
+        body = template.render(**ctx)
+        if len(body) > MAX_BODY and ctx.get("include_diffs"):
+            body = template.render(**{**ctx, "include_diffs": False})
+    except jinja2.UndefinedError as exc:
+        raise BotError(f"template: {exc.message} (available: {', '.join(sorted(ctx))})") from None
+    except jinja2.TemplateError as exc:
+        raise BotError(f"template: {exc}") from None
+    return body
+
+
+def commit_message(settings: Settings, ctx: dict[str, Any]) -> str:
+    n_files, n_changes = ctx["summary"]["files"], ctx["summary"]["changes"]
+    subject = settings.title or (
+        f"dockerfix: {n_changes} fix{'' if n_changes == 1 else 'es'} in {n_files} "
+        f"Dockerfile{'' if n_files == 1 else 's'}" + ("" if settings.profile == "default" else f" ({settings.profile})")
+    )
+    lines = [subject, ""]
+    for f in ctx["files"]:
+        codes = []
+        for c in f["changes"]:
+            label = f"{c['code']} {c['name']}"
+            if label not in codes:
+                codes.append(label)
+        lines.append(f"{f['path']}: {', '.join(codes)}")
+    for f in ctx["other_files"]:
+        lines.append(f"{f['path']}: updated along")
+    lines += ["", f"Generated by dockerfix {ctx['version']} (profile {settings.profile}, "
+              f"{'unsafe fixes included' if settings.unsafe else 'safe fixes only'})."]
+    return "\n".join(lines) + "\n"
+
+
+def _identity(settings: Settings, git: Git) -> dict[str, str]:
+    if settings.author:
+        name, _, email = settings.author.partition("<")
+        name, email = name.strip(), email.rstrip(">").strip()
+        if not name or not email:
+            raise BotError(f"--author {settings.author!r}: expected 'NAME <EMAIL>'")
+    else:
+        name = git.config("user.name") or BOT_NAME
+        email = git.config("user.email") or BOT_EMAIL
+    return {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email,
+            "GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email}
+
+
+# ------------------------------------------------------------------ the run
+def run(
+    settings: Settings,
+    *,
+    git: Git,
+    env: dict[str, str] | None = None,
+    client: GitHubClient | None = None,
+    out: IO[str] | None = None,
+    err: IO[str] | None = None,
+) -> int:
+    """Do it; return the exit code. Never raises for expected failures (git, network, API, template)."""
+    env = dict(os.environ) if env is None else env
+    out = out or sys.stdout
+    err = err or sys.stderr
+
+    def fail(msg: str) -> int:
+        err.write(f"dockerfix pr: error: {msg}\n")
+        err.flush()
+        return EXIT_ERROR
+
+    try:
+        return _run(settings, git, env, client, out, err)
+    except BotError as exc:
+        return fail(str(exc))
+    except GitHubError as exc:
+        return fail(str(exc))
+    except GitError as exc:
+        return fail(str(exc))
+    except KeyboardInterrupt:
+        return 130
+
+
+def _run(settings: Settings, git: Git, env: dict[str, str], client: GitHubClient | None, out: IO[str],
+         err: IO[str]) -> int:
+    from dockerfix.cli_core import Options, UsageError, validate
+
+    try:
+        validate(Options(paths=settings.paths, mode="write", select=settings.select, ignore=settings.ignore))
+    except UsageError as exc:
+        raise BotError(str(exc)) from None
+    template = load_template(settings.template)
+    verify = load_verify_report(settings.verify_report) if settings.verify_report else None
+    try:
+        top = git.toplevel()
+    except GitError as exc:
+        raise BotError(f"not inside a git checkout ({exc.stderr})") from None
+    rel_paths = _repo_relative(settings.paths, top, git.cwd)
+    head = git.head()
+    repo = resolve_repo(settings, git, env)
+    if repo is None and not settings.dry_run:
+        raise BotError(f"cannot tell the GitHub repository from remote '{settings.remote}': pass --repo OWNER/NAME")
+    repo_name = "/".join(repo) if repo else "(unknown)"
+    base = settings.base or head.branch
+    if not settings.dry_run:
+        if not settings.token:
+            raise BotError("GITHUB_TOKEN is not set: the bot needs a token with 'contents: write' and "
+                           "'pull-requests: write' (or use --dry-run)")
+        client = client or GitHubClient(settings.api_url, settings.token)
+        info = client.get_repo(*repo)  # type: ignore[misc]
+        base = base or (info or {}).get("default_branch")
+        if not base:
+            raise BotError("HEAD is detached and the repository has no default branch: pass --base BRANCH")
+    base = base or "(default branch)"
+
+    tmp = tempfile.mkdtemp(prefix="dockerfix-pr-")
+    wt_path = os.path.join(tmp, "worktree")
+    wt: Git | None = None
+    try:
+        wt = git.worktree_add(wt_path, head.sha)
+        outcome = fix_worktree(settings, wt, rel_paths)
+        failed = [r for r in outcome.reports if r.failed]
+        for r in failed:
+            msg = r.error.message if r.error else "; ".join(r.internal_errors)
+            err.write(f"dockerfix pr: warning: {r.error_location()}: {msg} (file left out)\n")
+        if not outcome.changed_paths:
+            err.write("dockerfix pr: nothing to change; no branch pushed, no pull request touched\n")
+            return EXIT_ERROR if failed else EXIT_OK
+        ctx = body_context(settings, outcome, base=base, repo=repo_name, verify=verify)
+        body = render_body(template, ctx)
+        message = commit_message(settings, ctx)
+        title = message.splitlines()[0]
+        branch = settings.branch_name
+        if settings.dry_run:
+            out.write(f"branch: {branch}\nbase: {base}\nrepository: {repo_name}\n\n--- commit message ---\n{message}"
+                      f"\n--- pull request body ---\n{body}")
+            out.flush()
+            return EXIT_ERROR if failed else EXIT_OK
+        _commit(wt, message, _identity(settings, git))
+        new_sha = wt.run("rev-parse", "HEAD").strip()
+        pushed = _push(wt, settings.remote, branch, new_sha, head.sha)
+        assert repo is not None and client is not None
+        pr = client.find_open_pull(repo[0], repo[1], repo[0], branch)
+        if pr is not None:
+            pr = client.update_pull(repo[0], repo[1], pr.number, title=title, body=body)
+            verb = "updated"
+        else:
+            pr = client.create_pull(repo[0], repo[1], title=title, head=branch, base=base, body=body,
+                                    draft=settings.draft)
+            verb = "opened"
+        out.write(f"{verb} pull request #{pr.number}: {pr.url}\n")
+        err.write(f"dockerfix pr: branch {branch} {'pushed' if pushed else 'already up to date'} "
+                  f"({len(outcome.changed_paths)} file{'' if len(outcome.changed_paths) == 1 else 's'})\n")
+        out.flush()
+        return EXIT_ERROR if failed else EXIT_OK
+    finally:
+        if wt is not None:
+            git.worktree_remove(wt_path)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _commit(wt: Git, message: str, identity: dict[str, str]) -> None:
+    msg_file = os.path.join(os.path.dirname(wt.cwd), "COMMIT_MSG")
+    with open(msg_file, "w", encoding="utf-8") as f:
+        f.write(message)
+    wt.run("-c", "commit.gpgsign=false", "commit", "--quiet", "--no-verify", "--cleanup=verbatim", "-F", msg_file,
+           env=identity)
+
+
+def _push(wt: Git, remote: str, branch: str, new_sha: str, parent: str) -> bool:
+    """Force-push ``new_sha`` to ``branch`` unless the branch already has the same tree on the same parent."""
+    current = wt.remote_branch_sha(remote, branch)
+    if current is not None:
+        wt.run("fetch", "--quiet", "--no-tags", remote, f"refs/heads/{branch}")
+        same_tree = wt.run("rev-parse", f"{current}^{{tree}}").strip() == wt.run("rev-parse", "HEAD^{tree}").strip()
+        same_parent = wt.run("rev-parse", f"{current}^", check=False).strip() == parent
+        if same_tree and same_parent:
+            return False
+    wt.run("push", "--quiet", "--force", "--no-verify", remote, f"{new_sha}:refs/heads/{branch}")
+    return True
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

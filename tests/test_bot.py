@@ -1,0 +1,566 @@
+"""``dockerfix pr`` end to end: real git (a local bare repository as the remote) and a GitHub API stand-in on
+127.0.0.1 that implements the four endpoints the bot uses and records every request."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import subprocess
+import threading
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from dockerfix.bot import cli as bot
+from dockerfix.bot.git import Git, repo_from_remote_url
+from dockerfix.bot.github import GitHubClient, GitHubError
+
+pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+
+DOCKERFILE = "FROM python:3.12\nADD app.py /app/\nRUN pip install flask\n"
+FIXED = "FROM python:3.12\nCOPY app.py /app/\nRUN pip install --no-cache-dir flask\n"
+CLEAN = "FROM python:3.12\nCOPY app.py /app/\n"
+
+
+# ------------------------------------------------------------------ a GitHub stand-in
+class FakeGitHub:
+    """``GET /repos/o/r``, ``GET /repos/o/r/pulls``, ``POST /repos/o/r/pulls``, ``PATCH /repos/o/r/pulls/N``."""
+
+    def __init__(self, owner: str = "octo", name: str = "app") -> None:
+        self.owner, self.name = owner, name
+        self.requests: list[dict] = []
+        self.pulls: list[dict] = []
+        self.fail: dict[tuple[str, str], tuple[int, dict, dict]] = {}
+        """(method, path) -> (status, headers, json body): answer with an error instead."""
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):  # quiet
+                pass
+
+            def _answer(self, status: int, payload, headers: dict | None = None) -> None:
+                raw = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(raw)))
+                for k, v in (headers or {}).items():
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(raw)
+
+            def _handle(self) -> None:
+                url = urllib.parse.urlsplit(self.path)
+                length = int(self.headers.get("Content-Length") or 0)
+                body = json.loads(self.rfile.read(length)) if length else None
+                fake.requests.append({
+                    "method": self.command, "path": url.path, "query": dict(urllib.parse.parse_qsl(url.query)),
+                    "auth": self.headers.get("Authorization"), "body": body,
+                })
+                if (self.command, url.path) in fake.fail:
+                    status, headers, payload = fake.fail[(self.command, url.path)]
+                    return self._answer(status, payload, headers)
+                base = f"/api/v3/repos/{fake.owner}/{fake.name}"  # GitHub Enterprise layout
+                if self.headers.get("Authorization") != "Bearer t0ken":
+                    return self._answer(401, {"message": "Bad credentials"})
+                if self.command == "GET" and url.path == base:
+                    return self._answer(200, {"full_name": f"{fake.owner}/{fake.name}", "default_branch": "main"})
+                if self.command == "GET" and url.path == base + "/pulls":
+                    q = dict(urllib.parse.parse_qsl(url.query))
+                    hits = [p for p in fake.pulls if p["state"] == q.get("state", "open")
+                            and f"{fake.owner}:{p['head']['ref']}" == q.get("head")]
+                    return self._answer(200, hits)
+                if self.command == "POST" and url.path == base + "/pulls":
+                    n = len(fake.pulls) + 1
+                    pr = {"number": n, "state": "open", "title": body["title"], "body": body["body"],
+                          "head": {"ref": body["head"]}, "base": {"ref": body["base"]},
+                          "html_url": f"https://github.example/{fake.owner}/{fake.name}/pull/{n}"}
+                    fake.pulls.append(pr)
+                    return self._answer(201, pr)
+                if self.command == "PATCH" and url.path.startswith(base + "/pulls/"):
+                    n = int(url.path.rsplit("/", 1)[1])
+                    pr = fake.pulls[n - 1]
+                    pr.update({k: body[k] for k in ("title", "body") if k in body})
+                    return self._answer(200, pr)
+                return self._answer(404, {"message": "Not Found"})
+
+            do_GET = do_POST = do_PATCH = _handle
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/api/v3"
+
+    def calls(self, method: str | None = None) -> list[dict]:
+        return [r for r in self.requests if method is None or r["method"] == method]
+
+    def __enter__(self) -> "FakeGitHub":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def github():
+    with FakeGitHub() as gh:
+        yield gh
+
+
+# ------------------------------------------------------------------ a repository with a remote
+def _env(home) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env.update({"HOME": str(home), "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull})
+    return env
+
+
+def sh(cwd, *args: str, env=None) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True).stdout
+
+
+@pytest.fixture
+def repo(tmp_path):
+    env = _env(tmp_path)
+    remote = tmp_path / "remote.git"
+    work = tmp_path / "work"
+    sh(tmp_path, "init", "-q", "--bare", "-b", "main", str(remote), env=env)
+    sh(tmp_path, "init", "-q", "-b", "main", str(work), env=env)
+    (work / "Dockerfile").write_text(DOCKERFILE)
+    (work / "app.py").write_text("print('hi')\n")
+    (work / "svc").mkdir()
+    (work / "svc" / "Dockerfile").write_text(CLEAN)
+    sh(work, "add", ".", env=env)
+    sh(work, "-c", "user.name=Dev", "-c", "user.email=dev@example.com", "commit", "-qm", "init", env=env)
+    sh(work, "remote", "add", "origin", str(remote), env=env)
+    sh(work, "push", "-q", "origin", "main", env=env)
+    return {"work": work, "remote": remote, "env": env, "tmp": tmp_path}
+
+
+SELECT = ("DFX001", "DFX103", "DFX104", "DFX107", "DFX113")
+"""Pinned, so transforms added later do not change what these tests expect."""
+
+
+def settings(gh: FakeGitHub | None = None, **kw) -> bot.Settings:
+    base = dict(repo="octo/app", api_url=gh.url if gh else "http://127.0.0.1:9", token="t0ken", select=SELECT)
+    base.update(kw)
+    return bot.Settings(**base)
+
+
+def run_bot(repo, s: bot.Settings, cwd=None):
+    out, err = io.StringIO(), io.StringIO()
+    code = bot.run(s, git=Git(str(cwd or repo["work"]), env=repo["env"]), env={}, out=out, err=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def local_state(repo) -> dict:
+    w, env = repo["work"], repo["env"]
+    return {
+        "branch": sh(w, "symbolic-ref", "--short", "HEAD", env=env).strip(),
+        "head": sh(w, "rev-parse", "HEAD", env=env).strip(),
+        "status": sh(w, "status", "--porcelain", "--untracked-files=all", env=env),
+        "worktrees": sh(w, "worktree", "list", "--porcelain", env=env).count("worktree "),
+        "local_branches": sh(w, "branch", "--list", "--format=%(refname:short)", env=env).split(),
+        "dockerfile": (w / "Dockerfile").read_text(),
+    }
+
+
+def remote_file(repo, ref: str, path: str) -> str:
+    return sh(repo["remote"], "show", f"{ref}:{path}", env=repo["env"])
+
+
+def remote_sha(repo, ref: str) -> str | None:
+    p = subprocess.run(["git", "rev-parse", "--verify", "--quiet", ref], cwd=repo["remote"], env=repo["env"],
+                       capture_output=True, text=True)
+    return p.stdout.strip() or None
+
+
+# ------------------------------------------------------------------ the happy path
+def test_opens_pull_request_with_branch_commit_and_body(repo, github):
+    before = local_state(repo)
+    code, out, err = run_bot(repo, settings(github))
+    assert code == 0, err
+    assert "opened pull request #1: https://github.example/octo/app/pull/1" in out
+
+    # branch and commit
+    main_sha = remote_sha(repo, "refs/heads/main")
+    branch_sha = remote_sha(repo, "refs/heads/dockerfix/default")
+    assert branch_sha and branch_sha != main_sha
+    assert sh(repo["remote"], "rev-parse", f"{branch_sha}^", env=repo["env"]).strip() == main_sha
+    assert remote_file(repo, "dockerfix/default", "Dockerfile") == FIXED
+    assert remote_file(repo, "dockerfix/default", "svc/Dockerfile") == CLEAN
+    msg = sh(repo["remote"], "log", "-1", "--format=%B", "dockerfix/default", env=repo["env"])
+    assert msg.startswith("dockerfix: 2 fixes in 1 Dockerfile\n\n")
+    assert "Dockerfile: DFX001 add-local-to-copy, DFX107 pip-no-cache-dir" in msg
+    author = sh(repo["remote"], "log", "-1", "--format=%an <%ae>", "dockerfix/default", env=repo["env"]).strip()
+    assert author == f"{bot.BOT_NAME} <{bot.BOT_EMAIL}>"
+    changed = sh(repo["remote"], "diff", "--name-only", "main", "dockerfix/default", env=repo["env"]).split()
+    assert changed == ["Dockerfile"]
+
+    # API calls: repo, find (none open), create
+    assert [(r["method"], r["path"]) for r in github.requests] == [
+        ("GET", "/api/v3/repos/octo/app"),
+        ("GET", "/api/v3/repos/octo/app/pulls"),
+        ("POST", "/api/v3/repos/octo/app/pulls"),
+    ]
+    assert github.requests[1]["query"] == {"head": "octo:dockerfix/default", "state": "open"}
+    assert all(r["auth"] == "Bearer t0ken" for r in github.requests)
+    post = github.calls("POST")[0]["body"]
+    assert post["head"] == "dockerfix/default" and post["base"] == "main"
+    assert post["title"] == "dockerfix: 2 fixes in 1 Dockerfile"
+    body = post["body"]
+    assert body.startswith("<!-- dockerfix-pr profile=default -->\n")
+    assert "### `Dockerfile`" in body and "svc/Dockerfile" not in body
+    assert "**DFX001** `add-local-to-copy`, line 2" in body
+    assert "-ADD app.py /app/\n-RUN pip install flask\n+COPY app.py /app/\n" in body
+    assert "+RUN pip install --no-cache-dir flask\n```" in body
+    # each transform's explanation, headings nested under the body's
+    assert "<b>DFX107 pip-no-cache-dir</b>" in body and "##### Why" in body
+    assert "Image size and rebuild" not in body
+
+    # the local repository is as it was
+    assert local_state(repo) == before
+
+
+def test_second_run_updates_the_same_pull_request(repo, github):
+    assert run_bot(repo, settings(github))[0] == 0
+    first = remote_sha(repo, "refs/heads/dockerfix/default")
+    code, out, err = run_bot(repo, settings(github))
+    assert code == 0, err
+    assert "updated pull request #1" in out and "already up to date" in err
+    assert len(github.calls("POST")) == 1
+    patch = github.calls("PATCH")
+    assert len(patch) == 1 and patch[0]["path"] == "/api/v3/repos/octo/app/pulls/1"
+    assert patch[0]["body"]["body"] == github.calls("POST")[0]["body"]["body"]
+    assert remote_sha(repo, "refs/heads/dockerfix/default") == first  # nothing re-pushed
+    assert len(github.pulls) == 1
+
+
+def test_new_commit_on_base_rebuilds_the_branch_and_patches(repo, github):
+    assert run_bot(repo, settings(github))[0] == 0
+    w, env = repo["work"], repo["env"]
+    (w / "svc" / "Dockerfile").write_text("FROM alpine\nRUN apk add curl\n")
+    sh(w, "-c", "user.name=Dev", "-c", "user.email=dev@example.com", "commit", "-qam", "svc: curl", env=env)
+    sh(w, "push", "-q", "origin", "main", env=env)
+    code, out, err = run_bot(repo, settings(github))
+    assert code == 0, err
+    assert "updated pull request #1" in out
+    branch = remote_sha(repo, "refs/heads/dockerfix/default")
+    assert sh(repo["remote"], "rev-parse", f"{branch}^", env=env).strip() == remote_sha(repo, "refs/heads/main")
+    assert "apk add --no-cache curl" in remote_file(repo, "dockerfix/default", "svc/Dockerfile")
+    assert len(github.calls("POST")) == 1 and len(github.calls("PATCH")) == 1
+    assert "### `svc/Dockerfile`" in github.pulls[0]["body"]
+    assert github.pulls[0]["title"] == "dockerfix: 3 fixes in 2 Dockerfiles"
+
+
+def test_nothing_to_change_touches_nothing(repo, github):
+    code, out, err = run_bot(repo, settings(github), cwd=repo["work"] / "svc")
+    assert code == 0
+    assert "nothing to change" in err and out == ""
+    assert not github.calls("POST") and not github.calls("PATCH")
+    assert remote_sha(repo, "refs/heads/dockerfix/default") is None
+
+
+def test_paths_limit_the_files(repo, github):
+    code, _, err = run_bot(repo, settings(github, paths=("svc",)))
+    assert code == 0 and "nothing to change" in err
+
+
+def test_dry_run_prints_and_pushes_nothing(repo, github):
+    before = local_state(repo)
+    code, out, err = run_bot(repo, settings(github, dry_run=True, token=None, profile="weekly"))
+    assert code == 0, err
+    assert out.startswith("branch: dockerfix/weekly\nbase: main\nrepository: octo/app\n")
+    assert "--- commit message ---\ndockerfix: 2 fixes in 1 Dockerfile (weekly)\n" in out
+    assert "--- pull request body ---\n<!-- dockerfix-pr profile=weekly -->" in out
+    assert "+COPY app.py /app/" in out
+    assert github.requests == []
+    assert remote_sha(repo, "refs/heads/dockerfix/weekly") is None
+    assert local_state(repo) == before
+
+
+def test_unsafe_flag_and_custom_branch(repo, github):
+    w, env = repo["work"], repo["env"]
+    (w / "svc" / "Dockerfile").write_text("FROM debian\nRUN apt-get update && apt-get install -y curl\n")
+    sh(w, "-c", "user.name=Dev", "-c", "user.email=dev@example.com", "commit", "-qam", "svc", env=env)
+    code, _, err = run_bot(repo, settings(github, unsafe=True, branch="bots/slim", paths=("svc",)))
+    assert code == 0, err
+    text = remote_file(repo, "bots/slim", "svc/Dockerfile")
+    assert "--no-install-recommends" in text and "rm -rf /var/lib/apt/lists/*" in text
+    body = github.calls("POST")[0]["body"]["body"]
+    assert "(**unsafe fix**" in body and "safe and unsafe fixes" in body
+    assert github.calls("POST")[0]["body"]["head"] == "bots/slim"
+
+
+def test_uncommitted_work_is_left_alone(repo, github):
+    w = repo["work"]
+    (w / "Dockerfile").write_text(DOCKERFILE + "# work in progress\n")
+    (w / "notes.txt").write_text("scratch\n")
+    before = local_state(repo)
+    code, _, err = run_bot(repo, settings(github))
+    assert code == 0, err
+    assert local_state(repo) == before
+    # the bot fixes the committed file, not the work in progress
+    assert remote_file(repo, "dockerfix/default", "Dockerfile") == FIXED
+
+
+def test_detached_head_uses_the_default_branch(repo, github):
+    sh(repo["work"], "checkout", "-q", "--detach", env=repo["env"])
+    code, _, err = run_bot(repo, settings(github))
+    assert code == 0, err
+    assert github.calls("POST")[0]["body"]["base"] == "main"
+
+
+def test_repository_from_the_remote_url(repo, github):
+    sh(repo["work"], "remote", "add", "gh", "git@github.com:octo/app.git", env=repo["env"])
+    git = Git(str(repo["work"]), env=repo["env"])
+    assert bot.resolve_repo(settings(github, repo=None, remote="gh"), git, {}) == ("octo", "app")
+    # a local path is no GitHub repository; GITHUB_REPOSITORY is the fallback
+    assert bot.resolve_repo(settings(github, repo=None), git, {}) is None
+    assert bot.resolve_repo(settings(github, repo=None), git, {"GITHUB_REPOSITORY": "a/b"}) == ("a", "b")
+    code, _, err = run_bot(repo, settings(github, repo=None))
+    assert code == 2 and "--repo OWNER/NAME" in err
+
+
+@pytest.mark.parametrize("url, expected", [
+    ("https://github.com/octo/app.git", ("octo", "app")),
+    ("https://github.com/octo/app", ("octo", "app")),
+    ("https://x-access-token:abc@github.com/octo/app.git", ("octo", "app")),
+    ("git@github.com:octo/app.git", ("octo", "app")),
+    ("ssh://git@ghe.example.com:2222/octo/app.git", ("octo", "app")),
+    ("https://ghe.example.com/octo/app/", ("octo", "app")),
+    ("/srv/git/app.git", None),
+    ("../remote.git", None),
+    ("file:///srv/git/app.git", None),
+])
+def test_repo_from_remote_url(url, expected):
+    assert repo_from_remote_url(url) == expected
+
+
+# ------------------------------------------------------------------ templates and the verify report
+def test_custom_template(repo, github, tmp_path):
+    t = tmp_path / "body.md.j2"
+    t.write_text("{{ marker }}\n{% for f in files %}{{ f.path }}: {{ f.changes|map(attribute='code')|join(',') }}\n"
+                 "{% endfor %}")
+    code, _, err = run_bot(repo, settings(github, template=str(t)))
+    assert code == 0, err
+    assert github.calls("POST")[0]["body"]["body"] == "<!-- dockerfix-pr profile=default -->\nDockerfile: DFX001,DFX107\n"
+
+
+def test_template_undefined_variable_is_an_error(repo, github, tmp_path):
+    t = tmp_path / "body.md.j2"
+    t.write_text("{{ no_such_thing }}\n")
+    before = local_state(repo)
+    code, _, err = run_bot(repo, settings(github, template=str(t)))
+    assert code == 2 and "'no_such_thing' is undefined" in err
+    assert not github.calls("POST") and remote_sha(repo, "refs/heads/dockerfix/default") is None
+    assert local_state(repo) == before
+
+
+def test_template_syntax_error_fails_before_anything(repo, github, tmp_path):
+    t = tmp_path / "body.md.j2"
+    t.write_text("ok\n{% for %}\n")
+    code, _, err = run_bot(repo, settings(github, template=str(t)))
+    assert code == 2 and f"{t}:2: template syntax error" in err
+    assert github.requests == []
+
+
+def test_verify_report_table(repo, github, tmp_path):
+    report = tmp_path / "verify.json"
+    report.write_text(json.dumps({"apps": {
+        "python-flask": {"size_before": 180_000_000, "size_after": 150_000_000, "layers": {"before": 9, "after": 7},
+                         "rebuild_steps": [5, 2], "rebuild_seconds": {"before": 41.0, "after": 12.5}, "equal": True},
+        "node": {"size_before": 1000, "size_after": 1000, "layers": 4, "equal": False},
+    }}))
+    code, out, err = run_bot(repo, settings(github, dry_run=True, verify_report=str(report)))
+    assert code == 0, err
+    assert "| app | size before | size after | change | layers | rebuild steps | rebuild time | same files |" in out
+    assert "| python-flask | 180.0 MB | 150.0 MB | -16.7% | 9 → 7 | 5 → 2 | 41.0 s → 12.5 s | yes |" in out
+    assert "| node | 1.0 kB | 1.0 kB | +0.0% | 4 | n/a | n/a | **no** |" in out
+
+
+def test_verify_report_from_dockerfix_verify(repo, github, tmp_path):
+    side = {"build_seconds": 30.0, "image_bytes": 200_000_000, "compressed_bytes": 1, "file_bytes": 1, "layers": 8,
+            "rebuild_seconds": 20.0, "rebuild_steps": 4, "rebuild_cached_steps": 3}
+    after = dict(side, image_bytes=150_000_000, layers=6, rebuild_seconds=5.0, rebuild_steps=1)
+    one = {"dockerfile": "app/Dockerfile", "builder": "buildah", "equal": True, "before": side, "after": after}
+    report = tmp_path / "verify.json"
+    for payload in (one, [one]):
+        report.write_text(json.dumps(payload))
+        code, out, err = run_bot(repo, settings(github, dry_run=True, verify_report=str(report)))
+        assert code == 0, err
+        assert "| app/Dockerfile | 200.0 MB | 150.0 MB | -25.0% | 8 → 6 | 4 → 1 | 20.0 s → 5.0 s | yes |" in out
+
+
+def test_verify_report_errors(repo, github, tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    code, _, err = run_bot(repo, settings(github, verify_report=str(bad)))
+    assert code == 2 and "not valid JSON" in err
+    bad.write_text("[]")
+    code, _, err = run_bot(repo, settings(github, verify_report=str(bad)))
+    assert code == 2 and "no apps found" in err
+    assert github.requests == []
+
+
+def test_huge_body_leaves_out_the_diffs():
+    template = bot.load_template(None)
+    ctx = {
+        "marker": "m", "profile": "p", "branch": "b", "base": "main", "repo": "o/r", "unsafe": False, "version": "0",
+        "files": [{"path": "Dockerfile", "changes": [], "findings": [], "diff": "+x\n" * 40000, "fence": "```"}],
+        "other_files": [], "transforms": [], "errors": [], "verify": None, "include_diffs": True,
+        "summary": {"files": 1, "changes": 0},
+    }
+    body = bot.render_body(template, ctx)
+    assert len(body) < bot.MAX_BODY and "+x" not in body
+
+
+def test_diff_fence_outgrows_backticks():
+    assert bot._fence("RUN echo ```x```") == "````"
+    assert bot._fence("plain") == "```"
+
+
+# ------------------------------------------------------------------ failures: clear message, exit 2, repo intact
+RATE_RESET = "4102444800"  # 2100-01-01
+
+
+@pytest.mark.parametrize("where, status, headers, payload, expect", [
+    (("GET", "/api/v3/repos/octo/app"), 401, {}, {"message": "Bad credentials"}, "401 Unauthorized"),
+    (("GET", "/api/v3/repos/octo/app"), 403, {}, {"message": "Resource not accessible by integration"},
+     "'pull-requests: write'"),
+    (("GET", "/api/v3/repos/octo/app"), 404, {}, {"message": "Not Found"}, "404 Not Found"),
+    (("GET", "/api/v3/repos/octo/app"), 403, {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": RATE_RESET},
+     {"message": "API rate limit exceeded"}, "rate limit exceeded on GET /api/v3/repos/octo/app: the limit resets at 2100-01-01 00:00:00 UTC"),
+    (("GET", "/api/v3/repos/octo/app/pulls"), 429, {"Retry-After": "60"}, {"message": "secondary rate limit"},
+     "rate limit exceeded on GET /api/v3/repos/octo/app/pulls: retry after 60 seconds"),
+    (("POST", "/api/v3/repos/octo/app/pulls"), 422, {},
+     {"message": "Validation Failed", "errors": [{"resource": "PullRequest", "code": "custom",
+                                                  "message": "No commits between main and dockerfix/default"}]},
+     "422 Unprocessable Entity) (GitHub said: Validation Failed: No commits between main and dockerfix/default)"),
+    (("PATCH", "/api/v3/repos/octo/app/pulls/1"), 500, {}, {"message": "boom"}, "HTTP 500"),
+])
+def test_api_errors(repo, github, where, status, headers, payload, expect):
+    if where[0] == "PATCH":
+        assert run_bot(repo, settings(github))[0] == 0
+    github.fail[where] = (status, headers, payload)
+    before = local_state(repo)
+    code, out, err = run_bot(repo, settings(github))
+    assert code == 2
+    assert err.startswith("dockerfix pr: error: ") and expect in err, err
+    assert "Traceback" not in err
+    assert local_state(repo) == before
+
+
+def test_bad_token_from_the_server(repo, github):
+    code, _, err = run_bot(repo, settings(github, token="wrong"))
+    assert code == 2 and "GITHUB_TOKEN" in err and "Bad credentials" in err
+
+
+def test_missing_token(repo, github):
+    code, _, err = run_bot(repo, settings(github, token=None))
+    assert code == 2 and "GITHUB_TOKEN is not set" in err
+    assert github.requests == []
+
+
+def test_network_error(repo):
+    import socket
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()  # nothing listens there now
+    before = local_state(repo)
+    code, _, err = run_bot(repo, settings(None, api_url=f"http://127.0.0.1:{port}"))
+    assert code == 2 and f"cannot reach the GitHub API at http://127.0.0.1:{port}" in err
+    assert local_state(repo) == before
+
+
+def test_push_failure_is_reported_and_cleaned_up(repo, github):
+    sh(repo["work"], "remote", "set-url", "origin", str(repo["tmp"] / "missing.git"), env=repo["env"])
+    before = local_state(repo)
+    code, _, err = run_bot(repo, settings(github))
+    assert code == 2 and "git " in err and "failed" in err
+    assert local_state(repo) == before
+    assert not github.calls("POST")
+
+
+def test_not_a_git_checkout(tmp_path):
+    out, err = io.StringIO(), io.StringIO()
+    code = bot.run(settings(None), git=Git(str(tmp_path), env=_env(tmp_path)), env={}, out=out, err=err)
+    assert code == 2 and "not inside a git checkout" in err.getvalue()
+
+
+def test_unparseable_dockerfile_is_reported_and_others_proposed(repo, github):
+    w, env = repo["work"], repo["env"]
+    (w / "svc" / "Dockerfile").write_text("FROM alpine\nRUN <<EOF\necho unterminated\n")
+    sh(w, "-c", "user.name=Dev", "-c", "user.email=dev@example.com", "commit", "-qam", "broken", env=env)
+    code, out, err = run_bot(repo, settings(github))
+    assert code == 2
+    assert "warning: svc/Dockerfile:" in err and "opened pull request #1" in out
+    assert "### Not processed" in github.calls("POST")[0]["body"]["body"]
+
+
+def test_unknown_transform_is_a_usage_error(repo, github):
+    code, _, err = run_bot(repo, settings(github, select=("DFX999",)))
+    assert code == 2 and "unknown transform" in err
+    assert github.requests == []
+
+
+# ------------------------------------------------------------------ the command line
+def test_cli_flags_and_environment():
+    s = bot.settings_from_args(
+        ["--select", "DFX1,add-local-to-copy", "--unsafe", "--profile", "weekly", "--repo", "o/r", "--dry-run",
+         "--verify-report", "v.json", "--template", "t.j2", "svc"],
+        {"GITHUB_TOKEN": "x", "GITHUB_API_URL": "https://ghe.example.com/api/v3"},
+    )
+    assert s.paths == ("svc",) and s.select == ("DFX1", "add-local-to-copy") and s.unsafe is True
+    assert s.branch_name == "dockerfix/weekly" and s.token == "x" and s.api_url == "https://ghe.example.com/api/v3"
+    s = bot.settings_from_args(["--api-url", "http://127.0.0.1:1"], {"GITHUB_API_URL": "https://other"})
+    assert s.api_url == "http://127.0.0.1:1" and s.paths == (".",) and s.unsafe is None and s.token is None
+
+
+def test_cli_subprocess_dry_run(repo):
+    import sys
+
+    env = dict(repo["env"], GITHUB_TOKEN="", PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    p = subprocess.run([sys.executable, "-m", "dockerfix", "pr", "--dry-run", "--repo", "octo/app"],
+                       cwd=repo["work"], env=env, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.startswith("branch: dockerfix/default\n")
+    p = subprocess.run([sys.executable, "-m", "dockerfix", "pr", "--no-such-flag"], cwd=repo["work"], env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 2 and "unrecognized arguments" in p.stderr
+
+
+def test_client_against_fake(github):
+    c = GitHubClient(github.url, "t0ken")
+    assert c.get_repo("octo", "app")["default_branch"] == "main"
+    assert c.find_open_pull("octo", "app", "octo", "x") is None
+    pr = c.create_pull("octo", "app", title="t", head="x", base="main", body="b", draft=True)
+    assert pr.number == 1 and github.calls("POST")[0]["body"]["draft"] is True
+    assert c.find_open_pull("octo", "app", "octo", "x").number == 1
+    with pytest.raises(GitHubError) as e:
+        GitHubClient(github.url, "nope").get_repo("octo", "app")
+    assert e.value.status == 401
+
+
+def test_files_changed_along_are_committed_and_listed(repo, github):
+    """A fix may change another file (the dockerignore transform writes .dockerignore): it is committed too."""
+    from dockerfix.transforms.registry import by_key
+
+    side = by_key("dockerignore")
+    if side is None:
+        pytest.skip("no transform that changes side files in this build")
+    code, out, err = run_bot(repo, settings(github, select=("DFX001", side.code)))
+    assert code == 0, err
+    files = sh(repo["remote"], "diff", "--name-only", "main", "dockerfix/default", env=repo["env"]).split()
+    assert ".dockerignore" in files and "Dockerfile" in files
+    body = github.calls("POST")[0]["body"]["body"]
+    assert "### Other files\n\n- `.dockerignore`" in body
+    msg = sh(repo["remote"], "log", "-1", "--format=%B", "dockerfix/default", env=repo["env"])
+    assert ".dockerignore: updated along" in msg
