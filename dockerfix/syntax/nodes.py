@@ -180,18 +180,18 @@ class Document:
     directives: tuple[Directive, ...]
     escape: str
     text: str = field(repr=False)
+    instructions: tuple[Instruction, ...] = field(default=(), repr=False)
+    """The instruction nodes, in order (filled in by the parser; derived from ``nodes``)."""
+
+    def __post_init__(self) -> None:
+        if not self.instructions:
+            object.__setattr__(self, "instructions", tuple(n for n in self.nodes if isinstance(n, Instruction)))
 
     def to_text(self) -> str:
         return self.bom + "".join(n.source for n in self.nodes)
 
-    @property
-    def instructions(self) -> tuple[Instruction, ...]:
-        return tuple(n for n in self.nodes if isinstance(n, Instruction))
-
     def iter_instructions(self) -> Iterator[Instruction]:
-        for n in self.nodes:
-            if isinstance(n, Instruction):
-                yield n
+        return iter(self.instructions)
 
     def directive(self, name: str) -> str | None:
         for d in self.directives:
