@@ -460,9 +460,17 @@ def _parse_words(rest: str, escape: str) -> list[str]:
 
 
 def _heredocs_from_line(line: str) -> list[tuple[str, bool, bool, int | None]]:
-    """Heredoc markers in a logical line: [(name, chomp, expand, fd)]."""
+    """Heredoc markers in a logical line: [(name, chomp, expand, fd)], found the way BuildKit finds them: the line is
+    split into shell words keeping quotes and escapes (``ProcessWords`` with RawQuotes/RawEscapes), and a word of the
+    form ``[fd]<<[-]NAME`` is a heredoc whose name is the word after quote removal."""
+    from dockerfix.model.expand import ExpansionError, expand_words
+
     out = []
-    for word in _raw_words(line):
+    try:
+        words = expand_words(line, {}, raw_quotes=True, raw_escapes=True)
+    except ExpansionError:
+        return out
+    for word in words:
         m = _RE_HEREDOC.match(word)
         if not m:
             continue
@@ -470,88 +478,15 @@ def _heredocs_from_line(line: str) -> list[tuple[str, bool, bool, int | None]]:
         if not rest:
             continue
         quoted = rest[0] in "'\""
-        names = _unquote_words(rest)
+        try:
+            names = expand_words(rest, {})
+        except ExpansionError:
+            continue
         if len(names) != 1:
             continue
         fd = int(m.group(1)) if m.group(1) else None
         out.append((names[0], m.group(2) == "-", not quoted, fd))
     return out
-
-
-def _raw_words(line: str) -> list[str]:
-    """Shell-like split on unquoted whitespace, keeping quotes and escapes (BuildKit's RawQuotes/RawEscapes lexing)."""
-    words: list[str] = []
-    cur: list[str] = []
-    started = False
-    i = 0
-    n = len(line)
-    while i < n:
-        ch = line[i]
-        if ch in " \t\r\n":
-            if started:
-                words.append("".join(cur))
-                cur = []
-                started = False
-            i += 1
-            continue
-        started = True
-        if ch == "\\" and i + 1 < n:
-            cur.append(line[i : i + 2])
-            i += 2
-            continue
-        if ch in "'\"":
-            j = i + 1
-            while j < n and line[j] != ch:
-                if ch == '"' and line[j] == "\\":
-                    j += 1
-                j += 1
-            cur.append(line[i : j + 1])
-            i = j + 1
-            continue
-        cur.append(ch)
-        i += 1
-    if started:
-        words.append("".join(cur))
-    return words
-
-
-def _unquote_words(s: str) -> list[str]:
-    words: list[str] = []
-    cur: list[str] = []
-    started = False
-    i = 0
-    n = len(s)
-    while i < n:
-        ch = s[i]
-        if ch in " \t\r\n":
-            if started:
-                words.append("".join(cur))
-                cur, started = [], False
-            i += 1
-            continue
-        started = True
-        if ch == "\\" and i + 1 < n:
-            cur.append(s[i + 1])
-            i += 2
-        elif ch == "'":
-            j = s.find("'", i + 1)
-            j = n if j < 0 else j
-            cur.append(s[i + 1 : j])
-            i = j + 1
-        elif ch == '"':
-            j = i + 1
-            while j < n and s[j] != '"':
-                if s[j] == "\\" and j + 1 < n:
-                    j += 1
-                cur.append(s[j])
-                j += 1
-            i = j + 1
-        else:
-            cur.append(ch)
-            i += 1
-    if started:
-        words.append("".join(cur))
-    return words
 
 
 def json_string_spans(rest: str) -> list[tuple[str, int, int]]:
