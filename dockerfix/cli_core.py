@@ -203,7 +203,7 @@ def process(task: Task) -> FileReport:
         if _fix(src.text, task, report) is None:
             report.original = report.text = None
             return report
-        if task.write and report.changed:
+        if task.write and report.changed and not report.internal_errors:
             try:
                 report.written = files.write_text(src, report.text)
                 for side in report.side_files:
@@ -425,6 +425,7 @@ def run(
             reports.extend(failed)
             show = not opts.quiet and stderr is None and _isatty(sys.stderr)
             reports.extend(_run_tasks(tasks, opts.jobs or os.cpu_count() or 1, show))
+        reports.sort(key=lambda r: r.path)  # output order never depends on argument or discovery order
         code = exit_code(opts.mode, reports)
         try:
             emit(opts, reports, code, out, err)

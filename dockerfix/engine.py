@@ -339,7 +339,7 @@ def signature(doc: Document) -> dict[str, Any]:
     ``stages``: per stage in order, its index, name (lower case, as BuildKit resolves it), base image without digest
     and ``--platform``; so renaming, reordering, adding, dropping or rebasing a stage shows. ``final-config``: the final
     stage's ENTRYPOINT, CMD, USER, STOPSIGNAL and HEALTHCHECK (the last one counts) and every WORKDIR and EXPOSE, as
-    (JSON form, arguments). A transform declares ``stages``, ``final-config`` or one key such as ``final-config.CMD``.
+    (JSON form, flags, arguments). A transform declares ``stages``, ``final-config`` or one key such as ``final-config.CMD``.
     """
     from dockerfix.model.stages import Model
 
@@ -353,7 +353,7 @@ def signature(doc: Document) -> dict[str, Any]:
         for inst in final.instructions:
             key = inst.keyword
             if key in GUARDED_FINAL_CONFIG:
-                val = (inst.json, tuple(inst.args))
+                val = (inst.json, tuple(f.raw for f in inst.flags), tuple(inst.args))
                 if key in ("WORKDIR", "EXPOSE"):
                     conf.setdefault(key, []).append(val)
                 else:

@@ -32,7 +32,7 @@ def buildkit_view(text: str):
         return ("error", str(e))
     return [
         (
-            c.cmd.lower(), (c.sub_cmd or "").lower() or None, c.json, c.start_line, c.end_line, tuple(c.flags),
+            (c.cmd or "").lower(), (c.sub_cmd or "").lower() or None, c.json, c.start_line, c.end_line, tuple(c.flags),
             tuple(_nul(v) for v in c.value), tuple((h.name, h.content) for h in c.heredocs),
         )
         for c in cmds

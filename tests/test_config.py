@@ -106,7 +106,7 @@ def test_invalid_config(tmp_path, text, msg):
 
 
 def test_config_applies_and_cli_overrides(tmp_path):
-    write(tmp_path / "pyproject.toml", '[tool.dockerfix]\nignore = ["DFX001"]\n')
+    write(tmp_path / "pyproject.toml", '[tool.dockerfix]\nignore = ["DFX001", "DFX203"]\n')
     df = write(tmp_path / "Dockerfile", FIXABLE)
     code, out, err = invoke(Options(paths=(str(df),)))
     assert code == 0 and out == b"", err

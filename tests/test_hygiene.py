@@ -188,7 +188,7 @@ def hadolint_report(tmp: Path) -> dict:
         before = hadolint_codes(exe, text, tmp)
         if "parse-error" in before:
             continue
-        r = dockerfix.fix(text, unsafe=True, context=str(p.parent))
+        r = dockerfix.fix(text, unsafe=True, context=str(p.parent), settings={"strategy": "clean-layer"})
         after = hadolint_codes(exe, r.text, tmp) if r.changed else before
         before_total.update(before)
         after_total.update(after)

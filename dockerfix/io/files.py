@@ -11,12 +11,26 @@ Writing (:func:`write_text`)
     is then fsynced. Before replacing, the target is checked against what was read (``mtime_ns``, size and SHA-256 of
     the content): if it changed on disk meanwhile, nothing is written and a :class:`FileError` says so.
 
+    Crash safety: a crash or SIGKILL at any point leaves the target byte-identical to the old or the new content, never
+    a mix or a truncated file; what may be left behind is the temporary file, named
+    ``.<name>.<pid>.<n>.dockerfix-tmp`` next to the target (:data:`TEMP_PATTERN`; discovery never takes it for a
+    Dockerfile, and it can be deleted). The one exception is a hard-linked target, see below.
+
+    Read-only files: a file is written only when its user could write it in place (``os.access(W_OK)``), although the
+    rename would only need a writable folder; so ``chmod a-w`` protects a file from dockerfix as it does from an
+    editor. Root can write any file, and a 0444 file it rewrites keeps mode 0444.
+
+    Between reading and replacing there is a short window (after the last check) in which another writer's change
+    would be lost; every other change on disk is detected and refused.
+
     Symlinks: the write goes to the link's final target; the link itself stays a link.
 
     Hard links (``st_nlink > 1``): ``os.replace`` would give this name a new inode and silently split it from its
     other names. Instead, once the temporary copy is complete and fsynced (a durable backup of the new content), the
     target is rewritten in place (truncate + write + fsync), so every name keeps sharing the inode, and the temporary
-    copy is removed. If the in-place write fails, the temporary copy is kept and the error names it.
+    copy is removed. If the in-place write fails, the temporary copy is kept and the error names it. This write cannot
+    be atomic: a SIGKILL or power loss during it can leave the target truncated, with the complete new content in the
+    temporary file beside it (the only case where the target itself may be neither old nor new).
 
 Discovery (:func:`discover`)
     Explicit files are taken as given. Folders are walked iteratively (no recursion limit), in sorted order, without
@@ -151,6 +165,8 @@ def read_stdin_bytes(stream=None) -> bytes:
 
 # ------------------------------------------------------------------ writing
 _counter = 0
+TEMP_PATTERN = r"^\..+\.[0-9]+\.[0-9]+\.dockerfix-tmp$"
+"""What a temporary file left by a killed ``--write`` looks like (a regular expression over the file name)."""
 
 
 def _temp_path(real: str) -> str:
@@ -193,6 +209,9 @@ def write_text(src: SourceFile, new_text: str) -> bool:
     data = new_text.encode("utf-8")
     real = src.real_path
     st = _check_unchanged(src)
+    if not os.access(real, os.W_OK):
+        # The rename below only needs the folder to be writable; a file its user could not write in place stays as is.
+        raise FileError(src.path, "file is read-only (no write permission); not written")
     tmp = _temp_path(real)
     keep_tmp = False
     try:
@@ -205,9 +224,9 @@ def write_text(src: SourceFile, new_text: str) -> bool:
                 f.write(data)
                 f.flush()
                 os.fsync(f.fileno())
-            os.chmod(tmp, _stat.S_IMODE(st.st_mode))
             if hasattr(os, "geteuid") and os.geteuid() == 0:
-                os.chown(tmp, st.st_uid, st.st_gid)
+                os.chown(tmp, st.st_uid, st.st_gid)  # before chmod: chown clears the set-user/group-ID bits
+            os.chmod(tmp, _stat.S_IMODE(st.st_mode))
         except OSError as exc:
             raise FileError(src.path, f"cannot write the temporary file: {exc.strerror or exc}; not written") from None
         _check_unchanged(src)

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import ClassVar, Iterable, Iterator
 
+from dockerfix.model.manifests import cache_strategy
 from dockerfix.model.pkgmgr import Cleanup, PackageCall, find_cleanups, find_package_calls
 from dockerfix.model.shell import Script, Word, is_posix_shell
 from dockerfix.transforms._run import (
@@ -26,8 +27,11 @@ from dockerfix.transforms.base import Context, Diagnostic, Edit, Fix, Transform
 # =====================================================================================================================
 
 CLEANUP_STRATEGY_NOTE = """\
-With the `strategy` setting `cache-mount`, this transform does not fire: the cache-mount transform moves the cache to
-a BuildKit cache mount instead, and a cleanup in the same RUN would empty the mount and defeat it."""
+Under the `cache-mount` strategy this transform does not fire: DFX202 `cache-mounts` moves the cache to a BuildKit
+cache mount instead, and a cleanup in the same RUN would empty the mount and defeat it. The strategy is the
+`strategy` setting when it is `cache-mount` or `clean-layer`; when it is not set, files that already need BuildKit
+(a `# syntax=` directive, `RUN --mount`, heredocs, `COPY --link`/`--chmod`...) use cache mounts and the others
+in-layer cleanup."""
 
 _WINDOWS_BASES = ("windows", "nanoserver", "servercore")
 _TOKEN_SPLIT = re.compile(r"[\s;&|()`'\"]+")
@@ -273,7 +277,7 @@ class RunHygiene(Transform):
     hint_done: ClassVar[frozenset[str]] = frozenset()
 
     def check(self, ctx: Context) -> Iterable[Diagnostic]:
-        if self.is_cleanup and ctx.setting("strategy", "clean-layer") == "cache-mount":
+        if self.is_cleanup and cache_strategy(ctx.settings, ctx.document) == "cache-mount":
             return
         for site in iter_run_sites(ctx):
             if site.reason is not None:
@@ -511,6 +515,7 @@ def relies_on_apt_lists(site: RunSite) -> str | None:
 
 class AptListsCleanup(AppendCleanup):
     code = "DFX103"
+    image_differences = ("var/lib/apt/lists/*",)
     name = "apt-lists-cleanup"
     summary = "Remove apt's package lists in the RUN that installs packages"
     safety = "mixed"

@@ -69,9 +69,11 @@ def merge_block(doc: Document, a: RunShell, b: RunShell) -> tuple[Edit | None, s
         return None, "the RUNs are not adjacent"
     style = instruction_style(doc, ia)
     nl, ind, e = style.newline, style.indent, style.escape
-    comments = "".join(f"{ind}{n.text.strip()}{nl}" for n in between if n.kind == "comment")
-    at = a.doc_span((0, a.last_end()))[1]
     bs, be = ib.rest_span
+    # comment lines the second RUN owns before its command (`RUN \` then `# note`) move along with the between ones
+    inner = [ln.strip() for ln in doc.text[ib.start:bs].splitlines() if ln.strip().startswith("#")]
+    comments = "".join(f"{ind}{c}{nl}" for c in [n.text.strip() for n in between if n.kind == "comment"] + inner)
+    at = a.doc_span((0, a.last_end()))[1]
     body = doc.text[bs:be]
     brk = ib.line_break
     if style.leading_ops:
@@ -84,6 +86,7 @@ def merge_block(doc: Document, a: RunShell, b: RunShell) -> tuple[Edit | None, s
 class MergeRuns(Transform):
     code = "DFX101"
     name = "merge-runs"
+    after = ("reorder-manifests",)
     summary = "Merge consecutive RUN instructions of a stage into one && chain"
     safety = "safe"
     docs = """\

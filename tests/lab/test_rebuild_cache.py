@@ -3,6 +3,8 @@ seconds), while the original Dockerfile re-installs."""
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 import dockerfix
@@ -35,7 +37,7 @@ def _rewrite(ctx):
 
 def _edit(path):
     with open(path, "a") as f:
-        f.write("\n# a source edit\n" if path.suffix == ".py" else "\n// a source edit\n")
+        f.write(f"\n# a source edit {uuid.uuid4()}\n" if path.suffix == ".py" else f"\n// a source edit {uuid.uuid4()}\n")
 
 
 @pytest.mark.parametrize("app", sorted(APPS_UNDER_TEST))

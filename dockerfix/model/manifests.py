@@ -1,0 +1,683 @@
+"""Cache-friendly builds: dependency manifests per ecosystem, ``.dockerignore`` matching, and the cache strategy.
+
+``DockerIgnore``
+    BuildKit's reading of a ``.dockerignore`` (moby/patternmatcher): one pattern a line, ``#`` comments, surrounding
+    blanks trimmed, ``!`` re-includes, patterns cleaned (``./a/`` is ``a``, a leading ``/`` is dropped), ``*`` and
+    ``?`` never cross ``/``, ``**`` matches any number of directories (``**/x`` also matches ``x``), ``[...]``
+    classes, ``\\`` escapes. The last matching pattern wins, and a pattern that matches a directory excludes
+    everything under it (unless a later ``!`` pattern re-includes the path).
+``dependency_installs(script)``
+    The dependency installs of a RUN (``pip install -r``, ``npm ci``, ``go mod download``, ...), each with the
+    manifests it reads, relative to the directory it runs in.
+``needs_buildkit(doc)`` / ``cache_strategy(ctx)``
+    The default strategy decision shared by the cache-mount transform and the cleanup transforms: ``cache-mount``
+    when configured, ``clean-layer`` when configured, otherwise cache mounts only in files that already need
+    BuildKit (a ``# syntax=`` directive, ``RUN --mount``/``--network``/``--security``, heredocs,
+    ``COPY``/``ADD`` ``--link``/``--chmod``/``--parents``/``--exclude``/``--checksum``/``--keep-git-dir``).
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Iterable
+
+if TYPE_CHECKING:
+    from dockerfix.model.shell import CommandSite, Script, SimpleCommand, Word
+    from dockerfix.syntax.nodes import Document
+
+# =====================================================================================================================
+# strategy
+# =====================================================================================================================
+
+_BUILDKIT_COPY_FLAGS = frozenset({"link", "chmod", "parents", "exclude", "checksum", "keep-git-dir"})
+_BUILDKIT_RUN_FLAGS = frozenset({"mount", "network", "security"})
+
+
+def needs_buildkit(doc: "Document") -> bool:
+    """Whether the file already uses syntax only BuildKit (or a BuildKit-compatible builder) understands."""
+    if doc.directive("syntax") is not None or doc.directive("check") is not None:
+        return True
+    for outer in doc.iter_instructions():
+        inst = outer.effective
+        if inst.heredocs:
+            return True
+        names = {f.name for f in inst.flags}
+        if inst.keyword == "RUN" and names & _BUILDKIT_RUN_FLAGS:
+            return True
+        if inst.keyword in ("COPY", "ADD") and names & _BUILDKIT_COPY_FLAGS:
+            return True
+    return False
+
+
+def cache_strategy(settings: dict[str, Any], doc: "Document") -> str:
+    """``cache-mount`` or ``clean-layer`` for this file: the ``strategy`` setting when it is one of those, else
+    ``cache-mount`` exactly when the file already needs BuildKit."""
+    s = settings.get("strategy")
+    if s in ("cache-mount", "clean-layer"):
+        return s
+    return "cache-mount" if needs_buildkit(doc) else "clean-layer"
+
+
+# =====================================================================================================================
+# .dockerignore
+# =====================================================================================================================
+
+
+def _clean(p: str) -> str:
+    c = posixpath.normpath(p) if p else "."
+    if c.startswith("//"):
+        c = "/" + c.lstrip("/")
+    return c
+
+
+def _pattern_regex(pattern: str) -> re.Pattern[str]:
+    out = ["^"]
+    i, n = 0, len(pattern)
+    while i < n:
+        ch = pattern[i]
+        if ch == "*":
+            if i + 1 < n and pattern[i + 1] == "*":
+                i += 2
+                if i < n and pattern[i] == "/":
+                    i += 1
+                if i >= n:
+                    out.append(".*")
+                else:
+                    out.append("(.*/)?")
+                continue
+            out.append("[^/]*")
+        elif ch == "?":
+            out.append("[^/]")
+        elif ch == "\\":
+            i += 1
+            if i < n:
+                out.append(re.escape(pattern[i]))
+        elif ch == "[":
+            j = pattern.find("]", i + 1)
+            if j < 0:
+                out.append(re.escape(ch))
+            else:
+                body = pattern[i + 1:j]
+                if body.startswith("^") or body.startswith("!"):
+                    body = "^" + body[1:]
+                out.append("[" + body.replace("\\", "\\\\") + "]")
+                i = j
+        else:
+            out.append(re.escape(ch))
+        i += 1
+    out.append("$")
+    return re.compile("".join(out), re.S)
+
+
+@dataclass(frozen=True)
+class IgnorePattern:
+    text: str
+    exclusion: bool
+    regex: re.Pattern[str]
+
+
+class DockerIgnore:
+    """A parsed ``.dockerignore``; ``excludes(path)`` answers for a context-relative path."""
+
+    def __init__(self, text: str = "") -> None:
+        self.text = text
+        self.patterns: list[IgnorePattern] = []
+        for line in text.splitlines():
+            p = line.strip()
+            if not p or p.startswith("#"):
+                continue
+            excl = False
+            if p.startswith("!"):
+                excl, p = True, p[1:].strip()
+                if not p:
+                    continue
+            p = _clean(p)
+            if len(p) > 1 and p.startswith("/"):
+                p = p[1:]
+            self.patterns.append(IgnorePattern(p, excl, _pattern_regex(p)))
+
+    def excludes(self, path: str) -> bool:
+        path = _clean(path.lstrip("/")) or "."
+        if path in (".", ""):
+            return False
+        parts = path.split("/")
+        parents = ["/".join(parts[:k]) for k in range(1, len(parts))]
+        matched = False
+        for pat in self.patterns:
+            if pat.exclusion != matched:
+                continue  # an exclusion only matters once excluded, a pattern only when not yet excluded
+            hit = bool(pat.regex.match(path)) or any(pat.regex.match(p) for p in parents)
+            if hit:
+                matched = not pat.exclusion
+        return matched
+
+    def __bool__(self) -> bool:
+        return bool(self.patterns)
+
+
+def ignore_file_name(bc: Any, dockerfile_path: str | None) -> str:
+    """The ignore file BuildKit reads: ``<Dockerfile name>.dockerignore`` when it sits in the context root, else
+    ``.dockerignore``."""
+    if dockerfile_path:
+        own = posixpath.basename(dockerfile_path.replace("\\", "/")) + ".dockerignore"
+        try:
+            if bc.exists(own):
+                return own
+        except Exception:
+            pass
+    return ".dockerignore"
+
+
+def read_text(bc: Any, rel: str, limit: int = 1 << 20) -> str | None:
+    try:
+        if not bc.exists(rel) or bc.is_dir(rel):
+            return None
+        return bc.read_bytes(rel, limit).decode("utf-8", "replace")
+    except (OSError, ValueError):
+        return None
+
+
+def load_ignore(bc: Any, dockerfile_path: str | None) -> DockerIgnore:
+    if bc is None:
+        return DockerIgnore()
+    return DockerIgnore(read_text(bc, ignore_file_name(bc, dockerfile_path)) or "")
+
+
+def listdir(bc: Any, rel: str = ".") -> list[str]:
+    fn = getattr(bc, "listdir", None)
+    if fn is None:
+        return []
+    try:
+        return list(fn(rel))
+    except OSError:
+        return []
+
+
+def walk(bc: Any, rel: str = ".", *, depth: int = 4, limit: int = 5000,
+         skip: frozenset[str] = frozenset({".git", "node_modules", ".venv", "venv", "__pycache__", "target"})) -> list[str]:
+    """Context-relative paths under ``rel`` (files and folders), breadth first, bounded."""
+    out: list[str] = []
+    queue = [(rel, 0)]
+    while queue and len(out) < limit:
+        d, k = queue.pop(0)
+        for name in listdir(bc, d):
+            p = name if d in (".", "") else f"{d}/{name}"
+            out.append(p)
+            if k < depth and name not in skip and bc.is_dir(p):
+                queue.append((p, k + 1))
+    return out
+
+
+# =====================================================================================================================
+# ecosystems
+# =====================================================================================================================
+
+
+@dataclass(frozen=True)
+class Manifest:
+    path: str
+    """Relative to the directory the install runs in (may contain ``..``; never absolute)."""
+    required: bool = True
+    is_dir: bool = False
+
+
+@dataclass
+class DepInstall:
+    """One dependency install inside a RUN."""
+
+    ecosystem: str
+    command: "SimpleCommand"
+    site: "CommandSite | None"
+    manifests: list[Manifest]
+    project_flag: str | None = None
+    """A flag that makes the install skip the project itself (poetry ``--no-root``, uv ``--no-install-project``),
+    when the command lacks it; the project is then installed by re-running the original command after the source
+    is copied."""
+    action_word: "Word | None" = None
+    ignore_scripts: bool = False
+    options: tuple[str, ...] = ()
+
+
+ECOSYSTEM_FILES: dict[str, tuple[tuple[str, bool, bool], ...]] = {
+    # (path, required, is_dir); optional ones are named only when they exist in the context
+    "poetry": (("pyproject.toml", True, False), ("poetry.lock", False, False), ("poetry.toml", False, False)),
+    "uv": (("pyproject.toml", True, False), ("uv.lock", False, False), (".python-version", False, False)),
+    "pipenv": (("Pipfile", True, False), ("Pipfile.lock", False, False)),
+    "npm": (("package.json", True, False), ("package-lock.json", False, False), ("npm-shrinkwrap.json", False, False),
+            (".npmrc", False, False)),
+    "yarn": (("package.json", True, False), ("yarn.lock", False, False), (".yarnrc", False, False),
+             (".yarnrc.yml", False, False), (".npmrc", False, False), (".yarn/releases", False, True),
+             (".yarn/plugins", False, True), (".yarn/patches", False, True)),
+    "pnpm": (("package.json", True, False), ("pnpm-lock.yaml", False, False), (".npmrc", False, False),
+             (".pnpmfile.cjs", False, False)),
+    "go": (("go.mod", True, False), ("go.sum", False, False)),
+    "cargo": (("Cargo.toml", True, False), ("Cargo.lock", False, False)),
+    "maven": (("pom.xml", True, False), (".mvn", False, True)),
+    "gradle": (("build.gradle", False, False), ("build.gradle.kts", False, False), ("settings.gradle", False, False),
+               ("settings.gradle.kts", False, False), ("gradle.properties", False, False), ("gradle", False, True)),
+    "bundler": (("Gemfile", True, False), ("Gemfile.lock", False, False)),
+    "composer": (("composer.json", True, False), ("composer.lock", False, False), ("auth.json", False, False)),
+    "dotnet": (("nuget.config", False, False), ("NuGet.Config", False, False), ("Directory.Build.props", False, False),
+               ("Directory.Packages.props", False, False), ("global.json", False, False)),
+}
+
+LOCKFILES = {"poetry": "poetry.lock", "uv": "uv.lock", "pipenv": "Pipfile.lock", "npm": "package-lock.json",
+             "yarn": "yarn.lock", "pnpm": "pnpm-lock.yaml", "go": "go.sum", "cargo": "Cargo.lock",
+             "bundler": "Gemfile.lock", "composer": "composer.lock"}
+
+_PIP_LOCAL = re.compile(r"^(\.{1,2}(/|$)|/|file:|git\+file:)")
+_PIP_REQ_OPTS = ("-r", "--requirement", "-c", "--constraint")
+
+
+def _vals(cmd: "SimpleCommand") -> list[str | None]:
+    return [w.value for w in cmd.effective.args]
+
+
+def _wrapper_name(cmd: "SimpleCommand") -> str | None:
+    eff = cmd.effective
+    name = eff.name_value
+    return name
+
+
+def _is_wrapper_script(name: str | None, tool: str) -> bool:
+    return name is not None and posixpath.basename(name) == tool and name.startswith(("./", "/"))
+
+
+def dependency_installs(script: "Script") -> tuple[list[DepInstall], list[tuple["SimpleCommand", str]]]:
+    """(dependency installs, other commands of the script with what they are: ``benign``, ``project`` (installs
+    the source itself) or ``other``)."""
+    from dockerfix.model.pkgmgr import find_cleanups, parse_package_call
+
+    installs: list[DepInstall] = []
+    others: list[tuple[SimpleCommand, str]] = []
+    cleanup_spans = {c.command.span for c in find_cleanups(script)}
+    for site in script.sites:
+        cmd = site.command
+        eff = cmd.effective
+        base = eff.basename
+        vals = _vals(cmd)
+        if cmd.span in cleanup_spans:
+            others.append((cmd, "benign"))
+            continue
+        call = parse_package_call(cmd, site)
+        if call is not None and call.manager == "pip":
+            if call.action != "install":
+                others.append((cmd, "benign" if call.action in ("download", "cache-clean", "list", "freeze") else "other"))
+                continue
+            reqs = [o.value for o in call.options if o.name in _PIP_REQ_OPTS]
+            if any(v is None for v in reqs):
+                others.append((cmd, "other"))
+                continue
+            local = call.has_option("-e", "--editable") or any(
+                v is None or _PIP_LOCAL.match(v) or v.endswith((".whl", ".tar.gz", ".zip")) for v in call.package_names)
+            if local:
+                others.append((cmd, "project"))
+                continue
+            if not reqs:
+                others.append((cmd, "benign"))
+                continue
+            installs.append(DepInstall("pip", cmd, site, [Manifest(v) for v in reqs if v],
+                                       options=tuple(o.name for o in call.options)))
+            continue
+        if call is not None and call.manager in ("npm", "yarn", "pnpm"):
+            ign = call.has_option("--ignore-scripts")
+            glob_install = call.has_option("-g", "--global", "--location")
+            if call.manager == "npm" and call.action in ("ci", "install") and not glob_install:
+                if any(v is None or _PIP_LOCAL.match(v or "") for v in call.package_names):
+                    others.append((cmd, "project"))
+                    continue
+                installs.append(DepInstall("npm", cmd, site, _eco_manifests("npm"), action_word=(call.action_words or (None,))[-1],
+                                           ignore_scripts=ign, options=tuple(o.name for o in call.options)))
+                continue
+            if call.manager == "yarn" and call.action in (None, "install") and not call.package_names:
+                installs.append(DepInstall("yarn", cmd, site, _eco_manifests("yarn"), ignore_scripts=ign,
+                                           options=tuple(o.name for o in call.options)))
+                continue
+            if call.manager == "pnpm" and call.action in ("install", "i") and not call.package_names and not glob_install:
+                installs.append(DepInstall("pnpm", cmd, site, _eco_manifests("pnpm"), ignore_scripts=ign,
+                                           options=tuple(o.name for o in call.options)))
+                continue
+            if glob_install or call.action in ("cache-clean",) or (call.manager == "npm" and call.action == "config"):
+                others.append((cmd, "benign"))
+                continue
+            others.append((cmd, "other"))
+            continue
+        if call is not None:
+            # system package managers, gem, conda...: they do not read the build's sources
+            if call.manager == "composer" and call.action == "install":
+                opts = tuple(o.name for o in call.options)
+                installs.append(DepInstall("composer", cmd, site, _eco_manifests("composer"), options=opts))
+                continue
+            others.append((cmd, "benign"))
+            continue
+        args = [v for v in vals]
+        first = args[0] if args else None
+        if base == "poetry" and first == "install":
+            opts = tuple(a for a in args if a and a.startswith("-"))
+            flag = None if ("--no-root" in opts or "--only-root" in opts) else "--no-root"
+            installs.append(DepInstall("poetry", cmd, site, _eco_manifests("poetry"), project_flag=flag,
+                                       action_word=eff.args[0], options=opts))
+        elif base == "uv" and first == "sync":
+            opts = tuple(a for a in args if a and a.startswith("-"))
+            flag = None if ("--no-install-project" in opts or "--no-install-workspace" in opts) else "--no-install-project"
+            installs.append(DepInstall("uv", cmd, site, _eco_manifests("uv"), project_flag=flag,
+                                       action_word=eff.args[0], options=opts))
+        elif base == "pipenv" and first in ("install", "sync") and not any(a and not a.startswith("-") for a in args[1:]):
+            installs.append(DepInstall("pipenv", cmd, site, _eco_manifests("pipenv")))
+        elif base == "go" and args[:2] == ["mod", "download"] and not any(a and not a.startswith("-") for a in args[2:]):
+            installs.append(DepInstall("go", cmd, site, _eco_manifests("go")))
+        elif base == "cargo" and first == "fetch":
+            installs.append(DepInstall("cargo", cmd, site, _eco_manifests("cargo")))
+        elif (base == "mvn" or _is_wrapper_script(eff.name_value, "mvnw")) and args and all(
+                a is not None and (a.startswith("-") or a.startswith("dependency:") or a.endswith(":go-offline"))
+                for a in args) and any(a and not a.startswith("-") for a in args):
+            ms = _eco_manifests("maven")
+            if base != "mvn":
+                ms = ms + [Manifest("mvnw", True)]
+            installs.append(DepInstall("maven", cmd, site, ms))
+        elif (base == "gradle" or _is_wrapper_script(eff.name_value, "gradlew")) and args and all(
+                a is not None and (a.startswith("-") or a in ("dependencies", "androidDependencies")) for a in args):
+            ms = _eco_manifests("gradle")
+            if base != "gradle":
+                ms = ms + [Manifest("gradlew", True)]
+            installs.append(DepInstall("gradle", cmd, site, ms))
+        elif base == "bundle" and first == "install":
+            installs.append(DepInstall("bundler", cmd, site, _eco_manifests("bundler")))
+        elif base == "dotnet" and first == "restore":
+            target = next((a for a in args[1:] if a and not a.startswith("-")), None)
+            if any(a is None for a in args):
+                others.append((cmd, "other"))
+                continue
+            ms = _eco_manifests("dotnet")
+            ms.append(Manifest(target or "*.csproj|*.fsproj|*.vbproj|*.sln", True))
+            installs.append(DepInstall("dotnet", cmd, site, ms))
+        elif base in ("python", "python3") and "setup.py" in args:
+            others.append((cmd, "project"))
+        elif base in _BENIGN:
+            others.append((cmd, "benign"))
+        else:
+            others.append((cmd, "other"))
+    return installs, others
+
+
+_BENIGN = frozenset({"set", "true", ":", "echo", "corepack", "gem", "conda", "mamba", "micromamba", "rustup",
+                     "update-ca-certificates", "ldconfig"})
+
+
+def _eco_manifests(eco: str) -> list[Manifest]:
+    return [Manifest(p, req, d) for p, req, d in ECOSYSTEM_FILES[eco]]
+
+
+def pip_requirements_closure(bc: Any, start: list[str], ignore: DockerIgnore) -> tuple[list[str], list[str]]:
+    """(requirement files reachable from ``start`` through ``-r``/``-c`` lines, reasons the install needs more than
+    those files). Paths are context-relative; a missing file is reported as a reason."""
+    seen: list[str] = []
+    reasons: list[str] = []
+    queue = list(start)
+    while queue:
+        rel = posixpath.normpath(queue.pop(0))
+        if rel in seen:
+            continue
+        if rel.startswith("../"):
+            reasons.append(f"{rel} is outside the build context")
+            continue
+        text = read_text(bc, rel)
+        if text is None or ignore.excludes(rel):
+            reasons.append(f"{rel} is not in the build context")
+            continue
+        seen.append(rel)
+        base = posixpath.dirname(rel)
+        for raw in text.splitlines():
+            line = raw.split(" #", 1)[0].strip()
+            if not line or line.startswith("#"):
+                continue
+            m = re.match(r"^(-r|--requirement|-c|--constraint)\s*=?\s*(\S+)", line)
+            if m:
+                queue.append(posixpath.join(base, m.group(2)) if base else m.group(2))
+                continue
+            if re.match(r"^(-e|--editable)\b", line):
+                reasons.append(f"{rel} installs an editable package ({line})")
+                continue
+            word = line.split(";", 1)[0].strip()
+            if _PIP_LOCAL.match(word) or re.search(r"@\s*file:", line):
+                reasons.append(f"{rel} installs from a local path ({line})")
+    return seen, reasons
+
+
+def manifest_reasons(eco: str, bc: Any, files: list[str], install: DepInstall) -> list[str]:
+    """Why an install of ``eco`` needs more than its manifests (lifecycle scripts, workspaces, local paths)."""
+    out: list[str] = []
+
+    def text(name: str) -> str:
+        for f in files:
+            if posixpath.basename(f) == name:
+                return read_text(bc, f) or ""
+        return ""
+
+    if eco in ("npm", "yarn", "pnpm"):
+        raw = text("package.json")
+        try:
+            pkg = json.loads(raw) if raw else {}
+        except ValueError:
+            pkg = {}
+            out.append("package.json does not parse")
+        if isinstance(pkg, dict):
+            scripts = pkg.get("scripts") or {}
+            if not install.ignore_scripts and isinstance(scripts, dict):
+                life = [s for s in ("preinstall", "install", "postinstall", "prepare", "prepublish") if s in scripts]
+                if life:
+                    out.append(f"package.json runs lifecycle scripts on install ({', '.join(life)}), which may read "
+                               "the sources")
+            if pkg.get("workspaces"):
+                out.append("package.json declares workspaces, whose package.json files live with the sources")
+            for sec in ("dependencies", "devDependencies", "optionalDependencies"):
+                deps = pkg.get(sec) or {}
+                if isinstance(deps, dict) and any(
+                        isinstance(v, str) and v.startswith(("file:", "link:", "workspace:", ".", "/"))
+                        for v in deps.values()):
+                    out.append(f"package.json {sec} point at local paths")
+                    break
+        if eco == "pnpm" and text("pnpm-workspace.yaml"):
+            out.append("pnpm-workspace.yaml declares a workspace")
+    elif eco == "go":
+        mod = text("go.mod")
+        if re.search(r"=>\s*\.{1,2}/", mod):
+            out.append("go.mod replaces a module with a local directory")
+    elif eco == "cargo":
+        toml = text("Cargo.toml")
+        if re.search(r"^\s*\[workspace\]", toml, re.M):
+            out.append("Cargo.toml is a workspace, whose members live with the sources")
+        if re.search(r"\bpath\s*=", toml):
+            out.append("Cargo.toml has path dependencies")
+    elif eco == "maven":
+        if "<modules>" in text("pom.xml"):
+            out.append("pom.xml is a multi-module build, whose module poms live with the sources")
+    elif eco == "gradle":
+        settings = text("settings.gradle") + text("settings.gradle.kts")
+        if re.search(r"^\s*include", settings, re.M):
+            out.append("settings.gradle includes subprojects, whose build files live with the sources")
+    elif eco == "bundler":
+        gem = text("Gemfile")
+        if re.search(r"^\s*gemspec\b", gem, re.M) or re.search(r"\bpath:", gem):
+            out.append("the Gemfile reads a gemspec or a local path")
+    elif eco == "composer":
+        opts = set(install.options)
+        if "--no-autoloader" not in opts:
+            out.append("composer install builds the autoloader from the sources (add --no-autoloader and run "
+                       "`composer dump-autoload` after the full COPY)")
+        if "--no-scripts" not in opts:
+            raw = text("composer.json")
+            if '"scripts"' in raw:
+                out.append("composer.json has scripts that run on install")
+    elif eco in ("poetry", "uv", "pipenv"):
+        toml = text("pyproject.toml") + text("Pipfile")
+        if re.search(r"\bpath\s*=", toml) or re.search(r"\beditable\s*=\s*true", toml):
+            out.append("the project has path or editable dependencies")
+        if eco == "uv" and "[tool.uv.workspace]" in toml:
+            out.append("pyproject.toml declares a uv workspace")
+    return out
+
+
+# =====================================================================================================================
+# caches of package managers (for cache mounts)
+# =====================================================================================================================
+
+
+@dataclass(frozen=True)
+class CacheDir:
+    target: str
+    store: bool = False
+    """The tool reads it later as installed data (Go modules, Cargo registry, Maven/Gradle/NuGet stores): every
+    later use needs the mount too."""
+    sharing: str | None = None
+
+
+@dataclass
+class CacheNeed:
+    tool: str
+    command: "SimpleCommand"
+    site: "CommandSite | None"
+    caches: list[CacheDir] = field(default_factory=list)
+    reason: str | None = None
+    """Why no mount can be added for this call (the cache location is not known statically)."""
+
+
+def home_of(user: str | None, env: dict[str, str | None]) -> str | None:
+    if env.get("HOME"):
+        return env["HOME"]
+    if user in (None, "", "root", "0", "0:0"):
+        return "/root"
+    return None
+
+
+def _env_dir(env: dict[str, str | None], name: str) -> tuple[bool, str | None]:
+    """(set?, value when known)."""
+    if name in env:
+        return True, env[name]
+    return False, None
+
+
+def cache_needs(calls: Iterable[Any], extra: Iterable[tuple["SimpleCommand", "CommandSite | None"]],
+                env: dict[str, str | None], home: str | None, base_image: str) -> list[CacheNeed]:
+    """The cache directories the package-manager calls of one RUN write. ``calls`` are ``PackageCall`` objects;
+    ``extra`` are commands pkgmgr does not know (go, cargo, mvn, gradle, bundle, dotnet, poetry, uv, pipenv)."""
+    out: list[CacheNeed] = []
+    base = base_image.lower()
+
+    def under_home(rel: str) -> str | None:
+        return posixpath.join(home, rel) if home else None
+
+    def xdg_cache(rel: str) -> str | None:
+        set_, val = _env_dir(env, "XDG_CACHE_HOME")
+        if set_:
+            return posixpath.join(val, rel) if val else None
+        return under_home(".cache/" + rel)
+
+    def add(need: CacheNeed, path: str | None, *, store: bool = False, sharing: str | None = None,
+            what: str = "the cache") -> None:
+        if path is None:
+            need.reason = need.reason or f"{what} of {need.tool} is not at a known place (unknown HOME or variable)"
+            return
+        need.caches.append(CacheDir(posixpath.normpath(path), store, sharing))
+
+    def override(need: CacheNeed, var: str, default: str | None, **kw: Any) -> None:
+        set_, val = _env_dir(env, var)
+        add(need, val if set_ else default, **kw)
+
+    for call in calls:
+        m, a = call.manager, call.action
+        n = CacheNeed(m, call.command, call.site)
+        if m in ("apt-get", "apt") and a in ("install", "upgrade", "dist-upgrade", "build-dep", "reinstall",
+                                            "update", "source", "download"):
+            n.tool = "apt"
+            add(n, "/var/cache/apt", sharing="locked")
+            add(n, "/var/lib/apt", sharing="locked")
+        elif m == "apk" and a in ("add", "update", "upgrade"):
+            add(n, "/etc/apk/cache")
+        elif m in ("dnf", "yum", "microdnf") and a in ("install", "upgrade", "update", "makecache", "reinstall"):
+            add(n, f"/var/cache/{'dnf' if m == 'microdnf' else m}", sharing="locked")
+        elif m == "pip" and a in ("install", "download", "wheel"):
+            if call.invocation and call.invocation[0].value == "uv":
+                n.tool = "uv"
+                override(n, "UV_CACHE_DIR", xdg_cache("uv"))
+            else:
+                if "PIP_NO_CACHE_DIR" in env:
+                    continue
+                override(n, "PIP_CACHE_DIR", xdg_cache("pip"))
+        elif m == "npm" and a in ("ci", "install"):
+            cache = env.get("npm_config_cache") or env.get("NPM_CONFIG_CACHE")
+            if "npm_config_cache" in env or "NPM_CONFIG_CACHE" in env:
+                add(n, cache)
+            else:
+                add(n, under_home(".npm"))
+        elif m == "yarn" and a in (None, "install", "add"):
+            set_, val = _env_dir(env, "YARN_CACHE_FOLDER")
+            if set_:
+                add(n, val)
+            elif home == "/root":
+                add(n, "/usr/local/share/.cache/yarn")
+            else:
+                add(n, xdg_cache("yarn"))
+        elif m == "pnpm" and a in ("install", "add", "i", "fetch"):
+            set_, val = _env_dir(env, "PNPM_HOME")
+            add(n, posixpath.join(val, "store") if set_ and val else (None if set_ else under_home(
+                ".local/share/pnpm/store")))
+        elif m == "composer" and a in ("install", "add", "upgrade", "update"):
+            if "COMPOSER_CACHE_DIR" in env:
+                add(n, env["COMPOSER_CACHE_DIR"])
+            elif "COMPOSER_HOME" in env:
+                add(n, posixpath.join(env["COMPOSER_HOME"], "cache") if env["COMPOSER_HOME"] else None)
+            elif base.startswith(("composer", "docker.io/library/composer")):
+                add(n, "/tmp/cache")
+            else:
+                add(n, xdg_cache("composer"))
+        else:
+            continue
+        out.append(n)
+
+    gopath_set, gopath = _env_dir(env, "GOPATH")
+    if not gopath_set:
+        gopath = "/go" if "golang" in base else under_home("go")
+    for cmd, site in extra:
+        eff = cmd.effective
+        b = eff.basename
+        args = [w.value for w in eff.args]
+        first = args[0] if args else None
+        n = CacheNeed(b or "", cmd, site)
+        if b == "go" and first in ("mod", "build", "install", "test", "get", "run", "vet", "generate"):
+            if not (first == "mod" and args[1:2] != ["download"]):
+                set_, val = _env_dir(env, "GOMODCACHE")
+                add(n, val if set_ else (posixpath.join(gopath, "pkg/mod") if gopath else None), store=True)
+            if first in ("build", "install", "test", "run", "vet"):
+                override(n, "GOCACHE", xdg_cache("go-build"))
+        elif b == "cargo" and first in ("fetch", "build", "install", "test", "check"):
+            set_, val = _env_dir(env, "CARGO_HOME")
+            ch = val if set_ else ("/usr/local/cargo" if base.startswith(("rust", "docker.io/library/rust"))
+                                   else under_home(".cargo"))
+            add(n, posixpath.join(ch, "registry") if ch else None, store=True)
+            add(n, posixpath.join(ch, "git") if ch else None, store=True)
+        elif b == "mvn" or _is_wrapper_script(eff.name_value, "mvnw"):
+            add(n, under_home(".m2/repository"), store=True)
+        elif b == "gradle" or _is_wrapper_script(eff.name_value, "gradlew"):
+            override(n, "GRADLE_USER_HOME", under_home(".gradle"), store=True)
+            if n.caches:
+                n.caches[-1] = CacheDir(posixpath.join(n.caches[-1].target, "caches"), True)
+        elif b == "bundle" and first == "install":
+            add(n, under_home(".bundle/cache"))
+        elif b == "dotnet" and first in ("restore", "build", "publish", "test"):
+            override(n, "NUGET_PACKAGES", under_home(".nuget/packages"), store=True)
+        elif b == "poetry" and first in ("install", "add", "update", "lock", "sync"):
+            override(n, "POETRY_CACHE_DIR", xdg_cache("pypoetry"))
+        elif b == "uv" and first in ("sync", "add", "lock", "run", "tool"):
+            n.tool = "uv"
+            override(n, "UV_CACHE_DIR", xdg_cache("uv"))
+        elif b == "pipenv" and first in ("install", "sync"):
+            override(n, "PIPENV_CACHE_DIR", xdg_cache("pipenv"))
+        else:
+            continue
+        n.tool = n.tool or b or ""
+        out.append(n)
+    return out

@@ -1,0 +1,352 @@
+"""DFX202 cache-mounts: package-manager caches live in ``RUN --mount=type=cache`` instead of the image.
+
+Fires only under the cache-mount strategy (``dockerfix.model.manifests.cache_strategy``: configured, or by default
+in files that already need BuildKit). Per RUN: the caches its package-manager calls write (following the user the
+RUN runs as, HOME and the tools' cache variables) get a cache mount; the cleanups that only existed to keep the
+cache out of the layer go away in the same fix; apt gets Docker's documented keep-cache setup once per stage; a
+``# syntax=docker/dockerfile:1`` line is added when the file has none.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from typing import Iterable
+
+from dockerfix.model.manifests import CacheDir, cache_needs, cache_strategy, home_of
+from dockerfix.transforms._run import RunShell
+from dockerfix.transforms.apt_lists_cleanup import (
+    RunSite,
+    covers,
+    descendant_stages,
+    iter_run_sites,
+    later_sites,
+    relies_on_apt_lists,
+    stage_chain,
+)
+from dockerfix.transforms.base import Context, Diagnostic, Edit, Fix, Transform, keyword_like
+
+SYNTAX_LINE = "# syntax=docker/dockerfile:1"
+APT_KEEP_CACHE = ("rm -f /etc/apt/apt.conf.d/docker-clean; echo 'Binary::apt::APT::Keep-Downloaded-Packages "
+                  "\"true\";' > /etc/apt/apt.conf.d/keep-cache")
+EXTRA_TOOLS = frozenset({"go", "cargo", "mvn", "mvnw", "gradle", "gradlew", "bundle", "dotnet", "poetry", "uv",
+                         "pipenv"})
+# Cleanups a cache mount makes pointless, by the tool whose cache they clear.
+CLEAN_MANAGERS = {"apt": {"apt", "apt-get"}, "apk": {"apk"}, "dnf": {"dnf"}, "yum": {"yum"}, "microdnf": {"microdnf"},
+                  "pip": {"pip"}, "uv": {"uv", "pip"}, "npm": {"npm"}, "yarn": {"yarn"}, "pnpm": {"pnpm"},
+                  "composer": {"composer"}}
+KNOWN_UIDS = {("node", "node"): "1000"}
+_COMMENT_IN_SPAN = re.compile(r"\n[ \t]*#")
+
+
+def user_at(ctx: Context, stage, inst) -> str | None:
+    """The USER the instruction runs as (None: never set in the file, the base image's, assumed root)."""
+    m = ctx.model
+    for st in stage_chain(ctx, stage):
+        users = [i for i in st.instructions if i.keyword == "USER" and (st is not stage or i.start < inst.start)]
+        if users:
+            v = m.expand(users[-1].args[0], m.scope_at(users[-1])) if users[-1].args else None
+            return v if v is not None else "$unknown"
+    return None
+
+
+def _root_base(ctx: Context, stage) -> str:
+    root = stage_chain(ctx, stage)[-1]
+    return ctx.model.expand(root.base, ctx.model.meta_values) or root.base
+
+
+def _ids(user: str | None, base: str) -> tuple[str | None, str | None, str | None]:
+    """(uid, gid, reason): mount ownership for a non-root user."""
+    if user in (None, "root", "0", "0:0", "root:root"):
+        return None, None, None
+    name, _, group = user.partition(":")
+    if name.isdigit() and (not group or group.isdigit()):
+        return name, group or name, None
+    b = base.lower().rsplit("/", 1)[-1]
+    for (img, uname), uid in KNOWN_UIDS.items():
+        if b.startswith(img) and name == uname and (not group or group == uname):
+            return uid, uid, None
+    return None, None, f"the RUN runs as user {user!r}, whose uid the Dockerfile does not show (a cache mount " \
+                       "is owned by root unless uid/gid are given)"
+
+
+def _home(user: str | None, env: dict, base: str) -> str | None:
+    h = home_of(user, env)
+    if h is None and user:
+        name = user.partition(":")[0]
+        if (base.lower().rsplit("/", 1)[-1].startswith("node") and name in ("node", "1000")):
+            return "/home/node"
+    return h
+
+
+class CacheMounts(Transform):
+    code = "DFX202"
+    name = "cache-mounts"
+    summary = "Keep package-manager caches in BuildKit cache mounts (strategy cache-mount)"
+    safety = "mixed"
+    after = ("reorder-manifests",)
+    docs = """\
+## What it does
+Under the `cache-mount` strategy, adds `--mount=type=cache,target=...` to each RUN that runs a package manager, for
+the directories that manager caches downloads in:
+
+| tool | target (root) |
+|---|---|
+| apt | `/var/cache/apt` and `/var/lib/apt` (`sharing=locked`), with Docker's keep-cache setup once per stage |
+| apk | `/etc/apk/cache` (`--no-cache` becomes `--update-cache`) |
+| dnf / yum / microdnf | `/var/cache/dnf` / `/var/cache/yum` (`sharing=locked`) |
+| pip, uv, poetry, pipenv | `~/.cache/pip`, `~/.cache/uv`, `~/.cache/pypoetry`, `~/.cache/pipenv` |
+| npm, yarn, pnpm | `~/.npm`, `/usr/local/share/.cache/yarn` (root) or `~/.cache/yarn`, `~/.local/share/pnpm/store` |
+| Go | `$GOPATH/pkg/mod` (`/go` in golang images) and `~/.cache/go-build` |
+| Cargo | `$CARGO_HOME/registry` and `$CARGO_HOME/git` |
+| Maven, Gradle | `~/.m2/repository`, `~/.gradle/caches` |
+| Bundler, Composer, NuGet | `~/.bundle/cache`, `~/.cache/composer`, `~/.nuget/packages` |
+
+Targets follow the user the RUN runs as (`USER`, `HOME`; numeric users and the node image's `node` user get
+`uid`/`gid` options) and the tools' variables (`PIP_CACHE_DIR`, `UV_CACHE_DIR`, `npm_config_cache`,
+`YARN_CACHE_FOLDER`, `GOMODCACHE`, `GOCACHE`, `GOPATH`, `CARGO_HOME`, `GRADLE_USER_HOME`, `NUGET_PACKAGES`,
+`XDG_CACHE_HOME`...). In the same fix, cleanups that only existed to keep the cache out of the layer go away
+(`--no-cache-dir`, `rm -rf /var/lib/apt/lists/*`, `apt-get clean`, `npm cache clean --force`, `dnf clean all`...).
+For apt, Docker's documented setup runs once per stage before the first apt RUN:
+`RUN rm -f /etc/apt/apt.conf.d/docker-clean; echo 'Binary::apt::APT::Keep-Downloaded-Packages "true";' > /etc/apt/apt.conf.d/keep-cache`.
+A file without a `# syntax=` directive gets `# syntax=docker/dockerfile:1` as its first line (after a BOM, above
+other directives).
+
+## When it fires (the `strategy` setting)
+`strategy = "cache-mount"`: everywhere. `strategy = "clean-layer"`: never. Not set: only in files that already need
+BuildKit (a `# syntax=` or `# check=` directive, `RUN --mount`/`--network`/`--security`, heredocs, `COPY`/`ADD`
+`--link`/`--chmod`/`--parents`/`--exclude`/`--checksum`). The cleanup transforms (DFX103-DFX111) use the same
+decision and stand down exactly where this one fires, so cache mounts and in-layer cleanup never cancel out.
+
+## Why
+A cache mount keeps the package manager's downloads on the builder between builds, outside every layer: the image
+is as small as with in-layer cleanup, and a rebuild after a manifest change downloads only what changed.
+
+## Example
+```dockerfile
+# syntax=docker/dockerfile:1
+FROM python:3.12-slim
+RUN pip install --no-cache-dir -r requirements.txt
+```
+becomes
+```dockerfile
+# syntax=docker/dockerfile:1
+FROM python:3.12-slim
+RUN --mount=type=cache,target=/root/.cache/pip pip install -r requirements.txt
+```
+
+## Fix safety
+Safe for pure download caches (pip, uv, poetry, npm, yarn, pnpm, apk, dnf, Bundler, Composer): the installed files
+are the same and only the cache leaves the layer. Unsafe when:
+- apt in the final stage (or a stage others build on): the image ships the keep-cache setting (apt inside its
+  containers keeps downloaded packages) and keeps no `/var/lib/apt` state (lists, auto-installed marks);
+- a store the tool reads back later (Go modules, Cargo registry, Maven/Gradle/NuGet packages) in the final stage or a
+  stage others build on: those files are no longer in the image.
+No fix (a finding) when the cache location is unknown (a non-root user without a known uid or HOME, a variable
+without a static value), for exec-form RUN, non-POSIX shells and scripts the shell parser does not understand.
+"""
+
+    def check(self, ctx: Context) -> Iterable[Diagnostic]:
+        if cache_strategy(ctx.settings, ctx.document) != "cache-mount":
+            return
+        keep_cache_planned: set[int] = set()
+        for site in iter_run_sites(ctx):
+            if site.reason is not None:
+                continue
+            d = self._check_run(ctx, site, keep_cache_planned)
+            if d is not None:
+                yield d
+
+    def _check_run(self, ctx: Context, site: RunSite, keep_cache_planned: set[int]) -> Diagnostic | None:
+        calls = site.calls()
+        extra = [(s.command, s) for s in site.script.sites if (s.command.effective.basename or "") in EXTRA_TOOLS]
+        if not calls and not extra:
+            return None
+        env = ctx.model.scope_at(site.inst)
+        user = user_at(ctx, site.stage, site.inst)
+        base = _root_base(ctx, site.stage)
+        home = _home(user, env, base)
+        needs = cache_needs(calls, extra, env, home, base)
+        if not needs:
+            return None
+        existing = site.cache_targets()
+        span = site.run.doc_span(needs[0].command.span)
+        msg = f"{needs[0].tool} downloads into its cache in this layer; a cache mount keeps it out and reuses it"
+        reason = next((n.reason for n in needs if n.reason), None)
+        uid, gid, why = _ids(user, base)
+        reason = reason or why
+        if user == "$unknown":
+            reason = "the USER the RUN runs as is a variable without a static value"
+        if reason is not None:
+            if any(not covers(existing, c.target) for n in needs for c in n.caches) or not needs[0].caches:
+                return self.diagnostic(site.inst, msg, None, reason=reason, span=span)
+            return None
+        caches: list[CacheDir] = []
+        for n in needs:
+            for c in n.caches:
+                if not covers(existing, c.target) and all(c.target != x.target for x in caches):
+                    caches.append(c)
+        tools = {n.tool for n in needs if n.caches}
+        edits: list[Edit] = []
+        removed = self._cleanup_edits(ctx, site, tools, calls, [c.target for c in caches] + existing)
+        if not caches and not removed:
+            return None
+        if caches:
+            flags = []
+            for c in caches:
+                f = f"--mount=type=cache,target={c.target}"
+                if c.sharing:
+                    f += f",sharing={c.sharing}"
+                if uid is not None:
+                    f += f",uid={uid},gid={gid}"
+                flags.append(f)
+            edits.append(Edit.insert(site.inst.rest_span[0], " ".join(flags) + " "))
+        edits.extend(removed)
+        unsafe: list[str] = []
+        stage = site.stage
+        exposed = stage is ctx.model.final_stage() or bool(descendant_stages(ctx, stage))
+        if any(c.target == "/var/lib/apt" for c in caches):
+            if site.onbuild:
+                return None
+            keep = self._keep_cache_edit(ctx, site, keep_cache_planned)
+            if keep is not None:
+                edits.append(keep)
+            if exposed:
+                unsafe.append("the image keeps apt's keep-cache setting (apt in its containers keeps downloaded "
+                              "packages) and no /var/lib/apt state (package lists, auto-installed marks)")
+            for other in later_sites(ctx, site):
+                if other.stage is site.stage and not other.onbuild:
+                    continue  # they get the same mounts
+                why_l = relies_on_apt_lists(other)
+                if why_l is not None:
+                    unsafe.append(f"the package lists no longer stay in the image: {why_l}")
+                    break
+        if exposed and any(c.store for c in caches):
+            unsafe.append("the downloaded modules/packages are read back later but no longer stay in the image "
+                          "(final stage, or a stage other stages build on)")
+        if ctx.document.directive("syntax") is None:
+            edits.append(Edit.insert(len(ctx.document.bom), SYNTAX_LINE + ctx.document.newline))
+        targets = ", ".join(c.target for c in caches) or "the existing mounts"
+        title = f"Mount caches ({targets})" + (" and drop the in-layer cleanup" if removed else "")
+        fix = Fix.unsafe(title, *edits) if unsafe else Fix.safe(title, *edits)
+        return self.diagnostic(site.inst, msg, fix, reason="; ".join(unsafe) or None, span=span)
+
+    # ------------------------------------------------------------------ apt keep-cache
+    def _keep_cache_edit(self, ctx: Context, site: RunSite, planned: set[int]) -> Edit | None:
+        chain = stage_chain(ctx, site.stage)
+        for st in chain:
+            for inst in st.instructions:
+                if st is site.stage and inst.start >= site.inst.start:
+                    break
+                if inst.keyword == "RUN" and "Keep-Downloaded-Packages" in inst.source:
+                    return None
+                if inst.keyword == "RUN" and st.index in planned and st is not site.stage:
+                    pass
+        if site.stage.index in planned or any(s.index in planned for s in chain[1:]):
+            return None
+        planned.add(site.stage.index)
+        inst = site.inst
+        indent = inst.source[: len(inst.source) - len(inst.source.lstrip(" \t"))]
+        kw = keyword_like(inst.raw_keyword, "RUN")
+        nl = inst.line_break or ctx.document.newline
+        return Edit.insert(inst.start, f"{indent}{kw} {APT_KEEP_CACHE}{nl}")
+
+    # ------------------------------------------------------------------ cleanup removal
+    def _cleanup_edits(self, ctx: Context, site: RunSite, tools: set[str], calls, targets: list[str]) -> list[Edit]:
+        run: RunShell = site.run  # type: ignore[assignment]
+        script = site.script
+        managers = set().union(*(CLEAN_MANAGERS.get(t, set()) for t in tools)) if tools else set()
+        edits: list[Edit] = []
+        # flags that disable the cache
+        for call in calls:
+            if call.manager == "pip" and ("pip" in tools or "uv" in tools):
+                is_uv = bool(call.invocation) and call.invocation[0].value == "uv"
+                names = ("--no-cache",) if is_uv else ("--no-cache-dir",)
+                for o in call.options:
+                    if o.name in names and o.value is None and len(o.words) == 1 and o.words[0].raw == o.name:
+                        edits.append(self._delete_word(run, o.words[0]))
+            if call.manager == "apk" and "apk" in tools:
+                o = call.option("--no-cache")
+                if o is not None and o.words[0].raw == "--no-cache":
+                    refreshed = call.has_option("-U", "--update-cache") or any(
+                        c.manager == "apk" and c.action == "update" and c.command.span[1] <= call.command.span[0]
+                        for c in calls)
+                    s, e = run.doc_span(o.words[0].span)
+                    edits.append(self._delete_word(run, o.words[0]) if refreshed else Edit(s, e, "--update-cache"))
+        # cleanup commands
+        items = list(script.items)
+        seps = list(script.separators)
+        for cl in _cleanups(script):
+            if cl.manager not in managers and not (cl.manager == "apt" and "apt" in tools):
+                continue
+            cmd = cl.command
+            if cl.call is None:
+                # `rm` of a cache directory: drop the operand, or the whole command when nothing else is removed
+                from dockerfix.model.pkgmgr import removed_paths
+
+                paths = removed_paths(cmd)
+                words = [w for w in cmd.effective.args if w.value in paths]
+                cached = [w for w in words if w.value is not None and covers(targets, _strip_glob(w.value))]
+                if not cached:
+                    continue
+                if len(cached) < len(words):
+                    edits.extend(self._delete_word(run, w) for w in cached)
+                    continue
+            e = self._delete_command(ctx, run, items, seps, cmd)
+            if e is not None:
+                edits.append(e)
+        # a deletion may swallow an earlier word edit; keep them disjoint
+        out: list[Edit] = []
+        for e in sorted(edits):
+            if out and e.start < out[-1].end:
+                continue
+            out.append(e)
+        return out
+
+    def _delete_word(self, run: RunShell, word) -> Edit:
+        s, e = run.doc_span(word.span)
+        text = run.doc.text
+        k = s
+        while k > 0 and text[k - 1] in " \t":
+            k -= 1
+        return Edit.delete(k, e)
+
+    def _delete_command(self, ctx: Context, run: RunShell, items, seps, cmd) -> Edit | None:
+        idx = next((i for i, it in enumerate(items) if it is cmd or getattr(it, "span", None) == cmd.span), None)
+        if idx is None:
+            return None
+        before = seps[idx - 1] if idx > 0 else None
+        after = seps[idx] if idx < len(seps) else None
+        if (before is not None and before.text not in ("&&", ";", "\n")) or (
+                after is not None and after.text not in ("&&", ";", "\n")):
+            return None
+        if idx > 0:
+            a = run.doc_span((items[idx - 1].span[1], items[idx - 1].span[1]))[0]
+            b = run.doc_span(cmd.span)[1]
+        elif len(items) > 1:
+            a = run.doc_span(cmd.span)[0]
+            b = run.doc_span(items[1].span)[0]
+        else:
+            return None
+        if _COMMENT_IN_SPAN.search(ctx.document.text[a:b]):
+            return None
+        return Edit.delete(a, b)
+
+
+def _strip_glob(p: str) -> str:
+    p = p.rstrip("*").rstrip("/") or "/"
+    return posixpath.normpath(p.replace("~", "/root", 1) if p.startswith("~") else p)
+
+
+def _cleanups(script):
+    from dockerfix.model.pkgmgr import find_cleanups
+
+    out = []
+    for cl in find_cleanups(script):
+        if cl.site is not None and (cl.site.is_nested or cl.site.in_pipeline or cl.site.conditional):
+            continue
+        out.append(cl)
+    return out
+
+
+TRANSFORMS = (CacheMounts,)
