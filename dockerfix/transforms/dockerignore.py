@@ -89,6 +89,11 @@ def is_real_context(bc) -> bool:
 
 class DockerIgnoreTransform(Transform):
     code = "DFX203"
+    image_differences = (
+        "*.dockerignore", "*/.git", "*/.git/*", "*/.hg/*", "*/.svn/*", "*/__pycache__", "*/__pycache__/*", "*.pyc",
+        "*/.pytest_cache/*", "*/.mypy_cache/*", "*/.ruff_cache/*", "*/.tox/*", "*/.coverage", "*/.DS_Store",
+        "*/.idea/*", "*/.vscode/*", "*/.venv/*", "*/node_modules/*", "*/.env", "*/.env.*",
+    )
     name = "dockerignore"
     summary = "Propose a .dockerignore that keeps .git, installed dependencies, caches, build outputs and secrets out"
     safety = "mixed"
@@ -145,7 +150,8 @@ build never needed.
         new = DockerIgnore((before or "") + "\n" + "\n".join(e for e, _ in entries))
         unsafe = self._unsafe(ctx, bc, ignore, new, entries)
         if before is None:
-            after = HEADER + "\n" + "\n".join(e for e, _ in entries) + "\n"
+            # the file lists itself, so `COPY . .` does not start shipping it into the image
+            after = HEADER + "\n.dockerignore\n" + "\n".join(e for e, _ in entries) + "\n"
         else:
             sep = "" if before.endswith("\n") or not before else "\n"
             after = before + sep + HEADER + "\n" + "\n".join(e for e, _ in entries) + "\n"
