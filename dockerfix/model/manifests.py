@@ -36,8 +36,22 @@ _BUILDKIT_COPY_FLAGS = frozenset({"link", "chmod", "parents", "exclude", "checks
 _BUILDKIT_RUN_FLAGS = frozenset({"mount", "network", "security"})
 
 
+_NEEDS_BUILDKIT: dict["Document", bool] = {}
+
+
 def needs_buildkit(doc: "Document") -> bool:
-    """Whether the file already uses syntax only BuildKit (or a BuildKit-compatible builder) understands."""
+    """Whether the file already uses syntax only BuildKit (or a BuildKit-compatible builder) understands.
+
+    Memoised per document (documents are immutable and hash by identity): transforms ask once per RUN."""
+    hit = _NEEDS_BUILDKIT.get(doc)
+    if hit is None:
+        if len(_NEEDS_BUILDKIT) >= 16:
+            _NEEDS_BUILDKIT.clear()
+        hit = _NEEDS_BUILDKIT[doc] = _needs_buildkit(doc)
+    return hit
+
+
+def _needs_buildkit(doc: "Document") -> bool:
     if doc.directive("syntax") is not None or doc.directive("check") is not None:
         return True
     for outer in doc.iter_instructions():

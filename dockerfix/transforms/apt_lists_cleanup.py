@@ -446,7 +446,22 @@ def config_written(ctx: Context, site: RunSite, is_path, needle: str) -> bool:
     return False
 
 
+_WRITES: dict[tuple[str, object, str], bool] = {}
+
+
 def _script_writes(script: Script, is_path, needle: str) -> bool:
+    """Memoised by script text: a script is a pure function of its source (``parse_shell``), and ``config_written``
+    asks this for every earlier RUN of every RUN (quadratic without the memo)."""
+    key = (script.source, is_path, needle)
+    hit = _WRITES.get(key)
+    if hit is None:
+        if len(_WRITES) > 8192:
+            _WRITES.clear()
+        hit = _WRITES[key] = _script_writes_uncached(script, is_path, needle)
+    return hit
+
+
+def _script_writes_uncached(script: Script, is_path, needle: str) -> bool:
     writes = False
     has_needle = False
     for s in script.sites:
