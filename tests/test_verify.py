@@ -160,3 +160,30 @@ def test_cli_reports_and_exit_codes(tmp_path, monkeypatch, capsys):
     assert code == 1 and "removed /usr/bin/curl" in out
     monkeypatch.setattr(run, "choose_builder", lambda name, lab: (_ for _ in ()).throw(run.VerifyError("no builder")))
     assert cli.main([str(df)]) == 2
+
+
+class NoisyBuilder(FakeBuilder):
+    """Every build writes a different `.so` (like a native compile that is not reproducible)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.n = 0
+
+    def export(self, tag, dest, *, fmt="oci-archive") -> Path:
+        self.n += 1
+        text = self.images[tag]
+        layer = {"app/app.py": b"print(1)\n", "usr/lib/native.so": b"build %d" % self.n}
+        if "rm -rf /var/lib/apt/lists/*" not in text:
+            layer["var/lib/apt/lists/x"] = b"index"
+        return docker_archive(Path(dest), [layer], [])
+
+
+def test_baseline_learns_the_builds_own_nondeterminism(tmp_path):
+    (tmp_path / "ctx").mkdir()
+    df = _app(tmp_path / "ctx")
+    plain = verify(df, NoisyBuilder(), select=["apt-lists-cleanup"], rebuild=False)
+    assert not plain.equal and [v.path for v in plain.comparison.violations] == ["usr/lib/native.so"]
+    b = NoisyBuilder()
+    rep = verify(df, b, select=["apt-lists-cleanup"], rebuild=False, baseline=True)
+    assert rep.equal and any("differ between two builds" in n for n in rep.notes)
+    assert len(b.builds) == 3 and b.builds[2][0] == df.read_text(), "the original is built a second time"

@@ -30,6 +30,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--unsafe", action="store_true", help="apply unsafe fixes too")
     p.add_argument("--edit", metavar="FILE", help="context-relative source file to edit for the rebuild measurement")
     p.add_argument("--no-rebuild", action="store_true", help="skip the rebuild-after-edit measurement")
+    p.add_argument("--baseline", action="store_true",
+                   help="build the original twice (once without cache) and do not hold its own nondeterminism "
+                        "(native compiles, embedded timestamps) against the rewrite")
     p.add_argument("--json", metavar="FILE", help="write the JSON report to FILE ('-' for stdout)")
     p.add_argument("--color", choices=("auto", "always", "never"), default="auto")
     return p
@@ -131,7 +134,8 @@ def main(argv: list[str]) -> int:
         unsafe = args.unsafe or bool(cfg.unsafe)
         builder = choose_builder(args.builder, args.lab)
         report = verify(args.path, builder, context=args.context, select=select, ignore=ignore, unsafe=unsafe,
-                        settings=settings, edit=args.edit, rebuild=not args.no_rebuild, progress=progress)
+                        settings=settings, edit=args.edit, rebuild=not args.no_rebuild, baseline=args.baseline,
+                        progress=progress)
     except (VerifyError, DockerfileSyntaxError, OSError, ValueError) as exc:
         sys.stderr.write(f"dockerfix verify: error: {exc}\n")
         return 2

@@ -98,6 +98,11 @@ BUILD_NOISE: tuple[AllowedDifference, ...] = (
         "backup and auxiliary files rewritten on every package operation",
         "build",
     ),
+    AllowedDifference(
+        ("root/.cache/go-build/*", "home/*/.cache/go-build/*"),
+        "Go's build cache holds build-specific action records (the built binaries themselves are compared)",
+        "build",
+    ),
 )
 """Differences between any two builds of the same Dockerfile, measured in the lab (apt logs, dpkg backups)."""
 
