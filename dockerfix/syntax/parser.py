@@ -186,14 +186,14 @@ class _Parser:
                             lmap.to_source(max(col - 1, 0)) - lines[start_line - 1][0] + 1,
                         )
                 heredocs = tuple(docs)
-            end_line = i
-            src = text[lines[start_line - 1][0] : last_end]
-            inst = Instruction(
-                keyword=inst.keyword, raw_keyword=inst.raw_keyword, source=src, start=lines[start_line - 1][0],
-                end=last_end, start_line=start_line, end_line=end_line, line=line, flags=inst.flags,
-                rest=inst.rest, rest_offset=inst.rest_offset, json=inst.json, args=inst.args, heredocs=heredocs,
-                sub=inst.sub, map=lmap, keyword_offset=inst.keyword_offset,
-            )
+            # finish the node in place (it is not shared yet): its span, source and heredoc bodies
+            first = lines[start_line - 1][0]
+            _set(inst, "source", text[first:last_end])
+            _set(inst, "start", first)
+            _set(inst, "end", last_end)
+            _set(inst, "end_line", i)
+            if heredocs:
+                _set(inst, "heredocs", heredocs)
             nodes.append(inst)
         if not any(isinstance(x, Instruction) for x in nodes):
             raise DockerfileSyntaxError("file with no instructions", max(n, 1), 1)
@@ -260,6 +260,9 @@ class _Parser:
             end_line=end_line, line=line, flags=flags, rest=rest, rest_offset=rest_off, json=is_json, args=args,
             heredocs=(), sub=sub, map=lmap, keyword_offset=kw_off,
         )
+
+
+_set = object.__setattr__
 
 
 def _col(lmap: LineMap, line: str, k: int, text: str) -> int:

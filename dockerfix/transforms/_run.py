@@ -85,10 +85,30 @@ def parse_shell_cached(src: str):
     return parse_shell(src)
 
 
+_RUNSHELLS: dict[tuple[int, int, int], "RunShell"] = {}
+
+
 class RunShell:
-    """The shell of a shell-form RUN (``script`` is None for exec form or an unparsable/unsupported script)."""
+    """The shell of a shell-form RUN (``script`` is None for exec form or an unparsable/unsupported script).
+
+    Read-only once built, so one instance per (document, instruction) is shared by every transform of a pass."""
+
+    def __new__(cls, doc: Document, inst: Instruction) -> "RunShell":
+        key = (id(doc), inst.start, inst.end)
+        hit = _RUNSHELLS.get(key)
+        if hit is not None and hit.doc is doc and hit.inst is inst:
+            return hit
+        if len(_RUNSHELLS) >= 4096:
+            _RUNSHELLS.clear()
+        obj = super().__new__(cls)
+        obj._built = False
+        _RUNSHELLS[key] = obj
+        return obj
 
     def __init__(self, doc: Document, inst: Instruction) -> None:
+        if self._built:
+            return
+        self._built = True
         parse_shell = parse_shell_cached
         self.doc = doc
         self.inst = inst

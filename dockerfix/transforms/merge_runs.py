@@ -15,32 +15,45 @@ def is_windows_stage(doc: Document, ctx: Context, inst: Instruction) -> bool:
     if doc.escape == "`":
         return True
     stage = ctx.model.stage_of(inst)
-    chain = stage
-    seen = set()
-    while chain is not None and chain.index not in seen:
-        seen.add(chain.index)
-        if any(h in chain.base.lower() for h in WINDOWS_HINTS):
-            return True
-        chain = ctx.model.parent_stage(chain)
-    return False
+    if stage is None:
+        return False
+    key = ("merge.windows", stage.index)
+    if key not in ctx.memo:
+        chain = stage
+        seen = set()
+        found = False
+        while chain is not None and chain.index not in seen:
+            seen.add(chain.index)
+            if any(h in chain.base.lower() for h in WINDOWS_HINTS):
+                found = True
+                break
+            chain = ctx.model.parent_stage(chain)
+        ctx.memo[key] = found
+    return ctx.memo[key]
 
 
 def shell_is_posix(ctx: Context, inst: Instruction) -> bool:
     """No SHELL instruction before ``inst`` in its stage (or the stages it builds on) names a non-POSIX shell."""
-    from dockerfix.model.shell import is_posix_shell
-
     stage = ctx.model.stage_of(inst)
-    seen = set()
-    while stage is not None and stage.index not in seen:
-        seen.add(stage.index)
-        for i in stage.instructions:
-            if i.start >= inst.start:
-                break
-            if i.keyword == "SHELL":
-                if not i.json or not is_posix_shell(list(i.args)):
-                    return False
-        stage = ctx.model.parent_stage(stage)
-    return True
+    if stage is None:
+        return True
+    key = ("merge.shells", stage.index)
+    shells = ctx.memo.get(key)
+    if shells is None:
+        from dockerfix.model.shell import is_posix_shell
+
+        shells = []  # (start offset, or -1 for a parent stage's SHELL; is POSIX)
+        seen = set()
+        s = stage
+        while s is not None and s.index not in seen:
+            seen.add(s.index)
+            for i in s.instructions:
+                if i.keyword == "SHELL":
+                    ok = i.json and is_posix_shell(list(i.args))
+                    shells.append((i.start if s is stage else -1, ok))
+            s = ctx.model.parent_stage(s)
+        ctx.memo[key] = shells
+    return all(ok for start, ok in shells if start < inst.start)
 
 
 def merge_block(doc: Document, a: RunShell, b: RunShell) -> tuple[Edit | None, str | None]:
