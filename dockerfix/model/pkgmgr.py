@@ -354,7 +354,7 @@ def _parse_call(cmd: SimpleCommand, site: CommandSite | None, extra_value_opts: 
 
 
 _MEMO: dict[tuple[str, int], tuple[Script, list]] = {}
-_MEMO_MAX = 8192
+_MEMO_MAX = 2048
 
 
 def _memo(kind: str, script: Script, compute) -> list:

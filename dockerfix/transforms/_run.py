@@ -77,7 +77,7 @@ def instruction_style(doc: Document, inst: Instruction) -> Style:
     return Style(base.escape, nl, indent, lead if (lead or trail) else base.leading_ops)
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=1024)
 def parse_shell_cached(src: str):
     """Scripts are immutable: one parse per distinct command text, shared by every transform and pass."""
     from dockerfix.model.shell import parse_shell
@@ -98,7 +98,7 @@ class RunShell:
         hit = _RUNSHELLS.get(key)
         if hit is not None and hit.doc is doc and hit.inst is inst:
             return hit
-        if len(_RUNSHELLS) >= 4096:
+        if len(_RUNSHELLS) >= 256:
             _RUNSHELLS.clear()
         obj = super().__new__(cls)
         obj._built = False
