@@ -256,6 +256,17 @@ def manager_word(call: PackageCall) -> tuple[str | None, str | None]:
     return w.raw, None
 
 
+def manager_command(call: PackageCall, args: str, sensitive: Iterable[str] = ()) -> tuple[str | None, str | None]:
+    """``<wrappers><manager> <args>`` run the way the install ran (``sudo``, an absolute path kept), or (None, why)."""
+    prefix, reason = invocation_prefix(call, sensitive)
+    if reason is not None:
+        return None, reason
+    word, reason = manager_word(call)
+    if reason is not None:
+        return None, reason
+    return f"{prefix}{word} {args}", None
+
+
 def covers(targets: Iterable[str], *paths: str) -> bool:
     """Whether a mount target is one of ``paths`` or a parent of one (``/var/lib/apt`` covers its lists)."""
     for t in targets:

@@ -9,8 +9,7 @@ from dockerfix.transforms.apt_lists_cleanup import (
     AppendCleanup,
     RunSite,
     env_in_scope,
-    invocation_prefix,
-    manager_word,
+    manager_command,
 )
 from dockerfix.transforms.base import Context
 
@@ -75,13 +74,7 @@ soft-link packages (`--copy` is fine; `CONDA_ALWAYS_SOFTLINK`/`CONDA_ALLOW_SOFTL
         return None
 
     def cleanup_command(self, call: PackageCall) -> tuple[str | None, str | None]:
-        prefix, reason = invocation_prefix(call, (*CACHE_HOME_ENV, "CONDA_PKGS_DIRS"))
-        if reason is not None:
-            return None, reason
-        word, reason = manager_word(call)
-        if reason is not None:
-            return None, reason
-        return f"{prefix}{word} clean -afy", None
+        return manager_command(call, "clean -afy", (*CACHE_HOME_ENV, "CONDA_PKGS_DIRS"))
 
 
 TRANSFORMS = (CondaClean,)

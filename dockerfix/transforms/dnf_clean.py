@@ -8,9 +8,8 @@ from dockerfix.transforms.apt_lists_cleanup import (
     AppendCleanup,
     RunSite,
     covers,
-    invocation_prefix,
     later_sites,
-    manager_word,
+    manager_command,
 )
 from dockerfix.transforms.base import Context
 
@@ -75,13 +74,7 @@ reach: a finding without a fix. A plain `sudo` in front of the install is kept i
         return None
 
     def cleanup_command(self, call: PackageCall) -> tuple[str | None, str | None]:
-        prefix, reason = invocation_prefix(call)
-        if reason is not None:
-            return None, reason
-        word, reason = manager_word(call)
-        if reason is not None:
-            return None, reason
-        return f"{prefix}{word} clean all", None
+        return manager_command(call, "clean all")
 
     def unsafe_reason(self, ctx: Context, site: RunSite, calls: list[PackageCall]) -> str | None:
         for other in later_sites(ctx, site):

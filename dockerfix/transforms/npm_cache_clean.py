@@ -9,9 +9,8 @@ from dockerfix.transforms.apt_lists_cleanup import (
     AppendCleanup,
     RunSite,
     env_in_scope,
-    invocation_prefix,
     later_sites,
-    manager_word,
+    manager_command,
     norm_path,
     scope_value,
 )
@@ -84,13 +83,9 @@ clean another folder).
         return None
 
     def cleanup_command(self, call: PackageCall) -> tuple[str | None, str | None]:
-        prefix, reason = invocation_prefix(call, (*CACHE_HOME_ENV, "npm_config_cache", "NPM_CONFIG_CACHE"))
-        if reason is not None:
-            return None, reason
-        word, reason = manager_word(call)
-        if reason is not None:
-            return None, reason
-        return f"{prefix}{word} cache clean --force", None
+        return manager_command(
+            call, "cache clean --force", (*CACHE_HOME_ENV, "npm_config_cache", "NPM_CONFIG_CACHE")
+        )
 
     def unsafe_reason(self, ctx: Context, site: RunSite, calls: list[PackageCall]) -> str | None:
         for other in later_sites(ctx, site):

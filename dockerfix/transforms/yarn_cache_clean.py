@@ -10,10 +10,9 @@ from dockerfix.transforms.apt_lists_cleanup import (
     CLEANUP_STRATEGY_NOTE,
     AppendCleanup,
     RunSite,
-    invocation_prefix,
     iter_run_sites,
     later_sites,
-    manager_word,
+    manager_command,
     norm_path,
     scope_value,
     stage_chain,
@@ -130,13 +129,7 @@ covers the cache (`*/.cache/yarn`, `*/.yarn-cache`, `$YARN_CACHE_FOLDER`).
         return None
 
     def cleanup_command(self, call: PackageCall) -> tuple[str | None, str | None]:
-        prefix, reason = invocation_prefix(call, (*CACHE_HOME_ENV, "YARN_CACHE_FOLDER"))
-        if reason is not None:
-            return None, reason
-        word, reason = manager_word(call)
-        if reason is not None:
-            return None, reason
-        return f"{prefix}{word} cache clean", None
+        return manager_command(call, "cache clean", (*CACHE_HOME_ENV, "YARN_CACHE_FOLDER"))
 
     def unsafe_reason(self, ctx: Context, site: RunSite, calls: list[PackageCall]) -> str | None:
         for other in later_sites(ctx, site):

@@ -8,8 +8,7 @@ from dockerfix.transforms.apt_lists_cleanup import (
     AppendCleanup,
     RunSite,
     covers,
-    invocation_prefix,
-    manager_word,
+    manager_command,
 )
 from dockerfix.transforms.base import Context
 
@@ -67,13 +66,7 @@ install, or when a cache or tmpfs mount covers `/var/cache/zypp`. A plain `sudo`
         return None
 
     def cleanup_command(self, call: PackageCall) -> tuple[str | None, str | None]:
-        prefix, reason = invocation_prefix(call)
-        if reason is not None:
-            return None, reason
-        word, reason = manager_word(call)
-        if reason is not None:
-            return None, reason
-        return f"{prefix}{word} clean -a", None
+        return manager_command(call, "clean -a")
 
 
 TRANSFORMS = (ZypperClean,)
