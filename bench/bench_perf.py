@@ -35,6 +35,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_parse import corpus_texts, rate  # noqa: E402  (one corpus reader and in-process timer for both benches)
 PY = sys.executable
 
 
@@ -43,20 +45,6 @@ def load() -> str:
         return " ".join(f"{x:.2f}" for x in os.getloadavg())
     except OSError:  # pragma: no cover
         return "n/a"
-
-
-def corpus_texts(corpus: Path) -> list[str]:
-    """Every parseable-corpus file (as bench_parse.py: no shell snippets, no negative cases)."""
-    out = []
-    for dirpath, dirnames, files in os.walk(corpus):
-        dirnames.sort()
-        if "shell" in dirpath or "negative" in dirpath:
-            continue
-        for f in sorted(files):
-            if f.endswith((".tsv", ".md")) or f == "result":
-                continue
-            out.append((Path(dirpath) / f).read_bytes().decode("utf-8"))
-    return out
 
 
 def real_world(corpus: Path) -> list[Path]:
@@ -81,19 +69,6 @@ def wall_pair(cmds: list[tuple[list[str], bytes]], runs: int, cwd: str) -> list[
             subprocess.run(cmd, input=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=cwd)
             times[k].append(time.perf_counter() - t0)
     return [statistics.median(t) for t in times]
-
-
-def rate_inproc(fn, texts: list, repeat: int) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        for t in texts:
-            try:
-                fn(t)
-            except Exception:
-                pass
-        best = min(best, time.perf_counter() - t0)
-    return len(texts) / best
 
 
 # ------------------------------------------------------------------ 1 + 5: throughput and memory (child process)
@@ -231,11 +206,11 @@ def main() -> None:
     texts = corpus_texts(corpus)
     import dockerfix
 
-    rows = [("dockerfix.parse", rate_inproc(dockerfix.parse, texts, a.repeat))]
+    rows = [("dockerfix.parse", rate(dockerfix.parse, texts, a.repeat))]
     try:
         import dockerfile
 
-        rows.append(("BuildKit parser (dockerfile, Go)", rate_inproc(dockerfile.parse_string, texts, a.repeat)))
+        rows.append(("BuildKit parser (dockerfile, Go)", rate(dockerfile.parse_string, texts, a.repeat)))
     except ImportError:
         rows.append(("BuildKit parser (dockerfile, Go)", float("nan")))
     try:
@@ -246,7 +221,7 @@ def main() -> None:
         def dfp(t: str) -> None:
             DockerfileParser(fileobj=io.BytesIO(t.encode())).structure  # noqa: B018
 
-        rows.append(("dockerfile-parse (not lossless)", rate_inproc(dfp, texts, a.repeat)))
+        rows.append(("dockerfile-parse (not lossless)", rate(dfp, texts, a.repeat)))
     except ImportError:
         pass
     print(f"\n[2] parse alone, {len(texts)} corpus files, in-process, best of {a.repeat}   target: dockerfix >= BuildKit")

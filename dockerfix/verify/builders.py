@@ -389,13 +389,17 @@ class BuildahBuilder(Builder):
     def has_image(self, ref: str) -> bool:
         return self._buildah("inspect", "--type", "image", ref, timeout=60).ok
 
+    build_command = "bud"
+    """The program's build subcommand (``buildah bud``, ``podman build``); flags and log format are shared."""
+
     def build(self, dockerfile, context, tag, *, no_cache=False, build_args=None, target=None) -> BuildResult:
-        argv = ["bud", f"--pull={self.pull}", "--layers", "--format", "docker", "--isolation", self.isolation,
-                *_build_flags(dockerfile, tag, no_cache, build_args, target), os.fspath(context)]
+        argv = [self.build_command, f"--pull={self.pull}", "--layers", "--format", "docker", "--isolation",
+                self.isolation, *_build_flags(dockerfile, tag, no_cache, build_args, target), os.fspath(context)]
         r = self._buildah(*argv)
         log = r.stdout + r.stderr
         if not r.ok:
-            raise BuildError(f"buildah bud failed ({r.returncode}) for {dockerfile}", log, r.returncode)
+            raise BuildError(f"{self.program} {self.build_command} failed ({r.returncode}) for {dockerfile}", log,
+                             r.returncode)
         ids = _IMAGE_ID.findall(r.stdout)
         return BuildResult(tag, r.seconds, parse_buildah_log(log), log, ids[-1] if ids else None)
 
@@ -441,6 +445,7 @@ class PodmanBuilder(BuildahBuilder):
     so :meth:`run` uses ``--rm`` and may fail where buildah's chroot run works."""
 
     name = "podman"
+    build_command = "build"
 
     def __init__(self, lab_root: str | os.PathLike[str], *, program: str = "podman", **kwargs):
         super().__init__(lab_root, program=program, **kwargs)
@@ -448,16 +453,6 @@ class PodmanBuilder(BuildahBuilder):
     def command(self, *args: str) -> list[str]:
         return [self.program, "--root", str(self.lab_root / "storage"), "--runroot", str(self.lab_root / "run"),
                 "--storage-driver", self.storage_driver, *args]
-
-    def build(self, dockerfile, context, tag, *, no_cache=False, build_args=None, target=None) -> BuildResult:
-        argv = ["build", f"--pull={self.pull}", "--layers", "--format", "docker", "--isolation", self.isolation,
-                *_build_flags(dockerfile, tag, no_cache, build_args, target), os.fspath(context)]
-        r = self._buildah(*argv)
-        log = r.stdout + r.stderr
-        if not r.ok:
-            raise BuildError(f"podman build failed ({r.returncode}) for {dockerfile}", log, r.returncode)
-        ids = _IMAGE_ID.findall(r.stdout)
-        return BuildResult(tag, r.seconds, parse_buildah_log(log), log, ids[-1] if ids else None)
 
     def export(self, tag, dest, *, fmt="oci-archive") -> Path:
         path = Path(dest)
