@@ -539,3 +539,41 @@ def test_corpus_commands_keep_their_words():
                 assert gap and not gap.replace("\\\n", "").strip(" \t") or any(
                     r.span[0] >= a.span[1] and r.span[1] <= b.span[0] for r in cmd.redirects), (src, gap)
 
+
+
+# tree-sitter-bash 0.25.1 reads the character after ``{``/``{12``/``{1..2`` with C isdigit, which crashes the
+# process for code points past U+00FF (tree-sitter/tree-sitter-bash#337; CI died of it once). parse_shell
+# hands tree-sitter a same-length stand-in for exactly that character.
+_HAZARDS = [p + chr(cp) + t for p in ("{", "{12", "{1..", "{1..20", "echo a{", "${")
+            for cp in (0x10FFFF, 0xFFFFF, 0x31860, 0xB60B4, 0xD800, 0x4E2D, 0x100)
+            for t in ("", "}", " && b")]
+
+
+def test_scanner_stand_in_keeps_every_offset():
+    from dockerfix.model.shell import _scanner_safe
+
+    for src in _HAZARDS:
+        data = src.encode("utf-8", "surrogatepass")
+        safe = _scanner_safe(src, data)
+        assert len(safe) == len(data)
+        assert max(safe.decode("utf-8")[: src.index("{") + 6], key=ord) <= "\xff"
+    plain = "echo {a,b} caf\u00e9 \u4e2d {\u00e9}"
+    assert _scanner_safe(plain, plain.encode()) == plain.encode()  # nothing hazardous: bytes untouched
+
+
+def test_scanner_hazards_keep_their_text():
+    script = parse_shell_strict("echo {1\U0010ffff} x{\u4e2d,b} && touch {1..\U00031860}")
+    words = [w.raw for c in script.commands for w in c.words]
+    assert words == ["echo", "{1\U0010ffff}", "x{\u4e2d,b}", "touch", "{1..\U00031860}"]
+
+
+def test_scanner_hazards_do_not_crash_the_process():
+    # In a child process: without the stand-in this dies of SIGSEGV on most runs (0x10FFFF: 14 of 20 here).
+    code = ("import sys; from dockerfix.model.shell import parse_shell\n"
+            "for s in sys.stdin.read().split('\\x00'):\n"
+            "    [parse_shell(s) for _ in range(20)]\n"
+            "print('survived')")
+    data = "\x00".join(_HAZARDS).encode("utf-8", "surrogatepass")
+    for _ in range(3):
+        r = subprocess.run([sys.executable, "-c", code], input=data, capture_output=True, timeout=120)
+        assert r.returncode == 0 and r.stdout.strip() == b"survived", (r.returncode, r.stderr[-500:])

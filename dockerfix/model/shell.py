@@ -728,6 +728,35 @@ def _get_parser():
     return _parser
 
 
+# tree-sitter-bash's external scanner (0.25.1, tree-sitter/tree-sitter-bash#337) reads the character after
+# ``{``, after its ASCII digits, and after ``{1..2`` with C ``isdigit``, which glibc implements as a table
+# lookup valid only for -1..255: a code point beyond U+00FF there reads far outside the table and can kill the
+# process with SIGSEGV (any text can hold one: ``RUN echo {\U0010ffff}``). Before the text goes to tree-sitter
+# that one character is replaced by bytes of the same length that the scanner reads safely (a Latin-1 letter,
+# then ASCII letters), so every byte offset stays put and the tree is lowered against the original text.
+# Both characters are word characters to bash, so the shape of the tree does not change.
+_SCANNER_HAZARD = re.compile(r"\{[0-9]*(?:\.\.[0-9]*)?([^\x00-\xff])")
+
+
+def _scanner_safe(src: str, data: bytes) -> bytes:
+    """``data`` (``src`` in UTF-8) with every character that would crash the scanner replaced (see above)."""
+    if len(data) == len(src) or "{" not in src:
+        return data
+    parts: list[str] = []
+    last = 0
+    for m in _SCANNER_HAZARD.finditer(src):
+        ch = m.group(1)
+        parts.append(src[last:m.start(1)])
+        parts.append("\u00e9" + "x" * (len(ch.encode("utf-8", "surrogatepass")) - 2))
+        last = m.end(1)
+    if not parts:
+        return data
+    parts.append(src[last:])
+    safe = "".join(parts).encode("utf-8", "surrogatepass")
+    assert len(safe) == len(data)
+    return safe
+
+
 class _Unsupported(Exception):
     """Internal: a tree shape the model does not understand (the script becomes ok=False)."""
 
@@ -1358,7 +1387,7 @@ def parse_shell(src: str) -> Script:
     data = src.encode("utf-8", "surrogatepass")
     empty = Sequence("", (0, 0))
     try:
-        tree = parser.parse(data)
+        tree = parser.parse(_scanner_safe(src, data))
     except Exception as e:  # pragma: no cover - tree-sitter refuses (should not happen)
         return Script(src, False, empty, f"tree-sitter failed: {e}")
     root = tree.root_node
