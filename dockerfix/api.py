@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dockerfix._record import dataclass
 from typing import Any, Iterable
 
 from dockerfix.engine import EngineError, FixResult, fix_document, guard, select_transforms

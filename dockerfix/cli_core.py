@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass, field
+from dockerfix._record import dataclass, field
 from typing import IO, Any, Iterable
 
 from dockerfix.outputs import FileError, FileReport

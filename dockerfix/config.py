@@ -18,7 +18,7 @@ Unknown keys and wrong types are errors. Command-line flags override the file ke
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dockerfix._record import dataclass, field
 from typing import Any
 
 CONFIG_NAMES = (".dockerfix.toml", "pyproject.toml")

@@ -8,7 +8,7 @@ declares is an internal error, never a silent write.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dockerfix._record import dataclass, field
 from typing import Any, Iterable, Sequence
 
 from dockerfix.syntax import DockerfileSyntaxError, Document, Instruction, parse

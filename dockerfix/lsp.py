@@ -25,7 +25,7 @@ import difflib
 import os
 import re
 import sys
-from dataclasses import dataclass, field
+from dockerfix._record import dataclass, field
 from typing import Any
 
 SOURCE = "dockerfix"

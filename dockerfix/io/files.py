@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import os
 import stat as _stat
-from dataclasses import dataclass
+from dockerfix._record import dataclass
 
 MAX_BYTES = 10 * 1024 * 1024
 SKIP_DIRS = frozenset((".git", ".hg", ".svn", ".bzr", "_darcs", ".jj", ".pijul", ".fossil", "CVS", ".sl"))

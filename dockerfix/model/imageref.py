@@ -25,7 +25,7 @@ contains ``.`` or ``:``, is ``localhost``, or has an upper-case letter; otherwis
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dockerfix._record import dataclass
 
 __all__ = [
     "DEFAULT_DOMAIN",

@@ -40,7 +40,7 @@ Options (``Option``)
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dockerfix._record import dataclass
 
 from dockerfix.model.shell import CommandSite, Script, SimpleCommand, Word
 

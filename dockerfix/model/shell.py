@@ -66,7 +66,7 @@ from __future__ import annotations
 
 import operator
 import re
-from dataclasses import dataclass, replace
+from dockerfix._record import dataclass, replace
 from functools import cached_property
 from typing import Iterator, Union
 

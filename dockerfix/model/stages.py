@@ -7,7 +7,7 @@ visible to later instructions of that stage and of stages built ``FROM`` it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dockerfix._record import dataclass, field
 from functools import cached_property
 
 from dockerfix.syntax.nodes import Document, Instruction

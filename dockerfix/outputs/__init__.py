@@ -7,7 +7,7 @@ import rich; colour, where offered, is plain ANSI added around text that is othe
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dockerfix._record import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:

@@ -13,7 +13,7 @@ counts them.
 from __future__ import annotations
 
 from bisect import bisect_right
-from dataclasses import dataclass, field
+from dockerfix._record import dataclass, field
 from typing import Iterator
 
 

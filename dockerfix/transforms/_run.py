@@ -9,7 +9,7 @@ when an edit could not be made safely (a trailing comment, a background job, an 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dockerfix._record import dataclass
 from functools import lru_cache
 
 from dockerfix.syntax.nodes import Document, Instruction

@@ -8,7 +8,7 @@ the two fix shapes (append a cleanup command, insert a flag after the action wor
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dockerfix._record import dataclass
 from typing import ClassVar, Iterable, Iterator
 
 from dockerfix.model.manifests import cache_strategy

@@ -8,7 +8,7 @@ not the transform, applies fixes, re-parses, and repeats until nothing changes.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dockerfix._record import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Iterable, Protocol
 
 if TYPE_CHECKING:

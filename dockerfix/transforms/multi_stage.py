@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import posixpath
 import re
-from dataclasses import dataclass, field
+from dockerfix._record import dataclass, field
 from typing import Iterable
 
 from dockerfix.model import ecosystems as eco

@@ -7,7 +7,7 @@ The registry is reached through an injected resolver (``ctx.services["resolver"]
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dockerfix._record import dataclass
 from typing import Any, Iterable
 
 from dockerfix.syntax.nodes import Instruction

@@ -16,7 +16,7 @@ the original command runs again after the full COPY, so the project itself is st
 from __future__ import annotations
 
 import posixpath
-from dataclasses import dataclass
+from dockerfix._record import dataclass
 from typing import Iterable
 
 from dockerfix.model.manifests import (

@@ -1,0 +1,243 @@
+"""A lean ``dataclass`` for the modules on the start-up path.
+
+The standard :func:`dataclasses.dataclass` compiles five to ten methods per class with ``exec`` at import time
+(and imports ``inspect``): for the ~50 record classes the stdin path loads that was about half of
+``dockerfix - < Dockerfile``'s start-up. This module keeps the same spelling and the subset of behaviour those
+modules use, and compiles only ``__init__`` (one small ``exec`` per class, since construction is hot); ``__repr__``,
+``__eq__``, ``__hash__``, ordering and the frozen guards are shared functions over an ``attrgetter``.
+
+Supported: ``dataclass(cls, *, frozen, slots, eq, order, repr)``, ``field(default, default_factory, repr,
+compare, init)``, ``__post_init__``, ``ClassVar`` annotations (skipped), :func:`replace`, :func:`fields`, and
+pickling/copying of frozen slotted records (``--jobs`` sends results between processes). Not supported, and
+rejected loudly: inheritance between records, ``InitVar``, ``kw_only``.
+"""
+
+from __future__ import annotations
+
+from operator import attrgetter
+
+__all__ = ["FrozenInstanceError", "dataclass", "field", "fields", "replace"]
+
+
+class FrozenInstanceError(AttributeError):
+    """Assignment to a field of a frozen record."""
+
+
+class _Missing:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING = _Missing()
+
+
+class Field:
+    __slots__ = ("name", "default", "default_factory", "repr", "compare", "init")
+
+    def __init__(self, default=MISSING, default_factory=MISSING, repr=True, compare=True, init=True):  # noqa: A002
+        if default is not MISSING and default_factory is not MISSING:
+            raise ValueError("cannot specify both default and default_factory")
+        self.name = ""
+        self.default = default
+        self.default_factory = default_factory
+        self.repr = repr
+        self.compare = compare
+        self.init = init
+
+    def __repr__(self) -> str:
+        return f"Field(name={self.name!r})"
+
+
+def field(*, default=MISSING, default_factory=MISSING, repr=True, compare=True, init=True):  # noqa: A002
+    return Field(default, default_factory, repr, compare, init)
+
+
+def fields(obj) -> tuple[Field, ...]:
+    cls = obj if isinstance(obj, type) else type(obj)
+    try:
+        return cls.__record_fields__
+    except AttributeError:
+        raise TypeError(f"{cls.__name__} is not a record") from None
+
+
+def replace(obj, /, **changes):
+    """A copy of ``obj`` with ``changes`` (like :func:`dataclasses.replace`)."""
+    for f in type(obj).__record_fields__:
+        if f.init and f.name not in changes:
+            changes[f.name] = getattr(obj, f.name)
+    return type(obj)(**changes)
+
+
+def _frozen_setattr(self, name, value):
+    raise FrozenInstanceError(f"cannot assign to field {name!r}")
+
+
+def _frozen_delattr(self, name):
+    raise FrozenInstanceError(f"cannot delete field {name!r}")
+
+
+def _getstate(self):
+    return [getattr(self, f.name) for f in self.__record_fields__]
+
+
+def _setstate(self, state):
+    for f, value in zip(self.__record_fields__, state):
+        object.__setattr__(self, f.name, value)
+
+
+def _is_classvar(annotation) -> bool:
+    text = annotation if isinstance(annotation, str) else repr(annotation)
+    return text.startswith(("ClassVar", "typing.ClassVar", "t.ClassVar"))
+
+
+def _process(cls, frozen: bool, slots: bool, eq: bool, order: bool, want_repr: bool):
+    for base in cls.__mro__[1:]:
+        if "__record_fields__" in base.__dict__ or "__dataclass_fields__" in base.__dict__:
+            raise TypeError(f"{cls.__name__}: records do not support inheritance")
+    annotations = cls.__dict__.get("__annotations__", {})
+    flist: list[Field] = []
+    for name, ann in annotations.items():
+        if _is_classvar(ann):
+            continue
+        if isinstance(ann, str) and ann.startswith(("InitVar", "KW_ONLY")):
+            raise TypeError(f"{cls.__name__}.{name}: InitVar/KW_ONLY are not supported")
+        value = cls.__dict__.get(name, MISSING)
+        f = value if isinstance(value, Field) else Field(default=value)
+        f.name = name
+        flist.append(f)
+    seen_default = False
+    for f in flist:
+        has_default = f.default is not MISSING or f.default_factory is not MISSING
+        if f.init and not has_default and seen_default:
+            raise TypeError(f"{cls.__name__}: non-default field {f.name!r} follows a default field")
+        seen_default = seen_default or (f.init and has_default)
+    names = tuple(f.name for f in flist)
+
+    ns = dict(cls.__dict__)
+    for name in names:
+        ns.pop(name, None)
+    ns.pop("__dict__", None)
+    ns.pop("__weakref__", None)
+    if slots:
+        if "__slots__" in ns:
+            raise TypeError(f"{cls.__name__} already specifies __slots__")
+        ns["__slots__"] = names
+
+    # __init__: the one compiled method
+    glob = {"MISSING": MISSING, "_set": object.__setattr__}
+    params: list[str] = []
+    body: list[str] = []
+    for f in flist:
+        if f.init:
+            if f.default is not MISSING:
+                glob[f"_d_{f.name}"] = f.default
+                params.append(f"{f.name}=_d_{f.name}")
+            elif f.default_factory is not MISSING:
+                glob[f"_f_{f.name}"] = f.default_factory
+                params.append(f"{f.name}=MISSING")
+                body.append(f"  if {f.name} is MISSING: {f.name} = _f_{f.name}()")
+            else:
+                params.append(f.name)
+            value = f.name
+        elif f.default_factory is not MISSING:
+            glob[f"_f_{f.name}"] = f.default_factory
+            value = f"_f_{f.name}()"
+        elif f.default is not MISSING:
+            glob[f"_d_{f.name}"] = f.default
+            value = f"_d_{f.name}"
+        else:
+            continue
+        body.append(f"  _set(self, {f.name!r}, {value})" if frozen else f"  self.{f.name} = {value}")
+    if "__post_init__" in ns:
+        body.append("  self.__post_init__()")
+    src = f"def __init__(self, {', '.join(params)}):\n" + ("\n".join(body) or "  pass") + "\n"
+    local: dict = {}
+    exec(compile(src, f"<record {cls.__qualname__}>", "exec"), glob, local)  # noqa: S102 - generated from field names
+    init = local["__init__"]
+    init.__qualname__ = f"{cls.__qualname__}.__init__"
+    ns["__init__"] = init
+    ns["__record_fields__"] = tuple(flist)
+    ns["__match_args__"] = tuple(f.name for f in flist if f.init)
+
+    rnames = tuple(f.name for f in flist if f.repr)
+    if want_repr and "__repr__" not in cls.__dict__:
+        def __repr__(self, _names=rnames):
+            inner = ", ".join(f"{n}={getattr(self, n)!r}" for n in _names)
+            return f"{type(self).__qualname__}({inner})"
+
+        ns["__repr__"] = __repr__
+
+    cnames = tuple(f.name for f in flist if f.compare)
+    key = attrgetter(*cnames) if len(cnames) > 1 else (
+        (lambda o, _g=attrgetter(cnames[0]): (_g(o),)) if cnames else (lambda o: ()))
+    if eq:
+        def __eq__(self, other, _key=key):
+            if other.__class__ is self.__class__:
+                return _key(self) == _key(other)
+            return NotImplemented
+
+        ns["__eq__"] = __eq__
+        if frozen:
+            def __hash__(self, _key=key):
+                return hash(_key(self))
+
+            ns["__hash__"] = __hash__
+        else:
+            ns["__hash__"] = None
+    if order:
+        import operator
+
+        for op in ("lt", "le", "gt", "ge"):
+            cmp = getattr(operator, op)
+
+            def method(self, other, _key=key, _cmp=cmp):
+                if other.__class__ is self.__class__:
+                    return _cmp(_key(self), _key(other))
+                return NotImplemented
+
+            method.__name__ = f"__{op}__"
+            ns[f"__{op}__"] = method
+    if frozen:
+        ns["__setattr__"] = _frozen_setattr
+        ns["__delattr__"] = _frozen_delattr
+        if slots:
+            ns["__getstate__"] = _getstate
+            ns["__setstate__"] = _setstate
+
+    if not slots:  # keep the class object; a default stays readable as a class attribute, as with dataclasses
+        for name in names:
+            value = cls.__dict__.get(name, MISSING)
+            if isinstance(value, Field):
+                if value.default is MISSING:
+                    delattr(cls, name)
+                else:
+                    setattr(cls, name, value.default)
+        for name, value in ns.items():
+            if name not in names and cls.__dict__.get(name, MISSING) is not value and name != "__slots__":
+                setattr(cls, name, value)
+        return cls
+    new = type(cls)(cls.__name__, cls.__bases__, ns)
+    new.__qualname__ = cls.__qualname__
+    # methods that use zero-argument super() or __class__ keep pointing at the class they were defined in
+    for value in ns.values():
+        func = getattr(value, "__func__", value)
+        closure = getattr(func, "__closure__", None)
+        code = getattr(func, "__code__", None)
+        if closure and code is not None and "__class__" in code.co_freevars:
+            cell = closure[code.co_freevars.index("__class__")]
+            if cell.cell_contents is cls:
+                cell.cell_contents = new
+    return new
+
+
+def dataclass(cls=None, /, *, frozen: bool = False, slots: bool = False, eq: bool = True, order: bool = False,
+              repr: bool = True):  # noqa: A002
+    """Drop-in for the subset of :func:`dataclasses.dataclass` described in the module docstring."""
+
+    def wrap(c):
+        return _process(c, frozen, slots, eq, order, repr)
+
+    return wrap if cls is None else wrap(cls)
+

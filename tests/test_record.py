@@ -1,0 +1,184 @@
+"""dockerfix._record behaves like dataclasses for the subset the start-up modules use."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import pickle
+from typing import ClassVar
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from dockerfix import _record
+from dockerfix._record import FrozenInstanceError, dataclass, field, fields, replace
+
+
+@dataclass(frozen=True, slots=True)
+class Point:
+    x: int
+    y: int = 0
+    tags: tuple = field(default=(), repr=False)
+    kind: ClassVar[str] = "point"
+
+    def norm(self) -> int:
+        return abs(self.x) + abs(self.y)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class StdPoint:
+    x: int
+    y: int = 0
+    tags: tuple = dataclasses.field(default=(), repr=False)
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Ordered:
+    a: int
+    b: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True, order=True)
+class StdOrdered:
+    a: int
+    b: str
+
+
+@dataclass
+class Mutable:
+    items: list = field(default_factory=list)
+    count: int = 3
+    hidden: int = field(default=7, init=False)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Identity:
+    value: int
+
+
+@dataclass(frozen=True)
+class Post:
+    a: int
+    b: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.b:
+            object.__setattr__(self, "b", self.a * 2)
+
+
+@dataclass(frozen=True, slots=True)
+class Calls:
+    n: int
+
+    def parent(self) -> str:
+        return super().__repr__().split(" object at ")[0].rsplit(".", 1)[-1]
+
+
+def test_construction_defaults_and_classvars():
+    p = Point(1)
+    assert (p.x, p.y, p.tags, Point.kind) == (1, 0, (), "point")
+    assert Point(1, 2, ("a",)).tags == ("a",)
+    assert Point(x=3, y=4).norm() == 7
+    assert [f.name for f in fields(Point)] == ["x", "y", "tags"]
+    assert Point.__slots__ == ("x", "y", "tags")
+    assert not hasattr(p, "__dict__")
+    with pytest.raises(TypeError):
+        Point()  # x is required
+    with pytest.raises(TypeError):
+        Point(1, 2, (), 4)
+
+
+def test_repr_eq_hash_match_dataclasses():
+    assert repr(Point(1, 2, ("t",))) == "Point(x=1, y=2)"
+    assert repr(StdPoint(1, 2, ("t",))) == "StdPoint(x=1, y=2)"
+    assert Point(1, 2) == Point(1, 2) and Point(1, 2) != Point(2, 1)
+    assert Point(1, 2) != StdPoint(1, 2)
+    assert hash(Point(1, (2,))) == hash(Point(1, (2,)))
+    assert len({Point(1), Point(1), Point(2)}) == 2
+    a, b = Identity(1), Identity(1)
+    assert a != b and a == a and len({a, b}) == 2  # eq=False: identity, like dataclasses
+
+
+@given(st.integers(), st.text(max_size=3), st.integers(), st.text(max_size=3))
+def test_order_matches_dataclasses(a1, b1, a2, b2):
+    mine = (Ordered(a1, b1), Ordered(a2, b2))
+    std = (StdOrdered(a1, b1), StdOrdered(a2, b2))
+    for op in ("__lt__", "__le__", "__gt__", "__ge__", "__eq__"):
+        assert getattr(mine[0], op)(mine[1]) == getattr(std[0], op)(std[1]), op
+    assert sorted([Ordered(2, "a"), Ordered(1, "b")]) == [Ordered(1, "b"), Ordered(2, "a")]
+
+
+def test_frozen_guards():
+    p = Point(1)
+    with pytest.raises(FrozenInstanceError):
+        p.x = 2
+    with pytest.raises(FrozenInstanceError):
+        del p.y
+    with pytest.raises(AttributeError):
+        p.other = 1
+    assert isinstance(FrozenInstanceError("x"), AttributeError)
+
+
+def test_mutable_record_and_factories():
+    m1, m2 = Mutable(), Mutable()
+    m1.items.append(1)
+    assert m2.items == [] and m1.hidden == 7 and Mutable.count == 3
+    m1.count = 5
+    assert m1 == Mutable([1], 5) and Mutable.__hash__ is None
+    with pytest.raises(TypeError):
+        Mutable([], 1, 2)  # hidden is init=False
+
+
+def test_post_init_and_replace():
+    assert Post(3).b == 6
+    assert Post(3, 1).b == 1
+    p = Point(1, 2, ("a",))
+    q = replace(p, y=5)
+    assert (q.x, q.y, q.tags) == (1, 5, ("a",)) and p.y == 2
+    assert replace(Mutable([1], 2), count=9) == Mutable([1], 9)
+
+
+def test_pickle_and_copy_frozen_slotted():
+    p = Point(1, 2, ("a",))
+    for proto in range(2, pickle.HIGHEST_PROTOCOL + 1):
+        assert pickle.loads(pickle.dumps(p, proto)) == p
+    assert copy.copy(p) == p and copy.deepcopy(p) == p
+    assert pickle.loads(pickle.dumps(Mutable([1], 2))) == Mutable([1], 2)
+
+
+def test_zero_argument_super_still_works():
+    assert Calls(1).parent() == "Calls"
+
+
+def test_rejects_what_it_does_not_support():
+    with pytest.raises(TypeError, match="follows a default"):
+        @dataclass
+        class Bad:
+            a: int = 1
+            b: int
+
+    @dataclass
+    class Base:
+        a: int
+
+    with pytest.raises(TypeError, match="inheritance"):
+        @dataclass
+        class Child(Base):
+            b: int
+
+    with pytest.raises(ValueError):
+        field(default=1, default_factory=list)
+    with pytest.raises(TypeError):
+        fields(object())
+
+
+def test_start_up_modules_do_not_import_dataclasses():
+    import subprocess
+    import sys
+
+    code = ("import sys, dockerfix.engine, dockerfix.cli_core, dockerfix.transforms.registry as r; r.all_transforms(); "
+            "print('dataclasses' in sys.modules, 'inspect' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False"], out
+    assert _record.MISSING is not None
