@@ -3,7 +3,8 @@
 The standard :func:`dataclasses.dataclass` compiles five to ten methods per class with ``exec`` at import time
 (and imports ``inspect``): for the ~50 record classes the stdin path loads that was about half of
 ``dockerfix - < Dockerfile``'s start-up. This module keeps the same spelling and the subset of behaviour those
-modules use, and compiles only ``__init__`` (one small ``exec`` per class, since construction is hot); ``__repr__``,
+modules use, and compiles only ``__init__``, since construction is hot: once per *shape* of field list (required, default,
+factory...), then renamed per class with ``CodeType.replace``, so fifty classes cost a dozen small compiles; ``__repr__``,
 ``__eq__``, ``__hash__``, ordering and the frozen guards are shared functions over an ``attrgetter``.
 
 Supported: ``dataclass(cls, *, frozen, slots, eq, order, repr)``, ``field(default, default_factory, repr,
@@ -15,6 +16,7 @@ rejected loudly: inheritance between records, ``InitVar``, ``kw_only``.
 from __future__ import annotations
 
 from operator import attrgetter
+from types import CodeType, FunctionType
 
 __all__ = ["FrozenInstanceError", "dataclass", "field", "fields", "replace"]
 
@@ -92,6 +94,82 @@ def _is_classvar(annotation) -> bool:
     return text.startswith(("ClassVar", "typing.ClassVar", "t.ClassVar"))
 
 
+_TEMPLATES: dict[tuple, CodeType] = {}
+
+
+def _shape(flist: list[Field]) -> tuple[str, ...]:
+    out = []
+    for f in flist:
+        kind = "req" if f.default is MISSING and f.default_factory is MISSING else (
+            "def" if f.default_factory is MISSING else "fac")
+        out.append(kind if f.init else "no" + kind)
+    return tuple(out)
+
+
+def _template(shape: tuple[str, ...], frozen: bool, post_init: bool) -> CodeType:
+    """``__init__`` for fields named ``_r0_``, ``_r1_``... of this shape, compiled once per shape."""
+    key = (shape, frozen, post_init)
+    code = _TEMPLATES.get(key)
+    if code is not None:
+        return code
+    params: list[str] = []
+    body: list[str] = []
+    for i, kind in enumerate(shape):
+        name = f"_r{i}_"
+        if kind == "req":
+            params.append(name)
+            value = name
+        elif kind == "def":
+            params.append(f"{name}=None")  # the real default comes from the function's __defaults__
+            value = name
+        elif kind == "fac":
+            params.append(f"{name}=MISSING")
+            body.append(f"  if {name} is MISSING: {name} = _f{i}()")
+            value = name
+        elif kind == "nofac":
+            value = f"_f{i}()"
+        elif kind == "nodef":
+            value = f"_d{i}"
+        else:
+            continue
+        body.append(f"  _set(self, {name!r}, {value})" if frozen else f"  self.{name} = {value}")
+    if post_init:
+        body.append("  self.__post_init__()")
+    src = f"def __init__(self, {', '.join(params)}):\n" + ("\n".join(body) or "  pass") + "\n"
+    module = compile(src, "<record>", "exec")
+    code = next(c for c in module.co_consts if isinstance(c, CodeType))
+    _TEMPLATES[key] = code
+    return code
+
+
+def _make_init(qualname: str, flist: list[Field], frozen: bool, post_init: bool) -> FunctionType:
+    shape = _shape(flist)
+    code = _template(shape, frozen, post_init)
+    rename = {f"_r{i}_": f.name for i, f in enumerate(flist)}
+    code = code.replace(
+        co_varnames=tuple(rename.get(v, v) for v in code.co_varnames),
+        co_names=tuple(rename.get(v, v) for v in code.co_names),
+        co_consts=tuple(rename.get(c, c) if isinstance(c, str) else c for c in code.co_consts),
+        co_name="__init__",
+        co_qualname=f"{qualname}.__init__",
+        co_filename=f"<record {qualname}>",
+    )
+    glob: dict = {"MISSING": MISSING, "_set": object.__setattr__, "__builtins__": __builtins__}
+    defaults = []
+    for i, (f, kind) in enumerate(zip(flist, shape)):
+        if kind in ("fac", "nofac"):
+            glob[f"_f{i}"] = f.default_factory
+        if kind == "nodef":
+            glob[f"_d{i}"] = f.default
+        if kind == "def":
+            defaults.append(f.default)
+        elif kind == "fac":
+            defaults.append(MISSING)
+    init = FunctionType(code, glob, "__init__", tuple(defaults) or None)
+    init.__qualname__ = f"{qualname}.__init__"
+    return init
+
+
 def _process(cls, frozen: bool, slots: bool, eq: bool, order: bool, want_repr: bool):
     for base in cls.__mro__[1:]:
         if "__record_fields__" in base.__dict__ or "__dataclass_fields__" in base.__dict__:
@@ -125,39 +203,9 @@ def _process(cls, frozen: bool, slots: bool, eq: bool, order: bool, want_repr: b
             raise TypeError(f"{cls.__name__} already specifies __slots__")
         ns["__slots__"] = names
 
-    # __init__: the one compiled method
-    glob = {"MISSING": MISSING, "_set": object.__setattr__}
-    params: list[str] = []
-    body: list[str] = []
-    for f in flist:
-        if f.init:
-            if f.default is not MISSING:
-                glob[f"_d_{f.name}"] = f.default
-                params.append(f"{f.name}=_d_{f.name}")
-            elif f.default_factory is not MISSING:
-                glob[f"_f_{f.name}"] = f.default_factory
-                params.append(f"{f.name}=MISSING")
-                body.append(f"  if {f.name} is MISSING: {f.name} = _f_{f.name}()")
-            else:
-                params.append(f.name)
-            value = f.name
-        elif f.default_factory is not MISSING:
-            glob[f"_f_{f.name}"] = f.default_factory
-            value = f"_f_{f.name}()"
-        elif f.default is not MISSING:
-            glob[f"_d_{f.name}"] = f.default
-            value = f"_d_{f.name}"
-        else:
-            continue
-        body.append(f"  _set(self, {f.name!r}, {value})" if frozen else f"  self.{f.name} = {value}")
-    if "__post_init__" in ns:
-        body.append("  self.__post_init__()")
-    src = f"def __init__(self, {', '.join(params)}):\n" + ("\n".join(body) or "  pass") + "\n"
-    local: dict = {}
-    exec(compile(src, f"<record {cls.__qualname__}>", "exec"), glob, local)  # noqa: S102 - generated from field names
-    init = local["__init__"]
-    init.__qualname__ = f"{cls.__qualname__}.__init__"
-    ns["__init__"] = init
+    # __init__: the one compiled method, from a template shared by every class of the same shape
+    if "__init__" not in cls.__dict__:
+        ns["__init__"] = _make_init(cls.__qualname__, flist, frozen, "__post_init__" in ns)
     ns["__record_fields__"] = tuple(flist)
     ns["__match_args__"] = tuple(f.name for f in flist if f.init)
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 from dockerfix._record import dataclass
-from typing import Any, Iterable
+TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
+if TYPE_CHECKING:
+    from typing import Any, Iterable
 
 from dockerfix.engine import EngineError, FixResult, fix_document, guard, select_transforms
 from dockerfix.syntax import parse

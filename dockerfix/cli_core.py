@@ -19,7 +19,9 @@ from __future__ import annotations
 import os
 import sys
 from dockerfix._record import dataclass, field
-from typing import IO, Any, Iterable
+TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
+if TYPE_CHECKING:
+    from typing import IO, Any, Iterable
 
 from dockerfix.outputs import FileError, FileReport
 

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import os
 from dockerfix._record import dataclass, field
-from typing import Any
+TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
+if TYPE_CHECKING:
+    from typing import Any
 
 CONFIG_NAMES = (".dockerfix.toml", "pyproject.toml")
 KEYS = frozenset(("select", "ignore", "unsafe", "context", "settings", "registries"))

@@ -8,8 +8,11 @@ declares is an internal error, never a silent write.
 from __future__ import annotations
 
 import re
+from dockerfix._lazyre import lazy
 from dockerfix._record import dataclass, field
-from typing import Any, Iterable, Sequence
+TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
+if TYPE_CHECKING:
+    from typing import Any, Iterable, Sequence
 
 from dockerfix.syntax import DockerfileSyntaxError, Document, Instruction, parse
 from dockerfix.transforms import registry
@@ -72,7 +75,7 @@ class FixResult:
 
 
 # ------------------------------------------------------------------ pragmas
-_PRAGMA = re.compile(r"^\s*#\s*dockerfix:\s*(ignore|ignore-stage|ignore-file)(?:\s*=\s*([\w\-, ]+))?\s*$", re.I)
+_PRAGMA = lazy(r"^\s*#\s*dockerfix:\s*(ignore|ignore-stage|ignore-file)(?:\s*=\s*([\w\-, ]+))?\s*$", re.I)
 
 
 def _pragma_codes(value: str | None) -> frozenset[str]:

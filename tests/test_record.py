@@ -182,3 +182,26 @@ def test_start_up_modules_do_not_import_dataclasses():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"], out
     assert _record.MISSING is not None
+
+
+def test_same_shape_classes_share_a_template_but_not_names_or_defaults():
+    @dataclass(frozen=True, slots=True)
+    class A:
+        left: int
+        right: str = "r"
+        bag: list = field(default_factory=list)
+
+    @dataclass(frozen=True, slots=True)
+    class B:
+        top: int
+        bottom: str = "b"
+        pile: list = field(default_factory=lambda: [1])
+
+    assert A.__init__.__code__.co_code == B.__init__.__code__.co_code
+    assert (A(1).right, A(1).bag, B(1).bottom, B(1).pile) == ("r", [], "b", [1])
+    assert B(top=2, pile=[]).pile == [] and A(1).bag is not A(1).bag
+    with pytest.raises(TypeError, match="'top'"):
+        B()
+    with pytest.raises(TypeError, match="unexpected keyword argument 'left'"):
+        B(left=1)
+    assert A.__init__.__qualname__.endswith("A.__init__")

@@ -24,7 +24,7 @@ contains ``.`` or ``:``, is ``localhost``, or has an upper-case letter; otherwis
 
 from __future__ import annotations
 
-import re
+from dockerfix._lazyre import lazy
 from dockerfix._record import dataclass
 
 __all__ = [
@@ -50,13 +50,13 @@ _IPV6 = r"\[[a-fA-F0-9:]+\]"
 _DOMAIN = rf"(?:{_DOMAIN_NAME}|{_IPV6})(?::[0-9]+)?"
 _TAG = r"[\w][\w.-]{0,127}"
 
-_DOMAIN_RE = re.compile(rf"^{_DOMAIN}$")
-_PATH_RE = re.compile(rf"^{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*$")
-_PATH_COMPONENT_RE = re.compile(rf"^{_PATH_COMPONENT}$")
-_TAG_RE = re.compile(rf"^{_TAG}$")
-_IDENTIFIER_RE = re.compile(r"^[a-f0-9]{64}$")
-_DIGEST_ALGORITHM_RE = re.compile(r"^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*$")
-_LOWER_HEX_RE = re.compile(r"^[a-f0-9]+$")
+_DOMAIN_RE = lazy(rf"^{_DOMAIN}$")
+_PATH_RE = lazy(rf"^{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*$")
+_PATH_COMPONENT_RE = lazy(rf"^{_PATH_COMPONENT}$")
+_TAG_RE = lazy(rf"^{_TAG}$")
+_IDENTIFIER_RE = lazy(r"^[a-f0-9]{64}$")
+_DIGEST_ALGORITHM_RE = lazy(r"^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*$")
+_LOWER_HEX_RE = lazy(r"^[a-f0-9]+$")
 
 # go-digest: only registered algorithms are valid, each with a fixed lower-case hex length.
 _DIGEST_HEX_LENGTH = {"sha256": 64, "sha384": 96, "sha512": 128}

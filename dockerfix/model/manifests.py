@@ -21,8 +21,11 @@ from __future__ import annotations
 import json
 import posixpath
 import re
+from dockerfix._lazyre import lazy
 from dockerfix._record import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterable
+TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
+if TYPE_CHECKING:
+    from typing import Any, Iterable
 
 if TYPE_CHECKING:
     from dockerfix.model.shell import CommandSite, Script, SimpleCommand, Word
@@ -282,7 +285,7 @@ LOCKFILES = {"poetry": "poetry.lock", "uv": "uv.lock", "pipenv": "Pipfile.lock",
              "yarn": "yarn.lock", "pnpm": "pnpm-lock.yaml", "go": "go.sum", "cargo": "Cargo.lock",
              "bundler": "Gemfile.lock", "composer": "composer.lock"}
 
-_PIP_LOCAL = re.compile(r"^(\.{1,2}(/|$)|/|file:|git\+file:)")
+_PIP_LOCAL = lazy(r"^(\.{1,2}(/|$)|/|file:|git\+file:)")
 _PIP_REQ_OPTS = ("-r", "--requirement", "-c", "--constraint")
 
 

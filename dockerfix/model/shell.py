@@ -65,10 +65,12 @@ State changes (``StateChange``)
 from __future__ import annotations
 
 import operator
-import re
+from dockerfix._lazyre import lazy
 from dockerfix._record import dataclass, replace
 from functools import cached_property
-from typing import Iterator, Union
+TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
+if TYPE_CHECKING:
+    from typing import Iterator
 
 __all__ = [
     "COMPOUND_KINDS",
@@ -185,7 +187,7 @@ WRAPPERS: dict[str, frozenset[str] | None] = {
 }
 _WRAPPER_POSITIONALS = {"timeout": 1}  # wrappers with leading positional operands (timeout DURATION cmd)
 
-_ASSIGN_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\+?=")
+_ASSIGN_RE = lazy(r"[A-Za-z_][A-Za-z0-9_]*\+?=")
 
 
 @dataclass(frozen=True, slots=True)
@@ -352,7 +354,7 @@ class Compound:
     substitutions: tuple[Sequence, ...] = ()  # in conditions, for-lists, case words, test expressions
 
 
-Node = Union[SimpleCommand, Pipeline, Subshell, Group, Compound]
+Node = SimpleCommand | Pipeline | Subshell | Group | Compound
 
 
 @dataclass(frozen=True, slots=True)
@@ -598,7 +600,7 @@ _ANSI_SIMPLE = {"n": "\n", "t": "\t", "r": "\r", "a": "\a", "b": "\b", "e": "\x1
                 "f": "\f", "v": "\v", "\\": "\\", "'": "'", '"': '"', "?": "?"}
 
 
-_SPECIAL = re.compile(r"[\\'\"$`*?\[{~]")
+_SPECIAL = lazy(r"[\\'\"$`*?\[{~]")
 
 
 def _analyze(raw: str) -> tuple[str | None, bool, bool, bool, bool]:
@@ -720,12 +722,39 @@ def _get_parser():
     global _parser
     if _parser is None:
         try:
-            import tree_sitter
-            import tree_sitter_bash
+            ts = _binding("tree_sitter")
+            _parser = ts.Parser(ts.Language(_binding("tree_sitter_bash").language()))
         except ImportError as e:  # pragma: no cover - packaging problem
             raise ShellParseError(f"tree-sitter-bash is not available: {e}") from e
-        _parser = tree_sitter.Parser(tree_sitter.Language(tree_sitter_bash.language()))
     return _parser
+
+
+def _binding(package: str):
+    """The compiled ``_binding`` module of ``tree_sitter`` or ``tree_sitter_bash``, without the package ``__init__``.
+
+    The ``__init__`` files import ``typing`` (tree_sitter) and ``importlib.resources`` with ``tempfile``,
+    ``shutil``, ``pathlib``, ``zipfile``... (tree_sitter_bash, for query files we never read): together about a
+    sixth of ``dockerfix -``'s start-up. The public names we use (``Parser``, ``Language``, ``language``) are the
+    binding's own objects, so the package imported normally elsewhere sees the same classes. Any surprise falls
+    back to the plain import.
+    """
+    import sys
+
+    loaded = sys.modules.get(package)
+    if loaded is not None:
+        return loaded
+    try:
+        from importlib.machinery import PathFinder
+
+        spec = PathFinder.find_spec(package)
+        spec = PathFinder.find_spec(f"{package}._binding", spec.submodule_search_locations)
+        module = spec.loader.create_module(spec)
+        spec.loader.exec_module(module)
+        return module
+    except Exception:  # pragma: no cover - an unusual installation: take the documented route
+        import importlib
+
+        return importlib.import_module(package)
 
 
 # tree-sitter-bash's external scanner (0.25.1, tree-sitter/tree-sitter-bash#337) reads the character after
@@ -735,7 +764,7 @@ def _get_parser():
 # that one character is replaced by bytes of the same length that the scanner reads safely (a Latin-1 letter,
 # then ASCII letters), so every byte offset stays put and the tree is lowered against the original text.
 # Both characters are word characters to bash, so the shape of the tree does not change.
-_SCANNER_HAZARD = re.compile(r"\{[0-9]*(?:\.\.[0-9]*)?([^\x00-\xff])")
+_SCANNER_HAZARD = lazy(r"\{[0-9]*(?:\.\.[0-9]*)?([^\x00-\xff])")
 
 
 def _scanner_safe(src: str, data: bytes) -> bytes:
@@ -773,7 +802,7 @@ _STATEMENTS = frozenset(
 )
 _REDIRECTS = frozenset({"file_redirect", "heredoc_redirect", "herestring_redirect"})
 _SUBST = frozenset({"command_substitution", "process_substitution"})
-_GAP_OK = re.compile(r"(?:[ \t]|\\\n)*")
+_GAP_OK = lazy(r"(?:[ \t]|\\\n)*")
 
 _Frag = tuple[list, list]  # (items, separators)
 
@@ -1442,7 +1471,7 @@ _POSIX_SHELLS = frozenset({"sh", "bash", "dash", "ash", "zsh", "ksh", "mksh", "p
                            "posh", "rbash", "lksh", "ksh93", "oksh", "loksh"})
 
 
-_VERSIONED = re.compile(r"([a-z]+)(?:[-.]?[0-9][0-9.]*|\\.distrib)")
+_VERSIONED = lazy(r"([a-z]+)(?:[-.]?[0-9][0-9.]*|\\.distrib)")
 
 
 def is_posix_shell(shell_argv: list[str]) -> bool:

@@ -8,7 +8,9 @@ import rich; colour, where offered, is plain ANSI added around text that is othe
 from __future__ import annotations
 
 from dockerfix._record import dataclass, field
-from typing import TYPE_CHECKING, Any
+TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
+if TYPE_CHECKING:
+    from typing import Any
 
 if TYPE_CHECKING:
     from dockerfix.engine import Change

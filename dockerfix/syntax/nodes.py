@@ -14,7 +14,9 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from dockerfix._record import dataclass, field
-from typing import Iterator
+TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
+if TYPE_CHECKING:
+    from typing import Iterator
 
 
 @dataclass(frozen=True, slots=True)

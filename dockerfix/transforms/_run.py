@@ -9,6 +9,7 @@ when an edit could not be made safely (a trailing comment, a background job, an 
 from __future__ import annotations
 
 import re
+from dockerfix._lazyre import lazy
 from dockerfix._record import dataclass
 from functools import lru_cache
 
@@ -27,9 +28,9 @@ class Style:
     """``&&`` at the start of continuation lines (True) or at the end of the previous line (False)."""
 
 
-_LEAD = re.compile(r"^([ \t]+)(&&|\|\|)")
-_TRAIL = re.compile(r"(&&|\|\|)[ \t]*[\\`][ \t]*$")
-_INDENT = re.compile(r"^([ \t]+)\S")
+_LEAD = lazy(r"^([ \t]+)(&&|\|\|)")
+_TRAIL = lazy(r"(&&|\|\|)[ \t]*[\\`][ \t]*$")
+_INDENT = lazy(r"^([ \t]+)\S")
 
 
 def file_style(doc: Document) -> Style:

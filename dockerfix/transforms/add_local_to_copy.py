@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Iterable
+TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
+if TYPE_CHECKING:
+    from typing import Iterable
 
 from dockerfix.transforms.base import Context, Diagnostic, Edit, Fix, Transform, keyword_like
 

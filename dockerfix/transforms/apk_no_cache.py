@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import re
 
+from dockerfix._lazyre import lazy
 from dockerfix.model.pkgmgr import PackageCall
 from dockerfix.transforms.apt_lists_cleanup import (
     CLEANUP_STRATEGY_NOTE,
@@ -16,7 +16,7 @@ from dockerfix.transforms.base import Context
 
 APK_CACHES = ("/var/cache/apk", "/etc/apk/cache")
 # Alpine releases whose apk predates `--no-cache` (added in apk-tools 2.6, Alpine 3.3).
-_OLD_ALPINE = re.compile(r"^(?:docker\.io/)?(?:library/)?alpine:(?:2\.|3\.[0-2](?:\.|$|-))")
+_OLD_ALPINE = lazy(r"^(?:docker\.io/)?(?:library/)?alpine:(?:2\.|3\.[0-2](?:\.|$|-))")
 
 
 class ApkNoCache(InsertFlag):

@@ -7,9 +7,11 @@ the two fix shapes (append a cleanup command, insert a flag after the action wor
 
 from __future__ import annotations
 
-import re
+from dockerfix._lazyre import lazy
 from dockerfix._record import dataclass
-from typing import ClassVar, Iterable, Iterator
+TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
+if TYPE_CHECKING:
+    from typing import ClassVar, Iterable, Iterator
 
 from dockerfix.model.manifests import cache_strategy
 from dockerfix.model.pkgmgr import Cleanup, PackageCall, find_cleanups, find_package_calls
@@ -34,7 +36,7 @@ cache mount instead, and a cleanup in the same RUN would empty the mount and def
 in-layer cleanup."""
 
 _WINDOWS_BASES = ("windows", "nanoserver", "servercore")
-_TOKEN_SPLIT = re.compile(r"[\s;&|()`'\"]+")
+_TOKEN_SPLIT = lazy(r"[\s;&|()`'\"]+")
 _PLAIN_WRAPPERS = frozenset({"command", "time", "nice", "eatmydata", "nohup"})
 
 
@@ -210,7 +212,7 @@ def append_cleanup(ctx: Context, run: RunShell, command: str) -> Edit | None:
     return append_command(ctx.document, run, command)
 
 
-_ASSIGN_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\+?=")
+_ASSIGN_WORD = lazy(r"[A-Za-z_][A-Za-z0-9_]*\+?=")
 CACHE_HOME_ENV = ("HOME", "XDG_CACHE_HOME")
 
 

@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import enum
 from dockerfix._record import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Iterable, Protocol
+TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
+if TYPE_CHECKING:
+    from typing import Any, ClassVar, Iterable, Protocol
+else:
+    Protocol = object
 
 if TYPE_CHECKING:
     from dockerfix.model.stages import Model

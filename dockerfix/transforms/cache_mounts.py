@@ -10,9 +10,11 @@ cache out of the layer go away in the same fix; apt gets Docker's documented kee
 from __future__ import annotations
 
 import posixpath
-import re
-from typing import Iterable
+TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
+if TYPE_CHECKING:
+    from typing import Iterable
 
+from dockerfix._lazyre import lazy
 from dockerfix.model.manifests import CacheDir, cache_needs, cache_strategy, home_of
 from dockerfix.transforms._run import RunShell
 from dockerfix.transforms.apt_lists_cleanup import (
@@ -36,7 +38,7 @@ CLEAN_MANAGERS = {"apt": {"apt", "apt-get"}, "apk": {"apk"}, "dnf": {"dnf"}, "yu
                   "pip": {"pip"}, "uv": {"uv", "pip"}, "npm": {"npm"}, "yarn": {"yarn"}, "pnpm": {"pnpm"},
                   "composer": {"composer"}}
 KNOWN_UIDS = {("node", "node"): "1000"}
-_COMMENT_IN_SPAN = re.compile(r"\n[ \t]*#")
+_COMMENT_IN_SPAN = lazy(r"\n[ \t]*#")
 
 
 def user_at(ctx: Context, stage, inst) -> str | None:

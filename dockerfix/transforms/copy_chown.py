@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import posixpath
 import re
+from dockerfix._lazyre import lazy
 from dockerfix._record import dataclass, field
-from typing import Iterable
+TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
+if TYPE_CHECKING:
+    from typing import Iterable
 
 from dockerfix.syntax.nodes import Document, Instruction
 from dockerfix.transforms._run import RunShell
@@ -30,11 +33,11 @@ KNOWN_DIRS = frozenset((
 ))
 USER_TOOLS = ("useradd", "adduser", "groupadd", "addgroup", "usermod", "groupmod")
 ROOT_USERS = ("", "root", "0", "root:root", "0:0", "root:0", "0:root")
-_OCTAL = re.compile(r"[0-7]{3,4}")
+_OCTAL = lazy(r"[0-7]{3,4}")
 _CLAUSE = r"[ugoa]*(?:[-+=](?:[rwxXst]*|[ugo]))+"
-_SYMBOLIC = re.compile(rf"{_CLAUSE}(?:,{_CLAUSE})*")
-_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*\$?")
-_LABS = re.compile(r"docker/dockerfile(?::[\w.-]*labs|-upstream:.*labs)", re.I)
+_SYMBOLIC = lazy(rf"{_CLAUSE}(?:,{_CLAUSE})*")
+_NAME = lazy(r"[A-Za-z0-9_][A-Za-z0-9_.-]*\$?")
+_LABS = lazy(r"docker/dockerfile(?::[\w.-]*labs|-upstream:.*labs)", re.I)
 
 
 # --------------------------------------------------------------------------------------------------- analysis

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import posixpath
-from typing import Iterable
+TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
+if TYPE_CHECKING:
+    from typing import Iterable
 
 from dockerfix.syntax.nodes import Instruction
 from dockerfix.transforms._run import RunShell, append_command

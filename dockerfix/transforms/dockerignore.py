@@ -14,14 +14,17 @@ from __future__ import annotations
 
 import posixpath
 import re
-from typing import Iterable
+TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
+if TYPE_CHECKING:
+    from typing import Iterable
 
+from dockerfix._lazyre import lazy
 from dockerfix.model.manifests import DockerIgnore, ignore_file_name, listdir, read_text, walk
 from dockerfix.transforms.base import Context, Diagnostic, FileChange, Fix, Applicability, Transform
 
 HEADER = "# Keep the build context small and free of secrets (proposed by dockerfix DFX203)"
-_DOCKERFILE = re.compile(r"(^|[._-])(docker|container)file([._-]|$)", re.I)
-_DOC_FILES = re.compile(r"^(readme|license|licence|copying|notice|changelog|authors|result)([._-].*)?$|\.(md|tsv|txt|rst)$",
+_DOCKERFILE = lazy(r"(^|[._-])(docker|container)file([._-]|$)", re.I)
+_DOC_FILES = lazy(r"^(readme|license|licence|copying|notice|changelog|authors|result)([._-].*)?$|\.(md|tsv|txt|rst)$",
                         re.I)
 
 # ecosystem -> (marker files in the context root, entries it makes)
@@ -61,16 +64,16 @@ EXISTING: tuple[tuple[str, str, str], ...] = (
     (".idea", ".idea", "cache"),
     (".vscode", ".vscode", "cache"),
 )
-SECRET_NAMES = re.compile(r"^(\.env(\..+)?|id_rsa.*|id_dsa.*|id_ecdsa.*|id_ed25519.*|.*\.pem|.*\.key|.*\.p12|.*\.pfx)$")
+SECRET_NAMES = lazy(r"^(\.env(\..+)?|id_rsa.*|id_dsa.*|id_ecdsa.*|id_ed25519.*|.*\.pem|.*\.key|.*\.p12|.*\.pfx)$")
 SECRET_ENTRIES = (".env", ".env.*", "**/*.pem", "**/*.key", "**/id_rsa*", "**/id_ed25519*", "**/*.p12", "**/*.pfx")
-_EXAMPLE = re.compile(r"\.(example|sample|template|dist)$")
-BUILD_WORDS = re.compile(r"\b(npm run|yarn build|pnpm build|go build|cargo build|mvn|gradle|gradlew|dotnet (build|publish)|"
+_EXAMPLE = lazy(r"\.(example|sample|template|dist)$")
+BUILD_WORDS = lazy(r"\b(npm run|yarn build|pnpm build|go build|cargo build|mvn|gradle|gradlew|dotnet (build|publish)|"
                          r"python -m build|tsc|make|webpack|vite build)\b")
 INSTALL_WORDS = {
-    "**/node_modules": re.compile(r"\b(npm (ci|install|i)|yarn|pnpm (install|i))\b"),
-    ".venv": re.compile(r"\b(pip3? install|poetry install|uv sync|pipenv (install|sync)|python3? -m venv)\b"),
-    "venv": re.compile(r"\b(pip3? install|poetry install|uv sync|python3? -m venv)\b"),
-    "env": re.compile(r"\b(pip3? install|poetry install|uv sync|python3? -m venv)\b"),
+    "**/node_modules": lazy(r"\b(npm (ci|install|i)|yarn|pnpm (install|i))\b"),
+    ".venv": lazy(r"\b(pip3? install|poetry install|uv sync|pipenv (install|sync)|python3? -m venv)\b"),
+    "venv": lazy(r"\b(pip3? install|poetry install|uv sync|python3? -m venv)\b"),
+    "env": lazy(r"\b(pip3? install|poetry install|uv sync|python3? -m venv)\b"),
 }
 
 

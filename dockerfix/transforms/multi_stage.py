@@ -12,7 +12,9 @@ from __future__ import annotations
 import posixpath
 import re
 from dockerfix._record import dataclass, field
-from typing import Iterable
+TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
+if TYPE_CHECKING:
+    from typing import Iterable
 
 from dockerfix.model import ecosystems as eco
 from dockerfix.model.stages import Stage

@@ -6,14 +6,16 @@ The registry is reached through an injected resolver (``ctx.services["resolver"]
 
 from __future__ import annotations
 
-import re
+from dockerfix._lazyre import lazy
 from dockerfix._record import dataclass
-from typing import Any, Iterable
+TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
+if TYPE_CHECKING:
+    from typing import Any, Iterable
 
 from dockerfix.syntax.nodes import Instruction
 from dockerfix.transforms.base import Context, Diagnostic, Edit, Fix, Transform
 
-_VAR = re.compile(r"^\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?$")
+_VAR = lazy(r"^\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?$")
 RESOLVE_ERROR = "could not resolve"
 
 

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import posixpath
 from dockerfix._record import dataclass
-from typing import Iterable
+TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
+if TYPE_CHECKING:
+    from typing import Iterable
 
 from dockerfix.model.manifests import (
     LOCKFILES,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import re
+from dockerfix._lazyre import lazy
 from dockerfix.model.pkgmgr import Cleanup, PackageCall
 from dockerfix.transforms.apt_lists_cleanup import (
     CACHE_HOME_ENV,
@@ -20,7 +20,7 @@ from dockerfix.transforms.apt_lists_cleanup import (
 from dockerfix.transforms.base import Context
 
 _OFFLINE = ("--offline", "--prefer-offline")
-_BERRY_VERSION = re.compile(r"^yarn@(\d+)")
+_BERRY_VERSION = lazy(r"^yarn@(\d+)")
 
 
 def berry_reason(ctx: Context, site: RunSite) -> str | None:
