@@ -1,0 +1,99 @@
+"""The registry's lazy entries: their metadata is the classes' own, and their triggers never hide a finding."""
+
+from __future__ import annotations
+
+import importlib
+import subprocess
+import sys
+
+import pytest
+
+from corpus import corpus_files, read_text, require_corpus
+from dockerfix import parse
+from dockerfix.syntax import DockerfileSyntaxError
+from dockerfix.transforms import registry
+from dockerfix.transforms.base import Context
+from fixture_format import all_fixtures
+
+LAZY = registry.LAZY
+
+
+@pytest.mark.parametrize("lazy", LAZY, ids=lambda t: t.code)
+def test_lazy_metadata_is_the_class_metadata(lazy):
+    module = importlib.import_module(f"dockerfix.transforms.{lazy.module}")
+    cls = getattr(module, lazy.cls)
+    assert cls in module.TRANSFORMS
+    real = cls()
+    assert (lazy.code, lazy.name, lazy.default_enabled, lazy.safety, tuple(lazy.after), frozenset(lazy.declares)) == (
+        real.code, real.name, real.default_enabled, real.safety, tuple(real.after), frozenset(real.declares))
+    # everything else (docs, summary, image_differences...) is the real transform's
+    assert lazy.summary == real.summary and lazy.docs == real.docs
+    assert tuple(lazy.image_differences) == tuple(real.image_differences)
+
+
+def test_every_transform_is_listed_once():
+    ts = registry.all_transforms()
+    codes = [t.code for t in ts]
+    assert len(codes) == len(set(codes))
+    declared = set()
+    for name in registry.module_names():
+        declared |= {c.code for c in getattr(importlib.import_module(f"dockerfix.transforms.{name}"), "TRANSFORMS", ())}
+    assert set(codes) == declared
+
+
+@pytest.mark.parametrize("lazy", [t for t in LAZY if t.triggers], ids=lambda t: t.code)
+def test_triggers_cover_the_names_the_transform_looks_for(lazy):
+    real = lazy.load()
+    for name in getattr(real, "hint_names", ()):  # unreadable-shell hints fire on these exact words
+        assert any(t in name for t in lazy.triggers), (name, lazy.triggers)
+
+
+def test_lazy_modules_are_not_imported_for_a_file_without_triggers():
+    code = ("import sys, dockerfix; dockerfix.fix('FROM debian\\nRUN apt-get update && apt-get install -y curl\\n', "
+            "unsafe=True); print(sorted(m.rsplit('.', 1)[-1] for m in sys.modules if m.startswith('dockerfix.transforms.')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    loaded = set(eval(out))  # noqa: S307 - our own repr of a list of names
+    assert not loaded & {t.module for t in LAZY}, loaded
+    assert "apt_lists_cleanup" in loaded
+
+
+def _documents():
+    for fx in all_fixtures():
+        yield fx.id, fx.input
+    for p in corpus_files():
+        yield str(p), read_text(p)
+
+
+def test_a_file_without_a_trigger_gets_nothing_from_the_transform():
+    """Soundness of the triggers, over every fixture and corpus file: run the real checks on the files the lazy
+    entry would skip, and require silence."""
+    gated = [(t, t.load()) for t in LAZY if t.triggers]
+    seen = {t.code: 0 for t, _ in gated}
+    for key, text in _documents():
+        try:
+            doc = parse(text)
+        except DockerfileSyntaxError:
+            continue
+        for lazy, real in gated:
+            if any(s in text for s in lazy.triggers):
+                continue
+            seen[lazy.code] += 1
+            for settings in ({}, {"strategy": "clean-layer"}):
+                found = list(real.check(Context(doc, settings=settings)))
+                assert not found, (key, lazy.code, found[0])
+    assert all(n > 100 for n in seen.values()) or not corpus_files(), seen
+
+
+def test_triggered_files_still_get_their_fix():
+    import dockerfix
+
+    for text, code in (("FROM alpine\nRUN apk add curl\n", "DFX104"),
+                       ("FROM fedora\nRUN dnf install -y gcc\n", "DFX105"),
+                       ("FROM python:3.12\nRUN pip install flask\n", "DFX107"),
+                       ("FROM opensuse/leap\nRUN zypper install -y curl\n", "DFX106")):
+        r = dockerfix.fix(text, unsafe=True)
+        assert code in {c.code for c in r.changes}, (code, r.text)
+
+
+def test_corpus_present_for_soundness():
+    require_corpus()
