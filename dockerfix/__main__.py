@@ -31,12 +31,33 @@ def main(argv: list[str] | None = None) -> None:
 
     opts = parse(args)
     if opts is not None:
+        if argv is None:  # a process of its own: format-on-save, one short rewrite
+            import gc
+
+            gc.disable()  # almost every object lives to the end (modules, classes): collecting is wasted work
         from dockerfix.cli_core import run
 
-        sys.exit(run(opts))
+        code = run(opts)
+        if argv is None:
+            _exit_now(code)
+        sys.exit(code)
     from dockerfix.cli import app_main
 
     app_main(args)
+
+
+def _exit_now(code: int) -> None:
+    """Exit without tearing the interpreter down (freeing every module and object costs ~15 ms, a fifth of a
+    format-on-save). Only for the stdin path run as a program: its output is all in sys.stdout/sys.stderr, flushed
+    here, and it leaves no files, threads or atexit work behind."""
+    import os
+
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe: the reader has gone; the exit code still matters
+            pass
+    os._exit(code)
 
 
 if __name__ == "__main__":

@@ -173,14 +173,21 @@ def test_rejects_what_it_does_not_support():
         fields(object())
 
 
-def test_start_up_modules_do_not_import_dataclasses():
+def test_the_stdin_path_stays_off_heavy_modules():
+    """What ``dockerfix -`` must not import: each of these cost milliseconds of every format-on-save."""
     import subprocess
     import sys
 
-    code = ("import sys, dockerfix.engine, dockerfix.cli_core, dockerfix.transforms.registry as r; r.all_transforms(); "
-            "print('dataclasses' in sys.modules, 'inspect' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.split() == ["False", "False"], out
+    heavy = ["dataclasses", "inspect", "typing", "json", "importlib.resources", "tree_sitter_bash", "typer", "rich",
+             "jinja2", "dockerfix.registry", "pygls"]
+    code = ("import io, sys; from dockerfix.__main__ import main\n"
+            "sys.stdin = io.TextIOWrapper(io.BytesIO(b'FROM debian\\nRUN apt-get update && apt-get install -y curl\\n"
+            "CMD [\\\"curl\\\", \\\"-h\\\"]\\n'))\n"
+            "sys.stdout = io.TextIOWrapper(io.BytesIO())\n"
+            "try:\n    main(['-'])\nexcept SystemExit:\n    pass\n"
+            f"sys.__stdout__.write(repr([m for m in {heavy!r} if m in sys.modules]))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd="/", check=True)
+    assert out.stdout == "[]", (out.stdout, out.stderr[-2000:])
     assert _record.MISSING is not None
 
 

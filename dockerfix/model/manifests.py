@@ -18,7 +18,6 @@
 
 from __future__ import annotations
 
-import json
 import posixpath
 import re
 from dockerfix._lazyre import lazy
@@ -476,6 +475,8 @@ def manifest_reasons(eco: str, bc: Any, files: list[str], install: DepInstall) -
 
     if eco in ("npm", "yarn", "pnpm"):
         raw = text("package.json")
+        import json  # only here: a module-level import costs every start-up ~3 ms
+
         try:
             pkg = json.loads(raw) if raw else {}
         except ValueError:

@@ -8,7 +8,6 @@ BuildKit it keeps every byte: each node keeps its exact source, so ``parse(t).to
 
 from __future__ import annotations
 
-import json as _json
 import re
 
 from dockerfix.syntax.errors import DockerfileSyntaxError
@@ -345,7 +344,7 @@ def _parse_json(rest: str) -> tuple[str, ...] | None:
         return None
     # BuildKit decodes with json.NewDecoder(...).Decode: the first value counts, trailing text is ignored.
     try:
-        val, _ = _DECODER.raw_decode(r)
+        val, _ = _raw_decode(r)
     except (ValueError, RecursionError):
         return None
     if not isinstance(val, list):
@@ -360,7 +359,41 @@ def _reject_constant(name: str):
     raise ValueError(name)
 
 
-_DECODER = _json.JSONDecoder(parse_constant=_reject_constant)
+def _json_scanner():
+    """``(raw_decode, scanstring)`` as ``json.JSONDecoder`` has them, straight from the C accelerator ``_json``.
+
+    ``import json`` costs ~3 ms of every start-up (decoder, encoder, scanner modules) for two C functions; the
+    pure-Python ``json`` is the fallback where ``_json`` is missing."""
+    try:
+        import types
+
+        from _json import make_scanner, scanstring
+    except ImportError:  # pragma: no cover - Python builds without the accelerator
+        import json
+
+        decoder = json.JSONDecoder(parse_constant=_reject_constant)
+        return decoder.raw_decode, json.decoder.scanstring
+    scan = make_scanner(types.SimpleNamespace(
+        strict=True, object_hook=None, object_pairs_hook=None, parse_float=float, parse_int=int,
+        parse_constant=_reject_constant, memo={},
+    ))
+
+    def raw_decode(s: str, idx: int = 0):
+        try:
+            return scan(s, idx)
+        except StopIteration:
+            raise ValueError("Expecting value") from None
+        except SystemError:
+            # CPython 3.11's accelerator reports a syntax error through json.decoder.JSONDecodeError and fails
+            # this way while json.decoder is not imported: decode this (malformed) value with json itself.
+            import json
+
+            return json.JSONDecoder(parse_constant=_reject_constant).raw_decode(s, idx)
+
+    return raw_decode, scanstring
+
+
+_raw_decode, _scanstring = _json_scanner()
 
 
 def _parse_maybe_json(rest: str) -> tuple[tuple[str, ...], bool]:
@@ -499,14 +532,14 @@ def json_string_spans(rest: str) -> list[tuple[str, int, int]]:
     if i < 0:
         return out
     try:
-        n = i + _DECODER.raw_decode(rest[i:])[1]
+        n = i + _raw_decode(rest[i:])[1]
     except ValueError:
         return out
     while i < n:
         j = rest.find('"', i, n)
         if j < 0:
             break
-        val, end = _json.decoder.scanstring(rest, j + 1)
+        val, end = _scanstring(rest, j + 1)
         out.append((val, j, end))
         i = end
     return out
