@@ -8,6 +8,7 @@ visible to later instructions of that stage and of stages built ``FROM`` it.
 from __future__ import annotations
 
 from dockerfix._record import dataclass, field
+from bisect import bisect_right
 from functools import cached_property
 
 from dockerfix.syntax.nodes import Document, Instruction
@@ -116,9 +117,15 @@ class Model:
     def stage_names(self) -> dict[str, Stage]:
         return {s.name: s for s in self.stages if s.name}
 
+    @cached_property
+    def _stage_starts(self) -> list[int]:
+        return [s.from_inst.start for s in self.stages]
+
     def stage_of(self, inst: Instruction) -> Stage | None:
-        for s in self.stages:
-            if s.from_inst.start <= inst.start < s.end:
+        i = bisect_right(self._stage_starts, inst.start) - 1  # stages are in order and do not overlap
+        if i >= 0:
+            s = self.stages[i]
+            if inst.start < s.end:
                 return s
         return None
 
