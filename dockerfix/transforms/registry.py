@@ -76,6 +76,12 @@ LAZY: tuple[LazyTransform, ...] = (
     LazyTransform("DFX111", "conda-clean", "conda_clean", "CondaClean", True, "safe", triggers=("conda", "mamba")),
     LazyTransform("DFX114", "dnf-no-weak-deps", "dnf_no_weak_deps", "DnfNoWeakDeps", True, "unsafe",
                   triggers=("dnf",)),
+    # DFX501 reports only a final stage that runs a build it knows: these are the words of those commands
+    # (``go build``, ``npm run build``, ``yarn build``, ``tsc``, ``mvn package``, ``gradle build``, ``cargo build``,
+    # ``dotnet publish``, a pip install after build packages).
+    LazyTransform("DFX501", "multi-stage", "multi_stage", "MultiStage", True, "unsafe",
+                  declares=frozenset({"final-config", "stages"}),
+                  triggers=("go", "npm", "yarn", "pnpm", "tsc", "npx", "mvn", "gradle", "cargo", "dotnet", "pip")),
     LazyTransform("DFX401", "pin-digests", "pin_digests", "PinDigests", False, "unsafe"),
     LazyTransform("DFX402", "refresh-digests", "pin_digests", "RefreshDigests", False, "unsafe"),
 )
