@@ -206,6 +206,15 @@ def _is_applicable(d: Diagnostic, unsafe: bool) -> bool:
     return a is Applicability.SAFE or (unsafe and a is Applicability.UNSAFE)
 
 
+def reparse_after(doc: Document, new_text: str, edits: Sequence[Edit]) -> Document:
+    """The document of ``new_text`` (``doc`` with ``edits`` applied): only the touched nodes are parsed again when
+    that is provably the same as a full parse (see :mod:`dockerfix.syntax.incremental`), else the whole text."""
+    from dockerfix.syntax.incremental import reparse
+
+    new_doc = reparse(doc, new_text, [(e.start, e.end, len(e.text)) for e in sorted(edits)])
+    return new_doc if new_doc is not None else parse(new_text)
+
+
 def apply_edits(text: str, edits: Sequence[Edit]) -> str:
     out = []
     pos = 0
@@ -286,7 +295,7 @@ def fix_document(
         new_text = apply_edits(text, edits)
         file_changes = [f for d in chosen for f in d.fix.files]  # type: ignore[union-attr]
         try:
-            new_doc = parse(new_text)
+            new_doc = reparse_after(doc, new_text, edits)
         except DockerfileSyntaxError as exc:
             codes = ", ".join(sorted({d.code for d in chosen}))
             result.errors.append(f"fixes from {codes} produced a file that does not parse ({exc}); reverted")

@@ -1,0 +1,118 @@
+"""Re-parse after edits: parse only the nodes the edits touch, shift the rest.
+
+The engine re-parses the whole file after every pass of fixes, and most fixes touch one or two instructions of a
+long file. A Dockerfile splits into nodes at line starts that no later text can move: an instruction ends where its
+own last line (or heredoc terminator) ends, and the parser's only state across nodes is the escape character (set by
+the directives at the top). So after edits, the nodes before the first touched one are unchanged (the same objects),
+the nodes after the last touched one are the same text at shifted offsets and line numbers, and only the touched
+region needs the parser, run on that text alone.
+
+:func:`reparse` returns None whenever that reasoning might not hold, and the caller parses the whole file: an edit at
+or before the first instruction (directives, and comments that could become directives), a region whose parse does
+not end on the boundary of the untouched node after it (an edit that made a line continue into the next one), or any
+syntax error (the full parse reports it with the right position). ``tests/test_incremental.py`` compares the result
+with a full parse field by field for every pass of every corpus file and fixture.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+
+from dockerfix.syntax.errors import DockerfileSyntaxError
+from dockerfix.syntax.nodes import Document, Flag, Heredoc, Instruction, LineMap, Trivia
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Sequence
+
+
+def reparse(doc: Document, new_text: str, edits: Sequence[tuple[int, int, int]]) -> Document | None:
+    """The document of ``new_text``, which is ``doc``'s text with ``edits`` applied, or None (parse it whole).
+
+    ``edits`` are ``(start, end, length of the replacement)`` in ``doc``'s offsets, sorted, not overlapping."""
+    from dockerfix.syntax.parser import _Parser
+
+    nodes = doc.nodes
+    if not edits or not doc.instructions or doc.bom:
+        return None
+    first_inst = doc.instructions[0]
+    starts = [n.start for n in nodes]
+    # node index ranges touched by each edit; an insertion at a boundary touches both neighbours
+    ranges: list[list[int]] = []
+    for s, e, _ in edits:
+        if s <= first_inst.end:
+            return None
+        i = bisect_right(starts, s) - 1
+        if s == starts[i] and i > 0:
+            i -= 1
+        j = bisect_right(starts, max(e - 1, s)) - 1
+        if e == nodes[j].end or (e == s and s == nodes[j].end):
+            j += 1  # the node after the edit must parse again too (and is the boundary check below)
+        j = min(j + 1, len(nodes) - 1)  # plus one untouched node: the boundary check
+        if ranges and i <= ranges[-1][1]:
+            ranges[-1][1] = max(ranges[-1][1], j)
+        else:
+            ranges.append([i, j])
+    # each range's last node must be untouched by every edit (it proves the region ends on a boundary)
+    for r in ranges:
+        last = nodes[r[1]]
+        if r[1] < len(nodes) - 1 and any(s < last.end and e > last.start or s == e == last.start for s, e, _ in edits):
+            return None
+    out: list[Instruction | Trivia] = []
+    shift = 0  # offset change so far
+    lines = 0  # line-number change so far
+    ei = 0
+    k = 0
+    text = doc.text
+    for i0, i1 in ranges:
+        out.extend(_shifted(n, shift, lines) for n in nodes[k:i0])
+        a, b = nodes[i0].start, nodes[i1].end
+        delta = 0
+        while ei < len(edits) and edits[ei][0] < b:
+            s, e, n_new = edits[ei]
+            delta += n_new - (e - s)
+            ei += 1
+        fragment = new_text[a + shift:b + shift + delta]
+        p = _Parser(fragment)
+        p.escape = doc.escape
+        p.directives_done = True
+        try:
+            part = p.run()
+        except DockerfileSyntaxError:
+            return None
+        old_last = nodes[i1]
+        at_eof = i1 == len(nodes) - 1
+        if not at_eof and (part.nodes[-1].source != old_last.source or type(part.nodes[-1]) is not type(old_last)):
+            return None
+        line0 = nodes[i0].start_line if isinstance(nodes[i0], Instruction) else nodes[i0].line
+        out.extend(_shifted(n, a + shift, line0 + lines - 1) for n in part.nodes)
+        shift += delta
+        lines += fragment.count("\n") - text.count("\n", a, b)
+        k = i1 + 1
+    if ei != len(edits):
+        return None
+    out.extend(_shifted(n, shift, lines) for n in nodes[k:])
+    return Document(doc.bom, tuple(out), doc.directives, doc.escape, new_text)
+
+
+def _shifted(node, d: int, dl: int):
+    if not d and not dl:
+        return node
+    if isinstance(node, Trivia):
+        return Trivia(node.kind, node.source, node.start + d, node.line + dl)
+    return _shift_instruction(node, d, dl, finished=True)
+
+
+def _shift_instruction(x: Instruction, d: int, dl: int, finished: bool) -> Instruction:
+    return Instruction(
+        keyword=x.keyword, raw_keyword=x.raw_keyword, source=x.source,
+        start=x.start + d if finished else x.start, end=x.end + d if finished else x.end,
+        start_line=x.start_line + dl, end_line=x.end_line + dl, line=x.line,
+        flags=tuple(Flag(f.name, f.value, f.word, f.start + d, f.end + d) for f in x.flags),
+        rest=x.rest, rest_offset=x.rest_offset, json=x.json, args=x.args,
+        heredocs=tuple(Heredoc(h.name, h.chomp, h.expand, h.fd, h.content, h.body_start + d, h.body_end + d,
+                               h.terminator_start + d, h.terminator_end + d) for h in x.heredocs),
+        sub=_shift_instruction(x.sub, d, dl, finished=False) if x.sub is not None else None,
+        map=LineMap(x.map.logical, tuple(s + d for s in x.map.source)),
+        keyword_offset=x.keyword_offset,
+    )
