@@ -66,7 +66,7 @@ from __future__ import annotations
 
 import operator
 from dockerfix._lazyre import lazy
-from dockerfix._record import dataclass, replace
+from dockerfix._record import dataclass, field, replace
 from functools import cached_property
 TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
 if TYPE_CHECKING:
@@ -198,6 +198,10 @@ class SimpleCommand:
     words: tuple[Word, ...] = ()
     redirects: tuple[Redirect, ...] = ()
     wrappers: tuple[Word, ...] = ()  # words `effective` stripped (sudo, env, ...), in order
+    # memo slots (``basename`` and ``effective`` are asked for ~200k times over the corpus): not compared, not init
+    _basename: str | None | bool = field(default=False, init=False, repr=False, compare=False)
+    _effective: SimpleCommand | bool | None = field(default=None, init=False, repr=False, compare=False)
+    """None: not computed yet; True: this command itself (no reference cycle); else the stripped command."""
 
     @property
     def name(self) -> Word | None:
@@ -214,10 +218,12 @@ class SimpleCommand:
     @property
     def basename(self) -> str | None:
         """Static command name without its directory (``/usr/bin/apt-get`` -> ``apt-get``)."""
-        v = self.name_value
-        if v is None:
-            return None
-        return v.rsplit("/", 1)[-1]
+        b = self._basename
+        if b is False:
+            v = self.words[0].value if self.words else None
+            b = None if v is None else v.rsplit("/", 1)[-1]
+            object.__setattr__(self, "_basename", b)
+        return b  # type: ignore[return-value]
 
     def is_command(self, *names: str) -> bool:
         """Whether this command's basename is one of ``names`` (wrappers are not looked through)."""
@@ -235,12 +241,17 @@ class SimpleCommand:
         ``command -v``/``-V`` is a lookup, not a wrapper. Returns ``self`` when nothing is stripped, and
         stops at the first word it cannot read statically.
         """
-        cmd = self
-        while True:
-            nxt = _strip_wrapper(cmd)
-            if nxt is None:
-                return cmd
-            cmd = nxt
+        memo = self._effective
+        if memo is None:
+            cmd = self
+            while True:
+                nxt = _strip_wrapper(cmd)
+                if nxt is None:
+                    break
+                cmd = nxt
+            object.__setattr__(self, "_effective", True if cmd is self else cmd)
+            return cmd
+        return self if memo is True else memo  # type: ignore[return-value]
 
 
 def _strip_wrapper(cmd: SimpleCommand) -> SimpleCommand | None:
