@@ -311,9 +311,24 @@ def _parse_args(words: tuple[Word, ...], i: int, value_opts: set[str]) -> tuple[
     return options, positionals
 
 
+_CALLS: dict[int, tuple[SimpleCommand, PackageCall | None]] = {}
+
+
 def parse_package_call(cmd: SimpleCommand, site: CommandSite | None = None) -> PackageCall | None:
-    """Read one simple command as a package-manager call (wrappers looked through), or None."""
-    return _parse_call(cmd, site, set())
+    """Read one simple command as a package-manager call (wrappers looked through), or None.
+
+    Without a ``site`` the answer depends on the (immutable) command alone and is memoised per command object:
+    the transforms ask about the same commands ~36k times over the corpus."""
+    if site is not None:
+        return _parse_call(cmd, site, set())
+    hit = _CALLS.get(id(cmd))
+    if hit is not None and hit[0] is cmd:
+        return hit[1]
+    if len(_CALLS) >= _MEMO_MAX:
+        _CALLS.clear()
+    call = _parse_call(cmd, None, set())
+    _CALLS[id(cmd)] = (cmd, call)
+    return call
 
 
 def _parse_call(cmd: SimpleCommand, site: CommandSite | None, extra_value_opts: set[str]) -> PackageCall | None:
