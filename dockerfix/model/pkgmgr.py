@@ -311,9 +311,6 @@ def _parse_args(words: tuple[Word, ...], i: int, value_opts: set[str]) -> tuple[
     return options, positionals
 
 
-_CALLS: dict[int, tuple[SimpleCommand, PackageCall | None]] = {}
-
-
 def parse_package_call(cmd: SimpleCommand, site: CommandSite | None = None) -> PackageCall | None:
     """Read one simple command as a package-manager call (wrappers looked through), or None.
 
@@ -321,14 +318,11 @@ def parse_package_call(cmd: SimpleCommand, site: CommandSite | None = None) -> P
     the transforms ask about the same commands ~36k times over the corpus."""
     if site is not None:
         return _parse_call(cmd, site, set())
-    hit = _CALLS.get(id(cmd))
-    if hit is not None and hit[0] is cmd:
-        return hit[1]
-    if len(_CALLS) >= _MEMO_MAX:
-        _CALLS.clear()
-    call = _parse_call(cmd, None, set())
-    _CALLS[id(cmd)] = (cmd, call)
-    return call
+    return _remember(_CALLS, cmd, _parse_unsited)
+
+
+def _parse_unsited(cmd: SimpleCommand) -> PackageCall | None:
+    return _parse_call(cmd, None, set())
 
 
 def _parse_call(cmd: SimpleCommand, site: CommandSite | None, extra_value_opts: set[str]) -> PackageCall | None:
@@ -368,21 +362,26 @@ def _parse_call(cmd: SimpleCommand, site: CommandSite | None, extra_value_opts: 
     return PackageCall(manager, action, tuple(options), tuple(rest), cmd, invocation, action_words, site)
 
 
-_MEMO: dict[tuple[str, int], tuple[Script, list]] = {}
 _MEMO_MAX = 2048
+_CALLS: dict[int, tuple] = {}
+_VIEWS: dict[str, dict[int, tuple]] = {"calls": {}, "cleanups": {}}
+
+
+def _remember(table: dict[int, tuple], obj, compute):
+    """``compute(obj)``, once per object: scripts and commands are immutable and shared (one parse per command
+    text), so a view of one is computed once. Keyed by ``id`` with the object kept, so a reused id never hits."""
+    hit = table.get(id(obj))
+    if hit is not None and hit[0] is obj:
+        return hit[1]
+    if len(table) >= _MEMO_MAX:
+        table.clear()
+    value = compute(obj)
+    table[id(obj)] = (obj, value)
+    return value
 
 
 def _memo(kind: str, script: Script, compute) -> list:
-    """Scripts are immutable and shared (one parse per command text): compute each view once per script."""
-    key = (kind, id(script))
-    hit = _MEMO.get(key)
-    if hit is not None and hit[0] is script:
-        return list(hit[1])
-    if len(_MEMO) >= _MEMO_MAX:
-        _MEMO.clear()
-    value = compute(script)
-    _MEMO[key] = (script, value)
-    return list(value)
+    return list(_remember(_VIEWS[kind], script, compute))
 
 
 def find_package_calls(script: Script) -> list[PackageCall]:
