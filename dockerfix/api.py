@@ -64,4 +64,31 @@ def fix(
     return result
 
 
-__all__ = ["EngineError", "FixResult", "TransformInfo", "fix", "transforms"]
+class batch:
+    """``with dockerfix.batch(): ...``: tune the cyclic garbage collector for fixing many files in one process.
+
+    dockerfix's own objects form no reference cycles (reference counting frees each file's trees as soon as it is
+    done), so the collector's default rhythm, a pass every 700 allocations, only re-walks short-lived trees: about
+    a seventh of the time over a corpus. Inside the block, objects that exist on entry (modules, classes, caches)
+    are moved out of the collector's way (``gc.freeze``) and the young generation is collected every 20,000
+    allocations instead; both are restored on exit. The CLI and the bot run their file loops in it.
+    """
+
+    GEN0 = 20_000
+
+    def __enter__(self) -> "batch":
+        import gc
+
+        self._threshold = gc.get_threshold()
+        gc.freeze()
+        gc.set_threshold(self.GEN0, self._threshold[1], self._threshold[2])
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import gc
+
+        gc.set_threshold(*self._threshold)
+        gc.unfreeze()
+
+
+__all__ = ["EngineError", "FixResult", "TransformInfo", "batch", "fix", "transforms"]

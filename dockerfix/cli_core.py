@@ -271,11 +271,25 @@ def make_task(opts: Options, cfg, path: str, disp: str, default_context: str | N
 
 
 def _run_tasks(tasks: list[Task], jobs: int, show_progress: bool) -> list[FileReport]:
+    from dockerfix.api import batch
+
+    with batch():
+        return _run_tasks_in(tasks, jobs, show_progress)
+
+
+def _worker_init() -> None:
+    """A pool worker fixes files until the pool ends: it stays in :class:`~dockerfix.api.batch` for life."""
+    from dockerfix.api import batch
+
+    batch().__enter__()
+
+
+def _run_tasks_in(tasks: list[Task], jobs: int, show_progress: bool) -> list[FileReport]:
     if jobs > 1 and len(tasks) >= POOL_MIN_FILES:
         try:
             from concurrent.futures import ProcessPoolExecutor
 
-            pool = ProcessPoolExecutor(max_workers=min(jobs, len(tasks)))
+            pool = ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), initializer=_worker_init)
         except (OSError, ImportError, NotImplementedError):
             pool = None
         if pool is not None:

@@ -166,19 +166,21 @@ def _order(ts: list[Transform]) -> list[Transform]:
     by_name = {t.name: t for t in ts}
     out: list[Transform] = []
     seen: set[str] = set()
-
-    def visit(t: Transform, stack: tuple[str, ...] = ()) -> None:
-        if t.name in seen or t.name in stack:
-            return
-        for dep in t.after:
-            if dep in by_name:
-                visit(by_name[dep], stack + (t.name,))
-        seen.add(t.name)
-        out.append(t)
-
     for t in ts:
-        visit(t)
+        _visit(t, (), by_name, seen, out)
     return out
+
+
+def _visit(t: Transform, stack: tuple[str, ...], by_name: dict[str, Transform], seen: set[str],
+           out: list[Transform]) -> None:
+    # a module function, not a closure: a recursive closure is a reference cycle left to the cyclic collector
+    if t.name in seen or t.name in stack:
+        return
+    for dep in t.after:
+        if dep in by_name:
+            _visit(by_name[dep], stack + (t.name,), by_name, seen, out)
+    seen.add(t.name)
+    out.append(t)
 
 
 # ------------------------------------------------------------------ the loop
@@ -271,6 +273,10 @@ def fix_document(
     for n in range(max_passes):
         ctx = Context(doc, path=path, build_context=overlay, settings=settings, services=services)
         diags, errors = run_transforms(transforms, ctx)
+        # The per-pass memo holds objects that point back at the context (run sites): drop it now, so the pass's
+        # model and document are freed by reference counting instead of waiting for the cyclic collector.
+        ctx.memo.clear()
+        ctx._model = None
         result.errors.extend(e for e in errors if e not in result.errors)
         sup = Suppressions.of(doc)
         diags = [d for d in diags if not sup.is_suppressed(d)]

@@ -307,6 +307,7 @@ def _repo_relative(paths: tuple[str, ...], top: str, cwd: str) -> list[str]:
 
 def fix_worktree(settings: Settings, wt: Git, rel_paths: list[str]) -> Outcome:
     """Run the fixes on the files of the worktree ``wt`` (the same per-file work as ``dockerfix --write``)."""
+    from dockerfix.api import batch
     from dockerfix.cli_core import Options, make_task, process
     from dockerfix.config import ConfigError, Finder
     from dockerfix.io.files import discover
@@ -319,14 +320,15 @@ def fix_worktree(settings: Settings, wt: Git, rel_paths: list[str]) -> Outcome:
     out = Outcome()
     out.reports = [FileReport(_rel(e.path, root), error=FileError("io", e.message)) for e in missing]
     finder = Finder()
-    for path in found:
-        disp = _rel(path, root)
-        try:
-            cfg = finder.for_file(path)
-        except ConfigError as exc:
-            out.reports.append(FileReport(disp, error=FileError("config", str(exc))))
-            continue
-        out.reports.append(process(make_task(opts, cfg, path, disp, os.path.dirname(path))))
+    with batch():
+        for path in found:
+            disp = _rel(path, root)
+            try:
+                cfg = finder.for_file(path)
+            except ConfigError as exc:
+                out.reports.append(FileReport(disp, error=FileError("config", str(exc))))
+                continue
+            out.reports.append(process(make_task(opts, cfg, path, disp, os.path.dirname(path))))
     out.changed_paths = wt.status_paths()
     if out.changed_paths:
         wt.run("add", "--all", "--", *out.changed_paths)

@@ -1,0 +1,83 @@
+"""dockerfix leaves no reference cycles behind, and ``dockerfix.batch`` tunes and restores the cyclic collector.
+
+Why it matters: the throughput of a batch run (the CLI over a tree, the bot) depends on reference counting
+freeing each file's trees as soon as the file is done. A cycle (a memo entry pointing back at its context, a
+recursive closure) keeps the whole document alive until the cyclic collector walks it.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections import Counter
+
+import pytest
+
+import dockerfix
+from tests.corpus import corpus_files, read_text
+from tests.fixture_format import all_fixtures
+
+
+def _cyclic_garbage(texts: list[str]) -> Counter:
+    """Types of the objects only the cyclic collector could free after fixing ``texts`` (all transforms, unsafe)."""
+    dockerfix.fix("FROM scratch\nRUN true\n", unsafe=True)  # imports and first-use caches are not garbage
+    gc.collect()
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for text in texts:
+            try:
+                dockerfix.fix(text, unsafe=True, select=["all"])
+            except Exception:
+                pass
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        try:
+            gc.collect()
+            found = Counter(type(o).__module__ + "." + type(o).__qualname__ for o in gc.garbage)
+        finally:
+            gc.set_debug(0)
+            gc.garbage.clear()
+    finally:
+        if was_enabled:
+            gc.enable()
+    return found
+
+
+def test_fixing_the_fixtures_leaves_no_cycles() -> None:
+    texts = [f.input for f in all_fixtures()]
+    assert len(texts) > 150
+    found = _cyclic_garbage(texts)
+    ours = {k: v for k, v in found.items() if k.startswith("dockerfix.")}
+    assert not ours, f"reference cycles through dockerfix objects: {ours}"
+    # functions and cells in cycles are recursive closures; a handful may come from the interpreter itself
+    assert found["builtins.cell"] < 5, found.most_common(10)
+
+
+def test_fixing_real_world_files_leaves_no_cycles() -> None:
+    files = corpus_files("real-world")
+    if not files:
+        pytest.skip("corpus not found (clone the project with ../shared beside it)")
+    found = _cyclic_garbage([read_text(p) for p in files[::7]])
+    ours = {k: v for k, v in found.items() if k.startswith("dockerfix.")}
+    assert not ours, f"reference cycles through dockerfix objects: {ours}"
+
+
+def test_batch_tunes_and_restores_the_collector() -> None:
+    before = gc.get_threshold()
+    frozen_before = gc.get_freeze_count()
+    with dockerfix.batch() as b:
+        assert gc.get_threshold()[0] == b.GEN0 != before[0]
+        assert gc.get_threshold()[1:] == before[1:]
+        assert gc.get_freeze_count() > frozen_before
+        result = dockerfix.fix("FROM debian\nRUN apt-get update\nRUN apt-get install -y curl\n")
+        assert result.changed
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == frozen_before
+
+
+def test_batch_restores_the_collector_after_an_error() -> None:
+    before = gc.get_threshold()
+    with pytest.raises(dockerfix.DockerfileSyntaxError):
+        with dockerfix.batch():
+            dockerfix.fix("FROM debian\nRUN apt-get update\n", unsafe=True)
+            dockerfix.fix("FROM x\nRUN <<EOF\necho\n")  # heredoc without its terminator
+    assert gc.get_threshold() == before
