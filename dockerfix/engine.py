@@ -281,23 +281,30 @@ def fix_document(
         sup = Suppressions.of(doc)
         diags = [d for d in diags if not sup.is_suppressed(d)]
         chosen: list[Diagnostic] = []
+        edits: list[Edit] = []
         taken: list[tuple[int, int]] = []
+        taken_edits: set[Edit] = set()
         taken_files: set[str] = set()
         for d in sorted(
             (d for d in diags if _is_applicable(d, unsafe)),
             key=lambda d: (order.get(d.code, 0), d.fix.start, d.fix.end),  # type: ignore[union-attr]
         ):
             assert d.fix is not None
-            if _overlaps(d.fix.edits, taken) or any(f.path in taken_files for f in d.fix.files):
+            # An edit equal to one already chosen (the same `# syntax=` line every cache-mount fix adds at the
+            # top) is shared, not a conflict: applied once, it gives both fixes what they asked for. Without
+            # this, a file with k such fixes took k passes.
+            own = [e for e in d.fix.edits if e not in taken_edits]
+            if _overlaps(own, taken) or any(f.path in taken_files for f in d.fix.files):
                 continue
             chosen.append(d)
-            taken.extend((e.start, e.end) for e in d.fix.edits)
+            edits.extend(own)
+            taken.extend((e.start, e.end) for e in own)
+            taken_edits.update(own)
             taken_files.update(f.path for f in d.fix.files)
         result.passes = n + 1
         if not chosen:
             result.findings = [_change(text, d, False, unsafe) for d in diags]
             break
-        edits = [e for d in chosen for e in d.fix.edits]  # type: ignore[union-attr]
         new_text = apply_edits(text, edits)
         file_changes = [f for d in chosen for f in d.fix.files]  # type: ignore[union-attr]
         try:

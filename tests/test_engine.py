@@ -1,0 +1,65 @@
+"""The engine's choice of fixes within one pass: non-overlapping edits, shared identical edits, fixed point."""
+
+from __future__ import annotations
+
+import re
+
+import dockerfix
+from dockerfix.engine import fix_document
+from dockerfix.syntax import parse
+from dockerfix.transforms.base import Applicability, Diagnostic, Edit, Fix, Transform
+
+
+class _Tag(Transform):
+    """Test only: for every line matching ``pattern``, append ``suffix`` to it and insert ``header`` at the top
+    (unless the file already starts with it), as one fix per line."""
+
+    summary = docs = "test only"
+    safety = "safe"
+    default_enabled = False
+
+    def __init__(self, code: str, pattern: str, suffix: str, header: str) -> None:
+        self.code, self.name = code, f"test-tag-{code.lower()}"
+        self.pattern, self.suffix, self.header = pattern, suffix, header
+
+    def check(self, ctx):
+        text = ctx.document.text
+        for m in re.finditer(self.pattern, text, re.M):
+            if text[m.start():m.end()].endswith(self.suffix):
+                continue
+            edits = [Edit.insert(m.end(), self.suffix)]
+            if not text.startswith(self.header):
+                edits.append(Edit.insert(0, self.header))
+            yield Diagnostic(self.code, self.name, "tag", m.start(), m.end(),
+                             Fix(tuple(edits), Applicability.SAFE, "Tag"))
+
+
+TEXT = "FROM alpine\nRUN a\nRUN b\nRUN c\n"
+
+
+def test_fixes_sharing_an_identical_edit_apply_in_one_pass() -> None:
+    t = _Tag("DFX991", r"^RUN \w$", " # tagged", "# syntax=x\n")
+    r = fix_document(parse(TEXT), [t])
+    assert r.text == "# syntax=x\nFROM alpine\nRUN a # tagged\nRUN b # tagged\nRUN c # tagged\n"
+    assert r.text.count("# syntax=x") == 1
+    assert r.passes == 2  # one pass applies all three, one finds nothing left
+    assert [c.line for c in r.changes] == [2, 3, 4]
+
+
+def test_different_insertions_at_one_point_still_conflict() -> None:
+    # two transforms insert different headers at offset 0: their order would be arbitrary, so one waits a pass
+    a = _Tag("DFX991", r"^RUN a$", " # a", "# one\n")
+    b = _Tag("DFX992", r"^RUN b$", " # b", "# two\n")
+    r = fix_document(parse(TEXT), [a, b])
+    assert r.passes == 3
+    assert r.text.startswith("# two\n# one\n") or r.text.startswith("# one\n# two\n")
+    assert "RUN a # a\n" in r.text and "RUN b # b\n" in r.text
+
+
+def test_cache_mounts_for_several_runs_land_in_one_pass() -> None:
+    text = ("FROM python:3.12-slim\nRUN pip install flask\nRUN pip install requests\nRUN pip install rich\n"
+            "CMD [\"python\"]\n")
+    r = dockerfix.fix(text, select=["cache-mounts"], settings={"strategy": "cache-mount"})
+    assert r.text.count("# syntax=") == 1
+    assert r.text.count("--mount=type=cache,target=/root/.cache/pip") == 3
+    assert r.passes == 2
