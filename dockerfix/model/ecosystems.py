@@ -132,19 +132,29 @@ COMPILE_COMMANDS = frozenset({
 })
 
 
+_NODE_BUILDERS = frozenset({"npm", "yarn", "pnpm", "tsc", "npx"})
+_JAVA_BUILDERS = frozenset({"mvn", "mvnw", "gradle", "gradlew"})
+
+
 def words(cmd) -> list[str | None]:
     return [w.value for w in cmd.words]
 
 
 def is_go_build(cmd) -> bool:
+    # The build predicates look at the command name before reading the words: they run on every command of a
+    # stage, and building the word list is most of their cost.
+    if cmd.basename != "go":
+        return False
     w = words(cmd)
-    return cmd.basename == "go" and len(w) > 1 and w[1] in ("build", "install")
+    return len(w) > 1 and w[1] in ("build", "install")
 
 
 def is_node_build(cmd) -> bool:
     """``npm run build``, ``yarn build``, ``pnpm run build``, ``tsc``, ``npx tsc``, ``npx vite build``..."""
-    w = [x or "" for x in words(cmd)]
     b = cmd.basename
+    if b not in _NODE_BUILDERS:
+        return False
+    w = [x or "" for x in words(cmd)]
     if b == "npm" and len(w) > 2 and w[1] in ("run", "run-script") and "build" in w[2]:
         return True
     if b in ("yarn", "pnpm") and len(w) > 1 and ("build" in w[1] or (w[1] == "run" and len(w) > 2 and "build" in w[2])):
@@ -157,8 +167,10 @@ def is_node_build(cmd) -> bool:
 
 
 def is_java_build(cmd) -> bool:
-    w = [x or "" for x in words(cmd)]
     b = cmd.basename or ""
+    if b not in _JAVA_BUILDERS:
+        return False
+    w = [x or "" for x in words(cmd)]
     if b in ("mvn", "mvnw"):
         return any(g in ("package", "install", "verify") or g.endswith(":repackage") for g in w[1:])
     if b in ("gradle", "gradlew"):
@@ -167,14 +179,18 @@ def is_java_build(cmd) -> bool:
 
 
 def is_rust_build(cmd) -> bool:
+    if cmd.basename != "cargo":
+        return False
     w = [x or "" for x in words(cmd)]
-    return cmd.basename == "cargo" and len(w) > 1 and (
+    return len(w) > 1 and (
         (w[1] == "build" and ("--release" in w or "-r" in w)) or w[1] == "install")
 
 
 def is_dotnet_publish(cmd) -> bool:
+    if cmd.basename != "dotnet":
+        return False
     w = [x or "" for x in words(cmd)]
-    return cmd.basename == "dotnet" and len(w) > 1 and w[1] == "publish"
+    return len(w) > 1 and w[1] == "publish"
 
 
 def option_value(cmd, *names: str) -> str | None:

@@ -8,7 +8,7 @@ visible to later instructions of that stage and of stages built ``FROM`` it.
 from __future__ import annotations
 
 from dockerfix._record import dataclass, field
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from functools import cached_property
 
 from dockerfix.syntax.nodes import Document, Instruction
@@ -76,14 +76,46 @@ def _env_pairs(inst: Instruction) -> list[tuple[str, str]]:
     return [(a[i], _unquote(a[i + 1])) for i in range(0, len(a) - 1, 2)]
 
 
+# Expansion is a pure function of strings, so its caches are module-level, keyed by strings only (nothing that could
+# keep a document alive) and bounded: cleared when full.
+_CACHE_SIZE = 4096
+_UNSEEN = object()
+_REFERENCED: dict[tuple[str, str], tuple[str, ...] | None] = {}
+"""(word, escape) -> the sorted names the word reads; None when it does not parse."""
+_EXPANDED: dict[tuple[str, str, tuple[tuple[str, str], ...]], str | None] = {}
+"""(word, escape, ((name, value) for each name it reads that is set)) -> the expansion; None when it fails."""
+
+
+def _referenced(word: str, escape: str) -> tuple[str, ...] | None:
+    from dockerfix.model import expand as ex
+
+    try:
+        names: tuple[str, ...] | None = tuple(sorted(ex.referenced_variables(word, escape=escape)))
+    except Exception:
+        names = None
+    if len(_REFERENCED) >= _CACHE_SIZE:
+        _REFERENCED.clear()
+    _REFERENCED[(word, escape)] = names
+    return names
+
+
+def _expand(word: str, escape: str, vals: tuple[tuple[str, str], ...]) -> str | None:
+    from dockerfix.model import expand as ex
+
+    try:
+        return ex.expand_word(word, dict(vals), escape=escape)
+    except Exception:
+        return None
+
+
 class Model:
     """Derived views of a document: stages, scopes, image references. Cheap to build; computed lazily."""
 
     def __init__(self, document: Document) -> None:
         self.document = document
         self._parents: dict[int, Stage | None] = {}
-        self._scopes: dict[int, dict[str, str | None]] = {}
-        self._expanded: dict[tuple[str, tuple], str | None] = {}
+        self._chains: dict[int, tuple[Stage, ...]] = {}
+        self._stage_scopes: dict[int, tuple[list[int], list[dict[str, str | None]]]] = {}
 
     @cached_property
     def meta_args(self) -> list[Instruction]:
@@ -150,29 +182,47 @@ class Model:
         s = self.stage_names.get(base.lower())
         return s if s is not None and s.index < stage.index else None
 
+    def stage_chain(self, stage: Stage) -> tuple[Stage, ...]:
+        """``stage``, its parent, the parent's parent... (each stage once). Computed once per stage: the hygiene
+        transforms ask for it for every RUN."""
+        got = self._chains.get(stage.index)
+        if got is None:
+            chain = []
+            seen = set()
+            s: Stage | None = stage
+            while s is not None and s.index not in seen:
+                seen.add(s.index)
+                chain.append(s)
+                s = self.parent_stage(s)
+            got = self._chains[stage.index] = tuple(chain)
+        return got
+
     def scope_at(self, inst: Instruction) -> dict[str, str | None]:
         """Variables visible to ``inst`` (static values, or None when unknown): ARG and ENV of its stage chain."""
-        got = self._scopes.get(inst.start)
-        if got is None:
-            got = self._scopes[inst.start] = self._scope_at(inst)
-        return dict(got)
-
-    def _scope_at(self, inst: Instruction) -> dict[str, str | None]:
         stage = self.stage_of(inst)
         if stage is None:
             return dict(self.meta_values)
-        chain = []
-        s: Stage | None = stage
-        seen = set()
-        while s is not None and s.index not in seen:
-            seen.add(s.index)
-            chain.append(s)
-            s = self.parent_stage(s)
+        starts, scopes = self._scopes_of(stage)
+        return dict(scopes[bisect_left(starts, inst.start)])
+
+    def _scopes_of(self, stage: Stage) -> tuple[list[int], list[dict[str, str | None]]]:
+        """(starts of the stage's ARG/ENV instructions, the scope before the first of them and after each one).
+
+        The scope only changes at ARG and ENV, and a stage starts from the scope its parent ends with, so one walk
+        per stage replaces a walk of the whole chain for every instruction (quadratic in long files)."""
+        got = self._stage_scopes.get(stage.index)
+        if got is not None:
+            return got
+        chain = self.stage_chain(stage)
         env: dict[str, str | None] = {}
-        for st in reversed(chain):
+        for st in reversed(chain):  # root first; each stage continues from its parent's final scope
+            done = self._stage_scopes.get(st.index)
+            if done is not None:
+                env = dict(done[1][-1])
+                continue
+            starts: list[int] = []
+            scopes = [dict(env)]
             for i in st.instructions[1:]:
-                if st is stage and i.start >= inst.start:
-                    break
                 if i.keyword == "ARG":
                     for k, v in _arg_pairs(i):
                         if v is not None:
@@ -184,32 +234,38 @@ class Model:
                 elif i.keyword == "ENV":
                     for k, v in _env_pairs(i):
                         env[k] = self.expand(v, env)
-        return env
+                else:
+                    continue
+                starts.append(i.start)
+                scopes.append(dict(env))
+            self._stage_scopes[st.index] = (starts, scopes)
+        return self._stage_scopes[stage.index]
 
     def expand(self, word: str, env: dict[str, str | None]) -> str | None:
         """Expand ``word`` the way BuildKit does; None when it reads a variable whose value is unknown."""
         if "$" not in word and "\\" not in word and "'" not in word and '"' not in word:
             return word
-        key = (word, tuple(sorted(env.items(), key=lambda kv: kv[0])))
-        if key in self._expanded:
-            return self._expanded[key]
-        out = self._expanded[key] = self._expand(word, env)
+        escape = self.document.escape
+        names = _REFERENCED.get((word, escape), _UNSEEN)
+        if names is _UNSEEN:
+            names = _referenced(word, escape)
+        if names is None:
+            return None
+        # The result depends on the word and on the variables it reads only (``referenced_variables`` lists every
+        # name a walk can look up, whatever the values): that is the key, so it is shared by every instruction,
+        # stage, pass and file that gives those variables the same values.
+        vals = tuple([(n, env[n]) for n in names if n in env])
+        for _, v in vals:
+            if v is None:
+                return None
+        key = (word, escape, vals)
+        out = _EXPANDED.get(key, _UNSEEN)
+        if out is _UNSEEN:
+            out = _expand(word, escape, vals)
+            if len(_EXPANDED) >= _CACHE_SIZE:
+                _EXPANDED.clear()
+            _EXPANDED[key] = out
         return out
-
-    def _expand(self, word: str, env: dict[str, str | None]) -> str | None:
-        from dockerfix.model import expand as ex
-
-        try:
-            names = ex.referenced_variables(word, escape=self.document.escape)
-        except Exception:
-            return None
-        if any(n in env and env[n] is None for n in names):
-            return None
-        known = {k: v for k, v in env.items() if v is not None}
-        try:
-            return ex.expand_word(word, known, escape=self.document.escape)
-        except Exception:
-            return None
 
     def final_stage(self) -> Stage | None:
         return self.stages[-1] if self.stages else None

@@ -17,12 +17,27 @@ from dockerfix.syntax.nodes import Directive, Document, Flag, Heredoc, Instructi
 _GO_SPACE = "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
 _GO_SPACE_SET = frozenset(_GO_SPACE)
 _RE_WS = re.compile(r"[\t\v\f\r ]+")
+_NON_SPACE_RUN = re.compile("[^" + re.escape(_GO_SPACE) + "]*")
 _RE_DIRECTIVE = re.compile(r"^#[ \t]*([a-zA-Z][a-zA-Z0-9]*)[ \t]*=[ \t]*(.+?)[ \t]*$", re.DOTALL)
 _VALID_DIRECTIVES = ("escape", "syntax", "check")
 _RE_HEREDOC = re.compile(r"^(\d*)<<(-?)([^<]*)$", re.DOTALL)
 # BuildKit: `([^E])E[ \t]*$|^E[ \t]*$`: an escape token ending the line, unless it is itself escaped.
 _CONT = {"\\": re.compile(r"(?:(?<=[^\\])|^)\\[ \t]*$"), "`": re.compile(r"(?:(?<=[^`])|^)`[ \t]*$")}
 _HEREDOC_KEYWORDS = frozenset(("ADD", "COPY", "RUN"))
+
+
+def _continuation(line: str, escape: str) -> int:
+    """Where ``_CONT[escape]`` matches ``line`` (the escape token that continues it), or -1.
+
+    Only one place can match (the last character before trailing blanks), so this looks there instead of running
+    the regex, whose lookbehind is tried at every position of every line."""
+    r = line.rstrip(" \t")
+    if not r.endswith(escape):
+        return -1
+    k = len(r) - 1
+    if k > 0 and r[k - 1] == escape:
+        return -1
+    return k
 
 _NAMEVAL = frozenset(("ENV", "LABEL"))
 _MAYBE_JSON = frozenset(("CMD", "ENTRYPOINT", "RUN", "SHELL"))
@@ -119,10 +134,10 @@ class _Parser:
             if stripped.startswith("#"):
                 nodes.append(Trivia("directive" if is_directive else "comment", text[ls:le], ls, lineno))
                 continue
-            cont = _CONT[self.escape]
+            escape = self.escape
             # trimContinuationCharacter
-            m = cont.search(stripped)
-            if m is None and not stripped:
+            m = _continuation(stripped, escape)
+            if m < 0 and not stripped:
                 nodes.append(Trivia("blank", text[ls:le], ls, lineno))
                 continue
             lead = len(raw) - len(stripped)
@@ -130,8 +145,8 @@ class _Parser:
             lmap_l: list[int] = []
             lmap_s: list[int] = []
             klen = 0
-            if m is not None:
-                part = stripped[: m.start()]
+            if m >= 0:
+                part = stripped[:m]
             else:
                 part = stripped
             lmap_l.append(0)
@@ -139,7 +154,7 @@ class _Parser:
             parts.append(part)
             klen = len(part)
             last_end = le
-            while m is not None and i < n:
+            while m >= 0 and i < n:
                 ls2, ce2, le2 = lines[i]
                 raw2 = text[ls2:ce2]
                 i += 1
@@ -147,8 +162,8 @@ class _Parser:
                 s2 = _lstrip(raw2)
                 if s2.startswith("#") or not s2:
                     continue
-                m = cont.search(raw2)
-                part = raw2[: m.start()] if m is not None else raw2
+                m = _continuation(raw2, escape)
+                part = raw2[:m] if m >= 0 else raw2
                 lmap_l.append(klen)
                 lmap_s.append(ls2)
                 parts.append(part)
@@ -295,6 +310,20 @@ def _extract_builder_flags(line: str) -> tuple[int, list[tuple[str, int, int]]]:
         if not (line[pos] == "-" and pos + 1 < n and line[pos + 1] == "-"):
             return pos, words
         start = pos
+        # Fast path: a flag word without quotes or escapes (nearly all of them, and `--mount=...` words are long)
+        # is the run of non-space characters as written; the character loop below gives the same word and end.
+        end = _NON_SPACE_RUN.match(line, pos).end()  # type: ignore[union-attr]
+        w = line[pos:end]
+        if "'" not in w and '"' not in w and "\\" not in w:
+            pos = end
+            if pos >= n:
+                if w != "--":
+                    words.append((w, start, pos))
+                return n, words
+            if w == "--":
+                return pos, words
+            words.append((w, start, pos))
+            continue
         word: list[str] = []
         blank_ok = False
         quote = ""

@@ -74,7 +74,17 @@ class RunSite:
 
     def cache_targets(self) -> list[str]:
         """Targets of cache and tmpfs mounts: both keep their content out of the layer."""
-        return [norm_path(m.get("target", "")) for m in mounts(self.inst) if m.get("type") in ("cache", "tmpfs")]
+        key = tuple(f.value for f in self.inst.flags_named("mount"))
+        if not key:
+            return []
+        got = _CACHE_TARGETS.get(key)
+        if got is None:
+            # a function of the --mount values only: shared by every RUN, transform and pass that has them
+            got = tuple(norm_path(m.get("target", "")) for m in mounts(self.inst) if m.get("type") in ("cache", "tmpfs"))
+            if len(_CACHE_TARGETS) >= 1024:
+                _CACHE_TARGETS.clear()
+            _CACHE_TARGETS[key] = got
+        return list(got)
 
     def tokens(self) -> list[str]:
         """Rough words of the RUN, for findings on RUNs whose shell cannot be read (never for fixes)."""
@@ -85,40 +95,56 @@ class RunSite:
         return [t.replace("\\", "/").rsplit("/", 1)[-1].lower() for t in _TOKEN_SPLIT.split(text) if t]
 
 
+_CACHE_TARGETS: dict[tuple[str | None, ...], tuple[str, ...]] = {}
+
+
+def stage_instructions(ctx: Context, stage, keyword: str) -> tuple:
+    """The instructions of ``stage`` with ``keyword`` (SHELL, USER...), in order; once per stage and pass, since
+    the per-RUN questions (which SHELL, which USER) would otherwise scan the stage chain again for every RUN."""
+    key = ("hygiene.stage_instructions", stage.index, keyword)
+    got = ctx.memo.get(key)
+    if got is None:
+        got = ctx.memo[key] = tuple(i for i in stage.instructions if i.keyword == keyword)
+    return got
+
+
 def stage_chain(ctx: Context, stage) -> list:
-    out = []
-    seen = set()
-    s = stage
-    while s is not None and s.index not in seen:
-        seen.add(s.index)
-        out.append(s)
-        s = ctx.model.parent_stage(s)
-    return out
+    """``stage`` and the stages it is built FROM, nearest first (the model computes it once per stage)."""
+    return list(ctx.model.stage_chain(stage))
 
 
 def descendant_stages(ctx: Context, stage) -> list:
-    """Stages built FROM ``stage`` (directly or through other stages)."""
-    out = []
-    for s in ctx.model.stages:
-        if s.index > stage.index and any(p is stage for p in stage_chain(ctx, s)[1:]):
-            out.append(s)
-    return out
+    """Stages built FROM ``stage`` (directly or through other stages). Computed once per stage and pass: asked for
+    every RUN, and a scan of every later stage's chain each time is quadratic in files with many stages."""
+    key = ("hygiene.descendants", stage.index)
+    got = ctx.memo.get(key)
+    if got is None:
+        chain_of = ctx.model.stage_chain
+        got = ctx.memo[key] = tuple(
+            s for s in ctx.model.stages if s.index > stage.index and any(p is stage for p in chain_of(s)[1:]))
+    return list(got)
 
 
 def shell_reason(ctx: Context, stage, inst) -> str | None:
     """Why RUN's shell form is not a POSIX shell here (the latest SHELL of the stage chain, or a Windows base)."""
-    chain = stage_chain(ctx, stage)
+    chain = ctx.model.stage_chain(stage)
     for i, st in enumerate(chain):
-        shells = [x for x in st.instructions if x.keyword == "SHELL" and (i > 0 or x.start < inst.start)]
+        shells = stage_instructions(ctx, st, "SHELL")
+        if i == 0:
+            shells = tuple(x for x in shells if x.start < inst.start)
         if shells:
             sh = shells[-1]
             if not sh.json or not is_posix_shell(list(sh.args)):
                 return f"SHELL {list(sh.args)!r} is not a POSIX shell"
             return None
     root = chain[-1]
-    base = (ctx.model.expand(root.base, ctx.model.meta_values) or root.base).lower()
-    plat = (root.platform or "").lower()
-    if any(w in base for w in _WINDOWS_BASES) or plat.startswith("windows"):
+    key = ("hygiene.windows_base", root.index)
+    windows = ctx.memo.get(key)
+    if windows is None:
+        base = (ctx.model.expand(root.base, ctx.model.meta_values) or root.base).lower()
+        plat = (root.platform or "").lower()
+        windows = ctx.memo[key] = any(w in base for w in _WINDOWS_BASES) or plat.startswith("windows")
+    if windows:
         return "the base image is Windows, where RUN uses cmd.exe"
     return None
 

@@ -25,6 +25,7 @@ from dockerfix.transforms.apt_lists_cleanup import (
     later_sites,
     relies_on_apt_lists,
     stage_chain,
+    stage_instructions,
 )
 from dockerfix.transforms.base import Context, Diagnostic, Edit, Fix, Transform, keyword_like
 
@@ -44,8 +45,10 @@ _COMMENT_IN_SPAN = lazy(r"\n[ \t]*#")
 def user_at(ctx: Context, stage, inst) -> str | None:
     """The USER the instruction runs as (None: never set in the file, the base image's, assumed root)."""
     m = ctx.model
-    for st in stage_chain(ctx, stage):
-        users = [i for i in st.instructions if i.keyword == "USER" and (st is not stage or i.start < inst.start)]
+    for st in m.stage_chain(stage):
+        users = stage_instructions(ctx, st, "USER")
+        if st is stage:
+            users = tuple(i for i in users if i.start < inst.start)
         if users:
             v = m.expand(users[-1].args[0], m.scope_at(users[-1])) if users[-1].args else None
             return v if v is not None else "$unknown"
@@ -53,7 +56,7 @@ def user_at(ctx: Context, stage, inst) -> str | None:
 
 
 def _root_base(ctx: Context, stage) -> str:
-    root = stage_chain(ctx, stage)[-1]
+    root = ctx.model.stage_chain(stage)[-1]
     return ctx.model.expand(root.base, ctx.model.meta_values) or root.base
 
 

@@ -179,6 +179,9 @@ class _Event:
     makes_users: bool = False
 
 
+_EVENT_KEYWORDS = frozenset(("WORKDIR", "USER", "COPY", "ADD", "RUN"))
+
+
 class _Stage:
     """The instructions before a RUN (parent stages first), replayed into events."""
 
@@ -187,41 +190,45 @@ class _Stage:
         self.events: list[_Event] = []
         model = ctx.model
         stage = model.stage_of(inst)
-        chain = []
-        seen: set[int] = set()
-        s = stage
-        while s is not None and s.index not in seen:
-            seen.add(s.index)
-            chain.append(s)
-            s = model.parent_stage(s)
+        chain = model.stage_chain(stage) if stage is not None else ()
         self.from_stage = stage
         self.inherits = len(chain) > 1
         cwd: str | None = "/"
         user = ""
+        # Every RUN with a chown replays the instructions before it: an instruction's event depends only on it, the
+        # working directory and the user, so it is made once per pass (``ctx.memo``; events are never changed).
+        memo = ctx.memo
         for st in reversed(chain):
             for i in st.instructions[1:]:
                 if st is stage and i.start >= inst.start:
                     break
                 i = i.effective if i.keyword != "ONBUILD" else None  # ONBUILD runs in children only
-                if i is None:
+                if i is None or i.keyword not in _EVENT_KEYWORDS or (i.keyword == "WORKDIR" and not i.args):
                     continue
-                env = None
-                if i.keyword in ("WORKDIR", "USER", "COPY", "ADD", "RUN"):
-                    env = model.scope_at(i)
-                if i.keyword == "WORKDIR" and i.args:
-                    v = model.expand(i.args[0], env or {})
-                    cwd = _norm(v, cwd) if v is not None else None
-                    self.events.append(_Event(i, "workdir", cwd=cwd, user=user))
-                elif i.keyword == "USER":
-                    v = model.expand(i.args[0], env or {}) if i.args else ""
-                    user = "?" if v is None else v
-                    self.events.append(_Event(i, "user", user=user))
-                elif i.keyword in ("COPY", "ADD"):
-                    self.events.append(_Event(i, "copy", copy=self._copy(i, env or {}, cwd), cwd=cwd, user=user))
-                elif i.keyword == "RUN":
-                    self.events.append(self._run(i, env or {}, cwd, user))
+                key = ("copy_chown.event", i.start, cwd, user)
+                ev = memo.get(key)
+                if ev is None:
+                    ev = memo[key] = self._event(i, cwd, user)
+                if ev.kind == "workdir":
+                    cwd = ev.cwd
+                elif ev.kind == "user":
+                    user = ev.user
+                self.events.append(ev)
         self.cwd = cwd
         self.user = user
+
+    def _event(self, i: Instruction, cwd: str | None, user: str) -> _Event:
+        model = self.ctx.model
+        env = model.scope_at(i)
+        if i.keyword == "WORKDIR":
+            v = model.expand(i.args[0], env)
+            return _Event(i, "workdir", cwd=_norm(v, cwd) if v is not None else None, user=user)
+        if i.keyword == "USER":
+            v = model.expand(i.args[0], env) if i.args else ""
+            return _Event(i, "user", user="?" if v is None else v)
+        if i.keyword in ("COPY", "ADD"):
+            return _Event(i, "copy", copy=self._copy(i, env, cwd), cwd=cwd, user=user)
+        return self._run(i, env, cwd, user)
 
     def _copy(self, i: Instruction, env, cwd) -> _Copy:
         model = self.ctx.model
