@@ -60,6 +60,18 @@ def shell_is_posix(ctx: Context, inst: Instruction) -> bool:
 
 def merge_block(doc: Document, a: RunShell, b: RunShell) -> tuple[Edit | None, str | None]:
     """The edit merging RUN ``b`` into the RUN ``a`` right above it, or (None, reason)."""
+    join, reason = _join(doc, a, b, instruction_style(doc, a.inst))
+    if join is None:
+        return None, reason
+    at, lead, body_end = join
+    ib = b.inst
+    return Edit(at, ib.end, lead + doc.text[ib.rest_span[0]:body_end] + ib.line_break), None
+
+
+def _join(doc: Document, a: RunShell, b: RunShell, style) -> tuple[tuple[int, str, int] | None, str | None]:
+    """How RUN ``b`` joins the RUN ``a`` right above it: (where ``a``'s last command ends, the text that joins them
+    up to ``b``'s command, where ``b``'s own text ends), or (None, reason). Joined, the RUN is the text up to that
+    point, the joining text, then ``b``'s command text; ``a``'s tail (blanks, ``;``) and line break go."""
     ia, ib = a.inst, b.inst
     if not a.ok:
         return None, a.reason
@@ -82,20 +94,17 @@ def merge_block(doc: Document, a: RunShell, b: RunShell) -> tuple[Edit | None, s
     between = [n for n in doc.nodes if ia.end <= n.start < ib.start]
     if any(not isinstance(n, Trivia) for n in between):
         return None, "the RUNs are not adjacent"
-    style = instruction_style(doc, ia)
     nl, ind, e = style.newline, style.indent, style.escape
     bs, be = ib.rest_span
     # comment lines the second RUN owns before its command (`RUN \` then `# note`) move along with the between ones
     inner = [ln.strip() for ln in doc.text[ib.start:bs].splitlines() if ln.strip().startswith("#")]
     comments = "".join(f"{ind}{c}{nl}" for c in [n.text.strip() for n in between if n.kind == "comment"] + inner)
     at = a.doc_span((0, a.last_end()))[1]
-    body = doc.text[bs:be]
-    brk = ib.line_break
     if style.leading_ops:
-        new = f" {e}{nl}{comments}{ind}&& {body}{brk}"
+        lead = f" {e}{nl}{comments}{ind}&& "
     else:
-        new = f" && {e}{nl}{comments}{ind}{body}{brk}"
-    return Edit(at, ib.end, new), None
+        lead = f" && {e}{nl}{comments}{ind}"
+    return (at, lead, be), None
 
 
 class MergeRuns(Transform):
@@ -106,8 +115,9 @@ class MergeRuns(Transform):
     safety = "safe"
     docs = """\
 ## What it does
-Joins a RUN with the RUN right below it (comments between them allowed) into one `&&` chain, in the file's own
-continuation style (indent, `&&` at the start or the end of lines, escape character). Comments between the two move
+Joins a RUN with the RUNs right below it (comments between them allowed) into one `&&` chain, in the continuation
+style of the first one (indent, `&&` at the start or the end of lines, escape character). A whole block of RUNs that
+can merge one after the other is one fix; the first RUN that cannot join ends the block. Comments between them move
 inside the continuation, where BuildKit ignores them.
 
 ## Why
@@ -137,18 +147,44 @@ Never merges across any other instruction.
     def check(self, ctx: Context) -> Iterable[Diagnostic]:
         doc = ctx.document
         insts = [n for n in doc.nodes if isinstance(n, Instruction)]
-        for prev, cur in zip(insts, insts[1:]):
-            if prev.keyword != "RUN" or cur.keyword != "RUN":
+        i = 0
+        while i + 1 < len(insts):
+            first = insts[i]
+            if first.keyword != "RUN" or insts[i + 1].keyword != "RUN" or is_windows_stage(doc, ctx, first) \
+                    or not shell_is_posix(ctx, first):
+                i += 1
                 continue
-            if is_windows_stage(doc, ctx, prev) or not shell_is_posix(ctx, prev):
-                continue
-            a, b = RunShell(doc, prev), RunShell(doc, cur)
-            edit, reason = merge_block(doc, a, b)
-            msg = f"RUN on line {cur.start_line} makes a separate layer from the RUN on line {prev.start_line}"
-            span = (prev.keyword_span[0], cur.end)
-            if edit is None:
+            # The whole block of RUNs that merge one after the other is one fix: one edit, one pass, one entry in
+            # the report (pair by pair, a block of k RUNs took about log2(k) passes and k-1 entries). Each join
+            # is checked exactly as a pair would be; a RUN that cannot join ends the block.
+            style = instruction_style(doc, first)
+            runs = [RunShell(doc, first)]
+            joins: list[tuple[int, str, int]] = []
+            while i + len(runs) < len(insts) and insts[i + len(runs)].keyword == "RUN":
+                nxt = RunShell(doc, insts[i + len(runs)])
+                join, _ = _join(doc, runs[-1], nxt, style)
+                if join is None:
+                    break
+                runs.append(nxt)
+                joins.append(join)
+            if not joins:
+                i += 1
                 continue  # no finding: separate RUNs we cannot merge are often deliberate
-            yield self.diagnostic(prev, msg, Fix.safe("Merge into a single RUN", edit), span=span)
+            last = runs[-1].inst
+            text = doc.text
+            # each join replaces the RUN above's tail and line break; the last RUN keeps its own
+            parts = [lead + text[r.inst.rest_span[0]:nxt_at] for (_, lead, _), r, (nxt_at, _, _) in
+                     zip(joins, runs[1:], joins[1:])]
+            parts.append(joins[-1][1] + text[last.rest_span[0]:joins[-1][2]] + last.line_break)
+            edit = Edit(joins[0][0], last.end, "".join(parts))
+            if len(runs) == 2:
+                msg = f"RUN on line {last.start_line} makes a separate layer from the RUN on line {first.start_line}"
+            else:
+                msg = (f"the {len(runs) - 1} RUNs on lines {runs[1].inst.start_line}-{last.start_line} each make "
+                       f"their own layer after the RUN on line {first.start_line}")
+            span = (first.keyword_span[0], last.end)
+            yield self.diagnostic(first, msg, Fix.safe("Merge into a single RUN", edit), span=span)
+            i += len(runs)
 
 
 TRANSFORMS = (MergeRuns,)
