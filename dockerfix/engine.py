@@ -8,6 +8,8 @@ declares is an internal error, never a silent write.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
+
 from dockerfix._lazyre import lazy
 from dockerfix._record import dataclass, field
 TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
@@ -184,15 +186,31 @@ def _visit(t: Transform, stack: tuple[str, ...], by_name: dict[str, Transform], 
 
 
 # ------------------------------------------------------------------ the loop
-def _line_col(text: str, offset: int) -> tuple[int, int]:
-    line = text.count("\n", 0, offset) + 1
-    col = offset - (text.rfind("\n", 0, offset) + 1) + 1
-    return line, col
+class _Lines:
+    """Line and column of offsets into one text: the line starts are found once, then each lookup bisects (counting
+    newlines from the top for every change was quadratic in files with many findings)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._starts: list[int] | None = None
+
+    def line_col(self, offset: int) -> tuple[int, int]:
+        starts = self._starts
+        if starts is None:
+            text = self.text
+            starts = [0]
+            k = text.find("\n")
+            while k >= 0:
+                starts.append(k + 1)
+                k = text.find("\n", k + 1)
+            self._starts = starts
+        i = bisect_right(starts, offset) - 1
+        return i + 1, offset - starts[i] + 1
 
 
-def _change(text: str, d: Diagnostic, applied: bool, enabled_unsafe: bool) -> Change:
-    line, col = _line_col(text, d.start)
-    end_line = _line_col(text, max(d.start, d.end - 1))[0]
+def _change(lines: _Lines, d: Diagnostic, applied: bool, enabled_unsafe: bool) -> Change:
+    line, col = lines.line_col(d.start)
+    end_line = lines.line_col(max(d.start, d.end - 1))[0]
     fix = d.fix
     return Change(
         code=d.code, name=d.name, line=line, column=col, message=d.message,
@@ -303,7 +321,8 @@ def fix_document(
             taken_files.update(f.path for f in d.fix.files)
         result.passes = n + 1
         if not chosen:
-            result.findings = [_change(text, d, False, unsafe) for d in diags]
+            lines = _Lines(text)
+            result.findings = [_change(lines, d, False, unsafe) for d in diags]
             break
         new_text = apply_edits(text, edits)
         file_changes = [f for d in chosen for f in d.fix.files]  # type: ignore[union-attr]
@@ -312,9 +331,11 @@ def fix_document(
         except DockerfileSyntaxError as exc:
             codes = ", ".join(sorted({d.code for d in chosen}))
             result.errors.append(f"fixes from {codes} produced a file that does not parse ({exc}); reverted")
-            result.findings = [_change(text, d, False, unsafe) for d in diags]
+            lines = _Lines(text)
+            result.findings = [_change(lines, d, False, unsafe) for d in diags]
             break
-        result.changes.extend(_change(text, d, True, unsafe) for d in chosen)
+        lines = _Lines(text)
+        result.changes.extend(_change(lines, d, True, unsafe) for d in chosen)
         for fc in file_changes:
             first = result.files.get(fc.path)
             result.files[fc.path] = FileChange(fc.path, first.before if first else fc.before, fc.after)

@@ -116,13 +116,15 @@ def stage_chain(ctx: Context, stage) -> list:
 def descendant_stages(ctx: Context, stage) -> list:
     """Stages built FROM ``stage`` (directly or through other stages). Computed once per stage and pass: asked for
     every RUN, and a scan of every later stage's chain each time is quadratic in files with many stages."""
-    key = ("hygiene.descendants", stage.index)
-    got = ctx.memo.get(key)
-    if got is None:
-        chain_of = ctx.model.stage_chain
-        got = ctx.memo[key] = tuple(
-            s for s in ctx.model.stages if s.index > stage.index and any(p is stage for p in chain_of(s)[1:]))
-    return list(got)
+    table = ctx.memo.get("hygiene.descendants")
+    if table is None:
+        # one walk of every stage's chain gives every stage's descendants (in stage order)
+        table = ctx.memo["hygiene.descendants"] = {}
+        for s in ctx.model.stages:
+            for p in ctx.model.stage_chain(s)[1:]:
+                if s.index > p.index:
+                    table.setdefault(p.index, []).append(s)
+    return list(table.get(stage.index, ()))
 
 
 def shell_reason(ctx: Context, stage, inst) -> str | None:

@@ -6,11 +6,15 @@ TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
 if TYPE_CHECKING:
     from typing import Iterable
 
+from bisect import bisect_left
+from operator import attrgetter
+
 from dockerfix.syntax.nodes import Document, Instruction, Trivia
 from dockerfix.transforms._run import RunShell, instruction_style
 from dockerfix.transforms.base import Context, Diagnostic, Edit, Fix, Transform
 
 WINDOWS_HINTS = ("windows", "nanoserver", "servercore")
+_start = attrgetter("start")
 
 
 def is_windows_stage(doc: Document, ctx: Context, inst: Instruction) -> bool:
@@ -91,7 +95,12 @@ def _join(doc: Document, a: RunShell, b: RunShell, style) -> tuple[tuple[int, st
         return None, "the second RUN is not a plain && chain, so `&&` would change what runs when a command fails"
     if not b.script.items:
         return None, "the second RUN is empty"
-    between = [n for n in doc.nodes if ia.end <= n.start < ib.start]
+    nodes = doc.nodes
+    k = bisect_left(nodes, ia.end, key=_start)  # nodes are in order: no scan of the whole file per join
+    between = []
+    while k < len(nodes) and nodes[k].start < ib.start:
+        between.append(nodes[k])
+        k += 1
     if any(not isinstance(n, Trivia) for n in between):
         return None, "the RUNs are not adjacent"
     nl, ind, e = style.newline, style.indent, style.escape
