@@ -262,7 +262,11 @@ def _overlaps(a: Sequence[Edit], taken: list[tuple[int, int]]) -> bool:
 def run_transforms(ts: Sequence[Transform], ctx: Context) -> tuple[list[Diagnostic], list[str]]:
     diags: list[Diagnostic] = []
     errors: list[str] = []
+    text = ctx.document.text
     for t in ts:
+        triggers = getattr(t, "triggers", ())
+        if triggers and not any(s in text for s in triggers):
+            continue  # the file names nothing this transform is about (see Transform.triggers)
         try:
             diags.extend(t.check(ctx))
         except Exception as exc:  # a transform bug must not take the file down: report it, skip the transform

@@ -12,6 +12,7 @@ from corpus import corpus_files, read_text, require_corpus
 from dockerfix import parse
 from dockerfix.syntax import DockerfileSyntaxError
 from dockerfix.transforms import registry
+from dockerfix.transforms.registry import LazyTransform, all_transforms
 from dockerfix.transforms.base import Context
 from fixture_format import all_fixtures
 
@@ -68,6 +69,8 @@ def test_a_file_without_a_trigger_gets_nothing_from_the_transform():
     """Soundness of the triggers, over every fixture and corpus file: run the real checks on the files the lazy
     entry would skip, and require silence."""
     gated = [(t, t.load()) for t in LAZY if t.triggers]
+    gated += [(t, t) for t in all_transforms() if not isinstance(t, LazyTransform) and t.triggers]
+    assert {t.code for t, _ in gated} >= {"DFX102", "DFX103", "DFX113", "DFX301"}
     seen = {t.code: 0 for t, _ in gated}
     for key, text in _documents():
         try:

@@ -571,6 +571,7 @@ def relies_on_apt_lists(site: RunSite) -> str | None:
 
 class AptListsCleanup(AppendCleanup):
     code = "DFX103"
+    triggers = ("apt",)
     image_differences = ("var/lib/apt/lists/*",)
     name = "apt-lists-cleanup"
     summary = "Remove apt's package lists in the RUN that installs packages"

@@ -24,6 +24,7 @@ def apt_actions(run: RunShell) -> list[str]:
 
 class AptUpdateAlone(Transform):
     code = "DFX102"
+    triggers = ("apt",)
     image_differences = ("var/lib/apt/lists/*",)
     name = "apt-update-alone"
     summary = "Run apt-get update in the same RUN as apt-get install"

@@ -153,6 +153,10 @@ class Transform:
     image_differences: ClassVar[tuple[str, ...]] = ()
     """Image paths (globs, no leading ``/``; ``*`` crosses ``/``) its fixes may remove or change on purpose: the
     caches and indexes it exists to drop. ``dockerfix verify`` allows exactly these differences."""
+    triggers: ClassVar[tuple[str, ...]] = ()
+    """Strings at least one of which a file must contain for this transform to report anything (e.g. ``apt``): the
+    engine skips the check on other files. ``tests/test_registry.py`` proves them sound over every fixture and
+    corpus file. Empty: always run."""
     after: ClassVar[tuple[str, ...]] = ()
     """Names of transforms whose fixes should land first in a pass (ordering metadata, not engine special cases)."""
 

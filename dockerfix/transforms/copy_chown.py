@@ -442,6 +442,7 @@ class _Verdict:
 
 class CopyChown(Transform):
     code = "DFX301"
+    triggers = ("chown", "chmod", "chgrp")
     name = "copy-chown"
     summary = "Set owner and mode in COPY (--chown/--chmod) instead of a later RUN chown/chmod"
     safety = "mixed"
