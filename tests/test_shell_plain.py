@@ -80,6 +80,8 @@ def test_corpus_scripts_agree() -> None:
     "g++ -o x x.cc && ./x && /usr/bin/env true",
     "echo caf\u00e9 \u65e5\u672c \U0001f600 && echo \u00e9",
     "echo \"multi\nline\" 'also\nthis'",
+    "echo a\udcffb \"\udcff\" '\udcff' && x",  # a lone surrogate (undecodable bytes read with surrogateescape)
+    "echo a\x00b \x7f",
 ])
 def test_plain_scripts_are_taken_and_agree(src: str) -> None:
     assert _agrees(src), src
