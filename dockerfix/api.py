@@ -80,6 +80,9 @@ class batch:
         import gc
 
         self._threshold = gc.get_threshold()
+        # ``gc.unfreeze`` cannot tell whose objects it releases: only the block that froze first unfreezes, so a
+        # nested block, or a program that froze its own objects before (a forking server), keeps its freeze
+        self._unfreeze = gc.get_freeze_count() == 0
         gc.freeze()
         gc.set_threshold(self.GEN0, self._threshold[1], self._threshold[2])
         return self
@@ -88,7 +91,8 @@ class batch:
         import gc
 
         gc.set_threshold(*self._threshold)
-        gc.unfreeze()
+        if self._unfreeze:
+            gc.unfreeze()
 
 
 __all__ = ["EngineError", "FixResult", "TransformInfo", "batch", "fix", "transforms"]

@@ -13,6 +13,7 @@ from collections import Counter
 import pytest
 
 import dockerfix
+from dockerfix.api import batch
 from tests.corpus import corpus_files, read_text
 from tests.fixture_format import all_fixtures
 
@@ -81,3 +82,18 @@ def test_batch_restores_the_collector_after_an_error() -> None:
             dockerfix.fix("FROM debian\nRUN apt-get update\n", unsafe=True)
             dockerfix.fix("FROM x\nRUN <<EOF\necho\n")  # heredoc without its terminator
     assert gc.get_threshold() == before
+
+
+def test_nested_batches_and_an_outer_freeze_are_kept() -> None:
+    before = gc.get_threshold()
+    gc.freeze()  # the program's own freeze (e.g. a server before it forks workers)
+    try:
+        outer_frozen = gc.get_freeze_count()
+        with dockerfix.batch():
+            with dockerfix.batch():
+                dockerfix.fix("FROM debian\nRUN apt-get update\n")
+            assert gc.get_threshold()[0] == batch.GEN0  # the inner block restored the outer's setting
+        assert gc.get_threshold() == before
+        assert gc.get_freeze_count() >= outer_frozen  # not unfrozen behind the program's back
+    finally:
+        gc.unfreeze()
