@@ -94,6 +94,8 @@ def test_nested_batches_and_an_outer_freeze_are_kept() -> None:
                 dockerfix.fix("FROM debian\nRUN apt-get update\n")
             assert gc.get_threshold()[0] == batch.GEN0  # the inner block restored the outer's setting
         assert gc.get_threshold() == before
-        assert gc.get_freeze_count() >= outer_frozen  # not unfrozen behind the program's back
+        # not unfrozen behind the program's back (an unfreeze empties the permanent generation; a few frozen
+        # objects may still be freed by reference counting meanwhile, so the count is not exact)
+        assert outer_frozen > 1000 and gc.get_freeze_count() > outer_frozen // 2
     finally:
         gc.unfreeze()
