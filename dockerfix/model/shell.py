@@ -2,7 +2,9 @@
 
 Transforms read the shell inside ``RUN`` through this module, never with regexes over the whole command.
 It takes a plain string (the command BuildKit hands to ``/bin/sh -c``, continuations already joined, or a
-heredoc body) and imports nothing from the rest of dockerfix. ``tree_sitter`` is imported on first parse.
+heredoc body) and imports nothing from the rest of dockerfix. Plain scripts (simple commands, quotes, parameter
+expansions, ``&&`` ``||`` ``;`` ``|``) are read by a small tokenizer that gives exactly tree-sitter's result (see
+``_plain_sequence``); ``tree_sitter`` is imported on the first script it does not take.
 
 Offsets
     Every ``span`` is a ``(start, end)`` pair of Python ``str`` indices into the parsed string, so
