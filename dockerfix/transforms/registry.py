@@ -3,8 +3,9 @@
 
 Some modules are listed in ``LAZY`` with the metadata the engine needs before it runs a check (code, name, default,
 safety, ordering, declared semantics) and, for most, the *triggers*: strings at least one of which a file must contain
-for the transform to possibly report (the package manager names it is about). Such a module is imported only when a
-check runs on a file that contains a trigger, or when anything else about it is asked (``--explain``, docs): a
+for the transform to possibly report (the package manager names it is about; the engine skips the check on a file
+without one, as for any transform's ``triggers``). Such a module is imported only when a check runs on a file that
+contains a trigger, or when anything else about it is asked (``--explain``, docs): a
 format-on-save of a file without ``zypper`` in it does not load the zypper transform. ``tests/test_registry.py``
 checks that this metadata equals the classes' own and, over every corpus file and fixture, that a file without
 a trigger gets nothing from the transform.
@@ -47,10 +48,7 @@ class LazyTransform:
         return self._real
 
     def check(self, ctx):
-        if self.triggers:
-            text = ctx.document.text
-            if not any(t in text for t in self.triggers):
-                return ()
+        # the engine skips a file without a trigger before calling (Transform.triggers), lazy or not
         return self.load().check(ctx)
 
     def __getattr__(self, attr: str):
