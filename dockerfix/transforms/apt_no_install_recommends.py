@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dockerfix.model.pkgmgr import PackageCall
-from dockerfix.transforms.apt_lists_cleanup import APT, InsertFlag, RunSite, config_written
+from dockerfix.transforms._hygiene import APT, InsertFlag, RunSite, config_written
 from dockerfix.transforms.base import Context
 
 _NEEDLE = "Install-Recommends"

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 from dockerfix._lazyre import lazy
 from dockerfix.model.manifests import CacheDir, cache_needs, cache_strategy, home_of
 from dockerfix.transforms._run import RunShell
-from dockerfix.transforms.apt_lists_cleanup import (
+from dockerfix.transforms._hygiene import (
     RunSite,
     covers,
     descendant_stages,

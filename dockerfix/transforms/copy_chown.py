@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 from dockerfix.syntax.nodes import Document, Instruction
 from dockerfix.transforms._run import RunShell
-from dockerfix.transforms.add_local_to_copy import is_remote, looks_like_archive_name
+from dockerfix.model.sources import is_remote, looks_like_archive_name
 from dockerfix.transforms.base import Context, Diagnostic, Edit, Fix, Transform
 
 # Directories every Linux base image with a shell has (FHS); a chown of one of them is not "what the COPY brought",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dockerfix.model.pkgmgr import Cleanup, PackageCall
-from dockerfix.transforms.apt_lists_cleanup import (
+from dockerfix.transforms._hygiene import (
     CLEANUP_STRATEGY_NOTE,
     AppendCleanup,
     RunSite,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dockerfix.model.pkgmgr import PackageCall
-from dockerfix.transforms.apt_lists_cleanup import CLEANUP_STRATEGY_NOTE, InsertFlag, RunSite, config_written
+from dockerfix.transforms._hygiene import CLEANUP_STRATEGY_NOTE, InsertFlag, RunSite, config_written
 from dockerfix.transforms.base import Context
 
 _DOC_OPTIONS = ("--no-document", "-N", "--no-doc", "--no-ri", "--no-rdoc", "--document", "--doc", "--ri", "--rdoc")

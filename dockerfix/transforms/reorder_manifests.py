@@ -56,7 +56,7 @@ def _unknown_root(stage_index: int) -> str:
 def workdir_at(ctx: Context, inst) -> str | None:
     """The absolute working directory ``inst`` runs in (``/@baseN`` stands for the base image's unknown one);
     None when a WORKDIR reads an unknown variable."""
-    from dockerfix.transforms.apt_lists_cleanup import stage_chain
+    from dockerfix.transforms._hygiene import stage_chain
 
     m = ctx.model
     stage = m.stage_of(inst)
@@ -203,7 +203,7 @@ is used only right after the full COPY and for installs that are cheap to repeat
         return FullCopy(inst, s, dest, dest_abs)
 
     def _check_copy(self, ctx, stage, insts, k, full: FullCopy, bc, ignore: DockerIgnore) -> Diagnostic | None:
-        from dockerfix.transforms.apt_lists_cleanup import shell_reason
+        from dockerfix.transforms._hygiene import shell_reason
 
         copy = full.inst
         dest_absolute = full.dest_raw.startswith("/")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dockerfix._lazyre import lazy
 from dockerfix.model.pkgmgr import Cleanup, PackageCall
-from dockerfix.transforms.apt_lists_cleanup import (
+from dockerfix.transforms._hygiene import (
     CACHE_HOME_ENV,
     CLEANUP_STRATEGY_NOTE,
     AppendCleanup,

@@ -1,0 +1,567 @@
+"""The machinery the RUN-hygiene transforms (DFX103-DFX114) share: walking the RUNs of each
+stage with the shell that runs them, reading their package-manager calls, deciding when a RUN cannot be read, and
+the two fix shapes (append a cleanup command, insert a flag after the action word).
+"""
+
+from __future__ import annotations
+
+from dockerfix._lazyre import lazy
+from dockerfix._record import dataclass
+TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
+if TYPE_CHECKING:
+    from typing import ClassVar, Iterable, Iterator
+
+from dockerfix.model.manifests import cache_strategy
+from dockerfix.model.pkgmgr import Cleanup, PackageCall, find_cleanups, find_package_calls
+from dockerfix.model.shell import Script, Word, is_posix_shell
+from dockerfix.transforms._run import (
+    RunShell,
+    append_command,
+    insert_after_word,
+    mounts,
+)
+from dockerfix.transforms.base import Context, Diagnostic, Edit, Fix, Transform
+
+# =====================================================================================================================
+# Shared by the RUN-hygiene transforms
+# =====================================================================================================================
+
+CLEANUP_STRATEGY_NOTE = """\
+Under the `cache-mount` strategy this transform does not fire: DFX202 `cache-mounts` moves the cache to a BuildKit
+cache mount instead, and a cleanup in the same RUN would empty the mount and defeat it. The strategy is the
+`strategy` setting when it is `cache-mount` or `clean-layer`; when it is not set, files that already need BuildKit
+(a `# syntax=` directive, `RUN --mount`, heredocs, `COPY --link`/`--chmod`...) use cache mounts and the others
+in-layer cleanup."""
+
+_WINDOWS_BASES = ("windows", "nanoserver", "servercore")
+_TOKEN_SPLIT = lazy(r"[\s;&|()`'\"]+")
+_PLAIN_WRAPPERS = frozenset({"command", "time", "nice", "eatmydata", "nohup"})
+
+
+def norm_path(p: str) -> str:
+    p = p.strip()
+    while "//" in p:
+        p = p.replace("//", "/")
+    while len(p) > 1 and p.endswith("/"):
+        p = p[:-1]
+    return p
+
+
+@dataclass
+class RunSite:
+    """One RUN (or ONBUILD RUN) with what the hygiene transforms need to know about it."""
+
+    ctx: Context
+    stage: object
+    inst: object  # the RUN instruction (for ONBUILD, the wrapped one)
+    run: RunShell | None
+    reason: str | None
+    """Why the shell cannot be read (non-POSIX SHELL, exec form, parse failure); None when ``run`` is usable."""
+    onbuild: bool = False
+
+    @property
+    def script(self) -> Script:
+        assert self.run is not None and self.run.script is not None
+        return self.run.script
+
+    def calls(self) -> list[PackageCall]:
+        return find_package_calls(self.script) if self.run is not None and self.run.ok else []
+
+    def cleanups(self) -> list[Cleanup]:
+        return find_cleanups(self.script) if self.run is not None and self.run.ok else []
+
+    def cache_targets(self) -> list[str]:
+        """Targets of cache and tmpfs mounts: both keep their content out of the layer."""
+        key = tuple(f.value for f in self.inst.flags_named("mount"))
+        if not key:
+            return []
+        got = _CACHE_TARGETS.get(key)
+        if got is None:
+            # a function of the --mount values only: shared by every RUN, transform and pass that has them
+            got = tuple(norm_path(m.get("target", "")) for m in mounts(self.inst) if m.get("type") in ("cache", "tmpfs"))
+            if len(_CACHE_TARGETS) >= 1024:
+                _CACHE_TARGETS.clear()
+            _CACHE_TARGETS[key] = got
+        return list(got)
+
+    def tokens(self) -> list[str]:
+        """Rough words of the RUN, for findings on RUNs whose shell cannot be read (never for fixes)."""
+        if self.inst.json:
+            return [a.replace("\\", "/").rsplit("/", 1)[-1] for a in self.inst.args]
+        text = self.inst.line if not self.inst.heredocs else self.inst.line + " " + " ".join(
+            h.content for h in self.inst.heredocs)
+        return [t.replace("\\", "/").rsplit("/", 1)[-1].lower() for t in _TOKEN_SPLIT.split(text) if t]
+
+
+_CACHE_TARGETS: dict[tuple[str | None, ...], tuple[str, ...]] = {}
+
+
+def stage_instructions(ctx: Context, stage, keyword: str) -> tuple:
+    """The instructions of ``stage`` with ``keyword`` (SHELL, USER...), in order; once per stage and pass, since
+    the per-RUN questions (which SHELL, which USER) would otherwise scan the stage chain again for every RUN."""
+    key = ("hygiene.stage_instructions", stage.index, keyword)
+    got = ctx.memo.get(key)
+    if got is None:
+        got = ctx.memo[key] = tuple(i for i in stage.instructions if i.keyword == keyword)
+    return got
+
+
+def stage_chain(ctx: Context, stage) -> list:
+    """``stage`` and the stages it is built FROM, nearest first (the model computes it once per stage)."""
+    return list(ctx.model.stage_chain(stage))
+
+
+def descendant_stages(ctx: Context, stage) -> list:
+    """Stages built FROM ``stage`` (directly or through other stages). Computed once per stage and pass: asked for
+    every RUN, and a scan of every later stage's chain each time is quadratic in files with many stages."""
+    table = ctx.memo.get("hygiene.descendants")
+    if table is None:
+        # one walk of every stage's chain gives every stage's descendants (in stage order)
+        table = ctx.memo["hygiene.descendants"] = {}
+        for s in ctx.model.stages:
+            for p in ctx.model.stage_chain(s)[1:]:
+                if s.index > p.index:
+                    table.setdefault(p.index, []).append(s)
+    return list(table.get(stage.index, ()))
+
+
+def shell_reason(ctx: Context, stage, inst) -> str | None:
+    """Why RUN's shell form is not a POSIX shell here (the latest SHELL of the stage chain, or a Windows base)."""
+    chain = ctx.model.stage_chain(stage)
+    for i, st in enumerate(chain):
+        shells = stage_instructions(ctx, st, "SHELL")
+        if i == 0:
+            shells = tuple(x for x in shells if x.start < inst.start)
+        if shells:
+            sh = shells[-1]
+            if not sh.json or not is_posix_shell(list(sh.args)):
+                return f"SHELL {list(sh.args)!r} is not a POSIX shell"
+            return None
+    root = chain[-1]
+    key = ("hygiene.windows_base", root.index)
+    windows = ctx.memo.get(key)
+    if windows is None:
+        base = (ctx.model.expand(root.base, ctx.model.meta_values) or root.base).lower()
+        plat = (root.platform or "").lower()
+        windows = ctx.memo[key] = any(w in base for w in _WINDOWS_BASES) or plat.startswith("windows")
+    if windows:
+        return "the base image is Windows, where RUN uses cmd.exe"
+    return None
+
+
+def _shebang_reason(run: RunShell) -> str | None:
+    if run.heredoc is None:
+        return None
+    first = run.heredoc.content.lstrip("\r\n").split("\n", 1)[0].strip()
+    if first.startswith("#!"):
+        argv = first[2:].split()
+        if not argv or not is_posix_shell(argv):
+            return f"the heredoc script runs under {first!r}"
+    return None
+
+
+def iter_run_sites(ctx: Context, *, onbuild: bool = False) -> Iterator[RunSite]:
+    """Every RUN of every stage, in order (ONBUILD RUNs too when asked), with the reason it cannot be read.
+
+    Computed once per pass and shared by every hygiene transform (``ctx.memo``)."""
+    key = ("hygiene.run_sites", onbuild)
+    sites = ctx.memo.get(key)
+    if sites is None:
+        sites = ctx.memo[key] = list(_run_sites(ctx, onbuild))
+    return iter(sites)
+
+
+def _run_sites(ctx: Context, onbuild: bool) -> Iterator[RunSite]:
+    doc = ctx.document
+    for stage in ctx.model.stages:
+        for outer in stage.instructions:
+            inst = outer
+            is_onbuild = False
+            if outer.keyword == "ONBUILD":
+                if not onbuild or outer.sub is None:
+                    continue
+                inst = outer.sub
+                is_onbuild = True
+            if inst.keyword != "RUN":
+                continue
+            reason = shell_reason(ctx, stage, outer)
+            run = None
+            if reason is None:
+                run = RunShell(doc, inst)
+                if not run.ok:
+                    reason = run.reason or "the shell parser does not understand this command"
+                    run = None
+                else:
+                    reason = _shebang_reason(run)
+                    if reason is not None:
+                        run = None
+            yield RunSite(ctx, stage, inst, run, reason, is_onbuild)
+
+
+def later_sites(ctx: Context, site: RunSite) -> Iterator[RunSite]:
+    """RUNs whose layer sits on top of ``site``'s: later RUNs of its stage, RUNs of stages built FROM it, and the
+    ONBUILD RUNs of all of those (they run in images built from this one)."""
+    stages = {site.stage.index} | {s.index for s in descendant_stages(ctx, site.stage)}
+    for other in iter_run_sites(ctx, onbuild=True):
+        if other.stage.index not in stages:
+            continue
+        if other.stage.index == site.stage.index and not other.onbuild and other.inst.start <= site.inst.start:
+            continue
+        if other.inst is site.inst:
+            continue
+        yield other
+
+
+def has_errexit(script: Script) -> bool:
+    for ch in script.state_changes:
+        if ch.kind != "set" or not ch.leaks or ch.command is None:
+            continue
+        args = [w.value or "" for w in ch.command.args]
+        for k, a in enumerate(args):
+            if a.startswith("-") and not a.startswith("--") and "e" in a[1:] and a[1:].isalpha():
+                return True
+            if a == "-o" and k + 1 < len(args) and args[k + 1] == "errexit":
+                return True
+    return False
+
+
+def append_cleanup(ctx: Context, run: RunShell, command: str) -> Edit | None:
+    """``&& command`` after everything else in the RUN, in the file's style (None when that is not safe).
+
+    In a ``RUN <<EOF`` script without ``set -e``, a new last line would replace the script's exit status, so the
+    command is chained to the last command with ``&&`` instead."""
+    if run.heredoc is not None and run.script is not None and not has_errexit(run.script):
+        if not run.tail_is_clean():
+            return None
+        at = run.doc_span((0, run.last_end()))[1]
+        return Edit.insert(at, f" && {command}")
+    return append_command(ctx.document, run, command)
+
+
+_ASSIGN_WORD = lazy(r"[A-Za-z_][A-Za-z0-9_]*\+?=")
+CACHE_HOME_ENV = ("HOME", "XDG_CACHE_HOME")
+
+
+def invocation_prefix(call: PackageCall, sensitive: Iterable[str] = ()) -> tuple[str | None, str | None]:
+    """(prefix for a follow-up command of the same manager, reason when there is none).
+
+    The cleanup runs the way the install ran: a plain ``sudo`` is kept; ``env``/prefix assignments are fine unless
+    they set one of the ``sensitive`` variables (those that move the cache)."""
+    cmd = call.command.effective
+    words = [w.value for w in cmd.wrappers]
+    prefix = ""
+    i = 0
+    while i < len(words):
+        w = words[i] or ""
+        base = w.rsplit("/", 1)[-1]
+        i += 1
+        if base in _PLAIN_WRAPPERS:
+            continue
+        if base == "sudo" and (i == len(words) or not (words[i] or "-").startswith("-")):
+            prefix = "sudo "
+            continue
+        if base == "env":
+            while i < len(words) and words[i] is not None and _ASSIGN_WORD.match(words[i]):
+                i += 1
+            continue
+        shown = " ".join(x.raw for x in cmd.wrappers)
+        return None, f"the install runs under {shown!r}, which the cleanup cannot copy safely"
+    names = {a.name for a in cmd.assignments} & set(sensitive)
+    if names:
+        return None, f"the install sets {', '.join(sorted(names))} for itself, which moves the cache the cleanup would clear"
+    return prefix, None
+
+
+def manager_word(call: PackageCall) -> tuple[str | None, str | None]:
+    w = call.invocation[0]
+    v = w.value
+    if v is None:
+        return None, "the package manager is named by a variable"
+    if "/" in v and not v.startswith("/"):
+        return None, f"the package manager is run by the relative path {v!r}"
+    if v != w.raw:
+        return None, "the package manager's name is quoted"
+    return w.raw, None
+
+
+def manager_command(call: PackageCall, args: str, sensitive: Iterable[str] = ()) -> tuple[str | None, str | None]:
+    """``<wrappers><manager> <args>`` run the way the install ran (``sudo``, an absolute path kept), or (None, why)."""
+    prefix, reason = invocation_prefix(call, sensitive)
+    if reason is not None:
+        return None, reason
+    word, reason = manager_word(call)
+    if reason is not None:
+        return None, reason
+    return f"{prefix}{word} {args}", None
+
+
+def covers(targets: Iterable[str], *paths: str) -> bool:
+    """Whether a mount target is one of ``paths`` or a parent of one (``/var/lib/apt`` covers its lists)."""
+    for t in targets:
+        if not t:
+            continue
+        for p in paths:
+            if p == t or p.startswith(t.rstrip("/") + "/"):
+                return True
+    return False
+
+
+class RunHygiene(Transform):
+    """Base for the RUN-hygiene transforms: one RUN at a time, readable shells only."""
+
+    is_cleanup: ClassVar[bool] = True
+    """Cleanup transforms (DFX103-DFX111) stand down under ``strategy = cache-mount``."""
+    hint_names: ClassVar[frozenset[str]] = frozenset()
+    hint_actions: ClassVar[frozenset[str]] = frozenset({"install"})
+    hint_done: ClassVar[frozenset[str]] = frozenset()
+
+    def check(self, ctx: Context) -> Iterable[Diagnostic]:
+        if self.is_cleanup and cache_strategy(ctx.settings, ctx.document) == "cache-mount":
+            return
+        for site in iter_run_sites(ctx):
+            if site.reason is not None:
+                if self.hinted(site.tokens()):
+                    yield self.diagnostic(site.inst, self.unread_message, None, reason=site.reason)
+                continue
+            yield from self.check_run(ctx, site)
+
+    unread_message: ClassVar[str] = "this RUN may need the fix, but its shell cannot be read"
+
+    def hinted(self, tokens: list[str]) -> bool:
+        ts = set(tokens)
+        return bool(ts & self.hint_names) and bool(ts & self.hint_actions) and not ts & self.hint_done
+
+    def check_run(self, ctx: Context, site: RunSite) -> Iterable[Diagnostic]:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def call_span(self, site: RunSite, call: PackageCall) -> tuple[int, int]:
+        return site.run.doc_span(call.command.span)
+
+
+class AppendCleanup(RunHygiene):
+    """Cleanup transforms: a matching call without a later cleanup in the same RUN gets one appended."""
+
+    fix_title: ClassVar[str]
+    message: ClassVar[str]
+
+    def is_target(self, call: PackageCall) -> bool:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def is_cleaned(self, cleanup: Cleanup) -> bool:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def mount_covers(self, ctx: Context, site: RunSite, targets: list[str]) -> bool:
+        return False
+
+    def cleanup_command(self, call: PackageCall) -> tuple[str | None, str | None]:  # pragma: no cover
+        raise NotImplementedError
+
+    def no_fix_reason(self, ctx: Context, site: RunSite, calls: list[PackageCall]) -> str | None:
+        """A reason to report without a fix (checked after the cleanup and mount checks)."""
+        return None
+
+    def unsafe_reason(self, ctx: Context, site: RunSite, calls: list[PackageCall]) -> str | None:
+        return None
+
+    def check_run(self, ctx: Context, site: RunSite) -> Iterable[Diagnostic]:
+        calls = [c for c in site.calls() if self.is_target(c)]
+        if not calls:
+            return
+        last = calls[-1]
+        end = last.command.span[1]
+        if any(self.is_cleaned(cl) and cl.command.span[0] >= end for cl in site.cleanups()):
+            return
+        if self.mount_covers(ctx, site, site.cache_targets()):
+            return
+        span = self.call_span(site, last)
+        reason = self.no_fix_reason(ctx, site, calls)
+        if reason is None:
+            bg = [c for c in calls if c.site is not None and c.site.background]
+            if bg:
+                reason = "the install runs in the background, so a cleanup appended after it could race it"
+        command = None
+        if reason is None:
+            command, reason = self.cleanup_command(last)
+        edit = None
+        if reason is None:
+            edit = append_cleanup(ctx, site.run, command)
+            if edit is None:
+                reason = "the RUN ends with a comment or a background job, so nothing can be appended safely"
+        if reason is not None:
+            yield self.diagnostic(site.inst, self.message, None, reason=reason, span=span)
+            return
+        unsafe = self.unsafe_reason(ctx, site, calls)
+        title = self.fix_title.format(command=command)
+        fix = Fix.unsafe(title, edit) if unsafe else Fix.safe(title, edit)
+        yield self.diagnostic(site.inst, self.message, fix, reason=unsafe, span=span)
+
+
+class InsertFlag(RunHygiene):
+    """Flag transforms: each matching call without the flag gets it right after its action word."""
+
+    flag: ClassVar[str]
+    message: ClassVar[str]
+    fix_title: ClassVar[str]
+    unsafe_fix: ClassVar[bool] = False
+    unsafe_why: ClassVar[str | None] = None
+
+    def is_target(self, call: PackageCall) -> bool:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def is_satisfied(self, ctx: Context, site: RunSite, call: PackageCall) -> bool:  # pragma: no cover
+        raise NotImplementedError
+
+    def flag_for(self, call: PackageCall) -> str:
+        return self.flag
+
+    def unsafe_reason(self, ctx: Context, site: RunSite, call: PackageCall) -> str | None:
+        return self.unsafe_why if self.unsafe_fix else None
+
+    def check_run(self, ctx: Context, site: RunSite) -> Iterable[Diagnostic]:
+        for call in site.calls():
+            if not self.is_target(call) or not call.action_words:
+                continue
+            if self.is_satisfied(ctx, site, call):
+                continue
+            span = self.call_span(site, call)
+            anchor: Word = call.action_words[-1]
+            edit = insert_after_word(site.run, anchor, self.flag_for(call))
+            why = self.unsafe_reason(ctx, site, call)
+            fix = Fix.unsafe(self.fix_title, edit) if why else Fix.safe(self.fix_title, edit)
+            yield self.diagnostic(site.inst, self.message, fix, reason=why, span=span)
+
+
+def env_in_scope(ctx: Context, site: RunSite, call: PackageCall | None, *names: str) -> bool:
+    """Whether one of ``names`` is set for the call: ENV/ARG in scope, a prefix assignment, or an earlier
+    ``export`` in the same RUN."""
+    scope = ctx.model.scope_at(site.inst)
+    if any(n in scope for n in names):
+        return True
+    if call is not None:
+        for cmd in (call.command, call.command.effective):
+            if any(a.name in names for a in cmd.assignments):
+                return True
+        before = call.command.span[0]
+        for s in site.script.sites:
+            c = s.command
+            if c.span[0] >= before or c.basename not in ("export", "declare", "typeset"):
+                continue
+            for w in c.args:
+                v = w.value or w.raw
+                if v.split("=", 1)[0] in names:
+                    return True
+    return False
+
+
+def scope_value(ctx: Context, site: RunSite, name: str) -> str | None:
+    return ctx.model.scope_at(site.inst).get(name)
+
+
+def config_written(ctx: Context, site: RunSite, is_path, needle: str) -> bool:
+    """Whether the Dockerfile writes a config file (path matching ``is_path``) that contains ``needle``, before
+    this RUN in its stage chain, or in this RUN before it ends. COPY/ADD to such a path counts (its content is
+    unknown, so the transform stands down)."""
+    chain = stage_chain(ctx, site.stage)
+    for st in chain:
+        for inst in st.instructions:
+            if st is site.stage and inst.start > site.inst.start:
+                break
+            if inst.keyword in ("COPY", "ADD") and inst.args:
+                dest = inst.args[-1] if not inst.json else inst.args[-1]
+                if is_path(norm_path(dest)):
+                    if inst.heredocs:
+                        if any(needle in h.content for h in inst.heredocs):
+                            return True
+                        continue
+                    return True
+                continue
+            if inst.keyword != "RUN":
+                continue
+            run = site.run if inst is site.inst else RunShell(ctx.document, inst)
+            if run is None or not run.ok:
+                continue
+            if _script_writes(run.script, is_path, needle):
+                return True
+    return False
+
+
+_WRITES: dict[tuple[str, object, str], bool] = {}
+
+
+def _script_writes(script: Script, is_path, needle: str) -> bool:
+    """Memoised by script text: a script is a pure function of its source (``parse_shell``), and ``config_written``
+    asks this for every earlier RUN of every RUN (quadratic without the memo)."""
+    key = (script.source, is_path, needle)
+    hit = _WRITES.get(key)
+    if hit is None:
+        if len(_WRITES) > 8192:
+            _WRITES.clear()
+        hit = _WRITES[key] = _script_writes_uncached(script, is_path, needle)
+    return hit
+
+
+def _script_writes_uncached(script: Script, is_path, needle: str) -> bool:
+    writes = False
+    has_needle = False
+    for s in script.sites:
+        c = s.command
+        for r in c.redirects:
+            if r.op in (">", ">>", ">|") and r.target is not None and r.target.value is not None:
+                if is_path(norm_path(r.target.value)):
+                    writes = True
+            if r.heredoc and needle in r.heredoc:
+                has_needle = True
+        eff = c.effective
+        if eff.basename == "tee":
+            if any(w.value is not None and is_path(norm_path(w.value)) for w in eff.args):
+                writes = True
+        if any(needle in (w.value or w.raw) for w in c.words):
+            has_needle = True
+    return writes and has_needle
+
+
+# =====================================================================================================================
+# apt package lists (DFX103, DFX113, DFX202)
+# =====================================================================================================================
+
+APT = frozenset({"apt-get", "apt"})
+APT_INSTALLS = frozenset({"install", "upgrade", "dist-upgrade", "build-dep", "reinstall"})
+_APT_NEEDS_LISTS = APT_INSTALLS | {"source", "download", "satisfy"}
+LISTS = "/var/lib/apt/lists"
+RM_LISTS = "rm -rf /var/lib/apt/lists/*"
+
+
+def _is_lists_cleanup(cl: Cleanup) -> bool:
+    if cl.manager != "apt":
+        return False
+    if cl.call is not None:
+        return cl.call.action == "dist-clean"
+    return cl.cache == LISTS
+
+
+def relies_on_apt_lists(site: RunSite) -> str | None:
+    """Why this RUN would read package lists an earlier layer left behind (None when it does not)."""
+    if covers(site.cache_targets(), LISTS):
+        return None
+    if site.run is None:
+        toks = set(site.tokens())
+        if toks & {"apt-get", "apt", "apt-cache", "aptitude"}:
+            return f"line {site.inst.start_line} uses apt in a RUN dockerfix cannot read ({site.reason})"
+        return None
+    updated = False
+    for s in site.script.sites:
+        eff = s.command.effective
+        if eff.basename in ("apt-cache", "aptitude") and not updated:
+            return f"line {site.inst.start_line} runs {eff.basename} without its own apt-get update"
+        if eff.basename not in APT:
+            continue
+        from dockerfix.model.pkgmgr import parse_package_call
+
+        call = parse_package_call(s.command, s)
+        if call is None:
+            continue
+        if call.action == "update":
+            updated = True
+        elif call.action in _APT_NEEDS_LISTS and not updated:
+            return f"line {site.inst.start_line} runs apt-get {call.action} without its own apt-get update"
+    return None
