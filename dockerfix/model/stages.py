@@ -267,5 +267,13 @@ class Model:
             _EXPANDED[key] = out
         return out
 
+    @cached_property
+    def state(self):
+        """Per-instruction build state: OS and shell, WORKDIR, USER, HOME, what a path may hold
+        (:class:`dockerfix.model.state.BuildState`)."""
+        from dockerfix.model.state import BuildState
+
+        return BuildState(self)
+
     def final_stage(self) -> Stage | None:
         return self.stages[-1] if self.stages else None

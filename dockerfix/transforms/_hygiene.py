@@ -33,7 +33,6 @@ cache mount instead, and a cleanup in the same RUN would empty the mount and def
 (a `# syntax=` directive, `RUN --mount`, heredocs, `COPY --link`/`--chmod`...) use cache mounts and the others
 in-layer cleanup."""
 
-_WINDOWS_BASES = ("windows", "nanoserver", "servercore")
 _TOKEN_SPLIT = lazy(r"[\s;&|()`'\"]+")
 _PLAIN_WRAPPERS = frozenset({"command", "time", "nice", "eatmydata", "nohup"})
 
@@ -126,27 +125,8 @@ def descendant_stages(ctx: Context, stage) -> list:
 
 
 def shell_reason(ctx: Context, stage, inst) -> str | None:
-    """Why RUN's shell form is not a POSIX shell here (the latest SHELL of the stage chain, or a Windows base)."""
-    chain = ctx.model.stage_chain(stage)
-    for i, st in enumerate(chain):
-        shells = stage_instructions(ctx, st, "SHELL")
-        if i == 0:
-            shells = tuple(x for x in shells if x.start < inst.start)
-        if shells:
-            sh = shells[-1]
-            if not sh.json or not is_posix_shell(list(sh.args)):
-                return f"SHELL {list(sh.args)!r} is not a POSIX shell"
-            return None
-    root = chain[-1]
-    key = ("hygiene.windows_base", root.index)
-    windows = ctx.memo.get(key)
-    if windows is None:
-        base = (ctx.model.expand(root.base, ctx.model.meta_values) or root.base).lower()
-        plat = (root.platform or "").lower()
-        windows = ctx.memo[key] = any(w in base for w in _WINDOWS_BASES) or plat.startswith("windows")
-    if windows:
-        return "the base image is Windows, where RUN uses cmd.exe"
-    return None
+    """Why RUN's shell form is not a POSIX shell here (the model's answer: SHELL, lint pragmas, Windows bases)."""
+    return ctx.model.state.shell_at(inst).reason
 
 
 def _shebang_reason(run: RunShell) -> str | None:

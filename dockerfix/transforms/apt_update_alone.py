@@ -9,7 +9,7 @@ if TYPE_CHECKING:
 from dockerfix.syntax.nodes import Instruction
 from dockerfix.transforms._run import RunShell
 from dockerfix.transforms.base import Context, Diagnostic, Fix, Transform
-from dockerfix.transforms.merge_runs import is_windows_stage, merge_block, shell_is_posix
+from dockerfix.transforms._merge import merge_block
 
 APT = ("apt-get", "apt")
 
@@ -71,7 +71,7 @@ Safe, under the same conditions as `merge-runs`. Otherwise a finding without a f
             if nxt is not None and nxt.keyword == "RUN":
                 nrun = RunShell(doc, nxt)
                 if any(a in ("install", "upgrade", "dist-upgrade") for a in apt_actions(nrun)):
-                    if is_windows_stage(doc, ctx, inst) or not shell_is_posix(ctx, inst):
+                    if not ctx.model.state.shell_at(inst).is_posix:
                         reason = "the stage does not use a POSIX shell"
                     else:
                         edit, why = merge_block(doc, run, nrun)

@@ -511,7 +511,6 @@ as a safe fix under either policy.
         policy = ctx.setting("chown-policy", "copy-flag")
         builder = ctx.setting("builder", "buildkit")
         yield from self._existing_flags(ctx, policy)
-        from dockerfix.transforms.merge_runs import is_windows_stage, shell_is_posix
 
         for inst in doc.iter_instructions():
             if inst.keyword != "RUN" or inst.json:
@@ -520,7 +519,7 @@ as a safe fix under either policy.
             for site, cmd in self._sites(doc, inst):
                 if run is None:
                     run = RunShell(doc, inst)
-                    if is_windows_stage(doc, ctx, inst) or not shell_is_posix(ctx, inst):
+                    if not ctx.model.state.shell_at(inst).is_posix:
                         break
                     stage = _Stage(ctx, inst)
                     env = ctx.model.scope_at(inst)

@@ -10,7 +10,6 @@ if TYPE_CHECKING:
 from dockerfix.syntax.nodes import Instruction
 from dockerfix.transforms._run import RunShell, append_command
 from dockerfix.transforms.base import Context, Diagnostic, Edit, Fix, Transform
-from dockerfix.transforms.merge_runs import is_windows_stage, shell_is_posix
 
 
 # Where package managers (running as root) leave files: a RUN that calls one "touches" these paths.
@@ -171,7 +170,7 @@ fix: the bytes are in the base image and only a different base removes them.
                     if any(w.value is None or w.has_glob for w in words):
                         reason = f"the RUN on line {prev.start_line} uses words that could name these paths"
                         break
-                if target is None or is_windows_stage(doc, ctx, inst) or not shell_is_posix(ctx, inst):
+                if target is None or not ctx.model.state.shell_at(inst).is_posix:
                     yield self.diagnostic(inst, msg, None, reason=reason)
                     continue
                 rm_text = " && ".join(site.command.raw for site in run.script.sites)  # type: ignore[union-attr]

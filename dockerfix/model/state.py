@@ -1,0 +1,499 @@
+"""The build's state at each instruction: platform and shell, WORKDIR, USER, HOME, environment, and what may already
+be in a path. One owner for each of these facts: transforms ask here and never derive them themselves.
+
+Every answer can be *unknown*, and says why: ``None`` for a value, ``Contents.unknown`` (a reason) for a path. A
+transform treats unknown as unsafe or finding-only.
+
+Where the answers come from:
+
+- **OS and shell** (:meth:`BuildState.shell_at`): the stage chain's latest ``SHELL`` before the instruction; else a
+  ``# hadolint shell=...`` pragma above it (hadolint's way of naming the shell); else the root base's platform:
+  ``FROM --platform=windows/...``, Windows base names (``nanoserver``, ``servercore``, ``windows``, ``microsoft/iis``,
+  ``dotnet/framework``, ``-ltsc20xx`` tags...) say Windows; so does the backtick ``# escape=`` directive (the Windows
+  convention) unless the base is a known Linux image, where RUN's shell form runs ``cmd /S /C``; everything else runs ``/bin/sh -c``.
+- **WORKDIR, USER, HOME**: the stage chain's WORKDIR/USER/ENV instructions, expanded with BuildKit's rules; when the
+  file never sets them, the base image's values, known only for the bases in :data:`KNOWN_BASES` (official library
+  images and a few vendors' images that keep Docker's defaults: root, ``/``).
+- **Contents of a path** (:meth:`BuildState.contents`): the base image (nothing for ``scratch``; for a known base, the
+  system directories of :data:`SYSTEM_DIRS` may hold files and everything else is absent; for any other base,
+  unknown), parent stages (``FROM stage`` continues the parent's state), package installs (they fill the system
+  directories), tool calls that fill their caches (``cargo fetch``, ``npm ci``...; the tool table in
+  ``dockerfix.model.manifests`` says which), COPY/ADD destinations, and RUNs that name the path or run in it.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from functools import lru_cache
+
+from dockerfix._record import dataclass
+TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
+if TYPE_CHECKING:
+    from typing import Callable
+
+    from dockerfix.model.stages import Model, Stage
+    from dockerfix.syntax.nodes import Instruction
+
+# ------------------------------------------------------------------ images
+
+WINDOWS_NAME_HINTS = ("windows", "nanoserver", "servercore", "microsoft/iis", "dotnet/framework",
+                      "dotnet-framework", "microsoft/aspnet", "mssql-server-windows", "powershell:windowsserver")
+"""Parts of a base reference (name or tag) that mean a Windows image."""
+_WINDOWS_TAG_HINTS = ("ltsc20", "-1809", "-20h2", "-1903", "-1909", "-2004", "-2022", "-2019", "-2016")
+
+KNOWN_BASES = frozenset({
+    # Docker Official Images (docker.io/library/*) that run as root in / unless noted in KNOWN_USERS
+    "alpine", "debian", "ubuntu", "busybox", "centos", "fedora", "rockylinux", "almalinux", "amazonlinux",
+    "oraclelinux", "archlinux", "opensuse/leap", "opensuse/tumbleweed", "photon", "clearlinux", "mageia",
+    "python", "pypy", "node", "golang", "rust", "ruby", "php", "perl", "openjdk", "eclipse-temurin",
+    "amazoncorretto", "ibm-semeru-runtimes", "sapmachine", "maven", "gradle", "groovy", "clojure", "erlang",
+    "elixir", "haskell", "julia", "r-base", "swift", "dart", "gcc", "buildpack-deps", "nginx", "httpd", "haproxy",
+    "tomcat", "jetty", "redis", "postgres", "mysql", "mariadb", "mongo", "memcached", "rabbitmq", "traefik",
+    "caddy", "composer", "bash", "docker", "nats", "influxdb", "telegraf", "vault", "consul",
+    # vendors' base images with Docker's defaults
+    "mcr.microsoft.com/dotnet/sdk", "mcr.microsoft.com/dotnet/aspnet", "mcr.microsoft.com/dotnet/runtime",
+    "mcr.microsoft.com/dotnet/runtime-deps", "registry.access.redhat.com/ubi8", "registry.access.redhat.com/ubi9",
+    "registry.access.redhat.com/ubi8/ubi", "registry.access.redhat.com/ubi9/ubi",
+    "registry.access.redhat.com/ubi8/ubi-minimal", "registry.access.redhat.com/ubi9/ubi-minimal",
+    "registry.access.redhat.com/ubi8/ubi-micro", "registry.access.redhat.com/ubi9/ubi-micro",
+    "quay.io/centos/centos", "public.ecr.aws/amazonlinux/amazonlinux",
+})
+"""Bases whose user, working directory and layout are known (Docker's defaults: ``root``, ``/``)."""
+
+KNOWN_USERS = {"node": {"node": ("1000", "1000", "/home/node")}}
+"""Users a known base image creates: base -> user -> (uid, gid, home)."""
+
+KNOWN_BASE_DIRS = {"golang": ("/go",), "node": ("/opt",), "gradle": ("/home/gradle",), "maven": ("/usr/share/maven",)}
+"""Directories outside :data:`SYSTEM_DIRS` that a known base ships content in."""
+
+SYSTEM_DIRS = ("/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/libx32", "/proc", "/root", "/run",
+               "/sbin", "/sys", "/tmp", "/usr", "/var")
+"""Where a base image and package installs keep their files. ``/usr/src``, ``/usr/local/src``, ``/opt/*``,
+``/srv/*`` and ``/home/*`` are application space (empty in known bases) unless :data:`KNOWN_BASE_DIRS` says
+otherwise; package installs may still fill ``/opt``."""
+_APP_SPACE = ("/usr/src", "/usr/local/src", "/srv", "/home", "/opt", "/app", "/code", "/workspace", "/src")
+
+PACKAGE_MANAGERS = frozenset({"apt-get", "apt", "aptitude", "dpkg", "apk", "dnf", "yum", "microdnf", "zypper", "rpm",
+                              "pacman", "tdnf", "emerge", "xbps-install"})
+
+
+def _repo(ref: str) -> str:
+    from dockerfix.model.ecosystems import repo_name
+
+    return repo_name(ref)
+
+
+def is_known_base(ref: str) -> bool:
+    r = _repo(ref)
+    return r in KNOWN_BASES or r.startswith("docker.io/library/")
+
+
+def windows_hint(ref: str, platform: str | None) -> str | None:
+    """Why the base ``ref`` (with the FROM's ``--platform`` value) is a Windows image, or None."""
+    if platform and platform.lower().startswith("windows"):
+        return f"FROM --platform={platform}"
+    r = ref.lower()
+    for h in WINDOWS_NAME_HINTS:
+        if h in r:
+            return f"the base image {ref} is a Windows image"
+    tag = r.rsplit(":", 1)[-1] if ":" in r.rsplit("/", 1)[-1] else ""
+    if tag and any(h in tag for h in _WINDOWS_TAG_HINTS):
+        return f"the base image {ref} has a Windows tag"
+    return None
+
+
+def _under(path: str, root: str) -> bool:
+    return path == root or root == "/" or path.startswith(root.rstrip("/") + "/")
+
+
+def norm(path: str, cwd: str | None = "/") -> str | None:
+    """An absolute, normalized path (``cwd`` for relative ones; None when it is not known)."""
+    if not path.startswith("/"):
+        if cwd is None:
+            return None
+        path = posixpath.join(cwd, path)
+    p = posixpath.normpath(path)
+    return "/" + p.lstrip("/") if p.startswith("//") else p
+
+
+# ------------------------------------------------------------------ answers
+
+@dataclass(frozen=True)
+class Shell:
+    """How RUN's shell form runs at an instruction."""
+
+    dialect: str
+    """``posix``, ``powershell``, ``cmd`` or ``unknown``."""
+    argv: tuple[str, ...]
+    os: str | None
+    """``linux``, ``windows`` or None (unknown)."""
+    source: str
+    """Where the answer comes from (``SHELL on line 3``, ``# hadolint shell=powershell``, ``the base image``...)."""
+
+    @property
+    def is_posix(self) -> bool:
+        return self.dialect == "posix"
+
+    @property
+    def reason(self) -> str | None:
+        """Why RUN's shell form is not read as a POSIX shell here (None when it is)."""
+        if self.is_posix:
+            return None
+        if self.source.startswith("SHELL"):
+            return f"{self.source} ({list(self.argv)!r}) is not a POSIX shell"
+        return f"RUN runs under {self.dialect if self.dialect != 'unknown' else 'a non-POSIX shell'} " \
+               f"({self.source})"
+
+
+@dataclass(frozen=True)
+class Filler:
+    """Something that may have put files in a path before an instruction."""
+
+    line: int
+    """Line of the instruction (0: the base image)."""
+    what: str
+
+
+@dataclass(frozen=True)
+class Contents:
+    """What may be in a path before an instruction: the steps that may have filled it, or why that is unknown."""
+
+    fillers: tuple[Filler, ...] = ()
+    unknown: str | None = None
+
+    @property
+    def is_empty(self) -> bool:
+        """Known to hold nothing (absent, or only made by WORKDIR/mkdir)."""
+        return not self.fillers and self.unknown is None
+
+    @property
+    def reason(self) -> str | None:
+        if self.unknown is not None:
+            return self.unknown
+        if self.fillers:
+            return self.fillers[0].what
+        return None
+
+
+class BuildState:
+    """Per-instruction facts of one document (``Model.state``); computed lazily, memoised per stage."""
+
+    def __init__(self, model: "Model") -> None:
+        self.model = model
+        self._os: dict[int, tuple[str | None, str]] = {}
+        self._pragmas: list[tuple[int, str]] | None = None
+        self._shells: dict[int, Shell] = {}
+
+    # ---------------------------------------------------------------- OS and shell
+    def root_base(self, stage: "Stage") -> str:
+        m = self.model
+        root = m.stage_chain(stage)[-1]
+        return m.expand(root.base, m.meta_values) or root.base
+
+    def stage_os(self, stage: "Stage") -> tuple[str | None, str]:
+        """(``linux``/``windows``/None, why) for the stage's root base."""
+        root = self.model.stage_chain(stage)[-1]
+        got = self._os.get(root.index)
+        if got is None:
+            got = self._os[root.index] = self._root_os(root)
+        return got
+
+    def _root_os(self, root: "Stage") -> tuple[str | None, str]:
+        m = self.model
+        plat = root.platform
+        plat_v = m.expand(plat, m.meta_values) if plat else None
+        base = m.expand(root.base, m.meta_values)
+        hint = windows_hint(base or root.base, plat_v)
+        if hint:
+            return "windows", hint
+        if base is not None and (base.lower() == "scratch" or is_known_base(base)):
+            return "linux", "the base image"
+        if m.document.escape == "`":
+            return "windows", "the file's escape directive is the backtick, the Windows convention"
+        if base is None:
+            return "linux", "the base image comes from a variable without a static value (assumed Linux)"
+        return "linux", "the base image"
+
+    def _hadolint_shells(self) -> list[tuple[int, str]]:
+        """(offset, shell) of ``# hadolint shell=...`` comments, in order."""
+        if self._pragmas is None:
+            out = []
+            doc = self.model.document
+            if "hadolint" in doc.text:
+                from dockerfix.syntax.nodes import Trivia
+
+                for n in doc.nodes:
+                    if isinstance(n, Trivia) and n.kind == "comment" and "shell" in n.text:
+                        t = n.text.strip().lstrip("#").strip()
+                        if t.startswith("hadolint") and "shell=" in t:
+                            out.append((n.start, t.split("shell=", 1)[1].split()[0].strip().lower()))
+            self._pragmas = out
+        return self._pragmas
+
+    def shell_at(self, inst: "Instruction") -> Shell:
+        """How a shell-form RUN at ``inst`` runs (for ONBUILD, the stage that declares it)."""
+        got = self._shells.get(inst.start)
+        if got is None:
+            got = self._shells[inst.start] = self._shell_at(inst)
+        return got
+
+    def _shell_at(self, inst: "Instruction") -> Shell:
+        from dockerfix.model.shell import is_posix_shell
+
+        m = self.model
+        stage = m.stage_of(inst)
+        if stage is None:
+            return Shell("unknown", (), None, "no stage")
+        os_, why = self.stage_os(stage)
+        for st in m.stage_chain(stage):
+            shells = [i for i in st.instructions if i.keyword == "SHELL" and (st is not stage or i.start < inst.start)]
+            if shells:
+                sh = shells[-1]
+                argv = tuple(sh.args) if sh.json else ()
+                src = f"SHELL on line {sh.start_line}"
+                if not sh.json:
+                    return Shell("unknown", argv, os_, src)
+                if is_posix_shell(list(argv)):
+                    return Shell("posix", argv, os_, src)
+                return Shell(_dialect(argv), argv, os_, src)
+        prag = [s for at, s in self._hadolint_shells() if at < inst.start]
+        if prag:
+            name = prag[-1]
+            argv = (name,)
+            if is_posix_shell([name]):
+                return Shell("posix", argv, os_, f"# hadolint shell={name}")
+            return Shell(_dialect(argv), argv, os_, f"# hadolint shell={name}")
+        if os_ == "windows":
+            return Shell("cmd", ("cmd", "/S", "/C"), os_, why)
+        return Shell("posix", ("/bin/sh", "-c"), os_, why)
+
+    # ---------------------------------------------------------------- WORKDIR, USER, HOME, env
+    def env_at(self, inst: "Instruction") -> dict[str, str | None]:
+        return self.model.scope_at(inst)
+
+    def _last(self, inst: "Instruction", keyword: str) -> "Instruction | None | bool":
+        """The latest ``keyword`` instruction before ``inst`` in its stage chain; False when the file has none."""
+        m = self.model
+        stage = m.stage_of(inst)
+        if stage is None:
+            return None
+        for st in m.stage_chain(stage):
+            found = [i for i in st.instructions if i.keyword == keyword and (st is not stage or i.start < inst.start)]
+            if found:
+                return found[-1]
+        return False
+
+    def user_at(self, inst: "Instruction") -> str | None:
+        """The USER a RUN at ``inst`` runs as (``root`` by default on a known base); None when unknown."""
+        m = self.model
+        last = self._last(inst, "USER")
+        if last is None:
+            return None
+        if last is False:
+            stage = m.stage_of(inst)
+            if stage is None:
+                return None
+            base = self.root_base(stage)
+            if base.lower() == "scratch" or is_known_base(base):
+                return "root"
+            return None
+        assert not isinstance(last, bool)
+        if not last.args:
+            return None
+        return m.expand(last.args[0], m.scope_at(last))
+
+    def base_user_known(self, inst: "Instruction") -> bool:
+        return self.user_at(inst) is not None
+
+    def home_at(self, inst: "Instruction") -> str | None:
+        """HOME for a RUN at ``inst``: ``HOME`` in the environment, root's ``/root``, a known base's user; else None."""
+        env = self.env_at(inst)
+        if "HOME" in env:
+            return env["HOME"] or None
+        user = self.user_at(inst)
+        if user is None:
+            return None
+        name = user.partition(":")[0]
+        if name in ("root", "0"):
+            return "/root"
+        stage = self.model.stage_of(inst)
+        base = _repo(self.root_base(stage)) if stage is not None else ""
+        for img, users in KNOWN_USERS.items():
+            if base.rsplit("/", 1)[-1] == img:
+                for uname, (uid, _, home) in users.items():
+                    if name in (uname, uid):
+                        return home
+        return None
+
+    def uid_at(self, inst: "Instruction") -> tuple[str, str] | None:
+        """(uid, gid) of the RUN's user when known (root: 0, 0)."""
+        user = self.user_at(inst)
+        if user is None:
+            return None
+        name, _, group = user.partition(":")
+        if name in ("root", "0") and group in ("", "root", "0"):
+            return "0", "0"
+        if name.isdigit() and (not group or group.isdigit()):
+            return name, group or name
+        stage = self.model.stage_of(inst)
+        base = _repo(self.root_base(stage)) if stage is not None else ""
+        for img, users in KNOWN_USERS.items():
+            if base.rsplit("/", 1)[-1] == img and name in users and group in ("", name):
+                uid, gid, _ = users[name]
+                return uid, gid
+        return None
+
+    def workdir_at(self, inst: "Instruction") -> str | None:
+        """The working directory of ``inst`` (``/`` by default on a known base); None when unknown."""
+        m = self.model
+        stage = m.stage_of(inst)
+        if stage is None:
+            return None
+        chain = m.stage_chain(stage)
+        cwd: str | None = None
+        root = chain[-1]
+        base = self.root_base(root)
+        if base.lower() == "scratch" or is_known_base(base):
+            cwd = "/"
+        for st in reversed(chain):
+            for i in st.instructions[1:]:
+                if st is stage and i.start >= inst.start:
+                    break
+                if i.keyword == "WORKDIR" and i.args:
+                    v = m.expand(i.args[0], m.scope_at(i))
+                    if v is None:
+                        cwd = None
+                    elif v.startswith("/"):
+                        cwd = norm(v)
+                    else:
+                        cwd = norm(v, cwd) if cwd is not None else None
+        return cwd
+
+    # ---------------------------------------------------------------- contents of paths
+    def base_contents(self, stage: "Stage", path: str) -> Contents:
+        """What the root base image of ``stage`` may hold at ``path``."""
+        base = self.root_base(stage)
+        if base.lower() == "scratch":
+            return Contents()
+        if not is_known_base(base):
+            return Contents(unknown=f"the base image {base} may already hold files in {path}")
+        name = _repo(base).rsplit("/", 1)[-1]
+        for d in KNOWN_BASE_DIRS.get(name, ()):
+            if _under(path, d) or _under(d, path):
+                return Contents((Filler(0, f"the base image {base} ships files in {d}"),))
+        if is_system_path(path):
+            return Contents((Filler(0, f"the base image {base} may ship files in {path}"),))
+        return Contents()
+
+    def contents(self, path: str, inst: "Instruction", *,
+                 fills: "Callable[[Instruction], list[str]] | None" = None,
+                 include_base: bool = True) -> Contents:
+        """What may be in ``path`` (or below it) just before ``inst`` runs, from the base image, parent stages and
+        the earlier instructions of the stage chain. ``fills(run)`` lists extra directories a RUN fills (the caches
+        its tools write, from the tool table); package installs fill the system directories."""
+        m = self.model
+        stage = m.stage_of(inst)
+        if stage is None:
+            return Contents(unknown="the instruction is outside any stage")
+        fillers: list[Filler] = []
+        unknown: str | None = None
+        if include_base:
+            b = self.base_contents(stage, path)
+            fillers.extend(b.fillers)
+            unknown = b.unknown
+        for st in reversed(m.stage_chain(stage)):
+            for i in st.instructions[1:]:
+                if st is stage and i.start >= inst.start:
+                    break
+                if i.keyword in ("COPY", "ADD"):
+                    why = self._copy_fills(i, path)
+                    if why:
+                        fillers.append(Filler(i.start_line, why))
+                elif i.keyword == "RUN":
+                    f, u = self._run_fills(i, path, fills)
+                    if f:
+                        fillers.append(Filler(i.start_line, f))
+                    elif u and unknown is None:
+                        unknown = u
+        return Contents(tuple(fillers), unknown)
+
+    def _copy_fills(self, i: "Instruction", path: str) -> str | None:
+        m = self.model
+        if not i.args:
+            return None
+        dest = m.expand(i.args[-1], m.scope_at(i))
+        cwd = self.workdir_at(i)
+        d = norm(dest, cwd) if dest else None
+        if d is None:
+            return f"the {i.keyword} on line {i.start_line} writes to a destination dockerfix cannot resolve"
+        if _under(d, path) or _under(path, d):
+            return f"the {i.keyword} on line {i.start_line} writes to {d}"
+        return None
+
+    def _run_fills(self, i: "Instruction", path: str, fills) -> tuple[str | None, str | None]:
+        if i.json or i.heredocs:
+            return None, f"the RUN on line {i.start_line} cannot be read (exec form or heredoc) and may write there"
+        script = _parsed(i.rest)
+        if script is None:
+            return None, f"the RUN on line {i.start_line} cannot be read and may write there"
+        m = self.model
+        cwd = self.workdir_at(i)
+        if fills is not None:
+            for d in fills(i):
+                if _under(d, path) or _under(path, d):
+                    return f"the RUN on line {i.start_line} fills {d}", None
+        env = None
+        for node in script.walk():
+            name = getattr(node, "basename", None)
+            if name in PACKAGE_MANAGERS and is_system_path(path, package_space=True):
+                return f"the package install on line {i.start_line} may put files in {path}", None
+            for w in getattr(node, "words", ()) or ():
+                v = w.value
+                if v is None:
+                    env = env if env is not None else m.scope_at(i)
+                    v = m.expand(w.raw, env)
+                    if v is None:
+                        if "/" in w.raw:
+                            return None, f"the RUN on line {i.start_line} names a path dockerfix cannot resolve"
+                        continue
+                if "/" not in v and v not in (".", ".."):
+                    continue
+                p = norm(v.split("*", 1)[0].rstrip("/") or "/", cwd)
+                if p is None:
+                    continue
+                if (_under(p, path) and p != "/") or (p == path):
+                    return f"the RUN on line {i.start_line} writes to {p}", None
+        if cwd is not None and _under(cwd, path) and script.items:
+            return f"the RUN on line {i.start_line} runs in {cwd} and may create files there", None
+        if cwd is None:
+            return None, f"the working directory of the RUN on line {i.start_line} is not known"
+        return None, None
+
+
+@lru_cache(maxsize=1024)
+def _parsed(src: str):
+    from dockerfix.model.shell import parse_shell
+
+    s = parse_shell(src)
+    return s if s.ok else None
+
+
+def is_system_path(path: str, *, package_space: bool = False) -> bool:
+    """Is ``path`` where base images (or, with ``package_space``, package installs, which also use ``/opt``) keep
+    files?"""
+    if package_space and _under(path, "/opt"):
+        return True
+    if any(_under(path, a) for a in _APP_SPACE if a != "/opt") and path not in ("/usr", "/home", "/srv"):
+        return False
+    return any(_under(path, d) for d in SYSTEM_DIRS)
+
+
+def _dialect(argv: tuple[str, ...]) -> str:
+    first = (argv[0] if argv else "").replace("\\", "/").rsplit("/", 1)[-1].lower()
+    if first.endswith(".exe"):
+        first = first[:-4]
+    if first in ("powershell", "pwsh"):
+        return "powershell"
+    if first == "cmd":
+        return "cmd"
+    return "unknown"
