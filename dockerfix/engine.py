@@ -305,6 +305,12 @@ def fix_document(
     max_passes: int = MAX_PASSES,
 ) -> FixResult:
     settings = dict(settings or {})
+    if settings.get("strategy") not in ("cache-mount", "clean-layer"):
+        # decided once, from the input: a fix that adds BuildKit-only syntax (``--chmod``) in one pass must not flip
+        # the cleanup/cache-mount strategy of the passes after it
+        from dockerfix.model.manifests import cache_strategy
+
+        settings["strategy"] = cache_strategy(settings, doc)
     services = dict(services or {})
     original = doc.to_text()
     result = FixResult(text=original, original=original)

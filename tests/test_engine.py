@@ -60,7 +60,7 @@ def test_cache_mounts_for_several_runs_land_in_one_pass() -> None:
     text = ("FROM python:3.12-slim\nRUN pip install flask\nRUN pip install requests\nRUN pip install rich\n"
             "CMD [\"python\"]\n")
     r = dockerfix.fix(text, select=["cache-mounts"], settings={"strategy": "cache-mount"})
-    assert r.text.count("# syntax=") == 1
+    assert r.text.count("# syntax=") == 0  # BuildKit's built-in frontend reads RUN --mount: no frontend pull added
     assert r.text.count("--mount=type=cache,target=/root/.cache/pip") == 3
     assert r.passes == 2
 
@@ -76,3 +76,14 @@ def test_a_block_of_runs_merges_in_one_fix() -> None:
     # `cd` leaks into the RUN after it: the block ends with it and `after-cd` stays its own RUN
     chain = " && \\\n    ".join([f"step{i} --flag" for i in range(9)] + ["cd /x"])
     assert r.text == f"FROM alpine\nRUN {chain}\nRUN after-cd\nCMD [\"sh\"]\n"
+
+
+def test_strategy_is_decided_once_from_the_input() -> None:
+    # copy-chown adds COPY --chmod (BuildKit-only) in the first pass; the cleanup strategy must not flip to cache
+    # mounts in the passes after it (the input needs no BuildKit, so it is clean-layer for the whole run)
+    text = ("FROM python:3.12-slim\nCOPY run.sh /usr/local/bin/run.sh\nRUN chmod 0755 /usr/local/bin/run.sh\n"
+            "RUN pip install flask\n")
+    r = dockerfix.fix(text, unsafe=True, settings={})
+    assert "--chmod=" in r.text  # the premise: a BuildKit-only flag was added
+    assert "--mount=type=cache" not in r.text
+    assert "--no-cache-dir" in r.text

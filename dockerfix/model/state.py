@@ -63,8 +63,9 @@ KNOWN_BASES = frozenset({
 KNOWN_USERS = {"node": {"node": ("1000", "1000", "/home/node")}}
 """Users a known base image creates: base -> user -> (uid, gid, home)."""
 
-KNOWN_BASE_DIRS = {"golang": ("/go",), "node": ("/opt",), "gradle": ("/home/gradle",), "maven": ("/usr/share/maven",)}
-"""Directories outside :data:`SYSTEM_DIRS` that a known base ships content in."""
+KNOWN_BASE_DIRS = {"golang": ("/go",), "node": ("/opt/yarn-v",), "gradle": ("/home/gradle",)}
+"""Directories outside :data:`SYSTEM_DIRS` that a known base ships content in (path prefixes: ``/opt/yarn-v`` is the
+node image's ``/opt/yarn-v1.22.19``)."""
 
 SYSTEM_DIRS = ("/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/libx32", "/proc", "/root", "/run",
                "/sbin", "/sys", "/tmp", "/usr", "/var")
@@ -379,7 +380,7 @@ class BuildState:
             return Contents(unknown=f"the base image {base} may already hold files in {path}")
         name = _repo(base).rsplit("/", 1)[-1]
         for d in KNOWN_BASE_DIRS.get(name, ()):
-            if _under(path, d) or _under(d, path):
+            if path.startswith(d) or _under(d, path):
                 return Contents((Filler(0, f"the base image {base} ships files in {d}"),))
         if is_system_path(path):
             return Contents((Filler(0, f"the base image {base} may ship files in {path}"),))

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from typing import Iterable
 
 from dockerfix._lazyre import lazy
-from dockerfix.model.manifests import CacheDir, cache_needs, cache_strategy, home_of
+from dockerfix.model.manifests import CacheDir, cache_needs, cache_strategy
 from dockerfix.transforms._run import RunShell
 from dockerfix.transforms._hygiene import (
     RunSite,
@@ -29,7 +29,6 @@ from dockerfix.transforms._hygiene import (
 )
 from dockerfix.transforms.base import Context, Diagnostic, Edit, Fix, Transform, keyword_like
 
-SYNTAX_LINE = "# syntax=docker/dockerfile:1"
 APT_KEEP_CACHE = ("rm -f /etc/apt/apt.conf.d/docker-clean; echo 'Binary::apt::APT::Keep-Downloaded-Packages "
                   "\"true\";' > /etc/apt/apt.conf.d/keep-cache")
 EXTRA_TOOLS = frozenset({"go", "cargo", "mvn", "mvnw", "gradle", "gradlew", "bundle", "dotnet", "poetry", "uv",
@@ -38,50 +37,21 @@ EXTRA_TOOLS = frozenset({"go", "cargo", "mvn", "mvnw", "gradle", "gradlew", "bun
 CLEAN_MANAGERS = {"apt": {"apt", "apt-get"}, "apk": {"apk"}, "dnf": {"dnf"}, "yum": {"yum"}, "microdnf": {"microdnf"},
                   "pip": {"pip"}, "uv": {"uv", "pip"}, "npm": {"npm"}, "yarn": {"yarn"}, "pnpm": {"pnpm"},
                   "composer": {"composer"}}
-KNOWN_UIDS = {("node", "node"): "1000"}
 _COMMENT_IN_SPAN = lazy(r"\n[ \t]*#")
 
 
-def user_at(ctx: Context, stage, inst) -> str | None:
-    """The USER the instruction runs as (None: never set in the file, the base image's, assumed root)."""
-    m = ctx.model
-    for st in m.stage_chain(stage):
-        users = stage_instructions(ctx, st, "USER")
-        if st is stage:
-            users = tuple(i for i in users if i.start < inst.start)
-        if users:
-            v = m.expand(users[-1].args[0], m.scope_at(users[-1])) if users[-1].args else None
-            return v if v is not None else "$unknown"
-    return None
+SYSTEM_TOOLS = frozenset({"apt", "apt-get", "apk", "dnf", "yum", "microdnf", "zypper"})
+"""Tools whose caches sit at fixed system paths and that run as root whatever the image's user."""
+MAX_LINE = 100
 
 
-def _root_base(ctx: Context, stage) -> str:
-    root = ctx.model.stage_chain(stage)[-1]
-    return ctx.model.expand(root.base, ctx.model.meta_values) or root.base
-
-
-def _ids(user: str | None, base: str) -> tuple[str | None, str | None, str | None]:
-    """(uid, gid, reason): mount ownership for a non-root user."""
-    if user in (None, "root", "0", "0:0", "root:root"):
-        return None, None, None
-    name, _, group = user.partition(":")
-    if name.isdigit() and (not group or group.isdigit()):
-        return name, group or name, None
-    b = base.lower().rsplit("/", 1)[-1]
-    for (img, uname), uid in KNOWN_UIDS.items():
-        if b.startswith(img) and name == uname and (not group or group == uname):
-            return uid, uid, None
-    return None, None, f"the RUN runs as user {user!r}, whose uid the Dockerfile does not show (a cache mount " \
-                       "is owned by root unless uid/gid are given)"
-
-
-def _home(user: str | None, env: dict, base: str) -> str | None:
-    h = home_of(user, env)
-    if h is None and user:
-        name = user.partition(":")[0]
-        if (base.lower().rsplit("/", 1)[-1].startswith("node") and name in ("node", "1000")):
-            return "/home/node"
-    return h
+def _reads_cache(need) -> bool:
+    """The RUN reads what is already in the cache (a store read back as installed data, or an offline flag)."""
+    try:  # TEMP until model/tools.py lands
+        from dockerfix.model.tools import offline_reads
+    except ImportError:
+        return any(c.store for c in need.caches)
+    return any(c.store for c in need.caches) or bool(offline_reads(need.command))
 
 
 class CacheMounts(Transform):
@@ -167,25 +137,36 @@ without a static value), for exec-form RUN, non-POSIX shells and scripts the she
         extra = [(s.command, s) for s in site.script.sites if (s.command.effective.basename or "") in EXTRA_TOOLS]
         if not calls and not extra:
             return None
-        env = ctx.model.scope_at(site.inst)
-        user = user_at(ctx, site.stage, site.inst)
-        base = _root_base(ctx, site.stage)
-        home = _home(user, env, base)
+        state = ctx.model.state
+        env = state.env_at(site.inst)
+        user = state.user_at(site.inst)
+        home = state.home_at(site.inst)
+        base = state.root_base(site.stage)
         needs = cache_needs(calls, extra, env, home, base)
         if not needs:
             return None
         existing = site.cache_targets()
         span = site.run.doc_span(needs[0].command.span)
         msg = f"{needs[0].tool} downloads into its cache in this layer; a cache mount keeps it out and reuses it"
+        # the author's own mounts: a tool that already has one of its caches mounted is left as the author set it
+        needs = [n for n in needs if not any(covers(existing, c.target) for c in n.caches)]
+        if not needs:
+            return None
         reason = next((n.reason for n in needs if n.reason), None)
-        uid, gid, why = _ids(user, base)
-        reason = reason or why
-        if user == "$unknown":
-            reason = "the USER the RUN runs as is a variable without a static value"
+        ids = state.uid_at(site.inst)
+        if user is None and any(n.tool not in SYSTEM_TOOLS for n in needs):
+            reason = reason or ("the user the RUN runs as is not known (the base image's USER, or a variable), so "
+                                "neither its cache directory nor the mount's owner is")
+        elif user is not None and ids is None:
+            reason = reason or (f"the RUN runs as user {user!r}, whose uid the Dockerfile does not show (a cache "
+                                "mount is owned by root unless uid/gid are given)")
+        if reason is None:
+            reason = self._filled_reason(ctx, site, needs, env, home, base)
         if reason is not None:
             if any(not covers(existing, c.target) for n in needs for c in n.caches) or not needs[0].caches:
                 return self.diagnostic(site.inst, msg, None, reason=reason, span=span)
             return None
+        uid, gid = ids if ids is not None and ids != ("0", "0") else (None, None)
         caches: list[CacheDir] = []
         for n in needs:
             for c in n.caches:
@@ -205,7 +186,7 @@ without a static value), for exec-form RUN, non-POSIX shells and scripts the she
                 if uid is not None:
                     f += f",uid={uid},gid={gid}"
                 flags.append(f)
-            edits.append(Edit.insert(site.inst.rest_span[0], " ".join(flags) + " "))
+            edits.append(self._flags_edit(ctx, site, flags))
         edits.extend(removed)
         unsafe: list[str] = []
         stage = site.stage
@@ -226,15 +207,89 @@ without a static value), for exec-form RUN, non-POSIX shells and scripts the she
                 if why_l is not None:
                     unsafe.append(f"the package lists no longer stay in the image: {why_l}")
                     break
-        if exposed and any(c.store for c in caches):
+        stores = [c.target for c in caches if c.store]
+        if exposed and stores:
+            for other in later_sites(ctx, site):
+                if other.run is None or other.stage is site.stage and not other.onbuild:
+                    continue
+                read = [t for t in self._run_fills(ctx, other.inst) if covers(stores, t)]
+                if read:
+                    return self.diagnostic(site.inst, msg, None, span=span, reason=(
+                        f"the RUN on line {other.inst.start_line} (a stage built FROM this one) reads {read[0]} "
+                        "back; with a cache mount here it would no longer be in the image"))
             unsafe.append("the downloaded modules/packages are read back later but no longer stay in the image "
                           "(final stage, or a stage other stages build on)")
-        if ctx.document.directive("syntax") is None:
-            edits.append(Edit.insert(len(ctx.document.bom), SYNTAX_LINE + ctx.document.newline))
         targets = ", ".join(c.target for c in caches) or "the existing mounts"
         title = f"Mount caches ({targets})" + (" and drop the in-layer cleanup" if removed else "")
         fix = Fix.unsafe(title, *edits) if unsafe else Fix.safe(title, *edits)
         return self.diagnostic(site.inst, msg, fix, reason="; ".join(unsafe) or None, span=span)
+
+    def _filled_reason(self, ctx: Context, site: RunSite, needs, env, home, base) -> str | None:
+        """Why a mount would hide content the RUN reads: a parent stage, an earlier RUN, a COPY or the base image
+        filled the cache, and this RUN reads it back (a store such as Cargo's registry, or an offline flag)."""
+        state = ctx.model.state
+
+        def fills(run_inst) -> list[str]:
+            key = ("cache_mounts.fills", run_inst.start)
+            got = ctx.memo.get(key)
+            if got is None:
+                got = ctx.memo[key] = self._run_fills(ctx, run_inst)
+            return got
+
+        for n in needs:
+            if not _reads_cache(n):
+                continue
+            for c in n.caches:
+                held = state.contents(c.target, site.inst, fills=fills, include_base=False)
+                if held.fillers:
+                    return (f"{held.fillers[0].what} (line {held.fillers[0].line}), and this RUN reads it back: a "
+                            f"cache mount on {c.target} would hide that content")
+                if held.unknown is not None:
+                    return f"{held.unknown}; this RUN reads {c.target} back, so a cache mount could hide it"
+                b = state.base_contents(site.stage, c.target)
+                if b.unknown is not None:
+                    return f"{b.unknown}; this RUN reads {c.target} back, so a cache mount could hide it"
+        return None
+
+    @staticmethod
+    def _run_fills(ctx: Context, run_inst) -> list[str]:
+        """The cache directories an earlier RUN fills in its layer (those its own cache mounts do not cover)."""
+        from dockerfix.model.pkgmgr import find_package_calls
+
+        run = RunShell(ctx.document, run_inst)
+        if not run.ok:
+            return []
+        state = ctx.model.state
+        stage = ctx.model.stage_of(run_inst)
+        if stage is None:
+            return []
+        calls = find_package_calls(run.script)
+        extra = [(s.command, s) for s in run.script.sites if (s.command.effective.basename or "") in EXTRA_TOOLS]
+        if not calls and not extra:
+            return []
+        needs = cache_needs(calls, extra, state.env_at(run_inst), state.home_at(run_inst), state.root_base(stage))
+        from dockerfix.transforms._run import cache_mount_targets
+
+        mounted = [t.rstrip("/") for t in cache_mount_targets(run_inst)]
+        return [c.target for n in needs for c in n.caches if not covers(mounted, c.target)]
+
+    def _flags_edit(self, ctx: Context, site: RunSite, flags: list[str]) -> Edit:
+        """The mount flags before the RUN's command, on the RUN's line, or each on its own continuation line when
+        the line would get long (in the file's continuation style)."""
+        inst = site.inst
+        at = inst.rest_span[0]
+        text = ctx.document.text
+        line_start = text.rfind("\n", 0, at) + 1
+        line_end = text.find("\n", at)
+        line_end = len(text) if line_end < 0 else line_end
+        one = " ".join(flags) + " "
+        if (line_end - line_start) + len(one) <= MAX_LINE:
+            return Edit.insert(at, one)
+        from dockerfix.transforms._run import instruction_style
+
+        st = instruction_style(ctx.document, inst)
+        brk = f" {st.escape}{st.newline}{st.indent}"
+        return Edit.insert(at, brk.join(flags) + brk)
 
     # ------------------------------------------------------------------ apt keep-cache
     def _keep_cache_edit(self, ctx: Context, site: RunSite, planned: set[int]) -> Edit | None:

@@ -680,7 +680,13 @@ as a safe fix under either policy.
                                          "copied file"
             if any(c.archive for c in mine):
                 v.nofix = "ADD may unpack an archive, whose entries keep their own owners and modes"
-            # what was there before the first contribution
+            # what was there before the first contribution: the model knows the base image and package installs
+            held = stage.ctx.model.state.contents(t, first.inst)
+            if not held.is_empty and ch.recursive:
+                cmd = "chmod" if ch.kind == "mode" else "chown"
+                v.unsafe.append(f"{held.reason}; `{cmd} -R {t}` also changes those files, while "
+                                "COPY --chown/--chmod changes only the copied ones")
+            # and what the instructions before it wrote
             for ev in stage.events:
                 if ev.inst.start >= first.inst.start and ev.inst in own:
                     break
