@@ -86,6 +86,20 @@ def _pragma_codes(value: str | None) -> frozenset[str]:
     return frozenset(v.strip().lower() for v in value.split(",") if v.strip())
 
 
+_HADOLINT = lazy(r"^\s*#\s*hadolint\s+(global\s+)?ignore\s*=\s*([A-Za-z0-9, ]+?)\s*$", re.I)
+
+
+def lint_rules(transform_code: str) -> tuple[str, ...]:
+    """The lint rules (hadolint's DLxxxx) a transform answers: an author's ``# hadolint ignore=`` of one of them
+    stops the transform there too (their intent is to keep what the rule is about)."""
+    from dockerfix.transforms import registry
+
+    for t in registry.all_transforms():
+        if t.code == transform_code:
+            return tuple(getattr(t, "answers", ()))
+    return ()
+
+
 @dataclass
 class Suppressions:
     file: frozenset[str]
@@ -118,6 +132,13 @@ class Suppressions:
                 continue
             m = _PRAGMA.match(node.text)
             if not m:
+                h = _HADOLINT.match(node.text) if "hadolint" in node.text else None
+                if h is not None:
+                    rules = frozenset("lint:" + r.strip().lower() for r in h.group(2).split(",") if r.strip())
+                    if h.group(1):
+                        file_codes |= rules
+                    else:
+                        pending.append(("ignore", rules))
                 continue
             kind, codes = m.group(1).lower(), _pragma_codes(m.group(2))
             if kind == "ignore-file":
@@ -128,8 +149,16 @@ class Suppressions:
             spans.append((stage_start, len(doc.text), stage_codes))
         return cls(frozenset(file_codes), spans)
 
+    @property
+    def has_lint(self) -> bool:
+        """Any ``# hadolint ignore=`` in the file (transforms are asked for the rules they answer only then)."""
+        return any(c.startswith("lint:") for c in self.file) or any(
+            c.startswith("lint:") for _, _, codes in self.spans for c in codes)
+
     def is_suppressed(self, d: Diagnostic) -> bool:
         keys = {d.code.lower(), d.name.lower(), "all"}
+        if self.has_lint:
+            keys |= {"lint:" + r.lower() for r in lint_rules(d.code)}
         if self.file & keys:
             return True
         lo, hi = d.start, d.end

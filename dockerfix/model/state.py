@@ -268,6 +268,43 @@ class BuildState:
             return Shell("cmd", ("cmd", "/S", "/C"), os_, why)
         return Shell("posix", ("/bin/sh", "-c"), os_, why)
 
+    # ---------------------------------------------------------------- which stages ship
+    def ships(self, stage: "Stage") -> tuple[bool, str]:
+        """(may the stage's filesystem and settings end up in an image someone runs, why).
+
+        The final stage ships; so does a stage other stages are built FROM (its state is theirs) and a stage nothing
+        refers to (built only with ``--target``, e.g. ``dev`` or ``test`` stages). A stage that other stages only
+        copy from (``COPY --from``, ``RUN --mount=from=``) is a build stage: only what is copied out of it ships."""
+        m = self.model
+        if stage is m.final_stage():
+            return True, "the final stage"
+        copied = False
+        for other in m.stages:
+            if other.index <= stage.index:
+                continue
+            if stage in m.stage_chain(other)[1:]:
+                return True, f"stage {other.name or other.index} is built FROM it"
+            for i in other.instructions:
+                i = i.effective if i.keyword == "ONBUILD" else i
+                refs = [f.value for f in i.flags_named("from")] if i.keyword in ("COPY", "ADD") else []
+                if i.keyword == "RUN":
+                    for f in i.flags_named("mount"):
+                        for part in (f.value or "").split(","):
+                            k, _, v = part.partition("=")
+                            if k.strip().lower() == "from":
+                                refs.append(v.strip())
+                for r in refs:
+                    if r is None:
+                        continue
+                    v = m.expand(r, m.scope_at(i))
+                    if v is None:
+                        return True, "a COPY --from names a stage through a variable"
+                    if (stage.name and v.lower() == stage.name) or v == str(stage.index):
+                        copied = True
+        if copied:
+            return False, "a build stage other stages copy from"
+        return True, "a stage nothing else uses (built with --target)"
+
     # ---------------------------------------------------------------- WORKDIR, USER, HOME, env
     def env_at(self, inst: "Instruction") -> dict[str, str | None]:
         return self.model.scope_at(inst)

@@ -21,6 +21,7 @@ _OLD_ALPINE = lazy(r"^(?:docker\.io/)?(?:library/)?alpine:(?:2\.|3\.[0-2](?:\.|$
 
 class ApkNoCache(InsertFlag):
     code = "DFX104"
+    answers = ("DL3019",)
     image_differences = ("var/cache/apk/*",)
     name = "apk-no-cache"
     summary = "Use `apk add --no-cache` so the package index and cache stay out of the layer"

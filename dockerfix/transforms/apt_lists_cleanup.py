@@ -27,6 +27,7 @@ from dockerfix.transforms._hygiene import (
 
 class AptListsCleanup(AppendCleanup):
     code = "DFX103"
+    answers = ("DL3009",)
     triggers = ("apt",)
     image_differences = ("var/lib/apt/lists/*",)
     name = "apt-lists-cleanup"

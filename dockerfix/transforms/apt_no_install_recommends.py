@@ -15,6 +15,7 @@ def _is_apt_conf(path: str) -> bool:
 
 class AptNoInstallRecommends(InsertFlag):
     code = "DFX113"
+    answers = ("DL3015",)
     triggers = ("apt",)
     name = "apt-no-install-recommends"
     summary = "Use `apt-get install --no-install-recommends` to skip recommended packages"

@@ -157,6 +157,10 @@ class Transform:
     """Strings at least one of which a file must contain for this transform to report anything (e.g. ``apt``): the
     engine skips the check on other files. ``tests/test_registry.py`` proves them sound over every fixture and
     corpus file. Empty: always run."""
+    answers: ClassVar[tuple[str, ...]] = ()
+    """Lint rules (hadolint ``DLxxxx``) this transform's fix answers. An author's ``# hadolint ignore=`` of one of them
+    on the line above an instruction (or ``# hadolint global ignore=``) suppresses the transform there as well: the
+    author chose to keep what the rule is about."""
     after: ClassVar[tuple[str, ...]] = ()
     """Names of transforms whose fixes should land first in a pass (ordering metadata, not engine special cases)."""
 

@@ -3,8 +3,9 @@
 Fires only under the cache-mount strategy (``dockerfix.model.manifests.cache_strategy``: configured, or by default
 in files that already need BuildKit). Per RUN: the caches its package-manager calls write (following the user the
 RUN runs as, HOME and the tools' cache variables) get a cache mount; the cleanups that only existed to keep the
-cache out of the layer go away in the same fix; apt gets Docker's documented keep-cache setup once per stage; a
-``# syntax=docker/dockerfile:1`` line is added when the file has none.
+cache out of the layer go away in the same fix; apt gets Docker's documented keep-cache setup once per stage. No
+``# syntax=`` line is added: BuildKit's built-in Dockerfile frontend reads ``RUN --mount``, and a frontend pull
+fails on air-gapped builders.
 """
 
 from __future__ import annotations
@@ -84,8 +85,9 @@ Targets follow the user the RUN runs as (`USER`, `HOME`; numeric users and the n
 (`--no-cache-dir`, `rm -rf /var/lib/apt/lists/*`, `apt-get clean`, `npm cache clean --force`, `dnf clean all`...).
 For apt, Docker's documented setup runs once per stage before the first apt RUN:
 `RUN rm -f /etc/apt/apt.conf.d/docker-clean; echo 'Binary::apt::APT::Keep-Downloaded-Packages "true";' > /etc/apt/apt.conf.d/keep-cache`.
-A file without a `# syntax=` directive gets `# syntax=docker/dockerfile:1` as its first line (after a BOM, above
-other directives).
+No `# syntax=` line is added: BuildKit's built-in Dockerfile frontend (Docker 18.09 and later) and buildah read
+`RUN --mount`, and a `# syntax=` line makes every build pull the frontend image (air-gapped builders fail). When the
+mounts would make the RUN's first line longer than 100 characters, each goes on its own continuation line.
 
 ## When it fires (the `strategy` setting)
 `strategy = "cache-mount"`: everywhere. `strategy = "clean-layer"`: never. Not set: only in files that already need
@@ -117,6 +119,14 @@ are the same and only the cache leaves the layer. Unsafe when:
   containers keeps downloaded packages) and keeps no `/var/lib/apt` state (lists, auto-installed marks);
 - a store the tool reads back later (Go modules, Cargo registry, Maven/Gradle/NuGet packages) in the final stage or a
   stage others build on: those files are no longer in the image.
+Never (a finding) when the mount would hide content the RUN reads back: a parent stage, an earlier RUN, a COPY or
+an unknown base image filled the cache, and the RUN reads it as installed data (Go modules, Cargo registry,
+Maven/Gradle/NuGet stores) or runs offline (`--offline`, `--no-restore`, `--no-index`...); and never for a store in
+a stage whose child stages read it. A tool that already has one of its caches mounted by the author is left as
+it is. The keep-cache setting is unsafe in every stage that may ship (the final stage, a stage others build FROM,
+and a stage nothing refers to, which is built with `--target`); only build stages that others copy from take it
+safely. The user, HOME and uid come from the model: on a base image dockerfix does not know, a RUN without a USER
+in the file runs as an unknown user, so per-user caches get a finding.
 No fix (a finding) when the cache location is unknown (a non-root user without a known uid or HOME, a variable
 without a static value), for exec-form RUN, non-POSIX shells and scripts the shell parser does not understand.
 """
@@ -190,7 +200,7 @@ without a static value), for exec-form RUN, non-POSIX shells and scripts the she
         edits.extend(removed)
         unsafe: list[str] = []
         stage = site.stage
-        exposed = stage is ctx.model.final_stage() or bool(descendant_stages(ctx, stage))
+        exposed, _ = ctx.model.state.ships(stage)
         if any(c.target == "/var/lib/apt" for c in caches):
             if site.onbuild:
                 return None

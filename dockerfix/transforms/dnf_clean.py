@@ -20,6 +20,7 @@ RPM_CACHES = ("/var/cache/dnf", "/var/cache/yum", "/var/cache/libdnf5")
 
 class DnfClean(AppendCleanup):
     code = "DFX105"
+    answers = ("DL3032", "DL3040")
     image_differences = ("var/cache/dnf/*", "var/cache/yum/*")
     name = "dnf-clean"
     summary = "Run `dnf clean all` (yum, microdnf) in the RUN that installs packages"

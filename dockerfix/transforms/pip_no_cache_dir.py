@@ -22,6 +22,7 @@ def _is_uv(call: PackageCall) -> bool:
 
 class PipNoCacheDir(InsertFlag):
     code = "DFX107"
+    answers = ("DL3042",)
     image_differences = ("root/.cache/pip/*", "home/*/.cache/pip/*", "root/.cache/uv/*", "home/*/.cache/uv/*")
     name = "pip-no-cache-dir"
     summary = "Use `pip install --no-cache-dir` so pip's download and wheel cache stays out of the layer"

@@ -59,6 +59,7 @@ def berry_reason(ctx: Context, site: RunSite) -> str | None:
 
 class YarnCacheClean(AppendCleanup):
     code = "DFX109"
+    answers = ("DL3060",)
     image_differences = ("usr/local/share/.cache/yarn/*", "root/.cache/yarn/*", "home/*/.cache/yarn/*")
     name = "yarn-cache-clean"
     summary = "Run `yarn cache clean` in the RUN that installs packages (Yarn Classic)"

@@ -17,6 +17,7 @@ ZYPPER_INSTALLS = frozenset({"install", "upgrade", "dist-upgrade", "patch", "sou
 
 class ZypperClean(AppendCleanup):
     code = "DFX106"
+    answers = ("DL3036",)
     image_differences = ("var/cache/zypp/*",)
     name = "zypper-clean"
     summary = "Run `zypper clean -a` in the RUN that installs packages"
