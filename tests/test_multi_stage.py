@@ -113,3 +113,96 @@ def test_build_tools_continuation_line_word():
             "RUN apt-get install -y \\\n    curl \\\n    gcc \\\n    ca-certificates\n")
     r = dockerfix.fix(text, select=["DFX502"], unsafe=True)
     assert "gcc" not in r.text and "    curl \\\n    ca-certificates\n" in r.text.replace("     \\", " \\")
+
+
+# ---------------------------------------------------------------------------------------------- DFX501 stage names
+# `docker build --target NAME` must keep building what it built: the new builder stage never takes a name the file
+# already uses (a stage's, compared case-insensitively as BuildKit does, or an image / named context a `FROM`,
+# `--from` or `--mount=from=` reads), and the final stage's name moves to the runtime stage.
+
+FINAL_NAMES = [None, "build", "builder", "Builder", "BUILD", "builder-stage", "app"]
+EARLIER_NAMES = [(), ("builder",), ("Build",), ("builder", "BUILD", "Builder-Stage"), ("builder-2", "builder")]
+OUTSIDE_REFS = [None, ("copy", "builder"), ("from", "build"), ("mount", "BUILDER"), ("arg", "builder-stage")]
+
+
+def _names_case(final: str | None, earlier: tuple[str, ...], ref: tuple[str, str] | None) -> str:
+    lines = []
+    if ref and ref[0] == "arg":
+        lines.append(f"ARG TOOLS={ref[1]}")
+    if ref and ref[0] == "from":
+        lines += [f"FROM {ref[1]} AS assets", "RUN true"]
+    for i, name in enumerate(earlier):
+        lines += [f"FROM alpine:3.19 AS {name}", f"RUN echo {i} > /f{i}"]
+    lines += ["FROM golang:1.22" + (f" AS {final}" if final else ""), "WORKDIR /src", "COPY . ."]
+    lines += [f"COPY --from={name} /f{i} /f{i}" for i, name in enumerate(earlier)]
+    if ref and ref[0] == "from":
+        lines.append("COPY --from=assets /assets ./assets")
+    if ref and ref[0] == "copy":
+        lines.append(f"COPY --from={ref[1]} /assets ./assets")
+    if ref and ref[0] == "arg":
+        lines += ["ARG TOOLS", "COPY --from=${TOOLS} /gen ./gen"]
+    mount = f"--mount=type=bind,from={ref[1]},source=/gen,target=/src/gen " if ref and ref[0] == "mount" else ""
+    lines += [f"RUN {mount}go build -o /out/server .", 'CMD ["/out/server"]']
+    return "\n".join(lines) + "\n"
+
+
+def _stage_names(text: str) -> list[str | None]:
+    """Stage names as written (None for an unnamed stage), in order."""
+    from dockerfix.model.stages import Model
+
+    return [s.from_inst.args[2] if s.name else None for s in Model(parse(text)).stages]
+
+
+def _valid_names_cases():
+    """Combinations BuildKit accepts: no duplicate stage name, no stage reading its own name, and a `FROM` of an
+    outside name that no stage has (else it would read that stage)."""
+    for final in FINAL_NAMES:
+        for earlier in EARLIER_NAMES:
+            names = {n.lower() for n in earlier}
+            if final and final.lower() in names:
+                continue
+            for ref in OUTSIDE_REFS:
+                if ref and ref[1].lower() == (final or "").lower():
+                    continue
+                if ref and ref[0] == "from" and ref[1].lower() in names:
+                    continue
+                yield pytest.param(final, earlier, ref, id=f"{final or 'unnamed'}|{','.join(earlier) or 'single'}|"
+                                                          + ("=".join(ref) if ref else "no-ref"))
+
+
+@pytest.mark.parametrize(("final", "earlier", "ref"), list(_valid_names_cases()))
+def test_multi_stage_names_never_collide_and_targets_keep_their_image(final, earlier, ref):
+    text = _names_case(final, earlier, ref)
+    r = dockerfix.fix(text, select=["DFX501"], unsafe=True)
+    assert r.changed and not r.errors, text
+    before, after = _stage_names(text), _stage_names(r.text)
+    assert len(after) == len(before) + 1
+    assert after[:-2] == before[:-1], "earlier stages keep their names, spelling and positions"
+    assert after[-1] == final, "the final stage's name (as written) now names the runtime stage"
+    builder = after[-2]
+    taken = {n.lower() for n in before if n} | ({ref[1].lower()} if ref else set())
+    assert builder and builder.lower() not in taken, (builder, taken)
+    lowered = [n.lower() for n in after if n]
+    assert len(lowered) == len(set(lowered)), f"stage names collide: {after}"
+    runtime = r.text.split(f" AS {builder}\n", 1)[1].split("\nFROM ", 1)[1]
+    froms = [w.split("=", 1)[1] for w in runtime.split() if w.startswith("--from=")]
+    assert froms and set(froms) == {builder}, runtime
+    if ref:  # the image or named context the file read is still no stage
+        assert ref[1].lower() not in lowered or ref[1].lower() in {n.lower() for n in before if n}
+
+
+def test_multi_stage_message_says_where_the_final_stage_name_went():
+    text = "FROM golang:1.22 AS builder\nRUN go build -o /app .\nCMD [\"/app\"]\n"
+    r = dockerfix.fix(text, select=["DFX501"], unsafe=True)
+    (c,) = [c for c in r.changes if c.code == "DFX501"]
+    assert "FROM golang:1.22 AS build\n" in r.text and "AS builder\n" in r.text.split("AS build\n", 1)[1]
+    assert "`builder` now names the runtime stage, so `--target builder` still builds the final image; " \
+           "the build environment is `build`" in c.message
+
+
+def test_multi_stage_unnamed_final_stage_stays_unnamed():
+    text = "FROM golang:1.22\nRUN go build -o /app .\nCMD [\"/app\"]\n"
+    r = dockerfix.fix(text, select=["DFX501"], unsafe=True)
+    assert _stage_names(r.text) == ["builder", None]
+    (c,) = [c for c in r.changes if c.code == "DFX501"]
+    assert "--target" not in c.message

@@ -557,15 +557,58 @@ def _explain(plan: Plan) -> str:
     return " ".join(parts)
 
 
+BUILDER_NAMES = ("builder", "build", "builder-stage")
+
+
+def _taken_names(a: Analysis) -> set[str]:
+    """Names the new builder stage must not take, lower-cased (BuildKit compares stage names case-insensitively).
+
+    Every stage name of the file, the final stage's own included (it moves to the runtime stage, so ``--target``
+    with it still builds the final image), and every name the file refers to as a FROM base, ``COPY``/``ADD
+    --from`` or ``RUN --mount=from=``: an image or a named build context (``--build-context NAME=...``) of that name
+    would be shadowed by a stage, as written and as its variables expand."""
+    m = a.ctx.model
+    taken = set(m.stage_names)
+    for inst in a.doc.iter_instructions():
+        eff = inst.effective
+        refs: list[str] = []
+        if eff.keyword == "FROM" and eff.args:
+            refs.append(eff.args[0])
+            scope = m.meta_values
+        else:
+            refs.extend(f.value or "" for f in eff.flags_named("from"))
+            for f in eff.flags_named("mount"):
+                for part in (f.value or "").split(","):
+                    key, _, value = part.partition("=")
+                    if key.strip().lower() == "from":
+                        refs.append(value.strip().strip("\"'"))
+            if not refs:
+                continue
+            scope = m.scope_at(inst)
+        for ref in refs:
+            if ref:
+                taken.add(ref.lower())
+                expanded = m.expand(ref, scope) if "$" in ref else None
+                if expanded:
+                    taken.add(expanded.lower())
+    return taken
+
+
 def _builder_name(a: Analysis) -> str:
-    names = set(a.ctx.model.stage_names)
-    for n in ("builder", "build", "builder-stage"):
-        if n not in names:
+    taken = _taken_names(a)
+    for n in BUILDER_NAMES:
+        if n not in taken:
             return n
     i = 2
-    while f"builder-{i}" in names:
+    while f"builder-{i}" in taken:
         i += 1
     return f"builder-{i}"
+
+
+def _stage_name_as_written(stage: Stage) -> str | None:
+    """The stage's name with the user's spelling (``Stage.name`` is lower-cased)."""
+    a = stage.from_inst.args
+    return a[2] if stage.name is not None else None
 
 
 def _plan(a: Analysis, ecosystem: str, build: Instruction, cwd: str, cmd) -> Plan:
@@ -578,7 +621,10 @@ def _plan(a: Analysis, ecosystem: str, build: Instruction, cwd: str, cmd) -> Pla
     plan = Plan(ecosystem, build, ecosystem, {})
     v = plan.values
     v["builder"] = builder
-    v["runtime_name"] = a.stage.name
+    v["runtime_name"] = _stage_name_as_written(a.stage)
+    if v["runtime_name"]:
+        plan.notes.append(f"`{v['runtime_name']}` now names the runtime stage, so `--target {v['runtime_name']}` "
+                          f"still builds the final image; the build environment is `{builder}`")
     pf = a.stage.platform
     v["platform"] = pf if pf and "BUILDPLATFORM" not in pf else None
     users, post, pre = _setup_commands(a, build.start)
