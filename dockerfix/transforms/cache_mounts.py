@@ -46,13 +46,12 @@ SYSTEM_TOOLS = frozenset({"apt", "apt-get", "apk", "dnf", "yum", "microdnf", "zy
 MAX_LINE = 100
 
 
-def _reads_cache(need) -> bool:
-    """The RUN reads what is already in the cache (a store read back as installed data, or an offline flag)."""
-    try:  # TEMP until model/tools.py lands
-        from dockerfix.model.tools import offline_reads
-    except ImportError:
-        return any(c.store for c in need.caches)
-    return any(c.store for c in need.caches) or bool(offline_reads(need.command))
+def _reads_cache(need, env=None) -> bool:
+    """The RUN reads what is already in the cache: a store read back as installed data, or an offline flag or
+    variable (the tool table's ``offline_reads``)."""
+    from dockerfix.model.tools import offline_reads
+
+    return any(c.store for c in need.caches) or bool(offline_reads(need.command, env or {}))
 
 
 class CacheMounts(Transform):
@@ -218,11 +217,12 @@ without a static value), for exec-form RUN, non-POSIX shells and scripts the she
                     unsafe.append(f"the package lists no longer stay in the image: {why_l}")
                     break
         stores = [c.target for c in caches if c.store]
-        if exposed and stores:
+        if exposed:
+            targets = [c.target for c in caches]
             for other in later_sites(ctx, site):
                 if other.run is None or other.stage is site.stage and not other.onbuild:
                     continue
-                read = [t for t in self._run_fills(ctx, other.inst) if covers(stores, t)]
+                read = [t for t in self._run_reads(ctx, other.inst) if covers(targets, t)]
                 if read:
                     return self.diagnostic(site.inst, msg, None, span=span, reason=(
                         f"the RUN on line {other.inst.start_line} (a stage built FROM this one) reads {read[0]} "
@@ -247,7 +247,7 @@ without a static value), for exec-form RUN, non-POSIX shells and scripts the she
             return got
 
         for n in needs:
-            if not _reads_cache(n):
+            if not _reads_cache(n, env):
                 continue
             for c in n.caches:
                 held = state.contents(c.target, site.inst, fills=fills, include_base=False)
@@ -282,6 +282,26 @@ without a static value), for exec-form RUN, non-POSIX shells and scripts the she
 
         mounted = [t.rstrip("/") for t in cache_mount_targets(run_inst)]
         return [c.target for n in needs for c in n.caches if not covers(mounted, c.target)]
+
+    @staticmethod
+    def _run_reads(ctx: Context, run_inst) -> list[str]:
+        """The cache directories a RUN reads back (stores, or caches it reads offline), its own mounts aside."""
+        from dockerfix.model.pkgmgr import find_package_calls
+        from dockerfix.transforms._run import cache_mount_targets
+
+        run = RunShell(ctx.document, run_inst)
+        stage = ctx.model.stage_of(run_inst)
+        if not run.ok or stage is None:
+            return []
+        state = ctx.model.state
+        calls = find_package_calls(run.script)
+        extra = [(s.command, s) for s in run.script.sites if (s.command.effective.basename or "") in EXTRA_TOOLS]
+        if not calls and not extra:
+            return []
+        env = state.env_at(run_inst)
+        needs = cache_needs(calls, extra, env, state.home_at(run_inst), state.root_base(stage))
+        mounted = [t.rstrip("/") for t in cache_mount_targets(run_inst)]
+        return [c.target for n in needs if _reads_cache(n, env) for c in n.caches if not covers(mounted, c.target)]
 
     def _flags_edit(self, ctx: Context, site: RunSite, flags: list[str]) -> Edit:
         """The mount flags before the RUN's command, on the RUN's line, or each on its own continuation line when
