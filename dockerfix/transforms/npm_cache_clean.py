@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dockerfix.model.chain import tool_removal
 from dockerfix.model.pkgmgr import Cleanup, PackageCall
 from dockerfix.transforms._hygiene import (
     CACHE_HOME_ENV,
@@ -56,6 +57,13 @@ cache (or removes `~/.npm`) after the install, when a cache or tmpfs mount cover
 `$npm_config_cache`, or when the install sets its own `--cache` or `npm_config_cache` is set (the cleanup might
 clean another folder).
 
+A command appended to a chain must still exist at its end: when anything in the RUN after the install removes npm
+or node (a package removal such as `apt-get purge -y --autoremove npm`, `apk del npm nodejs` or `apk del` of a
+virtual group holding them, `dnf remove nodejs`; `npm uninstall -g npm`; `rm` of npm's binary or folder, such as
+`rm -rf /usr/local/lib/node_modules/npm /usr/local/bin/npm`), the appended cleanup would fail with exit 127, so
+the transform reports a finding without a fix that names the command (see `dockerfix.model.chain`). Such a RUN may
+still clean the cache by hand before the removal.
+
 {CLEANUP_STRATEGY_NOTE}
 """
 
@@ -77,6 +85,11 @@ clean another folder).
     def no_fix_reason(self, ctx: Context, site: RunSite, calls: list[PackageCall]) -> str | None:
         if any(c.has_option("--cache") for c in calls):
             return "the install uses its own --cache folder"
+        gone = tool_removal(site.script, "npm", calls[-1].command.span[1])
+        if gone is not None:
+            what = "npm" if gone.via == "npm" else f"{gone.via}, which npm runs on"
+            return (f"the RUN removes {what} after the install ({gone.how}), so an appended "
+                    "`npm cache clean --force` would fail (exit 127)")
         last = calls[-1]
         if env_in_scope(ctx, site, last, "npm_config_cache", "NPM_CONFIG_CACHE"):
             return "npm_config_cache is set, so the cache folder depends on it"
