@@ -381,8 +381,12 @@ class BuildState:
                 return uid, gid
         return None
 
-    def workdir_at(self, inst: "Instruction") -> str | None:
-        """The working directory of ``inst`` (``/`` by default on a known base); None when unknown."""
+    def workdir_at(self, inst: "Instruction", *, symbolic: bool = False) -> str | None:
+        """The working directory of ``inst`` (``/`` by default on a known base); None when unknown.
+
+        ``symbolic``: on a base whose working directory is unknown, answer relative to a stand-in root
+        ``/@baseN`` (N: the root stage's index) instead of None, so two paths in the same unknown directory can still
+        be compared."""
         m = self.model
         stage = m.stage_of(inst)
         if stage is None:
@@ -393,6 +397,8 @@ class BuildState:
         base = self.root_base(root)
         if base.lower() == "scratch" or is_known_base(base):
             cwd = "/"
+        elif symbolic:
+            cwd = f"/@base{root.index}"
         for st in reversed(chain):
             for i in st.instructions[1:]:
                 if st is stage and i.start >= inst.start:

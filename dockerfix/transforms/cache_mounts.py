@@ -199,7 +199,7 @@ without a static value), for exec-form RUN, non-POSIX shells and scripts the she
         edits.extend(removed)
         unsafe: list[str] = []
         stage = site.stage
-        exposed, _ = ctx.model.state.ships(stage)
+        exposed, why_ships = ctx.model.state.ships(stage)
         if any(c.target == "/var/lib/apt" for c in caches):
             if site.onbuild:
                 return None
@@ -227,8 +227,9 @@ without a static value), for exec-form RUN, non-POSIX shells and scripts the she
                     return self.diagnostic(site.inst, msg, None, span=span, reason=(
                         f"the RUN on line {other.inst.start_line} (a stage built FROM this one) reads {read[0]} "
                         "back; with a cache mount here it would no longer be in the image"))
-            unsafe.append("the downloaded modules/packages are read back later but no longer stay in the image "
-                          "(final stage, or a stage other stages build on)")
+            if stores:
+                unsafe.append("the downloaded modules/packages are read back later but no longer stay in the image "
+                              f"({why_ships})")
         targets = ", ".join(c.target for c in caches) or "the existing mounts"
         title = f"Mount caches ({targets})" + (" and drop the in-layer cleanup" if removed else "")
         fix = Fix.unsafe(title, *edits) if unsafe else Fix.safe(title, *edits)

@@ -193,7 +193,8 @@ class _Stage:
         chain = model.stage_chain(stage) if stage is not None else ()
         self.from_stage = stage
         self.inherits = len(chain) > 1
-        cwd: str | None = "/"
+        # the base image's working directory: "/" for a known base, unknown (None) otherwise (the model's answer)
+        cwd: str | None = model.state.workdir_at(chain[-1].from_inst) if chain else None
         user = ""
         # Every RUN with a chown replays the instructions before it: an instruction's event depends only on it, the
         # working directory and the user, so it is made once per pass (``ctx.memo``; events are never changed).

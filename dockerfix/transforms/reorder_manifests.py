@@ -49,31 +49,10 @@ INSTALLED_IN_PROJECT = {
 }
 
 
-def _unknown_root(stage_index: int) -> str:
-    return f"/@base{stage_index}"
-
-
 def workdir_at(ctx: Context, inst) -> str | None:
-    """The absolute working directory ``inst`` runs in (``/@baseN`` stands for the base image's unknown one);
-    None when a WORKDIR reads an unknown variable."""
-    from dockerfix.transforms._hygiene import stage_chain
-
-    m = ctx.model
-    stage = m.stage_of(inst)
-    if stage is None:
-        return None
-    chain = list(reversed(stage_chain(ctx, stage)))
-    cwd = _unknown_root(chain[0].index)
-    for st in chain:
-        for i in st.instructions[1:]:
-            if st is stage and i.start >= inst.start:
-                break
-            if i.keyword == "WORKDIR" and i.args:
-                v = m.expand(i.args[0], m.scope_at(i))
-                if v is None:
-                    return None
-                cwd = posixpath.normpath(posixpath.join(cwd, v))
-    return cwd
+    """The absolute working directory ``inst`` runs in (the model's answer; ``/@baseN`` stands for an unknown base
+    image's); None when a WORKDIR reads an unknown variable."""
+    return ctx.model.state.workdir_at(inst, symbolic=True)
 
 
 def _under(path: str, root: str) -> str | None:
