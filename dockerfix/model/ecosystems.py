@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import re
 
+from dockerfix._lazyre import lazy
+from dockerfix.model import tools as _tools
+
 # ------------------------------------------------------------------ packages
 BUILD_TOOLS = frozenset({
     "build-essential", "build-base", "gcc", "g++", "gcc-c++", "cpp", "make", "cmake", "ninja-build", "autoconf",
@@ -123,7 +126,8 @@ def runtime_library(name: str, manager: str) -> str | None:
     return table.get(package_base(name))
 
 
-SYSTEM_MANAGERS = ("apt-get", "apt", "apk", "dnf", "yum", "microdnf", "zypper")
+SYSTEM_MANAGERS = _tools.system_managers()
+"""apt-get, apt, apk, dnf, yum, microdnf, zypper: the system package managers of ``dockerfix.model.tools``."""
 
 # ------------------------------------------------------------------ build commands
 COMPILE_COMMANDS = frozenset({
@@ -298,4 +302,61 @@ def ecosystem_of_base(ref: str) -> str | None:
         return "java"
     if n == "sdk" and "dotnet" in repo_name(ref):
         return "dotnet"
+    return None
+
+
+# ------------------------------------------------------------------ RPM distributions
+RPM_IMAGES: dict[str, tuple[str, int | None]] = {
+    # repository name (last path component, ``-minimal``/``-micro``/``-init``/``-base``/``-slim`` dropped) ->
+    # (family, release of the untagged / ``latest`` image; None when that is not known)
+    "centos": ("el", 8),  # docker.io centos: the last ``latest`` was CentOS 8 (8.4.2105); quay.io/centos/centos
+    "rockylinux": ("el", 9),  # every release is 8+
+    "almalinux": ("el", 9),  # every release is 8+
+    "oraclelinux": ("el", None),  # no ``latest`` tag
+    "ubi": ("el", None),  # registry.access.redhat.com/ubi8/ubi: the release is in the path
+    "rhel": ("el", None),
+    "fedora": ("fedora", 1 << 20),  # ``latest``/``rawhide``: the newest release
+    "amazonlinux": ("amzn", None),  # ``latest`` moved from 2 to 2023
+}
+_RPM_TOKENS = {"ubi": "el", "rhel": "el", "el": "el", "centos": "el", "rockylinux": "el", "rocky": "el",
+               "almalinux": "el", "alma": "el", "oraclelinux": "el", "ol": "el", "fedora": "fedora", "fc": "fedora",
+               "amazonlinux": "amzn", "amzn": "amzn", "al": "amzn"}
+_RPM_TOKEN = lazy(r"^(ubi|rhel|el|centos|rockylinux|rocky|almalinux|alma|oraclelinux|ol|fedora|fc|amazonlinux|amzn|al)"
+                  r"(\d+)$")
+_FIRST_NUMBER = lazy(r"(\d+)")
+_VARIANT = lazy(r"-(minimal|micro|init|base|slim)$")
+
+
+def rpm_release(ref: str) -> tuple[str, int] | None:
+    """(family, major release) of an RPM-based base image: ``("el", 7)`` for ``centos:7``, ``("el", 8)`` for
+    ``centos`` (untagged), ``quay.io/centos/centos:stream8``, ``rockylinux:8``, ``registry.access.redhat.com/ubi8/ubi``
+    or ``nvidia/cuda:12.2.0-base-ubi8``; ``("fedora", 40)``; ``("amzn", 2)`` / ``("amzn", 2023)``. None when the
+    reference does not say (another distribution, a custom image, a variable, ``amazonlinux`` untagged)."""
+    if not ref or "$" in ref:
+        return None
+    repo, tag, _ = split_image(ref)
+    name = repo_name(ref)
+    parts = name.split("/")
+    # a release in the repository path: ubi8/ubi-minimal, rhel9/python-311
+    for part in parts[:-1] + [_VARIANT.sub("", parts[-1])]:
+        m = _RPM_TOKEN.match(part)
+        if m:
+            return _RPM_TOKENS[m.group(1)], int(m.group(2))
+    last = _VARIANT.sub("", parts[-1])
+    if last == "fedora-minimal":
+        last = "fedora"
+    known = RPM_IMAGES.get(last)
+    if known is not None:
+        family, default = known
+        if tag is None or tag in ("latest", "rawhide"):
+            return (family, default) if default is not None else None
+        m = _FIRST_NUMBER.search(tag)
+        if m is None:
+            return None
+        return family, int(m.group(1))
+    # a release in the tag of another image: nvidia/cuda:12.2.0-devel-ubi8, ...-rockylinux9, ...-centos7
+    for token in re.split(r"[-_.]", tag or ""):
+        m = _RPM_TOKEN.match(token)
+        if m:
+            return _RPM_TOKENS[m.group(1)], int(m.group(2))
     return None

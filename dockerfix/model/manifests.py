@@ -22,6 +22,7 @@ import posixpath
 import re
 from dockerfix._lazyre import lazy
 from dockerfix._record import dataclass, field
+from dockerfix.model import tools
 TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
 if TYPE_CHECKING:
     from typing import Any, Iterable
@@ -257,32 +258,11 @@ class DepInstall:
     options: tuple[str, ...] = ()
 
 
-ECOSYSTEM_FILES: dict[str, tuple[tuple[str, bool, bool], ...]] = {
-    # (path, required, is_dir); optional ones are named only when they exist in the context
-    "poetry": (("pyproject.toml", True, False), ("poetry.lock", False, False), ("poetry.toml", False, False)),
-    "uv": (("pyproject.toml", True, False), ("uv.lock", False, False), (".python-version", False, False)),
-    "pipenv": (("Pipfile", True, False), ("Pipfile.lock", False, False)),
-    "npm": (("package.json", True, False), ("package-lock.json", False, False), ("npm-shrinkwrap.json", False, False),
-            (".npmrc", False, False)),
-    "yarn": (("package.json", True, False), ("yarn.lock", False, False), (".yarnrc", False, False),
-             (".yarnrc.yml", False, False), (".npmrc", False, False), (".yarn/releases", False, True),
-             (".yarn/plugins", False, True), (".yarn/patches", False, True)),
-    "pnpm": (("package.json", True, False), ("pnpm-lock.yaml", False, False), (".npmrc", False, False),
-             (".pnpmfile.cjs", False, False)),
-    "go": (("go.mod", True, False), ("go.sum", False, False)),
-    "cargo": (("Cargo.toml", True, False), ("Cargo.lock", False, False)),
-    "maven": (("pom.xml", True, False), (".mvn", False, True)),
-    "gradle": (("build.gradle", False, False), ("build.gradle.kts", False, False), ("settings.gradle", False, False),
-               ("settings.gradle.kts", False, False), ("gradle.properties", False, False), ("gradle", False, True)),
-    "bundler": (("Gemfile", True, False), ("Gemfile.lock", False, False)),
-    "composer": (("composer.json", True, False), ("composer.lock", False, False), ("auth.json", False, False)),
-    "dotnet": (("nuget.config", False, False), ("NuGet.Config", False, False), ("Directory.Build.props", False, False),
-               ("Directory.Packages.props", False, False), ("global.json", False, False)),
-}
+ECOSYSTEM_FILES: dict[str, tuple[tuple[str, bool, bool], ...]] = tools.ecosystem_files()
+"""Ecosystem -> (path, required, is_dir) of the manifests its install reads; optional ones are named only when they
+exist in the context. From ``dockerfix.model.tools``."""
 
-LOCKFILES = {"poetry": "poetry.lock", "uv": "uv.lock", "pipenv": "Pipfile.lock", "npm": "package-lock.json",
-             "yarn": "yarn.lock", "pnpm": "pnpm-lock.yaml", "go": "go.sum", "cargo": "Cargo.lock",
-             "bundler": "Gemfile.lock", "composer": "composer.lock"}
+LOCKFILES: dict[str, str] = tools.lockfiles()
 
 _PIP_LOCAL = lazy(r"^(\.{1,2}(/|$)|/|file:|git\+file:)")
 _PIP_REQ_OPTS = ("-r", "--requirement", "-c", "--constraint")
@@ -571,131 +551,38 @@ def home_of(user: str | None, env: dict[str, str | None]) -> str | None:
     return None
 
 
-def _env_dir(env: dict[str, str | None], name: str) -> tuple[bool, str | None]:
-    """(set?, value when known)."""
-    if name in env:
-        return True, env[name]
-    return False, None
-
-
 def cache_needs(calls: Iterable[Any], extra: Iterable[tuple["SimpleCommand", "CommandSite | None"]],
-                env: dict[str, str | None], home: str | None, base_image: str) -> list[CacheNeed]:
-    """The cache directories the package-manager calls of one RUN write. ``calls`` are ``PackageCall`` objects;
-    ``extra`` are commands pkgmgr does not know (go, cargo, mvn, gradle, bundle, dotnet, poetry, uv, pipenv)."""
+                env: dict[str, str | None], home: str | None, base_image: str, *,
+                user: Any = tools.INFER) -> list[CacheNeed]:
+    """The cache directories the package-manager calls of one RUN write, from ``dockerfix.model.tools``.
+
+    ``calls`` are ``PackageCall`` objects; ``extra`` are commands pkgmgr does not parse (go, cargo, mvn, gradle,
+    bundle, dotnet, poetry, uv, pipenv). ``user`` is the RUN's user (None: the image's default, root); when it is
+    not given, root is assumed exactly when ``home`` is ``/root``. A call whose tool writes no cache for its action
+    (or whose cache a variable turns off, ``PIP_NO_CACHE_DIR``) gives no need; one whose cache location is not known
+    statically gives a need with a ``reason`` (an unknown HOME or base release, a variable without a static value,
+    ``--installroot``...)."""
     out: list[CacheNeed] = []
-    base = base_image.lower()
-
-    def under_home(rel: str) -> str | None:
-        return posixpath.join(home, rel) if home else None
-
-    def xdg_cache(rel: str) -> str | None:
-        set_, val = _env_dir(env, "XDG_CACHE_HOME")
-        if set_:
-            return posixpath.join(val, rel) if val else None
-        return under_home(".cache/" + rel)
-
-    def add(need: CacheNeed, path: str | None, *, store: bool = False, sharing: str | None = None,
-            what: str = "the cache") -> None:
-        if path is None:
-            need.reason = need.reason or f"{what} of {need.tool} is not at a known place (unknown HOME or variable)"
-            return
-        need.caches.append(CacheDir(posixpath.normpath(path), store, sharing))
-
-    def override(need: CacheNeed, var: str, default: str | None, **kw: Any) -> None:
-        set_, val = _env_dir(env, var)
-        add(need, val if set_ else default, **kw)
-
-    for call in calls:
-        m, a = call.manager, call.action
-        n = CacheNeed(m, call.command, call.site)
-        if m in ("apt-get", "apt") and a in ("install", "upgrade", "dist-upgrade", "build-dep", "reinstall",
-                                            "update", "source", "download"):
-            n.tool = "apt"
-            add(n, "/var/cache/apt", sharing="locked")
-            add(n, "/var/lib/apt", sharing="locked")
-        elif m == "apk" and a in ("add", "update", "upgrade"):
-            add(n, "/etc/apk/cache")
-        elif m in ("dnf", "yum", "microdnf") and a in ("install", "upgrade", "update", "makecache", "reinstall"):
-            add(n, f"/var/cache/{'dnf' if m == 'microdnf' else m}", sharing="locked")
-        elif m == "pip" and a in ("install", "download", "wheel"):
-            if call.invocation and call.invocation[0].value == "uv":
-                n.tool = "uv"
-                override(n, "UV_CACHE_DIR", xdg_cache("uv"))
-            else:
-                if "PIP_NO_CACHE_DIR" in env:
-                    continue
-                override(n, "PIP_CACHE_DIR", xdg_cache("pip"))
-        elif m == "npm" and a in ("ci", "install"):
-            cache = env.get("npm_config_cache") or env.get("NPM_CONFIG_CACHE")
-            if "npm_config_cache" in env or "NPM_CONFIG_CACHE" in env:
-                add(n, cache)
-            else:
-                add(n, under_home(".npm"))
-        elif m == "yarn" and a in (None, "install", "add"):
-            set_, val = _env_dir(env, "YARN_CACHE_FOLDER")
-            if set_:
-                add(n, val)
-            elif home == "/root":
-                add(n, "/usr/local/share/.cache/yarn")
-            else:
-                add(n, xdg_cache("yarn"))
-        elif m == "pnpm" and a in ("install", "add", "i", "fetch"):
-            set_, val = _env_dir(env, "PNPM_HOME")
-            add(n, posixpath.join(val, "store") if set_ and val else (None if set_ else under_home(
-                ".local/share/pnpm/store")))
-        elif m == "composer" and a in ("install", "add", "upgrade", "update"):
-            if "COMPOSER_CACHE_DIR" in env:
-                add(n, env["COMPOSER_CACHE_DIR"])
-            elif "COMPOSER_HOME" in env:
-                add(n, posixpath.join(env["COMPOSER_HOME"], "cache") if env["COMPOSER_HOME"] else None)
-            elif base.startswith(("composer", "docker.io/library/composer")):
-                add(n, "/tmp/cache")
-            else:
-                add(n, xdg_cache("composer"))
-        else:
+    items: list[tuple[Any, Any, Any]] = [(c, c.command, c.site) for c in calls]
+    items += [(cmd, cmd, site) for cmd, site in extra]
+    for obj, cmd, site in items:
+        use = tools.identify(obj)
+        if use is None:
             continue
-        out.append(n)
-
-    gopath_set, gopath = _env_dir(env, "GOPATH")
-    if not gopath_set:
-        gopath = "/go" if "golang" in base else under_home("go")
-    for cmd, site in extra:
-        eff = cmd.effective
-        b = eff.basename
-        args = [w.value for w in eff.args]
-        first = args[0] if args else None
-        n = CacheNeed(b or "", cmd, site)
-        if b == "go" and first in ("mod", "build", "install", "test", "get", "run", "vet", "generate"):
-            if not (first == "mod" and args[1:2] != ["download"]):
-                set_, val = _env_dir(env, "GOMODCACHE")
-                add(n, val if set_ else (posixpath.join(gopath, "pkg/mod") if gopath else None), store=True)
-            if first in ("build", "install", "test", "run", "vet"):
-                override(n, "GOCACHE", xdg_cache("go-build"))
-        elif b == "cargo" and first in ("fetch", "build", "install", "test", "check"):
-            set_, val = _env_dir(env, "CARGO_HOME")
-            ch = val if set_ else ("/usr/local/cargo" if base.startswith(("rust", "docker.io/library/rust"))
-                                   else under_home(".cargo"))
-            add(n, posixpath.join(ch, "registry") if ch else None, store=True)
-            add(n, posixpath.join(ch, "git") if ch else None, store=True)
-        elif b == "mvn" or _is_wrapper_script(eff.name_value, "mvnw"):
-            add(n, under_home(".m2/repository"), store=True)
-        elif b == "gradle" or _is_wrapper_script(eff.name_value, "gradlew"):
-            override(n, "GRADLE_USER_HOME", under_home(".gradle"), store=True)
-            if n.caches:
-                n.caches[-1] = CacheDir(posixpath.join(n.caches[-1].target, "caches"), True)
-        elif b == "bundle" and first == "install":
-            add(n, under_home(".bundle/cache"))
-        elif b == "dotnet" and first in ("restore", "build", "publish", "test"):
-            override(n, "NUGET_PACKAGES", under_home(".nuget/packages"), store=True)
-        elif b == "poetry" and first in ("install", "add", "update", "lock", "sync"):
-            override(n, "POETRY_CACHE_DIR", xdg_cache("pypoetry"))
-        elif b == "uv" and first in ("sync", "add", "lock", "run", "tool"):
-            n.tool = "uv"
-            override(n, "UV_CACHE_DIR", xdg_cache("uv"))
-        elif b == "pipenv" and first in ("install", "sync"):
-            override(n, "PIPENV_CACHE_DIR", xdg_cache("pipenv"))
-        else:
+        if use.tool.name == "yarn" and any(n.startswith(("YARN_ENABLE_", "YARN_NODE_LINKER", "YARN_GLOBAL_FOLDER"))
+                                           for n in env):
+            use = tools.Use(tools.tool_named("yarn-berry"), use.action, use.command, use.call, use.label)
+        dirs = tools.cache_dirs(use, env, home, base_image, user=user)
+        if not dirs:
             continue
-        n.tool = n.tool or b or ""
+        n = CacheNeed(use.label, cmd, site)
+        for d in dirs:
+            if d.path is None:
+                n.reason = n.reason or f"the cache of {use.label} is not at a known place: {d.reason}"
+                continue
+            if not d.path.startswith("/"):
+                n.reason = n.reason or f"{use.label} keeps its cache in {d.path}, relative to the working directory"
+                continue
+            n.caches.append(CacheDir(d.path, d.store, d.sharing))
         out.append(n)
     return out

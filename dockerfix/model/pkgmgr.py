@@ -42,6 +42,7 @@ from __future__ import annotations
 
 from dockerfix._record import dataclass
 
+from dockerfix.model import tools
 from dockerfix.model.shell import CommandSite, Script, SimpleCommand, Word
 
 __all__ = [
@@ -55,10 +56,9 @@ __all__ = [
     "removed_paths",
 ]
 
-MANAGERS = (
-    "apt-get", "apt", "apk", "dnf", "yum", "microdnf", "zypper", "pip", "npm", "yarn", "pnpm", "gem",
-    "composer", "conda", "mamba", "micromamba",
-)
+MANAGERS = tools.manager_names()
+"""apt-get, apt, apk, dnf, yum, microdnf, zypper, pip, conda, mamba, micromamba, npm, yarn, pnpm, gem, composer: the
+tools of ``dockerfix.model.tools`` whose command lines this module parses."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -426,37 +426,8 @@ def removed_paths(cmd: SimpleCommand) -> list[str]:
     return out
 
 
-# cache directories, "~" meaning the home directory (matched as "~" and "/root")
-_CACHES: tuple[tuple[str, str], ...] = (
-    ("apt", "/var/lib/apt/lists"),
-    ("apt", "/var/cache/apt"),
-    ("apk", "/var/cache/apk"),
-    ("apk", "/etc/apk/cache"),
-    ("dnf", "/var/cache/dnf"),
-    ("yum", "/var/cache/yum"),
-    ("zypper", "/var/cache/zypp"),
-    ("pip", "~/.cache/pip"),
-    ("npm", "~/.npm"),
-    ("npm", "/usr/local/share/.cache/npm"),
-    ("yarn", "~/.cache/yarn"),
-    ("yarn", "/usr/local/share/.cache/yarn"),
-    ("yarn", "~/.yarn-cache"),
-    ("yarn", "~/.yarn/berry/cache"),
-    ("pnpm", "~/.local/share/pnpm/store"),
-    ("pnpm", "~/.pnpm-store"),
-    ("pnpm", "~/.cache/pnpm"),
-    ("gem", "~/.gem"),
-    ("gem", "~/.local/share/gem"),
-    ("gem", "/usr/local/bundle/cache"),
-    ("composer", "~/.composer/cache"),
-    ("composer", "~/.cache/composer"),
-    ("conda", "/opt/conda/pkgs"),
-    ("conda", "~/.conda/pkgs"),
-    ("conda", "/opt/miniconda/pkgs"),
-    ("conda", "/opt/micromamba/pkgs"),
-    ("conda", "~/micromamba/pkgs"),
-    ("uv", "~/.cache/uv"),
-)
+# cache directories, "~" meaning the home directory (matched as "~" and "/root"): the table's cleanup paths
+_CACHES: tuple[tuple[str, str], ...] = tools.cleanup_paths()
 _HOMES = ("~", "/root")
 
 
@@ -521,7 +492,7 @@ def _find_cleanups(script: Script) -> list[Cleanup]:
         call = parse_package_call(cmd, site)
         if call is not None:
             if _is_clean_call(call):
-                who = {"apt-get": "apt", "mamba": "conda", "micromamba": "conda"}.get(call.manager, call.manager)
+                who = tools.cleanup_owner(call.manager)
                 if call.manager == "pip" and call.invocation[0].value == "uv":
                     who = "uv"
                 out.append(Cleanup(who, cmd, None, None, call, site))

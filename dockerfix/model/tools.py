@@ -1,0 +1,1077 @@
+"""One table of package managers and build tools, and the queries the model and the transforms ask it.
+
+Everything dockerfix knows about a tool is a record in :data:`TOOLS` (data, no code): the commands that run it and
+which of its actions install, only fetch, or clean; its cache directories, each as a chain of :class:`Loc` rules
+(the options, variables and defaults that place it, first match wins); whether the tool reads a cache back later
+as installed data (a *store*: Go modules, the Cargo registry, Maven/Gradle/NuGet packages); the flags and variables
+that make a later step read only what an earlier fetch filled (:class:`Offline`); manifests and lockfiles; the
+cleanup commands and the directories an ``rm`` clears. Each entry names its source (the tool's docs or code).
+
+Where a location depends on the base image, two more tables answer: :data:`IMAGE_ENV` (variables an official
+image sets, such as ``GOPATH=/go`` in ``golang``) and :data:`RPM_CACHEDIRS` (yum/dnf/microdnf's cache per
+distribution release, read from the base with :func:`dockerfix.model.ecosystems.rpm_release`).
+
+Location rules (:class:`Loc`, ``kind``), tried in order; the first that applies gives the path, and a rule that
+applies without a static value makes the location unknown (with the reason):
+
+``opt``         the value of the command's option ``name`` (``--cache-dir X``, ``--cache-dir=X``), plus ``sub``
+``prop``        a Java system property ``-Dname=value`` on the command or in the variables ``vars``, plus ``sub``
+``setopt``      dnf's ``--setopt=name=value``
+``env``         the variable ``name`` when set and not empty (``sep``: a list, its first element), plus ``sub``
+``xdg-any``     any ``XDG_*`` variable is set: ``$HOME/sub`` (Composer's test for an XDG system)
+``root``        the command runs as root: ``name`` (yarn classic's ``/usr/local/share``)
+``home``        ``$HOME/sub``; unknown when HOME is
+``fixed``       ``name``
+``relative``    ``name``, relative to the command's working directory (``pip download`` without ``-d``)
+``family``      :data:`RPM_CACHEDIRS` for the tool ``name`` and the base image's release
+``unless-opt``  the option ``name`` is given: unknown, ``sub`` says why (dnf ``--installroot``)
+``unknown``     unknown, ``name`` says why
+
+Queries (``command`` is a :class:`~dockerfix.model.shell.SimpleCommand`, wrappers such as ``sudo`` looked
+through; ``call`` a :class:`~dockerfix.model.pkgmgr.PackageCall`; ``env`` the environment at the RUN, name ->
+static value or None; ``home`` the RUN's HOME or None; ``base`` the stage's root base image reference; ``user``
+the RUN's user, None for the image's default, which is root on the bases this project knows). Inline assignments
+(``CARGO_NET_OFFLINE=true cargo build``, ``env X=1 npm ci``) count as environment. Each answer is a list of
+:class:`ToolDir` (``path`` None with a ``reason`` when the place is not known statically).
+
+``identify(call_or_command) -> Use | None``
+    Which tool, which action (``install``, ``ci``, ``fetch``, ``mod download``...) and which words it has.
+``cache_dirs(call_or_command, env, home, base, *, user=INFER) -> list[ToolDir]``
+    The cache directories the command writes and a cache mount may hold (what ``manifests.cache_needs`` mounts).
+    Empty when the tool writes none for this action, or a variable turns its cache off (``PIP_NO_CACHE_DIR``).
+``fills(call_or_command, env=None, home=None, base="", *, user=INFER) -> list[ToolDir]``
+    Every directory the command fills for a later step to read: its caches and stores, and download targets that
+    are no cache (``pip download -d DIR`` fills DIR, ``bundle cache`` fills ``vendor/cache``). ``cargo fetch``
+    fills ``$CARGO_HOME/registry`` and ``git``, ``dotnet restore`` the NuGet packages folder, ``go mod download``
+    GOMODCACHE, ``npm ci`` ``~/.npm``.
+``offline_reads(call_or_command, env=None, home=None, base="", *, user=INFER) -> list[ToolDir]``
+    What the command reads without the network because of an offline flag or variable (``cargo build --offline``
+    / ``--frozen`` / ``CARGO_NET_OFFLINE``, ``dotnet publish --no-restore``, ``npm ci --offline``, ``pip install
+    --no-index``, ``GOPROXY=off``, ``yarn --offline``, ``pnpm install --offline``, ``mvn -o``, ``gradle
+    --offline``, ``apt-get install --no-download``, ``apk --no-network``, ``dnf -C``...): the directories an
+    earlier fetch must have filled. ``ToolDir.strict`` is False for the *prefer-offline* flags, which fall back to
+    the network. Empty when the command runs online.
+``rpm_cache_dir(tool, base) -> (path | None, reason | None)``
+    yum, dnf or microdnf's cache directory on that base.
+``tool_named(name)``, ``manager_names()``, ``system_managers()``, ``ecosystem_files()``, ``lockfiles()``,
+``cleanup_paths()``, ``cleanup_owner(manager)``
+    The table's views for ``pkgmgr``, ``manifests`` and ``ecosystems``.
+
+Notes on what the table does not claim: a tool's config files (``pip.conf``, ``.npmrc``, ``.yarnrc``,
+``settings.xml``, ``nuget.config``, ``poetry.toml``) may move a cache too; they live in the image or the build
+context and are not read here, except that ``mvn -s FILE`` makes Maven's repository unknown.
+"""
+
+from __future__ import annotations
+
+import posixpath
+
+from dockerfix._record import dataclass
+
+TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
+if TYPE_CHECKING:
+    from typing import Any
+
+__all__ = [
+    "IMAGE_ENV",
+    "INFER",
+    "RPM_CACHEDIRS",
+    "TOOLS",
+    "Cache",
+    "Loc",
+    "Offline",
+    "Tool",
+    "ToolDir",
+    "Use",
+    "cache_dirs",
+    "cleanup_owner",
+    "cleanup_paths",
+    "ecosystem_files",
+    "fills",
+    "identify",
+    "lockfiles",
+    "manager_names",
+    "offline_reads",
+    "rpm_cache_dir",
+    "system_managers",
+    "tool_named",
+]
+
+
+# =====================================================================================================================
+# records
+# =====================================================================================================================
+
+
+@dataclass(frozen=True)
+class Loc:
+    """One rule of a location chain (see the module docstring for the kinds)."""
+
+    kind: str
+    name: str = ""
+    sub: str = ""
+    sep: str = ""
+    vars: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Cache:
+    """A directory a tool writes downloads (or installed packages it reads back) into."""
+
+    key: str
+    """Its name within the tool: ``cache``, ``registry``, ``git``, ``packages``, ``store``, ``download-dir``..."""
+    where: tuple[Loc, ...]
+    actions: frozenset[str] | None = None
+    """The actions that write it (``None``: every use of the tool)."""
+    store: bool = False
+    """The tool reads it back later as installed data (every later use needs it)."""
+    sharing: str | None = None
+    """``sharing=`` for a cache mount (``locked`` for the system package managers' lock files)."""
+    mount: bool = True
+    """A cache mount may hold it. False for download targets that are no cache (``pip download -d``), and for
+    caches dockerfix does not mount (zypper, conda, NuGet's http-cache)."""
+    only_if: str = ""
+    """A variable that must be truthy for the tool to use this directory at all (Bundler's global cache)."""
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class Offline:
+    """A flag or variable that makes the tool read what an earlier fetch filled instead of the network."""
+
+    how: str
+    """``opt`` (the option ``name`` is given), ``env`` (the variable ``name`` is truthy), ``env=`` (the variable
+    ``name`` equals ``value``)."""
+    name: str
+    reads: tuple[str, ...]
+    """Keys of the tool's :class:`Cache` entries it then reads."""
+    value: str = ""
+    actions: frozenset[str] | None = None
+    """The actions it applies to (``None``: all)."""
+    strict: bool = True
+    """False when the tool only prefers the cache and falls back to the network (``--prefer-offline``)."""
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class Tool:
+    name: str
+    """Canonical name (``apt`` for apt-get and apt, ``yarn`` for Yarn Classic, ``yarn-berry``...)."""
+    commands: tuple[str, ...]
+    """Command names (basenames) that run it; for ``pkgmgr`` tools, the managers ``PackageCall.manager`` names."""
+    scripts: tuple[str, ...] = ()
+    """Wrapper scripts that run it when called by path (``./mvnw``, ``./gradlew``)."""
+    pkgmgr: bool = False
+    """``dockerfix.model.pkgmgr`` parses its command lines (options, action aliases)."""
+    system: bool = False
+    """A system package manager (installs into the OS, runs as root, caches at fixed system paths)."""
+    ecosystem: str | None = None
+    """The reorder-manifests ecosystem it installs for."""
+    installs: frozenset[str] = frozenset()
+    """Actions that install packages."""
+    fetches: frozenset[str] = frozenset()
+    """Actions that only download, for a later step to install or build from."""
+    cleans: tuple[str, ...] = ()
+    """Commands that clear its cache (the canonical spelling)."""
+    caches: tuple[Cache, ...] = ()
+    offline: tuple[Offline, ...] = ()
+    no_cache_env: tuple[str, ...] = ()
+    """Variables that turn its cache off, so there is nothing to mount (``PIP_NO_CACHE_DIR``)."""
+    manifests: tuple[tuple[str, bool, bool], ...] = ()
+    """(path, required, is_dir) the install reads, relative to where it runs; optional ones are named only when they
+    exist in the build context."""
+    lockfile: str | None = None
+    cleanup_paths: tuple[str, ...] = ()
+    """Directories whose removal clears its cache (``~`` = the home directory)."""
+    cleanup_as: str | None = None
+    """The name its cleanups are reported under (``Cleanup.manager``) when not ``name``."""
+    signals: tuple[str, ...] = ()
+    """Options and variable-name prefixes that say this flavour of a shared command runs (Yarn Berry)."""
+    two_word: frozenset[str] = frozenset()
+    """Subcommands whose action is two words (``go mod download``)."""
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class ToolDir:
+    """A directory a tool uses, resolved for one command."""
+
+    tool: str
+    key: str
+    path: str | None
+    """Absolute, or relative to the command's working directory; None when not known statically."""
+    reason: str | None = None
+    """Why ``path`` is None."""
+    store: bool = False
+    sharing: str | None = None
+    mount: bool = True
+    strict: bool = True
+    """``offline_reads``: the command fails without it (False: it only prefers it)."""
+
+
+@dataclass(frozen=True)
+class Use:
+    """A command identified as a use of a tool."""
+
+    tool: Tool
+    action: str | None
+    """The action as ``pkgmgr`` names it (aliases resolved) or the subcommand as written; None without one."""
+    command: Any
+    """The effective :class:`~dockerfix.model.shell.SimpleCommand` (wrappers stripped)."""
+    call: Any = None
+    """The :class:`~dockerfix.model.pkgmgr.PackageCall`, for ``pkgmgr`` tools."""
+    label: str = ""
+    """The name ``cache_needs`` reports (``CacheNeed.tool``): ``apt``, ``uv``, ``pip``, or the command name."""
+
+
+INFER = object()
+"""``user`` default: root when ``home`` is ``/root`` (what ``cache_needs`` has always assumed)."""
+
+
+# =====================================================================================================================
+# the table
+# =====================================================================================================================
+
+_RPM_INSTALL = frozenset({"install", "reinstall", "upgrade", "dist-upgrade", "update"})
+_PY_CACHE = "https://platformdirs.readthedocs.io (user_cache_dir: $XDG_CACHE_HOME or ~/.cache on Linux)"
+
+TOOLS: tuple[Tool, ...] = (
+    # ----------------------------------------------------------------------------------------------- system managers
+    Tool(
+        "apt", ("apt-get", "apt"), pkgmgr=True, system=True,
+        installs=frozenset({"install", "reinstall", "upgrade", "dist-upgrade", "build-dep"}),
+        fetches=frozenset({"update", "download", "source"}),
+        cleans=("apt-get clean", "apt-get dist-clean", "rm -rf /var/lib/apt/lists/*"),
+        caches=(
+            # apt.conf(5): Dir::Cache "var/cache/apt" (archives, pkgcache.bin), Dir::State "var/lib/apt" (lists,
+            # extended_states); Docker's cache-mount example mounts both with sharing=locked.
+            Cache("archives", (Loc("fixed", "/var/cache/apt"),), sharing="locked",
+                  actions=frozenset({"install", "upgrade", "dist-upgrade", "build-dep", "reinstall", "update",
+                                     "source", "download"})),
+            Cache("state", (Loc("fixed", "/var/lib/apt"),), sharing="locked",
+                  actions=frozenset({"install", "upgrade", "dist-upgrade", "build-dep", "reinstall", "update",
+                                     "source", "download"})),
+        ),
+        offline=(
+            # apt-get(8): --no-download "use only the .debs it has already downloaded"
+            Offline("opt", "--no-download", ("archives",),
+                    actions=frozenset({"install", "upgrade", "dist-upgrade", "reinstall", "build-dep"})),
+        ),
+        cleanup_paths=("/var/lib/apt/lists", "/var/cache/apt"),
+        source="apt.conf(5), apt-get(8); docs.docker.com build cache mounts (apt example)",
+    ),
+    Tool(
+        "apk", ("apk",), pkgmgr=True, system=True,
+        installs=frozenset({"add", "upgrade"}), fetches=frozenset({"update", "cache-download", "fetch"}),
+        cleans=("apk cache clean", "rm -rf /var/cache/apk/*"),
+        caches=(
+            # apk-cache(5): "If /etc/apk/cache is a symlink to a local directory, apk will use it as a local cache
+            # for downloaded package files and repository indices"; apk(8) --cache-dir moves it.
+            Cache("cache", (Loc("opt", "--cache-dir"), Loc("fixed", "/etc/apk/cache")),
+                  actions=frozenset({"add", "update", "upgrade"})),
+        ),
+        offline=(Offline("opt", "--no-network", ("cache",), source="apk(8) --no-network"),),
+        cleanup_paths=("/var/cache/apk", "/etc/apk/cache"),
+        source="apk-cache(5), apk(8) (man.archlinux.org/man/apk-cache.5)",
+    ),
+    Tool(
+        "dnf", ("dnf",), pkgmgr=True, system=True,
+        installs=_RPM_INSTALL, fetches=frozenset({"makecache", "download"}),
+        cleans=("dnf clean all",),
+        caches=(
+            Cache("cache", (Loc("unless-opt", "--installroot", "the cache is under --installroot"),
+                            Loc("setopt", "cachedir"), Loc("family", "dnf")),
+                  sharing="locked", actions=_RPM_INSTALL),
+        ),
+        offline=(Offline("opt", "-C", ("cache",)), Offline("opt", "--cacheonly", ("cache",))),
+        cleanup_paths=("/var/cache/dnf",),
+        source="dnf.conf(5) cachedir; dnf5-caching(7) (/var/cache/libdnf5)",
+    ),
+    Tool(
+        "yum", ("yum",), pkgmgr=True, system=True,
+        installs=_RPM_INSTALL, fetches=frozenset({"makecache"}),
+        cleans=("yum clean all",),
+        caches=(
+            Cache("cache", (Loc("unless-opt", "--installroot", "the cache is under --installroot"),
+                            Loc("setopt", "cachedir"), Loc("family", "yum")),
+                  sharing="locked", actions=_RPM_INSTALL),
+        ),
+        offline=(Offline("opt", "-C", ("cache",)), Offline("opt", "--cacheonly", ("cache",))),
+        cleanup_paths=("/var/cache/yum",),
+        source="yum.conf(5) cachedir=/var/cache/yum/$basearch/$releasever (yum 3); on RHEL 8+ and Fedora yum is dnf",
+    ),
+    Tool(
+        "microdnf", ("microdnf",), pkgmgr=True, system=True,
+        installs=_RPM_INSTALL, fetches=frozenset({"makecache", "download"}),
+        cleans=("microdnf clean all",),
+        caches=(
+            Cache("cache", (Loc("unless-opt", "--installroot", "the cache is under --installroot"),
+                            Loc("family", "microdnf")),
+                  sharing="locked", actions=_RPM_INSTALL),
+        ),
+        source="rpm-software-management/microdnf dnf/dnf-main.c context_new(): CACHEDIR \"/var/cache/yum\" "
+               "(metadata, solv, lock); dnf5.spec: dnf5 provides microdnf on Fedora 38+",
+    ),
+    Tool(
+        "zypper", ("zypper",), pkgmgr=True, system=True,
+        installs=frozenset({"install", "upgrade", "dist-upgrade"}), fetches=frozenset({"update"}),
+        cleans=("zypper clean -a",),
+        caches=(
+            # zypp.conf(5): cachedir = /var/cache/zypp (raw, solv, packages); zypper --cache-dir/-C moves it.
+            # Not mounted by cache-mounts (no zypper support there).
+            Cache("cache", (Loc("opt", "--cache-dir"), Loc("opt", "-C"), Loc("fixed", "/var/cache/zypp")),
+                  sharing="locked", mount=False),
+        ),
+        cleanup_paths=("/var/cache/zypp",),
+        source="zypp.conf(5), zypper(8)",
+    ),
+    # ------------------------------------------------------------------------------------------------------- Python
+    Tool(
+        "pip", ("pip",), pkgmgr=True,
+        installs=frozenset({"install"}), fetches=frozenset({"download", "wheel"}),
+        cleans=("pip cache purge",),
+        caches=(
+            # pip docs, Caching: "pip cache dir"; --cache-dir / PIP_CACHE_DIR; default user_cache_dir("pip")
+            Cache("cache", (Loc("opt", "--cache-dir"), Loc("env", "PIP_CACHE_DIR"),
+                            Loc("env", "XDG_CACHE_HOME", "pip"), Loc("home", sub=".cache/pip")),
+                  actions=frozenset({"install", "download", "wheel"})),
+            Cache("download-dir", (Loc("opt", "-d"), Loc("opt", "--dest"), Loc("relative", ".")),
+                  actions=frozenset({"download"}), mount=False),
+            Cache("wheel-dir", (Loc("opt", "-w"), Loc("opt", "--wheel-dir"), Loc("relative", ".")),
+                  actions=frozenset({"wheel"}), mount=False),
+            Cache("find-links", (Loc("opt", "--find-links"), Loc("opt", "-f"), Loc("env", "PIP_FIND_LINKS"),
+                                 Loc("unknown", "pip --no-index without --find-links reads no directory")),
+                  actions=frozenset(), mount=False),
+        ),
+        offline=(
+            Offline("opt", "--no-index", ("find-links",), actions=frozenset({"install", "download", "wheel"}),
+                    source="pip install --no-index: ignore the package index, look at --find-links only"),
+            Offline("env", "PIP_NO_INDEX", ("find-links",), actions=frozenset({"install", "download", "wheel"})),
+        ),
+        no_cache_env=("PIP_NO_CACHE_DIR",),
+        cleanup_paths=("~/.cache/pip",),
+        source="pip.pypa.io topics/caching; " + _PY_CACHE,
+    ),
+    Tool(
+        "uv", ("uv",), ecosystem="uv",
+        installs=frozenset({"sync", "add", "install"}), fetches=frozenset({"lock"}),
+        cleans=("uv cache clean", "uv cache prune"),
+        caches=(
+            # docs.astral.sh/uv/reference/storage: $XDG_CACHE_HOME/uv, $HOME/.cache/uv; --cache-dir, UV_CACHE_DIR
+            Cache("cache", (Loc("opt", "--cache-dir"), Loc("env", "UV_CACHE_DIR"),
+                            Loc("env", "XDG_CACHE_HOME", "uv"), Loc("home", sub=".cache/uv")),
+                  actions=frozenset({"sync", "add", "lock", "run", "tool", "install", "download", "wheel"})),
+        ),
+        offline=(Offline("opt", "--offline", ("cache",)), Offline("env", "UV_OFFLINE", ("cache",))),
+        no_cache_env=("UV_NO_CACHE",),
+        manifests=(("pyproject.toml", True, False), ("uv.lock", False, False), (".python-version", False, False)),
+        lockfile="uv.lock",
+        cleanup_paths=("~/.cache/uv",),
+        source="docs.astral.sh/uv/reference/storage; uv-cache CacheArgs (--no-cache, UV_NO_CACHE, UV_CACHE_DIR)",
+    ),
+    Tool(
+        "poetry", ("poetry",), ecosystem="poetry",
+        installs=frozenset({"install", "add", "update", "sync"}), fetches=frozenset({"lock"}),
+        cleans=("poetry cache clear --all .",),
+        caches=(
+            # python-poetry config.py: repository_cache_directory = cache-dir/cache/repositories,
+            # artifacts_cache_directory = cache-dir/artifacts, virtualenvs_path defaults to cache-dir/virtualenvs.
+            # Only the two download caches are mounted: the virtualenv poetry creates by default lives under the
+            # cache dir too, and a mount over the whole dir would take the installed packages out of the image.
+            Cache("cache", (Loc("env", "POETRY_CACHE_DIR", "cache"), Loc("env", "XDG_CACHE_HOME", "pypoetry/cache"),
+                            Loc("home", sub=".cache/pypoetry/cache")),
+                  actions=frozenset({"install", "add", "update", "lock", "sync"})),
+            Cache("artifacts", (Loc("env", "POETRY_CACHE_DIR", "artifacts"),
+                                Loc("env", "XDG_CACHE_HOME", "pypoetry/artifacts"),
+                                Loc("home", sub=".cache/pypoetry/artifacts")),
+                  actions=frozenset({"install", "add", "update", "lock", "sync"})),
+        ),
+        manifests=(("pyproject.toml", True, False), ("poetry.lock", False, False), ("poetry.toml", False, False)),
+        lockfile="poetry.lock",
+        source="python-poetry.org/docs/configuration (cache-dir, virtualenvs.path); poetry/config/config.py",
+    ),
+    Tool(
+        "pipenv", ("pipenv",), ecosystem="pipenv",
+        installs=frozenset({"install", "sync"}), fetches=frozenset({"lock"}),
+        caches=(
+            # pipenv environments.py: PIPENV_CACHE_DIR default user_cache_dir("pipenv"); pipenv runs pip with
+            # PIP_CACHE_DIR set to it (routines/install.py pip_config)
+            Cache("cache", (Loc("env", "PIPENV_CACHE_DIR"), Loc("env", "XDG_CACHE_HOME", "pipenv"),
+                            Loc("home", sub=".cache/pipenv")),
+                  actions=frozenset({"install", "sync"})),
+        ),
+        manifests=(("Pipfile", True, False), ("Pipfile.lock", False, False)),
+        lockfile="Pipfile.lock",
+        source="pypa/pipenv environments.py, routines/install.py; " + _PY_CACHE,
+    ),
+    # ----------------------------------------------------------------------------------------------------- Node.js
+    Tool(
+        "npm", ("npm",), pkgmgr=True, ecosystem="npm",
+        installs=frozenset({"install", "ci"}),
+        cleans=("npm cache clean --force",),
+        caches=(
+            # npm/cli config definitions: cache = ~/.npm on POSIX (%LocalAppData%/npm-cache on Windows);
+            # --cache, npm_config_cache (npm reads npm_config_* case-insensitively)
+            Cache("cache", (Loc("opt", "--cache"), Loc("env", "npm_config_cache"), Loc("env", "NPM_CONFIG_CACHE"),
+                            Loc("home", sub=".npm")),
+                  actions=frozenset({"ci", "install"})),
+        ),
+        offline=(
+            Offline("opt", "--offline", ("cache",), source="docs.npmjs.com config: offline"),
+            Offline("env", "npm_config_offline", ("cache",)),
+            Offline("opt", "--prefer-offline", ("cache",), strict=False),
+            Offline("env", "npm_config_prefer_offline", ("cache",), strict=False),
+        ),
+        manifests=(("package.json", True, False), ("package-lock.json", False, False),
+                   ("npm-shrinkwrap.json", False, False), (".npmrc", False, False)),
+        lockfile="package-lock.json",
+        cleanup_paths=("~/.npm", "/usr/local/share/.cache/npm"),
+        source="npm/cli lib/utils/config/definitions.js (cacheRoot, cacheExtra '.npm')",
+    ),
+    Tool(
+        "yarn", ("yarn",), pkgmgr=True, ecosystem="yarn",
+        installs=frozenset({"install", "add"}),
+        cleans=("yarn cache clean",),
+        caches=(
+            # yarnpkg/yarn src/util/user-dirs.js getCacheDir(): $XDG_CACHE_HOME/yarn, else <userHome>/.cache/yarn;
+            # src/util/user-home-dir.js: userHome is /usr/local/share for root (uid 0, src/util/root-user.js);
+            # YARN_CACHE_FOLDER and --cache-folder override (yarnpkg.com/en/docs/cli/cache)
+            Cache("cache", (Loc("opt", "--cache-folder"), Loc("env", "YARN_CACHE_FOLDER"),
+                            Loc("env", "XDG_CACHE_HOME", "yarn"), Loc("root", "/usr/local/share/.cache/yarn"),
+                            Loc("home", sub=".cache/yarn")),
+                  actions=frozenset({"", "install", "add"})),
+        ),
+        offline=(
+            Offline("opt", "--offline", ("cache",), source="yarnpkg.com/en/docs/cli/install --offline"),
+            Offline("opt", "--prefer-offline", ("cache",), strict=False),
+        ),
+        manifests=(("package.json", True, False), ("yarn.lock", False, False), (".yarnrc", False, False),
+                   (".yarnrc.yml", False, False), (".npmrc", False, False), (".yarn/releases", False, True),
+                   (".yarn/plugins", False, True), (".yarn/patches", False, True)),
+        lockfile="yarn.lock",
+        cleanup_paths=("~/.cache/yarn", "/usr/local/share/.cache/yarn", "~/.yarn-cache", "~/.yarn/berry/cache"),
+        source="yarnpkg/yarn src/util/user-dirs.js, user-home-dir.js, root-user.js",
+    ),
+    Tool(
+        "yarn-berry", ("yarn",),
+        installs=frozenset({"install", "add"}),
+        caches=(
+            # yarnpkg.com/configuration/yarnrc: cacheFolder, enableGlobalCache, globalFolder; Yarn 4 keeps the
+            # cache in the global folder (~/.yarn/berry/cache) and ignores YARN_CACHE_FOLDER there
+            # (yarnpkg/berry#6302), Yarn 2-3 in the project's .yarn/cache. The Dockerfile does not show which.
+            Cache("cache", (Loc("unknown", "Yarn Berry keeps its cache in ~/.yarn/berry/cache (Yarn 4) or in the "
+                                           "project's .yarn/cache (Yarn 2-3), and the version is not known"),),
+                  actions=frozenset({"", "install", "add"})),
+        ),
+        signals=("--immutable", "--immutable-cache", "--check-cache", "--mode", "YARN_ENABLE_", "YARN_NODE_LINKER",
+                 "YARN_GLOBAL_FOLDER"),
+        source="yarnpkg.com/configuration/yarnrc; yarnpkg/berry#6302",
+    ),
+    Tool(
+        "pnpm", ("pnpm",), pkgmgr=True, ecosystem="pnpm",
+        installs=frozenset({"install", "add"}), fetches=frozenset({"fetch"}),
+        cleans=("pnpm store prune",),
+        caches=(
+            # pnpm config/config/src/dirs.ts getDataDir(): PNPM_HOME, $XDG_DATA_HOME/pnpm, ~/.local/share/pnpm;
+            # store/store-path: the store is <pnpm home>/store (plus a version dir); --store-dir overrides.
+            # The store is hard-linked into node_modules; across a mount pnpm copies instead.
+            Cache("store", (Loc("opt", "--store-dir"), Loc("env", "PNPM_HOME", "store"),
+                            Loc("env", "XDG_DATA_HOME", "pnpm/store"), Loc("home", sub=".local/share/pnpm/store")),
+                  actions=frozenset({"install", "add", "i", "fetch"})),
+        ),
+        offline=(
+            Offline("opt", "--offline", ("store",), source="pnpm.io/cli/install --offline"),
+            Offline("opt", "--prefer-offline", ("store",), strict=False),
+        ),
+        manifests=(("package.json", True, False), ("pnpm-lock.yaml", False, False), (".npmrc", False, False),
+                   (".pnpmfile.cjs", False, False)),
+        lockfile="pnpm-lock.yaml",
+        cleanup_paths=("~/.local/share/pnpm/store", "~/.pnpm-store", "~/.cache/pnpm"),
+        source="pnpm/pnpm config/config/src/dirs.ts, store/store-path/src/index.ts",
+    ),
+    # ----------------------------------------------------------------------------------------------- Go and Rust
+    Tool(
+        "go", ("go",), ecosystem="go",
+        installs=frozenset({"install", "get"}), fetches=frozenset({"mod download"}),
+        cleans=("go clean -modcache", "go clean -cache"),
+        two_word=frozenset({"mod"}),
+        caches=(
+            # go help environment / testdata/script/mod_gomodcache.txt: GOMODCACHE defaults to $GOPATH[0]/pkg/mod,
+            # GOPATH to $HOME/go; the golang image sets GOPATH=/go (IMAGE_ENV)
+            Cache("modcache", (Loc("env", "GOMODCACHE"), Loc("env", "GOPATH", "pkg/mod", sep=":"),
+                               Loc("home", sub="go/pkg/mod")),
+                  store=True,
+                  actions=frozenset({"mod download", "build", "install", "test", "get", "run", "vet", "generate"})),
+            # testdata/script/cache_unix.txt: GOCACHE, else $XDG_CACHE_HOME/go-build, else $HOME/.cache/go-build
+            Cache("build", (Loc("env", "GOCACHE"), Loc("env", "XDG_CACHE_HOME", "go-build"),
+                            Loc("home", sub=".cache/go-build")),
+                  actions=frozenset({"build", "install", "test", "run", "vet"})),
+        ),
+        offline=(
+            # GOPROXY=off: "module lookup disabled by GOPROXY=off" (testdata/script/mod_gonoproxy.txt); the go
+            # command then builds from the module cache only. (-mod=mod allows downloads; -mod=vendor reads ./vendor.)
+            Offline("env=", "GOPROXY", ("modcache",), value="off",
+                    actions=frozenset({"mod download", "build", "install", "test", "get", "run", "vet",
+                                       "generate", "list"})),
+        ),
+        manifests=(("go.mod", True, False), ("go.sum", False, False)),
+        lockfile="go.sum",
+        source="go.dev/ref/mod (module cache, GOPROXY); cmd/go testdata mod_gomodcache.txt, cache_unix.txt",
+    ),
+    Tool(
+        "cargo", ("cargo",), ecosystem="cargo",
+        installs=frozenset({"install"}), fetches=frozenset({"fetch"}),
+        caches=(
+            # doc.rust-lang.org/cargo/guide/cargo-home.html: $CARGO_HOME (default $HOME/.cargo) registry/ (index,
+            # cache, src) and git/ (db, checkouts); the rust image sets CARGO_HOME=/usr/local/cargo (IMAGE_ENV)
+            Cache("registry", (Loc("env", "CARGO_HOME", "registry"), Loc("home", sub=".cargo/registry")),
+                  store=True, actions=frozenset({"fetch", "build", "install", "test", "check"})),
+            Cache("git", (Loc("env", "CARGO_HOME", "git"), Loc("home", sub=".cargo/git")),
+                  store=True, actions=frozenset({"fetch", "build", "install", "test", "check"})),
+        ),
+        offline=(
+            # cargo-fetch(1): "Subsequent Cargo commands will be able to run offline after a cargo fetch";
+            # --offline, --frozen (= --locked --offline), CARGO_NET_OFFLINE / net.offline
+            Offline("opt", "--offline", ("registry", "git")),
+            Offline("opt", "--frozen", ("registry", "git")),
+            Offline("env", "CARGO_NET_OFFLINE", ("registry", "git")),
+        ),
+        manifests=(("Cargo.toml", True, False), ("Cargo.lock", False, False)),
+        lockfile="Cargo.lock",
+        source="doc.rust-lang.org/cargo/guide/cargo-home.html, commands/cargo-fetch.html",
+    ),
+    # ---------------------------------------------------------------------------------------------------------- JVM
+    Tool(
+        "maven", ("mvn",), scripts=("mvnw",), ecosystem="maven",
+        installs=frozenset({"install", "package", "verify"}),
+        fetches=frozenset({"dependency:go-offline", "dependency:resolve", "dependency:resolve-plugins"}),
+        caches=(
+            # maven settings.xml localRepository "Default: ${user.home}/.m2/repository"; -Dmaven.repo.local
+            Cache("repository", (Loc("prop", "maven.repo.local", vars=("MAVEN_OPTS", "MAVEN_ARGS")),
+                                 Loc("unless-opt", "-s", "a settings file (-s) may set localRepository"),
+                                 Loc("unless-opt", "--settings", "a settings file (--settings) may set "
+                                                                 "localRepository"),
+                                 Loc("home", sub=".m2/repository")),
+                  store=True),
+        ),
+        offline=(Offline("opt", "-o", ("repository",)), Offline("opt", "--offline", ("repository",))),
+        manifests=(("pom.xml", True, False), (".mvn", False, True)),
+        source="maven.apache.org settings reference (localRepository); LocalRepository API docs",
+    ),
+    Tool(
+        "gradle", ("gradle",), scripts=("gradlew",), ecosystem="gradle",
+        installs=frozenset({"build", "assemble", "installDist"}),
+        fetches=frozenset({"dependencies", "androidDependencies"}),
+        caches=(
+            # docs.gradle.org/userguide/gradle_directories.html: Gradle User Home (~/.gradle, GRADLE_USER_HOME)
+            # holds caches/ (dependencies) and wrapper/dists; -g/--gradle-user-home, -Dgradle.user.home
+            Cache("caches", (Loc("opt", "--gradle-user-home", "caches"), Loc("opt", "-g", "caches"),
+                             Loc("prop", "gradle.user.home", "caches", vars=("GRADLE_OPTS",)),
+                             Loc("env", "GRADLE_USER_HOME", "caches"), Loc("home", sub=".gradle/caches")),
+                  store=True),
+        ),
+        offline=(Offline("opt", "--offline", ("caches",)),),
+        manifests=(("build.gradle", False, False), ("build.gradle.kts", False, False),
+                   ("settings.gradle", False, False), ("settings.gradle.kts", False, False),
+                   ("gradle.properties", False, False), ("gradle", False, True)),
+        source="docs.gradle.org/userguide/gradle_directories.html",
+    ),
+    # ------------------------------------------------------------------------------------------------ Ruby and PHP
+    Tool(
+        "bundler", ("bundle",), ecosystem="bundler",
+        installs=frozenset({"install"}), fetches=frozenset({"cache", "package"}),
+        caches=(
+            # bundle-config(1): global_gem_cache (BUNDLE_GLOBAL_GEM_CACHE) "cache all gems and compiled extensions
+            # globally" in Bundler.user_cache (~/.bundle/cache); off by default, when Bundler keeps the .gem files
+            # in <bundle path>/cache with the installed gems, which no mount can separate. With the global cache
+            # on, a mount would hand compiled extensions to a fresh install (rubygems/rubygems#6616).
+            Cache("global-cache", (Loc("unknown", "Bundler's global cache also holds compiled extensions that a "
+                                                  "later install reuses without rebuilding them "
+                                                  "(rubygems/rubygems#6616)"),),
+                  only_if="BUNDLE_GLOBAL_GEM_CACHE", actions=frozenset({"install"})),
+            # bundle-cache(1): the app's cache is vendor/cache (BUNDLE_CACHE_PATH); `bundle install --local` reads it
+            Cache("app-cache", (Loc("env", "BUNDLE_CACHE_PATH"), Loc("relative", "vendor/cache")),
+                  actions=frozenset({"cache", "package"}), mount=False),
+        ),
+        offline=(Offline("opt", "--local", ("app-cache",), actions=frozenset({"install"})),),
+        manifests=(("Gemfile", True, False), ("Gemfile.lock", False, False)),
+        lockfile="Gemfile.lock",
+        source="bundler.io/man/bundle-config.1.html (global_gem_cache), bundle-cache(1), bundle-install(1)",
+    ),
+    Tool(
+        "gem", ("gem",), pkgmgr=True,
+        installs=frozenset({"install", "upgrade"}),
+        cleans=("gem cleanup",),
+        cleanup_paths=("~/.gem", "~/.local/share/gem", "/usr/local/bundle/cache"),
+        source="guides.rubygems.org (the .gem files stay in $GEM_HOME/cache with the installed gems)",
+    ),
+    Tool(
+        "composer", ("composer",), pkgmgr=True, ecosystem="composer",
+        installs=frozenset({"install", "add", "upgrade"}),
+        cleans=("composer clear-cache",),
+        caches=(
+            # composer src/Composer/Factory.php getCacheDir(): COMPOSER_CACHE_DIR; $COMPOSER_HOME/cache; on an XDG
+            # system (any XDG_* variable, or /etc/xdg exists) $XDG_CACHE_HOME/composer or ~/.cache/composer; else
+            # ~/.composer/cache. The composer image sets COMPOSER_HOME=/tmp (IMAGE_ENV).
+            Cache("cache", (Loc("env", "COMPOSER_CACHE_DIR"), Loc("env", "COMPOSER_HOME", "cache"),
+                            Loc("env", "XDG_CACHE_HOME", "composer"), Loc("xdg-any", sub=".cache/composer"),
+                            Loc("unknown", "Composer's cache is ~/.cache/composer when the image has /etc/xdg, "
+                                           "else ~/.composer/cache")),
+                  actions=frozenset({"install", "add", "upgrade", "update"})),
+        ),
+        offline=(Offline("env", "COMPOSER_DISABLE_NETWORK", ("cache",),
+                         source="getcomposer.org/doc/03-cli.md COMPOSER_DISABLE_NETWORK"),),
+        manifests=(("composer.json", True, False), ("composer.lock", False, False), ("auth.json", False, False)),
+        lockfile="composer.lock",
+        cleanup_paths=("~/.composer/cache", "~/.cache/composer"),
+        source="composer/composer src/Composer/Factory.php; docker-library composer (COMPOSER_HOME=/tmp)",
+    ),
+    # ------------------------------------------------------------------------------------------------------- .NET
+    Tool(
+        "dotnet", ("dotnet",), ecosystem="dotnet",
+        installs=frozenset({"build", "publish"}), fetches=frozenset({"restore"}),
+        cleans=("dotnet nuget locals all --clear",),
+        caches=(
+            # learn.microsoft.com nuget/consume-packages/managing-the-global-packages-and-cache-folders:
+            # global-packages ~/.nuget/packages (NUGET_PACKAGES; globalPackagesFolder in nuget.config);
+            # `dotnet restore --packages DIR`
+            Cache("packages", (Loc("opt", "--packages"), Loc("env", "NUGET_PACKAGES"),
+                               Loc("home", sub=".nuget/packages")),
+                  store=True, actions=frozenset({"restore", "build", "publish", "test"})),
+            # http-cache ~/.local/share/NuGet/v3-cache (NUGET_HTTP_CACHE_PATH); not mounted
+            Cache("http-cache", (Loc("env", "NUGET_HTTP_CACHE_PATH"), Loc("home", sub=".local/share/NuGet/v3-cache")),
+                  actions=frozenset({"restore", "build", "publish", "test"}), mount=False),
+        ),
+        offline=(Offline("opt", "--no-restore", ("packages",),
+                         actions=frozenset({"build", "publish", "test", "run", "pack"})),),
+        manifests=(("nuget.config", False, False), ("NuGet.Config", False, False),
+                   ("Directory.Build.props", False, False), ("Directory.Packages.props", False, False),
+                   ("global.json", False, False)),
+        source="learn.microsoft.com/nuget/consume-packages/managing-the-global-packages-and-cache-folders",
+    ),
+    # ------------------------------------------------------------------------------------------------------ conda
+    Tool(
+        "conda", ("conda", "mamba"), pkgmgr=True,
+        installs=frozenset({"install", "create", "upgrade", "env-create", "env-update"}),
+        cleans=("conda clean -afy",),
+        caches=(
+            # conda docs, pkgs_dirs: <root prefix>/pkgs when writable, else ~/.conda/pkgs; CONDA_PKGS_DIRS (comma
+            # list). conda links installed files from here (a copy across filesystems). Not mounted.
+            Cache("pkgs", (Loc("env", "CONDA_PKGS_DIRS", sep=","),
+                           Loc("unknown", "conda's package cache is <root prefix>/pkgs, or ~/.conda/pkgs when the "
+                                          "prefix is not writable")),
+                  mount=False),
+        ),
+        offline=(Offline("opt", "--offline", ("pkgs",)),),
+        cleanup_paths=("/opt/conda/pkgs", "~/.conda/pkgs", "/opt/miniconda/pkgs", "/opt/micromamba/pkgs",
+                       "~/micromamba/pkgs"),
+        source="docs.conda.io configuration (pkgs_dirs, CONDA_PKGS_DIRS)",
+    ),
+    Tool(
+        "micromamba", ("micromamba",), pkgmgr=True, cleanup_as="conda",
+        installs=frozenset({"install", "create", "upgrade", "env-create", "env-update"}),
+        cleans=("micromamba clean --all --yes",),
+        caches=(
+            # mamba.readthedocs.io micromamba-installation: "all environments and cache will be created by
+            # default under the MAMBA_ROOT_PREFIX"; the install script's default prefix is ~/micromamba
+            Cache("pkgs", (Loc("env", "CONDA_PKGS_DIRS", sep=","), Loc("env", "MAMBA_ROOT_PREFIX", "pkgs"),
+                           Loc("home", sub="micromamba/pkgs")),
+                  mount=False),
+        ),
+        offline=(Offline("opt", "--offline", ("pkgs",)),),
+        source="mamba.readthedocs.io/en/latest/installation/micromamba-installation.html",
+    ),
+)
+
+IMAGE_ENV: dict[str, dict[str, str]] = {
+    # last path component of the base's repository -> variables the image sets
+    "golang": {"GOPATH": "/go"},  # docker-library/golang Dockerfile: ENV GOPATH /go
+    "rust": {"CARGO_HOME": "/usr/local/cargo", "RUSTUP_HOME": "/usr/local/rustup"},  # rust-lang/docker-rust
+    "composer": {"COMPOSER_HOME": "/tmp"},  # docker-library/repo-info composer: COMPOSER_HOME=/tmp
+}
+"""Variables official base images set that move a tool's directories. The Dockerfile's own ENV wins."""
+
+_INF = 1 << 30
+RPM_CACHEDIRS: dict[str, tuple[tuple[str, int, int, str], ...]] = {
+    # (family, first release, last release, cache directory), for the releases rpm_release() reads off the base.
+    # yum 3 (RHEL/CentOS <= 7, Amazon Linux 1/2): yum.conf cachedir=/var/cache/yum/$basearch/$releasever.
+    # dnf 4 (RHEL 8-10, Fedora 22-40, Amazon Linux 2022+; yum is a link to it): dnf.conf(5) cachedir
+    #   /var/cache/dnf for root.
+    # dnf 5 (Fedora 41+: dnf5.spec dnf5_obsoletes_dnf for fedora > 40, also yum): dnf5-caching(7) "The default root
+    #   cache directory is /var/cache/libdnf5".
+    "yum": (("el", 0, 7, "/var/cache/yum"), ("el", 8, 10, "/var/cache/dnf"),
+            ("fedora", 0, 21, "/var/cache/yum"), ("fedora", 22, 40, "/var/cache/dnf"),
+            ("fedora", 41, _INF, "/var/cache/libdnf5"),
+            ("amzn", 0, 2021, "/var/cache/yum"), ("amzn", 2022, _INF, "/var/cache/dnf")),
+    "dnf": (("el", 0, 10, "/var/cache/dnf"),
+            ("fedora", 0, 40, "/var/cache/dnf"), ("fedora", 41, _INF, "/var/cache/libdnf5"),
+            ("amzn", 2022, _INF, "/var/cache/dnf")),
+    # microdnf 3 (libdnf) hard-codes /var/cache/yum (dnf/dnf-main.c); dnf5 replaces microdnf on Fedora 38+
+    # (dnf5.spec: Provides/Obsoletes microdnf < 4 for fedora > 37).
+    "microdnf": (("el", 0, 10, "/var/cache/yum"),
+                 ("fedora", 0, 37, "/var/cache/yum"), ("fedora", 38, _INF, "/var/cache/libdnf5"),
+                 ("amzn", 2022, _INF, "/var/cache/yum")),
+}
+_RPM_UNKNOWN = {
+    "yum": "yum's cache is /var/cache/yum (yum 3: CentOS 7, Amazon Linux 2), /var/cache/dnf (dnf 4: RHEL/CentOS "
+           "8-10, Fedora 22-40, Amazon Linux 2023) or /var/cache/libdnf5 (dnf 5: Fedora 41+)",
+    "dnf": "dnf's cache is /var/cache/dnf (dnf 4) or /var/cache/libdnf5 (dnf 5: Fedora 41+)",
+    "microdnf": "microdnf's cache is /var/cache/yum (microdnf 3: UBI, RHEL, CentOS) or /var/cache/libdnf5 (dnf 5 "
+                "as microdnf: Fedora 38+)",
+}
+
+
+# =====================================================================================================================
+# views of the table
+# =====================================================================================================================
+
+_BY_NAME = {t.name: t for t in TOOLS}
+_BY_COMMAND: dict[str, Tool] = {}
+for _t in TOOLS:
+    for _c in _t.commands + _t.scripts:
+        _BY_COMMAND.setdefault(_c, _t)  # yarn: Yarn Classic unless something says Berry
+del _t, _c
+
+
+def tool_named(name: str) -> Tool:
+    return _BY_NAME[name]
+
+
+def manager_names() -> tuple[str, ...]:
+    """The managers ``pkgmgr`` parses, in table order (``PackageCall.manager`` values)."""
+    out: list[str] = []
+    for t in TOOLS:
+        if t.pkgmgr:
+            out.extend(c for c in t.commands if c not in out)
+    return tuple(out)
+
+
+def system_managers() -> tuple[str, ...]:
+    out: list[str] = []
+    for t in TOOLS:
+        if t.system:
+            out.extend(t.commands)
+    return tuple(out)
+
+
+def ecosystem_files() -> dict[str, tuple[tuple[str, bool, bool], ...]]:
+    return {t.ecosystem: t.manifests for t in TOOLS if t.ecosystem and t.manifests}
+
+
+def lockfiles() -> dict[str, str]:
+    return {t.ecosystem: t.lockfile for t in TOOLS if t.ecosystem and t.lockfile}
+
+
+def cleanup_paths() -> tuple[tuple[str, str], ...]:
+    """(cleanup owner, directory) for every directory whose removal clears a tool's cache, in table order."""
+    return tuple((t.cleanup_as or t.name, p) for t in TOOLS for p in t.cleanup_paths)
+
+
+def cleanup_owner(manager: str) -> str:
+    """The name a manager's clean command is reported under (``apt-get`` -> ``apt``, ``mamba`` -> ``conda``)."""
+    t = _BY_COMMAND.get(manager)
+    return (t.cleanup_as or t.name) if t is not None and t.pkgmgr else manager
+
+
+# =====================================================================================================================
+# queries
+# =====================================================================================================================
+
+_FALSY = ("", "0", "false", "no", "off", "n")
+
+
+def _truthy(v: str | None) -> bool:
+    return v is None or v.strip().lower() not in _FALSY  # a value only known at build time may be true
+
+
+def _script_of(name: str | None, script: str) -> bool:
+    return name is not None and posixpath.basename(name) == script and name.startswith(("./", "/"))
+
+
+def identify(obj: Any) -> Use | None:
+    """The tool a command (or a ``PackageCall``) runs, and the action; None for anything else."""
+    from dockerfix.model.pkgmgr import PackageCall, parse_package_call
+
+    if isinstance(obj, PackageCall):
+        call, cmd = obj, obj.command
+    else:
+        cmd, call = obj, parse_package_call(obj)
+    eff = cmd.effective
+    if call is not None:
+        manager = call.manager
+        if manager == "pip" and call.invocation and call.invocation[0].value == "uv":
+            return Use(_BY_NAME["uv"], call.action, eff, call, "uv")
+        tool = _BY_COMMAND.get(manager)
+        if tool is None:
+            return None
+        if tool.name == "yarn" and _is_berry(call, eff):
+            tool = _BY_NAME["yarn-berry"]
+        label = "apt" if tool.name == "apt" else manager
+        return Use(tool, call.action, eff, call, label)
+    base = eff.basename
+    if base is None:
+        return None
+    tool = _BY_COMMAND.get(base)
+    if tool is None or tool.pkgmgr:
+        return None
+    if base in tool.scripts and not _script_of(eff.name_value, base):
+        return None
+    args = [w.value for w in eff.args]
+    first = next((a for a in args if a is None or not a.startswith("-")), None)
+    action = first
+    if first in tool.two_word:
+        i = args.index(first)
+        nxt = args[i + 1] if i + 1 < len(args) else None
+        action = f"{first} {nxt}" if nxt is not None else first
+    return Use(tool, action, eff, None, base)
+
+
+def _is_berry(call: Any, eff: Any) -> bool:
+    sig = _BY_NAME["yarn-berry"].signals
+    if any(o.name in sig for o in call.options):
+        return True
+    return any(a.name.startswith(s) for a in eff.assignments for s in sig if s.startswith("YARN_"))
+
+
+class _Ctx:
+    __slots__ = ("env", "home", "root", "base", "use", "_opts")
+
+    def __init__(self, use: Use, env: dict[str, str | None], home: str | None, base: str, user: Any) -> None:
+        merged: dict[str, str | None] = dict(_image_env(base))
+        merged.update(env)
+        for a in use.command.assignments:
+            merged[a.name] = a.value.value if a.value is not None else None
+        self.env = merged
+        self.home = home
+        if user is INFER:
+            self.root = home == "/root"
+        else:
+            self.root = user in (None, "", "root", "0", "0:0", "root:root") or (
+                isinstance(user, str) and user.partition(":")[0] in ("root", "0"))
+        self.base = base
+        self.use = use
+
+    def option(self, name: str) -> tuple[bool, str | None]:
+        """(given?, value) of an option of the command."""
+        call = self.use.call
+        if call is not None:
+            for o in call.options:
+                if o.name == name and o.value is not None:
+                    return True, o.value
+        # not a value option in pkgmgr's tables (pip -d), or a tool pkgmgr does not parse: the next word
+        words = self.use.command.args
+        for i, w in enumerate(words):
+            v = w.value
+            if v is None:
+                continue
+            if v == name:
+                if i + 1 < len(words):
+                    return True, words[i + 1].value
+                return True, None
+            if v.startswith(name + "="):
+                return True, v[len(name) + 1:]
+        return False, None
+
+    def flag(self, name: str) -> bool:
+        call = self.use.call
+        if call is not None:
+            return call.has_option(name)
+        return any(w.value == name or (w.value or "").startswith(name + "=") for w in self.use.command.args)
+
+    def prop(self, name: str, vars: tuple[str, ...]) -> tuple[bool, str | None]:
+        """A ``-Dname=value`` system property on the command line or in the variables ``vars``."""
+        key = f"-D{name}="
+        words = self.use.command.args
+        for i, w in enumerate(words):
+            v = w.value
+            if v is None:
+                continue
+            if v.startswith(key):
+                return True, v[len(key):]
+            if v == "-D" and i + 1 < len(words):
+                nv = words[i + 1].value
+                if nv is None:
+                    return True, None
+                if nv.startswith(name + "="):
+                    return True, nv[len(name) + 1:]
+        for var in vars:
+            if var not in self.env:
+                continue
+            val = self.env[var]
+            if val is None:
+                return True, None
+            for part in val.split():
+                if part.startswith(key):
+                    return True, part[len(key):]
+        return False, None
+
+
+def _image_env(base: str) -> dict[str, str]:
+    if not base or "$" in base:
+        return {}
+    from dockerfix.model.ecosystems import repo_name
+
+    return IMAGE_ENV.get(repo_name(base).rsplit("/", 1)[-1], {})
+
+
+def _join(value: str, sub: str) -> str:
+    return posixpath.normpath(posixpath.join(value, sub)) if sub else posixpath.normpath(value)
+
+
+def _resolve(tool: Tool, where: tuple[Loc, ...], ctx: _Ctx) -> tuple[str | None, str | None]:
+    """(path, None) or (None, reason) for a location chain."""
+    label = ctx.use.label or tool.name
+    for loc in where:
+        k = loc.kind
+        if k == "opt":
+            given, val = ctx.option(loc.name)
+            if not given:
+                continue
+            if val is None:
+                return None, f"{label} {loc.name} has no static value"
+            return _join(val, loc.sub), None
+        if k == "prop":
+            given, val = ctx.prop(loc.name, loc.vars)
+            if not given:
+                continue
+            if val is None:
+                return None, f"-D{loc.name} has no static value"
+            return _join(val, loc.sub), None
+        if k == "setopt":
+            given, val = False, None
+            call = ctx.use.call
+            for v in (call.option_values("--setopt") if call is not None else ()):
+                if v is None:
+                    return None, f"{label} --setopt has no static value"
+                if v.startswith(loc.name + "="):
+                    given, val = True, v[len(loc.name) + 1:]
+            if given:
+                return _join(val or "/", loc.sub), None
+            continue
+        if k == "env":
+            if loc.name not in ctx.env:
+                continue
+            val = ctx.env[loc.name]
+            if val is None:
+                return None, f"${loc.name} has no static value"
+            if loc.sep:
+                val = val.split(loc.sep)[0]
+            if not val.strip():
+                continue
+            return _join(val, loc.sub), None
+        if k == "xdg-any":
+            if not any(n.startswith("XDG_") for n in ctx.env):
+                continue
+            if ctx.home is None:
+                return None, "the RUN's user has an unknown HOME"
+            return _join(ctx.home, loc.sub), None
+        if k == "root":
+            if ctx.root:
+                return _join(loc.name, loc.sub), None
+            continue
+        if k == "home":
+            if ctx.home is None:
+                return None, "the RUN's user has an unknown HOME"
+            return _join(ctx.home, loc.sub), None
+        if k == "fixed":
+            return loc.name, None
+        if k == "relative":
+            return loc.name, None
+        if k == "family":
+            return rpm_cache_dir(loc.name, ctx.base)
+        if k == "unless-opt":
+            if ctx.flag(loc.name):
+                return None, loc.sub
+            continue
+        if k == "unknown":
+            return None, loc.name
+        raise ValueError(f"unknown location rule {k!r}")  # pragma: no cover - the table is checked by the tests
+    return None, f"no location rule of {tool.name} applies"
+
+
+def rpm_cache_dir(tool: str, base: str) -> tuple[str | None, str | None]:
+    """(cache directory, None) of yum, dnf or microdnf on the base image; (None, reason) when the base does not
+    show which release (and so which of yum 3, dnf 4, dnf 5 or microdnf) it ships."""
+    from dockerfix.model.ecosystems import rpm_release
+
+    rel = rpm_release(base) if base and "$" not in base else None
+    if rel is not None:
+        family, version = rel
+        for fam, lo, hi, path in RPM_CACHEDIRS[tool]:
+            if fam == family and lo <= version <= hi:
+                return path, None
+    shown = f"the base image {base}" if base else "the base image"
+    return None, f"{_RPM_UNKNOWN[tool]}, and {shown} does not show which"
+
+
+def _use(obj: Any) -> Use | None:
+    return obj if isinstance(obj, Use) else identify(obj)
+
+
+def _dirs(use: Use, caches, env, home, base, user) -> list[ToolDir]:
+    ctx = _Ctx(use, env or {}, home, base or "", user)
+    out: list[ToolDir] = []
+    for c in caches:
+        if c.only_if and not (c.only_if in ctx.env and _truthy(ctx.env[c.only_if])):
+            continue
+        path, reason = _resolve(use.tool, c.where, ctx)
+        out.append(ToolDir(use.label or use.tool.name, c.key, path, reason, c.store, c.sharing, c.mount))
+    return out
+
+
+def _writes(c: Cache, action: str | None) -> bool:
+    return c.actions is None or (action or "") in c.actions
+
+
+def cache_dirs(obj: Any, env: dict[str, str | None] | None = None, home: str | None = None, base: str = "", *,
+               user: Any = INFER) -> list[ToolDir]:
+    """The cache directories ``obj`` writes that a cache mount may hold (see the module docstring)."""
+    use = _use(obj)
+    if use is None:
+        return []
+    merged = dict(env or {})
+    merged.update({a.name: (a.value.value if a.value is not None else None) for a in use.command.assignments})
+    if any(v in merged for v in use.tool.no_cache_env):
+        return []
+    caches = [c for c in use.tool.caches if c.mount and _writes(c, use.action)]
+    return _dirs(use, caches, env, home, base, user)
+
+
+def fills(obj: Any, env: dict[str, str | None] | None = None, home: str | None = None, base: str = "", *,
+          user: Any = INFER) -> list[ToolDir]:
+    """Every directory ``obj`` fills for a later step to read (see the module docstring)."""
+    use = _use(obj)
+    if use is None:
+        return []
+    caches = [c for c in use.tool.caches if c.actions is None or (use.action or "") in c.actions]
+    return _dirs(use, caches, env, home, base, user)
+
+
+def offline_reads(obj: Any, env: dict[str, str | None] | None = None, home: str | None = None, base: str = "", *,
+                  user: Any = INFER) -> list[ToolDir]:
+    """What ``obj`` reads without the network because of an offline flag or variable (see the module docstring)."""
+    use = _use(obj)
+    if use is None:
+        return []
+    ctx = _Ctx(use, env or {}, home, base or "", user)
+    keys: dict[str, bool] = {}
+    for f in use.tool.offline:
+        if f.actions is not None and (use.action or "") not in f.actions:
+            continue
+        if f.how == "opt":
+            on = ctx.flag(f.name)
+        elif f.how == "env":
+            on = f.name in ctx.env and _truthy(ctx.env[f.name])
+        elif f.how == "env=":
+            val = ctx.env.get(f.name, "")
+            on = f.name in ctx.env and (val is None or f.value in val.split(","))
+        else:  # pragma: no cover - the table is checked by the tests
+            raise ValueError(f"unknown offline rule {f.how!r}")
+        if on:
+            for k in f.reads:
+                keys[k] = keys.get(k, False) or f.strict
+    if not keys:
+        return []
+    caches = [c for c in use.tool.caches if c.key in keys]
+    out = _dirs(use, caches, env, home, base, user)
+    return [ToolDir(d.tool, d.key, d.path, d.reason, d.store, d.sharing, d.mount, keys[d.key]) for d in out]
