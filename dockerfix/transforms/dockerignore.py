@@ -336,7 +336,7 @@ makes the fix unsafe. Otherwise the fix is safe: the image loses only files its 
                     why = f"line {r.line} copies {p} into the image, which the application may read at runtime"
                 else:
                     if facts is None:
-                        facts = RunFacts.of(ctx, tree)
+                        facts = RunFacts.of(ctx)
                     if kind == "installed" and not facts.installs(entry):
                         why = f"line {r.line} ships {p}, which the Dockerfile does not install itself"
                     elif kind == "output" and tree.source_in(entry) is not None:
@@ -592,7 +592,7 @@ class RunFacts:
         self._under: dict[str, list[tuple[int, str]]] = {}
 
     @classmethod
-    def of(cls, ctx: Context, tree: ContextTree) -> "RunFacts":
+    def of(cls, ctx: Context) -> "RunFacts":
         f = cls()
         for site in iter_run_sites(ctx, onbuild=True):
             line = site.inst.start_line
