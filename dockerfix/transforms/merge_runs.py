@@ -1,4 +1,4 @@
-"""DFX101 merge-runs: consecutive RUN instructions of one stage become one ``&&`` chain."""
+"""DFX101 merge-runs: consecutive RUN instructions of one stage become one ``&&`` chain, when the join has a reason."""
 
 from __future__ import annotations
 
@@ -6,95 +6,416 @@ TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
 if TYPE_CHECKING:
     from typing import Iterable
 
-from bisect import bisect_left
-from operator import attrgetter
-
+from dockerfix._lazyre import lazy
 from dockerfix.syntax.nodes import Document, Instruction, Trivia
-from dockerfix.transforms._merge import _join
+from dockerfix.transforms._merge import join_runs, nodes_between
 from dockerfix.transforms._run import RunShell, instruction_style
 from dockerfix.transforms.base import Context, Diagnostic, Edit, Fix, Transform
 
-_start = attrgetter("start")
+# ------------------------------------------------------------------ when a join earns its place in the diff
+REASONS = {
+    "cleanup": "the later RUN deletes files this one created",
+    "index": "{update} belongs with its install",
+    "bookkeeping": "bookkeeping commands need no layer of their own",
+    "bookkeeping-above": "the bookkeeping commands above it need no layer of their own",
+}
+"""Why a RUN joins the block above it, tried in this order. ``cleanup``: it deletes or cleans what the block created
+(``rm`` of paths a block RUN wrote, a package manager's clean or cache ``rm`` after that manager ran, ``apt-get purge``
+/``remove``/``autoremove`` of packages the block installed): merged, the bytes never land. ``index``: it installs with
+the package manager whose index the block refreshed and has not installed from yet (correctness: a cached
+``apt-get update`` layer goes stale). ``bookkeeping``: it, or the whole block so far, is only bookkeeping commands
+(:data:`BOOKKEEPING`): a layer of its own is pure overhead (and when the block above is the cheap part, a change to
+it re-ran the RUN below anyway). Anything else (downloads, installs, compiles, builds,
+unknown commands) keeps its own layer, so a change to one step does not re-run the others."""
+
+BOOKKEEPING = {
+    "mkdir": "any", "rmdir": "any", "rm": "any", "ln": "any", "touch": "any",
+    "chmod": "any", "chown": "any", "chgrp": "any",
+    "echo": "any", "printf": "any", "tee": "any", "true": "any", ":": "any", "test": "any", "[": "any",
+    "useradd": "any", "groupadd": "any", "adduser": "any", "addgroup": "any", "usermod": "any", "groupmod": "any",
+    "chpasswd": "any",
+    "cp": "few-files", "mv": "few-files",
+    "sed": "in-place",
+}
+"""Cheap commands (wrappers such as ``sudo`` looked through), and when they count: ``any``; ``few-files``: at most
+:data:`FEW_FILES` operands, ``cp`` not recursive; ``in-place``: ``sed -i`` editing a file."""
+FEW_FILES = 4
+_RECURSIVE = ("-r", "-R", "-a", "--recursive", "--archive")
+
+_FAMILY = {"apt-get": "apt", "dnf": "rpm", "yum": "rpm", "microdnf": "rpm", "mamba": "conda", "micromamba": "conda"}
+_REMOVALS = ("remove", "purge", "autoremove")
+_INSTALLS = ("upgrade", "dist-upgrade")
+
+_HADOLINT = lazy(r"^#\s*hadolint\s+(global\s+)?ignore\s*=\s*([A-Za-z0-9 ,]+)", 0)
 
 
 class MergeRuns(Transform):
     code = "DFX101"
     name = "merge-runs"
     after = ("reorder-manifests",)
-    summary = "Merge consecutive RUN instructions of a stage into one && chain"
+    answers = ("DL3059",)
+    """hadolint rules this transform answers: their ignore pragmas are the author's word and are respected."""
+    summary = ("Merge consecutive RUN instructions of a stage into one && chain where a join has a reason (a cleanup, "
+               "apt-get update with its install, bookkeeping)")
     safety = "safe"
     docs = """\
 ## What it does
 Joins a RUN with the RUNs right below it (comments between them allowed) into one `&&` chain, in the continuation
-style of the first one (indent, `&&` at the start or the end of lines, escape character). A whole block of RUNs that
-can merge one after the other is one fix; the first RUN that cannot join ends the block. Comments between them move
-inside the continuation, where BuildKit ignores them.
+style of the first one (indent, `&&` at the start or the end of lines, escape character), but only when the join has
+a reason. Each join is decided on its own; a block continues while its joins have a reason, and the message names
+the reason for each:
+
+- *the later RUN deletes files this one created*: the RUN below deletes (`rm`) paths a RUN of the block wrote,
+  cleans up after a package manager the block ran (`apt-get clean`, `rm -rf /var/lib/apt/lists/*`,
+  `npm cache clean`...), or purges/removes packages the block installed (`apt-get purge`);
+- *apt-get update belongs with its install*: the RUN below installs with the package manager whose index the block
+  refreshed (`apt-get update`, `apk update`, `zypper refresh`...) and has not installed from yet;
+- *bookkeeping commands*: the RUN below is only cheap bookkeeping (`mkdir`, `ln`, `chmod`, `chown`, `echo > file`,
+  `useradd`/`groupadd`, `rm`, `cp`/`mv` of a few files, `sed -i`, ...), or the block so far is.
+
+Independent expensive steps (downloads with `curl`/`wget`/`git clone`, package installs, compiles, `pip install`,
+`npm ci`, `go build`, unknown commands) stay in their own RUNs.
 
 ## Why
-Each RUN makes a layer. Files that one RUN creates and a later RUN deletes still ship in the first layer, and every
-layer costs metadata, a pull round-trip and a cache lookup. hadolint reports this as DL3059.
+Each RUN makes a layer. Files that one RUN creates and a later RUN deletes still ship in the first layer; an
+`apt-get update` cached in its own layer goes stale; a layer for a `mkdir` costs metadata, a pull round-trip and a
+cache lookup. hadolint reports consecutive RUNs as DL3059. But merging independent expensive steps works against
+the cache: a change to one of them re-runs all of them, so those are left alone.
 
 ## Example
 ```dockerfile
 RUN apt-get update
 RUN apt-get install -y curl
+RUN mkdir -p /app
+RUN curl -fsSLo /tmp/tool.tgz https://example.com/tool.tgz
+RUN curl -fsSLo /tmp/data.tgz https://example.com/data.tgz
 ```
 becomes
 ```dockerfile
 RUN apt-get update && \\
-    apt-get install -y curl
+    apt-get install -y curl && \\
+    mkdir -p /app
+RUN curl -fsSLo /tmp/tool.tgz https://example.com/tool.tgz
+RUN curl -fsSLo /tmp/data.tgz https://example.com/data.tgz
 ```
+
+## Suppressions
+`# hadolint ignore=DL3059` (alone or in a list: `ignore=DL3008,DL3059`) on the comment lines right above a RUN keeps
+that RUN a layer of its own: it is not merged into the RUN before it, nor is the RUN after it merged into it.
+`# hadolint global ignore=DL3059` anywhere turns merge-runs off for the file, like `# dockerfix: ignore-file=DFX101`.
 
 ## Fix safety
 Safe: the commands run in the same order, in the same stage, as the same user, with the same environment, and the
 build still fails where it failed before. It refuses when that could change: RUNs with different flags or mounts,
 heredoc or exec-form RUNs, a non-POSIX `SHELL` or a Windows image, a first RUN that changes shell state a later
-command would inherit (`cd`, `export`, `set`, `umask`, `source`, ...), a first RUN ending in a comment or `&`, and a
-second RUN that is not a plain `&&` chain (`a || b` or `a; b` after `&&` would run when the first part fails).
+command would inherit (`cd`, `export`, `set`, `umask`, `source`, ...), a first RUN ending in a comment or with a
+background job (`&`), either RUN using `exit`, `return`, `exec` or changing `set -e` (`RUN foo || exit 0` then
+`RUN bar` would skip `bar`), and a second RUN that is not a plain `&&` chain (`a || b` or `a; b` after `&&` would run
+when the first part fails). `a || b` or `a; b` in the first RUN is fine: `a || b && c` is `(a || b) && c`.
+A comment line right above a RUN (it describes that RUN) and a commented-out instruction (`# COPY ...`) never move
+into a chain: the block ends there. Lines the merge moves take the first RUN's indent (deeper lines keep their depth);
+when a line starts inside quotes or a word, so its indent cannot change byte for byte, the block ends there.
 Never merges across any other instruction.
 """
 
     def check(self, ctx: Context) -> Iterable[Diagnostic]:
         doc = ctx.document
+        if _globally_ignored(doc):
+            return
         insts = [n for n in doc.nodes if isinstance(n, Instruction)]
         i = 0
         while i + 1 < len(insts):
             first = insts[i]
             if first.keyword != "RUN" or insts[i + 1].keyword != "RUN" \
-                    or not ctx.model.state.shell_at(first).is_posix:
+                    or not ctx.model.state.shell_at(first).is_posix \
+                    or _ignored_above(doc, first, insts[i - 1] if i else None):
                 i += 1
                 continue
             # The whole block of RUNs that merge one after the other is one fix: one edit, one pass, one entry in
-            # the report (pair by pair, a block of k RUNs took about log2(k) passes and k-1 entries). Each join
-            # is checked exactly as a pair would be; a RUN that cannot join ends the block.
+            # the report. Each join is checked on its own: safe (the shared join rules) and with a reason (the block
+            # so far against the RUN below); a RUN that cannot join ends the block.
             style = instruction_style(doc, first)
             runs = [RunShell(doc, first)]
-            joins: list[tuple[int, str, int]] = []
+            joins = []
+            reasons: list[tuple[int, str, str]] = []  # (line, kind, text) per join
             while i + len(runs) < len(insts) and insts[i + len(runs)].keyword == "RUN":
-                nxt = RunShell(doc, insts[i + len(runs)])
-                join, _ = _join(doc, runs[-1], nxt, style)
+                nxt_inst = insts[i + len(runs)]
+                if _ignored_above(doc, nxt_inst, runs[-1].inst):
+                    break
+                nxt = RunShell(doc, nxt_inst)
+                join, _ = join_runs(doc, runs[-1], nxt, style)
                 if join is None:
+                    break
+                why = join_reason(ctx, runs, nxt)
+                if why is None:
                     break
                 runs.append(nxt)
                 joins.append(join)
+                reasons.append((nxt_inst.start_line, why[0], why[1]))
             if not joins:
                 i += 1
-                continue  # no finding: separate RUNs we cannot merge are often deliberate
+                continue  # no finding: separate RUNs we cannot (or need not) merge are often deliberate
             last = runs[-1].inst
-            text = doc.text
             # each join replaces the RUN above's tail and line break; the last RUN keeps its own
-            parts = [lead + text[r.inst.rest_span[0]:nxt_at] for (_, lead, _), r, (nxt_at, _, _) in
-                     zip(joins, runs[1:], joins[1:])]
-            parts.append(joins[-1][1] + text[last.rest_span[0]:joins[-1][2]] + last.line_break)
-            edit = Edit(joins[0][0], last.end, "".join(parts))
-            if len(runs) == 2:
-                msg = f"RUN on line {last.start_line} makes a separate layer from the RUN on line {first.start_line}"
-            else:
-                msg = (f"the {len(runs) - 1} RUNs on lines {runs[1].inst.start_line}-{last.start_line} each make "
-                       f"their own layer after the RUN on line {first.start_line}")
-            span = (first.keyword_span[0], last.end)
-            yield self.diagnostic(first, msg, Fix.safe("Merge into a single RUN", edit), span=span)
+            parts = [j.text(doc, upto=nj.at) for j, nj in zip(joins, joins[1:])]
+            parts.append(joins[-1].text(doc) + last.line_break)
+            edit = Edit(joins[0].at, last.end, "".join(parts))
+            msg = _message(first, runs, reasons)
+            fix = Fix.safe("Merge into a single RUN", edit)
+            yield Diagnostic(self.code, self.name, msg, first.keyword_span[0], last.end, fix,
+                             extra=(("reasons", tuple((line, kind) for line, kind, _ in reasons)),))
             i += len(runs)
+
+
+def _message(first: Instruction, runs: list[RunShell], reasons: list[tuple[int, str, str]]) -> str:
+    last = runs[-1].inst
+    if len(runs) == 2:
+        return (f"RUN on line {last.start_line} makes a separate layer from the RUN on line {first.start_line}: "
+                f"{reasons[0][2]}")
+    grouped: dict[str, list[int]] = {}
+    for line, _, text in reasons:
+        grouped.setdefault(text, []).append(line)
+    why = "; ".join(f"{text} ({_lines(lines)})" for text, lines in grouped.items())
+    return (f"the {len(runs) - 1} RUNs on lines {runs[1].inst.start_line}-{last.start_line} each make their own "
+            f"layer after the RUN on line {first.start_line}: {why}")
+
+
+def _lines(lines: list[int]) -> str:
+    """``line 3``, ``lines 3-5``, ``lines 3, 5-6``: consecutive RUN lines as ranges."""
+    spans: list[list[int]] = []
+    for n in lines:
+        if spans and n == spans[-1][1] + 1:
+            spans[-1][1] = n
+        else:
+            spans.append([n, n])
+    text = ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in spans)
+    return f"line {text}" if len(lines) == 1 else f"lines {text}"
+
+
+# ------------------------------------------------------------------ suppressions
+def _dl3059(comment: str) -> tuple[bool, bool]:
+    """(is a hadolint ignore pragma naming DL3059, is the file-wide form)."""
+    m = _HADOLINT.match(comment.strip())
+    if m is None:
+        return False, False
+    codes = {c.strip().upper() for c in m.group(2).split(",")}
+    return "DL3059" in codes, m.group(1) is not None
+
+
+def _globally_ignored(doc: Document) -> bool:
+    if "hadolint" not in doc.text:
+        return False
+    return any(isinstance(n, Trivia) and n.kind == "comment" and _dl3059(n.text) == (True, True) for n in doc.nodes)
+
+
+def _ignored_above(doc: Document, inst: Instruction, prev: Instruction | None) -> bool:
+    """Is there a ``# hadolint ignore=DL3059`` on the comment lines right above ``inst``?"""
+    if "hadolint" not in doc.text:
+        return False
+    for n in reversed(nodes_between(doc, prev, inst)):
+        if not isinstance(n, Trivia) or n.kind == "blank":
+            break
+        if n.kind == "comment" and _dl3059(n.text)[0]:
+            return True
+    return False
+
+
+# ------------------------------------------------------------------ reasons
+def join_reason(ctx: Context, block: list[RunShell], nxt: RunShell) -> tuple[str, str] | None:
+    """Why RUN ``nxt`` should join the RUNs of ``block`` above it: (kind, text), or None (it keeps its layer)."""
+    why = _cleanup(ctx, block, nxt)
+    if why is not None:
+        return "cleanup", f"{REASONS['cleanup']} ({why})"
+    update = _stale_index(block, nxt)
+    if update is not None:
+        return "index", REASONS["index"].format(update=update)
+    if is_bookkeeping(nxt):
+        return "bookkeeping", REASONS["bookkeeping"]
+    if all(is_bookkeeping(r) for r in block):  # cheap steps before it: merged, a change to them re-runs no more
+        return "bookkeeping", REASONS["bookkeeping-above"]
+    return None
+
+
+def _family(call) -> str:
+    if call.manager == "pip" and call.invocation and call.invocation[0].value == "uv":
+        return "uv"
+    return _FAMILY.get(call.manager, call.manager)
+
+
+def _calls(run: RunShell) -> list:
+    from dockerfix.model.pkgmgr import find_package_calls
+
+    return find_package_calls(run.script) if run.script is not None else []
+
+
+def _cleanups(run: RunShell) -> list:
+    from dockerfix.model.pkgmgr import find_cleanups
+
+    return find_cleanups(run.script) if run.script is not None else []
+
+
+def _words(words) -> str:
+    return " ".join(w.raw for w in words)
+
+
+def _stale_index(block: list[RunShell], nxt: RunShell) -> str | None:
+    """``apt-get update`` (or another manager's index refresh) in the block with no install after it, when ``nxt``
+    installs with that manager: the words of the refresh, else None."""
+    pending: dict[str, str] = {}
+    for run in block:
+        for call in _calls(run):
+            fam = _family(call)
+            if call.action == "update":
+                pending[fam] = _words(call.invocation + call.action_words)
+            elif call.is_install or call.action in _INSTALLS:
+                pending.pop(fam, None)
+    for call in _calls(nxt):
+        if (call.is_install or call.action in _INSTALLS) and _family(call) in pending:
+            return pending[_family(call)]
+    return None
+
+
+def _pkg_name(w) -> str:
+    v = w.value if w.value is not None else w.raw
+    return v.split("=", 1)[0]
+
+
+def _cleanup(ctx: Context, block: list[RunShell], nxt: RunShell) -> str | None:
+    """What ``nxt`` deletes or cleans that the block created (a short description), or None."""
+    s = nxt.script
+    if s is None:
+        return None
+    dirty: set[str] = set()  # managers whose caches or lists the block left behind
+    installed: dict[str, set[str]] = {}
+    for run in block:
+        events = [(c.command.span[0], 1, _FAMILY.get(c.manager, c.manager)) for c in _cleanups(run)]
+        for call in _calls(run):
+            events.append((call.command.span[0], 0, _family(call)))
+            if call.is_install:
+                installed.setdefault(_family(call), set()).update(_pkg_name(w) for w in call.packages)
+        for _, clean, fam in sorted(events):
+            (dirty.discard if clean else dirty.add)(fam)
+    own = [(call.command.span[0], _family(call), call) for call in _calls(nxt)]
+    # a package manager's own cleanup (or an rm of its cache) of what the block left, not of what nxt made itself
+    for c in _cleanups(nxt):
+        fam = _FAMILY.get(c.manager, c.manager)
+        if fam in dirty and not any(at < c.command.span[0] and f == fam and call.action not in _REMOVALS
+                                    and not call.is_cleanup for at, f, call in own):
+            return c.path if c.path is not None else _words(c.call.invocation + c.call.action_words)
+    # removing packages the block installed
+    for at, fam, call in own:
+        if call.action in _REMOVALS and fam in installed:
+            names = {_pkg_name(w) for w in call.packages}
+            if names & installed[fam] or (call.action == "autoremove" and not any(
+                    a < at and f == fam and (c.is_install or c.action in _INSTALLS) for a, f, c in own)):
+                return _words(call.invocation + call.action_words)
+    return _removed_block_files(ctx, block, nxt)
+
+
+def _under(path: str, root: str) -> bool:
+    return path == root or root == "/" or path.startswith(root.rstrip("/") + "/")
+
+
+def _removed_block_files(ctx: Context, block: list[RunShell], nxt: RunShell) -> str | None:
+    """The first ``rm`` operand of ``nxt`` that deletes files a RUN of the block wrote, or None. The model says which
+    earlier steps may have filled the path; the block RUN must also name it (or something inside it), so that a
+    package install that only *may* have written to ``/tmp`` is no reason."""
+    from dockerfix.model.pkgmgr import removed_paths
+    from dockerfix.model.state import norm
+
+    s = nxt.script
+    assert s is not None
+    state = ctx.model.state
+    by_line = {r.inst.start_line: r for r in block}
+    cwd: str | None = None
+    cwd_known = False
+    for site in s.sites:
+        ops = removed_paths(site.command)
+        if not ops:
+            continue
+        moved = any(c.kind in ("cd", "pushd", "popd") and c.span[0] < site.command.span[0] for c in s.state_changes)
+        for op in ops:
+            p = op
+            if p.startswith("~"):
+                continue
+            cut = min((k for k in (p.find("*"), p.find("?"), p.find("[")) if k >= 0), default=-1)
+            if cut >= 0:  # a glob removes something inside the directory before it
+                p = p[:p.rfind("/", 0, cut) + 1] if "/" in p[:cut] else ""
+                if not p:
+                    continue
+            if not p.startswith("/"):
+                if moved:
+                    continue  # relative to a directory the RUN changed to
+                if not cwd_known:
+                    cwd, cwd_known = state.workdir_at(nxt.inst), True
+            path = norm(p, cwd if not p.startswith("/") else "/")
+            if path is None or path == "/":
+                continue
+            held = state.contents(path, nxt.inst, include_base=False)
+            for f in held.fillers:
+                run = by_line.get(f.line)
+                if run is not None and _names(ctx, run, path):
+                    return op
+    return None
+
+
+def _names(ctx: Context, run: RunShell, path: str) -> bool:
+    """Does a static word of ``run`` name ``path`` or something inside it?"""
+    from dockerfix.model.state import norm
+
+    if run.script is None:
+        return False
+    cwd: str | None = None
+    cwd_known = False
+    moved = any(c.kind in ("cd", "pushd", "popd") for c in run.script.state_changes)
+    for node in run.script.walk():
+        for w in getattr(node, "words", ()) or ():
+            v = w.value
+            if v is None or "/" not in v or w.has_glob or v.startswith("~") or (moved and not v.startswith("/")):
+                continue
+            if not v.startswith("/") and not cwd_known:
+                cwd, cwd_known = ctx.model.state.workdir_at(run.inst), True
+            q = norm(v, cwd if not v.startswith("/") else "/")
+            if q is not None and q != "/" and _under(q, path):
+                return True
+    return False
+
+
+def is_bookkeeping(run: RunShell) -> bool:
+    """Is the RUN only cheap bookkeeping commands (:data:`BOOKKEEPING`), substitutions and loops included?"""
+    s = run.script
+    if s is None or not s.sites:
+        return False
+    return all(_is_cheap(site.command.effective) for site in s.sites)
+
+
+def _is_cheap(cmd) -> bool:
+    kind = BOOKKEEPING.get(cmd.basename or "")
+    if kind is None:
+        return False
+    if kind == "any":
+        return True
+    args = [w.value for w in cmd.args]
+    if kind == "few-files":
+        ops = [a for a in args if a is None or not a.startswith("-")]
+        if len(ops) > FEW_FILES:
+            return False
+        if cmd.basename == "cp":
+            for a in args:
+                if a is None:
+                    continue
+                if a in _RECURSIVE or (a.startswith("-") and not a.startswith("--") and set(a[1:]) & set("rRa")):
+                    return False
+        return True
+    # in-place: `sed -i`, `sed -Ei`, `sed -i.bak`, `sed --in-place`
+    for a in args:
+        if a is None or a == "--":
+            break
+        if a.startswith("--in-place"):
+            return True
+        if a.startswith("-") and not a.startswith("--") and "i" in a[1:].split(".", 1)[0]:
+            return True
+    return False
 
 
 TRANSFORMS = (MergeRuns,)
