@@ -66,15 +66,16 @@ def test_cache_mounts_for_several_runs_land_in_one_pass() -> None:
 
 
 def test_a_block_of_runs_merges_in_one_fix() -> None:
-    runs = "".join(f"RUN step{i} --flag\n" for i in range(9))
+    runs = "".join(f"RUN mkdir -p /d{i}\n" for i in range(9))
     text = "FROM alpine\n" + runs + "RUN cd /x\nRUN after-cd\nCMD [\"sh\"]\n"
     r = dockerfix.fix(text, select=["merge-runs"])
     # one fix for the whole block, then a pass that finds nothing (pair by pair it took five passes)
     assert r.passes == 2, r.passes
     assert [c.message for c in r.changes] == [
-        "the 9 RUNs on lines 3-11 each make their own layer after the RUN on line 2"]
+        "the 9 RUNs on lines 3-11 each make their own layer after the RUN on line 2: bookkeeping commands need no "
+        "layer of their own (lines 3-10); the bookkeeping commands above it need no layer of their own (line 11)"]
     # `cd` leaks into the RUN after it: the block ends with it and `after-cd` stays its own RUN
-    chain = " && \\\n    ".join([f"step{i} --flag" for i in range(9)] + ["cd /x"])
+    chain = " && \\\n    ".join([f"mkdir -p /d{i}" for i in range(9)] + ["cd /x"])
     assert r.text == f"FROM alpine\nRUN {chain}\nRUN after-cd\nCMD [\"sh\"]\n"
 
 
