@@ -182,9 +182,14 @@ def show_explain(key: str, color: str = "auto") -> int:
     if t is None:
         sys.stderr.write(f"dockerfix: error: unknown transform: {key}\n")
         return EXIT_ERROR
+    rules = tuple(getattr(t, "answers", ()))
+    answers = (f" Answers {', '.join(rules)}: an author's `# hadolint ignore=` of "
+               f"{'it' if len(rules) == 1 else 'one of them'} above an instruction suppresses this transform there."
+               if rules else "")
     text = (
         f"# {t.code} {t.name}\n\n{t.summary}.\n\nFix safety: {t.safety}. "
-        f"{'Enabled by default.' if getattr(t, 'default_enabled', True) else 'Opt-in (--select).'}\n\n"
+        f"{'Enabled by default.' if getattr(t, 'default_enabled', True) else 'Opt-in (--select).'}"
+        f"{answers}\n\n"
         f"{(t.docs or '').strip()}\n"
     )
     if _tty(color):
