@@ -362,6 +362,15 @@ class AppendCleanup(RunHygiene):
         command = None
         if reason is None:
             command, reason = self.cleanup_command(last)
+        if reason is None:
+            # a command appended to the chain must still exist there (``... && apt-get purge npm`` then npm: 127)
+            from dockerfix.model.chain import tool_removal
+
+            gone = tool_removal(site.script, last.manager, end)
+            if gone is not None:
+                what = last.manager if gone.via == last.manager else f"{gone.via}, which {last.manager} runs on"
+                reason = (f"the RUN removes {what} after the install ({gone.how}), so an appended `{command}` "
+                          "would fail (exit 127)")
         edit = None
         if reason is None:
             edit = append_cleanup(ctx, site.run, command)

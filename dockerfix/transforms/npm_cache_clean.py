@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dockerfix.model.chain import tool_removal
 from dockerfix.model.pkgmgr import Cleanup, PackageCall
 from dockerfix.transforms._hygiene import (
     CACHE_HOME_ENV,
@@ -85,11 +84,6 @@ still clean the cache by hand before the removal.
     def no_fix_reason(self, ctx: Context, site: RunSite, calls: list[PackageCall]) -> str | None:
         if any(c.has_option("--cache") for c in calls):
             return "the install uses its own --cache folder"
-        gone = tool_removal(site.script, "npm", calls[-1].command.span[1])
-        if gone is not None:
-            what = "npm" if gone.via == "npm" else f"{gone.via}, which npm runs on"
-            return (f"the RUN removes {what} after the install ({gone.how}), so an appended "
-                    "`npm cache clean --force` would fail (exit 127)")
         last = calls[-1]
         if env_in_scope(ctx, site, last, "npm_config_cache", "NPM_CONFIG_CACHE"):
             return "npm_config_cache is set, so the cache folder depends on it"
