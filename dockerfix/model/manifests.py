@@ -9,6 +9,10 @@
 ``dependency_installs(script)``
     The dependency installs of a RUN (``pip install -r``, ``npm ci``, ``go mod download``, ...), each with the
     manifests it reads, relative to the directory it runs in.
+``cache_needs(calls, extra, env, home, base_image, *, user=INFER)``
+    The cache directories the package-manager calls of one RUN write (what a cache mount would hold), with a reason
+    when their place is not known statically. Read from the tool table, ``dockerfix.model.tools``, like the
+    ecosystems' manifests (``ECOSYSTEM_FILES``) and lockfiles (``LOCKFILES``).
 ``needs_buildkit(doc)`` / ``cache_strategy(ctx)``
     The default strategy decision shared by the cache-mount transform and the cleanup transforms: ``cache-mount``
     when configured, ``clean-layer`` when configured, otherwise cache mounts only in files that already need
@@ -569,9 +573,6 @@ def cache_needs(calls: Iterable[Any], extra: Iterable[tuple["SimpleCommand", "Co
         use = tools.identify(obj)
         if use is None:
             continue
-        if use.tool.name == "yarn" and any(n.startswith(("YARN_ENABLE_", "YARN_NODE_LINKER", "YARN_GLOBAL_FOLDER"))
-                                           for n in env):
-            use = tools.Use(tools.tool_named("yarn-berry"), use.action, use.command, use.call, use.label)
         dirs = tools.cache_dirs(use, env, home, base_image, user=user)
         if not dirs:
             continue

@@ -218,8 +218,8 @@ class Use:
     """The action as ``pkgmgr`` names it (aliases resolved) or the subcommand as written; None without one."""
     command: Any
     """The effective :class:`~dockerfix.model.shell.SimpleCommand` (wrappers stripped)."""
-    call: Any = None
-    """The :class:`~dockerfix.model.pkgmgr.PackageCall`, for ``pkgmgr`` tools."""
+    call: Any
+    """The :class:`~dockerfix.model.pkgmgr.PackageCall`, for ``pkgmgr`` tools (else None)."""
     label: str = ""
     """The name ``cache_needs`` reports (``CacheNeed.tool``): ``apt``, ``uv``, ``pip``, or the command name."""
 
@@ -1004,8 +1004,14 @@ def rpm_cache_dir(tool: str, base: str) -> tuple[str | None, str | None]:
     return None, f"{_RPM_UNKNOWN[tool]}, and {shown} does not show which"
 
 
-def _use(obj: Any) -> Use | None:
-    return obj if isinstance(obj, Use) else identify(obj)
+def _use(obj: Any, env: dict[str, str | None] | None = None) -> Use | None:
+    """``identify``, and Yarn Berry for ``yarn`` when the environment carries one of its settings."""
+    use = obj if isinstance(obj, Use) else identify(obj)
+    if use is not None and use.tool.name == "yarn" and env:
+        prefixes = tuple(s for s in _BY_NAME["yarn-berry"].signals if s.startswith("YARN_"))
+        if any(n.startswith(prefixes) for n in env):
+            use = Use(_BY_NAME["yarn-berry"], use.action, use.command, use.call, use.label)
+    return use
 
 
 def _dirs(use: Use, caches, env, home, base, user) -> list[ToolDir]:
@@ -1026,7 +1032,7 @@ def _writes(c: Cache, action: str | None) -> bool:
 def cache_dirs(obj: Any, env: dict[str, str | None] | None = None, home: str | None = None, base: str = "", *,
                user: Any = INFER) -> list[ToolDir]:
     """The cache directories ``obj`` writes that a cache mount may hold (see the module docstring)."""
-    use = _use(obj)
+    use = _use(obj, env)
     if use is None:
         return []
     merged = dict(env or {})
@@ -1040,7 +1046,7 @@ def cache_dirs(obj: Any, env: dict[str, str | None] | None = None, home: str | N
 def fills(obj: Any, env: dict[str, str | None] | None = None, home: str | None = None, base: str = "", *,
           user: Any = INFER) -> list[ToolDir]:
     """Every directory ``obj`` fills for a later step to read (see the module docstring)."""
-    use = _use(obj)
+    use = _use(obj, env)
     if use is None:
         return []
     caches = [c for c in use.tool.caches if c.actions is None or (use.action or "") in c.actions]
@@ -1050,7 +1056,7 @@ def fills(obj: Any, env: dict[str, str | None] | None = None, home: str | None =
 def offline_reads(obj: Any, env: dict[str, str | None] | None = None, home: str | None = None, base: str = "", *,
                   user: Any = INFER) -> list[ToolDir]:
     """What ``obj`` reads without the network because of an offline flag or variable (see the module docstring)."""
-    use = _use(obj)
+    use = _use(obj, env)
     if use is None:
         return []
     ctx = _Ctx(use, env or {}, home, base or "", user)

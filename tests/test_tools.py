@@ -1,0 +1,499 @@
+"""The tool table (dockerfix.model.tools): its consistency, each tool's cache for root and for a user with a HOME, the
+variables and options that move caches, yum/dnf/microdnf per base image, offline flags, fills, and the consumers that
+read the table (cache_needs, pkgmgr, manifests, ecosystems)."""
+
+from __future__ import annotations
+
+import pytest
+
+from dockerfix.model import ecosystems, manifests, pkgmgr, tools
+from dockerfix.model.pkgmgr import find_package_calls
+from dockerfix.model.shell import parse_shell
+
+
+def cmd(src: str):
+    script = parse_shell(src)
+    assert script.ok, script.error
+    (c,) = script.commands
+    return c
+
+
+def dirs(src: str, env=None, home="/root", base="", **kw) -> list[tuple[str, str | None]]:
+    return [(d.key, d.path) for d in tools.cache_dirs(cmd(src), env or {}, home, base, **kw)]
+
+
+# ------------------------------------------------------------------ the table itself
+_KINDS = {"opt", "prop", "setopt", "env", "xdg-any", "root", "home", "fixed", "relative", "family", "unless-opt",
+          "unknown"}
+
+
+@pytest.mark.parametrize("tool", tools.TOOLS, ids=lambda t: t.name)
+def test_table_entries_are_well_formed(tool):
+    assert tool.source, f"{tool.name} names no source"
+    keys = [c.key for c in tool.caches]
+    assert len(keys) == len(set(keys))
+    for c in tool.caches:
+        assert c.where, f"{tool.name}.{c.key} has no location"
+        assert {loc.kind for loc in c.where} <= _KINDS
+        last = c.where[-1].kind
+        assert last in ("home", "fixed", "relative", "family", "unknown"), \
+            f"{tool.name}.{c.key} can fall off its chain"
+    for f in tool.offline:
+        assert f.how in ("opt", "env", "env=")
+        assert set(f.reads) <= set(keys), f"{tool.name} offline {f.name} reads an unknown cache"
+    for family_loc in (loc for c in tool.caches for loc in c.where if loc.kind == "family"):
+        assert family_loc.name in tools.RPM_CACHEDIRS
+
+
+def test_every_manager_pkgmgr_parses_comes_from_the_table():
+    assert pkgmgr.MANAGERS == ("apt-get", "apt", "apk", "dnf", "yum", "microdnf", "zypper", "pip", "npm", "yarn",
+                               "pnpm", "gem", "composer", "conda", "mamba", "micromamba")
+    assert set(pkgmgr.MANAGERS) == set(pkgmgr._VALUE_OPTS)
+    assert ecosystems.SYSTEM_MANAGERS == ("apt-get", "apt", "apk", "dnf", "yum", "microdnf", "zypper")
+
+
+def test_manifests_and_lockfiles_come_from_the_table():
+    assert manifests.LOCKFILES == {
+        "uv": "uv.lock", "poetry": "poetry.lock", "pipenv": "Pipfile.lock", "npm": "package-lock.json",
+        "yarn": "yarn.lock", "pnpm": "pnpm-lock.yaml", "go": "go.sum", "cargo": "Cargo.lock",
+        "bundler": "Gemfile.lock", "composer": "composer.lock"}
+    assert set(manifests.ECOSYSTEM_FILES) == {"poetry", "uv", "pipenv", "npm", "yarn", "pnpm", "go", "cargo",
+                                               "maven", "gradle", "bundler", "composer", "dotnet"}
+    assert manifests.ECOSYSTEM_FILES["maven"] == (("pom.xml", True, False), (".mvn", False, True))
+    for eco, lock in manifests.LOCKFILES.items():
+        assert any(p == lock and not req for p, req, _ in manifests.ECOSYSTEM_FILES[eco]), eco
+
+
+def test_cleanup_paths_and_owners_come_from_the_table():
+    assert ("microdnf" not in {m for m, _ in pkgmgr._CACHES})
+    assert ("apt", "/var/lib/apt/lists") == pkgmgr._CACHES[0]
+    assert ("uv", "~/.cache/uv") in pkgmgr._CACHES and ("conda", "~/micromamba/pkgs") in pkgmgr._CACHES
+    assert tools.cleanup_owner("apt-get") == "apt" and tools.cleanup_owner("micromamba") == "conda"
+    assert tools.cleanup_owner("mamba") == "conda" and tools.cleanup_owner("dnf") == "dnf"
+    found = [(c.manager, c.cache) for c in pkgmgr.find_cleanups(parse_shell("micromamba clean -a -y && "
+                                                                            "rm -rf /root/.cache/uv"))]
+    assert found == [("conda", None), ("uv", "~/.cache/uv")]
+
+
+# ------------------------------------------------------------------ caches: root and a user with a HOME
+@pytest.mark.parametrize(
+    ("src", "base", "root", "user_home"),
+    (
+        ("apt-get install -y curl", "debian", [("archives", "/var/cache/apt"), ("state", "/var/lib/apt")],
+         [("archives", "/var/cache/apt"), ("state", "/var/lib/apt")]),
+        ("apk add curl", "alpine", [("cache", "/etc/apk/cache")], [("cache", "/etc/apk/cache")]),
+        ("pip install flask", "python", [("cache", "/root/.cache/pip")], [("cache", "/home/app/.cache/pip")]),
+        ("python3 -m pip install flask", "python", [("cache", "/root/.cache/pip")],
+         [("cache", "/home/app/.cache/pip")]),
+        ("uv pip install flask", "python", [("cache", "/root/.cache/uv")], [("cache", "/home/app/.cache/uv")]),
+        ("uv sync --frozen", "python", [("cache", "/root/.cache/uv")], [("cache", "/home/app/.cache/uv")]),
+        ("poetry install --no-root", "python",
+         [("cache", "/root/.cache/pypoetry/cache"), ("artifacts", "/root/.cache/pypoetry/artifacts")],
+         [("cache", "/home/app/.cache/pypoetry/cache"), ("artifacts", "/home/app/.cache/pypoetry/artifacts")]),
+        ("pipenv install --deploy", "python", [("cache", "/root/.cache/pipenv")],
+         [("cache", "/home/app/.cache/pipenv")]),
+        ("npm ci", "node", [("cache", "/root/.npm")], [("cache", "/home/app/.npm")]),
+        ("yarn install --frozen-lockfile", "node", [("cache", "/usr/local/share/.cache/yarn")],
+         [("cache", "/home/app/.cache/yarn")]),
+        ("pnpm install", "node", [("store", "/root/.local/share/pnpm/store")],
+         [("store", "/home/app/.local/share/pnpm/store")]),
+        ("go mod download", "golang", [("modcache", "/go/pkg/mod")], [("modcache", "/go/pkg/mod")]),
+        ("go build -o /app .", "debian", [("modcache", "/root/go/pkg/mod"), ("build", "/root/.cache/go-build")],
+         [("modcache", "/home/app/go/pkg/mod"), ("build", "/home/app/.cache/go-build")]),
+        ("cargo build --release", "rust", [("registry", "/usr/local/cargo/registry"),
+                                           ("git", "/usr/local/cargo/git")],
+         [("registry", "/usr/local/cargo/registry"), ("git", "/usr/local/cargo/git")]),
+        ("cargo fetch", "debian", [("registry", "/root/.cargo/registry"), ("git", "/root/.cargo/git")],
+         [("registry", "/home/app/.cargo/registry"), ("git", "/home/app/.cargo/git")]),
+        ("mvn -B package", "maven", [("repository", "/root/.m2/repository")],
+         [("repository", "/home/app/.m2/repository")]),
+        ("./mvnw -B dependency:go-offline", "eclipse-temurin", [("repository", "/root/.m2/repository")],
+         [("repository", "/home/app/.m2/repository")]),
+        ("gradle build --no-daemon", "gradle", [("caches", "/root/.gradle/caches")],
+         [("caches", "/home/app/.gradle/caches")]),
+        ("dotnet restore", "mcr.microsoft.com/dotnet/sdk:8.0", [("packages", "/root/.nuget/packages")],
+         [("packages", "/home/app/.nuget/packages")]),
+        ("composer install", "composer:2", [("cache", "/tmp/cache")], [("cache", "/tmp/cache")]),
+        ("bundle install", "ruby", [], []),
+        ("gem install rails", "ruby", [], []),
+        ("conda install -y numpy", "continuumio/miniconda3", [], []),
+        ("zypper install -y curl", "opensuse/leap", [], []),
+    ),
+)
+def test_cache_for_root_and_for_a_user_with_home(src, base, root, user_home):
+    assert dirs(src, base=base) == root
+    assert dirs(src, home="/home/app", base=base, user="app") == user_home
+
+
+def test_unknown_home_is_a_reason_not_a_guess():
+    (d,) = tools.cache_dirs(cmd("npm ci"), {}, None, "node")
+    assert d.path is None and "unknown HOME" in d.reason
+
+
+# ------------------------------------------------------------------ what moves a cache
+@pytest.mark.parametrize(
+    ("src", "env", "base", "expected"),
+    (
+        ("pip install x", {"PIP_CACHE_DIR": "/pc"}, "python", [("cache", "/pc")]),
+        ("pip install x", {"XDG_CACHE_HOME": "/xdg"}, "python", [("cache", "/xdg/pip")]),
+        ("pip install --cache-dir /opt/pc x", {"PIP_CACHE_DIR": "/pc"}, "python", [("cache", "/opt/pc")]),
+        ("PIP_CACHE_DIR=/inline pip install x", {}, "python", [("cache", "/inline")]),
+        ("pip install x", {"PIP_CACHE_DIR": None}, "python", [("cache", None)]),
+        ("pip install x", {"XDG_CACHE_HOME": ""}, "python", [("cache", "/root/.cache/pip")]),
+        ("uv sync", {"UV_CACHE_DIR": "/uvc"}, "python", [("cache", "/uvc")]),
+        ("uv sync --cache-dir=/c2", {}, "python", [("cache", "/c2")]),
+        ("poetry install", {"POETRY_CACHE_DIR": "/opt/poetry-cache"}, "python",
+         [("cache", "/opt/poetry-cache/cache"), ("artifacts", "/opt/poetry-cache/artifacts")]),
+        ("pipenv install", {"PIPENV_CACHE_DIR": "/pe"}, "python", [("cache", "/pe")]),
+        ("npm ci", {"npm_config_cache": "/tmp/npm"}, "node", [("cache", "/tmp/npm")]),
+        ("npm ci", {"NPM_CONFIG_CACHE": "/tmp/NPM"}, "node", [("cache", "/tmp/NPM")]),
+        ("npm ci --cache /c", {}, "node", [("cache", "/c")]),
+        ("yarn install", {"YARN_CACHE_FOLDER": "/yc"}, "node", [("cache", "/yc")]),
+        ("yarn install", {"XDG_CACHE_HOME": "/xdg"}, "node", [("cache", "/xdg/yarn")]),
+        ("yarn install --cache-folder /f", {}, "node", [("cache", "/f")]),
+        ("pnpm install", {"PNPM_HOME": "/pnpm"}, "node", [("store", "/pnpm/store")]),
+        ("pnpm install", {"XDG_DATA_HOME": "/data"}, "node", [("store", "/data/pnpm/store")]),
+        ("pnpm install --store-dir /s", {"PNPM_HOME": "/pnpm"}, "node", [("store", "/s")]),
+        ("go mod download", {"GOMODCACHE": "/cache/mod"}, "golang", [("modcache", "/cache/mod")]),
+        ("go mod download", {"GOPATH": "/a:/b"}, "debian", [("modcache", "/a/pkg/mod")]),
+        ("go build .", {"GOCACHE": "/gc", "GOPATH": "/gp"}, "golang",
+         [("modcache", "/gp/pkg/mod"), ("build", "/gc")]),
+        ("go vet ./...", {"XDG_CACHE_HOME": "/x"}, "golang", [("modcache", "/go/pkg/mod"), ("build", "/x/go-build")]),
+        ("cargo build", {"CARGO_HOME": "/ch"}, "rust", [("registry", "/ch/registry"), ("git", "/ch/git")]),
+        ("mvn -Dmaven.repo.local=/m2 package", {}, "maven", [("repository", "/m2")]),
+        ("mvn package", {"MAVEN_OPTS": "-Xmx1g -Dmaven.repo.local=/opt/m2"}, "maven", [("repository", "/opt/m2")]),
+        ("mvn -s /settings.xml package", {}, "maven", [("repository", None)]),
+        ("gradle build", {"GRADLE_USER_HOME": "/gh"}, "gradle", [("caches", "/gh/caches")]),
+        ("gradle -g /g2 build", {"GRADLE_USER_HOME": "/gh"}, "gradle", [("caches", "/g2/caches")]),
+        ("gradle build", {"GRADLE_OPTS": "-Dgradle.user.home=/gp"}, "gradle", [("caches", "/gp/caches")]),
+        ("dotnet restore", {"NUGET_PACKAGES": "/nu"}, "mcr.microsoft.com/dotnet/sdk", [("packages", "/nu")]),
+        ("dotnet restore --packages /pk", {}, "mcr.microsoft.com/dotnet/sdk", [("packages", "/pk")]),
+        ("composer install", {"COMPOSER_CACHE_DIR": "/cc"}, "php", [("cache", "/cc")]),
+        ("composer install", {"COMPOSER_HOME": "/ch"}, "php", [("cache", "/ch/cache")]),
+        ("composer install", {"XDG_CACHE_HOME": "/x"}, "php", [("cache", "/x/composer")]),
+        ("composer install", {"XDG_CONFIG_HOME": "/cfg"}, "php", [("cache", "/root/.cache/composer")]),
+        ("composer install", {}, "php:8.3-cli", [("cache", None)]),
+        ("apk add --cache-dir /ac curl", {}, "alpine", [("cache", "/ac")]),
+        ("dnf --setopt=cachedir=/dc install -y x", {}, "fedora:40", [("cache", "/dc")]),
+        ("dnf --installroot=/mnt/root install -y x", {}, "fedora:40", [("cache", None)]),
+    ),
+)
+def test_variables_options_and_images_move_caches(src, env, base, expected):
+    assert dirs(src, env, base=base) == expected
+
+
+def test_variables_that_turn_the_cache_off_leave_nothing_to_mount():
+    assert dirs("pip install x", {"PIP_NO_CACHE_DIR": "1"}, base="python") == []
+    assert dirs("PIP_NO_CACHE_DIR=off pip install x", base="python") == []
+    assert dirs("uv sync", {"UV_NO_CACHE": "1"}, base="python") == []
+    assert dirs("pip install --no-cache-dir x", base="python") == [("cache", "/root/.cache/pip")]  # a flag DFX202 drops
+
+
+def test_yarn_cache_for_root_follows_the_uid_not_home():
+    # yarn's userHome is /usr/local/share for uid 0 whatever HOME says (src/util/user-home-dir.js)
+    assert dirs("yarn", home="/home/x", user="root", base="node") == [("cache", "/usr/local/share/.cache/yarn")]
+    assert dirs("yarn", home="/home/x", base="node") == [("cache", "/home/x/.cache/yarn")]  # inferred: not root
+    assert dirs("yarn", home="/home/node", user="node", base="node") == [("cache", "/home/node/.cache/yarn")]
+
+
+def test_yarn_berry_cache_is_unknown():
+    (d,) = tools.cache_dirs(cmd("yarn install --immutable"), {}, "/root", "node")
+    assert d.tool == "yarn" and d.path is None and "Berry" in d.reason
+    (d,) = tools.cache_dirs(cmd("yarn install"), {"YARN_ENABLE_GLOBAL_CACHE": "true"}, "/root", "node")
+    assert d.path is None
+    assert dirs("yarn install --frozen-lockfile", base="node") == [("cache", "/usr/local/share/.cache/yarn")]
+
+
+def test_bundler_global_cache_only_when_enabled_and_then_unknown():
+    assert dirs("bundle install", base="ruby") == []
+    (d,) = tools.cache_dirs(cmd("bundle install"), {"BUNDLE_GLOBAL_GEM_CACHE": "true"}, "/root", "ruby")
+    assert d.path is None and "6616" in d.reason
+    assert dirs("bundle install", {"BUNDLE_GLOBAL_GEM_CACHE": "false"}, base="ruby") == []
+
+
+def test_image_env_only_for_the_images_that_set_it():
+    assert dirs("go mod download", base="docker.io/library/golang:1.22-alpine") == [("modcache", "/go/pkg/mod")]
+    assert dirs("go mod download", base="mycorp/golang-builder") == [("modcache", "/root/go/pkg/mod")]
+    assert dirs("cargo fetch", base="registry.example.com/team/rust-builder:1") == [
+        ("registry", "/root/.cargo/registry"), ("git", "/root/.cargo/git")]
+    assert dirs("go mod download", {"GOPATH": "/mine"}, base="golang") == [("modcache", "/mine/pkg/mod")]
+
+
+def test_actions_that_write_no_cache():
+    assert dirs("go mod tidy", base="golang") == []
+    assert dirs("go version", base="golang") == []
+    assert dirs("cargo --version", base="rust") == []
+    assert dirs("npm run build", base="node") == []
+    assert dirs("pip list", base="python") == []
+    assert dirs("apt-get clean", base="debian") == []
+    assert dirs("dnf clean all", base="fedora:40") == []
+
+
+# ------------------------------------------------------------------ yum, dnf, microdnf per base image
+@pytest.mark.parametrize(
+    ("ref", "release"),
+    (
+        ("centos", ("el", 8)),
+        ("centos:latest", ("el", 8)),
+        ("centos:8", ("el", 8)),
+        ("centos:centos8.4.2105", ("el", 8)),
+        ("centos:7", ("el", 7)),
+        ("centos:centos7", ("el", 7)),
+        ("docker.io/library/centos:7.9.2009", ("el", 7)),
+        ("quay.io/centos/centos:stream9", ("el", 9)),
+        ("rockylinux:9", ("el", 9)),
+        ("rockylinux/rockylinux:8-minimal", ("el", 8)),
+        ("rockylinux", ("el", 9)),
+        ("almalinux:8", ("el", 8)),
+        ("oraclelinux:7-slim", ("el", 7)),
+        ("oraclelinux:8", ("el", 8)),
+        ("registry.access.redhat.com/ubi8/ubi", ("el", 8)),
+        ("registry.access.redhat.com/ubi9/ubi-minimal:9.4", ("el", 9)),
+        ("redhat/ubi8-minimal", ("el", 8)),
+        ("registry.redhat.io/rhel9/python-311", ("el", 9)),
+        ("nvidia/cuda:12.2.0-devel-ubi8", ("el", 8)),
+        ("nvidia/cuda:11.8.0-base-rockylinux8", ("el", 8)),
+        ("fedora:40", ("fedora", 40)),
+        ("registry.fedoraproject.org/fedora-minimal:38", ("fedora", 38)),
+        ("amazonlinux:2", ("amzn", 2)),
+        ("amazonlinux:2.0.20240620.0", ("amzn", 2)),
+        ("amazonlinux:2023", ("amzn", 2023)),
+        ("public.ecr.aws/amazonlinux/amazonlinux:2018.03", ("amzn", 2018)),
+        ("amazonlinux", None),
+        ("oraclelinux", None),
+        ("debian:bookworm", None),
+        ("mycorp/base:1", None),
+        ("$BASE", None),
+        ("", None),
+    ),
+)
+def test_rpm_release(ref, release):
+    assert ecosystems.rpm_release(ref) == release
+
+
+def test_untagged_fedora_is_the_newest():
+    family, version = ecosystems.rpm_release("fedora")
+    assert family == "fedora" and version > 41
+
+
+@pytest.mark.parametrize(
+    ("tool", "base", "path"),
+    (
+        ("microdnf", "registry.access.redhat.com/ubi9/ubi-minimal", "/var/cache/yum"),
+        ("microdnf", "registry.access.redhat.com/ubi8/ubi-minimal:8.10", "/var/cache/yum"),
+        ("microdnf", "rockylinux:9-minimal", "/var/cache/yum"),
+        ("microdnf", "oraclelinux:8-slim", "/var/cache/yum"),
+        ("microdnf", "registry.fedoraproject.org/fedora-minimal:37", "/var/cache/yum"),
+        ("microdnf", "registry.fedoraproject.org/fedora-minimal:40", "/var/cache/libdnf5"),
+        ("yum", "centos", "/var/cache/dnf"),
+        ("yum", "centos:8", "/var/cache/dnf"),
+        ("yum", "rockylinux:9", "/var/cache/dnf"),
+        ("yum", "almalinux:8", "/var/cache/dnf"),
+        ("yum", "registry.access.redhat.com/ubi8/ubi", "/var/cache/dnf"),
+        ("yum", "registry.access.redhat.com/ubi9/ubi", "/var/cache/dnf"),
+        ("yum", "oraclelinux:8", "/var/cache/dnf"),
+        ("yum", "fedora:40", "/var/cache/dnf"),
+        ("yum", "fedora", "/var/cache/libdnf5"),
+        ("yum", "centos:7", "/var/cache/yum"),
+        ("yum", "amazonlinux:2", "/var/cache/yum"),
+        ("yum", "amazonlinux:2023", "/var/cache/dnf"),
+        ("dnf", "fedora:40", "/var/cache/dnf"),
+        ("dnf", "fedora:41", "/var/cache/libdnf5"),
+        ("dnf", "rockylinux:9", "/var/cache/dnf"),
+        ("dnf", "amazonlinux:2023", "/var/cache/dnf"),
+        ("yum", "mycorp/base:1", None),
+        ("yum", "amazonlinux", None),
+        ("yum", "${BASE}", None),
+        ("dnf", "mycorp/base:1", None),
+        ("dnf", "amazonlinux:2", None),
+        ("microdnf", "mycorp/minimal", None),
+    ),
+)
+def test_rpm_cache_dir(tool, base, path):
+    got, reason = tools.rpm_cache_dir(tool, base)
+    assert got == path
+    assert (reason is None) == (path is not None)
+    if path is None:
+        assert "does not show which" in reason
+
+
+def test_microdnf_on_ubi_minimal_mounts_var_cache_yum():
+    assert dirs("microdnf install -y tar gzip", base="registry.access.redhat.com/ubi9/ubi-minimal") == [
+        ("cache", "/var/cache/yum")]
+    (d,) = tools.cache_dirs(cmd("microdnf install -y tar"), {}, "/root", "registry.access.redhat.com/ubi9/ubi-minimal")
+    assert d.sharing == "locked" and not d.store
+
+
+# ------------------------------------------------------------------ cache_needs reads the table
+def needs(src: str, env=None, home="/root", base="", **kw):
+    script = parse_shell(src)
+    calls = find_package_calls(script)
+    extra = [(s.command, s) for s in script.sites if pkgmgr.parse_package_call(s.command) is None]
+    return manifests.cache_needs(calls, extra, env or {}, home, base, **kw)
+
+
+def test_cache_needs_labels_targets_and_reasons():
+    got = [(n.tool, [(c.target, c.store, c.sharing) for c in n.caches], n.reason)
+           for n in needs("apt-get update && apt-get install -y curl && pip install x && uv pip install y && "
+                          "go mod download", base="golang")]
+    assert got == [
+        ("apt", [("/var/cache/apt", False, "locked"), ("/var/lib/apt", False, "locked")], None),
+        ("apt", [("/var/cache/apt", False, "locked"), ("/var/lib/apt", False, "locked")], None),
+        ("pip", [("/root/.cache/pip", False, None)], None),
+        ("uv", [("/root/.cache/uv", False, None)], None),
+        ("go", [("/go/pkg/mod", True, None)], None),
+    ]
+
+
+def test_cache_needs_yum_on_an_unknown_base_gives_a_reason():
+    (n,) = needs("yum install -y httpd", base="mycorp/base:1")
+    assert n.tool == "yum" and n.caches == [] and "/var/cache/dnf" in n.reason and "mycorp/base:1" in n.reason
+    (n,) = needs("yum install -y httpd", base="centos")
+    assert [c.target for c in n.caches] == ["/var/cache/dnf"] and n.reason is None
+    (n,) = needs("microdnf install -y tar", base="registry.access.redhat.com/ubi9/ubi-minimal")
+    assert [c.target for c in n.caches] == ["/var/cache/yum"]
+
+
+def test_cache_needs_user_keyword():
+    (n,) = needs("yarn install", home="/home/x", base="node", user=None)
+    assert [c.target for c in n.caches] == ["/usr/local/share/.cache/yarn"]
+    (n,) = needs("yarn install", home="/root", base="node", user="1000")
+    assert [c.target for c in n.caches] == ["/root/.cache/yarn"]
+
+
+def test_cache_needs_skips_what_writes_nothing_and_relative_caches_give_reasons():
+    assert needs("bundle install && go mod tidy && pip install --user x", {"PIP_NO_CACHE_DIR": "1"},
+                 base="golang") == []
+    (n,) = needs("npm ci", home=None, base="node")
+    assert n.caches == [] and "not at a known place" in n.reason
+
+
+# ------------------------------------------------------------------ offline flags
+@pytest.mark.parametrize(
+    ("src", "env", "base", "expected"),
+    (
+        ("cargo build --offline --release", {}, "rust", [("registry", "/usr/local/cargo/registry", True),
+                                                         ("git", "/usr/local/cargo/git", True)]),
+        ("cargo build --frozen", {}, "rust", [("registry", "/usr/local/cargo/registry", True),
+                                              ("git", "/usr/local/cargo/git", True)]),
+        ("cargo build", {"CARGO_NET_OFFLINE": "true"}, "rust", [("registry", "/usr/local/cargo/registry", True),
+                                                                ("git", "/usr/local/cargo/git", True)]),
+        ("CARGO_NET_OFFLINE=1 cargo test", {}, "rust", [("registry", "/usr/local/cargo/registry", True),
+                                                        ("git", "/usr/local/cargo/git", True)]),
+        ("cargo build", {"CARGO_NET_OFFLINE": "false"}, "rust", []),
+        ("cargo build --release", {}, "rust", []),
+        ("dotnet publish --no-restore -c Release -o /out", {}, "mcr.microsoft.com/dotnet/sdk",
+         [("packages", "/root/.nuget/packages", True)]),
+        ("dotnet build --no-restore", {"NUGET_PACKAGES": "/nu"}, "mcr.microsoft.com/dotnet/sdk",
+         [("packages", "/nu", True)]),
+        ("dotnet publish -c Release", {}, "mcr.microsoft.com/dotnet/sdk", []),
+        ("npm ci --offline", {}, "node", [("cache", "/root/.npm", True)]),
+        ("npm ci --prefer-offline", {}, "node", [("cache", "/root/.npm", False)]),
+        ("npm ci", {"npm_config_offline": "true"}, "node", [("cache", "/root/.npm", True)]),
+        ("npm ci", {}, "node", []),
+        ("pip install --no-index --find-links /wheels -r r.txt", {}, "python", [("find-links", "/wheels", True)]),
+        ("pip install --no-index -f=/w x", {}, "python", [("find-links", "/w", True)]),
+        ("pip install -r r.txt", {"PIP_NO_INDEX": "1", "PIP_FIND_LINKS": "/pw"}, "python",
+         [("find-links", "/pw", True)]),
+        ("pip install --no-index /wheels/x.whl", {}, "python", [("find-links", None, True)]),
+        ("pip install -r r.txt", {}, "python", []),
+        ("uv sync --offline", {}, "python", [("cache", "/root/.cache/uv", True)]),
+        ("uv pip install --offline x", {}, "python", [("cache", "/root/.cache/uv", True)]),
+        ("go build -o /app .", {"GOPROXY": "off"}, "golang", [("modcache", "/go/pkg/mod", True)]),
+        ("GOPROXY=off go test ./...", {}, "golang", [("modcache", "/go/pkg/mod", True)]),
+        ("go build -o /app .", {"GOFLAGS": "-mod=mod"}, "golang", []),
+        ("go build -o /app .", {"GOPROXY": "https://proxy.golang.org,direct"}, "golang", []),
+        ("yarn install --offline", {}, "node", [("cache", "/usr/local/share/.cache/yarn", True)]),
+        ("yarn --prefer-offline", {}, "node", [("cache", "/usr/local/share/.cache/yarn", False)]),
+        ("pnpm install --offline --frozen-lockfile", {}, "node", [("store", "/root/.local/share/pnpm/store", True)]),
+        ("pnpm install --prefer-offline", {}, "node", [("store", "/root/.local/share/pnpm/store", False)]),
+        ("mvn -B -o package", {}, "maven", [("repository", "/root/.m2/repository", True)]),
+        ("./mvnw --offline package", {}, "maven", [("repository", "/root/.m2/repository", True)]),
+        ("mvn -B package", {}, "maven", []),
+        ("gradle build --offline", {}, "gradle", [("caches", "/root/.gradle/caches", True)]),
+        ("./gradlew build --offline", {}, "gradle", [("caches", "/root/.gradle/caches", True)]),
+        ("apt-get install -y --no-download curl", {}, "debian", [("archives", "/var/cache/apt", True)]),
+        ("apt-get install -y curl", {}, "debian", []),
+        ("apk add --no-network curl", {}, "alpine", [("cache", "/etc/apk/cache", True)]),
+        ("dnf -C install -y mod_ssl", {}, "fedora:40", [("cache", "/var/cache/dnf", True)]),
+        ("yum --cacheonly install -y x", {}, "centos:7", [("cache", "/var/cache/yum", True)]),
+        ("bundle install --local", {}, "ruby", [("app-cache", "vendor/cache", True)]),
+        ("composer install", {"COMPOSER_DISABLE_NETWORK": "1"}, "composer", [("cache", "/tmp/cache", True)]),
+        ("conda install --offline -y numpy", {"CONDA_PKGS_DIRS": "/pk,/pk2"}, "continuumio/miniconda3",
+         [("pkgs", "/pk", True)]),
+        ("echo --offline", {}, "debian", []),
+    ),
+)
+def test_offline_reads(src, env, base, expected):
+    got = tools.offline_reads(cmd(src), env, "/root", base)
+    assert [(d.key, d.path, d.strict) for d in got] == expected
+
+
+def test_offline_reads_takes_a_package_call_and_works_without_env():
+    (call,) = find_package_calls(parse_shell("npm ci --offline"))
+    assert [d.key for d in tools.offline_reads(call)] == ["cache"]
+    assert [d.key for d in tools.offline_reads(cmd("cargo build --offline"))] == ["registry", "git"]
+    assert tools.offline_reads(cmd("sudo -E cargo build --offline"))[0].key == "registry"
+
+
+# ------------------------------------------------------------------ fills
+@pytest.mark.parametrize(
+    ("src", "env", "base", "expected"),
+    (
+        ("cargo fetch", {}, "rust", [("registry", "/usr/local/cargo/registry"), ("git", "/usr/local/cargo/git")]),
+        ("dotnet restore", {}, "mcr.microsoft.com/dotnet/sdk", [("packages", "/root/.nuget/packages"),
+                                                                 ("http-cache", "/root/.local/share/NuGet/v3-cache")]),
+        ("go mod download", {}, "golang", [("modcache", "/go/pkg/mod")]),
+        ("pip download -d /wheels -r r.txt", {}, "python", [("cache", "/root/.cache/pip"),
+                                                            ("download-dir", "/wheels")]),
+        ("pip download -r r.txt", {}, "python", [("cache", "/root/.cache/pip"), ("download-dir", ".")]),
+        ("pip wheel -w /wh -r r.txt", {}, "python", [("cache", "/root/.cache/pip"), ("wheel-dir", "/wh")]),
+        ("npm ci", {}, "node", [("cache", "/root/.npm")]),
+        ("pnpm fetch", {}, "node", [("store", "/root/.local/share/pnpm/store")]),
+        ("mvn -B dependency:go-offline", {}, "maven", [("repository", "/root/.m2/repository")]),
+        ("bundle cache", {}, "ruby", [("app-cache", "vendor/cache")]),
+        ("apt-get update", {}, "debian", [("archives", "/var/cache/apt"), ("state", "/var/lib/apt")]),
+        ("go mod tidy", {}, "golang", []),
+        ("ls -la", {}, "debian", []),
+    ),
+)
+def test_fills(src, env, base, expected):
+    assert [(d.key, d.path) for d in tools.fills(cmd(src), env, "/root", base)] == expected
+
+
+def test_identify():
+    u = tools.identify(cmd("sudo apt-get install -y curl"))
+    assert (u.tool.name, u.action, u.label) == ("apt", "install", "apt")
+    u = tools.identify(cmd("uv pip install x"))
+    assert (u.tool.name, u.action, u.label) == ("uv", "install", "uv")
+    u = tools.identify(cmd("go mod download -x"))
+    assert (u.tool.name, u.action) == ("go", "mod download")
+    u = tools.identify(cmd("./gradlew --no-daemon build"))
+    assert (u.tool.name, u.action, u.label) == ("gradle", "build", "gradlew")
+    assert tools.identify(cmd("gradlew build")) is None  # the wrapper runs by path
+    assert tools.identify(cmd("yarn install --immutable")).tool.name == "yarn-berry"
+    assert tools.identify(cmd("mamba install -y x")).tool.name == "conda"
+    assert tools.identify(cmd("make build")) is None
+
+
+def test_stores_are_the_caches_read_back_as_installed_data():
+    stores = {(t.name, c.key) for t in tools.TOOLS for c in t.caches if c.store}
+    assert stores == {("go", "modcache"), ("cargo", "registry"), ("cargo", "git"), ("maven", "repository"),
+                      ("gradle", "caches"), ("dotnet", "packages")}
+    (d,) = tools.cache_dirs(cmd("dotnet restore"), {}, "/root", "mcr.microsoft.com/dotnet/sdk")
+    assert d.store
+    (d,) = tools.cache_dirs(cmd("npm ci"), {}, "/root", "node")
+    assert not d.store
+
+
+def test_cache_mounts_reports_why_it_cannot_place_yum_or_composer_caches():
+    import dockerfix
+
+    text = "FROM registry.example.com/team/base:1\nUSER root\nRUN yum install -y httpd\n"
+    r = dockerfix.fix(text, select=["DFX202"], settings={"strategy": "cache-mount"})
+    assert r.text == text
+    (f,) = r.findings
+    assert "/var/cache/yum" in f.reason and "/var/cache/dnf" in f.reason and "does not show which" in f.reason
+    text = "FROM php:8.3-cli\nRUN composer install --no-dev\n"
+    (f,) = dockerfix.fix(text, select=["DFX202"], settings={"strategy": "cache-mount"}).findings
+    assert "/etc/xdg" in f.reason
