@@ -17,8 +17,8 @@ Where the answers come from:
 - **Contents of a path** (:meth:`BuildState.contents`): the base image (nothing for ``scratch``; for a known base, the
   system directories of :data:`SYSTEM_DIRS` may hold files and everything else is absent; for any other base,
   unknown), parent stages (``FROM stage`` continues the parent's state), package installs (they fill the system
-  directories), tool calls that fill their caches (``cargo fetch``, ``npm ci``...; the tool table in
-  ``dockerfix.model.manifests`` says which), COPY/ADD destinations, and RUNs that name the path or run in it.
+  directories), tool calls that fill their caches (``cargo fetch``, ``npm ci``...; the tool table
+  ``dockerfix.model.tools`` says which), COPY/ADD destinations, and RUNs that name the path or run in it.
 """
 
 from __future__ import annotations
@@ -434,7 +434,7 @@ class BuildState:
                  include_base: bool = True) -> Contents:
         """What may be in ``path`` (or below it) just before ``inst`` runs, from the base image, parent stages and
         the earlier instructions of the stage chain. ``fills(run)`` lists extra directories a RUN fills (the caches
-        its tools write, from the tool table); package installs fill the system directories."""
+        its tools write, from the tool table ``dockerfix.model.tools``); package installs fill the system directories."""
         m = self.model
         stage = m.stage_of(inst)
         if stage is None:

@@ -746,6 +746,24 @@ def manager_names() -> tuple[str, ...]:
     return tuple(out)
 
 
+def command_tools() -> frozenset[str]:
+    """Command and wrapper-script names of the tools ``pkgmgr`` does not parse (go, cargo, mvn/mvnw, gradle/gradlew,
+    bundle, dotnet, poetry, uv, pipenv...): cache mounts look for them among a RUN's commands."""
+    return frozenset(c for t in TOOLS if not t.pkgmgr for c in t.commands + t.scripts)
+
+
+def cleanups_made_pointless(label: str) -> frozenset[str]:
+    """The cleanup owners (``Cleanup.manager``) whose cleanup a cache mount of ``label``'s caches makes pointless
+    (``apt`` -> apt's; ``uv`` -> uv's and pip's, since ``uv pip`` reads pip's commands)."""
+    t = _BY_NAME.get(label) or _BY_COMMAND.get(label)
+    if t is None:
+        return frozenset({label})
+    owners = {t.cleanup_as or t.name, label} | {cleanup_owner(c) for c in t.commands}
+    if t.name == "uv":
+        owners.add("pip")
+    return frozenset(owners)
+
+
 def system_managers() -> tuple[str, ...]:
     out: list[str] = []
     for t in TOOLS:

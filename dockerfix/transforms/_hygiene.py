@@ -330,6 +330,11 @@ class AppendCleanup(RunHygiene):
     def is_cleaned(self, cleanup: Cleanup) -> bool:  # pragma: no cover - interface
         raise NotImplementedError
 
+    def is_cleaned_at(self, ctx: Context, site: RunSite, call: PackageCall, cleanup: Cleanup) -> bool:
+        """``is_cleaned`` for the install ``call`` of this RUN (override when the answer depends on the base image
+        or the environment, e.g. which directory an ``rm`` must clear)."""
+        return self.is_cleaned(cleanup)
+
     def mount_covers(self, ctx: Context, site: RunSite, targets: list[str]) -> bool:
         return False
 
@@ -349,7 +354,7 @@ class AppendCleanup(RunHygiene):
             return
         last = calls[-1]
         end = last.command.span[1]
-        if any(self.is_cleaned(cl) and cl.command.span[0] >= end for cl in site.cleanups()):
+        if any(self.is_cleaned_at(ctx, site, last, cl) and cl.command.span[0] >= end for cl in site.cleanups()):
             return
         if self.mount_covers(ctx, site, site.cache_targets()):
             return

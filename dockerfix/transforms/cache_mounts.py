@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 from dockerfix._lazyre import lazy
 from dockerfix.model.manifests import CacheDir, cache_needs, cache_strategy
+from dockerfix.model.tools import INFER, cleanups_made_pointless, command_tools, system_managers
 from dockerfix.transforms._run import RunShell
 from dockerfix.transforms._hygiene import (
     RunSite,
@@ -32,18 +33,8 @@ from dockerfix.transforms.base import Context, Diagnostic, Edit, Fix, Transform,
 
 APT_KEEP_CACHE = ("rm -f /etc/apt/apt.conf.d/docker-clean; echo 'Binary::apt::APT::Keep-Downloaded-Packages "
                   "\"true\";' > /etc/apt/apt.conf.d/keep-cache")
-EXTRA_TOOLS = frozenset({"go", "cargo", "mvn", "mvnw", "gradle", "gradlew", "bundle", "dotnet", "poetry", "uv",
-                         "pipenv"})
-# Cleanups a cache mount makes pointless, by the tool whose cache they clear.
-CLEAN_MANAGERS = {"apt": {"apt", "apt-get"}, "apk": {"apk"}, "dnf": {"dnf"}, "yum": {"yum"}, "microdnf": {"microdnf"},
-                  "pip": {"pip"}, "uv": {"uv", "pip"}, "npm": {"npm"}, "yarn": {"yarn"}, "pnpm": {"pnpm"},
-                  "composer": {"composer"}}
-_COMMENT_IN_SPAN = lazy(r"\n[ \t]*#")
-
-
-SYSTEM_TOOLS = frozenset({"apt", "apt-get", "apk", "dnf", "yum", "microdnf", "zypper"})
-"""Tools whose caches sit at fixed system paths and that run as root whatever the image's user."""
 MAX_LINE = 100
+_COMMENT_IN_SPAN = lazy(r"\n[ \t]*#")
 
 
 def _reads_cache(need, env=None) -> bool:
@@ -69,14 +60,17 @@ the directories that manager caches downloads in:
 |---|---|
 | apt | `/var/cache/apt` and `/var/lib/apt` (`sharing=locked`), with Docker's keep-cache setup once per stage |
 | apk | `/etc/apk/cache` (`--no-cache` becomes `--update-cache`) |
-| dnf / yum / microdnf | `/var/cache/dnf` / `/var/cache/yum` (`sharing=locked`) |
-| pip, uv, poetry, pipenv | `~/.cache/pip`, `~/.cache/uv`, `~/.cache/pypoetry`, `~/.cache/pipenv` |
+| dnf / yum / microdnf | by the base's release: `/var/cache/dnf` (dnf 4: RHEL/CentOS 8+, yum there too), `/var/cache/yum` (yum 3: CentOS 7, Amazon Linux 2; microdnf), `/var/cache/libdnf5` (Fedora 41+); a base that does not show its release gets a finding |
+| pip, uv, pipenv | `~/.cache/pip`, `~/.cache/uv`, `~/.cache/pipenv` |
+| poetry | `~/.cache/pypoetry/cache` and `.../artifacts` (not `virtualenvs`, which poetry installs into) |
 | npm, yarn, pnpm | `~/.npm`, `/usr/local/share/.cache/yarn` (root) or `~/.cache/yarn`, `~/.local/share/pnpm/store` |
 | Go | `$GOPATH/pkg/mod` (`/go` in golang images) and `~/.cache/go-build` |
 | Cargo | `$CARGO_HOME/registry` and `$CARGO_HOME/git` |
 | Maven, Gradle | `~/.m2/repository`, `~/.gradle/caches` |
-| Bundler, Composer, NuGet | `~/.bundle/cache`, `~/.cache/composer`, `~/.nuget/packages` |
+| Composer, NuGet | `~/.cache/composer` (`/tmp/cache` in the composer image), `~/.nuget/packages` |
 
+Every path comes from the tool table (`dockerfix/model/tools.py`, each entry citing the tool's docs or source), with
+the options and variables that move it.
 Targets follow the user the RUN runs as (`USER`, `HOME`; numeric users and the node image's `node` user get
 `uid`/`gid` options) and the tools' variables (`PIP_CACHE_DIR`, `UV_CACHE_DIR`, `npm_config_cache`,
 `YARN_CACHE_FOLDER`, `GOMODCACHE`, `GOCACHE`, `GOPATH`, `CARGO_HOME`, `GRADLE_USER_HOME`, `NUGET_PACKAGES`,
@@ -143,7 +137,7 @@ without a static value), for exec-form RUN, non-POSIX shells and scripts the she
 
     def _check_run(self, ctx: Context, site: RunSite, keep_cache_planned: set[int]) -> Diagnostic | None:
         calls = site.calls()
-        extra = [(s.command, s) for s in site.script.sites if (s.command.effective.basename or "") in EXTRA_TOOLS]
+        extra = [(s.command, s) for s in site.script.sites if (s.command.effective.basename or "") in command_tools()]
         if not calls and not extra:
             return None
         state = ctx.model.state
@@ -151,7 +145,7 @@ without a static value), for exec-form RUN, non-POSIX shells and scripts the she
         user = state.user_at(site.inst)
         home = state.home_at(site.inst)
         base = state.root_base(site.stage)
-        needs = cache_needs(calls, extra, env, home, base)
+        needs = cache_needs(calls, extra, env, home, base, user=user if user is not None else INFER)
         if not needs:
             return None
         existing = site.cache_targets()
@@ -163,7 +157,7 @@ without a static value), for exec-form RUN, non-POSIX shells and scripts the she
             return None
         reason = next((n.reason for n in needs if n.reason), None)
         ids = state.uid_at(site.inst)
-        if user is None and any(n.tool not in SYSTEM_TOOLS for n in needs):
+        if user is None and any(n.tool not in system_managers() for n in needs):
             reason = reason or ("the user the RUN runs as is not known (the base image's USER, or a variable), so "
                                 "neither its cache directory nor the mount's owner is")
         elif user is not None and ids is None:
@@ -275,7 +269,7 @@ without a static value), for exec-form RUN, non-POSIX shells and scripts the she
         if stage is None:
             return []
         calls = find_package_calls(run.script)
-        extra = [(s.command, s) for s in run.script.sites if (s.command.effective.basename or "") in EXTRA_TOOLS]
+        extra = [(s.command, s) for s in run.script.sites if (s.command.effective.basename or "") in command_tools()]
         if not calls and not extra:
             return []
         needs = cache_needs(calls, extra, state.env_at(run_inst), state.home_at(run_inst), state.root_base(stage))
@@ -296,7 +290,7 @@ without a static value), for exec-form RUN, non-POSIX shells and scripts the she
             return []
         state = ctx.model.state
         calls = find_package_calls(run.script)
-        extra = [(s.command, s) for s in run.script.sites if (s.command.effective.basename or "") in EXTRA_TOOLS]
+        extra = [(s.command, s) for s in run.script.sites if (s.command.effective.basename or "") in command_tools()]
         if not calls and not extra:
             return []
         env = state.env_at(run_inst)
@@ -346,7 +340,7 @@ without a static value), for exec-form RUN, non-POSIX shells and scripts the she
     def _cleanup_edits(self, ctx: Context, site: RunSite, tools: set[str], calls, targets: list[str]) -> list[Edit]:
         run: RunShell = site.run  # type: ignore[assignment]
         script = site.script
-        managers = set().union(*(CLEAN_MANAGERS.get(t, set()) for t in tools)) if tools else set()
+        managers = set().union(*(cleanups_made_pointless(t) for t in tools)) if tools else set()
         edits: list[Edit] = []
         # flags that disable the cache
         for call in calls:

@@ -66,8 +66,28 @@ reach: a finding without a fix. A plain `sudo` in front of the install is kept i
     def is_cleaned(self, cleanup: Cleanup) -> bool:
         return cleanup.manager in RPM
 
+    @staticmethod
+    def _cache_dir(ctx: Context, site: RunSite, manager: str) -> str | None:
+        """The manager's cache on this base (the tool table's answer), None when the base does not show it."""
+        from dockerfix.model.tools import rpm_cache_dir
+
+        return rpm_cache_dir(manager, ctx.model.state.root_base(site.stage))[0]
+
+    def is_cleaned_at(self, ctx: Context, site: RunSite, call: PackageCall, cleanup: Cleanup) -> bool:
+        if cleanup.manager not in RPM:
+            return False
+        if cleanup.call is not None:
+            return True  # `<mgr> clean all`: each manager cleans its own cache
+        # an `rm` counts only when it clears the directory this manager uses on this base (yum on EL8 is dnf)
+        cache = self._cache_dir(ctx, site, call.manager)
+        return cache is not None and cleanup.cache is not None and covers([cleanup.cache], cache)
+
     def mount_covers(self, ctx: Context, site: RunSite, targets: list[str]) -> bool:
-        return covers(targets, *RPM_CACHES)
+        calls = [c for c in site.calls() if self.is_target(c)]
+        caches = [self._cache_dir(ctx, site, c.manager) for c in calls]
+        if calls and all(c is not None for c in caches):
+            return all(covers(targets, c) for c in caches if c is not None)
+        return covers(targets, *RPM_CACHES)  # the base does not show which: any RPM cache mount stands for it
 
     def no_fix_reason(self, ctx: Context, site: RunSite, calls: list[PackageCall]) -> str | None:
         if any(c.has_option("--installroot") for c in calls):
