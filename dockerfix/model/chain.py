@@ -9,7 +9,7 @@ API
         the question every transform that appends a command of a tool to a RUN (``npm cache clean --force``,
         ``yarn cache clean``, ``conda clean -afy``...) must ask first: pass the end of the command the appended one
         follows (``call.command.span[1]``).
-    ``TOOLS``: the table of tools this module knows (``npm``, ``node``, ``yarn``, ``pnpm``, ``conda``, ``mamba``,
+    ``TOOLS`` (``dockerfix.model.tools.PROVISIONS``, part of the one tool table): the tools this module knows (``npm``, ``node``, ``yarn``, ``pnpm``, ``conda``, ``mamba``,
     ``micromamba``): the packages that provide each, per package-manager family, the paths of its binaries and
     install folders, and the tools it runs on (``npm`` needs ``node``).
 
@@ -44,72 +44,9 @@ from dockerfix.model.shell import Pipeline, Script, SimpleCommand, Word
 __all__ = ["TOOLS", "Removal", "Tool", "tool_removal"]
 
 
-@dataclass(frozen=True)
-class Tool:
-    name: str
-    binaries: tuple[str, ...]
-    """Command names (``npm``); also matched as the last part of a relative ``rm`` operand."""
-    packages: dict[str, tuple[str, ...]]
-    """Package-name globs that provide the tool, by family: ``deb`` (apt), ``apk``, ``rpm`` (dnf, yum, microdnf,
-    zypper), ``conda`` (conda, mamba, micromamba), ``npm`` (``npm uninstall -g``)."""
-    paths: tuple[str, ...]
-    """Binaries and install folders: removing one, a folder above one, or a glob matching one removes the tool."""
-    code_dirs: tuple[str, ...] = ()
-    """The tool's own code: removing anything inside (documentation aside) breaks it."""
-    needs: tuple[str, ...] = ()
-    """Tools it runs on: removing those removes it too (npm is a node script)."""
-    corepack: bool = False
-    """``corepack disable`` (no names) removes its shims."""
-    dir_vars: tuple[str, ...] = ()
-    """Variables that hold its install folder (``NVM_DIR``): ``rm -rf "$NVM_DIR"`` removes it."""
-
-
-_NODE_CODE = ("/usr/local/lib/node_modules", "/usr/lib/node_modules")
-_BINS = ("/usr/local/bin", "/usr/bin", "/bin", "/usr/local/sbin", "/usr/sbin")
-_NVM = ("~/.nvm", "/root/.nvm", "/usr/local/nvm", "/opt/nvm")
-
-
-def _bins(*names: str) -> tuple[str, ...]:
-    return tuple(f"{d}/{n}" for d in _BINS for n in names)
-
-
-TOOLS: dict[str, Tool] = {t.name: t for t in (
-    Tool("node", ("node", "nodejs"),
-         {"deb": ("nodejs", "nodejs-*", "node"), "apk": ("nodejs", "nodejs-current", "nodejs-lts*"),
-          "rpm": ("nodejs", "nodejs[0-9]*", "nodejs-[0-9]*"), "conda": ("nodejs",)},
-         _bins("node", "nodejs") + _NVM, dir_vars=("NVM_DIR",)),
-    Tool("npm", ("npm",),
-         {"deb": ("npm",), "apk": ("npm", "nodejs-npm"), "rpm": ("npm", "npm[0-9]*", "nodejs-npm"),
-          "npm": ("npm",)},
-         _bins("npm") + tuple(f"{d}/npm" for d in _NODE_CODE) + ("/usr/share/nodejs/npm",),
-         code_dirs=tuple(f"{d}/npm" for d in _NODE_CODE) + ("/usr/share/nodejs/npm",),
-         needs=("node",)),
-    Tool("yarn", ("yarn", "yarnpkg"),
-         {"deb": ("yarn", "yarnpkg"), "apk": ("yarn",), "rpm": ("yarn", "yarnpkg"), "npm": ("yarn",),
-          "conda": ("yarn",)},
-         _bins("yarn", "yarnpkg") + tuple(f"{d}/yarn" for d in _NODE_CODE) + ("/opt/yarn-v*", "/usr/share/yarn"),
-         code_dirs=tuple(f"{d}/yarn" for d in _NODE_CODE) + ("/opt/yarn-v*",),
-         needs=("node",), corepack=True),
-    Tool("pnpm", ("pnpm", "pnpx"),
-         {"apk": ("pnpm",), "npm": ("pnpm",)},
-         _bins("pnpm", "pnpx") + tuple(f"{d}/pnpm" for d in _NODE_CODE) + ("~/.local/share/pnpm",),
-         code_dirs=tuple(f"{d}/pnpm" for d in _NODE_CODE), needs=("node",), corepack=True, dir_vars=("PNPM_HOME",)),
-    Tool("conda", ("conda",),
-         {"conda": ("conda",)},
-         ("/opt/conda", "/opt/conda/bin/conda", "/opt/miniconda", "/opt/miniconda3", "/opt/miniforge",
-          "/opt/miniforge3", "/opt/mambaforge", "~/miniconda3", "~/miniforge3", "~/anaconda3") + _bins("conda"),
-         code_dirs=("/opt/conda/condabin", "/opt/conda/lib/python3*/site-packages/conda"),
-         dir_vars=("CONDA_DIR", "CONDA_ROOT")),
-    Tool("mamba", ("mamba",),
-         {"conda": ("mamba",)},
-         ("/opt/conda", "/opt/conda/bin/mamba", "/opt/miniforge", "/opt/miniforge3", "/opt/mambaforge",
-          "~/miniforge3") + _bins("mamba"),
-         dir_vars=("CONDA_DIR", "CONDA_ROOT")),
-    Tool("micromamba", ("micromamba",),
-         {},
-         _bins("micromamba") + ("/opt/micromamba/bin/micromamba", "~/.local/bin/micromamba"),
-         dir_vars=("MAMBA_EXE",)),
-)}
+# what provides each tool and where it lives: part of the one table of tools
+from dockerfix.model.tools import PROVISIONS as TOOLS  # noqa: E402
+from dockerfix.model.tools import Provision as Tool  # noqa: E402
 
 _FAMILY = {"apt-get": "deb", "apt": "deb", "apk": "apk", "dnf": "rpm", "yum": "rpm", "microdnf": "rpm",
            "zypper": "rpm", "conda": "conda", "mamba": "conda", "micromamba": "conda"}

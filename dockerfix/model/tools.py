@@ -722,6 +722,80 @@ _RPM_UNKNOWN = {
 
 
 # =====================================================================================================================
+# where tools are installed (for "is the tool still there at the end of the chain": dockerfix.model.chain)
+# =====================================================================================================================
+
+@dataclass(frozen=True)
+class Provision:
+    """Where a tool is installed and which packages provide it (what removes it: ``dockerfix.model.chain``)."""
+
+    name: str
+    binaries: tuple[str, ...]
+    """Command names (``npm``); also matched as the last part of a relative ``rm`` operand."""
+    packages: dict[str, tuple[str, ...]]
+    """Package-name globs that provide the tool, by family: ``deb`` (apt), ``apk``, ``rpm`` (dnf, yum, microdnf,
+    zypper), ``conda`` (conda, mamba, micromamba), ``npm`` (``npm uninstall -g``)."""
+    paths: tuple[str, ...]
+    """Binaries and install folders: removing one, a folder above one, or a glob matching one removes the tool."""
+    code_dirs: tuple[str, ...] = ()
+    """The tool's own code: removing anything inside (documentation aside) breaks it."""
+    needs: tuple[str, ...] = ()
+    """Tools it runs on: removing those removes it too (npm is a node script)."""
+    corepack: bool = False
+    """``corepack disable`` (no names) removes its shims."""
+    dir_vars: tuple[str, ...] = ()
+    """Variables that hold its install folder (``NVM_DIR``): ``rm -rf "$NVM_DIR"`` removes it."""
+
+
+_NODE_CODE = ("/usr/local/lib/node_modules", "/usr/lib/node_modules")
+_BINS = ("/usr/local/bin", "/usr/bin", "/bin", "/usr/local/sbin", "/usr/sbin")
+_NVM = ("~/.nvm", "/root/.nvm", "/usr/local/nvm", "/opt/nvm")
+
+
+def _bins(*names: str) -> tuple[str, ...]:
+    return tuple(f"{d}/{n}" for d in _BINS for n in names)
+
+
+PROVISIONS: dict[str, Provision] = {t.name: t for t in (
+    Provision("node", ("node", "nodejs"),
+         {"deb": ("nodejs", "nodejs-*", "node"), "apk": ("nodejs", "nodejs-current", "nodejs-lts*"),
+          "rpm": ("nodejs", "nodejs[0-9]*", "nodejs-[0-9]*"), "conda": ("nodejs",)},
+         _bins("node", "nodejs") + _NVM, dir_vars=("NVM_DIR",)),
+    Provision("npm", ("npm",),
+         {"deb": ("npm",), "apk": ("npm", "nodejs-npm"), "rpm": ("npm", "npm[0-9]*", "nodejs-npm"),
+          "npm": ("npm",)},
+         _bins("npm") + tuple(f"{d}/npm" for d in _NODE_CODE) + ("/usr/share/nodejs/npm",),
+         code_dirs=tuple(f"{d}/npm" for d in _NODE_CODE) + ("/usr/share/nodejs/npm",),
+         needs=("node",)),
+    Provision("yarn", ("yarn", "yarnpkg"),
+         {"deb": ("yarn", "yarnpkg"), "apk": ("yarn",), "rpm": ("yarn", "yarnpkg"), "npm": ("yarn",),
+          "conda": ("yarn",)},
+         _bins("yarn", "yarnpkg") + tuple(f"{d}/yarn" for d in _NODE_CODE) + ("/opt/yarn-v*", "/usr/share/yarn"),
+         code_dirs=tuple(f"{d}/yarn" for d in _NODE_CODE) + ("/opt/yarn-v*",),
+         needs=("node",), corepack=True),
+    Provision("pnpm", ("pnpm", "pnpx"),
+         {"apk": ("pnpm",), "npm": ("pnpm",)},
+         _bins("pnpm", "pnpx") + tuple(f"{d}/pnpm" for d in _NODE_CODE) + ("~/.local/share/pnpm",),
+         code_dirs=tuple(f"{d}/pnpm" for d in _NODE_CODE), needs=("node",), corepack=True, dir_vars=("PNPM_HOME",)),
+    Provision("conda", ("conda",),
+         {"conda": ("conda",)},
+         ("/opt/conda", "/opt/conda/bin/conda", "/opt/miniconda", "/opt/miniconda3", "/opt/miniforge",
+          "/opt/miniforge3", "/opt/mambaforge", "~/miniconda3", "~/miniforge3", "~/anaconda3") + _bins("conda"),
+         code_dirs=("/opt/conda/condabin", "/opt/conda/lib/python3*/site-packages/conda"),
+         dir_vars=("CONDA_DIR", "CONDA_ROOT")),
+    Provision("mamba", ("mamba",),
+         {"conda": ("mamba",)},
+         ("/opt/conda", "/opt/conda/bin/mamba", "/opt/miniforge", "/opt/miniforge3", "/opt/mambaforge",
+          "~/miniforge3") + _bins("mamba"),
+         dir_vars=("CONDA_DIR", "CONDA_ROOT")),
+    Provision("micromamba", ("micromamba",),
+         {},
+         _bins("micromamba") + ("/opt/micromamba/bin/micromamba", "~/.local/bin/micromamba"),
+         dir_vars=("MAMBA_EXE",)),
+)}
+
+
+# =====================================================================================================================
 # views of the table
 # =====================================================================================================================
 
