@@ -153,6 +153,9 @@ without a static value), for exec-form RUN, non-POSIX shells and scripts the she
         msg = f"{needs[0].tool} downloads into its cache in this layer; a cache mount keeps it out and reuses it"
         # the author's own mounts: a tool that already has one of its caches mounted is left as the author set it
         needs = [n for n in needs if not any(covers(existing, c.target) for c in n.caches)]
+        if existing:
+            # a RUN whose author mounts caches already: a tool whose cache location dockerfix cannot tell is theirs
+            needs = [n for n in needs if n.caches]
         if not needs:
             return None
         reason = next((n.reason for n in needs if n.reason), None)
