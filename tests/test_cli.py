@@ -160,10 +160,44 @@ def test_exit_code_is_computed_in_one_place():
 
 # ------------------------------------------------------------------ stdin / stdout
 def test_stdin_subprocess_separation(env, tmp_path):
+    project(tmp_path, {"svc/app.py": "print(1)\n"})  # the build context of svc/Dockerfile, so DFX001 is safe
     r = dfx(env, "-", "--stdin-filename", "svc/Dockerfile", cwd=tmp_path, input=FIXABLE.encode())
     assert r.returncode == 0, r.stderr
     assert r.stdout == FIXED.encode()
     assert b"Applied 1 fix" in r.stderr
+
+
+def test_add_local_to_copy_is_safe_only_with_a_build_context(env, tmp_path):
+    # Issue "Safe must mean safe", case 5: ADD unpacks a local tar archive found by content, COPY does not, so
+    # DFX001 is safe only when the build context shows the source is not one.
+    text = b"FROM alpine\nADD app.py /app/\n"
+    copied = b"FROM alpine\nCOPY app.py /app/\n"
+    (tmp_path / "nowhere").mkdir()
+    # stdin without --stdin-filename: no build context, so the fix is unsafe: reported, not applied
+    r = dfx(env, "-", cwd=tmp_path / "nowhere", input=text)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == text
+    assert b"-:2:1: DFX001 " in r.stderr and b"(unsafe fix: --unsafe)" in r.stderr
+    assert b"Applied 0 fixes" in r.stderr and b"1 more fixable with --unsafe" in r.stderr
+    # ... and --unsafe applies it
+    r = dfx(env, "-", "--unsafe", cwd=tmp_path / "nowhere", input=text)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == copied and b"Applied 1 fix" in r.stderr
+    # --write on a project whose app.py is a plain file: safe, rewritten without --unsafe
+    proj = project(tmp_path / "proj", {"Dockerfile": text, "app.py": "print('hi')\n"})
+    r = dfx(env, "--write", ".", cwd=proj)
+    assert r.returncode == 0, r.stderr
+    assert (proj / "Dockerfile").read_bytes() == copied and b"Rewrote 1 file" in r.stderr
+    # the same name holding a gzip tar (what ADD would unpack): ADD is kept, even with --unsafe
+    import tarfile
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        tar.addfile(tarfile.TarInfo("x"), io.BytesIO(b""))
+    arch = project(tmp_path / "arch", {"Dockerfile": text, "app.py": buf.getvalue()})
+    r = dfx(env, "--write", "--unsafe", ".", cwd=arch)
+    assert r.returncode == 0, r.stderr
+    assert (arch / "Dockerfile").read_bytes() == text
 
 
 def test_unterminated_heredoc_on_stdin(env, tmp_path):
@@ -184,7 +218,7 @@ def test_diff_subprocess_add_to_copy(env, tmp_path):
 
 
 def test_diff_color_always(tmp_path):
-    project(tmp_path, {"Dockerfile": FIXABLE})
+    project(tmp_path, {"Dockerfile": FIXABLE, "app.py": ""})
     code, out, err = invoke("--diff", "--color", "always", ".", cwd=tmp_path)
     assert code == 1 and b"\x1b[32m+COPY app.py /app/\x1b[0m\n" in out
 
@@ -195,14 +229,16 @@ SHAPES = {
     "nonl/Dockerfile": b"FROM alpine\nADD app.py /app/",
     "mixed/Dockerfile": b"FROM alpine\r\nADD a /a\nRUN x\r\nADD b /b",
 }
+# The ADD sources of SHAPES, next to each Dockerfile (its build context): plain files, so DFX001 is a safe fix.
+SOURCES = {"crlf/app.py": "", "bom/app.py": "", "nonl/app.py": "", "mixed/a": "", "mixed/b": ""}
 
 
 @pytest.mark.parametrize("rel", sorted(SHAPES))
 def test_byte_shapes_preserved_by_write_and_stdin(tmp_path, rel):
     data = SHAPES[rel]
     expected = data.replace(b"ADD", b"COPY")
-    project(tmp_path, {rel: data})
-    code, out, err = invoke("-", stdin=data, cwd=tmp_path)
+    project(tmp_path, {rel: data, **SOURCES})
+    code, out, err = invoke("-", "--stdin-filename", rel, stdin=data, cwd=tmp_path)
     assert code == 0 and out == expected, err
     code, out, err = invoke("--write", rel, cwd=tmp_path)
     assert code == 0, err
@@ -216,11 +252,13 @@ def test_diff_applies_with_patch_and_matches_write(env, tmp_path):
     files["deep/er/api.Dockerfile"] = "FROM a\nADD x /x\n" + "RUN echo\n" * 10 + "ADD y /y\n"
     files["clean/Dockerfile"] = CLEAN
     files["Containerfile"] = "FROM a\nADD z /z\n"
+    sources = {**SOURCES, "deep/er/x": "", "deep/er/y": "", "clean/app.py": "", "z": ""}
     a, b = tmp_path / "a", tmp_path / "b"
-    project(a, files)
-    project(b, files)
+    project(a, {**files, **sources})
+    project(b, {**files, **sources})
     r = dfx(env, "--diff", ".", cwd=a)
     assert r.returncode == 1, r.stderr
+    assert r.stdout.count(b"\n+COPY ") == 8  # every ADD of every shape is in the patch
     p = subprocess.run(["patch", "-p1", "--binary", "--quiet"], input=r.stdout, cwd=a, capture_output=True)
     assert p.returncode == 0, p.stdout + p.stderr
     code, _, err = invoke("--write", ".", cwd=b)
@@ -231,9 +269,10 @@ def test_diff_applies_with_patch_and_matches_write(env, tmp_path):
 
 
 def test_write_keeps_mode(tmp_path):
-    project(tmp_path, {"Dockerfile": FIXABLE})
+    project(tmp_path, {"Dockerfile": FIXABLE, "app.py": ""})
     (tmp_path / "Dockerfile").chmod(0o604)
     assert invoke("--write", ".", cwd=tmp_path)[0] == 0
+    assert (tmp_path / "Dockerfile").read_text() == FIXED  # really rewritten
     assert stat.S_IMODE((tmp_path / "Dockerfile").stat().st_mode) == 0o604
 
 
@@ -262,6 +301,7 @@ CASES = {
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_fast_and_typer_paths_agree(tmp_path, case):
     argv, data = CASES[case]
+    project(tmp_path, {"app.py": ""})  # the build context of --stdin-filename Dockerfile
     fast = invoke(*argv, stdin=data, cwd=tmp_path)
     slow = invoke(*argv, "--color", "never", stdin=data, cwd=tmp_path)  # not a fast-path flag: typer handles it
     assert cli_fast.parse(argv) is not None and cli_fast.parse([*argv, "--color", "never"]) is None
@@ -272,8 +312,8 @@ def test_fast_and_typer_paths_agree(tmp_path, case):
 
 def test_fast_path_imports_no_typer_rich_jinja(env, tmp_path):
     r = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "dockerfix", "-"], input=FIXABLE.encode(), cwd=tmp_path, env=env,
-        capture_output=True, timeout=60,
+        [sys.executable, "-X", "importtime", "-m", "dockerfix", "-", "--stdin-filename", "Dockerfile"],
+        input=FIXABLE.encode(), cwd=project(tmp_path, {"app.py": ""}), env=env, capture_output=True, timeout=60,
     )
     assert r.returncode == 0 and r.stdout == FIXED.encode()
     imported = {line.rsplit("|", 1)[-1].strip() for line in r.stderr.decode().splitlines() if "|" in line}
@@ -283,13 +323,15 @@ def test_fast_path_imports_no_typer_rich_jinja(env, tmp_path):
 
 
 def test_typer_path_subprocess_matches(env, tmp_path):
-    r = dfx(env, "--color", "never", "-", cwd=tmp_path, input=FIXABLE.encode())
+    project(tmp_path, {"app.py": ""})
+    r = dfx(env, "--color", "never", "-", "--stdin-filename", "Dockerfile", cwd=tmp_path, input=FIXABLE.encode())
     assert r.returncode == 0 and r.stdout == FIXED.encode()
 
 
 # ------------------------------------------------------------------ formats, jobs, info commands
 def test_jobs_output_identical(tmp_path):
     files = {f"s{i:02d}/Dockerfile": (FIXABLE if i % 3 else CLEAN) for i in range(12)}
+    files.update({f"s{i:02d}/app.py": "" for i in range(12)})
     files["s05/Dockerfile"] = HEREDOC
     project(tmp_path, files)
     results = {}
@@ -304,7 +346,7 @@ def test_jobs_output_identical(tmp_path):
 
 def test_pool_is_really_used(tmp_path, monkeypatch):
     files = {f"s{i}/Dockerfile": FIXABLE for i in range(cli_core.POOL_MIN_FILES)}
-    project(tmp_path, files)
+    project(tmp_path, {**files, **{f"s{i}/app.py": "" for i in range(cli_core.POOL_MIN_FILES)}})
     used = []
     import concurrent.futures
 
@@ -323,7 +365,7 @@ def test_pool_is_really_used(tmp_path, monkeypatch):
 def test_json_and_sarif_and_github_formats(tmp_path):
     import json
 
-    project(tmp_path, {"Dockerfile": FIXABLE, "bad/Dockerfile": HEREDOC})
+    project(tmp_path, {"Dockerfile": FIXABLE, "app.py": "", "bad/Dockerfile": HEREDOC})
     code, out, err = invoke("--format", "json", ".", cwd=tmp_path)
     doc = json.loads(out)
     assert code == 2 and [f["path"] for f in doc["files"]] == ["Dockerfile", "bad/Dockerfile"]
@@ -365,6 +407,6 @@ def test_version_and_help(env):
 
 
 def test_quiet_prints_no_summary(tmp_path):
-    project(tmp_path, {"Dockerfile": FIXABLE})
+    project(tmp_path, {"Dockerfile": FIXABLE, "app.py": ""})
     code, out, err = invoke("--check", "-q", ".", cwd=tmp_path)
     assert code == 1 and out == b"" and err == b""

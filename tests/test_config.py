@@ -108,6 +108,7 @@ def test_invalid_config(tmp_path, text, msg):
 def test_config_applies_and_cli_overrides(tmp_path):
     write(tmp_path / "pyproject.toml", '[tool.dockerfix]\nignore = ["DFX001", "DFX203"]\n')
     df = write(tmp_path / "Dockerfile", FIXABLE)
+    write(tmp_path / "app.py", "")  # in the build context and no archive: DFX001 is a safe fix
     code, out, err = invoke(Options(paths=(str(df),)))
     assert code == 0 and out == b"", err
     code, out, err = invoke(Options(paths=(str(df),), ignore=()))
@@ -123,17 +124,20 @@ def test_bad_config_is_exit_2_with_path(tmp_path):
 
 
 def test_stdin_uses_stdin_filename_folder_or_cwd(tmp_path, monkeypatch):
-    write(tmp_path / "proj" / ".dockerfix.toml", 'ignore = ["DFX001"]\n')
+    # DFX107 (pip-no-cache-dir) is safe without a build context, which stdin without --stdin-filename lacks:
+    # only the config found (or not) decides whether it applies.
+    fixable = "FROM python:3.12\nRUN pip install flask\n"
+    write(tmp_path / "proj" / ".dockerfix.toml", 'ignore = ["DFX107"]\n')
     (tmp_path / "other").mkdir()
     opts = Options(paths=("-",), mode="stdin", stdin_filename=str(tmp_path / "proj" / "Dockerfile"))
-    code, out, err = invoke(opts, FIXABLE.encode())
-    assert code == 0 and out == FIXABLE.encode()
+    code, out, err = invoke(opts, fixable.encode())
+    assert code == 0 and out == fixable.encode()
     monkeypatch.chdir(tmp_path / "proj")
-    code, out, err = invoke(Options(paths=("-",), mode="stdin"), FIXABLE.encode())
-    assert out == FIXABLE.encode()
+    code, out, err = invoke(Options(paths=("-",), mode="stdin"), fixable.encode())
+    assert out == fixable.encode()
     monkeypatch.chdir(tmp_path / "other")
-    code, out, err = invoke(Options(paths=("-",), mode="stdin"), FIXABLE.encode())
-    assert code == 0 and out == FIXABLE.replace("ADD", "COPY").encode()
+    code, out, err = invoke(Options(paths=("-",), mode="stdin"), fixable.encode())
+    assert code == 0 and out == fixable.replace("pip install", "pip install --no-cache-dir").encode()
 
 
 def test_config_defaults_and_registries_only():

@@ -29,10 +29,13 @@ ROOT = Path(__file__).resolve().parents[1]
 TEMP = re.compile(files.TEMP_PATTERN)
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 
-# Big enough that a half-written file is visibly different from both the old and the new one.
-OLD = "FROM alpine:3.20\n" + "".join(f"ADD app{i}.py /app/\n" for i in range(1500))
-NEW = dockerfix.fix(OLD, select=["add-local-to-copy"]).text
-assert NEW != OLD
+# Big enough that a half-written file is visibly different from both the old and the new one. The rewrite is
+# DFX107 pip-no-cache-dir, a fix that is safe with or without a build context (these tests are about writing files,
+# and none of their folders holds the files an ADD would copy).
+SELECT = "pip-no-cache-dir"
+OLD = "FROM alpine:3.20\n" + "".join(f"RUN pip install app{i}\n" for i in range(1500))
+NEW = dockerfix.fix(OLD, select=[SELECT]).text
+assert NEW == OLD.replace("pip install", "pip install --no-cache-dir")
 
 _HOOK = r"""
 import os, sys, time
@@ -126,7 +129,7 @@ def test_sigkill_during_write_leaves_old_or_new_never_truncated(tmp_path, step, 
     p = d / "Dockerfile"
     p.write_text(OLD)
     os.chmod(p, 0o640)
-    _kill_at(step, tmp_path, "--write", "--select", "add-local-to-copy", str(p))
+    _kill_at(step, tmp_path, "--write", "--select", SELECT, str(p))
     assert p.read_bytes() == expect.encode()
     assert stat.S_IMODE(os.stat(p).st_mode) == 0o640
     left = _leftovers(d, {"Dockerfile"})
@@ -136,7 +139,7 @@ def test_sigkill_during_write_leaves_old_or_new_never_truncated(tmp_path, step, 
         # a leftover temporary file is never taken for a Dockerfile, and a rerun finishes the job
         assert files.discover([str(d)])[0] == [str(p)]
         out, err = io.BytesIO(), io.BytesIO()
-        assert run(Options(paths=(str(d),), mode="write", select=("add-local-to-copy",), jobs=1, quiet=True),
+        assert run(Options(paths=(str(d),), mode="write", select=(SELECT,), jobs=1, quiet=True),
                    stdout=out, stderr=err) == 0, err.getvalue()
         assert p.read_bytes() == NEW.encode()
     else:
@@ -149,7 +152,7 @@ def test_sigkill_during_in_place_write_of_a_hard_link_keeps_a_complete_copy(tmp_
     p = tmp_path / "Dockerfile"
     p.write_text(OLD)
     os.link(p, tmp_path / "Dockerfile.linked")
-    _kill_at("in-place", tmp_path, "--write", "--select", "add-local-to-copy", str(p))
+    _kill_at("in-place", tmp_path, "--write", "--select", SELECT, str(p))
     left = _leftovers(tmp_path, {"Dockerfile", "Dockerfile.linked"})
     assert len(left) == 1 and TEMP.match(left[0]), left
     assert (tmp_path / left[0]).read_bytes() == NEW.encode()
@@ -157,7 +160,7 @@ def test_sigkill_during_in_place_write_of_a_hard_link_keeps_a_complete_copy(tmp_
 
 
 # ------------------------------------------------------------------ read-only, ownership, mode
-def _write(path: Path, *, select=("add-local-to-copy",)) -> tuple[int, str]:
+def _write(path: Path, *, select=(SELECT,)) -> tuple[int, str]:
     out, err = io.BytesIO(), io.BytesIO()
     code = run(Options(paths=(str(path),), mode="write", select=select, jobs=1, quiet=True), stdout=out, stderr=err)
     return code, err.getvalue().decode()
@@ -179,7 +182,7 @@ from dockerfix.cli_core import Options, run
 warm, path = sys.argv[1], sys.argv[2]
 def go(p):
     out, err = io.BytesIO(), io.BytesIO()
-    code = run(Options(paths=(p,), mode="write", select=("add-local-to-copy",), jobs=1, quiet=True),
+    code = run(Options(paths=(p,), mode="write", select=("pip-no-cache-dir",), jobs=1, quiet=True),
                stdout=out, stderr=err)
     return code, err.getvalue().decode()
 assert go(warm)[0] == 0  # imports everything while still root (the interpreter may live in /root)
@@ -196,7 +199,7 @@ def test_read_only_file_of_an_ordinary_user_is_refused(tmp_path):
         p = tmp_path / "Dockerfile"
         p.write_text(OLD)
         os.chmod(p, 0o444)
-        r = subprocess.run([sys.executable, "-m", "dockerfix", "--write", "--select", "add-local-to-copy", str(p)],
+        r = subprocess.run([sys.executable, "-m", "dockerfix", "--write", "--select", SELECT, str(p)],
                            cwd=ROOT, capture_output=True, text=True)
         _assert_refused_read_only(r, tmp_path)
         return
@@ -315,19 +318,19 @@ def test_hard_links_share_the_new_content(tmp_path):
 
 # ------------------------------------------------------------------ size, binary, deep trees
 def test_file_of_ten_megabytes_is_handled(tmp_path):
-    # One long RUN line and one local ADD: at the limit exactly, rewritten byte-exactly.
-    head = "FROM alpine\nADD app.py /app/\nRUN echo "
+    # One long RUN line and one pip install: at the limit exactly, rewritten byte-exactly.
+    head = "FROM alpine\nRUN pip install flask\nRUN echo "
     text = head + "x" * (files.MAX_BYTES - len(head) - 1) + "\n"
     assert len(text.encode()) == files.MAX_BYTES
     p = tmp_path / "Dockerfile"
     p.write_text(text)
     assert _write(p) == (0, "")
-    assert p.read_text() == text.replace("ADD app.py", "COPY app.py", 1)
+    assert p.read_text() == text.replace("pip install", "pip install --no-cache-dir", 1)
 
 
 def test_file_over_ten_megabytes_is_refused_with_a_message(tmp_path):
     p = tmp_path / "Dockerfile"
-    data = ("FROM alpine\nADD app.py /app/\n# " + "x" * files.MAX_BYTES + "\n").encode()
+    data = ("FROM alpine\nRUN pip install flask\n# " + "x" * files.MAX_BYTES + "\n").encode()
     p.write_bytes(data)
     t0 = time.monotonic()
     code, err = _write(p)
@@ -359,7 +362,7 @@ def test_one_bad_file_in_a_tree_does_not_stop_the_others(tmp_path):
 
 
 def test_three_thousand_files_two_hundred_levels_deep(tmp_path):
-    small_old, small_new = "FROM alpine\nADD app.py /app/\n", "FROM alpine\nCOPY app.py /app/\n"
+    small_old, small_new = "FROM alpine\nRUN pip install flask\n", "FROM alpine\nRUN pip install --no-cache-dir flask\n"
     expected = []
     for chain in range(15):
         d = tmp_path / f"chain{chain:02d}"
@@ -371,7 +374,7 @@ def test_three_thousand_files_two_hundred_levels_deep(tmp_path):
             expected.append(str(f))
     assert len(expected) == 3000 and len(str(expected[-1]).split(os.sep)) > 200
     r = subprocess.run(
-        [sys.executable, "-m", "dockerfix", "--write", "--jobs", "2", "--select", "add-local-to-copy", "-q", "."],
+        [sys.executable, "-m", "dockerfix", "--write", "--jobs", "2", "--select", SELECT, "-q", "."],
         cwd=tmp_path, capture_output=True, text=True, timeout=300,
     )
     assert r.returncode == 0, r.stderr[-2000:]
