@@ -152,9 +152,10 @@ def settings(gh: FakeGitHub | None = None, **kw) -> bot.Settings:
     return bot.Settings(**base)
 
 
-def run_bot(repo, s: bot.Settings, cwd=None):
-    out, err = io.StringIO(), io.StringIO()
-    code = bot.run(s, git=Git(str(cwd or repo["work"]), env=repo["env"]), env={}, out=out, err=err)
+def run_bot(repo, s: bot.Settings, cwd=None, verifier=None, err=None):
+    out, err = io.StringIO(), err or io.StringIO()
+    code = bot.run(s, git=Git(str(cwd or repo["work"]), env=repo["env"]), env={}, verifier=verifier, out=out,
+                   err=err)
     return code, out.getvalue(), err.getvalue()
 
 
@@ -413,7 +414,8 @@ def test_huge_body_leaves_out_the_diffs():
     ctx = {
         "marker": "m", "profile": "p", "branch": "b", "base": "main", "repo": "o/r", "unsafe": False, "version": "0",
         "files": [{"path": "Dockerfile", "changes": [], "findings": [], "diff": "+x\n" * 40000, "fence": "```"}],
-        "other_files": [], "transforms": [], "errors": [], "verify": None, "include_diffs": True,
+        "other_files": [], "transforms": [], "errors": [], "verify": None, "verification": None,
+        "include_diffs": True,
         "summary": {"files": 1, "changes": 0},
     }
     body = bot.render_body(template, ctx)
@@ -564,3 +566,314 @@ def test_files_changed_along_are_committed_and_listed(repo, github):
     assert "### Other files\n\n- `.dockerignore`" in body
     msg = sh(repo["remote"], "log", "-1", "--format=%B", "dockerfix/default", env=repo["env"])
     assert ".dockerignore: updated along" in msg
+
+
+# ------------------------------------------------------------------ --verify with an injected verifier
+API_DOCKERFILE = "FROM python:3.12\nRUN pip install flask\n"
+WEB_DOCKERFILE = "FROM alpine\nRUN apk add curl\n"
+
+
+@pytest.fixture
+def three(repo):
+    """The repository with three Dockerfiles the fixes change: ``Dockerfile``, ``api/Dockerfile``,
+    ``web/Dockerfile`` (and ``svc/Dockerfile``, which they do not)."""
+    w, env = repo["work"], repo["env"]
+    for folder, text in (("api", API_DOCKERFILE), ("web", WEB_DOCKERFILE)):
+        (w / folder).mkdir()
+        (w / folder / "Dockerfile").write_text(text)
+    sh(w, "add", ".", env=env)
+    sh(w, "-c", "user.name=Dev", "-c", "user.email=dev@example.com", "commit", "-qm", "api, web", env=env)
+    sh(w, "push", "-q", "origin", "main", env=env)
+    return repo
+
+
+def _side(size: int, layers: int, steps: int, seconds: float) -> dict:
+    return {"build_seconds": 10.0, "image_bytes": size, "compressed_bytes": size // 3, "file_bytes": size - 1000,
+            "layers": layers, "rebuild_seconds": seconds, "rebuild_steps": steps, "rebuild_cached_steps": 2}
+
+
+def fake_report(job: bot.VerifyJob, *, equal: bool, builder: str = "fakebuild") -> dict:
+    """What ``dockerfix verify --json`` reports for ``job``: the changes are the real rewrite's, made with the
+    job's settings (so a job that carries the wrong settings shows up as a mismatch)."""
+    import dockerfix
+
+    with open(job.dockerfile, encoding="utf-8") as f:
+        result = dockerfix.fix(f.read(), select=job.select, ignore=job.ignore, unsafe=job.unsafe,
+                               path=job.dockerfile, context=job.context, settings=job.settings)
+    allowed = [{"path": f"root/.cache/pip/wheel/{i}", "kind": "only_a", "type": "file",
+                "allowed_by": {"code": "DFX107", "reason": "pip cache"}} for i in range(3)]
+    comparison = {"a": "before", "b": "after", "equal": equal, "only_a": [], "only_b": [], "changed": [],
+                  "config": [], "allowed": allowed, "sizes": {}}
+    if not equal:
+        comparison["changed"] = [{"path": "srv/app", "kind": "changed", "attributes": {"uid": [0, 65534]}}]
+        comparison["only_a"] = [{"path": "usr/share/doc/curl/copyright", "kind": "only_a", "type": "file"}]
+    return {"dockerfile": job.dockerfile, "builder": builder, "rewritten": result.changed, "equal": equal,
+            "changes": [c.to_dict() for c in result.changes], "before": _side(200_000_000, 8, 4, 20.0),
+            "after": _side(150_000_000, 6, 1, 5.0), "edited_file": "app.py", "comparison": comparison,
+            "notes": []}
+
+
+class FakeVerifier:
+    """The bot's :class:`~dockerfix.bot.cli.Verifier`, answering per repository path: ``"equal"``,
+    ``"different"``, an exception to raise, or a callable ``job -> report``."""
+
+    def __init__(self, answers: dict) -> None:
+        self.answers = answers
+        self.jobs: list[bot.VerifyJob] = []
+        self.seen: dict[str, str] = {}
+        """The Dockerfile's text when the verifier ran (the original, not the rewrite)."""
+
+    def verify(self, job, progress=None):
+        self.jobs.append(job)
+        with open(job.dockerfile, encoding="utf-8") as f:
+            self.seen[job.path] = f.read()
+        if progress:
+            progress("building the original with fakebuild")
+        answer = self.answers[job.path]
+        if isinstance(answer, BaseException):
+            raise answer
+        if callable(answer):
+            return answer(job)
+        return fake_report(job, equal=answer == "equal")
+
+
+BUILD_FAILED = bot.VerificationFailed(
+    "BUILD ERROR", "the original Dockerfile does not build: buildah bud failed (exit 1)",
+    "STEP 2/2: RUN apk add curl\nERROR: unable to select packages:\n  curl (no such package)")
+
+
+def three_answers() -> dict:
+    return {"Dockerfile": "equal", "api/Dockerfile": "different", "web/Dockerfile": BUILD_FAILED}
+
+
+def test_verify_keeps_the_equal_file_and_leaves_out_the_others(three, github):
+    before = local_state(three)
+    fake = FakeVerifier(three_answers())
+    code, out, err = run_bot(three, settings(github, verify=True), verifier=fake)
+    assert code == 2, err  # files were left out: the bot's convention for files it could not propose
+    assert "opened pull request #1" in out
+
+    # the verifier ran in the bot's worktree, on the originals, each with its folder as build context
+    assert sorted(j.path for j in fake.jobs) == ["Dockerfile", "api/Dockerfile", "web/Dockerfile"]
+    for j in fake.jobs:
+        assert not j.dockerfile.startswith(str(three["work"])) and j.dockerfile.endswith(j.path)
+        assert j.context == os.path.dirname(j.dockerfile) and j.select == SELECT and j.unsafe is False
+    assert fake.seen == {"Dockerfile": DOCKERFILE, "api/Dockerfile": API_DOCKERFILE,
+                         "web/Dockerfile": WEB_DOCKERFILE}
+
+    # only the verified file's change is committed
+    changed = sh(three["remote"], "diff", "--name-only", "main", "dockerfix/default", env=three["env"]).split()
+    assert changed == ["Dockerfile"]
+    assert remote_file(three, "dockerfix/default", "Dockerfile") == FIXED
+    assert remote_file(three, "dockerfix/default", "api/Dockerfile") == API_DOCKERFILE
+
+    post = github.calls("POST")[0]["body"]
+    assert post["title"] == "dockerfix: 2 fixes in 1 Dockerfile"
+    body = post["body"]
+    assert "### `Dockerfile`" in body and "### `api/Dockerfile`" not in body and "### `web/Dockerfile`" not in body
+    assert "built before and after the rewrite with fakebuild" in body
+    assert "| app | size before | size after | change | layers | rebuild steps | rebuild time | same files |" in body
+    assert "| Dockerfile | 200.0 MB | 150.0 MB | -25.0% | 8 → 6 | 4 → 1 | 20.0 s → 5.0 s | yes |" in body
+    assert "| api/Dockerfile" not in body and "| web/Dockerfile" not in body
+    assert "- `Dockerfile`: **EQUAL** apart from declared differences (3 allowed: DFX107)\n" in body
+    assert ("- left out: `api/Dockerfile` — **DIFFERENT**: 2 differences no transform declares: "
+            "/usr/share/doc/curl/copyright is gone; /srv/app uid 0 → 65534\n") in body
+    assert ("- left out: `web/Dockerfile` — **BUILD ERROR**: the original Dockerfile does not build: buildah bud "
+            "failed (exit 1)\n") in body
+    assert "<details><summary><code>web/Dockerfile</code>: build error details</summary>" in body
+    assert "ERROR: unable to select packages:\n  curl (no such package)\n```" in body
+
+    msg = sh(three["remote"], "log", "-1", "--format=%B", "dockerfix/default", env=three["env"])
+    assert "Verified with fakebuild (images compared): Dockerfile EQUAL.\n" in msg
+    assert "Left out: api/Dockerfile (DIFFERENT).\nLeft out: web/Dockerfile (BUILD ERROR).\n" in msg
+    assert "warning: left out: api/Dockerfile — DIFFERENT: 2 differences" in err
+    assert "warning: left out: web/Dockerfile — BUILD ERROR" in err
+    assert local_state(three) == before
+
+
+def test_verify_dry_run_shows_the_same_body(three, github):
+    code, out, err = run_bot(three, settings(github, verify=True, dry_run=True, token=None),
+                             verifier=FakeVerifier(three_answers()))
+    assert code == 2, err
+    assert github.requests == [] and remote_sha(three, "refs/heads/dockerfix/default") is None
+    dry_body = out.split("--- pull request body ---\n", 1)[1]
+    code, _, err = run_bot(three, settings(github, verify=True), verifier=FakeVerifier(three_answers()))
+    assert code == 2, err
+    assert github.calls("POST")[0]["body"]["body"] == dry_body
+    assert "Left out: api/Dockerfile (DIFFERENT)." in out
+
+
+def test_verify_every_file_left_out_touches_nothing(three, github):
+    # an open pull request from an earlier run is left as it is
+    assert run_bot(three, settings(github, paths=("Dockerfile",)))[0] == 0
+    first = remote_sha(three, "refs/heads/dockerfix/default")
+    fake = FakeVerifier({"Dockerfile": "different", "api/Dockerfile": BUILD_FAILED,
+                         "web/Dockerfile": bot.VerificationFailed("NO BUILDER", "no builder found")})
+    code, out, err = run_bot(three, settings(github, verify=True), verifier=fake)
+    assert code == 2 and out == ""
+    assert "nothing left to propose: all 3 changed Dockerfiles failed verification; no branch pushed" in err
+    assert "left out: web/Dockerfile — NO BUILDER: no builder found" in err
+    assert len(github.calls("POST")) == 1 and not github.calls("PATCH")
+    assert remote_sha(three, "refs/heads/dockerfix/default") == first
+
+
+def test_verify_all_equal_exits_0(three, github):
+    fake = FakeVerifier({p: "equal" for p in ("Dockerfile", "api/Dockerfile", "web/Dockerfile")})
+    code, out, err = run_bot(three, settings(github, verify=True), verifier=fake)
+    assert code == 0, err
+    changed = sh(three["remote"], "diff", "--name-only", "main", "dockerfix/default", env=three["env"]).split()
+    assert changed == ["Dockerfile", "api/Dockerfile", "web/Dockerfile"]
+    body = github.calls("POST")[0]["body"]["body"]
+    assert body.count("**EQUAL**") == 3 and "left out" not in body
+    for p in ("Dockerfile", "api/Dockerfile", "web/Dockerfile"):
+        assert f"\n| {p} | 200.0 MB |" in body
+
+
+def test_verify_nothing_changed_builds_nothing(repo, github):
+    fake = FakeVerifier({})
+    code, _, err = run_bot(repo, settings(github, verify=True, paths=("svc",)), verifier=fake)
+    assert code == 0 and "nothing to change" in err and fake.jobs == []
+
+
+def test_verify_unparseable_file_and_verifier_bug(three, github):
+    w, env = three["work"], three["env"]
+    (w / "svc" / "Dockerfile").write_text("FROM alpine\nRUN <<EOF\necho unterminated\n")
+    sh(w, "-c", "user.name=Dev", "-c", "user.email=dev@example.com", "commit", "-qam", "broken", env=env)
+
+    def boom(job):
+        raise RuntimeError("verifier bug")
+
+    fake = FakeVerifier({"Dockerfile": "equal", "api/Dockerfile": boom, "web/Dockerfile": "equal"})
+    code, out, err = run_bot(three, settings(github, verify=True), verifier=fake)
+    assert code == 2 and "opened pull request #1" in out
+    assert "warning: svc/Dockerfile:" in err
+    assert "left out: api/Dockerfile — ERROR: internal error: RuntimeError: verifier bug" in err
+    body = github.calls("POST")[0]["body"]["body"]
+    assert "### Not processed" in body and "- left out: `api/Dockerfile` — **ERROR**" in body
+    assert sorted(j.path for j in fake.jobs) == ["Dockerfile", "api/Dockerfile", "web/Dockerfile"]
+
+
+def test_verify_rewrite_mismatch_is_left_out(three, github):
+    def other_rewrite(job):
+        report = fake_report(job, equal=True)
+        report["changes"] = report["changes"][:1]  # the verifier applied fewer fixes than the bot commits
+        return report
+
+    fake = FakeVerifier({"Dockerfile": other_rewrite, "api/Dockerfile": "equal", "web/Dockerfile": "equal"})
+    code, _, err = run_bot(three, settings(github, verify=True, dry_run=True, token=None), verifier=fake)
+    assert code == 2
+    assert ("left out: Dockerfile — NOT VERIFIED: the verifier's rewrite is not the bot's (verified: DFX001 line 2; "
+            "proposed: DFX001 line 2, DFX107 line 3)") in err
+
+
+def test_verify_report_verdict_word_and_notes():
+    job_report = {"equal": False, "verdict": "smoke-failed", "notes": [], "comparison": None}
+    v = bot.judge("Dockerfile", job_report, None)
+    assert v.verdict == "SMOKE-FAILED" and not v.ok and v.reason == "the images differ"
+    v = bot.judge("Dockerfile", {"equal": True, "notes": ["no source file found to edit"],
+                                 "comparison": {"allowed": []}}, None)
+    assert v.ok and v.reason == "the same files and settings" and v.notes == ["no source file found to edit"]
+    noise = {"path": "var/log/dpkg.log", "kind": "changed", "allowed_by": {"code": "build", "reason": "logs"}}
+    v = bot.judge("Dockerfile", {"equal": True, "comparison": {"allowed": [noise]}}, None)
+    assert v.reason == "apart from declared differences (1 allowed: build noise)"
+    many = {"equal": False, "comparison": {"only_b": [{"path": f"x/{i}", "kind": "only_b"} for i in range(5)],
+                                           "config": [{"field": "User", "a": "app", "b": "root"}]}}
+    v = bot.judge("Dockerfile", many, None)
+    assert v.reason == "6 differences no transform declares: /x/0 is new; /x/1 is new; /x/2 is new; and 3 more"
+    assert v.details.splitlines()[-1] == "config User: 'app' → 'root'"
+
+
+def test_builder_verifier_chooses_once_and_reports_no_builder(three, github, monkeypatch):
+    from dockerfix.verify import run as verify_run
+
+    calls = []
+
+    def no_builder(name, lab_root):
+        calls.append((name, lab_root))
+        raise verify_run.VerifyError("no builder found: install buildah, or run a Docker daemon")
+
+    monkeypatch.setattr(verify_run, "choose_builder", no_builder)
+    code, out, err = run_bot(three, settings(github, verify=True, builder="docker", lab="/srv/lab"))
+    assert code == 2 and out == ""
+    assert calls == [("docker", "/srv/lab")]
+    assert err.count("NO BUILDER: no builder found: install buildah") == 3
+    assert "nothing left to propose" in err and not github.calls("POST")
+
+
+def test_verify_progress_only_on_a_terminal(three, github):
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    fake = FakeVerifier(three_answers())
+    _, _, err = run_bot(three, settings(github, verify=True, dry_run=True, token=None), verifier=fake, err=Tty())
+    assert "dockerfix pr: [1/3] Dockerfile: verifying\n" in err
+    assert "dockerfix pr: [2/3] api/Dockerfile: building the original with fakebuild\n" in err
+    assert "dockerfix pr: [3/3] web/Dockerfile: BUILD ERROR (" in err
+    _, _, err = run_bot(three, settings(github, verify=True, dry_run=True, token=None),
+                        verifier=FakeVerifier(three_answers()))
+    assert "verifying" not in err and "[1/3]" not in err
+
+
+@pytest.mark.parametrize("kw, expect", [
+    ({"verify": True, "verify_report": "v.json"}, "--verify and --verify-report cannot be combined"),
+    ({"builder": "docker"}, "--builder needs --verify"),
+    ({"lab": "/x"}, "--lab needs --verify"),
+])
+def test_verify_flag_errors(repo, github, kw, expect):
+    code, _, err = run_bot(repo, settings(github, **kw))
+    assert code == 2 and expect in err and github.requests == []
+
+
+def test_verify_cli_flags():
+    s = bot.settings_from_args(["--verify", "--builder", "podman", "--lab", "/srv/lab"], {})
+    assert s.verify is True and s.builder == "podman" and s.lab == "/srv/lab"
+    s = bot.settings_from_args([], {})
+    assert s.verify is False and s.builder is None and s.lab is None
+
+
+# ------------------------------------------------------------------ the Action's verify input
+def _action_step(name: str) -> str:
+    yaml = pytest.importorskip("yaml")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    with open(os.path.join(root, "action.yml"), encoding="utf-8") as f:
+        action = yaml.safe_load(f)
+    assert {"verify", "builder"} <= set(action["inputs"]) and action["inputs"]["verify"]["default"] == "false"
+    return next(s for s in action["runs"]["steps"] if s.get("name") == name)["run"]
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="bash is not installed")
+@pytest.mark.parametrize("verify, builder, expected", [
+    ("true", "", ["pr", "--profile", "default", "--verify", "--", "."]),
+    ("true", "docker", ["pr", "--profile", "default", "--verify", "--builder", "docker", "--", "."]),
+    ("false", "", ["pr", "--profile", "default", "--", "."]),
+])
+def test_action_passes_verify(tmp_path, verify, builder, expected):
+    import stat
+    import sys
+
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    shim = bindir / "dockerfix"
+    shim.write_text(f"#!{sys.executable}\nimport json, sys\nprint(json.dumps(sys.argv[1:]))\n")
+    shim.chmod(shim.stat().st_mode | stat.S_IXUSR)
+    env = dict(os.environ, PATH=f"{bindir}{os.pathsep}{os.environ['PATH']}", INPUT_PATHS=".", INPUT_SELECT="",
+               INPUT_IGNORE="", INPUT_UNSAFE="false", INPUT_PROFILE="default", INPUT_VERIFY=verify,
+               INPUT_BUILDER=builder, GITHUB_TOKEN="x")
+    p = subprocess.run(["bash", "-e", "-c", _action_step("dockerfix (pull request)")], env=env, capture_output=True,
+                       text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout) == expected
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="bash is not installed")
+@pytest.mark.parametrize("mode, verify, builder, expect", [
+    ("pr", "yes", "", "verify must be 'true' or 'false'"),
+    ("check", "true", "", "verify: 'true' needs mode: pr"),
+    ("pr", "true", "kaniko", "builder must be empty, 'buildah', 'docker' or 'podman'"),
+])
+def test_action_checks_verify_inputs(mode, verify, builder, expect):
+    env = dict(os.environ, INPUT_MODE=mode, INPUT_UNSAFE="false", INPUT_VERIFY=verify, INPUT_BUILDER=builder)
+    p = subprocess.run(["bash", "-e", "-c", _action_step("Check the inputs")], env=env, capture_output=True,
+                       text=True, timeout=60)
+    assert p.returncode == 2 and expect in p.stdout, p.stdout + p.stderr

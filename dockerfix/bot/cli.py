@@ -9,12 +9,15 @@ Steps (:func:`run`):
 3. Check out the current commit in a temporary worktree and run the fixes there (the same per-file work as
    ``dockerfix --write``: config discovery, safe writes). The user's checkout, branch and working tree are never
    touched; the worktree is removed whatever happens.
-4. Nothing changed: say so, exit 0 (no branch, no pull request is touched). Otherwise commit, force-push the commit
-   to ``dockerfix/<profile>`` (skipped when the branch already holds the same tree on the same parent), then update
-   the open pull request whose head is that branch (``PATCH``) or open one (``POST``).
+   With ``--verify`` the fixes first run without writing; each changed Dockerfile is verified by the injected
+   :class:`Verifier` (the original in the worktree, its folder as build context, the same fix settings), and only
+   the files verified EQUAL are then written. The others are left out, each with its reason.
+4. Nothing changed (or everything was left out): say so (no branch, no pull request is touched). Otherwise commit,
+   force-push the commit to ``dockerfix/<profile>`` (skipped when the branch already holds the same tree on the same
+   parent), then update the open pull request whose head is that branch (``PATCH``) or open one (``POST``).
 
 Exit codes: 0 done (or nothing to change); 2 error (usage, git, network, API, template) and also when some
-Dockerfile could not be processed (the others are still proposed).
+Dockerfile could not be processed or was left out by ``--verify`` (the others are still proposed).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ import shutil
 import sys
 import tempfile
 from dataclasses import dataclass, field
-from typing import IO, Any, Callable
+from typing import IO, Any, Callable, Protocol
 
 from dockerfix.bot.git import Git, GitError, repo_from_remote_url
 from dockerfix.bot.github import DEFAULT_API_URL, GitHubClient, GitHubError
@@ -61,6 +64,9 @@ class Settings:
     dry_run: bool = False
     draft: bool = False
     author: str | None = None
+    verify: bool = False
+    builder: str | None = None
+    lab: str | None = None
 
     @property
     def branch_name(self) -> str:
@@ -90,6 +96,12 @@ def build_parser() -> argparse.ArgumentParser:
                    f"{DEFAULT_API_URL}; GitHub Enterprise: https://HOST/api/v3).")
     p.add_argument("--template", metavar="PATH", help="Jinja2 template for the pull request body.")
     p.add_argument("--verify-report", metavar="FILE", help="JSON from 'dockerfix verify': adds a size/rebuild table.")
+    p.add_argument("--verify", action="store_true",
+                   help="Build each changed Dockerfile before and after the rewrite and compare the images; files "
+                   "that do not verify EQUAL are left out of the pull request (with the reason in its body).")
+    p.add_argument("--builder", choices=("buildah", "docker", "podman"),
+                   help="--verify: the builder (default: the first that works).")
+    p.add_argument("--lab", metavar="DIR", help="--verify: buildah/podman storage root (default: $DOCKERFIX_LAB).")
     p.add_argument("--title", help="Pull request title.")
     p.add_argument("--draft", action="store_true", help="Open the pull request as a draft.")
     p.add_argument("--author", metavar="'NAME <EMAIL>'", help="Commit author (default: git config, else dockerfix).")
@@ -124,6 +136,9 @@ def settings_from_args(argv: list[str], env: dict[str, str]) -> Settings:
         dry_run=a.dry_run,
         draft=a.draft,
         author=a.author,
+        verify=a.verify,
+        builder=a.builder,
+        lab=a.lab,
     )
 
 
@@ -227,25 +242,28 @@ def load_verify_report(path: str) -> dict[str, Any]:
     if not items:
         raise BotError(f"--verify-report {path}: no apps found (expected a JSON object of apps, each with "
                        "size_before/size_after/layers/rebuild_steps/rebuild_seconds/equal)")
-    rows = []
-    for name, app in items:
-        sb, sa = app.get("size_before"), app.get("size_after")
-        change = "n/a"
-        if isinstance(sb, (int, float)) and isinstance(sa, (int, float)) and sb:
-            change = f"{(sa - sb) / sb * 100:+.1f}%"
-        equal = app.get("equal")
-        rows.append({
-            "name": name,
-            "size_before": human_bytes(sb),
-            "size_after": human_bytes(sa),
-            "size_change": change,
-            "layers": _fmt_pair(_pair(app.get("layers"), "layers", app)),
-            "rebuild_steps": _fmt_pair(_pair(app.get("rebuild_steps"), "rebuild_steps", app)),
-            "rebuild_seconds": _fmt_pair(_pair(app.get("rebuild_seconds"), "rebuild_seconds", app), _seconds),
-            "equal": "yes" if equal is True else "**no**" if equal is False else "n/a",
-            "raw": app,
-        })
-    return {"apps": rows, "raw": data}
+    return {"apps": [table_row(name, app) for name, app in items], "raw": data}
+
+
+def table_row(name: str, app: dict[str, Any]) -> dict[str, Any]:
+    """One row of the size/rebuild table (formatted strings; ``raw`` is the app's JSON)."""
+    sb, sa = app.get("size_before"), app.get("size_after")
+    change = "n/a"
+    if isinstance(sb, (int, float)) and isinstance(sa, (int, float)) and sb:
+        change = f"{(sa - sb) / sb * 100:+.1f}%"
+    equal = app.get("equal")
+    return {
+        "name": name,
+        "size_before": human_bytes(sb),
+        "size_after": human_bytes(sa),
+        "size_change": change,
+        "layers": _fmt_pair(_pair(app.get("layers"), "layers", app)),
+        "rebuild_steps": _fmt_pair(_pair(app.get("rebuild_steps"), "rebuild_steps", app)),
+        "rebuild_seconds": _fmt_pair(_pair(app.get("rebuild_seconds"), "rebuild_seconds", app), _seconds),
+        "equal": "yes" if equal is True else "**no**" if equal is False else "n/a",
+        "verdict": "EQUAL" if equal is True else "DIFFERENT" if equal is False else "n/a",
+        "raw": app,
+    }
 
 
 def _is_verify_report(d: Any) -> bool:
@@ -285,12 +303,182 @@ def resolve_repo(settings: Settings, git: Git, env: dict[str, str]) -> tuple[str
     return None
 
 
+# ------------------------------------------------------------------ verification
+@dataclass(frozen=True)
+class VerifyJob:
+    """One changed Dockerfile to verify: the original as committed (in the worktree), its build context (the folder,
+    or the configured context, as ``--write`` uses it) and the fix settings the bot resolved for it, so the
+    verifier's rewrite is the one the bot commits."""
+
+    path: str
+    """Repository-relative, ``/``-separated (for messages)."""
+    dockerfile: str
+    context: str
+    select: tuple[str, ...] | None = None
+    ignore: tuple[str, ...] | None = None
+    unsafe: bool = False
+    settings: dict[str, Any] = field(default_factory=dict)
+    workdir: str | None = None
+    """An empty folder for the verifier's copies (inside the bot's temporary folder), or None."""
+
+
+class VerificationFailed(Exception):
+    """Verification could not run for one file. ``kind`` is the verdict shown (``NO BUILDER``, ``BUILD ERROR``);
+    the message is one line, ``details`` (a build log tail) may span many."""
+
+    def __init__(self, kind: str, message: str, details: str = "") -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.details = details
+
+
+class Verifier(Protocol):
+    """Builds a Dockerfile before and after the rewrite and compares the images (process access lives behind it)."""
+
+    def verify(self, job: VerifyJob, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+        """The report as ``dockerfix verify --json`` writes it; raise :class:`VerificationFailed` when it cannot
+        run (no builder, a build fails)."""
+        ...
+
+
+class BuilderVerifier:
+    """:func:`dockerfix.verify.run.verify` on a real builder: ``builder`` when given, else ``name``
+    (``--builder``), else the first that works; chosen once, on the first file."""
+
+    def __init__(self, name: str | None = None, lab_root: str | None = None, *, builder: Any = None) -> None:
+        self.name = name
+        self.lab_root = lab_root
+        self._builder = builder
+        self._error: str | None = None
+
+    def builder(self) -> Any:
+        if self._builder is None and self._error is None:
+            from dockerfix.verify.run import VerifyError, choose_builder
+
+            try:
+                self._builder = choose_builder(self.name, self.lab_root)
+            except VerifyError as exc:
+                self._error = str(exc)
+        if self._error is not None:
+            raise VerificationFailed("NO BUILDER", self._error)
+        return self._builder
+
+    def verify(self, job: VerifyJob, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+        from dockerfix.syntax import DockerfileSyntaxError
+        from dockerfix.verify.builders import BuildError
+        from dockerfix.verify.run import VerifyError, verify
+
+        builder = self.builder()
+        try:
+            report = verify(job.dockerfile, builder, context=job.context,
+                            select=list(job.select) if job.select is not None else None,
+                            ignore=list(job.ignore) if job.ignore is not None else None,
+                            unsafe=job.unsafe, settings=job.settings, workdir=job.workdir, progress=progress)
+        except VerifyError as exc:
+            first, _, rest = str(exc).partition("\n")
+            raise VerificationFailed("BUILD ERROR", first, rest.strip("\n")) from None
+        except BuildError as exc:  # the rebuild after the source edit
+            raise VerificationFailed("BUILD ERROR", f"the rebuild after a source edit failed: {exc}",
+                                     exc.tail()) from None
+        except (DockerfileSyntaxError, OSError, ValueError) as exc:
+            raise VerificationFailed("BUILD ERROR", f"{type(exc).__name__}: {exc}") from None
+        return report.to_dict()
+
+
+@dataclass
+class FileVerdict:
+    """How one changed Dockerfile fared under ``--verify``; only ``EQUAL`` files go into the pull request."""
+
+    path: str
+    verdict: str
+    """``EQUAL``, ``DIFFERENT`` (or the report's own verdict word), ``BUILD ERROR``, ``NO BUILDER``,
+    ``NOT VERIFIED`` (the verifier rewrote the file differently from the bot), ``ERROR`` (a bug)."""
+    reason: str
+    details: str = ""
+    notes: list[str] = field(default_factory=list)
+    report: dict[str, Any] | None = None
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.verdict == "EQUAL"
+
+
+def describe_difference(v: dict[str, Any]) -> str:
+    """One violation of a ``dockerfix verify`` comparison (JSON) as a short phrase."""
+    if "field" in v:
+        return f"config {v['field']}: {v.get('a')!r} → {v.get('b')!r}"
+    kind = v.get("kind")
+    if kind == "only_a":
+        return f"/{v.get('path')} is gone"
+    if kind == "only_b":
+        return f"/{v.get('path')} is new"
+    attrs = v.get("attributes") or {}
+    what = ", ".join(f"{k} {_short(a)} → {_short(b)}" for k, (a, b) in attrs.items()) if attrs else "changed"
+    return f"/{v.get('path')} {what}"
+
+
+def _short(value: Any) -> str:
+    text = repr(value) if isinstance(value, str) else str(value)
+    return text if len(text) <= 24 else text[:21] + "..."
+
+
+def judge(path: str, report: dict[str, Any], expected: list[tuple[str, Any]] | None) -> FileVerdict:
+    """The verdict for one report; ``expected`` are the bot's ``(code, line)`` changes for the file."""
+    notes = [str(n) for n in report.get("notes") or []]
+    if expected is not None and isinstance(report.get("changes"), list):
+        got = sorted((str(c.get("code")), c.get("line")) for c in report["changes"] if isinstance(c, dict))
+        if got != sorted(expected):
+            fmt = lambda cs: ", ".join(f"{c} line {ln}" for c, ln in cs) or "none"  # noqa: E731
+            return FileVerdict(path, "NOT VERIFIED", f"the verifier's rewrite is not the bot's (verified: "
+                               f"{fmt(got)}; proposed: {fmt(sorted(expected))})", notes=notes, report=report)
+    word = report.get("verdict")
+    if isinstance(word, str) and word.strip():
+        verdict = word.strip().upper()
+    else:
+        verdict = "EQUAL" if report.get("equal") is True else "DIFFERENT"
+    comp = report.get("comparison") or {}
+    if verdict == "EQUAL":
+        allowed = comp.get("allowed") or []
+        codes = sorted({a["allowed_by"]["code"] for a in allowed
+                        if isinstance(a, dict) and isinstance(a.get("allowed_by"), dict)
+                        and a["allowed_by"].get("code") not in (None, "build", "baseline")})
+        if allowed:
+            reason = (f"apart from declared differences ({len(allowed)} allowed"
+                      + (f": {', '.join(codes)}" if codes else ": build noise") + ")")
+        else:
+            reason = "the same files and settings"
+        return FileVerdict(path, verdict, reason, notes=notes, report=report)
+    violations = [v for key in ("only_a", "only_b", "changed", "config") for v in comp.get(key) or []
+                  if isinstance(v, dict)]
+    if violations:
+        shown = "; ".join(describe_difference(v) for v in violations[:3])
+        more = f"; and {len(violations) - 3} more" if len(violations) > 3 else ""
+        n = len(violations)
+        reason = f"{n} difference{'' if n == 1 else 's'} no transform declares: {shown}{more}"
+        details = "\n".join(describe_difference(v) for v in violations[:40])
+        if n > 40:
+            details += f"\n... and {n - 40} more"
+    else:
+        reason, details = "the images differ", ""
+    return FileVerdict(path, verdict, reason, details=details if len(violations) > 3 else "", notes=notes,
+                       report=report)
+
+
 # ------------------------------------------------------------------ fixing
 @dataclass
 class Outcome:
     reports: list[Any] = field(default_factory=list)
     changed_paths: list[str] = field(default_factory=list)
     diffs: dict[str, str] = field(default_factory=dict)
+    verdicts: list[FileVerdict] | None = None
+    """With ``--verify``: one per changed Dockerfile, in order; None without."""
+    builder: str | None = None
+
+    @property
+    def left_out(self) -> list[FileVerdict]:
+        return [v for v in self.verdicts or () if not v.ok]
 
 
 def _repo_relative(paths: tuple[str, ...], top: str, cwd: str) -> list[str]:
@@ -305,36 +493,105 @@ def _repo_relative(paths: tuple[str, ...], top: str, cwd: str) -> list[str]:
     return out
 
 
-def fix_worktree(settings: Settings, wt: Git, rel_paths: list[str]) -> Outcome:
-    """Run the fixes on the files of the worktree ``wt`` (the same per-file work as ``dockerfix --write``)."""
-    from dockerfix.api import batch
-    from dockerfix.cli_core import Options, make_task, process
+def plan(settings: Settings, root: str, rel_paths: list[str], *, write: bool) -> tuple[list[Any], list[Any]]:
+    """The per-file tasks (config resolved as ``dockerfix --write`` resolves it) and the reports of files that
+    cannot even be planned (missing, bad config)."""
+    from dockerfix.cli_core import Options, make_task
     from dockerfix.config import ConfigError, Finder
     from dockerfix.io.files import discover
     from dockerfix.outputs import FileError, FileReport
 
-    root = wt.cwd
-    opts = Options(paths=tuple(rel_paths), mode="write", select=settings.select, ignore=settings.ignore,
-                   unsafe=settings.unsafe)
+    opts = Options(paths=tuple(rel_paths), mode="write" if write else "report", select=settings.select,
+                   ignore=settings.ignore, unsafe=settings.unsafe)
     found, missing = discover([os.path.join(root, p) for p in rel_paths])
-    out = Outcome()
-    out.reports = [FileReport(_rel(e.path, root), error=FileError("io", e.message)) for e in missing]
+    failed = [FileReport(_rel(e.path, root), error=FileError("io", e.message)) for e in missing]
+    tasks = []
     finder = Finder()
+    for path in found:
+        disp = _rel(path, root)
+        try:
+            cfg = finder.for_file(path)
+        except ConfigError as exc:
+            failed.append(FileReport(disp, error=FileError("config", str(exc))))
+            continue
+        tasks.append(make_task(opts, cfg, path, disp, os.path.dirname(path)))
+    return tasks, failed
+
+
+def _process_all(tasks: list[Any]) -> list[Any]:
+    from dockerfix.api import batch
+    from dockerfix.cli_core import process
+
     with batch():
-        for path in found:
-            disp = _rel(path, root)
-            try:
-                cfg = finder.for_file(path)
-            except ConfigError as exc:
-                out.reports.append(FileReport(disp, error=FileError("config", str(exc))))
-                continue
-            out.reports.append(process(make_task(opts, cfg, path, disp, os.path.dirname(path))))
+        return [process(t) for t in tasks]
+
+
+def fix_worktree(settings: Settings, wt: Git, rel_paths: list[str], *, verifier: Verifier | None = None,
+                 progress: Callable[[str], None] | None = None) -> Outcome:
+    """Run the fixes on the files of the worktree ``wt`` (the same per-file work as ``dockerfix --write``).
+
+    With a ``verifier``: fix without writing, verify each changed file (the worktree still holds the originals),
+    then write only the files verified EQUAL."""
+    from dockerfix._record import replace
+
+    root = wt.cwd
+    out = Outcome()
+    if verifier is None:
+        tasks, failed = plan(settings, root, rel_paths, write=True)
+        out.reports = failed + _process_all(tasks)
+    else:
+        tasks, failed = plan(settings, root, rel_paths, write=False)
+        first = _process_all(tasks)
+        todo = [(t, r) for t, r in zip(tasks, first) if r.changed and not r.failed]
+        out.verdicts = verify_files(todo, verifier, os.path.join(os.path.dirname(root), "verify"), progress)
+        builders = {str(v.report.get("builder")) for v in out.verdicts if v.report and v.report.get("builder")}
+        out.builder = ", ".join(sorted(builders)) or None
+        passed = {v.path for v in out.verdicts if v.ok}
+        again = [replace(t, write=True) for t, r in todo if r.path in passed]
+        written = _process_all(again)
+        for r, before in zip(written, [r for _t, r in todo if r.path in passed]):
+            if r.text != before.text or [s.after for s in r.side_files] != [s.after for s in before.side_files]:
+                # the fixes are deterministic; should they ever not be, nothing unverified is committed
+                raise BotError(f"{r.path}: the rewrite changed between verification and commit (a dockerfix bug)")
+        out.reports = failed + [r for r in first if r.failed] + written
     out.changed_paths = wt.status_paths()
     if out.changed_paths:
         wt.run("add", "--all", "--", *out.changed_paths)
         for p in out.changed_paths:
             out.diffs[p] = wt.run("diff", "--cached", "--no-color", "--no-ext-diff", "HEAD", "--", p)
     return out
+
+
+def verify_files(todo: list[tuple[Any, Any]], verifier: Verifier, workroot: str,
+                 progress: Callable[[str], None] | None) -> list[FileVerdict]:
+    """Verify each (task, report) pair; never raises: failures become verdicts."""
+    import time
+
+    verdicts = []
+    for i, (task, report) in enumerate(todo, 1):
+        path = report.path
+        say = (lambda m, _p=path, _i=i: progress(f"[{_i}/{len(todo)}] {_p}: {m}")) if progress else None
+        if say:
+            say("verifying")
+        workdir = os.path.join(workroot, str(i))
+        os.makedirs(workdir, exist_ok=True)
+        dockerfile = os.path.normpath(task.path)
+        context = os.path.normpath(task.context or os.path.dirname(dockerfile))
+        job = VerifyJob(path, dockerfile, context, task.select, task.ignore, task.unsafe, dict(task.settings), workdir)
+        expected = [(c.to_dict()["code"], c.to_dict()["line"]) for c in report.changes]
+        t0 = time.monotonic()
+        try:
+            v = judge(path, verifier.verify(job, say), expected)
+        except VerificationFailed as exc:
+            v = FileVerdict(path, exc.kind, exc.message, details=exc.details)
+        except Exception as exc:  # a bug in a verifier: this file is left out, the others go on
+            v = FileVerdict(path, "ERROR", f"internal error: {type(exc).__name__}: {exc}")
+        v.seconds = time.monotonic() - t0
+        shutil.rmtree(workdir, ignore_errors=True)
+        if say:
+            say(f"{v.verdict} ({v.seconds:.0f} s)")
+        verdicts.append(v)
+    return verdicts
 
 
 def _rel(path: str, root: str) -> str:
@@ -412,8 +669,37 @@ def body_context(settings: Settings, outcome: Outcome, *, base: str, repo: str, 
         "transforms": transforms,
         "errors": errors,
         "verify": verify,
+        "verification": verification_context(outcome),
         "include_diffs": True,
         "summary": {"files": len(files), "changes": sum(len(f["changes"]) for f in files)},
+    }
+
+
+def verification_rows(outcome: Outcome) -> dict[str, Any] | None:
+    """With ``--verify``: the table rows (the ``verify`` variable) of the files verified EQUAL, in order."""
+    if outcome.verdicts is None:
+        return None
+    rows, raw = [], []
+    for v in outcome.verdicts:
+        if v.ok and v.report is not None:
+            rows.append({**table_row(v.path, _from_verify_report({**v.report, "name": v.path})), "verdict": v.verdict})
+            raw.append(v.report)
+    return {"apps": rows, "raw": raw} if rows else None
+
+
+def verification_context(outcome: Outcome) -> dict[str, Any] | None:
+    if outcome.verdicts is None:
+        return None
+    files = [{
+        "path": v.path, "verdict": v.verdict, "ok": v.ok, "reason": v.reason, "details": v.details,
+        "fence": _fence(v.details), "notes": v.notes, "seconds": round(v.seconds, 1),
+    } for v in outcome.verdicts]
+    return {
+        "builder": outcome.builder or "no builder",
+        "files": files,
+        "verified": [f for f in files if f["ok"]],
+        "left_out": [f for f in files if not f["ok"]],
+        "seconds": round(sum(v.seconds for v in outcome.verdicts), 1),
     }
 
 
@@ -447,6 +733,14 @@ def commit_message(settings: Settings, ctx: dict[str, Any]) -> str:
         lines.append(f"{f['path']}: {', '.join(codes)}")
     for f in ctx["other_files"]:
         lines.append(f"{f['path']}: updated along")
+    verification = ctx.get("verification")
+    if verification:
+        lines.append("")
+        if verification["verified"]:
+            lines.append(f"Verified with {verification['builder']} (images compared): "
+                         + ", ".join(f"{f['path']} {f['verdict']}" for f in verification["verified"]) + ".")
+        for f in verification["left_out"]:
+            lines.append(f"Left out: {f['path']} ({f['verdict']}).")
     lines += ["", f"Generated by dockerfix {ctx['version']} (profile {settings.profile}, "
               f"{'unsafe fixes included' if settings.unsafe else 'safe fixes only'})."]
     return "\n".join(lines) + "\n"
@@ -472,10 +766,13 @@ def run(
     git: Git,
     env: dict[str, str] | None = None,
     client: GitHubClient | None = None,
+    verifier: Verifier | None = None,
     out: IO[str] | None = None,
     err: IO[str] | None = None,
 ) -> int:
-    """Do it; return the exit code. Never raises for expected failures (git, network, API, template)."""
+    """Do it; return the exit code. Never raises for expected failures (git, network, API, template, builds).
+
+    ``client`` and ``verifier`` default to the real GitHub API and :class:`BuilderVerifier` (``--verify`` only)."""
     env = dict(os.environ) if env is None else env
     out = out or sys.stdout
     err = err or sys.stderr
@@ -486,7 +783,7 @@ def run(
         return EXIT_ERROR
 
     try:
-        return _run(settings, git, env, client, out, err)
+        return _run(settings, git, env, client, verifier, out, err)
     except BotError as exc:
         return fail(str(exc))
     except GitHubError as exc:
@@ -497,14 +794,27 @@ def run(
         return 130
 
 
-def _run(settings: Settings, git: Git, env: dict[str, str], client: GitHubClient | None, out: IO[str],
-         err: IO[str]) -> int:
+def _run(settings: Settings, git: Git, env: dict[str, str], client: GitHubClient | None,
+         verifier: Verifier | None, out: IO[str], err: IO[str]) -> int:
     from dockerfix.cli_core import Options, UsageError, validate
 
     try:
         validate(Options(paths=settings.paths, mode="write", select=settings.select, ignore=settings.ignore))
     except UsageError as exc:
         raise BotError(str(exc)) from None
+    if settings.verify and settings.verify_report:
+        raise BotError("--verify and --verify-report cannot be combined (--verify measures the files itself)")
+    if not settings.verify and (settings.builder or settings.lab):
+        raise BotError(f"{'--builder' if settings.builder else '--lab'} needs --verify")
+    if settings.verify:
+        verifier = verifier or BuilderVerifier(settings.builder, settings.lab or env.get("DOCKERFIX_LAB") or None)
+    else:
+        verifier = None
+    progress = None
+    if verifier is not None and err.isatty():
+        def progress(msg: str) -> None:
+            err.write(f"dockerfix pr: {msg}\n")
+            err.flush()
     template = load_template(settings.template)
     verify = load_verify_report(settings.verify_report) if settings.verify_report else None
     try:
@@ -534,14 +844,26 @@ def _run(settings: Settings, git: Git, env: dict[str, str], client: GitHubClient
     wt: Git | None = None
     try:
         wt = git.worktree_add(wt_path, head.sha)
-        outcome = fix_worktree(settings, wt, rel_paths)
+        outcome = fix_worktree(settings, wt, rel_paths, verifier=verifier, progress=progress)
         failed = [r for r in outcome.reports if r.failed]
         for r in failed:
             msg = r.error.message if r.error else "; ".join(r.internal_errors)
             err.write(f"dockerfix pr: warning: {r.error_location()}: {msg} (file left out)\n")
+        left_out = outcome.left_out
+        for v in left_out:
+            err.write(f"dockerfix pr: warning: left out: {v.path} — {v.verdict}: {v.reason}\n")
+        code = EXIT_ERROR if failed or left_out else EXIT_OK
         if not outcome.changed_paths:
-            err.write("dockerfix pr: nothing to change; no branch pushed, no pull request touched\n")
-            return EXIT_ERROR if failed else EXIT_OK
+            if left_out:
+                n = len(left_out)
+                err.write(f"dockerfix pr: nothing left to propose: {'the' if n == 1 else f'all {n}'} changed "
+                          f"Dockerfile{'' if n == 1 else 's'} failed verification; no branch pushed, no pull "
+                          "request touched\n")
+            else:
+                err.write("dockerfix pr: nothing to change; no branch pushed, no pull request touched\n")
+            return code
+        if settings.verify:
+            verify = verification_rows(outcome)
         ctx = body_context(settings, outcome, base=base, repo=repo_name, verify=verify)
         body = render_body(template, ctx)
         message = commit_message(settings, ctx)
@@ -551,7 +873,7 @@ def _run(settings: Settings, git: Git, env: dict[str, str], client: GitHubClient
             out.write(f"branch: {branch}\nbase: {base}\nrepository: {repo_name}\n\n--- commit message ---\n{message}"
                       f"\n--- pull request body ---\n{body}")
             out.flush()
-            return EXIT_ERROR if failed else EXIT_OK
+            return code
         _commit(wt, message, _identity(settings, git))
         new_sha = wt.run("rev-parse", "HEAD").strip()
         pushed = _push(wt, settings.remote, branch, new_sha, head.sha)
@@ -568,7 +890,7 @@ def _run(settings: Settings, git: Git, env: dict[str, str], client: GitHubClient
         err.write(f"dockerfix pr: branch {branch} {'pushed' if pushed else 'already up to date'} "
                   f"({len(outcome.changed_paths)} file{'' if len(outcome.changed_paths) == 1 else 's'})\n")
         out.flush()
-        return EXIT_ERROR if failed else EXIT_OK
+        return code
     finally:
         if wt is not None:
             git.worktree_remove(wt_path)
