@@ -6,7 +6,9 @@
 
 Each repeat runs bench_perf's throughput child (all default transforms, ``--unsafe``, one process over
 ``real-world/``, inside ``dockerfix.batch()``) once for the old tree and once for this one, interleaved so load
-hits both alike; the best and the median of each are printed with the ratio.
+hits both alike; the best and the median of each are printed with the ratio. On a loaded machine wall and CPU times
+swing by 30%; ``--instructions`` counts instructions instead with ``valgrind --tool=callgrind`` (repeatable whatever
+the load: the loop over the corpus minus the same script with no files, for each tree).
 """
 
 from __future__ import annotations
@@ -28,7 +30,11 @@ def main() -> None:
     ap.add_argument("--before", required=True, help="a source tree (git worktree) of the older commit")
     ap.add_argument("--corpus", default=str(ROOT.parent / "shared" / "corpus"))
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--instructions", action="store_true", help="count instructions with callgrind instead")
     a = ap.parse_args()
+    if a.instructions:
+        instructions(a)
+        return
     paths = real_world(Path(a.corpus))
     arg = json.dumps([str(p) for p in paths])
     for tree in (a.before, str(ROOT)):
@@ -46,6 +52,48 @@ def main() -> None:
         print(f"| {label} | {max(xs):.0f} | {statistics.median(xs):.0f} |")
     print(f"after/before (best): {max(rates['after']) / max(rates['before']):.3f}; "
           f"(median): {statistics.median(rates['after']) / statistics.median(rates['before']):.3f}")
+
+
+ICOUNT = """
+import json, os, sys
+sys.path.insert(0, sys.argv[1])
+import dockerfix
+paths = json.loads(sys.argv[2])[: int(sys.argv[3])]
+texts = [open(p, "rb").read().decode("utf-8") for p in paths]
+with dockerfix.batch():
+    for t in texts:
+        dockerfix.fix(t, unsafe=True)
+"""
+
+
+def instructions(a) -> None:
+    import re
+    import tempfile
+
+    paths = real_world(Path(a.corpus))
+    with tempfile.TemporaryDirectory() as tmp:
+        script = Path(tmp) / "icount.py"
+        script.write_text(ICOUNT)
+        lst = Path(tmp) / "paths.json"
+        lst.write_text(json.dumps([str(p) for p in paths]))
+        counts = {}
+        for label, tree in (("before", a.before), ("after", str(ROOT))):
+            got = []
+            for n in (0, len(paths)):
+                r = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable,
+                                    str(script), tree, lst.read_text(), str(n)], capture_output=True, text=True,
+                                   cwd=tmp)
+                m = re.search(r"Collected : (\d+)", r.stderr)
+                if m is None:
+                    raise SystemExit(r.stderr[-2000:])
+                got.append(int(m.group(1)))
+            counts[label] = got[1] - got[0]
+    print(f"{len(paths)} files, instructions of the fix loop (callgrind)")
+    print("| tree | instructions | per file |")
+    print("|---|---|---|")
+    for label, c in counts.items():
+        print(f"| {label} | {c:,} | {c // len(paths):,} |")
+    print(f"after/before: {counts['after'] / counts['before']:.4f}")
 
 
 if __name__ == "__main__":
