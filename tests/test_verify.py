@@ -187,3 +187,519 @@ def test_baseline_learns_the_builds_own_nondeterminism(tmp_path):
     rep = verify(df, b, select=["apt-lists-cleanup"], rebuild=False, baseline=True)
     assert rep.equal and any("differ between two builds" in n for n in rep.notes)
     assert len(b.builds) == 3 and b.builds[2][0] == df.read_text(), "the original is built a second time"
+
+
+# ------------------------------------------------------------------------------------- regenerated-path table
+
+from dockerfix.verify.builders import ProcessResult  # noqa: E402
+from dockerfix.verify.compare import (  # noqa: E402
+    BUILD_NOISE,
+    REGENERATED,
+    baseline_allowances,
+    compare_images,
+    compare_runs,
+    explain_for_baseline,
+    normalise_output,
+    regenerated_row,
+    rewritten_files,
+)
+from dockerfix.verify.imagefs import Entry, FlatImage, ImageConfig, LayerInfo  # noqa: E402
+from dockerfix.verify.run import healthcheck_command, lay_out  # noqa: E402
+
+
+def _file(path: str, content: bytes = b"x") -> Entry:
+    import hashlib
+
+    return Entry(path, "file", 0o644, 0, 0, len(content), hashlib.sha256(content).hexdigest())
+
+
+def _link(path: str, target: str) -> Entry:
+    return Entry(path, "symlink", 0o777, 0, 0, link=target)
+
+
+def _flat(entries: dict[str, Entry], origins: dict[str, int] | None = None,
+          layers: tuple[LayerInfo, ...] = (), name: str = "img") -> FlatImage:
+    return FlatImage(name, entries, ImageConfig(), layers, origins=origins or {})
+
+
+@pytest.mark.parametrize(("path", "row"), [
+    ("var/cache/fontconfig/3830d5c3ddfd5cd38a049b759396e72e-le64.cache-8", "fontconfig caches"),
+    ("usr/share/fonts/truetype/dejavu/.uuid", "fontconfig caches"),
+    ("var/lib/dbus/machine-id", "machine-id"),
+    ("etc/machine-id", "machine-id"),
+    ("etc/ssl/private/ssl-cert-snakeoil.key", "snakeoil certificate"),
+    ("etc/ssl/certs/ssl-cert-snakeoil.pem", "snakeoil certificate"),
+    ("var/lib/postgresql/15/main/global/pg_control", "postgresql cluster"),
+    ("usr/local/lib/python3.11/site-packages/flask/__pycache__/app.cpython-311.pyc", "python bytecode"),
+    ("etc/ssh/ssh_host_ed25519_key", "ssh host keys"),
+])
+def test_regenerated_rows_that_need_a_baseline(path, row):
+    found = regenerated_row(path, _file(path))
+    assert found is not None and found.name == row and found.when == "baseline"
+    assert regenerated_row(path, _file(path), when="any") is None, "not allowed without a second build"
+
+
+@pytest.mark.parametrize("path", [
+    "var/log/dpkg.log", "var/log/apt/history.log", "var/log/apt/term.log", "var/log/alternatives.log",
+    "var/cache/debconf/config.dat-old", "var/cache/ldconfig/aux-cache",
+    "root/.npm/_logs/2024-05-01T12_00_00_000Z-debug-0.log",
+])
+def test_bookkeeping_rows_are_build_noise(path):
+    assert regenerated_row(path, _file(path), when="any") is not None
+    assert any(a.matches(path, _file(path)) for a in BUILD_NOISE)
+
+
+@pytest.mark.parametrize("path", ["usr/bin/curl", "etc/ssl/certs/ca-certificates.crt", "app/app.py",
+                                  "var/lib/dpkg/status", "etc/passwd", "usr/lib/x86_64-linux-gnu/libfontconfig.so.1"])
+def test_other_paths_are_in_no_row(path):
+    assert regenerated_row(path, _file(path)) is None and regenerated_row(path, _file(path), when="any") is None
+
+
+def test_snakeoil_hash_link_row_takes_only_links_to_the_snakeoil_certificate():
+    assert regenerated_row("etc/ssl/certs/a1b2c3d4.0", _link("etc/ssl/certs/a1b2c3d4.0", "ssl-cert-snakeoil.pem"))
+    assert regenerated_row("etc/ssl/certs/a1b2c3d4.0", None, _link("x", "/etc/ssl/certs/ssl-cert-snakeoil.pem"))
+    ca = _link("etc/ssl/certs/0b1b94ef.0", "ISRG_Root_X1.pem")
+    assert regenerated_row("etc/ssl/certs/0b1b94ef.0", ca) is None, "a CA's hash link is not regenerated"
+    assert regenerated_row("etc/ssl/certs/0b1b94ef.0", _file("etc/ssl/certs/0b1b94ef.0")) is None
+
+
+def test_the_table_is_documented_once_with_every_row():
+    import dockerfix.verify.compare as compare
+
+    source = Path(compare.__file__).read_text()
+    table = source[source.index("REGENERATED: tuple"):source.index("BUILD_NOISE: tuple")]
+    for row in REGENERATED:
+        assert f"- {row.name} [{row.when}]: " in table, row.name
+    assert len({row.name for row in REGENERATED}) == len(REGENERATED)
+
+
+def test_explain_for_baseline_table_rows_and_rerun_steps():
+    step = "/bin/sh -c pip install -r requirements.txt"
+    la = LayerInfo(None, "sha256:a1", "tar", "none", 1, 1, 1, 0, step)
+    lb = LayerInfo(None, "sha256:b1", "tar", "none", 1, 1, 1, 0, step)
+    other = LayerInfo(None, "sha256:b2", "tar", "none", 1, 1, 1, 0, "/bin/sh -c pip install flask")
+    a = _flat({"var/cache/fontconfig/x.cache-8": _file("var/cache/fontconfig/x.cache-8", b"1"),
+               "usr/lib/native.so": _file("usr/lib/native.so", b"1"),
+               "usr/lib/other.so": _file("usr/lib/other.so", b"1")},
+              {"usr/lib/native.so": 0, "usr/lib/other.so": 0, "var/cache/fontconfig/x.cache-8": 0}, (la,))
+    b = _flat({"var/cache/fontconfig/x.cache-8": _file("var/cache/fontconfig/x.cache-8", b"2"),
+               "usr/lib/native.so": _file("usr/lib/native.so", b"2"),
+               "usr/lib/other.so": _file("usr/lib/other.so", b"2")},
+              {"usr/lib/native.so": 0, "usr/lib/other.so": 1, "var/cache/fontconfig/x.cache-8": 0}, (lb, other))
+    explained, rest = explain_for_baseline(compare_images(a, b), a, b)
+    assert explained == {"var/cache/fontconfig/x.cache-8": "fontconfig caches",
+                         "usr/lib/native.so": f"re-run step: {step}"}
+    assert [v.path for v in rest] == ["usr/lib/other.so"], "written by a different instruction: not explained"
+
+
+def test_baseline_allowances_keep_the_kind_of_difference():
+    a = _flat({"var/cache/fontconfig/a.cache-8": _file("var/cache/fontconfig/a.cache-8", b"1"),
+               "usr/lib/native.so": _file("usr/lib/native.so", b"1")})
+    again = _flat({"var/cache/fontconfig/a.cache-8": _file("var/cache/fontconfig/a.cache-8", b"2"),
+                   "usr/lib/native.so": _file("usr/lib/native.so", b"2")})
+    noise, rows = baseline_allowances(compare_images(a, again))
+    assert rows == ["fontconfig caches"]
+    changed = _flat({"var/cache/fontconfig/a.cache-8": _file("var/cache/fontconfig/a.cache-8", b"3"),
+                     "var/cache/fontconfig/b.cache-8": _file("var/cache/fontconfig/b.cache-8", b"3"),
+                     "usr/lib/native.so": _file("usr/lib/native.so", b"3")})
+    assert [v.path for v in compare_images(a, changed, noise).violations] == ["var/cache/fontconfig/b.cache-8"], \
+        "the second build only changed files: a new cache file is not covered"
+    dropped = _flat({})
+    assert {v.path for v in compare_images(a, dropped, noise).violations} == {
+        "var/cache/fontconfig/a.cache-8", "usr/lib/native.so"}, "rewritten by every build is not removable"
+
+
+# ------------------------------------------------------------------------------------------------ fake builds
+
+
+def _ignored(rel: str, patterns: list[str]) -> bool:
+    import fnmatch
+
+    parts = rel.split("/")
+    for p in patterns:
+        p = p.removeprefix("**/")
+        if fnmatch.fnmatch(rel, p) or any(fnmatch.fnmatch(part, p) for part in parts):
+            return True
+    return False
+
+
+class WorldBuilder(FakeBuilder):
+    """A fake that imitates more of a real build: ``COPY . /app`` copies the context (minus .dockerignore'd
+    names); ``regen`` files get new content on every run of the apt step (like fc-cache, make-ssl-cert), and the
+    original's cached steps keep theirs; ``run`` executes ``behave(image_text, command)``."""
+
+    def __init__(self, regen=(), extra=None, behave=None, healthcheck=None) -> None:
+        super().__init__()
+        self.regen = tuple(regen)
+        self.extra = extra or {}
+        self.behave = behave or (lambda text, cmd: (0, "ok\n", ""))
+        self.healthcheck = healthcheck
+        self.contexts: dict[str, Path] = {}
+        self.runs: list[tuple[str, str]] = []
+        self.serial = 0
+
+    def build(self, dockerfile, context, tag, **kw) -> BuildResult:
+        self.contexts[tag] = Path(context)
+        self.serial += 1
+        self.stamp = getattr(self, "stamp", {})
+        self.stamp[tag] = self.serial
+        return super().build(dockerfile, context, tag, **kw)
+
+    def export(self, tag, dest, *, fmt="oci-archive") -> Path:
+        text = self.images[tag]
+        layer = {"usr/bin/curl": b"curl"}
+        if "rm -rf /var/lib/apt/lists/*" not in text:
+            layer["var/lib/apt/lists/deb.debian.org_dists"] = b"index"
+        for path in self.regen:
+            layer[path] = b"regenerated %d" % self.stamp[tag]
+        for path, content in self.extra.get(tag.rsplit("-", 1)[-1], {}).items():
+            layer[path] = content
+        if "COPY . /app" in text:
+            ctx = self.contexts[tag]
+            ignore = []
+            if (ctx / ".dockerignore").is_file():
+                ignore = [ln.strip() for ln in (ctx / ".dockerignore").read_text().splitlines()
+                          if ln.strip() and not ln.startswith("#")]
+            for f in sorted(ctx.rglob("*")):
+                rel = f.relative_to(ctx).as_posix()
+                if f.is_file() and not _ignored(rel, ignore):
+                    layer["app/" + rel] = f.read_bytes()
+        path = docker_archive(Path(dest), [layer], ["PATH=/usr/bin"])
+        if self.healthcheck:
+            _set_config(path, {"Healthcheck": {"Test": self.healthcheck}})
+        return path
+
+    def run(self, tag, command) -> ProcessResult:
+        self.runs.append((tag, command))
+        rc, out, err = self.behave(self.images[tag], command)
+        return ProcessResult(("run", tag, command), rc, out, err, 0.1)
+
+
+def _set_config(archive: Path, extra: dict) -> None:
+    with tarfile.open(archive) as t:
+        members = {m.name: t.extractfile(m).read() for m in t.getmembers()}
+    cfg = json.loads(members["config.json"])
+    cfg["config"].update(extra)
+    members["config.json"] = json.dumps(cfg).encode()
+    with tarfile.open(archive, "w") as t:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            t.addfile(info, io.BytesIO(data))
+
+
+def _apt_app(tmp_path: Path, packages: str = "fontconfig ssl-cert") -> Path:
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "app.py").write_text("print(1)\n")
+    df = ctx / "Dockerfile"
+    df.write_text(f"FROM debian\nRUN apt-get update && apt-get install -y {packages}\n")
+    return df
+
+
+REGEN = ("var/cache/fontconfig/4c599c202bc5c08e2d34565a40eac3b2-le64.cache-8",
+         "etc/ssl/private/ssl-cert-snakeoil.key", "etc/ssl/certs/ssl-cert-snakeoil.pem")
+
+
+def test_differences_only_in_regenerated_files_build_the_baseline_automatically(tmp_path):
+    df = _apt_app(tmp_path)
+    b = WorldBuilder(regen=REGEN)
+    rep = verify(df, b, select=["apt-lists-cleanup"], rebuild=False)
+    assert rep.equal and rep.images_equal
+    assert rep.baseline.why == "automatic" and rep.baseline.built
+    assert set(rep.baseline.explained) == set(REGEN)
+    assert set(rep.baseline.regenerated) == {"fontconfig caches", "snakeoil certificate"}
+    assert len(b.builds) == 3 and b.builds[2][0] == df.read_text(), "the original, built a second time"
+    assert any("judged against that second build" in n for n in rep.notes)
+    d = rep.to_dict()
+    assert d["baseline"]["built"] is True and d["baseline"]["why"] == "automatic"
+    assert {a["allowed_by"]["code"] for a in d["comparison"]["allowed"]} >= {"baseline", "DFX103"}
+
+
+def test_a_difference_outside_the_table_fails_without_a_baseline_build(tmp_path):
+    df = _apt_app(tmp_path)
+    b = WorldBuilder(regen=REGEN, extra={"after": {"usr/lib/libextra.so": b"new"}})
+    rep = verify(df, b, select=["apt-lists-cleanup"], rebuild=False)
+    assert not rep.equal and rep.baseline.why is None and not rep.baseline.built
+    assert len(b.builds) == 2
+    assert {v.path for v in rep.comparison.violations} == {*REGEN, "usr/lib/libextra.so"}
+
+
+def test_no_auto_baseline_keeps_the_plain_verdict(tmp_path):
+    df = _apt_app(tmp_path)
+    b = WorldBuilder(regen=REGEN)
+    rep = verify(df, b, select=["apt-lists-cleanup"], rebuild=False, auto_baseline=False)
+    assert not rep.equal and len(b.builds) == 2 and rep.to_dict()["baseline"]["built"] is False
+
+
+def test_a_regenerated_file_the_original_rebuilds_identically_still_fails(tmp_path):
+    """The table only decides whether a baseline is worth building; the baseline decides."""
+    df = _apt_app(tmp_path)
+
+    class Stable(WorldBuilder):
+        def export(self, tag, dest, *, fmt="oci-archive"):
+            if tag.endswith("baseline"):
+                self.stamp[tag] = self.stamp[next(t for t in self.stamp if t.endswith("before"))]
+            return super().export(tag, dest, fmt=fmt)
+
+    b = Stable(regen=REGEN[:1])
+    rep = verify(df, b, select=["apt-lists-cleanup"], rebuild=False)
+    assert rep.baseline.built and rep.baseline.nondeterministic_paths == 0
+    assert not rep.equal and [v.path for v in rep.comparison.violations] == [REGEN[0]]
+
+
+# ----------------------------------------------------------------------------- built as --write leaves it
+
+
+def test_rewrite_is_built_in_place_and_its_dockerfile_is_a_declared_difference(tmp_path):
+    (tmp_path / "ctx").mkdir()
+    df = _app(tmp_path / "ctx")
+    (tmp_path / "ctx" / "__pycache__").mkdir()
+    (tmp_path / "ctx" / "__pycache__" / "app.cpython-311.pyc").write_bytes(b"pyc")
+    b = WorldBuilder()
+    work = tmp_path / "work"
+    rep = verify(df, b, select=["apt-lists-cleanup", "dockerignore"], rebuild=False, workdir=work)
+    assert {c["code"] for c in rep.changes} == {"DFX103", "DFX203"}
+    assert rep.in_context and rep.equal, rep.comparison.summary()
+    # the Dockerfile the build read is the one at the original's path in the copied context
+    assert (work / "context-after" / "Dockerfile").read_text() == b.builds[1][0]
+    assert "rm -rf /var/lib/apt/lists/*" in b.builds[1][0]
+    assert (work / "context-before" / "Dockerfile").read_text() == df.read_text()
+    assert (work / "context-after" / ".dockerignore").is_file(), "the new .dockerignore is in the rewrite's context"
+    assert not (work / "context-before" / ".dockerignore").exists()
+    assert rep.declared_files == {"Dockerfile": ["app/Dockerfile"]}
+    allowed = {x.path: x.allowed_by.code for x in rep.comparison.allowed}
+    assert allowed["app/Dockerfile"] == "rewrite"
+    assert allowed["app/__pycache__/app.cpython-311.pyc"] == "DFX203"
+    assert not (tmp_path / "ctx" / ".dockerignore").exists(), "the user's context is untouched"
+    d = rep.to_dict()
+    assert d["declared_files"] == {"Dockerfile": ["app/Dockerfile"]} and d["in_context"] is True
+
+
+def test_a_changed_dockerignore_that_lands_in_the_image_is_declared(tmp_path):
+    a = _flat({"app/.dockerignore": _file("app/.dockerignore", b"old\n"),
+               "app/Dockerfile": _file("app/Dockerfile", b"FROM a\n"),
+               "srv/Dockerfile": _file("srv/Dockerfile", b"unrelated\n")})
+    b = _flat({"app/.dockerignore": _file("app/.dockerignore", b"old\nnew\n"),
+               "app/Dockerfile": _file("app/Dockerfile", b"FROM b\n"),
+               "srv/Dockerfile": _file("srv/Dockerfile", b"changed\n")})
+    allowances, found = rewritten_files(a, b, {"Dockerfile": (b"FROM a\n", b"FROM b\n"),
+                                               ".dockerignore": (b"old\n", b"old\nnew\n")})
+    assert found == {".dockerignore": ["app/.dockerignore"], "Dockerfile": ["app/Dockerfile"]}
+    comp = compare_images(a, b, allowances)
+    assert [v.path for v in comp.violations] == ["srv/Dockerfile"], "same name, other content: not the rewrite"
+
+
+def test_dockerfile_outside_the_context_is_built_from_outside(tmp_path):
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "app.py").write_text("print(1)\n")
+    df = tmp_path / "build" / "Dockerfile"
+    df.parent.mkdir()
+    df.write_text("FROM debian\nRUN apt-get update && apt-get install -y curl\nCOPY . /app\n")
+    b = WorldBuilder()
+    rep = verify(df, b, context=ctx, select=["apt-lists-cleanup"], rebuild=False, workdir=tmp_path / "work")
+    assert not rep.in_context and rep.equal and rep.declared_files == {}
+    assert not (tmp_path / "work" / "context-after" / "Dockerfile").exists()
+
+
+def test_lay_out_never_writes_through_a_symlink_out_of_the_context(tmp_path):
+    from dockerfix.transforms.base import FileChange
+
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    outside = tmp_path / "real.dockerignore"
+    outside.write_text("keep\n")
+    (ctx / ".dockerignore").symlink_to(outside)
+    df = ctx / "Dockerfile"
+    df.write_text("FROM debian\n")
+
+    class Result:
+        text = "FROM debian\n"
+        files = {".dockerignore": FileChange(".dockerignore", "keep\n", "keep\nmore\n")}
+
+    with pytest.raises(VerifyError, match="symlink that leads out"):
+        lay_out(df, ctx, df.read_bytes(), Result(), tmp_path / "work")
+    assert outside.read_text() == "keep\n"
+
+
+# ----------------------------------------------------------------------------------------------------- smoke
+
+
+def test_normalise_output_masks_volatile_bits_only():
+    text = ("2024-05-01T12:00:03.123Z started pid 4711\r\nsshd[22]: ready in 0.31s at 0x7f3a2c1d9e80\n"
+            "12:00:03 items[1] = 42\n")
+    assert normalise_output(text) == ("<TIME> started pid <PID>\nsshd[<PID>]: ready in <DURATION> at <ADDR>\n"
+                                      "<TIME> items[1] = 42\n")
+    assert normalise_output("id=abc123 ok", [r"id=\w+"]) == "<IGNORED> ok"
+
+
+def _res(rc, out="", err=""):
+    return ProcessResult(("x",), rc, out, err, 0.0)
+
+
+def test_compare_runs():
+    assert compare_runs("smoke", "date; echo ok", _res(0, "2024-01-01 10:00:00 ok\n"),
+                        _res(0, "2024-01-01 10:00:07 ok\n")).passed
+    failed = compare_runs("smoke", "python -V", _res(0, "Python 3.11.9\n"), _res(127, "", "sh: python: not found\n"))
+    assert not failed.passed and failed.differences == ("exit status 0 -> 127", "stdout differs", "stderr differs")
+    hc = compare_runs("healthcheck", "curl -f localhost", _res(7, "a"), _res(7, "b"), compare_output=False)
+    assert hc.passed and hc.to_dict()["compared"] == ["exit_code"]
+    assert compare_runs("smoke", "x", _res(0, "run 1"), _res(0, "run 2"), ignore=[r"run \d"]).passed
+
+
+def _behave(text: str, cmd: str):
+    """The rewrite (apt lists removed) behaves the same, except that it has no `ls` of the lists."""
+    if cmd == "ls /var/lib/apt/lists":
+        return (0, "deb.debian.org_dists\n", "") if "rm -rf /var/lib/apt/lists" not in text else (0, "", "")
+    if cmd == "curl --version":
+        return 0, "curl 7.88.1 (x86_64) at 2024-05-01 12:00:01\n", ""
+    if cmd == "broken":
+        return 125, "", "Error: creating container: no space left on device\n"
+    return 0, "ok\n", ""
+
+
+def test_smoke_commands_run_in_both_images_and_decide_the_verdict(tmp_path):
+    df = _apt_app(tmp_path, "curl")
+    b = WorldBuilder(behave=_behave)
+    rep = verify(df, b, select=["apt-lists-cleanup"], rebuild=False,
+                 smoke=["curl --version", "ls /var/lib/apt/lists"])
+    assert rep.images_equal and not rep.behaviour_equal and not rep.equal
+    assert [(c.command, c.passed) for c in rep.checks] == [("curl --version", True), ("ls /var/lib/apt/lists", False)]
+    assert [t.rsplit("-", 1)[-1] for t, _ in b.runs] == ["before", "after", "before", "after"]
+    d = rep.to_dict()
+    assert d["equal"] is False and d["verdict"] == "DIFFERENT" and d["images_equal"] is True
+    assert d["smoke"][1]["differences"] == ["stdout differs"]
+    assert d["smoke"][1]["before"]["stdout"] == "deb.debian.org_dists\n"
+
+
+def test_unsafe_changes_say_which_smoke_checks_passed(tmp_path):
+    df = _apt_app(tmp_path, "curl")
+    rep = verify(df, WorldBuilder(behave=_behave), select=["apt-lists-cleanup", "apt-no-install-recommends"],
+                 unsafe=True, rebuild=False, smoke=["curl --version"])
+    d = rep.to_dict()
+    by_code = {c["code"]: c for c in d["changes"]}
+    assert by_code["DFX113"]["safe"] is False
+    assert by_code["DFX113"]["smoke"] == {"passed": ["curl --version"], "failed": []}
+    assert "smoke" not in by_code["DFX103"], "safe changes need no behavioural evidence"
+
+
+def test_a_smoke_command_the_builder_cannot_start_is_an_error(tmp_path):
+    df = _apt_app(tmp_path, "curl")
+    with pytest.raises(VerifyError, match="could not run the smoke command 'broken'.*no space left"):
+        verify(df, WorldBuilder(behave=_behave), select=["apt-lists-cleanup"], rebuild=False, smoke=["broken"])
+
+
+@pytest.mark.parametrize(("test", "command"), [
+    (["CMD-SHELL", "curl -f http://localhost/ || exit 1"], "curl -f http://localhost/ || exit 1"),
+    (["CMD", "/bin/check", "--quiet", "a b"], "exec /bin/check --quiet 'a b'"),
+    (["NONE"], None),
+    ([], None),
+])
+def test_healthcheck_command(test, command):
+    assert healthcheck_command({"Test": test}) == command
+
+
+def test_healthcheck_is_mentioned_when_not_run_and_compared_when_asked(tmp_path):
+    df = _apt_app(tmp_path, "curl")
+    hc = ["CMD-SHELL", "curl -f http://localhost:8080/health"]
+    rep = verify(df, WorldBuilder(healthcheck=hc), select=["apt-lists-cleanup"], rebuild=False)
+    assert rep.equal and rep.checks == [] and rep.healthcheck["run"] is False
+    assert any("HEALTHCHECK that was not run" in n for n in rep.notes)
+
+    def behave(text, cmd):
+        if cmd.startswith("curl"):
+            return 7, "", "curl: (7) Failed to connect at 12:00:0%d\n" % len(text)
+        return 0, "", ""
+
+    b = WorldBuilder(healthcheck=hc, behave=behave)
+    rep = verify(df, b, select=["apt-lists-cleanup"], rebuild=False, healthcheck=True)
+    assert [(c.kind, c.command, c.passed) for c in rep.checks] == [("healthcheck", hc[1], True)]
+    assert rep.equal and rep.healthcheck == {"before": hc, "after": hc, "run": True}
+    assert not any("not run" in n for n in rep.notes)
+
+
+def test_cli_smoke_flags_exit_code_and_both_outputs(tmp_path, monkeypatch, capsys):
+    from dockerfix.verify import cli, run
+
+    df = _apt_app(tmp_path, "curl")
+    seen = {}
+
+    def choose(name, lab, **kw):
+        seen.update(kw, name=name, lab=lab)
+        return WorldBuilder(behave=_behave)
+
+    monkeypatch.setattr(run, "choose_builder", choose)
+    out_json = tmp_path / "r.json"
+    code = cli.main([str(df), "--select", "apt-lists-cleanup,apt-no-install-recommends", "--unsafe", "--no-rebuild",
+                     "--smoke", "curl --version", "--smoke", "ls /var/lib/apt/lists", "--color", "never",
+                     "--json", str(out_json), "--pull", "missing", "--lab", str(tmp_path / "lab")])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert seen == {"pull": "missing", "name": None, "lab": str(tmp_path / "lab")}
+    assert "DIFFERENT behaviour" in out
+    assert "smoke `curl --version`: passed" in out
+    assert "smoke `ls /var/lib/apt/lists`: FAILED (stdout differs)" in out
+    assert "--- original: exit 0" in out and "deb.debian.org_dists" in out and "--- rewrite: exit 0" in out
+    assert "unsafe DFX113 (line 2): smoke checks passed: `curl --version`, failed: `ls /var/lib/apt/lists`" in out
+    d = json.loads(out_json.read_text())
+    assert [s["passed"] for s in d["smoke"]] == [True, False] and d["equal"] is False
+    code = cli.main([str(df), "--select", "apt-lists-cleanup", "--no-rebuild", "--smoke", "curl --version",
+                     "--color", "never"])
+    assert code == 0 and "EQUAL apart from declared differences" in capsys.readouterr().out
+    assert cli.main([str(df), "--select", "apt-lists-cleanup", "--no-rebuild", "--smoke", "broken"]) == 2
+    assert "could not run the smoke command" in capsys.readouterr().err
+
+
+def test_cli_reports_the_automatic_baseline_and_declared_files(tmp_path, monkeypatch, capsys):
+    from dockerfix.verify import cli, run
+
+    df = _apt_app(tmp_path)
+    with open(df, "a") as f:
+        f.write("COPY . /app\n")
+    monkeypatch.setattr(run, "choose_builder", lambda name, lab: WorldBuilder(regen=REGEN))
+    code = cli.main([str(df), "--select", "apt-lists-cleanup", "--no-rebuild", "--color", "never"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "declared: Dockerfile as the rewrite leaves it, copied into the image at /app/Dockerfile" in out
+    assert "baseline: the original built a second time (automatic" in out
+    code = cli.main([str(df), "--select", "apt-lists-cleanup", "--no-rebuild", "--color", "never",
+                     "--no-auto-baseline"])
+    out = capsys.readouterr().out
+    assert code == 1 and "changed /etc/ssl/private/ssl-cert-snakeoil.key" in out
+
+
+def test_choose_builder_passes_the_pull_policy_on_and_explains_failures(monkeypatch):
+    from dockerfix.verify import builders, run
+
+    calls = []
+
+    def chooser(name=None, lab=None, pull="missing", **kw):
+        calls.append((name, lab, pull))
+        if pull not in builders.PULL_POLICIES:
+            raise ValueError(f"unknown pull policy {pull!r}")
+        if name == "podman":
+            raise builders.NoBuilderError([("podman", "podman is not installed")])
+        return FakeBuilder()
+
+    monkeypatch.setattr(builders, "choose_builder", chooser, raising=False)
+    assert run.choose_builder("buildah", "/lab", pull="never").name == "fake"
+    run.choose_builder(None, None)
+    assert calls == [("buildah", "/lab", "never"), (None, None, "missing")], "no --pull: the builders' default"
+    with pytest.raises(VerifyError, match="unknown pull policy"):
+        run.choose_builder("buildah", None, pull="sometimes")
+    with pytest.raises(VerifyError, match="podman is not installed"):
+        run.choose_builder("podman", None)
+
+
+def test_the_builders_own_exit_status_lines_are_not_output(tmp_path):
+    df = _apt_app(tmp_path, "curl")
+
+    def behave(text, cmd):
+        if "rm -rf /var/lib/apt/lists" in text:  # buildah run restates a non-zero exit status on stderr
+            return 1, "", "subprocess exited with status 1\nsubprocess exited with status 1\nError: exit status 1\n"
+        return 0, "", ""
+
+    rep = verify(df, WorldBuilder(behave=behave), select=["apt-lists-cleanup"], rebuild=False, smoke=["test -d x"])
+    (check,) = rep.checks
+    assert check.differences == ("exit status 0 -> 1",) and check.after.stderr == ""

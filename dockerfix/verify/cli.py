@@ -1,9 +1,11 @@
-"""``dockerfix verify PATH [--context DIR] [--builder buildah|docker|podman] [--select ..] [--unsafe]``.
+"""``dockerfix verify PATH [--context DIR] [--builder buildah|docker|podman] [--select ..] [--unsafe]
+[--smoke CMD]... [--healthcheck]``.
 
-Exit codes: 0 the images are equal apart from what the applied transforms declare (or nothing to rewrite),
-1 they differ in a way no transform declares, 2 verification could not run (no builder, a build failed, the builder
-cannot build this syntax, bad arguments). ``--json FILE`` (or ``-`` for stdout) writes the report for the PR bot.
-Progress goes to stderr on a terminal only.
+Exit codes: 0 the images are equal apart from what the applied transforms declare (or nothing to rewrite) and every
+smoke check agrees, 1 they differ in a way no transform declares or a smoke check (or ``--healthcheck``) gives a
+different exit status or output, 2 verification could not run (no builder, a build failed, the builder cannot build
+this syntax, a smoke command could not be started, bad arguments). ``--json FILE`` (or ``-`` for stdout) writes the
+report for the PR bot. Progress goes to stderr on a terminal only.
 """
 
 from __future__ import annotations
@@ -19,12 +21,17 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="dockerfix verify",
         description="Build the original and the rewritten Dockerfile and compare the images.",
-        epilog="Exit codes: 0 equal apart from declared differences, 1 undeclared differences, 2 error.",
+        epilog="Exit codes: 0 equal apart from declared differences (and every smoke check agrees), 1 undeclared "
+               "differences or a smoke/healthcheck mismatch, 2 error.",
     )
     p.add_argument("path", help="the Dockerfile")
     p.add_argument("--context", help="build context (default: the Dockerfile's folder)")
     p.add_argument("--builder", choices=("buildah", "docker", "podman"), help="default: the first that works")
-    p.add_argument("--lab", help="buildah/podman storage root (default: $DOCKERFIX_LAB or /tmp/dockerfix-lab)")
+    p.add_argument("--lab", help="storage root of a lab for buildah/podman (default: $DOCKERFIX_LAB)")
+    from dockerfix.verify.run import pull_policies
+
+    p.add_argument("--pull", choices=pull_policies(),
+                   help="base-image pull policy (default: the builder's; see dockerfix.verify.builders)")
     p.add_argument("--select", action="append", help="transforms to apply (codes or names, comma-separated)")
     p.add_argument("--ignore", action="append", help="transforms to leave out")
     p.add_argument("--unsafe", action="store_true", help="apply unsafe fixes too")
@@ -33,6 +40,17 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--baseline", action="store_true",
                    help="build the original twice (once without cache) and do not hold its own nondeterminism "
                         "(native compiles, embedded timestamps) against the rewrite")
+    p.add_argument("--no-auto-baseline", action="store_true",
+                   help="do not build the baseline automatically when the images differ only in files builds "
+                        "regenerate (fontconfig caches, snakeoil keys, machine-id...)")
+    p.add_argument("--smoke", metavar="CMD", action="append", default=[],
+                   help="run CMD (sh -c, as the image's user, in its working directory and environment) in both "
+                        "images and compare exit status and output; repeatable")
+    p.add_argument("--smoke-ignore", metavar="REGEX", action="append", default=[],
+                   help="mask matches of REGEX in smoke output before comparing (timestamps, durations, PIDs and "
+                        "memory addresses are masked already); repeatable")
+    p.add_argument("--healthcheck", action="store_true",
+                   help="run each image's HEALTHCHECK command once and compare exit status")
     p.add_argument("--json", metavar="FILE", help="write the JSON report to FILE ('-' for stdout)")
     p.add_argument("--color", choices=("auto", "always", "never"), default="auto")
     return p
@@ -63,7 +81,12 @@ def render_table(report: Any, color: bool) -> str:
         rows.append(("steps rebuilt after edit", str(b["rebuild_steps"]), str(a["rebuild_steps"])))
         rows.append(("rebuild seconds", str(b["rebuild_seconds"]), str(a["rebuild_seconds"])))
     comp = report.comparison
-    verdict = "EQUAL apart from declared differences" if report.equal else "DIFFERENT"
+    if report.equal:
+        verdict = "EQUAL apart from declared differences"
+    elif report.images_equal:
+        verdict = "DIFFERENT behaviour: a smoke check or the healthcheck disagrees"
+    else:
+        verdict = "DIFFERENT"
     lines = []
     if color:
         from io import StringIO
@@ -100,9 +123,54 @@ def render_table(report: Any, color: bool) -> str:
         allowed_codes = sorted({x.allowed_by.code for x in comp.allowed if x.allowed_by is not None})
         if comp.allowed:
             lines.append(f"allowed: {len(comp.allowed)} differences declared by {', '.join(allowed_codes)}\n")
+    for rel, paths in d["declared_files"].items():
+        shown = ", ".join("/" + p for p in paths)
+        lines.append(f"declared: {rel} as the rewrite leaves it, copied into the image at {shown}\n")
+    base = d["baseline"]
+    if base["built"]:
+        why = ("automatic: the differences were all in files builds regenerate"
+               if base["why"] == "automatic" else "requested")
+        lines.append(f"baseline: the original built a second time ({why}); "
+                     f"{base['nondeterministic_paths']} paths differ between its two builds\n")
+    lines += _checks(report)
     for n in d["notes"]:
         lines.append(f"note: {n}\n")
     return "".join(lines)
+
+
+OUTPUT_LINES = 40
+"""Lines of each output shown for a failed smoke check (all of it is in ``--json``)."""
+
+
+def _checks(report: Any) -> list[str]:
+    """Smoke and healthcheck results, then which checks the unsafe transforms passed."""
+    lines = []
+    for c in report.checks:
+        what = f"smoke `{c.command}`" if c.kind == "smoke" else f"healthcheck `{c.command}`"
+        if c.passed:
+            compared = "exit status and output" if c.compare_output else "exit status"
+            lines.append(f"{what}: passed (same {compared}: exit {c.before.exit_code})\n")
+            continue
+        lines.append(f"{what}: FAILED ({'; '.join(c.differences)})\n")
+        for side, out in (("original", c.before), ("rewrite", c.after)):
+            lines.append(f"  --- {side}: exit {out.exit_code}\n")
+            for name in ("stdout", "stderr") if c.compare_output else ("stderr",):
+                text = getattr(out, name)
+                if not text:
+                    continue
+                rows = text.splitlines()
+                lines.append(f"  {name}:\n")
+                lines += [f"    {r}\n" for r in rows[:OUTPUT_LINES]]
+                if len(rows) > OUTPUT_LINES:
+                    lines.append(f"    ... {len(rows) - OUTPUT_LINES} more lines (see --json)\n")
+    if report.checks:
+        summary = report.smoke_summary()
+        for ch in report.changes:
+            if ch.get("safe") is False:
+                passed = ", ".join(f"`{x}`" for x in summary["passed"]) or "none"
+                failed = (", failed: " + ", ".join(f"`{x}`" for x in summary["failed"])) if summary["failed"] else ""
+                lines.append(f"unsafe {ch['code']} (line {ch['line']}): smoke checks passed: {passed}{failed}\n")
+    return lines
 
 
 def describe(v: dict[str, Any]) -> str:
@@ -132,10 +200,11 @@ def main(argv: list[str]) -> int:
         select = _codes(args.select) or (list(cfg.select) if cfg.select else None)
         ignore = _codes(args.ignore) or (list(cfg.ignore) if cfg.ignore else None)
         unsafe = args.unsafe or bool(cfg.unsafe)
-        builder = choose_builder(args.builder, args.lab)
+        builder = choose_builder(args.builder, args.lab, **({"pull": args.pull} if args.pull else {}))
         report = verify(args.path, builder, context=args.context, select=select, ignore=ignore, unsafe=unsafe,
                         settings=settings, edit=args.edit, rebuild=not args.no_rebuild, baseline=args.baseline,
-                        progress=progress)
+                        auto_baseline=not args.no_auto_baseline, smoke=args.smoke, healthcheck=args.healthcheck,
+                        smoke_ignore=args.smoke_ignore, progress=progress)
     except (VerifyError, DockerfileSyntaxError, OSError, ValueError) as exc:
         sys.stderr.write(f"dockerfix verify: error: {exc}\n")
         return 2

@@ -13,6 +13,17 @@ because removing a cache removes the directories that only existed to hold it.
 Config fields are compared field by field; ``Env`` and ``Labels`` key by key. An allowance matches a config
 difference through the pseudo-path ``@config/<Field>`` (``@config/Env.PIP_NO_CACHE_DIR``,
 ``@config/Labels.*``).
+
+Three more pieces of knowledge live here, each in one table or function:
+
+- :data:`REGENERATED`: files that package scripts and tools write afresh every time their step runs (caches keyed
+  by time, random keys and IDs, logs). Rows marked ``any`` are allowed between any two builds
+  (:data:`BUILD_NOISE`); rows marked ``baseline`` are allowed only once a second build of the original shows that
+  its own build rewrites them too. :func:`explain_for_baseline` says which differences such a build could explain.
+- :func:`rewritten_files`: the rewritten Dockerfile and ``.dockerignore`` that a ``COPY . <dir>`` puts into the
+  image are the rewrite itself, a declared difference.
+- :data:`VOLATILE_OUTPUT` and :func:`compare_runs`: a smoke command's exit status and output in both images, with
+  timestamps, durations, PIDs and memory addresses masked.
 """
 
 from __future__ import annotations
@@ -24,7 +35,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from dockerfix.verify.imagefs import DIR, Entry, FlatImage
+from dockerfix.verify.imagefs import DIR, FILE, SYMLINK, Entry, FlatImage
 
 __all__ = [
     "ATTRIBUTES",
@@ -34,7 +45,19 @@ __all__ = [
     "ConfigDifference",
     "KNOWN_CACHES",
     "PathDifference",
+    "REGENERATED",
+    "Regenerated",
+    "RunCheck",
+    "RunOutput",
+    "VOLATILE_OUTPUT",
+    "baseline_allowances",
     "compare_images",
+    "compare_runs",
+    "explain_for_baseline",
+    "normalise_output",
+    "regenerated_row",
+    "rerun_step",
+    "rewritten_files",
 ]
 
 ATTRIBUTES = ("type", "mode", "uid", "gid", "size", "sha256", "link", "device", "xattrs")
@@ -51,7 +74,14 @@ class AllowedDifference:
     patterns: tuple[str, ...]
     reason: str
     code: str
-    """The transform code declaring it (``DFX...``), or ``build`` for differences between any two builds."""
+    """The transform code declaring it (``DFX...``), ``build`` for differences between any two builds,
+    ``baseline`` for what a second build of the original showed, ``rewrite`` for the rewritten files themselves."""
+    link_to: str | None = None
+    """When set, only symlinks whose target's last component is this name match (``ssl-cert-snakeoil.pem`` for the
+    certificate's hash link, without allowing every other link under ``etc/ssl/certs``)."""
+    kinds: tuple[str, ...] = ()
+    """When set, only these kinds of difference (``only_a``, ``only_b``, ``changed``) are allowed: a file a second
+    build of the original rewrites is not thereby allowed to disappear."""
 
     def __post_init__(self) -> None:
         if isinstance(self.patterns, str):
@@ -59,11 +89,23 @@ class AllowedDifference:
         object.__setattr__(self, "patterns", tuple(p.lstrip("/") if not p.startswith("@") else p
                                                    for p in self.patterns))
 
-    def matches(self, path: str) -> bool:
-        return any(fnmatch.fnmatchcase(path, p) for p in self.patterns)
+    def matches(self, path: str, *entries: Entry | None, kind: str | None = None) -> bool:
+        """True when ``path`` matches a pattern (and, with :attr:`link_to`, every given entry is such a link; with
+        :attr:`kinds`, ``kind`` is one of them)."""
+        if self.kinds and kind is not None and kind not in self.kinds:
+            return False
+        if not any(fnmatch.fnmatchcase(path, p) for p in self.patterns):
+            return False
+        if self.link_to is None:
+            return True
+        present = [e for e in entries if e is not None]
+        return bool(present) and all(e.type == SYMLINK and (e.link or "").rstrip("/").rsplit("/", 1)[-1] ==
+                                     self.link_to for e in present)
 
     def holds(self, directory: str) -> bool:
         """True when ``directory`` lies on the literal prefix of one of the patterns (a cache's container)."""
+        if self.link_to is not None:
+            return False
         for p in self.patterns:
             if p.startswith("@"):
                 continue
@@ -73,7 +115,12 @@ class AllowedDifference:
         return False
 
     def to_dict(self) -> dict[str, Any]:
-        return {"patterns": list(self.patterns), "reason": self.reason, "code": self.code}
+        d: dict[str, Any] = {"patterns": list(self.patterns), "reason": self.reason, "code": self.code}
+        if self.link_to is not None:
+            d["link_to"] = self.link_to
+        if self.kinds:
+            d["kinds"] = list(self.kinds)
+        return d
 
 
 KNOWN_CACHES: dict[str, tuple[str, ...]] = {
@@ -87,24 +134,104 @@ KNOWN_CACHES: dict[str, tuple[str, ...]] = {
 }
 """Patterns of well-known package-manager caches, for transforms to build their allowances from."""
 
-BUILD_NOISE: tuple[AllowedDifference, ...] = (
-    AllowedDifference(
-        ("var/log/apt/*", "var/log/dpkg.log", "var/log/alternatives.log", "var/log/bootstrap.log"),
-        "package-manager logs record timestamps",
-        "build",
-    ),
-    AllowedDifference(
-        ("var/cache/debconf/*-old", "var/lib/dpkg/*-old", "var/cache/ldconfig/aux-cache"),
-        "backup and auxiliary files rewritten on every package operation",
-        "build",
-    ),
-    AllowedDifference(
-        ("root/.cache/go-build/*", "home/*/.cache/go-build/*"),
-        "Go's build cache holds build-specific action records (the built binaries themselves are compared)",
-        "build",
-    ),
+@dataclass(frozen=True)
+class Regenerated:
+    """Files a tool writes afresh whenever its step runs, so two builds of one Dockerfile differ there."""
+
+    name: str
+    patterns: tuple[str, ...]
+    writer: str
+    """What writes them (a package's maintainer script, a trigger, a tool)."""
+    why: str
+    """Why the bytes (or names) differ from one run to the next."""
+    when: str
+    """``any``: allowed between any two builds (bookkeeping nothing reads back); ``baseline``: allowed once a second
+    build of the original differs there too (state a program reads: keys, IDs, caches)."""
+    link_to: str | None = None
+
+    def allowance(self, code: str | None = None, reason: str | None = None,
+                  kinds: tuple[str, ...] = ()) -> AllowedDifference:
+        return AllowedDifference(self.patterns, reason or f"{self.writer} writes it on every run: {self.why}",
+                                 code or ("build" if self.when == "any" else "baseline"), self.link_to, kinds)
+
+    def matches(self, path: str, *entries: Entry | None) -> bool:
+        return self.allowance().matches(path, *entries)
+
+
+REGENERATED: tuple[Regenerated, ...] = (
+    # -- any two builds (measured here: apt-get install of fontconfig and ssl-cert on debian:bookworm-slim, twice)
+    Regenerated("package logs", ("var/log/apt/*", "var/log/dpkg.log", "var/log/alternatives.log",
+                                 "var/log/bootstrap.log"),
+                "dpkg and apt", "their logs record timestamps", "any"),
+    Regenerated("package backups", ("var/cache/debconf/*-old", "var/lib/dpkg/*-old"),
+                "debconf and dpkg", "backup copies rewritten on every package operation", "any"),
+    Regenerated("ldconfig aux-cache", ("var/cache/ldconfig/aux-cache",),
+                "ldconfig (the libc-bin dpkg trigger)", "keyed by the libraries' inode numbers and ctimes", "any"),
+    Regenerated("npm logs", ("root/.npm/_logs/*", "home/*/.npm/_logs/*"),
+                "npm", "one debug log per run, named after its start time", "any"),
+    Regenerated("go build cache", ("root/.cache/go-build/*", "home/*/.cache/go-build/*"),
+                "go build", "build-specific action records (the built binaries themselves are compared)", "any"),
+    # -- confirmed by a second build of the original
+    Regenerated("fontconfig caches",
+                ("var/cache/fontconfig/*", "usr/share/fonts/*.uuid", "usr/local/share/fonts/*.uuid"),
+                "fc-cache (the fontconfig dpkg trigger)", "cache files record the font folders' mtimes; fontconfig "
+                "2.13 also writes a random .uuid per font folder", "baseline"),
+    Regenerated("machine-id", ("etc/machine-id", "var/lib/dbus/machine-id"),
+                "dbus/systemd maintainer scripts (dbus-uuidgen, systemd-machine-id-setup)", "a random ID",
+                "baseline"),
+    Regenerated("snakeoil certificate",
+                ("etc/ssl/private/ssl-cert-snakeoil.key", "etc/ssl/certs/ssl-cert-snakeoil.pem"),
+                "make-ssl-cert (ssl-cert's postinst)", "a fresh random key, and the host name as subject",
+                "baseline"),
+    Regenerated("snakeoil hash link", ("etc/ssl/certs/*",),
+                "make-ssl-cert (ssl-cert's postinst)", "named after the subject hash, and the subject is the build "
+                "container's host name", "baseline", link_to="ssl-cert-snakeoil.pem"),
+    Regenerated("ssh host keys", ("etc/ssh/ssh_host_*",),
+                "openssh-server's postinst (ssh-keygen -A)", "fresh random keys", "baseline"),
+    Regenerated("java cacerts", ("etc/ssl/certs/java/cacerts",),
+                "ca-certificates-java", "the keystore records when each entry was added", "baseline"),
+    Regenerated("postgresql cluster", ("var/lib/postgresql/*/main/*", "var/log/postgresql/*"),
+                "initdb (postgresql's postinst creates the main cluster)", "a random system identifier, "
+                "timestamps in the control file and WAL", "baseline"),
+    Regenerated("python bytecode", ("*.pyc",),
+                "compileall (pip, dpkg's py3compile)", "marshal's output depends on reference counts at compile time "
+                "(timestamp headers are already masked when images are read)", "baseline"),
 )
-"""Differences between any two builds of the same Dockerfile, measured in the lab (apt logs, dpkg backups)."""
+"""Paths that differ between two builds of the same Dockerfile whenever the step that writes them runs again.
+
+Each row: name [when allowed]: paths (globs as in :class:`AllowedDifference`) -- what writes them.
+
+- package logs [any]: ``var/log/apt/*``, ``var/log/dpkg.log``, ``var/log/alternatives.log``,
+  ``var/log/bootstrap.log`` -- dpkg, apt
+- package backups [any]: ``var/cache/debconf/*-old``, ``var/lib/dpkg/*-old`` -- debconf, dpkg
+- ldconfig aux-cache [any]: ``var/cache/ldconfig/aux-cache`` -- ldconfig
+- npm logs [any]: ``root/.npm/_logs/*``, ``home/*/.npm/_logs/*`` -- npm
+- go build cache [any]: ``root/.cache/go-build/*``, ``home/*/.cache/go-build/*`` -- go build
+- fontconfig caches [baseline]: ``var/cache/fontconfig/*``, ``usr/share/fonts/*.uuid``,
+  ``usr/local/share/fonts/*.uuid`` -- fc-cache
+- machine-id [baseline]: ``etc/machine-id``, ``var/lib/dbus/machine-id`` -- dbus, systemd
+- snakeoil certificate [baseline]: ``etc/ssl/private/ssl-cert-snakeoil.key``,
+  ``etc/ssl/certs/ssl-cert-snakeoil.pem`` -- make-ssl-cert
+- snakeoil hash link [baseline]: symlinks under ``etc/ssl/certs/`` to ``ssl-cert-snakeoil.pem`` -- make-ssl-cert
+- ssh host keys [baseline]: ``etc/ssh/ssh_host_*`` -- ssh-keygen -A
+- java cacerts [baseline]: ``etc/ssl/certs/java/cacerts`` -- ca-certificates-java
+- postgresql cluster [baseline]: ``var/lib/postgresql/*/main/*``, ``var/log/postgresql/*`` -- initdb
+- python bytecode [baseline]: ``*.pyc`` -- compileall
+
+Measured in the lab (two no-cache builds of ``apt-get install -y fontconfig ssl-cert``): the four
+``var/cache/fontconfig/*.cache-8`` files, the snakeoil key and certificate, ``aux-cache`` and the three package logs
+differ. The others are known from Debian's reproducible-builds notes and each package's maintainer scripts."""
+
+BUILD_NOISE: tuple[AllowedDifference, ...] = tuple(r.allowance() for r in REGENERATED if r.when == "any")
+"""Differences between any two builds of the same Dockerfile: the ``any`` rows of :data:`REGENERATED`."""
+
+
+def regenerated_row(path: str, *entries: Entry | None, when: str = "baseline") -> Regenerated | None:
+    """The first :data:`REGENERATED` row (of the given ``when``) covering ``path``."""
+    for row in REGENERATED:
+        if row.when == when and row.matches(path, *entries):
+            return row
+    return None
 
 
 @dataclass(frozen=True)
@@ -205,21 +332,23 @@ def _attribute(entry: Entry | None, name: str) -> Any:
     return value
 
 
-def _first_allowing(path: str, allowed: Sequence[AllowedDifference]) -> AllowedDifference | None:
+def _first_allowing(path: str, allowed: Sequence[AllowedDifference], *entries: Entry | None,
+                    kind: str | None = None) -> AllowedDifference | None:
     for allowance in allowed:
-        if allowance.matches(path):
+        if allowance.matches(path, *entries, kind=kind):
             return allowance
     return None
 
 
-def _container_allowance(path: str, entry: Entry | None, tree: _Tree,
-                         allowed: Sequence[AllowedDifference]) -> AllowedDifference | None:
+def _container_allowance(path: str, entry: Entry | None, tree: _Tree, allowed: Sequence[AllowedDifference],
+                         kind: str) -> AllowedDifference | None:
     """A directory in one image only, on the literal prefix of an allowed pattern, holding nothing else."""
     if entry is None or entry.type != DIR:
         return None
     for allowance in allowed:
-        if allowance.holds(path) and all(
-            _first_allowing(p, allowed) is not None or (tree.entries[p].type == DIR and allowance.holds(p))
+        if (not allowance.kinds or kind in allowance.kinds) and allowance.holds(path) and all(
+            _first_allowing(p, allowed, tree.entries[p], kind=kind) is not None
+            or (tree.entries[p].type == DIR and allowance.holds(p))
             for p in tree.below(path)
         ):
             return allowance
@@ -292,14 +421,14 @@ def compare_images(
         if x is None or y is None:
             kind = ONLY_B if x is None else ONLY_A
             diff = PathDifference(path, kind, a=x, b=y)
-            allowance = _first_allowing(path, rules) or _container_allowance(
-                path, x or y, tree_a if y is None else tree_b, rules)
+            allowance = _first_allowing(path, rules, x, y, kind=kind) or _container_allowance(
+                path, x or y, tree_a if y is None else tree_b, rules, kind)
         else:
             names = _entry_changes(x, y, attributes)
             if not names:
                 continue
             diff = PathDifference(path, CHANGED, names, x, y)
-            allowance = _first_allowing(path, rules)
+            allowance = _first_allowing(path, rules, x, y, kind=CHANGED)
         if allowance is not None:
             ok.append(PathDifference(diff.path, diff.kind, diff.attributes, diff.a, diff.b, allowance))
         else:
@@ -320,3 +449,198 @@ def compare_images(
     sizes["entry_count"] = [len(ea), len(eb)]
     return Comparison(a.source, b.source, tuple(only_a), tuple(only_b), tuple(changed), tuple(config),
                       tuple(ok), sizes)
+
+
+# ------------------------------------------------------------------------------------------- baseline decisions
+
+
+def rerun_step(diff: PathDifference, a: FlatImage, b: FlatImage) -> str | None:
+    """The instruction that wrote ``diff``'s file in both images, when the same instruction (same ``created_by``)
+    ran again for the rewrite and wrote different bytes: the build's own nondeterminism is the likely cause."""
+    if diff.kind != CHANGED or not set(diff.attributes) <= {"sha256", "size"}:
+        return None
+    la, lb = a.written_by(diff.path), b.written_by(diff.path)
+    if la is None or lb is None or not la.created_by or la.created_by != lb.created_by:
+        return None
+    if la.diff_id is not None and la.diff_id == lb.diff_id:
+        return None
+    return la.created_by
+
+
+def explain_for_baseline(comparison: Comparison, a: FlatImage,
+                         b: FlatImage) -> tuple[dict[str, str], list[PathDifference | ConfigDifference]]:
+    """Which violations a second build of the original might show to be the build's own doing.
+
+    Returns the explained paths (path -> the :data:`REGENERATED` row's name, or ``re-run step: <instruction>``)
+    and the violations nothing explains (config differences never are). A baseline build is worth its time only
+    when the second list is empty.
+    """
+    explained: dict[str, str] = {}
+    rest: list[PathDifference | ConfigDifference] = []
+    for v in comparison.violations:
+        if isinstance(v, PathDifference):
+            row = regenerated_row(v.path, v.a, v.b)
+            if row is not None:
+                explained[v.path] = row.name
+                continue
+            step = rerun_step(v, a, b)
+            if step is not None:
+                explained[v.path] = f"re-run step: {step}"
+                continue
+        rest.append(v)
+    return explained, rest
+
+
+def _literal(path: str) -> str:
+    """A path as a pattern that matches only itself."""
+    return "".join(f"[{c}]" if c in "*?[" else c for c in path)
+
+
+def baseline_allowances(baseline: Comparison) -> tuple[list[AllowedDifference], list[str]]:
+    """What a comparison of the original with its own second build allows a rewrite: each differing path, for the
+    same kind of difference only, and each ``baseline`` row of :data:`REGENERATED` the second build touched (for
+    the kinds it showed there: file names that change from build to build, like fontconfig's, need the row).
+    Returns the allowances and the names of the rows confirmed."""
+    out: list[AllowedDifference] = []
+    reason = "differs between two builds of the original (nondeterministic build)"
+    paths = [v for v in baseline.violations if isinstance(v, PathDifference)]
+    for kind in (ONLY_A, ONLY_B, CHANGED):
+        literal = tuple(_literal(v.path) for v in paths if v.kind == kind)
+        if literal:
+            out.append(AllowedDifference(literal, reason, "baseline", kinds=(kind,)))
+    rows: dict[str, set[str]] = {}
+    for v in paths:
+        row = regenerated_row(v.path, v.a, v.b)
+        if row is not None:
+            rows.setdefault(row.name, set()).add(v.kind)
+    for row in REGENERATED:
+        if row.name in rows:
+            out.append(row.allowance("baseline", f"{row.writer} rewrote it in a second build of the original too: "
+                                                 f"{row.why}", tuple(sorted(rows[row.name]))))
+    return out, [r.name for r in REGENERATED if r.name in rows]
+
+
+# ---------------------------------------------------------------------------------------- the rewritten files
+
+
+def rewritten_files(a: FlatImage, b: FlatImage,
+                    files: Mapping[str, tuple[bytes | None, bytes | None]]) -> tuple[list[AllowedDifference],
+                                                                                       dict[str, list[str]]]:
+    """Where the rewritten files themselves (the Dockerfile, a ``.dockerignore``) landed in the images.
+
+    ``files`` maps a context-relative name to its bytes before and after the rewrite (``None``: absent). A path is
+    that file when it has the same name, and in each image where it exists it is a regular file holding that
+    image's version (``COPY . /app`` copies the Dockerfile the build read). Returns one allowance per file (code
+    ``rewrite``) and, per file, the image paths it covers.
+    """
+    import hashlib
+
+    allowances: list[AllowedDifference] = []
+    found: dict[str, list[str]] = {}
+    names = sorted(a.entries.keys() | b.entries.keys())
+    for rel, (before, after) in sorted(files.items()):
+        if before == after:
+            continue
+        base = rel.rstrip("/").rsplit("/", 1)[-1]
+        sha_a = hashlib.sha256(before).hexdigest() if before is not None else None
+        sha_b = hashlib.sha256(after).hexdigest() if after is not None else None
+        paths = []
+        for path in names:
+            if path.rsplit("/", 1)[-1] != base:
+                continue
+            x, y = a.entries.get(path), b.entries.get(path)
+            if x is None and y is None:
+                continue
+            if (x is None or (x.type == FILE and sha_a is not None and x.sha256 == sha_a)) and \
+                    (y is None or (y.type == FILE and sha_b is not None and y.sha256 == sha_b)):
+                paths.append(path)
+        if paths:
+            found[rel] = paths
+            allowances.append(AllowedDifference(tuple(_literal(p) for p in paths),
+                                                f"{rel} as the rewrite leaves it (dockerfix --write), copied into the "
+                                                "image from the build context", "rewrite"))
+    return allowances, found
+
+
+# -------------------------------------------------------------------------------------------------- behaviour
+
+
+VOLATILE_OUTPUT: tuple[tuple[str, str, str], ...] = (
+    ("date and time", r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}:?\d{2}| ?UTC)?",
+     "<TIME>"),
+    ("clock time", r"\b\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?\b", "<TIME>"),
+    ("duration", r"\b\d+(?:\.\d+)?\s?(?:ns|us|µs|ms|s|secs?|seconds)\b", "<DURATION>"),
+    ("process id", r"\b(pid|PID|Pid)(\s*[=:#]?\s*)\d+\b", r"\1\2<PID>"),
+    ("syslog process id", r"\b([\w.-]+)\[\d+\]:", r"\1[<PID>]:"),
+    ("memory address", r"\b0x[0-9a-fA-F]{6,}\b", "<ADDR>"),
+)
+"""What :func:`normalise_output` masks in a smoke command's output before comparing (name, regex, replacement):
+timestamps (``2024-05-01T12:00:03Z``, ``12:00:03``), durations (``in 0.31s``, ``12 ms``), process IDs (``pid
+4711``, ``sshd[4711]:``) and memory addresses (``<object at 0x7f3a2c1d9e80>``). Line endings are made ``\\n``.
+Anything else volatile is the user's to mask (``--smoke-ignore REGEX``)."""
+
+
+def normalise_output(text: str, extra: Sequence[str] = ()) -> str:
+    """``text`` with :data:`VOLATILE_OUTPUT` masked, then every match of the ``extra`` regexes as ``<IGNORED>``."""
+    out = text.replace("\r\n", "\n")
+    for _name, pattern, replacement in VOLATILE_OUTPUT:
+        out = re.sub(pattern, replacement, out)
+    for pattern in extra:
+        out = re.sub(pattern, "<IGNORED>", out)
+    return out
+
+
+@dataclass(frozen=True)
+class RunOutput:
+    """What one command printed and returned in one image."""
+
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"exit_code": self.exit_code, "stdout": self.stdout, "stderr": self.stderr}
+
+
+@dataclass(frozen=True)
+class RunCheck:
+    """One command run in both images: a ``--smoke`` command (exit status and output compared) or the images'
+    HEALTHCHECK (exit status only)."""
+
+    kind: str
+    """``smoke`` or ``healthcheck``."""
+    command: str
+    before: RunOutput
+    after: RunOutput
+    compare_output: bool = True
+    ignore: tuple[str, ...] = ()
+    """Extra regexes masked before comparing (``--smoke-ignore``)."""
+
+    @property
+    def differences(self) -> tuple[str, ...]:
+        out = []
+        if self.before.exit_code != self.after.exit_code:
+            out.append(f"exit status {self.before.exit_code} -> {self.after.exit_code}")
+        if self.compare_output:
+            for name in ("stdout", "stderr"):
+                x, y = getattr(self.before, name), getattr(self.after, name)
+                if normalise_output(x, self.ignore) != normalise_output(y, self.ignore):
+                    out.append(f"{name} differs")
+        return tuple(out)
+
+    @property
+    def passed(self) -> bool:
+        return not self.differences
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "command": self.command, "passed": self.passed,
+                "compared": ["exit_code", "stdout", "stderr"] if self.compare_output else ["exit_code"],
+                "differences": list(self.differences), "before": self.before.to_dict(),
+                "after": self.after.to_dict()}
+
+
+def compare_runs(kind: str, command: str, before: Any, after: Any, *, compare_output: bool = True,
+                 ignore: Sequence[str] = ()) -> RunCheck:
+    """A :class:`RunCheck` from two process results (anything with ``returncode``, ``stdout``, ``stderr``)."""
+    return RunCheck(kind, command, RunOutput(before.returncode, before.stdout, before.stderr),
+                    RunOutput(after.returncode, after.stdout, after.stderr), compare_output, tuple(ignore))

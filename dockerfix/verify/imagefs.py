@@ -198,6 +198,9 @@ class LayerInfo:
     """Bytes of the layer tar."""
     entries: int
     whiteouts: int
+    created_by: str | None = None
+    """The history entry of the step that made this layer (``/bin/sh -c apt-get install ...``, ``#(nop) COPY
+    file:<sha> in /app``), when the image's history has one non-empty entry per layer; else ``None``."""
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -215,6 +218,13 @@ class FlatImage:
     architecture: str = ""
     history: int = 0
     """Number of history entries (one per Dockerfile instruction in most builders)."""
+    origins: Mapping[str, int] = field(default_factory=dict, repr=False, compare=False)
+    """For each path of :attr:`entries`, the index in :attr:`layers` of the layer that last wrote it."""
+
+    def written_by(self, path: str) -> LayerInfo | None:
+        """The layer that last wrote ``path`` (``None`` for a path not in the image, or unknown)."""
+        index = self.origins.get(path)
+        return self.layers[index] if index is not None and 0 <= index < len(self.layers) else None
 
     @property
     def layer_count(self) -> int:
@@ -769,8 +779,10 @@ def flatten_image(
     with _open_store(path) as store:
         located = _locate(store, ref, platform)
         tree: dict[str, Entry] = {}
+        origins: dict[str, int] = {}
         infos = []
-        for layer in located.layers:
+        steps = _layer_history(located.config, len(located.layers))
+        for index, layer in enumerate(located.layers):
             key = layer.diff_id or layer.digest
             delta = layer_cache.get(key) if (layer_cache is not None and key) else None
             if delta is None:
@@ -782,6 +794,7 @@ def flatten_image(
                 with store.open(layer.name) as raw:
                     compression = _sniff(raw)
             _apply(tree, delta)
+            origins.update(dict.fromkeys(delta.entries, index))
             infos.append(LayerInfo(
                 digest=layer.digest,
                 diff_id=layer.diff_id,
@@ -791,6 +804,7 @@ def flatten_image(
                 uncompressed_size=delta.uncompressed_size,
                 entries=len(delta.entries),
                 whiteouts=len(delta.whiteouts) + len(delta.opaque),
+                created_by=steps[index],
             ))
     cfg = located.config
     return FlatImage(
@@ -801,4 +815,13 @@ def flatten_image(
         os=cfg.get("os", ""),
         architecture=cfg.get("architecture", ""),
         history=len(cfg.get("history") or ()),
+        origins={p: origins[p] for p in tree},
     )
+
+
+def _layer_history(config: Mapping[str, Any], layers: int) -> list[str | None]:
+    """``created_by`` of each layer: the history entries without ``empty_layer``, when they are one per layer."""
+    made = [h for h in (config.get("history") or ()) if isinstance(h, Mapping) and not h.get("empty_layer")]
+    if len(made) != layers:
+        return [None] * layers
+    return [h.get("created_by") if isinstance(h.get("created_by"), str) else None for h in made]

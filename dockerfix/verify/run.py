@@ -1,30 +1,59 @@
-"""``dockerfix verify``: build the original and the rewritten Dockerfile, compare the images, measure rebuilds.
+"""``dockerfix verify``: build the original and the rewritten Dockerfile, compare the images and how they behave,
+measure rebuilds.
 
 The flow, for one Dockerfile:
 
 1. rewrite it with the selected transforms (``dockerfix.fix``), companion files (``.dockerignore``) included;
-2. copy the build context twice (the rewrite's copy gets the companion files); the Dockerfiles live outside both
-   copies, so ``COPY . .`` does not pick up the rewritten Dockerfile as a difference;
+2. copy the build context twice and lay each copy out as ``dockerfix --write`` would leave it: the original
+   Dockerfile at its own path in the first, the rewritten one at the same path in the second, plus the rewritten or
+   new companion files. A ``COPY . /app`` therefore copies exactly what a user's build would, and the Dockerfile and
+   ``.dockerignore`` found in the images are reported as the declared difference they are (``declared_files``).
+   A Dockerfile outside its context (``--context``) is built from outside, as the user's would be;
 3. build both with the chosen builder, export, flatten (one shared layer cache), compare with the differences the
    applied transforms declare (``Transform.image_differences``) plus build noise allowed;
-4. edit one source file in both copies, rebuild both, and count the steps each had to run again.
+4. when the images differ only where builds regenerate files (:data:`~dockerfix.verify.compare.REGENERATED`:
+   fontconfig caches, snakeoil keys, machine-id...) or where the same instruction ran again and wrote different
+   bytes, build the original a second time without cache (the ``--baseline`` build) and judge the rewrite against
+   what differs between two builds of the original: ``baseline.why`` says ``automatic``. Any other difference
+   fails without that build;
+5. run each ``--smoke`` command (and with ``--healthcheck`` the images' HEALTHCHECK) in both images through the
+   builder's ``run`` (the image's user, working directory and environment apply) and compare exit status and
+   output, volatile bits masked (:data:`~dockerfix.verify.compare.VOLATILE_OUTPUT`);
+6. edit one source file in both copies, rebuild both, and count the steps each had to run again.
+
+The verdict (``equal``, ``verdict``) needs both: images equal apart from declared differences, and every smoke
+check and healthcheck agreeing. ``images_equal`` is the image comparison alone.
 
 Everything that touches processes goes through the injected :class:`~dockerfix.verify.builders.Builder`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import re
+import shlex
 import shutil
 import tempfile
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 from dockerfix.verify.builders import BuildError, Builder, BuildResult
-from dockerfix.verify.compare import BUILD_NOISE, AllowedDifference, Comparison, compare_images
-from dockerfix.verify.imagefs import flatten_image
+from dockerfix.verify.compare import (
+    BUILD_NOISE,
+    AllowedDifference,
+    Comparison,
+    RunCheck,
+    baseline_allowances,
+    compare_images,
+    compare_runs,
+    explain_for_baseline,
+    rewritten_files,
+)
+from dockerfix.verify.imagefs import FlatImage, flatten_image
 
 MANIFESTS = frozenset((
     "requirements.txt", "pyproject.toml", "poetry.lock", "uv.lock", "Pipfile", "Pipfile.lock", "setup.py",
@@ -67,6 +96,33 @@ class Side:
 
 
 @dataclass
+class Baseline:
+    """The second build of the original: whether it ran, why, and what it showed."""
+
+    why: str | None = None
+    """``requested`` (``--baseline``), ``automatic`` (the differences were all of a kind builds regenerate), or
+    ``None`` (not built)."""
+    explained: dict[str, str] = field(default_factory=dict)
+    """For an automatic baseline: each difference that triggered it and why (a :data:`REGENERATED` row's name, or
+    ``re-run step: <instruction>``)."""
+    nondeterministic_paths: int = 0
+    """Paths that differ between the two builds of the original."""
+    regenerated: list[str] = field(default_factory=list)
+    """:data:`REGENERATED` rows the second build rewrote too (their whole patterns are then allowed)."""
+    error: str | None = None
+    """Why an automatic baseline could not be built (the verdict then stands without it)."""
+
+    @property
+    def built(self) -> bool:
+        return self.why is not None and self.error is None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"built": self.built, "why": self.why, "explained": dict(sorted(self.explained.items())),
+                "nondeterministic_paths": self.nondeterministic_paths, "regenerated": list(self.regenerated),
+                "error": self.error}
+
+
+@dataclass
 class VerifyReport:
     dockerfile: str
     builder: str
@@ -77,23 +133,60 @@ class VerifyReport:
     edited: str | None = None
     notes: list[str] = field(default_factory=list)
     rewritten: bool = False
+    checks: list[RunCheck] = field(default_factory=list)
+    """``--smoke`` commands and (with ``--healthcheck``) the HEALTHCHECK, each run in both images."""
+    healthcheck: dict[str, Any] = field(default_factory=dict)
+    """``before``/``after``: each image's HEALTHCHECK test (``None`` without one); ``run``: whether it was run."""
+    baseline: Baseline = field(default_factory=Baseline)
+    declared_files: dict[str, list[str]] = field(default_factory=dict)
+    """The rewritten files (Dockerfile, ``.dockerignore``) found in the images: context path -> image paths."""
+    in_context: bool = False
+    """True when the Dockerfile was built at its own path inside the copied context (as ``--write`` leaves it)."""
+
+    @property
+    def images_equal(self) -> bool:
+        return self.comparison is not None and self.comparison.equal
+
+    @property
+    def behaviour_equal(self) -> bool:
+        return all(c.passed for c in self.checks)
 
     @property
     def equal(self) -> bool:
-        return self.comparison is not None and self.comparison.equal
+        """The verdict: images equal apart from declared differences, and every smoke check and healthcheck agrees."""
+        return self.images_equal and self.behaviour_equal
+
+    def smoke_summary(self) -> dict[str, list[str]]:
+        """Which checks passed and which failed (commands; the healthcheck as ``HEALTHCHECK``)."""
+        out: dict[str, list[str]] = {"passed": [], "failed": []}
+        for c in self.checks:
+            out["passed" if c.passed else "failed"].append(c.command if c.kind == "smoke" else "HEALTHCHECK")
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         comp = self.comparison.to_dict() if self.comparison else None
+        changes = self.changes
+        if self.checks:
+            summary = self.smoke_summary()
+            changes = [{**c, "smoke": summary} if c.get("safe") is False else c for c in changes]
         return {
             "dockerfile": self.dockerfile,
             "builder": self.builder,
             "rewritten": self.rewritten,
             "equal": self.equal,
-            "changes": self.changes,
+            "verdict": "EQUAL" if self.equal else "DIFFERENT",
+            "images_equal": self.images_equal,
+            "behaviour_equal": self.behaviour_equal,
+            "changes": changes,
             "before": self.before.to_dict(),
             "after": self.after.to_dict(),
             "edited_file": self.edited,
             "comparison": comp,
+            "smoke": [c.to_dict() for c in self.checks],
+            "healthcheck": dict(self.healthcheck),
+            "baseline": self.baseline.to_dict(),
+            "declared_files": {k: list(v) for k, v in sorted(self.declared_files.items())},
+            "in_context": self.in_context,
             "notes": self.notes,
         }
 
@@ -137,11 +230,6 @@ def unsupported(text: str, builder: Builder) -> list[str]:
     return out
 
 
-def _literal(path: str) -> str:
-    """A path as a pattern that matches only itself."""
-    return "".join(f"[{c}]" if c in "*?[" else c for c in path)
-
-
 def pick_source_file(context: Path, exclude: set[str] | None = None) -> str | None:
     """A source file to edit for the rebuild measurement: the largest file with a source suffix that is not a
     dependency manifest (dot-folders, node_modules and virtualenvs skipped)."""
@@ -166,6 +254,162 @@ def edit_source(path: Path) -> None:
         f.write(f"\n{c} dockerfix verify edit {uuid.uuid4().hex}{_COMMENT_END.get(c, '')}\n")
 
 
+@dataclass
+class _Layout:
+    """The two build contexts, laid out as ``--write`` would leave them."""
+
+    dockerfiles: tuple[Path, Path]
+    contexts: tuple[Path, Path]
+    declared: dict[str, tuple[bytes | None, bytes | None]]
+    """Context-relative files the rewrite changes and a build can copy: before and after bytes (None: absent)."""
+    in_context: bool
+
+
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        path.resolve().relative_to(root.resolve())
+    except ValueError:
+        return False
+    return True
+
+
+def _write_over(path: Path, data: bytes) -> None:
+    """Write ``data`` as ``--write`` would: in place for an existing file (its mode stays), else a new 0644 file
+    (minus the umask)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+
+
+def lay_out(dockerfile: Path, context: Path, original: bytes, result: Any, work: Path) -> _Layout:
+    """Copy ``context`` twice under ``work`` and put the original and the rewrite (``result``: a
+    :class:`~dockerfix.engine.FixResult`) where ``--write`` would: the Dockerfile at its own path inside the
+    context, and the companion files (``result.files``). A symlink leading out of the copy is never written
+    through (that would change the user's own file): such a Dockerfile is built from outside the context, such a
+    companion file is refused. A symlink inside the context is written through, as ``--write`` writes its target."""
+    ctx_a, ctx_b = work / "context-before", work / "context-after"
+    shutil.copytree(context, ctx_a, symlinks=True)
+    shutil.copytree(context, ctx_b, symlinks=True)
+    rewritten = result.text.encode("utf-8")
+    declared: dict[str, tuple[bytes | None, bytes | None]] = {}
+    rel = os.path.relpath(os.path.abspath(dockerfile), os.path.abspath(context))
+    in_context = not (rel == os.pardir or rel.startswith(os.pardir + os.sep) or os.path.isabs(rel))
+    df_a, df_b = work / "Dockerfile.before", work / "Dockerfile.after"
+    if in_context and _inside(ctx_b / rel, ctx_b) and _inside(ctx_a / rel, ctx_a):
+        df_a, df_b = ctx_a / rel, ctx_b / rel
+        if rewritten != original:
+            _write_over(df_b, rewritten)  # through a symlink inside the context, as --write writes its target
+            real = os.path.relpath(df_b.resolve(), ctx_b.resolve())
+            declared[real.replace(os.sep, "/")] = (original, rewritten)
+    else:
+        in_context = False
+        df_a.write_bytes(original)
+        df_b.write_bytes(rewritten)
+    for name, fc in sorted(result.files.items()):
+        target = ctx_b / name
+        if not _inside(target, ctx_b):
+            raise VerifyError(f"{name} in the build context is a symlink that leads out of it; verify does not "
+                              "write through it")
+        before = fc.before.encode("utf-8") if fc.before is not None else None
+        after = fc.after.encode("utf-8")
+        if before != after:
+            _write_over(target, after)
+            declared[name] = (before, after)
+    return _Layout((df_a, df_b), (ctx_a, ctx_b), declared, in_context)
+
+
+def healthcheck_command(healthcheck: Mapping[str, Any] | None) -> str | None:
+    """The shell command that runs a HEALTHCHECK's test (``CMD-SHELL`` as is, ``CMD`` exec'd), or ``None`` without
+    one (or with ``HEALTHCHECK NONE``)."""
+    test = [str(t) for t in (healthcheck or {}).get("Test") or ()]
+    if not test or test[0] == "NONE":
+        return None
+    if test[0] == "CMD-SHELL":
+        return " ".join(test[1:]) or None
+    args = test[1:] if test[0] == "CMD" else test
+    return "exec " + shlex.join(args) if args else None
+
+
+RUNTIME_ERROR = 125
+"""The exit status buildah, podman and docker give when they could not start the command at all."""
+
+RUNNER_STATUS_LINES = re.compile(r"^(?:subprocess exited with status \d+|Error: exit status \d+)\n?\Z", re.M)
+"""Lines ``buildah run`` adds to stderr after a command that exits non-zero (measured with buildah 1.28): they only
+restate the exit status, which is compared on its own, so they are dropped from the output."""
+
+
+def _without_status_lines(stderr: str) -> str:
+    lines = stderr.splitlines(keepends=True)
+    while lines and RUNNER_STATUS_LINES.match(lines[-1]):
+        lines.pop()
+    return "".join(lines)
+
+
+def _run(builder: Builder, tag: str, command: str, what: str) -> Any:
+    r = builder.run(tag, command)
+    if r.returncode not in (0, RUNTIME_ERROR):
+        r = dataclasses.replace(r, stderr=_without_status_lines(r.stderr))
+    if r.returncode == RUNTIME_ERROR:
+        detail = (r.stderr or r.stdout).strip().splitlines()
+        image = "original" if tag.endswith("before") else "rewritten"
+        raise VerifyError(f"{builder.name} could not run {what} in the {image} image (exit {RUNTIME_ERROR}): "
+                          f"{detail[-1] if detail else 'no output'}")
+    return r
+
+
+def run_checks(builder: Builder, tags: tuple[str, str], flats: Sequence[FlatImage], smoke: Sequence[str],
+               healthcheck: bool, ignore: Sequence[str], report: VerifyReport,
+               say: Callable[[str], None]) -> None:
+    """Run every ``smoke`` command, and the HEALTHCHECKs when asked, in both images; record them in ``report``."""
+    tests = [f.config.healthcheck for f in flats]
+    commands = [healthcheck_command(t) for t in tests]
+    report.healthcheck = {"before": list((tests[0] or {}).get("Test") or []) or None,
+                          "after": list((tests[1] or {}).get("Test") or []) or None,
+                          "run": bool(healthcheck and any(commands))}
+    for cmd in smoke:
+        say(f"running the smoke command in both images: {cmd}")
+        ra = _run(builder, tags[0], cmd, f"the smoke command {cmd!r}")
+        rb = _run(builder, tags[1], cmd, f"the smoke command {cmd!r}")
+        report.checks.append(compare_runs("smoke", cmd, ra, rb, ignore=ignore))
+    if not any(commands):
+        if healthcheck:
+            report.notes.append("--healthcheck: neither image has a HEALTHCHECK")
+        return
+    if not healthcheck:
+        report.notes.append("the image has a HEALTHCHECK that was not run (pass --healthcheck to run it once in "
+                            "both images)")
+        return
+    say("running the HEALTHCHECK in both images")
+    results = []
+    for tag, cmd in zip(tags, commands):
+        results.append(_run(builder, tag, cmd, "the HEALTHCHECK") if cmd is not None else
+                       _Missing(f"no HEALTHCHECK in the {'original' if tag.endswith('before') else 'rewrite'}"))
+    shown = commands[0] if commands[0] == commands[1] or commands[1] is None else \
+        commands[1] if commands[0] is None else f"{commands[0]} | {commands[1]}"
+    report.checks.append(compare_runs("healthcheck", shown, *results, compare_output=False))
+
+
+@dataclass(frozen=True)
+class _Missing:
+    """A side without a HEALTHCHECK: nothing ran (exit status -1)."""
+
+    stderr: str
+    returncode: int = -1
+    stdout: str = ""
+
+
+def _auto_baseline(report: VerifyReport, flats: Sequence[FlatImage]) -> bool:
+    """Decide whether the differences are all of a kind a second build of the original may explain."""
+    assert report.comparison is not None
+    explained, rest = explain_for_baseline(report.comparison, flats[0], flats[1])
+    if rest or not explained:
+        return False
+    report.baseline.why = "automatic"
+    report.baseline.explained = explained
+    return True
+
+
 def verify(
     dockerfile: str | os.PathLike[str],
     builder: Builder,
@@ -178,15 +422,31 @@ def verify(
     edit: str | None = None,
     rebuild: bool = True,
     baseline: bool = False,
+    auto_baseline: bool = True,
+    smoke: Sequence[str] = (),
+    healthcheck: bool = False,
+    smoke_ignore: Sequence[str] = (),
     workdir: str | os.PathLike[str] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> VerifyReport:
+    """Build, compare, smoke-test and rebuild the original and the rewrite of ``dockerfile`` (see the module docs).
+
+    ``baseline`` always builds the original a second time; ``auto_baseline`` does so only when every difference is
+    one builds regenerate. ``smoke`` commands run in both images (``sh -c``); ``smoke_ignore`` regexes are masked in
+    their output before comparing; ``healthcheck`` runs the images' HEALTHCHECK once in each.
+    """
     import dockerfix
 
+    for pattern in smoke_ignore:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise VerifyError(f"--smoke-ignore {pattern!r} is not a regular expression: {exc}") from None
     say = progress or (lambda _m: None)
     dockerfile = Path(dockerfile)
     ctx = Path(context) if context else dockerfile.parent
-    text = dockerfile.read_bytes().decode("utf-8")
+    original = dockerfile.read_bytes()
+    text = original.decode("utf-8")
     result = dockerfix.fix(text, select=select, ignore=ignore, unsafe=unsafe, path=str(dockerfile),
                            context=str(ctx), settings=settings)
     report = VerifyReport(str(dockerfile), builder.name)
@@ -204,17 +464,11 @@ def verify(
     tag = f"dockerfix-verify-{uuid.uuid4().hex[:10]}"
     tags = (f"{tag}-before", f"{tag}-after")
     try:
-        ctx_a, ctx_b = work / "context-before", work / "context-after"
-        shutil.copytree(ctx, ctx_a, symlinks=True)
-        shutil.copytree(ctx, ctx_b, symlinks=True)
-        for rel, fc in result.files.items():
-            (ctx_b / rel).parent.mkdir(parents=True, exist_ok=True)
-            (ctx_b / rel).write_text(fc.after, encoding="utf-8")
-        df_a, df_b = work / "Dockerfile.before", work / "Dockerfile.after"
-        df_a.write_text(text, encoding="utf-8")
-        df_b.write_text(result.text, encoding="utf-8")
+        layout = lay_out(dockerfile, ctx, original, result, work)
+        report.in_context = layout.in_context
+        (df_a, df_b), (ctx_a, ctx_b) = layout.dockerfiles, layout.contexts
         sides = (report.before, report.after)
-        flats = []
+        flats: list[FlatImage] = []
         cache: dict = {}
         for side, df, c, t in zip(sides, (df_a, df_b), (ctx_a, ctx_b), tags):
             say(f"building {'the original' if side is report.before else 'the rewrite'} with {builder.name}")
@@ -232,31 +486,52 @@ def verify(
             flats.append(flat)
             os.unlink(archive)
         codes = {c["code"] for c in report.changes}
-        noise: list[AllowedDifference] = []
+        declared, report.declared_files = rewritten_files(flats[0], flats[1], layout.declared)
+        allowed = [*allowed_for(codes), *BUILD_NOISE, *declared]
+        report.comparison = compare_images(flats[0], flats[1], allowed)
         if baseline:
-            # Build the original once more without the cache: whatever differs between two builds of the same
-            # Dockerfile (native compiles, timestamps inside files) is the build's own nondeterminism.
-            say("building the original again without cache, to learn what differs between builds anyway")
+            report.baseline.why = "requested"
+        elif auto_baseline and not report.comparison.equal and _auto_baseline(report, flats):
+            rows = sorted(set(report.baseline.explained.values()))
+            say("the images differ only where builds regenerate files (" + ", ".join(rows) + "): building the "
+                "original again without cache to see whether its own build does the same")
+        if report.baseline.why is not None:
+            if report.baseline.why == "requested":
+                say("building the original again without cache, to learn what differs between builds anyway")
             t3 = f"{tag}-baseline"
+            again: FlatImage | None = None
             try:
                 builder.build(df_a, ctx_a, t3, no_cache=True)
                 archive = builder.export(t3, work / f"{t3}.tar", fmt="docker-archive")
                 again = flatten_image(archive, layer_cache=cache)
                 os.unlink(archive)
+            except BuildError as exc:
+                if report.baseline.why == "requested":
+                    raise VerifyError(f"the original does not build a second time: {exc}\n{exc.tail()}") from None
+                report.baseline.error = f"the second build of the original failed: {exc}"
+                report.notes.append(f"automatic baseline not built ({report.baseline.error}); the verdict stands "
+                                    "without it")
             finally:
                 try:
                     builder.remove(t3)
                 except Exception:
                     pass
-            base = compare_images(flats[0], again, list(BUILD_NOISE))
-            paths = tuple(sorted({v.path for v in base.violations if hasattr(v, "path")}))
-            if paths:
-                noise.append(AllowedDifference(tuple(_literal(p) for p in paths),
-                                               "differs between two builds of the original (nondeterministic build)",
-                                               "baseline"))
-                report.notes.append(f"{len(paths)} paths differ between two builds of the original itself; "
-                                    "they are not held against the rewrite")
-        report.comparison = compare_images(flats[0], flats[1], [*allowed_for(codes), *BUILD_NOISE, *noise])
+            if again is not None:
+                base = compare_images(flats[0], again, list(BUILD_NOISE))
+                noise, rows = baseline_allowances(base)
+                report.baseline.nondeterministic_paths = sum(1 for v in base.violations if hasattr(v, "path"))
+                report.baseline.regenerated = rows
+                if report.baseline.why == "automatic":
+                    report.notes.append(
+                        f"the images differed only in {len(report.baseline.explained)} files builds regenerate "
+                        f"({', '.join(sorted(set(report.baseline.explained.values())))}): the original was built "
+                        "again without cache and the rewrite judged against that second build")
+                if report.baseline.nondeterministic_paths:
+                    report.notes.append(f"{report.baseline.nondeterministic_paths} paths differ between two builds "
+                                        "of the original itself; they are not held against the rewrite")
+                report.comparison = compare_images(flats[0], flats[1], [*allowed, *noise])
+        if smoke or healthcheck or any(healthcheck_command(f.config.healthcheck) for f in flats):
+            run_checks(builder, tags, flats, smoke, healthcheck, smoke_ignore, report, say)
         if rebuild:
             target = edit or pick_source_file(ctx)
             if target is None:
@@ -278,15 +553,36 @@ def verify(
             shutil.rmtree(work, ignore_errors=True)
 
 
-def choose_builder(name: str | None, lab_root: str | None) -> Builder:
-    """The named builder, or the first that works: buildah, docker (BuildKit), podman."""
+def choose_builder(name: str | None, lab_root: str | None, *, pull: str | None = None) -> Builder:
+    """The named builder, or the first that works (buildah, docker, podman), as
+    :func:`dockerfix.verify.builders.choose_builder` picks it; its errors become :class:`VerifyError`.
+
+    ``pull`` is the base-image pull policy (``missing``, ``always``, ``never``); ``None`` leaves the builders'
+    default. Builders without a ``choose_builder`` of their own fall back to the choice made here.
+    """
+    from dockerfix.verify import builders
+
+    chooser = getattr(builders, "choose_builder", None)
+    if chooser is not None:
+        errors = (ValueError, getattr(builders, "NoBuilderError", RuntimeError))
+        try:
+            return chooser(name, lab_root, **({"pull": pull} if pull else {}))
+        except errors as exc:
+            raise VerifyError(str(exc)) from None
+    return _choose_builder_here(name, lab_root, pull)
+
+
+def _choose_builder_here(name: str | None, lab_root: str | None, pull: str | None) -> Builder:
     from dockerfix.verify.builders import BuildahBuilder, DockerBuilder, PodmanBuilder
 
+    if pull is not None and pull not in pull_policies():
+        raise VerifyError(f"unknown pull policy {pull!r} (choose {', '.join(pull_policies())})")
     root = lab_root or os.environ.get("DOCKERFIX_LAB") or os.path.join(tempfile.gettempdir(), "dockerfix-lab")
+    policy = {"pull": pull} if pull else {}
     candidates = {
-        "buildah": lambda: BuildahBuilder(root),
+        "buildah": lambda: BuildahBuilder(root, **policy),
         "docker": lambda: DockerBuilder(buildkit=True),
-        "podman": lambda: PodmanBuilder(root),
+        "podman": lambda: PodmanBuilder(root, **policy),
     }
     if name:
         if name not in candidates:
@@ -301,3 +597,9 @@ def choose_builder(name: str | None, lab_root: str | None) -> Builder:
             return b
     raise VerifyError("no builder found: install buildah (apt-get install buildah), or run a Docker daemon")
 
+
+def pull_policies() -> tuple[str, ...]:
+    """The pull policies the builders take (their ``PULL_POLICIES``)."""
+    from dockerfix.verify import builders
+
+    return tuple(getattr(builders, "PULL_POLICIES", ("missing", "always", "never")))
