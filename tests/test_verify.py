@@ -674,15 +674,19 @@ def test_choose_builder_passes_the_pull_policy_on_and_explains_failures(monkeypa
 
     calls = []
 
+    class NoBuilder(RuntimeError):
+        pass
+
     def chooser(name=None, lab=None, pull="missing", **kw):
         calls.append((name, lab, pull))
-        if pull not in builders.PULL_POLICIES:
+        if pull not in ("missing", "always", "never"):
             raise ValueError(f"unknown pull policy {pull!r}")
         if name == "podman":
-            raise builders.NoBuilderError([("podman", "podman is not installed")])
+            raise NoBuilder("podman cannot build here: podman is not installed")
         return FakeBuilder()
 
     monkeypatch.setattr(builders, "choose_builder", chooser, raising=False)
+    monkeypatch.setattr(builders, "NoBuilderError", NoBuilder, raising=False)
     assert run.choose_builder("buildah", "/lab", pull="never").name == "fake"
     run.choose_builder(None, None)
     assert calls == [("buildah", "/lab", "never"), (None, None, "missing")], "no --pull: the builders' default"
