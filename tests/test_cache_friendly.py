@@ -49,7 +49,7 @@ def test_dockerignore_matching(patterns, path, excluded):
     ("FROM x\nRUN --mount=type=secret,id=a a\n", True),
     ("FROM x\nRUN <<EOF\na\nEOF\n", True),
     ("FROM x\nCOPY --link a b\n", True),
-    ("FROM x\nCOPY --chmod=755 a b\n", True),
+    ("FROM x\nCOPY --chmod=755 a b\n", False),  # copy-chown adds --chmod: it must not switch the strategy
     ("FROM x\nCOPY --chown=1 a b\n", False),
 ])
 def test_needs_buildkit(text, buildkit):

@@ -38,8 +38,8 @@ RULES: dict[str, str] = {
     "R6a-appended-command-missing": "a command appended to a RUN (rm, clean) is unsafe or absent when it may be "
     "missing from the image",
     "R6b-dockerignore-reads": "a .dockerignore entry is unsafe when an instruction may read that path",
-    "R6c-strategy-once": "the cleanup/cache-mount strategy is decided once from the input: a fix that adds BuildKit "
-    "syntax in one pass no longer switches the later passes to cache mounts",
+    "R6c-strategy-once": "the cleanup/cache-mount strategy is decided once from the input, from BuildKit features "
+    "only authors add (not COPY --chmod, which copy-chown adds): a fix no longer switches later passes or runs",
     "R6d-dockerignore-self": ".dockerignore never lists the Dockerfile or itself",
     "R6e-control-flow-ends-merge": "no merge when a RUN's control flow would change (exit, return, exec, set -e "
     "changes, a background job, a second RUN that is not a plain && chain)",

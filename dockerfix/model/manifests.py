@@ -17,7 +17,8 @@
     The default strategy decision shared by the cache-mount transform and the cleanup transforms: ``cache-mount``
     when configured, ``clean-layer`` when configured, otherwise cache mounts only in files that already need
     BuildKit (a ``# syntax=`` directive, ``RUN --mount``/``--network``/``--security``, heredocs,
-    ``COPY``/``ADD`` ``--link``/``--chmod``/``--parents``/``--exclude``/``--checksum``/``--keep-git-dir``).
+    ``COPY``/``ADD`` ``--link``/``--parents``/``--exclude``/``--checksum``/``--keep-git-dir``; not ``--chmod``,
+    which copy-chown adds).
 """
 
 from __future__ import annotations
@@ -39,7 +40,9 @@ if TYPE_CHECKING:
 # strategy
 # =====================================================================================================================
 
-_BUILDKIT_COPY_FLAGS = frozenset({"link", "chmod", "parents", "exclude", "checksum", "keep-git-dir"})
+_BUILDKIT_COPY_FLAGS = frozenset({"link", "parents", "exclude", "checksum", "keep-git-dir"})
+"""COPY/ADD flags only BuildKit reads. ``--chmod`` is BuildKit-only too but left out: copy-chown (DFX301) adds it, and
+the strategy must not change because of a fix (running dockerfix twice equals running it once)."""
 _BUILDKIT_RUN_FLAGS = frozenset({"mount", "network", "security"})
 
 

@@ -30,7 +30,7 @@ CLEANUP_STRATEGY_NOTE = """\
 Under the `cache-mount` strategy this transform does not fire: DFX202 `cache-mounts` moves the cache to a BuildKit
 cache mount instead, and a cleanup in the same RUN would empty the mount and defeat it. The strategy is the
 `strategy` setting when it is `cache-mount` or `clean-layer`; when it is not set, files that already need BuildKit
-(a `# syntax=` directive, `RUN --mount`, heredocs, `COPY --link`/`--chmod`...) use cache mounts and the others
+(a `# syntax=` directive, `RUN --mount`, heredocs, `COPY --link`...; not `--chmod`, which copy-chown adds) use cache mounts and the others
 in-layer cleanup."""
 
 _TOKEN_SPLIT = lazy(r"[\s;&|()`'\"]+")

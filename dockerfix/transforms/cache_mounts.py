@@ -85,7 +85,7 @@ mounts would make the RUN's first line longer than 100 characters, each goes on 
 ## When it fires (the `strategy` setting)
 `strategy = "cache-mount"`: everywhere. `strategy = "clean-layer"`: never. Not set: only in files that already need
 BuildKit (a `# syntax=` or `# check=` directive, `RUN --mount`/`--network`/`--security`, heredocs, `COPY`/`ADD`
-`--link`/`--chmod`/`--parents`/`--exclude`/`--checksum`). The cleanup transforms (DFX103-DFX111) use the same
+`--link`/`--parents`/`--exclude`/`--checksum`; not `--chmod`, which copy-chown adds). The cleanup transforms (DFX103-DFX111) use the same
 decision and stand down exactly where this one fires, so cache mounts and in-layer cleanup never cancel out.
 
 ## Why
