@@ -10,9 +10,13 @@ from dockerfix.model.stages import Model
 from dockerfix.syntax import parse
 
 
+_ALIVE: list = []
+
+
 def state(text: str):
     doc = parse(text)
     m = Model(doc)
+    _ALIVE[:] = [m]  # the state refers to its model weakly (no reference cycle): keep the model alive
     return m.state, [i for i in doc.iter_instructions()]
 
 

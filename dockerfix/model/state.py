@@ -24,6 +24,7 @@ Where the answers come from:
 from __future__ import annotations
 
 import posixpath
+import weakref
 from functools import lru_cache
 
 from dockerfix._record import dataclass
@@ -180,7 +181,9 @@ class BuildState:
     """Per-instruction facts of one document (``Model.state``); computed lazily, memoised per stage."""
 
     def __init__(self, model: "Model") -> None:
-        self.model = model
+        # the model owns this object (``Model.state``): a weak reference back keeps the pair out of the cyclic
+        # collector, so each file's trees are freed by reference counting (tests/test_gc.py)
+        self.model = weakref.proxy(model)
         self._os: dict[int, tuple[str | None, str]] = {}
         self._pragmas: list[tuple[int, str]] | None = None
         self._shells: dict[int, Shell] = {}
