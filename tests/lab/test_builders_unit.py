@@ -1,7 +1,10 @@
-"""Builder plumbing with a fake runner: argv, environment, log parsing. No builder needed (not marked lab)."""
+"""Builder plumbing with a fake runner: argv, environment, storage, pull policy, log parsing, probing and the reasons
+choose_builder gives. No builder needed (not marked lab)."""
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 
 import pytest
@@ -10,8 +13,11 @@ from dockerfix.verify.builders import (
     BuildahBuilder,
     BuildError,
     DockerBuilder,
+    NoBuilderError,
     PodmanBuilder,
     ProcessResult,
+    choose_builder,
+    docker_programs,
     parse_buildah_log,
     parse_buildkit_log,
     parse_docker_log,
@@ -105,8 +111,75 @@ def test_parse_docker_and_buildkit_logs():
     ]
 
 
+# A real dockerd 20.10 BuildKit log (a second build after editing a.txt), sha256 lines and blank lines included:
+# the vertex ids are not in step order, the two stages' identical FROM is one vertex that reports CACHED when
+# the second stage reuses it, and the unnamed second stage is "stage-1".
+BUILDKIT_MULTISTAGE_LOG = """\
+#1 [internal] load build definition from Dockerfile
+#1 sha256:04e068a47a144d7b52d785c80aa6d2dc30be7a25819d878340cbdbc6a69062ec
+#1 transferring dockerfile: 32B done
+#1 DONE 0.0s
+
+#3 [internal] load metadata for docker.io/library/debian:bookworm-slim
+#3 DONE 0.0s
+
+#4 [build 1/4] FROM docker.io/library/debian:bookworm-slim
+#4 sha256:56bf5dcd38ee2f60f646b15b1b91e40b5e8375a457572f890edbccbd17190813
+#4 DONE 0.0s
+
+#6 [internal] load build context
+#6 transferring context: 40B done
+#6 DONE 0.0s
+
+#5 [build 2/4] WORKDIR /src
+#5 sha256:6362a3eb34bf4d721efeaa22146e7d8bb0f18204ba4dfe8c608f38b477cf26dc
+#5 CACHED
+
+#7 [build 3/4] COPY a.txt .
+#7 DONE 0.1s
+
+#8 [build 4/4] RUN cat a.txt > out.txt
+#8 DONE 0.2s
+
+#4 [build 1/4] FROM docker.io/library/debian:bookworm-slim
+#4 CACHED
+
+#9 [stage-1 2/3] COPY --from=build /src/out.txt /out.txt
+#9 DONE 0.0s
+
+#10 [stage-1 3/3] RUN ls /out.txt
+#10 0.140 /out.txt
+#10 DONE 0.2s
+
+#11 exporting to image
+#11 exporting layers 0.0s done
+#11 naming to docker.io/library/ms:1 done
+#11 DONE 0.1s
+"""
+
+
+def test_parse_buildkit_multistage_log_from_dockerd():
+    steps = parse_buildkit_log(BUILDKIT_MULTISTAGE_LOG)
+    assert [(s.instruction, s.cached, s.stage) for s in steps] == [
+        ("FROM docker.io/library/debian:bookworm-slim", False, None),  # it ran (DONE) before it was reused
+        ("WORKDIR /src", True, None),
+        ("COPY a.txt .", False, None),
+        ("RUN cat a.txt > out.txt", False, None),
+        ("COPY --from=build /src/out.txt /out.txt", False, 2),
+        ("RUN ls /out.txt", False, 2),
+    ]
+    assert [s.number for s in steps] == [1, 2, 3, 4, 5, 6]
+
+
+def test_parse_buildkit_log_failed_step_is_not_cached():
+    log = "#5 [2/3] RUN make\n#5 CACHED\n#6 [3/3] RUN false\n#6 ERROR: executor failed running\n"
+    assert [s.cached for s in parse_buildkit_log(log)] == [True, False]
+
+
 class FakeRunner:
-    def __init__(self, *replies: ProcessResult | tuple[int, str]):
+    """Replies in order; ``(code, stdout)`` or ``(code, stdout, stderr)`` or a ProcessResult."""
+
+    def __init__(self, *replies):
         self.replies = list(replies)
         self.calls: list[tuple[tuple[str, ...], dict | None]] = []
 
@@ -115,8 +188,42 @@ class FakeRunner:
         reply = self.replies.pop(0) if self.replies else (0, "")
         if isinstance(reply, ProcessResult):
             return reply
-        code, out = reply
-        return ProcessResult(tuple(argv), code, out, "" if code == 0 else "boom", 1.5)
+        code, out, *err = reply
+        return ProcessResult(tuple(argv), code, out, err[0] if err else ("" if code == 0 else "boom"), 1.5)
+
+
+class ScriptedRunner:
+    """Answers by the most specific rule (most words) whose words all occur in the argv:
+    ``{("version",): (0, out, err), ("buildx", "version"): ...}``; programs in ``missing`` exit 127."""
+
+    def __init__(self, rules: dict[tuple[str, ...], tuple], missing: tuple[str, ...] = ()):
+        self.rules = rules
+        self.missing = missing
+        self.calls: list[tuple[tuple[str, ...], dict | None]] = []
+
+    def __call__(self, argv, *, env=None, cwd=None, timeout=None) -> ProcessResult:
+        argv = tuple(argv)
+        self.calls.append((argv, env))
+        if argv[0] in self.missing:
+            return ProcessResult(argv, 127, "", f"No such file or directory: {argv[0]!r}", 0.0)
+        matching = [words for words in self.rules if all(w in argv for w in words)]
+        if not matching:
+            return ProcessResult(argv, 0, "", "", 0.1)
+        code, out, *err = self.rules[max(matching, key=len)]
+        return ProcessResult(argv, code, out, err[0] if err else "", 1.5)
+
+    def argv_of(self, word: str) -> tuple[str, ...]:
+        return next(a for a, _ in self.calls if word in a)
+
+
+def _version_json(client: str, server: str | None) -> str:
+    return json.dumps({"Client": {"Version": client}, "Server": {"Version": server} if server else None})
+
+
+DAEMON_DOWN = "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?"
+
+
+# ------------------------------------------------------------------------------------------------------ buildah
 
 
 def test_buildah_build_uses_the_lab_storage_and_settings(tmp_path):
@@ -127,7 +234,7 @@ def test_buildah_build_uses_the_lab_storage_and_settings(tmp_path):
     argv, env = runner.calls[0]
     assert argv[:7] == ("buildah", "--root", str(tmp_path / "storage"), "--runroot", str(tmp_path / "run"),
                         "--storage-driver", "overlay")
-    assert {"bud", "--pull=never", "--layers", "--no-cache", "V=1"} <= set(argv)
+    assert {"bud", "--pull=never", "--layers", "--no-cache", "--force-rm", "V=1"} <= set(argv)
     assert argv[-1] == str(tmp_path)
     assert env["BUILDAH_ISOLATION"] == "chroot" and env["BUILDAH_FORMAT"] == "docker"
     assert env["BUILDAH_LAYERS"] == "true" and env["TMPDIR"] == str(tmp_path / "tmp")
@@ -138,6 +245,40 @@ def test_buildah_build_uses_the_lab_storage_and_settings(tmp_path):
     with pytest.raises(KeyError):
         result.step("npm ci")
     assert result.to_dict()["cached_steps"] == 3
+    assert "lab storage" in builder.where
+
+
+def test_buildah_without_a_lab_uses_the_users_storage_and_registries(tmp_path):
+    user_env = {"PATH": "/usr/bin", "CONTAINERS_REGISTRIES_CONF": "/home/u/registries.conf", "TMPDIR": "/big"}
+    runner = FakeRunner((0, BUILDAH_LOG))
+    builder = BuildahBuilder(runner=runner, base_env=user_env)
+    builder.build(tmp_path / "Dockerfile", tmp_path, "localhost/demo")
+    argv, env = runner.calls[0]
+    assert argv[:2] == ("buildah", "bud")  # no --root, --runroot or --storage-driver: storage.conf decides
+    assert "--pull=missing" in argv and "--network" not in argv
+    assert env["CONTAINERS_REGISTRIES_CONF"] == "/home/u/registries.conf" and env["TMPDIR"] == "/big"
+    assert builder.lab_root is None and builder.where == "your containers storage"
+
+
+@pytest.mark.parametrize("pull", ["missing", "always", "never"])
+def test_pull_policy_and_network_reach_the_build(tmp_path, pull):
+    runner = FakeRunner((0, BUILDAH_LOG))
+    BuildahBuilder(pull=pull, network="host", runner=runner).build("Dockerfile", tmp_path, "t")
+    argv = runner.calls[0][0]
+    assert f"--pull={pull}" in argv and argv[argv.index("--network") + 1] == "host"
+    podman = FakeRunner((0, BUILDAH_LOG))
+    PodmanBuilder(tmp_path, pull=pull, runner=podman).build("Dockerfile", tmp_path, "t")
+    assert podman.calls[0][0][0] == "podman" and "build" in podman.calls[0][0]
+    assert f"--pull={pull}" in podman.calls[0][0]
+
+
+def test_unknown_pull_policy_is_refused():
+    with pytest.raises(ValueError, match="unknown pull policy 'sometimes'"):
+        BuildahBuilder(pull="sometimes")
+    with pytest.raises(ValueError):
+        DockerBuilder(pull="newer")
+    with pytest.raises(ValueError):
+        choose_builder(pull="true", env={})
 
 
 def test_buildah_build_failure_raises_with_the_log(tmp_path):
@@ -157,33 +298,241 @@ def test_buildah_export_run_and_remove(tmp_path):
     assert ran.stdout == "ok\n"
     assert runner.calls[2][0][-5:] == ("ctr-1", "--", "/bin/sh", "-c", "python -c 'import app'")
     assert runner.calls[3][0][-2:] == ("rm", "ctr-1")
-    builder.remove("localhost/app:good")
+    builder.remove("localhost/app:good")  # the lab: --force, as before
     assert runner.calls[4][0][-3:] == ("rmi", "--force", "localhost/app:good")
 
 
-def test_availability_follows_the_runner(tmp_path):
-    assert not BuildahBuilder(tmp_path / "missing", runner=FakeRunner()).available()
+FAILED_AFTER_TWO_COMMITS = """\
+STEP 1/4: FROM debian:bookworm-slim
+STEP 2/4: RUN apt-get update
+--> Using cache 1111111111111111111111111111111111111111111111111111111111111111
+--> 1111111111a
+STEP 3/4: RUN useradd app
+--> 2222222222b
+STEP 4/4: RUN false
+--> 3333333333c
+Error: building at STEP "RUN false": exit status 1
+"""
+
+
+def test_buildah_in_user_storage_removes_what_its_builds_left_and_nothing_of_the_users(tmp_path):
+    full = {c: c * 64 for c in "abc2"}
+    listing = "\n".join([
+        f"sha256:{full['a']} localhost/t-before",      # the tag: removed by name first, listed here for the test
+        f"sha256:{full['b']} <none>",                  # an earlier build of the same tag, now untagged: removed
+        f"sha256:{full['c']} docker.io/library/mine",  # identical to an image of the user's: keeps its name
+        f"sha256:{'2' * 10}b{'0' * 53} <none>",         # a layer the failed build committed: removed
+    ])
+    runner = ScriptedRunner({("bud", "t-before"): (0, BUILDAH_LOG + full["b"] + "\n"),
+                             ("bud", "t-after"): (1, FAILED_AFTER_TWO_COMMITS),
+                             ("images", "--all"): (0, listing)})
+    builder = BuildahBuilder(runner=runner, base_env={})
+    builder.build("Dockerfile", tmp_path, "t-before")
+    runner.rules[("bud", "t-before")] = (0, BUILDAH_LOG + full["c"] + "\n")
+    builder.build("Dockerfile", tmp_path, "t-before")
+    with pytest.raises(BuildError):
+        builder.build("Dockerfile", tmp_path, "t-after")
+    runner.calls.clear()
+    builder.remove("t-before", "t-after")
+    rmis = [a[1:] for a, _ in runner.calls if "rmi" in a]
+    assert rmis[0] == ("rmi", "t-before", "t-after")  # by name, no --force outside a lab
+    removed = {a[-1] for a in rmis[1:]}
+    assert full["b"] in removed and f"{'2' * 10}b{'0' * 53}" in removed
+    assert full["c"] not in removed  # the user's image
+    assert "1111111111a" not in str(rmis)  # came from the cache: not this build's
+    runner.calls.clear()
+    builder.remove("t-before")
+    assert [a[1:] for a, _ in runner.calls] == [("rmi", "t-before")]  # forgotten once removed
+
+
+def test_buildah_reasons(tmp_path):
+    missing = BuildahBuilder(tmp_path / "nolab", runner=FakeRunner())
+    assert "does not exist" in missing.why_unavailable() and not missing.available()
+    assert "not installed" in BuildahBuilder(runner=FakeRunner((127, ""))).why_unavailable()
+    denied = BuildahBuilder(runner=FakeRunner((125, "", "Error: mkdir /var/lib/containers: permission denied")))
+    why = denied.why_unavailable()
+    assert why.startswith("buildah cannot use your containers storage: mkdir /var/lib/containers: permission")
+    assert "subuid" in why
     assert BuildahBuilder(tmp_path, runner=FakeRunner((0, ""))).available()
-    assert not BuildahBuilder(tmp_path, runner=FakeRunner((125, ""))).available()
-    assert not DockerBuilder(runner=FakeRunner((1, ""))).available()
-    assert DockerBuilder(runner=FakeRunner((0, "20.10.24"))).available()
-    assert not PodmanBuilder(tmp_path, runner=FakeRunner((127, ""))).available()
+    assert "not installed" in PodmanBuilder(runner=FakeRunner((127, ""))).why_unavailable()
 
 
 def test_capabilities(tmp_path):
     old = BuildahBuilder(tmp_path, runner=FakeRunner((0, "buildah version 1.28.2 (image-spec 1.1.0-rc2)")))
     assert old.capabilities.cache_mounts and old.capabilities.copy_chmod and not old.capabilities.heredocs
     assert old.capabilities.syntax_directive == "ignored"
-    assert DockerBuilder(buildkit=True).capabilities.syntax_directive == "pulls"
     assert not DockerBuilder(buildkit=False).capabilities.supports("cache_mounts")
+    d2010 = _docker(ScriptedRunner({("version",): (0, _version_json("20.10.24", "20.10.24"))}))
+    assert d2010.capabilities.syntax_directive == "pulls" and not d2010.capabilities.heredocs
+    d28 = _docker(ScriptedRunner({("version",): (0, _version_json("28.2.2", "28.2.2"))}))
+    assert d28.capabilities.heredocs and d28.capabilities.copy_link
 
 
-def test_docker_build_parses_buildkit_and_inspects_the_id(tmp_path):
-    runner = FakeRunner((0, BUILDKIT_LOG), (0, "sha256:abc\n"))
-    builder = DockerBuilder(runner=runner, base_env={})
+# ------------------------------------------------------------------------------------------------------- docker
+
+
+def _docker(runner, **kwargs) -> DockerBuilder:
+    return DockerBuilder(program=kwargs.pop("program", "/usr/bin/docker"), runner=runner,
+                         base_env=kwargs.pop("base_env", {}), **kwargs)
+
+
+def test_docker_legacy_buildkit_build(tmp_path):
+    runner = ScriptedRunner({("version",): (0, _version_json("20.10.24", "20.10.24")),
+                             ("buildx", "version"): (1, "", "docker: 'buildx' is not a docker command."),
+                             ("network", "bridge"): (0, "bridge\n"),
+                             ("build",): (0, "", BUILDKIT_LOG), ("inspect", "{{.Id}}"): (0, "sha256:abc\n")})
+    builder = _docker(runner, host="unix:///tmp/d.sock")
     result = builder.build(Path("Dockerfile"), tmp_path, "demo")
-    assert runner.calls[0][1]["DOCKER_BUILDKIT"] == "1" and "--progress=plain" in runner.calls[0][0]
+    argv, env = next((a, e) for a, e in runner.calls if a[1] == "build")
+    assert argv[:3] == ("/usr/bin/docker", "build", "--progress=plain") and "--pull" not in argv
+    assert "--network" not in argv  # the daemon has a bridge: its default network
+    assert env["DOCKER_BUILDKIT"] == "1" and env["DOCKER_HOST"] == "unix:///tmp/d.sock"
     assert result.cached_steps == 1 and result.image_id == "abc"
+    assert builder.setup().mode == "buildkit" and builder.where == "the docker daemon at unix:///tmp/d.sock"
+
+
+def test_docker_buildx_build_loads_the_image_and_pulls_always(tmp_path):
+    runner = ScriptedRunner({("version",): (0, _version_json("28.2.2", "28.2.2")),
+                             ("buildx", "version"): (0, "github.com/docker/buildx v0.24.0"),
+                             ("network", "bridge"): (1, "", "Error: No such network: bridge"),
+                             ("buildx", "build"): (0, "", BUILDKIT_LOG)})
+    _docker(runner, pull="always").build("Dockerfile", tmp_path, "demo")
+    argv = runner.argv_of("build")
+    assert argv[1:5] == ("buildx", "build", "--load", "--progress=plain") and "--pull" in argv
+    assert argv[argv.index("--network") + 1] == "host"  # no bridge network (dockerd --bridge=none)
+
+
+def test_docker_pull_never_checks_the_bases_first(tmp_path):
+    (tmp_path / "Dockerfile").write_text(
+        "ARG BASE=python:3.11-slim\nFROM ${BASE} AS build\nRUN true\nFROM build AS test\n"
+        "FROM scratch\nCOPY --from=build /x /x\nFROM debian:bookworm-slim\n")
+    runner = ScriptedRunner({("version",): (0, _version_json("20.10.24", "20.10.24")),
+                             ("inspect", "python:3.11-slim"): (1, "", "No such image"),
+                             ("build",): (0, "", BUILDKIT_LOG)})
+    builder = _docker(runner, pull="never")
+    with pytest.raises(BuildError, match="pull policy 'never': python:3.11-slim not among the images"):
+        builder.build(tmp_path / "Dockerfile", tmp_path, "demo")
+    inspected = [a[-1] for a, _ in runner.calls if "inspect" in a and "image" in a]
+    assert inspected == ["python:3.11-slim", "debian:bookworm-slim"]  # not the stage, not scratch
+    runner.rules[("inspect", "python:3.11-slim")] = (0, "sha256:1")
+    builder.build(tmp_path / "Dockerfile", tmp_path, "demo", build_args={"BASE": "debian:bookworm-slim"})
+
+
+def test_docker_remove_deletes_tags_and_images_rebuilds_left_untagged(tmp_path):
+    runner = ScriptedRunner({("version",): (0, _version_json("20.10.24", "20.10.24")),
+                             ("build",): (0, "", BUILDKIT_LOG), ("{{.Id}}",): (0, "sha256:old\n")})
+    builder = _docker(runner)
+    builder.build("Dockerfile", tmp_path, "t")
+    runner.rules = {("{{.Id}}",): (0, "sha256:new\n"), ("build",): (0, "", BUILDKIT_LOG),
+                    ("{{len .RepoTags}}", "old"): (0, "0\n"), ("{{len .RepoTags}}", "new"): (0, "1\n")}
+    builder.build("Dockerfile", tmp_path, "t")
+    runner.calls.clear()
+    builder.remove("t")
+    rmis = [a[1:] for a, _ in runner.calls if "rmi" in a]
+    assert rmis == [("rmi", "t"), ("rmi", "old")]  # no --force; "new" still has a name of someone else's
+
+
+def test_docker_export_is_docker_save(tmp_path):
+    runner = ScriptedRunner({("version",): (0, _version_json("20.10.24", "20.10.24"))})
+    (tmp_path / "a.tar").write_text("stale")
+    path = _docker(runner).export("t", tmp_path / "a.tar")
+    assert runner.argv_of("save")[1:] == ("save", "-o", str(path), "t") and not path.exists()
+
+
+def test_docker_reasons():
+    assert _docker(ScriptedRunner({}, missing=("/usr/bin/docker",))).why_unavailable() == "/usr/bin/docker: not found"
+    assert DockerBuilder(base_env={"PATH": "/nonexistent"}).why_unavailable() == (
+        "docker is not installed (not found on PATH)")
+    down = _docker(ScriptedRunner({("version",): (1, _version_json("20.10.24", None), DAEMON_DOWN)}),
+                   base_env={"DOCKER_HOST": "tcp://10.0.0.9:2375"})
+    assert down.why_unavailable().startswith("/usr/bin/docker: no Docker daemon reachable at tcp://10.0.0.9:2375")
+    denied = _docker(ScriptedRunner({("version",): (1, _version_json("20.10.24", None),
+                                                    "Got permission denied while trying to connect to the Docker "
+                                                    "daemon socket at unix:///var/run/docker.sock")}))
+    assert "permission denied" in denied.why_unavailable() and "docker group" in denied.why_unavailable()
+    no_buildx = _docker(ScriptedRunner({("version",): (0, _version_json("28.2.2", "20.10.24")),
+                                        ("buildx", "version"): (1, "", "docker: unknown command: docker buildx")}),
+                        program="/usr/local/bin/docker")
+    why = no_buildx.why_unavailable()
+    assert "docker CLI 28.2.2" in why and "buildx plugin" in why and not no_buildx.available()
+    classic = _docker(ScriptedRunner({("version",): (0, _version_json("28.2.2", "20.10.24"))}), buildkit=False)
+    assert classic.available() and classic.setup().mode == "classic"
+
+
+def _fake_programs(tmp_path, *dirs):
+    for d in dirs:
+        (tmp_path / d).mkdir()
+        (tmp_path / d / "docker").write_text("#!/bin/sh\n")
+        (tmp_path / d / "docker").chmod(0o755)
+    return os.pathsep.join(str(tmp_path / d) for d in dirs)
+
+
+def test_docker_takes_the_first_cli_on_path_that_can_build(tmp_path):
+    path = _fake_programs(tmp_path, "new", "old")
+    (tmp_path / "same").symlink_to(tmp_path / "old")
+    path += os.pathsep + str(tmp_path / "same")
+    assert docker_programs({"PATH": path}) == [str(tmp_path / "new" / "docker"), str(tmp_path / "old" / "docker")]
+    new, old = (str(tmp_path / d / "docker") for d in ("new", "old"))
+
+    def runner(argv, *, env=None, cwd=None, timeout=None):
+        if argv[1] == "version":
+            client = "28.2.2" if argv[0] == new else "20.10.24"
+            return ProcessResult(tuple(argv), 0, _version_json(client, "20.10.24"), "", 0.1)
+        if argv[1] == "buildx":
+            return ProcessResult(tuple(argv), 1, "", "docker: 'buildx' is not a docker command.", 0.1)
+        return ProcessResult(tuple(argv), 0, "", "", 0.1)
+
+    builder = DockerBuilder(runner=runner, base_env={"PATH": path})
+    assert builder.available() and builder.program == old and builder.setup().mode == "buildkit"
+    only_new = DockerBuilder(runner=runner, base_env={"PATH": str(tmp_path / "new")})
+    assert only_new.why_unavailable().startswith(f"{new}: docker CLI 28.2.2 builds with BuildKit only through")
+    down = ScriptedRunner({("version",): (1, _version_json("20.10.24", None), DAEMON_DOWN)})
+    both = DockerBuilder(runner=down, base_env={"PATH": path}).why_unavailable()
+    assert both.startswith(f"{new}, {old}: no Docker daemon reachable at unix:///var/run/docker.sock")
+    assert both.count("Cannot connect") == 1  # one reason, said once
+
+
+# ------------------------------------------------------------------------------------------------ choose_builder
+
+
+def test_choose_builder_defaults_to_the_users_storage(tmp_path):
+    runner = ScriptedRunner({})
+    builder = choose_builder(env={"PATH": "/usr/bin"}, runner=runner)
+    assert isinstance(builder, BuildahBuilder) and builder.lab_root is None and builder.pull == "missing"
+    assert "--root" not in runner.calls[0][0]
+
+
+def test_choose_builder_uses_a_lab_only_when_asked(tmp_path):
+    from_env = choose_builder("buildah", env={"DOCKERFIX_LAB": str(tmp_path)}, runner=ScriptedRunner({}))
+    assert from_env.lab_root == tmp_path and from_env.pull == "missing"
+    given = choose_builder("podman", lab=tmp_path, pull="never", network="host", runner=ScriptedRunner({}),
+                           env={})
+    assert isinstance(given, PodmanBuilder) and given.lab_root == tmp_path
+    assert (given.pull, given.network) == ("never", "host")
+    with pytest.raises(NoBuilderError, match=r"buildah cannot build here: the lab root .*nolab does not exist"):
+        choose_builder("buildah", lab=tmp_path / "nolab", env={}, runner=ScriptedRunner({}))
+
+
+def test_choose_builder_names_what_it_tried_and_why_each_failed(tmp_path):
+    path = _fake_programs(tmp_path, "bin")
+    runner = ScriptedRunner({("version",): (1, _version_json("20.10.24", None), DAEMON_DOWN)},
+                            missing=("buildah", "podman"))
+    with pytest.raises(NoBuilderError) as info:
+        choose_builder(env={"PATH": path}, runner=runner)
+    message = str(info.value)
+    assert message.startswith("no builder works here; tried:\n  buildah: buildah is not installed")
+    assert "\n  docker: " in message and "no Docker daemon reachable at unix:///var/run/docker.sock" in message
+    assert "\n  podman: podman is not installed" in message
+    assert [n for n, _ in info.value.tried] == ["buildah", "docker", "podman"]
+    with pytest.raises(ValueError, match="unknown builder 'kaniko'"):
+        choose_builder("kaniko", env={})
+
+
+def test_choose_builder_docker_follows_docker_host(tmp_path):
+    path = _fake_programs(tmp_path, "bin")
+    runner = ScriptedRunner({("version",): (0, _version_json("20.10.24", "20.10.24"))})
+    builder = choose_builder("docker", env={"PATH": path, "DOCKER_HOST": "unix:///tmp/x.sock"}, runner=runner)
+    assert isinstance(builder, DockerBuilder) and runner.calls[0][1]["DOCKER_HOST"] == "unix:///tmp/x.sock"
 
 
 def test_subprocess_runner_reports_missing_programs_and_timeouts():
