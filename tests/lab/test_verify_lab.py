@@ -1,34 +1,78 @@
-"""`dockerfix verify` with real buildah builds on the lab apps: every safe transform keeps the image equal apart from
-its declared purpose, and a deliberately wrong (unsafe) rewrite is caught for the right reason."""
+"""`dockerfix verify` with real builds on the lab apps, on every builder (buildah in the lab storage, docker with
+BuildKit in the lab's private dockerd): every safe transform keeps the image equal apart from its declared purpose,
+a deliberately wrong (unsafe) rewrite is caught for the right reason, and both builders reach the same verdict on
+every case."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from dockerfix.verify.builders import DockerBuilder
 from dockerfix.verify.run import verify
 
 APPS = Path(__file__).resolve().parents[2] / "fixtures" / "apps"
 pytestmark = pytest.mark.lab
 
 
-def test_safe_transforms_keep_python_flask_equal(lab, tmp_path):
-    rep = verify(APPS / "python-flask" / "Dockerfile", lab.builder, workdir=tmp_path)
+def _key(v: dict[str, Any]) -> tuple[str, str]:
+    return ("config", v["field"]) if "field" in v else (v["kind"], v["path"])
+
+
+def verdict(report: dict[str, Any]) -> dict[str, Any]:
+    """What a verify run concluded (from its JSON report), in a form two builders can be compared on."""
+    comp = report["comparison"] or {}
+    return {
+        "equal": report["equal"],
+        "changes": sorted({c["code"] for c in report["changes"]}),
+        "violations": sorted(_key(v) for part in ("only_a", "only_b", "changed", "config") for v in comp.get(part, [])),
+        "allowed": sorted(_key(v) for v in comp.get("allowed", [])),
+    }
+
+
+def record(verdicts, lab, case: str, builder, report: dict[str, Any], seconds: float) -> dict[str, Any]:
+    v = verdict(report)
+    verdicts.setdefault(case, {})[builder.name] = v
+    lab.timings.append({"what": f"verify {case} on {builder.name}", "seconds": round(seconds, 1),
+                        "equal": v["equal"], "violations": len(v["violations"])})
+    return v
+
+
+def run_verify(lab, verdicts, case: str, builder, dockerfile: Path, **kwargs):
+    t0 = time.monotonic()
+    rep = verify(dockerfile, builder, **kwargs)
+    record(verdicts, lab, case, builder, rep.to_dict(), time.monotonic() - t0)
+    return rep
+
+
+def _why(rep) -> str:
+    return rep.comparison.summary() + "\n" + "\n".join(json.dumps(v.to_dict()) for v in rep.comparison.violations[:20])
+
+
+def test_safe_transforms_keep_python_flask_equal(lab, verdicts, verify_builder, tmp_path):
+    rep = run_verify(lab, verdicts, "python-flask safe", verify_builder, APPS / "python-flask" / "Dockerfile",
+                     workdir=tmp_path)
     codes = {c["code"] for c in rep.changes}
     assert rep.rewritten and {"DFX101", "DFX103", "DFX107"} <= codes
-    assert rep.equal, rep.comparison.summary() + "\n" + "\n".join(
-        json.dumps(v.to_dict()) for v in rep.comparison.violations[:20])
+    assert rep.equal, _why(rep)
     assert rep.after.file_bytes < rep.before.file_bytes, "the apt lists are gone"
     assert rep.before.rebuild is not None and rep.after.rebuild is not None
+    # the edit of app.py is seen, and the rewrite (manifest copied first) keeps the pip install cached
+    assert rep.after.rebuild.step("pip install").cached, rep.after.rebuild.to_dict()
+    assert not rep.before.rebuild.step("pip install").cached, rep.before.rebuild.to_dict()
 
 
-def test_wrong_rewrite_is_caught(lab, tmp_path):
-    rep = verify(APPS / "python-flask" / "Dockerfile", lab.builder, select=["apt-no-install-recommends"],
-                 unsafe=True, rebuild=False, workdir=tmp_path)
+def test_wrong_rewrite_is_caught(lab, verdicts, verify_builder, tmp_path):
+    rep = run_verify(lab, verdicts, "python-flask no-install-recommends", verify_builder,
+                     APPS / "python-flask" / "Dockerfile", select=["apt-no-install-recommends"], unsafe=True,
+                     rebuild=False, workdir=tmp_path)
     assert [c["code"] for c in rep.changes] == ["DFX113"]
     assert not rep.equal
     removed = [v.path for v in rep.comparison.violations if v.kind == "only_a"]
@@ -36,21 +80,48 @@ def test_wrong_rewrite_is_caught(lab, tmp_path):
     assert any(v.path == "var/lib/dpkg/status" for v in rep.comparison.violations)
 
 
-def test_cli_json_for_the_bot(lab, tmp_path):
+def test_cli_json_for_the_bot(lab, verdicts, verify_builder, tmp_path):
     out = tmp_path / "report.json"
-    p = subprocess.run([sys.executable, "-m", "dockerfix", "verify", str(APPS / "go-http" / "Dockerfile"),
-                        "--builder", "buildah", "--lab", str(lab.root), "--json", str(out), "--color", "never"],
-                       capture_output=True, text=True)
+    argv = [sys.executable, "-m", "dockerfix", "verify", str(APPS / "go-http" / "Dockerfile"),
+            "--builder", verify_builder.name, "--json", str(out), "--color", "never", "--no-rebuild"]
+    env = dict(os.environ)
+    if isinstance(verify_builder, DockerBuilder):
+        env["DOCKER_HOST"] = verify_builder.host  # as a user points the CLI at a daemon
+    else:
+        argv += ["--lab", str(lab.root)]
+    t0 = time.monotonic()
+    p = subprocess.run(argv, capture_output=True, text=True, env=env)
     assert p.returncode == 0, p.stdout + p.stderr  # the safe rewrite of go-http keeps the image equal
     d = json.loads(out.read_text())
-    assert d["builder"] == "buildah" and d["before"]["layers"] >= 1 and d["equal"] is True
+    record(verdicts, lab, "go-http safe (CLI)", verify_builder, d, time.monotonic() - t0)
+    assert d["builder"] == verify_builder.name and d["before"]["layers"] >= 1 and d["equal"] is True
     assert {c["code"] for c in d["changes"]} >= {"DFX101", "DFX103"}
     assert "image size" in p.stdout
 
 
 @pytest.mark.parametrize("app", ["node-express", "python-chown"])
-def test_safe_transforms_keep_other_apps_equal(lab, tmp_path, app):
-    rep = verify(APPS / app / "Dockerfile", lab.builder, rebuild=False, workdir=tmp_path)
+def test_safe_transforms_keep_other_apps_equal(lab, verdicts, verify_builder, tmp_path, app):
+    rep = run_verify(lab, verdicts, f"{app} safe", verify_builder, APPS / app / "Dockerfile", rebuild=False,
+                     workdir=tmp_path)
     assert rep.rewritten
-    assert rep.equal, rep.comparison.summary() + "\n" + "\n".join(
-        json.dumps(v.to_dict()) for v in rep.comparison.violations[:20])
+    assert rep.equal, _why(rep)
+
+
+VERDICT = ("equal", "changes", "violations")
+
+
+def test_builders_agree_on_every_verdict(verdicts):
+    """Runs after the tests above (pytest keeps file order): every case both builders ran got the same verdict,
+    the same transforms and the same violations (path and kind, or config field). The allowed differences may
+    differ where the builders do (buildah whites out a cache mount's target), so they are only printed."""
+    both = {case: by for case, by in verdicts.items() if len(by) > 1}
+    if not both:
+        pytest.skip(f"no case ran on more than one builder (recorded: {sorted(verdicts) or 'none'})")
+    for case, by in sorted(both.items()):
+        (first, a), *others = sorted(by.items())
+        for name, b in others:
+            assert {k: a[k] for k in VERDICT} == {k: b[k] for k in VERDICT}, (
+                f"{case}: {first} and {name} disagree:\n{first}: {a}\n{name}: {b}")
+            if a["allowed"] != b["allowed"]:
+                print(f"{case}: allowed differences only on {first}: {sorted(set(a['allowed']) - set(b['allowed']))}"
+                      f"; only on {name}: {sorted(set(b['allowed']) - set(a['allowed']))}")
