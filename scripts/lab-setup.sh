@@ -7,7 +7,12 @@
 #   bash scripts/lab-setup.sh all        # install + bases + env
 #   eval "$(bash scripts/lab-setup.sh env)"   # DOCKERFIX_LAB and the buildah settings, for pytest -m lab
 #   bash scripts/lab-setup.sh status     # images present in the lab
-#   bash scripts/lab-setup.sh teardown   # unmount and delete the lab
+#   bash scripts/lab-setup.sh dockerd-stop   # end test dockerds that killed test sessions left running
+#   bash scripts/lab-setup.sh teardown   # the same, then unmount and delete the lab
+#
+# The lab tests also run docker (BuildKit) builds: tests/lab/dockerd.py starts a private dockerd per session under
+# $DOCKERFIX_LAB/dockerd/run-<pid> (own socket, data root, exec root, daemon.json; no iptables, no bridge) and loads
+# the bases into it from docker-archives it keeps in $DOCKERFIX_LAB/docker-archives (one per base image id).
 #
 # Settings (environment): DOCKERFIX_LAB (default /tmp/dockerfix-lab), DEB_MIRROR, FORCE=1 (rebuild bases),
 # LAB_CA_DIR (TLS-interception CA certificates baked into the bases; default /usr/local/share/ca-certificates).
@@ -20,7 +25,7 @@ LAB=${DOCKERFIX_LAB:-${LAB:-/tmp/dockerfix-lab}}
 DEB_MIRROR=${DEB_MIRROR:-http://deb.debian.org/debian}
 SUITE=bookworm
 LAB_CA_DIR=${LAB_CA_DIR:-/usr/local/share/ca-certificates}
-APT_PACKAGES=(buildah debootstrap zstd)
+APT_PACKAGES=(buildah debootstrap zstd docker.io)
 
 export CONTAINERS_REGISTRIES_CONF="$LAB/registries.conf"
 export BUILDAH_ISOLATION=chroot BUILDAH_FORMAT=docker BUILDAH_LAYERS=true
@@ -192,6 +197,39 @@ cmd_bases() {
 
 cmd_status() {
   lab_buildah images --format '{{.Name}}:{{.Tag}} {{.Size}}' 2>/dev/null | grep -v '<none>' || true
+  if compgen -G "$LAB/docker-archives/*.tar" >/dev/null; then
+    say "docker-archives for the test dockerd: $(cd "$LAB/docker-archives" && echo *.tar)"
+  fi
+}
+
+# End a process if its command line mentions our folder (never someone else's process), SIGKILL after a grace time.
+stop_pid() {
+  local pid=$1 marker=$2 i
+  [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] || return 0
+  tr '\0' ' ' < "/proc/$pid/cmdline" | grep -qF -- "$marker" || return 0
+  kill "$pid" 2>/dev/null || return 0
+  for i in $(seq 100); do [ -e "/proc/$pid" ] || return 0; sleep 0.2; done
+  kill -9 "$pid" 2>/dev/null || true
+}
+
+# Test dockerds (tests/lab/dockerd.py) of sessions that were killed before they could stop them (the pytest process
+# named by run-<pid> is gone); with `all`, every one (teardown).
+cmd_dockerd_stop() {
+  local run owner
+  for run in "$LAB"/dockerd/run-*; do
+    [ -d "$run" ] || continue
+    owner=${run##*/run-}
+    if [ "${1:-}" != all ] && [ -e "/proc/$owner" ]; then
+      say "$run: its session ($owner) still runs, left alone"; continue
+    fi
+    stop_pid "$(cat "$run/dockerd.pid" 2>/dev/null)" "$run"
+    stop_pid "$(cat "$run/exec/containerd/containerd.pid" 2>/dev/null)" "$run"
+    awk -v d="$run/" 'index($2, d) == 1 { print $2 }' /proc/mounts | sort -r | while read -r m; do
+      umount -l "$m" 2>/dev/null || true
+    done
+    rm -rf "$run"
+    say "stopped and removed $run"
+  done
 }
 
 cmd_env() {
@@ -204,6 +242,7 @@ EOF
 
 cmd_teardown() {
   [ -d "$LAB" ] || return 0
+  cmd_dockerd_stop all
   if command -v buildah >/dev/null; then lab_buildah rm -a >/dev/null 2>&1 || true; fi
   # overlay storage leaves mounts behind; deepest first
   awk -v lab="$LAB/" 'index($2, lab) == 1 { print $2 }' /proc/mounts | sort -r | while read -r m; do
@@ -222,6 +261,7 @@ for command in "$@"; do   # several subcommands run in order: `lab-setup.sh inst
     all) cmd_install; cmd_bases; cmd_env ;;
     env) cmd_env ;;
     status) cmd_status ;;
+    dockerd-stop) cmd_dockerd_stop ;;
     teardown) cmd_teardown ;;
     *) say "unknown subcommand: $command"; usage; exit 2 ;;
   esac
