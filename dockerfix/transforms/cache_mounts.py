@@ -51,6 +51,13 @@ class CacheMounts(Transform):
     summary = "Keep package-manager caches in BuildKit cache mounts (strategy cache-mount)"
     safety = "mixed"
     after = ("reorder-manifests",)
+    image_differences = (
+        # the download caches the mounts take out of the layer (the tool table's cache directories, root and users)
+        "var/cache/apt/*", "var/lib/apt/lists/*", "etc/apk/cache/*", "var/cache/apk/*", "var/cache/dnf/*",
+        "var/cache/yum/*", "var/cache/libdnf5/*", "root/.cache/*", "home/*/.cache/*", "root/.npm/*", "home/*/.npm/*",
+        "usr/local/share/.cache/*", "root/.local/share/pnpm/store/*", "home/*/.local/share/pnpm/store/*",
+        "tmp/cache/*", "root/.composer/cache/*",
+    )
     docs = """\
 ## What it does
 Under the `cache-mount` strategy, adds `--mount=type=cache,target=...` to each RUN that runs a package manager, for
