@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from dockerfix.verify.builders import BuildResult, Capabilities, Step
+from dockerfix.verify.builders import RUN_TIMEOUT, BuildResult, Capabilities, Step
 from dockerfix.verify.run import VerifyError, allowed_for, pick_source_file, verify
 
 
@@ -336,6 +336,7 @@ class WorldBuilder(FakeBuilder):
         self.healthcheck = healthcheck
         self.contexts: dict[str, Path] = {}
         self.runs: list[tuple[str, str]] = []
+        self.timeouts: list[float | None] = []
         self.serial = 0
 
     def build(self, dockerfile, context, tag, **kw) -> BuildResult:
@@ -369,9 +370,14 @@ class WorldBuilder(FakeBuilder):
             _set_config(path, {"Healthcheck": {"Test": self.healthcheck}})
         return path
 
-    def run(self, tag, command) -> ProcessResult:
+    def run(self, tag, command, *, timeout=None) -> ProcessResult:
         self.runs.append((tag, command))
+        self.timeouts.append(timeout)
         rc, out, err = self.behave(self.images[tag], command)
+        if rc == "timeout":  # still running at the timeout: what subprocess_runner returns then
+            limit = timeout or RUN_TIMEOUT  # the builder's default
+            return ProcessResult(("run", tag, command), 124, out, err + f"\ntimed out after {limit:g} s", limit,
+                                 timed_out=True)
         return ProcessResult(("run", tag, command), rc, out, err, 0.1)
 
 
@@ -707,3 +713,55 @@ def test_the_builders_own_exit_status_lines_are_not_output(tmp_path):
     rep = verify(df, WorldBuilder(behave=behave), select=["apt-lists-cleanup"], rebuild=False, smoke=["test -d x"])
     (check,) = rep.checks
     assert check.differences == ("exit status 0 -> 1",) and check.after.stderr == ""
+
+
+def test_a_smoke_command_still_running_at_the_timeout_fails_its_check(tmp_path):
+    df = _apt_app(tmp_path, "curl")
+
+    def behave(text, cmd):
+        if cmd == "serve" and "rm -rf /var/lib/apt/lists" in text:  # only the rewrite hangs
+            return "timeout", "listening\n", ""
+        return 0, "listening\n", ""
+
+    b = WorldBuilder(behave=behave)
+    rep = verify(df, b, select=["apt-lists-cleanup"], rebuild=False, smoke=["serve", "true"], smoke_timeout=5)
+    assert b.timeouts == [5, 5, 5, 5], "the smoke timeout, not the builds' 1800 s"
+    serve, true = rep.checks
+    assert not serve.passed and true.passed and rep.images_equal and not rep.equal
+    assert serve.differences == ("timed out after 5 s in the rewrite", "exit status 0 -> 124", "stderr differs")
+    d = rep.to_dict()["smoke"][0]
+    assert d["timed_out"] == ["rewrite"] and d["timeout_seconds"] == 5 and d["passed"] is False
+
+    def both(text, cmd):
+        return "timeout", "", ""
+
+    rep = verify(df, WorldBuilder(behave=both), select=["apt-lists-cleanup"], rebuild=False, smoke=["serve"])
+    (serve,) = rep.checks
+    assert serve.differences == ("timed out after 300 s in the original and the rewrite",), \
+        "the same exit status does not make two timeouts agree"
+    assert not rep.equal
+    with pytest.raises(VerifyError, match="--smoke-timeout 0: give a number of seconds above 0"):
+        verify(df, WorldBuilder(), smoke=["true"], smoke_timeout=0)
+
+
+def test_cli_smoke_timeout(tmp_path, monkeypatch, capsys):
+    from dockerfix.verify import cli, run
+
+    df = _apt_app(tmp_path, "curl")
+    builders = []
+
+    def choose(name, lab, **kw):
+        builders.append(WorldBuilder(behave=lambda text, cmd: ("timeout", "", "") if cmd == "serve" else (0, "", "")))
+        return builders[-1]
+
+    monkeypatch.setattr(run, "choose_builder", choose)
+    args = [str(df), "--select", "apt-lists-cleanup", "--no-rebuild", "--color", "never", "--smoke", "serve"]
+    assert cli.main([*args, "--smoke-timeout", "2.5"]) == 1
+    out = capsys.readouterr().out
+    assert "smoke `serve`: FAILED (timed out after 2.5 s in the original and the rewrite)" in out
+    assert builders[-1].timeouts == [2.5, 2.5]
+    assert cli.main(args) == 1 and builders[-1].timeouts == [None, None], "no flag: the builder's default"
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as info:
+        cli.main([*args, "--smoke-timeout", "-1"])
+    assert info.value.code == 2 and "'-1' is not a number of seconds above 0" in capsys.readouterr().err

@@ -11,11 +11,15 @@ one and the rest of dockerfix stays free of process access.
 - :class:`DockerBuilder` builds with BuildKit against the daemon ``DOCKER_HOST`` (or the CLI's default) names:
   ``docker buildx build --load`` when ``docker buildx version`` works, else ``DOCKER_BUILDKIT=1 docker build``.
 - Base images follow a pull policy: ``missing`` (the default: pull only what is not there), ``always`` or
-  ``never``; a lab root defaults to ``never`` (the lab is offline).
+  ``never``; buildah and podman in a lab root default to ``never`` (the lab is offline), also through
+  :func:`choose_builder` and ``dockerfix verify --lab``.
 - :func:`choose_builder` picks the named builder or the first that works, and says why each one it tried does not.
 - Builders leave nothing behind: :meth:`Builder.remove` deletes the tags a build made and the untagged images it
   left (an earlier build of a re-used tag, the steps of a failed build); images of the user's own that happen to be
   identical keep their names.
+- :meth:`Builder.run` runs ``/bin/sh -c COMMAND`` in an image the same way on every builder (the image's
+  ENTRYPOINT and CMD ignored; its USER, WORKDIR and ENV kept), within :data:`RUN_TIMEOUT` unless told otherwise: a
+  command that outlives it is ended with everything it started, and its result says ``timed_out``.
 
 Cached steps are counted from the build log: buildah and podman print ``--> Using cache``, the classic docker
 builder `` ---> Using cache`` and BuildKit's plain progress ``#N CACHED``. BuildKit logs only the steps that make
@@ -28,8 +32,10 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import signal
 import subprocess
 import time
+import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -39,6 +45,7 @@ from typing import Protocol
 __all__ = [
     "BUILDER_NAMES",
     "PULL_POLICIES",
+    "RUN_TIMEOUT",
     "BuildError",
     "BuildResult",
     "BuildahBuilder",
@@ -63,6 +70,8 @@ __all__ = [
 BUILDER_NAMES = ("buildah", "docker", "podman")
 """In the order :func:`choose_builder` tries them."""
 PULL_POLICIES = ("missing", "always", "never")
+RUN_TIMEOUT = 300.0
+"""Seconds :meth:`Builder.run` gives a command by default (builds get :attr:`Builder.timeout`, 1800 s)."""
 
 
 # ------------------------------------------------------------------------------------------------- processes
@@ -75,6 +84,8 @@ class ProcessResult:
     stdout: str
     stderr: str
     seconds: float
+    timed_out: bool = False
+    """True when the program was ended at its timeout (``returncode`` is then 124)."""
 
     @property
     def ok(self) -> bool:
@@ -99,19 +110,72 @@ def subprocess_runner(
     cwd: str | None = None,
     timeout: float | None = None,
 ) -> ProcessResult:
-    """Run ``argv`` and capture its output; a missing program gives return code 127, a timeout 124."""
+    """Run ``argv`` and capture its output; a missing program gives return code 127. At ``timeout`` the program and
+    every process it started are killed (``buildah run`` leaves its command running otherwise) and the result has
+    return code 124, ``timed_out`` and the output so far."""
     start = time.monotonic()
     try:
-        done = subprocess.run(list(argv), env=dict(env) if env is not None else None, cwd=cwd, timeout=timeout,
-                              stdin=subprocess.DEVNULL, capture_output=True, text=True, errors="replace")
+        proc = subprocess.Popen(list(argv), env=dict(env) if env is not None else None, cwd=cwd,
+                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                errors="replace")
     except FileNotFoundError as exc:
         return ProcessResult(tuple(argv), 127, "", str(exc), time.monotonic() - start)
-    except subprocess.TimeoutExpired as exc:
-        out = exc.stdout.decode(errors="replace") if isinstance(exc.stdout, bytes) else (exc.stdout or "")
-        err = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else (exc.stderr or "")
-        return ProcessResult(tuple(argv), 124, out, err + f"\ntimed out after {timeout} s",
-                             time.monotonic() - start)
-    return ProcessResult(tuple(argv), done.returncode, done.stdout, done.stderr, time.monotonic() - start)
+    with proc:
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _kill_tree(proc)
+            try:
+                out, err = proc.communicate(timeout=10)
+            except subprocess.TimeoutExpired as exc:  # a process outside the tree still holds the pipes
+                out, err = _text(exc.stdout), _text(exc.stderr)
+            return ProcessResult(tuple(argv), 124, out, err + f"\ntimed out after {timeout:g} s",
+                                 time.monotonic() - start, timed_out=True)
+        except BaseException:  # KeyboardInterrupt: as subprocess.run does
+            proc.kill()
+            raise
+    return ProcessResult(tuple(argv), proc.returncode, out, err, time.monotonic() - start)
+
+
+def _text(data: str | bytes | None) -> str:
+    return data.decode(errors="replace") if isinstance(data, bytes) else (data or "")
+
+
+def _descendants(pid: int) -> list[int]:
+    """The processes ``pid`` started, and theirs (from ``/proc``; empty where there is none)."""
+    children: dict[int, list[int]] = {}
+    try:
+        names = os.listdir("/proc")
+    except OSError:
+        return []
+    for name in names:
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[-1].split()  # the command name may hold spaces and ")"
+        except OSError:
+            continue
+        if len(fields) > 1 and fields[1].isdigit():
+            children.setdefault(int(fields[1]), []).append(int(name))
+    out: list[int] = []
+    todo = [pid]
+    while todo:
+        for child in children.get(todo.pop(), ()):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
+def _kill_tree(proc: subprocess.Popen) -> None:
+    """SIGKILL ``proc`` and its descendants, found first (once ``proc`` dies they belong to init)."""
+    found = _descendants(proc.pid)
+    proc.kill()
+    for pid in found:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
 
 
 # ------------------------------------------------------------------------------------------------------ results
@@ -358,8 +422,10 @@ class Builder(ABC):
         """
 
     @abstractmethod
-    def run(self, tag: str, command: str) -> ProcessResult:
-        """Run ``sh -c command`` in a container of ``tag`` (image Env, WorkingDir and User apply)."""
+    def run(self, tag: str, command: str, *, timeout: float | None = None) -> ProcessResult:
+        """Run ``/bin/sh -c command`` in a container of ``tag``, the same way on every builder: the image's
+        ENTRYPOINT and CMD are ignored, its Env, WorkingDir and User apply. ``timeout`` (seconds, default
+        :data:`RUN_TIMEOUT`) ends the command and what it started; the result then has ``timed_out`` set."""
 
     @abstractmethod
     def remove(self, *tags: str) -> None:
@@ -535,13 +601,16 @@ class BuildahBuilder(Builder):
             raise BuildError(f"buildah push {tag} failed", r.stdout + r.stderr, r.returncode)
         return path
 
-    def run(self, tag, command) -> ProcessResult:
+    def run(self, tag, command, *, timeout=None) -> ProcessResult:
+        """``buildah run`` in a working container (``buildah run`` never applies the ENTRYPOINT); at the timeout
+        the runner kills the command with buildah, then the container goes."""
         made = self._buildah("from", "--pull=never", "--quiet", tag, timeout=120)
         if not made.ok:
             return made
         container = made.stdout.strip().splitlines()[-1]
         try:
-            return self._buildah("run", "--isolation", self.isolation, container, "--", "/bin/sh", "-c", command)
+            return self._buildah("run", "--isolation", self.isolation, container, "--", "/bin/sh", "-c", command,
+                                 timeout=timeout or RUN_TIMEOUT)
         finally:
             self._buildah("rm", container, timeout=120)
 
@@ -597,8 +666,15 @@ class PodmanBuilder(BuildahBuilder):
             raise BuildError(f"podman save {tag} failed", r.stdout + r.stderr, r.returncode)
         return path
 
-    def run(self, tag, command) -> ProcessResult:
-        return self._buildah("run", "--rm", "--pull=never", tag, "/bin/sh", "-c", command)
+    def run(self, tag, command, *, timeout=None) -> ProcessResult:
+        """``podman run --entrypoint /bin/sh IMAGE -c COMMAND`` (as docker's); the container has a name, so that
+        a timeout can remove it (conmon keeps it running when the podman CLI is killed)."""
+        name = f"dockerfix-run-{uuid.uuid4().hex[:12]}"
+        r = self._buildah("run", "--rm", "--pull=never", "--name", name, "--entrypoint", "/bin/sh", tag, "-c",
+                          command, timeout=timeout or RUN_TIMEOUT)
+        if r.timed_out:
+            self._buildah("rm", "--force", name, timeout=120)
+        return r
 
     def why_unavailable(self) -> str | None:
         if self.lab_root is not None and not self.lab_root.is_dir():
@@ -847,8 +923,20 @@ class DockerBuilder(Builder):
             raise BuildError(f"docker save {tag} failed", r.stdout + r.stderr, r.returncode)
         return path
 
-    def run(self, tag, command) -> ProcessResult:
-        return self._docker("run", "--rm", "--network=host", tag, "/bin/sh", "-c", command)
+    def run(self, tag, command, *, timeout=None) -> ProcessResult:
+        """``docker run --rm --entrypoint /bin/sh IMAGE -c COMMAND``: the image's ENTRYPOINT and CMD replaced, as
+        ``buildah run`` does, its USER, WORKDIR and ENV kept; on the network builds use (``host`` when the daemon
+        has no bridge). The container has a name, so that a timeout can remove it: killing the CLI does not stop
+        it."""
+        setup = self._require()
+        name = f"dockerfix-run-{uuid.uuid4().hex[:12]}"
+        argv = ["run", "--rm", "--name", name, "--entrypoint", "/bin/sh"]
+        if setup.network:
+            argv += ["--network", setup.network]
+        r = self._docker(*argv, tag, "-c", command, timeout=timeout or RUN_TIMEOUT)
+        if r.timed_out:
+            self._docker("rm", "--force", name, timeout=120)
+        return r
 
     def remove(self, *tags: str) -> None:
         # No --force: it would remove an image a container of the user's still uses.
@@ -896,7 +984,7 @@ class NoBuilderError(RuntimeError):
 def choose_builder(
     name: str | None = None,
     lab: str | os.PathLike[str] | None = None,
-    pull: str = "missing",
+    pull: str | None = None,
     *,
     network: str | None = None,
     env: Mapping[str, str] | None = None,
@@ -906,17 +994,22 @@ def choose_builder(
 
     Storage: buildah and podman use the user's own containers storage and registries, unless a lab root is given
     (``lab``, else ``$DOCKERFIX_LAB`` from ``env``): then its private storage. docker always builds in its daemon
-    (``DOCKER_HOST`` from ``env``). ``pull`` is ``missing``, ``always`` or ``never``; ``network`` is passed to
-    every build (``host``...). Raises :class:`NoBuilderError`, naming what was tried and why each failed, and
-    :class:`ValueError` for an unknown name or pull policy.
+    (``DOCKER_HOST`` from ``env``); a lab does not change it.
+
+    ``pull`` is ``missing``, ``always`` or ``never``. Left out (None), it is the builder's own default, the same
+    whether the builder is made here or directly: ``never`` for buildah and podman in a lab (its storage is
+    private and offline: a base it lacks is an error, not a pull), ``missing`` for them in the user's storage and
+    for docker. ``network`` is passed to every build (``host``...). Raises :class:`NoBuilderError`, naming what was
+    tried and why each failed, and :class:`ValueError` for an unknown name or pull policy.
     """
     base_env = dict(os.environ if env is None else env)
-    _check_pull(pull)
+    if pull is not None:
+        _check_pull(pull)
     root = os.fspath(lab) if lab else (base_env.get("DOCKERFIX_LAB") or None)
     common = {"runner": runner, "base_env": base_env, "network": network}
     makers = {
         "buildah": lambda: BuildahBuilder(root, pull=pull, **common),
-        "docker": lambda: DockerBuilder(pull=pull, **common),
+        "docker": lambda: DockerBuilder(pull=pull or "missing", **common),
         "podman": lambda: PodmanBuilder(root, pull=pull, **common),
     }
     if name is not None and name not in makers:

@@ -1,5 +1,5 @@
 """``dockerfix verify PATH [--context DIR] [--builder buildah|docker|podman] [--select ..] [--unsafe]
-[--smoke CMD]... [--healthcheck]``.
+[--smoke CMD]... [--smoke-timeout SECONDS] [--healthcheck]``.
 
 Exit codes: 0 the images are equal apart from what the applied transforms declare (or nothing to rewrite) and every
 smoke check agrees, 1 they differ in a way no transform declares or a smoke check (or ``--healthcheck``) gives a
@@ -49,11 +49,26 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--smoke-ignore", metavar="REGEX", action="append", default=[],
                    help="mask matches of REGEX in smoke output before comparing (timestamps, durations, PIDs and "
                         "memory addresses are masked already); repeatable")
+    from dockerfix.verify.builders import RUN_TIMEOUT
+
+    p.add_argument("--smoke-timeout", metavar="SECONDS", type=_seconds, default=None,
+                   help="end a smoke command or healthcheck still running after SECONDS in an image; its check then "
+                        f"fails (default: {RUN_TIMEOUT:g})")
     p.add_argument("--healthcheck", action="store_true",
                    help="run each image's HEALTHCHECK command once and compare exit status")
     p.add_argument("--json", metavar="FILE", help="write the JSON report to FILE ('-' for stdout)")
     p.add_argument("--color", choices=("auto", "always", "never"), default="auto")
     return p
+
+
+def _seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = float("nan")
+    if not seconds > 0 or seconds == float("inf"):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds above 0")
+    return seconds
 
 
 def _codes(values: list[str] | None) -> list[str] | None:
@@ -204,7 +219,7 @@ def main(argv: list[str]) -> int:
         report = verify(args.path, builder, context=args.context, select=select, ignore=ignore, unsafe=unsafe,
                         settings=settings, edit=args.edit, rebuild=not args.no_rebuild, baseline=args.baseline,
                         auto_baseline=not args.no_auto_baseline, smoke=args.smoke, healthcheck=args.healthcheck,
-                        smoke_ignore=args.smoke_ignore, progress=progress)
+                        smoke_ignore=args.smoke_ignore, smoke_timeout=args.smoke_timeout, progress=progress)
     except (VerifyError, DockerfileSyntaxError, OSError, ValueError) as exc:
         sys.stderr.write(f"dockerfix verify: error: {exc}\n")
         return 2

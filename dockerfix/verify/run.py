@@ -17,8 +17,10 @@ The flow, for one Dockerfile:
    what differs between two builds of the original: ``baseline.why`` says ``automatic``. Any other difference
    fails without that build;
 5. run each ``--smoke`` command (and with ``--healthcheck`` the images' HEALTHCHECK) in both images through the
-   builder's ``run`` (the image's user, working directory and environment apply) and compare exit status and
-   output, volatile bits masked (:data:`~dockerfix.verify.compare.VOLATILE_OUTPUT`);
+   builder's ``run`` (``/bin/sh -c``, the image's ENTRYPOINT left out, its user, working directory and environment
+   applied) and compare exit status and output, volatile bits masked
+   (:data:`~dockerfix.verify.compare.VOLATILE_OUTPUT`). A command still running after ``smoke_timeout`` seconds
+   (``--smoke-timeout``, default :data:`~dockerfix.verify.builders.RUN_TIMEOUT`) is ended and its check fails;
 6. edit one source file in both copies, rebuild both, and count the steps each had to run again.
 
 The verdict (``equal``, ``verdict``) needs both: images equal apart from declared differences, and every smoke
@@ -41,7 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from dockerfix.verify.builders import BuildError, Builder, BuildResult
+from dockerfix.verify.builders import RUN_TIMEOUT, BuildError, Builder, BuildResult
 from dockerfix.verify.compare import (
     BUILD_NOISE,
     AllowedDifference,
@@ -346,8 +348,10 @@ def _without_status_lines(stderr: str) -> str:
     return "".join(lines)
 
 
-def _run(builder: Builder, tag: str, command: str, what: str) -> Any:
-    r = builder.run(tag, command)
+def _run(builder: Builder, tag: str, command: str, what: str, timeout: float | None) -> Any:
+    r = builder.run(tag, command, timeout=timeout)
+    if getattr(r, "timed_out", False):
+        return r
     if r.returncode not in (0, RUNTIME_ERROR):
         r = dataclasses.replace(r, stderr=_without_status_lines(r.stderr))
     if r.returncode == RUNTIME_ERROR:
@@ -358,10 +362,39 @@ def _run(builder: Builder, tag: str, command: str, what: str) -> Any:
     return r
 
 
+@dataclass(frozen=True)
+class TimedOutCheck(RunCheck):
+    """A check whose command was still running at the timeout in one image or both: it fails whatever the exit
+    statuses (two timeouts do not agree), and its first difference says in which image it timed out."""
+
+    timeout: float = RUN_TIMEOUT
+    timed_out: tuple[str, ...] = ()
+    """``original``, ``rewrite``: the images where the command was ended."""
+
+    @property
+    def differences(self) -> tuple[str, ...]:
+        where = " and ".join(f"the {side}" for side in self.timed_out)
+        return (f"timed out after {self.timeout:g} s in {where}", *super().differences)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "timed_out": list(self.timed_out), "timeout_seconds": self.timeout}
+
+
+def _check(kind: str, command: str, before: Any, after: Any, timeout: float | None, **kw: Any) -> RunCheck:
+    """:func:`compare_runs`, or a :class:`TimedOutCheck` when a side timed out."""
+    check = compare_runs(kind, command, before, after, **kw)
+    sides = tuple(side for side, r in (("original", before), ("rewrite", after)) if getattr(r, "timed_out", False))
+    if not sides:
+        return check
+    fields = {f.name: getattr(check, f.name) for f in dataclasses.fields(check)}
+    return TimedOutCheck(**fields, timeout=timeout or RUN_TIMEOUT, timed_out=sides)
+
+
 def run_checks(builder: Builder, tags: tuple[str, str], flats: Sequence[FlatImage], smoke: Sequence[str],
                healthcheck: bool, ignore: Sequence[str], report: VerifyReport,
-               say: Callable[[str], None]) -> None:
-    """Run every ``smoke`` command, and the HEALTHCHECKs when asked, in both images; record them in ``report``."""
+               say: Callable[[str], None], timeout: float | None = None) -> None:
+    """Run every ``smoke`` command, and the HEALTHCHECKs when asked, in both images; record them in ``report``.
+    A command still running after ``timeout`` seconds (default :data:`RUN_TIMEOUT`) is ended: a failed check."""
     tests = [f.config.healthcheck for f in flats]
     commands = [healthcheck_command(t) for t in tests]
     report.healthcheck = {"before": list((tests[0] or {}).get("Test") or []) or None,
@@ -369,9 +402,9 @@ def run_checks(builder: Builder, tags: tuple[str, str], flats: Sequence[FlatImag
                           "run": bool(healthcheck and any(commands))}
     for cmd in smoke:
         say(f"running the smoke command in both images: {cmd}")
-        ra = _run(builder, tags[0], cmd, f"the smoke command {cmd!r}")
-        rb = _run(builder, tags[1], cmd, f"the smoke command {cmd!r}")
-        report.checks.append(compare_runs("smoke", cmd, ra, rb, ignore=ignore))
+        ra = _run(builder, tags[0], cmd, f"the smoke command {cmd!r}", timeout)
+        rb = _run(builder, tags[1], cmd, f"the smoke command {cmd!r}", timeout)
+        report.checks.append(_check("smoke", cmd, ra, rb, timeout, ignore=ignore))
     if not any(commands):
         if healthcheck:
             report.notes.append("--healthcheck: neither image has a HEALTHCHECK")
@@ -383,11 +416,11 @@ def run_checks(builder: Builder, tags: tuple[str, str], flats: Sequence[FlatImag
     say("running the HEALTHCHECK in both images")
     results = []
     for tag, cmd in zip(tags, commands):
-        results.append(_run(builder, tag, cmd, "the HEALTHCHECK") if cmd is not None else
+        results.append(_run(builder, tag, cmd, "the HEALTHCHECK", timeout) if cmd is not None else
                        _Missing(f"no HEALTHCHECK in the {'original' if tag.endswith('before') else 'rewrite'}"))
     shown = commands[0] if commands[0] == commands[1] or commands[1] is None else \
         commands[1] if commands[0] is None else f"{commands[0]} | {commands[1]}"
-    report.checks.append(compare_runs("healthcheck", shown, *results, compare_output=False))
+    report.checks.append(_check("healthcheck", shown, *results, timeout, compare_output=False))
 
 
 @dataclass(frozen=True)
@@ -426,6 +459,7 @@ def verify(
     smoke: Sequence[str] = (),
     healthcheck: bool = False,
     smoke_ignore: Sequence[str] = (),
+    smoke_timeout: float | None = None,
     workdir: str | os.PathLike[str] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> VerifyReport:
@@ -433,7 +467,9 @@ def verify(
 
     ``baseline`` always builds the original a second time; ``auto_baseline`` does so only when every difference is
     one builds regenerate. ``smoke`` commands run in both images (``sh -c``); ``smoke_ignore`` regexes are masked in
-    their output before comparing; ``healthcheck`` runs the images' HEALTHCHECK once in each.
+    their output before comparing; ``healthcheck`` runs the images' HEALTHCHECK once in each. Each of those runs
+    gets ``smoke_timeout`` seconds (default :data:`~dockerfix.verify.builders.RUN_TIMEOUT`, not the builds' timeout);
+    one still running then is ended and its check fails.
     """
     import dockerfix
 
@@ -442,6 +478,8 @@ def verify(
             re.compile(pattern)
         except re.error as exc:
             raise VerifyError(f"--smoke-ignore {pattern!r} is not a regular expression: {exc}") from None
+    if smoke_timeout is not None and not smoke_timeout > 0:
+        raise VerifyError(f"--smoke-timeout {smoke_timeout:g}: give a number of seconds above 0")
     say = progress or (lambda _m: None)
     dockerfile = Path(dockerfile)
     ctx = Path(context) if context else dockerfile.parent
@@ -531,7 +569,7 @@ def verify(
                                         "of the original itself; they are not held against the rewrite")
                 report.comparison = compare_images(flats[0], flats[1], [*allowed, *noise])
         if smoke or healthcheck or any(healthcheck_command(f.config.healthcheck) for f in flats):
-            run_checks(builder, tags, flats, smoke, healthcheck, smoke_ignore, report, say)
+            run_checks(builder, tags, flats, smoke, healthcheck, smoke_ignore, report, say, smoke_timeout)
         if rebuild:
             target = edit or pick_source_file(ctx)
             if target is None:
@@ -558,48 +596,18 @@ def choose_builder(name: str | None, lab_root: str | None, *, pull: str | None =
     :func:`dockerfix.verify.builders.choose_builder` picks it; its errors become :class:`VerifyError`.
 
     ``pull`` is the base-image pull policy (``missing``, ``always``, ``never``); ``None`` leaves the builders'
-    default. Builders without a ``choose_builder`` of their own fall back to the choice made here.
+    default (``never`` for buildah and podman in a lab, ``missing`` otherwise).
     """
     from dockerfix.verify import builders
 
-    chooser = getattr(builders, "choose_builder", None)
-    if chooser is not None:
-        errors = (ValueError, getattr(builders, "NoBuilderError", RuntimeError))
-        try:
-            return chooser(name, lab_root, **({"pull": pull} if pull else {}))
-        except errors as exc:
-            raise VerifyError(str(exc)) from None
-    return _choose_builder_here(name, lab_root, pull)
-
-
-def _choose_builder_here(name: str | None, lab_root: str | None, pull: str | None) -> Builder:
-    from dockerfix.verify.builders import BuildahBuilder, DockerBuilder, PodmanBuilder
-
-    if pull is not None and pull not in pull_policies():
-        raise VerifyError(f"unknown pull policy {pull!r} (choose {', '.join(pull_policies())})")
-    root = lab_root or os.environ.get("DOCKERFIX_LAB") or os.path.join(tempfile.gettempdir(), "dockerfix-lab")
-    policy = {"pull": pull} if pull else {}
-    candidates = {
-        "buildah": lambda: BuildahBuilder(root, **policy),
-        "docker": lambda: DockerBuilder(buildkit=True),
-        "podman": lambda: PodmanBuilder(root, **policy),
-    }
-    if name:
-        if name not in candidates:
-            raise VerifyError(f"unknown builder {name!r} (choose buildah, docker or podman)")
-        b = candidates[name]()
-        if not b.available():
-            raise VerifyError(f"{name} is not available here (not installed, or no daemon running)")
-        return b
-    for n in ("buildah", "docker", "podman"):
-        b = candidates[n]()
-        if b.available():
-            return b
-    raise VerifyError("no builder found: install buildah (apt-get install buildah), or run a Docker daemon")
+    try:
+        return builders.choose_builder(name, lab_root, **({"pull": pull} if pull else {}))
+    except (ValueError, builders.NoBuilderError) as exc:
+        raise VerifyError(str(exc)) from None
 
 
 def pull_policies() -> tuple[str, ...]:
     """The pull policies the builders take (their ``PULL_POLICIES``)."""
-    from dockerfix.verify import builders
+    from dockerfix.verify.builders import PULL_POLICIES
 
-    return tuple(getattr(builders, "PULL_POLICIES", ("missing", "always", "never")))
+    return PULL_POLICIES

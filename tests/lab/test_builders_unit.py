@@ -3,13 +3,16 @@ choose_builder gives. No builder needed (not marked lab)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import time
 from pathlib import Path
 
 import pytest
 
 from dockerfix.verify.builders import (
+    RUN_TIMEOUT,
     BuildahBuilder,
     BuildError,
     DockerBuilder,
@@ -182,9 +185,11 @@ class FakeRunner:
     def __init__(self, *replies):
         self.replies = list(replies)
         self.calls: list[tuple[tuple[str, ...], dict | None]] = []
+        self.timeouts: list[float | None] = []
 
     def __call__(self, argv, *, env=None, cwd=None, timeout=None) -> ProcessResult:
         self.calls.append((tuple(argv), env))
+        self.timeouts.append(timeout)
         reply = self.replies.pop(0) if self.replies else (0, "")
         if isinstance(reply, ProcessResult):
             return reply
@@ -200,16 +205,21 @@ class ScriptedRunner:
         self.rules = rules
         self.missing = missing
         self.calls: list[tuple[tuple[str, ...], dict | None]] = []
+        self.timeouts: dict[tuple[str, ...], float | None] = {}
 
     def __call__(self, argv, *, env=None, cwd=None, timeout=None) -> ProcessResult:
         argv = tuple(argv)
         self.calls.append((argv, env))
+        self.timeouts[argv] = timeout
         if argv[0] in self.missing:
             return ProcessResult(argv, 127, "", f"No such file or directory: {argv[0]!r}", 0.0)
         matching = [words for words in self.rules if all(w in argv for w in words)]
         if not matching:
             return ProcessResult(argv, 0, "", "", 0.1)
-        code, out, *err = self.rules[max(matching, key=len)]
+        reply = self.rules[max(matching, key=len)]
+        if isinstance(reply, ProcessResult):
+            return dataclasses.replace(reply, argv=argv)
+        code, out, *err = reply
         return ProcessResult(argv, code, out, err[0] if err else "", 1.5)
 
     def argv_of(self, word: str) -> tuple[str, ...]:
@@ -297,6 +307,7 @@ def test_buildah_export_run_and_remove(tmp_path):
     ran = builder.run("localhost/app:good", "python -c 'import app'")
     assert ran.stdout == "ok\n"
     assert runner.calls[2][0][-5:] == ("ctr-1", "--", "/bin/sh", "-c", "python -c 'import app'")
+    assert runner.timeouts[2] == RUN_TIMEOUT == 300, "a run does not inherit the builds' 1800 s"
     assert runner.calls[3][0][-2:] == ("rm", "ctr-1")
     builder.remove("localhost/app:good")  # the lab: --force, as before
     assert runner.calls[4][0][-3:] == ("rmi", "--force", "localhost/app:good")
@@ -504,13 +515,30 @@ def test_choose_builder_defaults_to_the_users_storage(tmp_path):
 
 def test_choose_builder_uses_a_lab_only_when_asked(tmp_path):
     from_env = choose_builder("buildah", env={"DOCKERFIX_LAB": str(tmp_path)}, runner=ScriptedRunner({}))
-    assert from_env.lab_root == tmp_path and from_env.pull == "missing"
+    assert from_env.lab_root == tmp_path and from_env.pull == "never"
     given = choose_builder("podman", lab=tmp_path, pull="never", network="host", runner=ScriptedRunner({}),
                            env={})
     assert isinstance(given, PodmanBuilder) and given.lab_root == tmp_path
     assert (given.pull, given.network) == ("never", "host")
     with pytest.raises(NoBuilderError, match=r"buildah cannot build here: the lab root .*nolab does not exist"):
         choose_builder("buildah", lab=tmp_path / "nolab", env={}, runner=ScriptedRunner({}))
+
+
+def test_choose_builder_pull_default_is_the_builders_own(tmp_path):
+    """A lab is private, offline storage: buildah and podman there default to never, as they do when made
+    directly; elsewhere (and docker, which a lab does not change) missing. A policy given wins."""
+    env = {"PATH": _fake_programs(tmp_path, "bin")}
+
+    def made(name, **kw):
+        return choose_builder(name, env=env, runner=ScriptedRunner({
+            ("version",): (0, _version_json("20.10.24", "20.10.24"))}), **kw)
+
+    for name in ("buildah", "podman"):
+        assert made(name, lab=tmp_path).pull == "never" == BuildahBuilder(tmp_path).pull
+        assert made(name).pull == "missing" == BuildahBuilder().pull
+        assert made(name, lab=tmp_path, pull="missing").pull == "missing"
+    assert made("docker", lab=tmp_path).pull == "missing"
+    assert made("docker", pull="never").pull == "never"
 
 
 def test_choose_builder_names_what_it_tried_and_why_each_failed(tmp_path):
@@ -540,3 +568,67 @@ def test_subprocess_runner_reports_missing_programs_and_timeouts():
     assert subprocess_runner(["sleep", "5"], timeout=0.2).returncode == 124
     done = subprocess_runner(["sh", "-c", "echo out; echo err >&2; exit 3"])
     assert (done.returncode, done.stdout, done.stderr) == (3, "out\n", "err\n")
+
+
+# ----------------------------------------------------------------------------------------------------- runs
+
+
+@pytest.mark.parametrize("bridge, network", [((0, "bridge\n"), None),
+                                             ((1, "", "Error: No such network: bridge"), "host")])
+def test_docker_run_ignores_the_entrypoint_like_buildah(tmp_path, bridge, network):
+    runner = ScriptedRunner({("version",): (0, _version_json("20.10.24", "20.10.24")),
+                             ("network", "bridge"): bridge, ("run",): (0, "ok\n")})
+    ran = _docker(runner).run("demo:after", "python -c 'import app'", timeout=30)
+    assert ran.stdout == "ok\n"
+    argv = runner.argv_of("run")
+    name = argv[argv.index("--name") + 1]
+    assert name.startswith("dockerfix-run-")
+    expected = ["/usr/bin/docker", "run", "--rm", "--name", name, "--entrypoint", "/bin/sh"]
+    expected += ["--network", "host"] if network else []  # as builds: host only when the daemon has no bridge
+    assert list(argv) == [*expected, "demo:after", "-c", "python -c 'import app'"]
+    assert runner.timeouts[argv] == 30
+    _docker(runner).run("demo:after", "true")
+    assert runner.timeouts[runner.calls[-1][0]] == RUN_TIMEOUT
+
+
+def test_docker_run_timeout_removes_the_container(tmp_path):
+    timed_out = ProcessResult((), 124, "serving\n", "\ntimed out after 5 s", 5.0, timed_out=True)
+    runner = ScriptedRunner({("version",): (0, _version_json("20.10.24", "20.10.24")), ("run",): timed_out})
+    ran = _docker(runner).run("demo:after", "python app.py", timeout=5)
+    assert ran.timed_out and ran.returncode == 124 and ran.stdout == "serving\n"
+    argv = runner.argv_of("run")
+    name = argv[argv.index("--name") + 1]
+    assert runner.calls[-1][0][1:] == ("rm", "--force", name)  # the killed CLI leaves the container running
+
+
+def test_podman_run_ignores_the_entrypoint_and_removes_a_container_that_timed_out(tmp_path):
+    timed_out = ProcessResult((), 124, "", "\ntimed out after 5 s", 5.0, timed_out=True)
+    runner = ScriptedRunner({("run",): timed_out})
+    ran = PodmanBuilder(tmp_path, runner=runner).run("demo:after", "python app.py", timeout=5)
+    assert ran.timed_out
+    argv = runner.argv_of("run")
+    name = argv[argv.index("--name") + 1]
+    assert argv[argv.index("run"):] == ("run", "--rm", "--pull=never", "--name", name, "--entrypoint", "/bin/sh",
+                                        "demo:after", "-c", "python app.py")
+    assert runner.timeouts[argv] == 5
+    assert runner.calls[-1][0][-3:] == ("rm", "--force", name)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[-1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_subprocess_runner_timeout_ends_what_the_program_started():
+    # a shell that starts a long command and waits, as buildah run waits for the command it starts
+    done = subprocess_runner(["sh", "-c", "sleep 60 & echo $!; wait"], timeout=1)
+    assert done.timed_out and done.returncode == 124 and done.stderr.endswith("timed out after 1 s")
+    pid = int(done.stdout.split()[0])  # the output so far is kept
+    deadline = time.monotonic() + 5
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(pid), "the sleep the shell started outlived the timeout"
+    assert not subprocess_runner(["true"], timeout=5).timed_out
