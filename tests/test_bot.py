@@ -783,6 +783,67 @@ def test_verify_report_verdict_word_and_notes():
     assert v.details.splitlines()[-1] == "config User: 'app' → 'root'"
 
 
+def _smoke(command, before, after, differences, kind="smoke", out=("", "")):
+    return {"kind": kind, "command": command, "passed": not differences, "differences": differences,
+            "compared": ["exit_code", "stdout", "stderr"] if kind == "smoke" else ["exit_code"],
+            "before": {"exit_code": before, "stdout": out[0], "stderr": ""},
+            "after": {"exit_code": after, "stdout": out[1], "stderr": ""}}
+
+
+def test_verify_behaviour_difference_is_the_reason_not_the_images():
+    lists = _smoke("ls /var/lib/apt/lists", 0, 0, ["stdout differs"], out=("deb.debian.org_dists\n", ""))
+    report = {"equal": False, "verdict": "DIFFERENT", "images_equal": True, "behaviour_equal": False,
+              "comparison": {"equal": True, "only_a": [], "only_b": [], "changed": [], "config": [],
+                             "allowed": []},
+              "smoke": [_smoke("curl --version", 0, 0, []), lists,
+                        _smoke("python -V", 0, 127, ["exit status 0 -> 127", "stderr differs"]),
+                        _smoke("curl -f localhost", 0, 7, ["exit status 0 -> 7"], kind="healthcheck")]}
+    v = bot.judge("Dockerfile", report, None)
+    assert v.verdict == "DIFFERENT" and not v.ok
+    assert v.reason == ("the behaviour differs: smoke `ls /var/lib/apt/lists` exits 0 → 0 (stdout differs); "
+                        "smoke `python -V` exits 0 → 127 (stderr differs); HEALTHCHECK `curl -f localhost` exits "
+                        "0 → 7")
+    assert v.details.splitlines()[:3] == ["smoke `ls /var/lib/apt/lists` exits 0 → 0 (stdout differs)",
+                                          "  original stdout:", "    deb.debian.org_dists"]
+    timed_out = _smoke("serve", 0, 124, ["timed out after 300 s in the rewrite", "exit status 0 -> 124"])
+    v = bot.judge("Dockerfile", {**report, "smoke": [timed_out]}, None)
+    assert v.reason == "the behaviour differs: smoke `serve` exits 0 → 124 (timed out after 300 s in the rewrite)"
+    both = {**report, "images_equal": False,
+            "comparison": {"only_a": [{"path": "usr/bin/curl", "kind": "only_a"}]}, "smoke": [lists]}
+    assert bot.judge("Dockerfile", both, None).reason == (
+        "1 difference no transform declares: /usr/bin/curl is gone; and the behaviour differs: smoke "
+        "`ls /var/lib/apt/lists` exits 0 → 0 (stdout differs)")
+
+
+def test_verify_allowance_codes_that_are_not_transforms():
+    def allowed(*codes):
+        return {"equal": True, "comparison": {"allowed": [
+            {"path": f"p/{i}", "kind": "changed", "allowed_by": {"code": c, "reason": "r"}}
+            for i, c in enumerate(codes)]}}
+
+    v = bot.judge("Dockerfile", allowed("rewrite", "DFX107", "build", "baseline"), None)
+    assert v.reason == "apart from declared differences (4 allowed: DFX107)"
+    v = bot.judge("Dockerfile", allowed("rewrite"), None)
+    assert v.reason == "apart from declared differences (1 allowed: the rewritten files)"
+    v = bot.judge("Dockerfile", allowed("rewrite", "baseline"), None)
+    assert v.reason == "apart from declared differences (2 allowed: build noise, the rewritten files)"
+
+
+def test_verify_left_out_for_behaviour_in_the_pull_request(three, github):
+    def smoke_failed(job):
+        report = fake_report(job, equal=True)
+        report.update(equal=False, verdict="DIFFERENT", images_equal=True, behaviour_equal=False,
+                      smoke=[_smoke("python -V", 0, 127, ["exit status 0 -> 127"])])
+        return report
+
+    fake = FakeVerifier({"Dockerfile": "equal", "api/Dockerfile": smoke_failed, "web/Dockerfile": "equal"})
+    code, out, err = run_bot(three, settings(github, verify=True, dry_run=True, token=None), verifier=fake)
+    assert code == 2, err
+    assert ("- left out: `api/Dockerfile` — **DIFFERENT**: the behaviour differs: smoke `python -V` exits 0 → 127\n"
+            in out)
+    assert "the images differ" not in out
+
+
 def test_builder_verifier_chooses_once_and_reports_no_builder(three, github, monkeypatch):
     from dockerfix.verify import run as verify_run
 

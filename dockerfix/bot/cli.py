@@ -424,6 +424,41 @@ def _short(value: Any) -> str:
     return text if len(text) <= 24 else text[:21] + "..."
 
 
+NOT_TRANSFORMS = {"build": "build noise", "baseline": "build noise", "rewrite": "the rewritten files"}
+"""Allowance codes ``dockerfix verify`` uses for differences no transform declares: any two builds differ there
+(``build``), two builds of the original did (``baseline``), the rewritten Dockerfile or ``.dockerignore`` copied
+into the image (``rewrite``)."""
+
+
+def describe_check(check: dict[str, Any]) -> str:
+    """One failed smoke check or healthcheck of a ``dockerfix verify`` report (JSON) as a short phrase: the
+    command, both exit statuses and what else differs."""
+    what = "HEALTHCHECK" if check.get("kind") == "healthcheck" else "smoke"
+    codes = [(check.get(side) or {}).get("exit_code") for side in ("before", "after")]
+    rest = [str(d) for d in check.get("differences") or [] if not str(d).startswith("exit status ")]
+    return (f"{what} `{check.get('command')}` exits {codes[0]} → {codes[1]}"
+            + (f" ({', '.join(rest)})" if rest else ""))
+
+
+CHECK_OUTPUT_LINES = 10
+"""Lines of each output a left-out file's details show per failed check (all of it is in the report)."""
+
+
+def _check_details(check: dict[str, Any]) -> list[str]:
+    lines = [describe_check(check)]
+    streams = ("stdout", "stderr") if "stdout" in (check.get("compared") or ["stdout"]) else ("stderr",)
+    for side, label in (("before", "original"), ("after", "rewrite")):
+        out = check.get(side) or {}
+        for name in streams:
+            rows = str(out.get(name) or "").splitlines()
+            if rows:
+                lines.append(f"  {label} {name}:")
+                lines += [f"    {r}" for r in rows[:CHECK_OUTPUT_LINES]]
+                if len(rows) > CHECK_OUTPUT_LINES:
+                    lines.append(f"    ... {len(rows) - CHECK_OUTPUT_LINES} more lines")
+    return lines
+
+
 def judge(path: str, report: dict[str, Any], expected: list[tuple[str, Any]] | None) -> FileVerdict:
     """The verdict for one report; ``expected`` are the bot's ``(code, line)`` changes for the file."""
     notes = [str(n) for n in report.get("notes") or []]
@@ -441,29 +476,41 @@ def judge(path: str, report: dict[str, Any], expected: list[tuple[str, Any]] | N
     comp = report.get("comparison") or {}
     if verdict == "EQUAL":
         allowed = comp.get("allowed") or []
-        codes = sorted({a["allowed_by"]["code"] for a in allowed
-                        if isinstance(a, dict) and isinstance(a.get("allowed_by"), dict)
-                        and a["allowed_by"].get("code") not in (None, "build", "baseline")})
+        by = [a["allowed_by"].get("code") for a in allowed
+              if isinstance(a, dict) and isinstance(a.get("allowed_by"), dict)]
+        codes = sorted({c for c in by if c is not None and c not in NOT_TRANSFORMS})
+        others = sorted({NOT_TRANSFORMS[c] for c in by if c in NOT_TRANSFORMS})
         if allowed:
             reason = (f"apart from declared differences ({len(allowed)} allowed"
-                      + (f": {', '.join(codes)}" if codes else ": build noise") + ")")
+                      + (f": {', '.join(codes)}" if codes else f": {', '.join(others) or 'build noise'}") + ")")
         else:
             reason = "the same files and settings"
         return FileVerdict(path, verdict, reason, notes=notes, report=report)
     violations = [v for key in ("only_a", "only_b", "changed", "config") for v in comp.get(key) or []
                   if isinstance(v, dict)]
+    failed = [c for c in report.get("smoke") or [] if isinstance(c, dict) and c.get("passed") is False]
+    reasons, details = [], []
     if violations:
         shown = "; ".join(describe_difference(v) for v in violations[:3])
         more = f"; and {len(violations) - 3} more" if len(violations) > 3 else ""
         n = len(violations)
-        reason = f"{n} difference{'' if n == 1 else 's'} no transform declares: {shown}{more}"
-        details = "\n".join(describe_difference(v) for v in violations[:40])
-        if n > 40:
-            details += f"\n... and {n - 40} more"
-    else:
-        reason, details = "the images differ", ""
-    return FileVerdict(path, verdict, reason, details=details if len(violations) > 3 else "", notes=notes,
-                       report=report)
+        reasons.append(f"{n} difference{'' if n == 1 else 's'} no transform declares: {shown}{more}")
+        if n > 3:
+            details += [describe_difference(v) for v in violations[:40]]
+            if n > 40:
+                details.append(f"... and {n - 40} more")
+    if failed:
+        shown = "; ".join(describe_check(c) for c in failed[:3])
+        more = f"; and {len(failed) - 3} more" if len(failed) > 3 else ""
+        reasons.append(f"the behaviour differs: {shown}{more}")
+        for c in failed:
+            details += _check_details(c)
+    if not reasons:
+        reasons.append("the behaviour differs (a smoke check or the healthcheck disagrees)"
+                       if report.get("images_equal") is True and report.get("behaviour_equal") is False
+                       else "the images differ")
+    reason = "; and ".join(reasons)
+    return FileVerdict(path, verdict, reason, details="\n".join(details), notes=notes, report=report)
 
 
 # ------------------------------------------------------------------ fixing
