@@ -12,6 +12,7 @@ from bisect import bisect_right
 
 from dockerfix._lazyre import lazy
 from dockerfix._record import dataclass, field
+from functools import cached_property
 TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
 if TYPE_CHECKING:
     from typing import Any, Iterable, Sequence
@@ -149,9 +150,10 @@ class Suppressions:
             spans.append((stage_start, len(doc.text), stage_codes))
         return cls(frozenset(file_codes), spans)
 
-    @property
+    @cached_property
     def has_lint(self) -> bool:
-        """Any ``# hadolint ignore=`` in the file (transforms are asked for the rules they answer only then)."""
+        """Any ``# hadolint ignore=`` in the file (transforms are asked for the rules they answer only then); once per
+        file and pass, not per diagnostic."""
         return any(c.startswith("lint:") for c in self.file) or any(
             c.startswith("lint:") for _, _, codes in self.spans for c in codes)
 

@@ -69,7 +69,7 @@ from __future__ import annotations
 import operator
 from dockerfix._lazyre import lazy
 from dockerfix._record import dataclass, field, replace
-from functools import cached_property
+from functools import cached_property, lru_cache
 TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
 if TYPE_CHECKING:
     from typing import Iterator
@@ -1563,6 +1563,13 @@ def parse_shell(src: str) -> Script:
         return Script(src, True, body)
     return _parse_tree_sitter(src)
 
+
+
+@lru_cache(maxsize=1024)
+def parse_shell_cached(src: str) -> Script:
+    """``parse_shell`` once per distinct command text: scripts are immutable, so the model and every transform of
+    every pass share one parse."""
+    return parse_shell(src)
 
 def _parse_tree_sitter(src: str) -> Script:
     """``parse_shell`` through tree-sitter-bash and the lowering above (any script)."""

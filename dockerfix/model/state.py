@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import posixpath
 import weakref
-from functools import lru_cache
 
 from dockerfix._record import dataclass
 TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
@@ -517,11 +516,10 @@ class BuildState:
         return None, None
 
 
-@lru_cache(maxsize=1024)
 def _parsed(src: str):
-    from dockerfix.model.shell import parse_shell
+    from dockerfix.model.shell import parse_shell_cached
 
-    s = parse_shell(src)
+    s = parse_shell_cached(src)
     return s if s.ok else None
 
 

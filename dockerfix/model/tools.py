@@ -65,6 +65,7 @@ context and are not read here, except that ``mvn -s FILE`` makes Maven's reposit
 from __future__ import annotations
 
 import posixpath
+from functools import lru_cache
 
 from dockerfix._record import dataclass
 
@@ -820,12 +821,14 @@ def manager_names() -> tuple[str, ...]:
     return tuple(out)
 
 
+@lru_cache(maxsize=None)
 def command_tools() -> frozenset[str]:
     """Command and wrapper-script names of the tools ``pkgmgr`` does not parse (go, cargo, mvn/mvnw, gradle/gradlew,
     bundle, dotnet, poetry, uv, pipenv...): cache mounts look for them among a RUN's commands."""
     return frozenset(c for t in TOOLS if not t.pkgmgr for c in t.commands + t.scripts)
 
 
+@lru_cache(maxsize=None)
 def cleanups_made_pointless(label: str) -> frozenset[str]:
     """The cleanup owners (``Cleanup.manager``) whose cleanup a cache mount of ``label``'s caches makes pointless
     (``apt`` -> apt's; ``uv`` -> uv's and pip's, since ``uv pip`` reads pip's commands)."""
@@ -838,6 +841,7 @@ def cleanups_made_pointless(label: str) -> frozenset[str]:
     return frozenset(owners)
 
 
+@lru_cache(maxsize=None)
 def system_managers() -> tuple[str, ...]:
     out: list[str] = []
     for t in TOOLS:

@@ -78,12 +78,12 @@ def instruction_style(doc: Document, inst: Instruction) -> Style:
     return Style(base.escape, nl, indent, lead if (lead or trail) else base.leading_ops)
 
 
-@lru_cache(maxsize=1024)
 def parse_shell_cached(src: str):
-    """Scripts are immutable: one parse per distinct command text, shared by every transform and pass."""
-    from dockerfix.model.shell import parse_shell
+    """The model's one cached parse per distinct command text (``dockerfix.model.shell.parse_shell_cached``), shared
+    by the model and every transform and pass."""
+    from dockerfix.model.shell import parse_shell_cached as parse
 
-    return parse_shell(src)
+    return parse(src)
 
 
 _RUNSHELLS: dict[tuple[int, int, int], "RunShell"] = {}

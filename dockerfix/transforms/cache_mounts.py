@@ -144,7 +144,8 @@ without a static value), for exec-form RUN, non-POSIX shells and scripts the she
 
     def _check_run(self, ctx: Context, site: RunSite, keep_cache_planned: set[int]) -> Diagnostic | None:
         calls = site.calls()
-        extra = [(s.command, s) for s in site.script.sites if (s.command.effective.basename or "") in command_tools()]
+        names = command_tools()
+        extra = [(s.command, s) for s in site.script.sites if (s.command.effective.basename or "") in names]
         if not calls and not extra:
             return None
         state = ctx.model.state
@@ -245,11 +246,7 @@ without a static value), for exec-form RUN, non-POSIX shells and scripts the she
         state = ctx.model.state
 
         def fills(run_inst) -> list[str]:
-            key = ("cache_mounts.fills", run_inst.start)
-            got = ctx.memo.get(key)
-            if got is None:
-                got = ctx.memo[key] = self._run_fills(ctx, run_inst)
-            return got
+            return self._run_fills(ctx, run_inst)
 
         for n in needs:
             if not _reads_cache(n, env):
@@ -267,46 +264,42 @@ without a static value), for exec-form RUN, non-POSIX shells and scripts the she
         return None
 
     @staticmethod
-    def _run_fills(ctx: Context, run_inst) -> list[str]:
+    def _run_caches(ctx: Context, run_inst) -> tuple[tuple[str, bool], ...]:
+        """(cache directory, read back?) of each cache an earlier or later RUN's tools write in its layer (those its
+        own cache mounts do not cover); "read back" is a store or an offline read. Once per RUN and pass."""
+        key = ("cache_mounts.run_caches", run_inst.start)
+        got = ctx.memo.get(key)
+        if got is not None:
+            return got
+        from dockerfix.model.pkgmgr import find_package_calls
+        from dockerfix.transforms._run import cache_mount_targets
+
+        got = ()
+        run = RunShell(ctx.document, run_inst)
+        stage = ctx.model.stage_of(run_inst)
+        if run.ok and stage is not None:
+            calls = find_package_calls(run.script)
+            names = command_tools()
+            extra = [(s.command, s) for s in run.script.sites if (s.command.effective.basename or "") in names]
+            if calls or extra:
+                state = ctx.model.state
+                env = state.env_at(run_inst)
+                needs = cache_needs(calls, extra, env, state.home_at(run_inst), state.root_base(stage))
+                mounted = [t.rstrip("/") for t in cache_mount_targets(run_inst)]
+                got = tuple((c.target, _reads_cache(n, env)) for n in needs for c in n.caches
+                            if not covers(mounted, c.target))
+        ctx.memo[key] = got
+        return got
+
+    @classmethod
+    def _run_fills(cls, ctx: Context, run_inst) -> list[str]:
         """The cache directories an earlier RUN fills in its layer (those its own cache mounts do not cover)."""
-        from dockerfix.model.pkgmgr import find_package_calls
+        return [t for t, _ in cls._run_caches(ctx, run_inst)]
 
-        run = RunShell(ctx.document, run_inst)
-        if not run.ok:
-            return []
-        state = ctx.model.state
-        stage = ctx.model.stage_of(run_inst)
-        if stage is None:
-            return []
-        calls = find_package_calls(run.script)
-        extra = [(s.command, s) for s in run.script.sites if (s.command.effective.basename or "") in command_tools()]
-        if not calls and not extra:
-            return []
-        needs = cache_needs(calls, extra, state.env_at(run_inst), state.home_at(run_inst), state.root_base(stage))
-        from dockerfix.transforms._run import cache_mount_targets
-
-        mounted = [t.rstrip("/") for t in cache_mount_targets(run_inst)]
-        return [c.target for n in needs for c in n.caches if not covers(mounted, c.target)]
-
-    @staticmethod
-    def _run_reads(ctx: Context, run_inst) -> list[str]:
+    @classmethod
+    def _run_reads(cls, ctx: Context, run_inst) -> list[str]:
         """The cache directories a RUN reads back (stores, or caches it reads offline), its own mounts aside."""
-        from dockerfix.model.pkgmgr import find_package_calls
-        from dockerfix.transforms._run import cache_mount_targets
-
-        run = RunShell(ctx.document, run_inst)
-        stage = ctx.model.stage_of(run_inst)
-        if not run.ok or stage is None:
-            return []
-        state = ctx.model.state
-        calls = find_package_calls(run.script)
-        extra = [(s.command, s) for s in run.script.sites if (s.command.effective.basename or "") in command_tools()]
-        if not calls and not extra:
-            return []
-        env = state.env_at(run_inst)
-        needs = cache_needs(calls, extra, env, state.home_at(run_inst), state.root_base(stage))
-        mounted = [t.rstrip("/") for t in cache_mount_targets(run_inst)]
-        return [c.target for n in needs if _reads_cache(n, env) for c in n.caches if not covers(mounted, c.target)]
+        return [t for t, reads in cls._run_caches(ctx, run_inst) if reads]
 
     def _flags_edit(self, ctx: Context, site: RunSite, flags: list[str]) -> Edit:
         """The mount flags before the RUN's command, on the RUN's line, or each on its own continuation line when
