@@ -23,6 +23,9 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parent / "data"
 BEFORE = DATA / "corpus_fixes_before.json"
 CHANGES = DATA / "corpus_fix_changes.tsv"
+MORE = DATA / "corpus_changes"
+"""Later changes, one list per piece of work (``<topic>.tsv``, same columns). Such a list names its own rules in
+lines ``#rule <id><TAB><text>``: one rule per kind of change the work meant to make."""
 
 RULES: dict[str, str] = {
     "R1-cache-filled-earlier": "no safe cache mount on a path an earlier instruction or stage fills, or that a later "
@@ -61,6 +64,27 @@ RULES: dict[str, str] = {
 """The rules of the issue that may explain a difference, one line each (as the annotators understood them: the
 issue text is the authority)."""
 
+
+def _lists() -> list:
+    return [CHANGES, *sorted(MORE.glob("*.tsv"))]
+
+
+def _more_rules() -> dict[str, str]:
+    rules = {}
+    for path in sorted(MORE.glob("*.tsv")):
+        for raw in path.read_text(encoding="utf-8").splitlines():
+            if raw.startswith("#rule "):
+                rid, _, text = raw[len("#rule "):].partition("\t")
+                rules[rid.strip()] = text.strip()
+    return rules
+
+
+RULES.update(_more_rules())
+
+
+def _listed():
+    return [e for path in _lists() for e in cf.read_tsv(path)]
+
 CLASSES = ("safe", "unsafe", "finding", "error", "-")
 
 
@@ -80,14 +104,15 @@ cf = _script()
 
 
 # ------------------------------------------------------------------ the list itself (no corpus needed)
-def test_changes_list_is_well_formed():
-    listed = cf.read_tsv(CHANGES)
+@pytest.mark.parametrize("path", _lists(), ids=lambda p: p.name)
+def test_changes_list_is_well_formed(path):
+    listed = cf.read_tsv(path)
     before = cf.load_dump(BEFORE)
     files = set(before["files"])
     problems = []
     seen: dict[tuple[str, ...], int] = {}
     for e in listed:
-        where = f"{CHANGES.name}:{e.lineno}"
+        where = f"{path.name}:{e.lineno}"
         if e.rule not in RULES:
             problems.append(f"{where}: unknown rule {e.rule!r} (known: {', '.join(RULES)})")
         b, a = e.row[3], e.row[4]
@@ -207,13 +232,14 @@ def test_same_corpus_files(corpus_diff):
 
 def test_every_difference_is_explained(corpus_diff):
     _, _, differences = corpus_diff
-    listed = {e.row for e in cf.read_tsv(CHANGES)}
+    listed = {e.row for e in _listed()}
     unexplained = [d for d in differences if d.row not in listed]
     if unexplained:
         rows = cf.proposals_tsv(cf.classify(unexplained, CORPUS))
         pytest.fail(
             f"{len({d.row for d in unexplained})} corpus difference(s) since the before dump are not explained in "
-            f"tests/data/{CHANGES.name}. Paste these rows there, check each proposed rule (RULES in this module) "
+            f"tests/data/{CHANGES.name} or tests/data/{MORE.name}/*.tsv. Paste these rows into the list of the work "
+            "that made them (a new topic gets its own file with its #rule lines), check each proposed rule (RULES in this module) "
             "against the diff and the reason, and fix the rule or drop the REVIEW note; a difference no rule "
             "explains is a regression:\n" + rows,
             pytrace=False,
@@ -223,10 +249,10 @@ def test_every_difference_is_explained(corpus_diff):
 def test_no_stale_entries(corpus_diff):
     _, _, differences = corpus_diff
     current = {d.row for d in differences}
-    stale = [e for e in cf.read_tsv(CHANGES) if e.row not in current]
+    stale = [(path, e) for path in _lists() for e in cf.read_tsv(path) if e.row not in current]
     if stale:
         pytest.fail(
-            f"listed in tests/data/{CHANGES.name} but no longer a difference (remove them):\n"
-            + "\n".join(f"line {e.lineno}: " + cf.tsv_line((*e.row, e.rule)) for e in stale),
+            "listed but no longer a difference (remove them):\n"
+            + "\n".join(f"{path.name}:{e.lineno}: " + cf.tsv_line((*e.row, e.rule)) for path, e in stale),
             pytrace=False,
         )
