@@ -24,6 +24,7 @@ class ApkNoCache(InsertFlag):
     answers = ("DL3019",)
     image_differences = ("var/cache/apk/*",)
     name = "apk-no-cache"
+    triggers = ("apk",)
     summary = "Use `apk add --no-cache` so the package index and cache stay out of the layer"
     safety = "mixed"
     flag = "--no-cache"

@@ -21,6 +21,7 @@ class CondaClean(AppendCleanup):
     code = "DFX111"
     image_differences = ("opt/conda/pkgs/*", "root/.conda/pkgs/*")
     name = "conda-clean"
+    triggers = ("conda", "mamba")
     summary = "Run `conda clean -afy` (mamba, micromamba) in the RUN that installs packages"
     safety = "safe"
     fix_title = "Append `{command}`"

@@ -16,6 +16,7 @@ def _is_dnf_conf(path: str) -> bool:
 class DnfNoWeakDeps(InsertFlag):
     code = "DFX114"
     name = "dnf-no-weak-deps"
+    triggers = ("dnf",)
     summary = "Use `dnf install --setopt=install_weak_deps=False` to skip weak dependencies"
     safety = "unsafe"
     is_cleanup = False

@@ -17,6 +17,7 @@ class GemNoDocument(InsertFlag):
     code = "DFX110"
     image_differences = ("usr/local/lib/ruby/gems/*/doc/*", "usr/local/bundle/doc/*", "var/lib/gems/*/doc/*", "usr/lib/ruby/gems/*/doc/*")
     name = "gem-no-document"
+    triggers = ("gem",)
     summary = "Use `gem install --no-document` so no ri/rdoc documentation is generated"
     safety = "safe"
     flag = "--no-document"

@@ -460,6 +460,10 @@ class MultiStage(Transform):
     safety = "unsafe"
     declares = frozenset({"stages", "final-config"})
     after = ()
+    # it reports only a final stage that runs a build it knows: these are the words of those commands (`go build`,
+    # `npm run build`, `yarn build`, `tsc`, `mvn package`, `gradle build`, `cargo build`, `dotnet publish`, a pip
+    # install after build packages)
+    triggers = ("go", "npm", "yarn", "pnpm", "tsc", "npx", "mvn", "gradle", "cargo", "dotnet", "pip")
     docs = """\
 ## What it does
 Finds a final stage that compiles or bundles something (Go `go build`, Node `npm run build`/`tsc`, Python

@@ -24,6 +24,7 @@ class NpmCacheClean(AppendCleanup):
     code = "DFX108"
     image_differences = ("root/.npm/*", "home/*/.npm/*")
     name = "npm-cache-clean"
+    triggers = ("npm",)
     summary = "Run `npm cache clean --force` in the RUN that installs packages"
     safety = "mixed"
     fix_title = "Append `{command}`"
@@ -97,8 +98,17 @@ still clean the cache by hand before the removal.
     def unsafe_reason(self, ctx: Context, site: RunSite, calls: list[PackageCall]) -> str | None:
         for other in later_sites(ctx, site):
             for c in other.calls():
-                if c.manager == "npm" and c.has_option(*_OFFLINE):
-                    return f"line {other.inst.start_line} runs npm from the cache (--offline/--prefer-offline)"
+                if c.manager == "npm" and c.has_option("--prefer-offline"):
+                    return f"line {other.inst.start_line} runs npm from the cache first (--prefer-offline)"
+        return None
+
+    def offline_reason(self, ctx: Context, site: RunSite) -> str | None:
+        """A later step that installs from the cache only fails once it is cleaned: no fix, even with --unsafe."""
+        for other in later_sites(ctx, site):
+            for c in other.calls():
+                if c.manager == "npm" and c.has_option("--offline"):
+                    return (f"cleaning the cache breaks a later step: line {other.inst.start_line} runs npm "
+                            "from the cache only (--offline)")
         return None
 
 

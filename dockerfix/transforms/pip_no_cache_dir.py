@@ -25,6 +25,7 @@ class PipNoCacheDir(InsertFlag):
     answers = ("DL3042",)
     image_differences = ("root/.cache/pip/*", "home/*/.cache/pip/*", "root/.cache/uv/*", "home/*/.cache/uv/*")
     name = "pip-no-cache-dir"
+    triggers = ("pip", "python", "uv")
     summary = "Use `pip install --no-cache-dir` so pip's download and wheel cache stays out of the layer"
     safety = "safe"
     flag = "--no-cache-dir"

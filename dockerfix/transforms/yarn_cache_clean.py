@@ -62,6 +62,7 @@ class YarnCacheClean(AppendCleanup):
     answers = ("DL3060",)
     image_differences = ("usr/local/share/.cache/yarn/*", "root/.cache/yarn/*", "home/*/.cache/yarn/*")
     name = "yarn-cache-clean"
+    triggers = ("yarn",)
     summary = "Run `yarn cache clean` in the RUN that installs packages (Yarn Classic)"
     safety = "mixed"
     fix_title = "Append `{command}`"
@@ -135,8 +136,17 @@ covers the cache (`*/.cache/yarn`, `*/.yarn-cache`, `$YARN_CACHE_FOLDER`).
     def unsafe_reason(self, ctx: Context, site: RunSite, calls: list[PackageCall]) -> str | None:
         for other in later_sites(ctx, site):
             for c in other.calls():
-                if c.manager == "yarn" and c.has_option(*_OFFLINE):
-                    return f"line {other.inst.start_line} runs yarn from the cache (--offline/--prefer-offline)"
+                if c.manager == "yarn" and c.has_option("--prefer-offline"):
+                    return f"line {other.inst.start_line} runs yarn from the cache first (--prefer-offline)"
+        return None
+
+    def offline_reason(self, ctx: Context, site: RunSite) -> str | None:
+        """A later step that installs from the cache only fails once it is cleaned: no fix, even with --unsafe."""
+        for other in later_sites(ctx, site):
+            for c in other.calls():
+                if c.manager == "yarn" and c.has_option("--offline"):
+                    return (f"cleaning the cache breaks a later step: line {other.inst.start_line} runs yarn "
+                            "from the cache only (--offline)")
         return None
 
 

@@ -20,6 +20,7 @@ class ZypperClean(AppendCleanup):
     answers = ("DL3036",)
     image_differences = ("var/cache/zypp/*",)
     name = "zypper-clean"
+    triggers = ("zypper",)
     summary = "Run `zypper clean -a` in the RUN that installs packages"
     safety = "safe"
     fix_title = "Append `{command}`"
