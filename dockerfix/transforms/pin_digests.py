@@ -167,6 +167,21 @@ class RefreshDigests(_PinBase):
 For references pinned as `name:tag@sha256:...`, asks the registry where the tag points now and replaces the digest
 when it moved (what Renovate's digest updates do). Run it in the PR bot to keep pins fresh.
 
+## Why
+A pin makes the build reproducible, but it also freezes it: the base image's security fixes land under the tag, not
+under the old digest. Refreshing the pins in a reviewed pull request keeps both, a build that only changes when a
+commit says so and a base that does not fall behind.
+
+## Example
+When `python:3.12-slim` has moved on since the pin was written,
+```dockerfile
+FROM python:3.12-slim@sha256:a7fee71b...
+```
+becomes
+```dockerfile
+FROM python:3.12-slim@sha256:3f1b0e6c...
+```
+
 ## Fix safety
 Unsafe: the new digest is a different image. Not on by default: select it (`--refresh-digests`).
 """
