@@ -5,6 +5,10 @@ Analysis ("where") reads the final stage: which ecosystem builds what (Go, Node,
 ENTRYPOINT/CMD, files the entrypoint reads), and whether the runtime needs a shell. The rewrite ("how") is one edit
 replacing the stage's span: the original stage, renamed ``builder`` (with small edits: ``CGO_ENABLED=0``, a Python
 virtualenv), then a runtime stage rendered from ``dockerfix/templates/<ecosystem>.j2``. Always unsafe, for review.
+
+The plan is one typed record (:class:`Plan`): :func:`_plan` runs the steps every ecosystem shares (stage names,
+setup commands, runtime packages, what the runtime repeats, the moved configuration), and one planner per ecosystem
+(:data:`PLANNERS`, each next to the name of its template) decides the runtime base and what is copied.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import re
 from dockerfix._record import dataclass, field
 TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
 if TYPE_CHECKING:
-    from typing import Iterable
+    from typing import Callable, Iterable
 
 from dockerfix.model import ecosystems as eco
 from dockerfix.model.stages import Stage
@@ -45,24 +49,98 @@ GO_DISTROLESS = "gcr.io/distroless/static-debian12"
 RUST_DISTROLESS = "gcr.io/distroless/cc-debian12"
 VENV = "/opt/venv"
 
-
 class NoFix(Exception):
     """The stage builds something, but the analysis cannot write a runtime stage it trusts (the reason)."""
 
 
+@dataclass(frozen=True)
+class Jar:
+    """A Java archive (or ``installDist`` folder) the runtime stage copies: ``COPY --from=builder SRC DEST``."""
+    src: str
+    dest: str
+
+
 @dataclass
 class Plan:
+    """What the split writes, filled once by the shared steps (:func:`_plan`), then by the ecosystem's planner
+    (:data:`PLANNERS`), then by the runtime configuration (:func:`_runtime_config`). The template fields are the
+    variables of ``dockerfix/templates/_runtime.j2`` and the ecosystem's template (:meth:`template_values`)."""
+
     ecosystem: str
     build: Instruction
     """The RUN that builds (the first one)."""
-    template: str
-    values: dict
+    cwd: str
+    """The working directory of the build command."""
+    builder: str
+    """The name of the builder stage (the original stage, renamed)."""
+    runtime_name: str | None
+    """The final stage's name as written, which moves to the runtime stage; None when it had none."""
+    platform: str | None
+    settings_base: str | None
+    """The ``runtime-base`` setting: the runtime base image the user asked for."""
+    users: list[str]
+    """User-creation commands of the stage (anywhere)."""
+    setup_before: list[str]
+    """Filesystem setup commands (mkdir, chown...) of RUNs before the build."""
+    setup_after: list[str]
+    """Filesystem setup commands of RUNs after the build."""
+    manager: str | None
+    """The system package manager whose packages the runtime installs again (apt-get or apk), None when none."""
+    packages: list[str]
+    """The runtime packages: installed packages minus build tools, headers replaced by their runtime libraries."""
+    dropped: list[str]
+    """The build packages that stay in the builder."""
+    # ---- the planner's answers
+    runtime_base: str = ""
+    artefacts: list[str] = field(default_factory=list)
+    """What the ecosystem's template copies from the builder (the message lists them before ``copies``)."""
+    copies: list[str] = field(default_factory=list)
+    """Other paths copied from the builder to the same place (entrypoint files, runtime assets)."""
+    user: str | None = None
+    ca_certificates: bool = False
+    binaries: list[str] = field(default_factory=list)
+    outputs: list[str] = field(default_factory=list)
+    jars: list[Jar] = field(default_factory=list)
+    app_dir: str | None = None
+    lockfile: str | None = None
+    lockfile_install: bool = False
+    venv: str = VENV
+    # ---- the runtime configuration
+    pre_run: list[str] = field(default_factory=list)
+    """Commands of the runtime stage's RUN before WORKDIR and the copies (packages, users)."""
+    post_run: list[str] = field(default_factory=list)
+    """Commands of the runtime stage's RUN after the copies (file setup)."""
+    moved: list[Instruction] = field(default_factory=list)
+    """Instructions that move from the builder to the runtime stage (with their comments)."""
+    moved_blocks: list[str] = field(default_factory=list)
+    envs: list[str] = field(default_factory=list)
+    args: list[str] = field(default_factory=list)
+    workdir: str | None = None
+    # ---- the builder's edits and the message
     builder_inserts: dict[int, list[tuple[int, str]]] = field(default_factory=dict)
     """Instruction start -> [(document offset, text)] edits inside the builder's instructions."""
     before: dict[int, str] = field(default_factory=dict)
     """Instruction start -> text to put before it (and its comments) in the builder."""
     notes: list[str] = field(default_factory=list)
     review: list[str] = field(default_factory=list)
+
+    @property
+    def template(self) -> str:
+        return PLANNERS[self.ecosystem].template
+
+    @property
+    def copied(self) -> list[str]:
+        """Everything the runtime stage copies from the builder."""
+        return self.artefacts + self.copies
+
+    def template_values(self) -> dict:
+        return {"builder": self.builder, "runtime_name": self.runtime_name, "platform": self.platform,
+                "runtime_base": self.runtime_base, "user": self.user, "workdir": self.workdir,
+                "copies": self.copies, "pre_run": self.pre_run, "post_run": self.post_run,
+                "moved": self.moved_blocks, "args": self.args, "envs": self.envs,
+                "ca_certificates": self.ca_certificates, "binaries": self.binaries, "outputs": self.outputs,
+                "jars": self.jars, "app_dir": self.app_dir, "lockfile": self.lockfile,
+                "lockfile_install": self.lockfile_install, "venv": self.venv}
 
 
 def _commands(doc: Document, inst: Instruction):
@@ -406,51 +484,26 @@ def _assets(a: Analysis, source_ext: tuple[str, ...]) -> tuple[list[str], list[s
     return _dedupe(p for p in out if p and p != "/"), notes
 
 
-# ------------------------------------------------------------------ per ecosystem plans
-def _go_outputs(a: Analysis, cwd: str, cmd) -> list[str]:
-    w = [x for x in eco.words(cmd)]
-    sub = w[1]
-    o = eco.option_value(cmd, "-o")
-    pkgs = [x for x in w[2:] if x and not x.startswith("-") and x != o]
-    if sub == "build" and o:
-        if "$" in o:
-            raise NoFix(f"the go build output `{o}` uses a variable")
-        return [posixpath.normpath(posixpath.join(cwd, o))]
-    name = None
-    if pkgs and pkgs[-1] not in (".", "./", "./..."):
-        name = posixpath.basename(pkgs[-1].rstrip("/").replace("@latest", "").split("@")[0])
-    else:
-        mod = a.read_context("go.mod")
-        m = re.search(r"^module\s+(\S+)", mod or "", re.M)
-        name = posixpath.basename(m.group(1)) if m else None
-    if not name:
-        raise NoFix("`go build` without `-o` and without a visible go.mod: the binary's name is unknown")
-    if sub == "install":
-        return [f"/go/bin/{name}"]
-    return [posixpath.join(cwd, name)]
 
+def _follow_moves(a: Analysis, outs: list[str]) -> list[str]:
+    """Build outputs after ``mv``/``cp`` commands of later RUNs (``mv app /usr/local/bin/``)."""
+    outs = list(outs)
+    for _inst, cwd, c in a.commands():
+        if c.basename not in ("mv", "cp", "install"):
+            continue
+        vals = [x for x in eco.words(c)[1:] if x is not None and not x.startswith("-")]
+        if len(vals) != 2 or "$" in "".join(vals):
+            continue
+        src = posixpath.normpath(posixpath.join(cwd, vals[0]))
+        dst = posixpath.normpath(posixpath.join(cwd, vals[1]))
+        if src in outs:
+            if vals[1].endswith("/") or dst in ("/usr/local/bin", "/usr/bin", "/bin", "/app", "/usr/local/sbin"):
+                dst = posixpath.join(dst, posixpath.basename(src))
+            outs.append(dst)
+            if c.basename == "mv":
+                outs.remove(src)
+    return outs
 
-def _uses_cgo(a: Analysis) -> list[str]:
-    why = []
-    for inst in a.envs + a.args:
-        if re.search(r"\bCGO_ENABLED=[\"']?1", inst.line):
-            why.append(f"CGO_ENABLED=1 on line {inst.start_line}")
-    for inst, _c, r, cmds in a.runs:
-        if re.search(r"\bCGO_ENABLED=[\"']?1", inst.line):
-            why.append(f"CGO_ENABLED=1 on line {inst.start_line}")
-    for rel in a.context_files("*.go") + a.context_files("*/*.go") + a.context_files("*/*/*.go"):
-        src = a.read_context(rel, 100_000) or ""
-        if re.search(r'^\s*import\s+"C"|^\s*"C"\s*$', src, re.M):
-            why.append(f"{rel} imports \"C\"")
-            break
-    return why
-
-
-def _cgo_disabled(a: Analysis, inst: Instruction, cmd) -> bool:
-    if any(x.name == "CGO_ENABLED" for x in cmd.assignments):
-        return True
-    scope = a.ctx.model.scope_at(inst)
-    return scope.get("CGO_ENABLED") == "0"
 
 
 class MultiStage(Transform):
@@ -460,10 +513,6 @@ class MultiStage(Transform):
     safety = "unsafe"
     declares = frozenset({"stages", "final-config"})
     after = ()
-    # it reports only a final stage that runs a build it knows: these are the words of those commands (`go build`,
-    # `npm run build`, `yarn build`, `tsc`, `mvn package`, `gradle build`, `cargo build`, `dotnet publish`, a pip
-    # install after build packages)
-    triggers = ("go", "npm", "yarn", "pnpm", "tsc", "npx", "mvn", "gradle", "cargo", "dotnet", "pip")
     docs = """\
 ## What it does
 Finds a final stage that compiles or bundles something (Go `go build`, Node `npm run build`/`tsc`, Python
@@ -533,7 +582,7 @@ user, and only has the files the analysis could see. The message lists what move
         if hit is None:
             return
         ecosystem, build, cwd, cmd = hit
-        msg = (f"the final stage builds {_LABEL[ecosystem]} (line {build.start_line}) and ships the toolchain "
+        msg = (f"the final stage builds {PLANNERS[ecosystem].label} (line {build.start_line}) and ships the toolchain "
                f"with it (base `{a.base}`)")
         try:
             plan = _plan(a, ecosystem, build, cwd, cmd)
@@ -542,19 +591,15 @@ user, and only has the files the analysis could see. The message lists what move
             yield self.diagnostic(stage.from_inst, msg, reason=str(exc))
             return
         message = msg + ". " + _explain(plan)
-        fix = Fix.unsafe(f"Split into a builder and a {plan.values['runtime_base']} runtime stage", edit)
+        fix = Fix.unsafe(f"Split into a builder and a {plan.runtime_base} runtime stage", edit)
         yield self.diagnostic(stage.from_inst, message, fix, reason="changes the runtime image; review the split",
                               span=(stage.from_inst.keyword_span[0], stage.from_inst.keyword_span[1]))
 
 
-_LABEL = {"go": "a Go binary", "node": "a Node bundle", "python": "native Python packages",
-          "java": "a Java archive", "rust": "a Rust binary", "dotnet": "a .NET app"}
-
 
 def _explain(plan: Plan) -> str:
-    v = plan.values
-    parts = [f"The original stage becomes `{v['builder']}`; a `{v['runtime_base']}` runtime stage copies "
-             + (", ".join(f"`{x}`" for x in plan.values.get("_copied", [])) or "the build output") + "."]
+    parts = [f"The original stage becomes `{plan.builder}`; a `{plan.runtime_base}` runtime stage copies "
+             + (", ".join(f"`{x}`" for x in plan.copied) or "the build output") + "."]
     parts.extend(n[:1].upper() + n[1:].rstrip(".") + "." for n in plan.notes)
     if plan.review:
         parts.append("Review: " + "; ".join(plan.review) + ".")
@@ -615,233 +660,192 @@ def _stage_name_as_written(stage: Stage) -> str | None:
     return a[2] if stage.name is not None else None
 
 
+# ------------------------------------------------------------------ the plan: shared steps, then one planner
 def _plan(a: Analysis, ecosystem: str, build: Instruction, cwd: str, cmd) -> Plan:
+    """The split of the stage: the steps every ecosystem shares around the ecosystem's planner."""
     if a.shells:
         raise NoFix("the stage sets SHELL; the runtime stage would need to repeat it")
     if a.cwd_unknown:
         raise NoFix("a WORKDIR or COPY destination uses a variable whose value is unknown")
-    settings_base = a.ctx.setting("runtime-base")
     builder = _builder_name(a)
-    plan = Plan(ecosystem, build, ecosystem, {})
-    v = plan.values
-    v["builder"] = builder
-    v["runtime_name"] = _stage_name_as_written(a.stage)
-    if v["runtime_name"]:
-        plan.notes.append(f"`{v['runtime_name']}` now names the runtime stage, so `--target {v['runtime_name']}` "
-                          f"still builds the final image; the build environment is `{builder}`")
+    runtime_name = _stage_name_as_written(a.stage)
     pf = a.stage.platform
-    v["platform"] = pf if pf and "BUILDPLATFORM" not in pf else None
     users, post, pre = _setup_commands(a, build.start)
-    argv = a.argv()
-    shell_why = a.needs_shell()
-    final_user = a.final_user()
-    copies: list[str] = []
-    binaries: list[str] = []
-    review: list[str] = plan.review
-    manager, packages, dropped, unknown = _runtime_packages(a, plan.notes)
+    notes: list[str] = []
+    if runtime_name:
+        notes.append(f"`{runtime_name}` now names the runtime stage, so `--target {runtime_name}` "
+                     f"still builds the final image; the build environment is `{builder}`")
+    manager, packages, dropped, unknown = _runtime_packages(a, notes)
+    plan = Plan(ecosystem, build, cwd, builder, runtime_name, pf if pf and "BUILDPLATFORM" not in pf else None,
+                a.ctx.setting("runtime-base"), users, pre, post, manager, packages, dropped, notes=notes)
     if unknown:
         plan.notes.append(f"no runtime library is known for {', '.join(unknown)}, so it is kept in the runtime "
                           "stage; replace it with its runtime package")
-    base_has_shell = True
-
-    if ecosystem in ("go", "rust"):
-        if post:
-            shell_why.append("file setup runs after the build")
-        if final_user and final_user.split(":")[0] not in ("root", "0", "nonroot", "65532") and \
-                not final_user.split(":")[0].isdigit():
-            shell_why.append(f"USER {final_user} must exist in the image")
-        outs: list[str] = []
-        for inst, c_cwd, c in a.commands():
-            if (ecosystem == "go" and eco.is_go_build(c)) or (ecosystem == "rust" and eco.is_rust_build(c)):
-                outs.extend(_go_outputs(a, c_cwd, c) if ecosystem == "go" else _rust_outputs(a, c_cwd, c))
-        if not outs:
-            raise NoFix("the build output is unknown")
-        outs = _follow_moves(a, outs)
-        if ecosystem == "go":
-            cgo = _uses_cgo(a)
-            if cgo:
-                shell_why = shell_why + [f"the code uses cgo ({cgo[0]})"]
-            if shell_why:
-                runtime = a.base_raw
-                plan.notes.append(f"the runtime keeps the original base `{a.base}` because "
-                                  + "; ".join(shell_why) + " (a slim Debian of the same release would do too)")
-                v["ca_certificates"] = False
-            else:
-                runtime = "scratch" if a.ctx.setting("go-runtime") == "scratch" else GO_DISTROLESS
-                v["ca_certificates"] = runtime == "scratch"
-                for inst, _c, c in a.commands():
-                    if eco.is_go_build(c) and not _cgo_disabled(a, inst, c):
-                        r = RunShell(a.doc, inst)
-                        at = r.doc_span(c.span)[0]
-                        plan.builder_inserts.setdefault(inst.start, []).append((at, "CGO_ENABLED=0 "))
-                plan.notes.append("the binary is built with CGO_ENABLED=0 so it runs without libc"
-                                  + ("" if a.has_context else " (the Go sources are not visible: check for cgo)"))
-        else:
-            needs_libs = [p for p in packages if p not in ("ca-certificates",)]
-            if shell_why or (needs_libs and manager != "apk"):
-                runtime = f"debian:{eco.debian_codename(a.base)}-slim"
-                if not shell_why:
-                    shell_why.append("runtime libraries must be installed")
-                plan.notes.append(f"the runtime is `{runtime}` because " + "; ".join(shell_why))
-            else:
-                runtime = RUST_DISTROLESS
-            v["ca_certificates"] = runtime.startswith("debian:")
-        if settings_base:
-            runtime = settings_base
-            v["ca_certificates"] = ecosystem == "go" or v["ca_certificates"]
-        base_has_shell = eco.has_shell_image(runtime) and not runtime.startswith(GO_DISTROLESS)
-        if runtime != a.base_raw and final_user is None:
-            v["user"] = "nonroot:nonroot" if "distroless" in runtime else "65532:65532"
-            review.append(f"the program now runs as user {v['user']}: check what it writes")
-        binaries = outs
-        entry = [p for p in _entry_paths(a) if not _under(p, outs)]
-        assets, notes = _assets(a, (".go", ".rs", ".mod", ".sum", ".toml", ".lock"))
-        plan.notes.extend(dict.fromkeys(notes))
-        copies = _dedupe(entry + [x for x in assets if not _under(x, outs)])
-        v["binaries"] = binaries
-    elif ecosystem == "node":
-        runtime = settings_base or eco.slim_variant(a.base_raw) or a.base_raw
-        app = cwd
-        lock = None
-        for name in ("package-lock.json", "npm-shrinkwrap.json"):
-            if a.read_context(name, 10) is not None:
-                lock = name
-        if a.first(lambda c: c.basename in ("yarn", "pnpm")) is not None:
-            raise NoFix("yarn and pnpm projects are not split yet (only npm)")
-        native = any(p and eco.is_build_package(p) for _i, _m, ps in a.package_installs() for p in ps)
-        outs = _node_outputs(a, app, argv)
-        v["app_dir"] = app
-        v["lockfile"] = lock
-        v["lockfile_install"] = bool(lock and outs and not native)
-        v["outputs"] = outs
-        if v["lockfile_install"]:
-            assets, notes = _assets(a, (".ts", ".tsx", ".js", ".jsx", ".mjs", ".cjs", ".vue", ".svelte"))
-            plan.notes.extend(dict.fromkeys(notes))
-            entry = _entry_paths(a)
-            copies = _dedupe([x for x in assets + entry if not _under(x, outs) and x != app])
-            copied_main = [f"{app}/package.json", f"{app}/{lock}"] + outs
-            plan.notes.append("production dependencies are installed again with `npm ci --omit=dev`")
-        else:
-            copied_main = [app]
-            plan.notes.append(f"the whole {app} is copied and dev dependencies are removed with "
-                              "`npm prune --omit=dev`" + (" (native modules were built with the toolchain)"
-                                                          if native else
-                                                          "" if lock else " (no package-lock.json is visible)"))
-        v["_copied_main"] = copied_main
-        packages = [p for p in packages if not eco.is_build_package(p)]
-        if runtime != a.base_raw:
-            review.append(f"`{runtime}` has no compilers or extra OS packages: check native modules and tools "
-                          "the app runs")
-    elif ecosystem == "python":
-        if not eco.repo_name(a.base).split("/")[-1] in ("python",):
-            raise NoFix(f"the virtualenv rewrite needs a `python` base image, not `{a.base}`")
-        if (eco.split_image(a.base)[1] or "").startswith("2"):
-            raise NoFix("Python 2 has no `venv` module")
-        for inst, _c, c in a.commands():
-            from dockerfix.model.pkgmgr import parse_package_call
-
-            call = parse_package_call(c)
-            if call is None or call.manager != "pip" or not call.is_install:
-                continue
-            if call.has_option("--user", "--target", "-t", "--prefix", "--root"):
-                raise NoFix("pip installs with --user/--target/--prefix: the packages would not be in the venv")
-            first = call.invocation[0].value or ""
-            if first.startswith("/"):
-                raise NoFix(f"pip runs as `{first}`, which bypasses the virtualenv")
-        runtime = settings_base or eco.slim_variant(a.base_raw) or a.base_raw
-        v["venv"] = VENV
-        if any(i.keyword == "ENV" and "VIRTUAL_ENV" in i.line for i in a.envs):
-            raise NoFix("the stage already sets up a virtualenv")
-        plan.before[build.start] = _env().get_template("builder_python.j2").render(venv=VENV)
-        copies = _dedupe([d for d in a.copy_dests + [cwd, a.cwd] if d != "/" and not _under(d, [VENV])])
-        if dropped:
-            plan.notes.append(f"The build packages ({', '.join(dropped)}) stay in `{builder}`"
-                              + (f"; the runtime installs {', '.join(p for p in packages)}" if packages else ""))
-        plan.notes.append(f"packages are installed into a virtualenv {VENV} in `{builder}` and copied")
-    elif ecosystem == "java":
-        ver = eco.java_version(a.base)
-        if ver is None and not settings_base:
-            raise NoFix(f"the Java version of `{a.base}` is unknown")
-        runtime = settings_base or f"eclipse-temurin:{ver}-jre"
-        jars = []
-        for inst, c_cwd, c in a.commands():
-            if not eco.is_java_build(c):
-                continue
-            w = [x or "" for x in eco.words(c)]
-            if c.basename in ("mvn", "mvnw"):
-                jars.append({"src": f"{c_cwd}/target/*.jar", "dest": f"{c_cwd}/target/"})
-            elif "installDist" in w:
-                jars.append({"src": f"{c_cwd}/build/install", "dest": f"{c_cwd}/build/install"})
-            else:
-                jars.append({"src": f"{c_cwd}/build/libs/*.jar", "dest": f"{c_cwd}/build/libs/"})
-        v["jars"] = [dict(t) for t in {tuple(j.items()) for j in jars}]
-        v["jars"].sort(key=lambda j: j["src"])
-        jar_dirs = [j["dest"].rstrip("/") for j in v["jars"]]
-        assets, notes = _assets(a, (".java", ".kt", ".gradle", ".kts", ".xml"))
-        plan.notes.extend(dict.fromkeys(notes))
-        copies = _dedupe([x for x in _follow_moves(a, []) + _entry_paths(a) + assets if not _under(x, jar_dirs)])
-        binaries = [j["src"] for j in v["jars"]]
-    elif ecosystem == "dotnet":
-        outs = []
-        for inst, c_cwd, c in a.commands():
-            if eco.is_dotnet_publish(c):
-                o = eco.option_value(c, "-o", "--output")
-                if not o or "$" in o:
-                    raise NoFix("`dotnet publish` without a static `-o`: the publish folder is unknown")
-                outs.append(posixpath.normpath(posixpath.join(c_cwd, o)))
-        ver = eco.dotnet_version(a.base)
-        if ver is None and not settings_base:
-            raise NoFix(f"the .NET version of `{a.base}` is unknown")
-        runtime = settings_base or f"mcr.microsoft.com/dotnet/aspnet:{ver}"
-        v["outputs"] = _dedupe(outs)
-        assets, notes = _assets(a, (".cs", ".csproj", ".sln", ".fs", ".fsproj", ".props", ".targets"))
-        plan.notes.extend(dict.fromkeys(notes))
-        copies = _dedupe([x for x in _entry_paths(a) + assets if not _under(x, outs)])
-        binaries = v["outputs"]
-        review.append("`aspnet` includes ASP.NET Core; a console app can use `mcr.microsoft.com/dotnet/runtime`")
-    else:  # pragma: no cover - detect() only returns the names above
-        raise NoFix(ecosystem)
-
-    base_has_shell = eco.has_shell_image(runtime)
-    v["runtime_base"] = runtime
-    if a.base_raw in (runtime,) and ecosystem in ("node", "python"):
+    planner = PLANNERS[ecosystem]
+    planner.plan(a, plan)
+    runtime = plan.runtime_base
+    if a.base_raw == runtime and planner.same_base_note:
         plan.notes.append(f"the runtime uses the same base `{runtime}` without the build tools and sources")
-    # what the runtime stage repeats
-    pre_run: list[str] = []
-    post_run: list[str] = []
-    if base_has_shell:
-        if packages and manager is not None:
-            if not eco.is_alpine(runtime) and manager == "apk" or eco.is_alpine(runtime) and manager != "apk":
+    _runtime_setup(plan, planner.repeats_setup or runtime == a.base_raw or plan.settings_base)
+    _runtime_config(a, plan)
+    if not plan.copied:
+        raise NoFix("nothing to copy into the runtime stage")
+    if planner.compiled:
+        plan.review.append("check that the program finds every file it reads at runtime (only the build output"
+                           + (" and " + ", ".join(plan.copies) if plan.copies else "") + " is copied)")
+    if planner.review:
+        plan.review.append(planner.review)
+    return plan
+
+
+def _runtime_setup(plan: Plan, all_setup: bool) -> None:
+    """The commands the runtime stage repeats: packages and users before the copies, file setup after them (all of
+    it, or only what ran after the build when ``all_setup`` is false)."""
+    runtime = plan.runtime_base
+    if eco.has_shell_image(runtime):
+        if plan.packages and plan.manager is not None:
+            if not eco.is_alpine(runtime) and plan.manager == "apk" or eco.is_alpine(runtime) and \
+                    plan.manager != "apk":
                 plan.notes.append("OS packages are not installed in the runtime stage (its package manager "
                                   "differs)")
             else:
-                pre_run.append(_install_line(manager, packages))
-        pre_run.extend(users)
-        post_run = list(dict.fromkeys(pre + post)) if ecosystem in ("python", "node", "java", "dotnet") or \
-            runtime == a.base_raw or settings_base else list(dict.fromkeys(post))
+                plan.pre_run.append(_install_line(plan.manager, plan.packages))
+        plan.pre_run.extend(plan.users)
+        plan.post_run = list(dict.fromkeys(plan.setup_before + plan.setup_after)) if all_setup else \
+            list(dict.fromkeys(plan.setup_after))
     else:
         skipped = []
-        if packages:
-            skipped.append(f"OS packages ({', '.join(packages)})")
-        if users or pre or post:
+        if plan.packages:
+            skipped.append(f"OS packages ({', '.join(plan.packages)})")
+        if plan.users or plan.setup_before or plan.setup_after:
             skipped.append("user and file setup commands")
         if skipped:
             plan.notes.append(f"`{runtime}` has no shell or package manager, so " + " and ".join(skipped)
                               + " are not repeated there")
-    v["pre_run"] = pre_run
-    v["post_run"] = post_run
-    v["copies"] = copies
-    _runtime_config(a, plan)
-    copied = list(v.get("_copied_main", [])) + binaries + ([VENV] if ecosystem == "python" else []) + copies
-    v["_copied"] = copied
-    if not copied:
-        raise NoFix("nothing to copy into the runtime stage")
-    if ecosystem in ("go", "rust", "java", "dotnet"):
-        review.append("check that the program finds every file it reads at runtime (only the build output"
-                      + (" and " + ", ".join(copies) if copies else "") + " is copied)")
-    if ecosystem == "python":
-        review.append("check that the runtime libraries cover every compiled extension (`ldd` on the .so files)")
-    return plan
+
+
+@dataclass(frozen=True)
+class Planner:
+    """One ecosystem's part of the split: ``plan`` sets the runtime base and what to copy (``template`` renders it)."""
+    plan: Callable[[Analysis, Plan], None]
+    template: str
+    """``dockerfix/templates/<template>.j2``."""
+    label: str
+    """What the stage builds, for the message."""
+    repeats_setup: bool
+    """The runtime repeats the file setup from before the build too (it has the same layout as the builder)."""
+    compiled: bool = False
+    """The runtime gets only the build output: ask the reviewer about files read at runtime."""
+    same_base_note: bool = False
+    review: str | None = None
+
+
+# ---- native binaries: Go and Rust (templates go.j2, rust.j2)
+def _native_shell_reasons(a: Analysis, plan: Plan) -> list[str]:
+    why = a.needs_shell()
+    if plan.setup_after:
+        why.append("file setup runs after the build")
+    final_user = a.final_user()
+    if final_user and final_user.split(":")[0] not in ("root", "0", "nonroot", "65532") and \
+            not final_user.split(":")[0].isdigit():
+        why.append(f"USER {final_user} must exist in the image")
+    return why
+
+
+def _native_outputs(a: Analysis, is_build, outputs) -> list[str]:
+    outs: list[str] = []
+    for _inst, c_cwd, c in a.commands():
+        if is_build(c):
+            outs.extend(outputs(a, c_cwd, c))
+    if not outs:
+        raise NoFix("the build output is unknown")
+    return _follow_moves(a, outs)
+
+
+def _native_runtime(a: Analysis, plan: Plan, outs: list[str], runtime: str) -> None:
+    """The runtime base, its user, and the binaries and files it gets (Go and Rust alike)."""
+    plan.runtime_base = runtime
+    if runtime != a.base_raw and a.final_user() is None:
+        plan.user = "nonroot:nonroot" if "distroless" in runtime else "65532:65532"
+        plan.review.append(f"the program now runs as user {plan.user}: check what it writes")
+    plan.binaries = plan.artefacts = outs
+    entry = [p for p in _entry_paths(a) if not _under(p, outs)]
+    assets, notes = _assets(a, (".go", ".rs", ".mod", ".sum", ".toml", ".lock"))
+    plan.notes.extend(dict.fromkeys(notes))
+    plan.copies = _dedupe(entry + [x for x in assets if not _under(x, outs)])
+
+
+def _go_outputs(a: Analysis, cwd: str, cmd) -> list[str]:
+    w = [x for x in eco.words(cmd)]
+    sub = w[1]
+    o = eco.option_value(cmd, "-o")
+    pkgs = [x for x in w[2:] if x and not x.startswith("-") and x != o]
+    if sub == "build" and o:
+        if "$" in o:
+            raise NoFix(f"the go build output `{o}` uses a variable")
+        return [posixpath.normpath(posixpath.join(cwd, o))]
+    name = None
+    if pkgs and pkgs[-1] not in (".", "./", "./..."):
+        name = posixpath.basename(pkgs[-1].rstrip("/").replace("@latest", "").split("@")[0])
+    else:
+        mod = a.read_context("go.mod")
+        m = re.search(r"^module\s+(\S+)", mod or "", re.M)
+        name = posixpath.basename(m.group(1)) if m else None
+    if not name:
+        raise NoFix("`go build` without `-o` and without a visible go.mod: the binary's name is unknown")
+    if sub == "install":
+        return [f"/go/bin/{name}"]
+    return [posixpath.join(cwd, name)]
+
+
+def _uses_cgo(a: Analysis) -> list[str]:
+    why = []
+    for inst in a.envs + a.args:
+        if re.search(r"\bCGO_ENABLED=[\"']?1", inst.line):
+            why.append(f"CGO_ENABLED=1 on line {inst.start_line}")
+    for inst, _c, r, cmds in a.runs:
+        if re.search(r"\bCGO_ENABLED=[\"']?1", inst.line):
+            why.append(f"CGO_ENABLED=1 on line {inst.start_line}")
+    for rel in a.context_files("*.go") + a.context_files("*/*.go") + a.context_files("*/*/*.go"):
+        src = a.read_context(rel, 100_000) or ""
+        if re.search(r'^\s*import\s+"C"|^\s*"C"\s*$', src, re.M):
+            why.append(f"{rel} imports \"C\"")
+            break
+    return why
+
+
+def _cgo_disabled(a: Analysis, inst: Instruction, cmd) -> bool:
+    if any(x.name == "CGO_ENABLED" for x in cmd.assignments):
+        return True
+    scope = a.ctx.model.scope_at(inst)
+    return scope.get("CGO_ENABLED") == "0"
+
+
+def plan_go(a: Analysis, plan: Plan) -> None:
+    shell_why = _native_shell_reasons(a, plan)
+    outs = _native_outputs(a, eco.is_go_build, _go_outputs)
+    cgo = _uses_cgo(a)
+    if cgo:
+        shell_why.append(f"the code uses cgo ({cgo[0]})")
+    if shell_why:
+        runtime = a.base_raw
+        plan.notes.append(f"the runtime keeps the original base `{a.base}` because "
+                          + "; ".join(shell_why) + " (a slim Debian of the same release would do too)")
+        plan.ca_certificates = False
+    else:
+        runtime = "scratch" if a.ctx.setting("go-runtime") == "scratch" else GO_DISTROLESS
+        plan.ca_certificates = runtime == "scratch"
+        for inst, _c, c in a.commands():
+            if eco.is_go_build(c) and not _cgo_disabled(a, inst, c):
+                r = RunShell(a.doc, inst)
+                at = r.doc_span(c.span)[0]
+                plan.builder_inserts.setdefault(inst.start, []).append((at, "CGO_ENABLED=0 "))
+        plan.notes.append("the binary is built with CGO_ENABLED=0 so it runs without libc"
+                          + ("" if a.has_context else " (the Go sources are not visible: check for cgo)"))
+    if plan.settings_base:
+        runtime = plan.settings_base
+        plan.ca_certificates = True
+    _native_runtime(a, plan, outs, runtime)
 
 
 def _rust_outputs(a: Analysis, cwd: str, cmd) -> list[str]:
@@ -871,6 +875,24 @@ def _rust_outputs(a: Analysis, cwd: str, cmd) -> list[str]:
     return [posixpath.normpath(posixpath.join(cwd, rel, n)) for n in names]
 
 
+def plan_rust(a: Analysis, plan: Plan) -> None:
+    shell_why = _native_shell_reasons(a, plan)
+    outs = _native_outputs(a, eco.is_rust_build, _rust_outputs)
+    needs_libs = [p for p in plan.packages if p not in ("ca-certificates",)]
+    if shell_why or (needs_libs and plan.manager != "apk"):
+        runtime = f"debian:{eco.debian_codename(a.base)}-slim"
+        if not shell_why:
+            shell_why.append("runtime libraries must be installed")
+        plan.notes.append(f"the runtime is `{runtime}` because " + "; ".join(shell_why))
+    else:
+        runtime = RUST_DISTROLESS
+    plan.ca_certificates = runtime.startswith("debian:")
+    if plan.settings_base:
+        runtime = plan.settings_base
+    _native_runtime(a, plan, outs, runtime)
+
+
+# ---- Node (template node.j2)
 def _node_outputs(a: Analysis, app: str, argv: list[str] | None) -> list[str]:
     outs = []
     for w in argv or []:
@@ -889,29 +911,131 @@ def _node_outputs(a: Analysis, app: str, argv: list[str] | None) -> list[str]:
     return _dedupe(outs)
 
 
-def _follow_moves(a: Analysis, outs: list[str]) -> list[str]:
-    """Build outputs after ``mv``/``cp`` commands of later RUNs (``mv app /usr/local/bin/``)."""
-    outs = list(outs)
-    for _inst, cwd, c in a.commands():
-        if c.basename not in ("mv", "cp", "install"):
+def plan_node(a: Analysis, plan: Plan) -> None:
+    runtime = plan.settings_base or eco.slim_variant(a.base_raw) or a.base_raw
+    app = plan.cwd
+    lock = None
+    for name in ("package-lock.json", "npm-shrinkwrap.json"):
+        if a.read_context(name, 10) is not None:
+            lock = name
+    if a.first(lambda c: c.basename in ("yarn", "pnpm")) is not None:
+        raise NoFix("yarn and pnpm projects are not split yet (only npm)")
+    native = any(p and eco.is_build_package(p) for _i, _m, ps in a.package_installs() for p in ps)
+    outs = _node_outputs(a, app, a.argv())
+    plan.runtime_base = runtime
+    plan.app_dir = app
+    plan.lockfile = lock
+    plan.lockfile_install = bool(lock and outs and not native)
+    plan.outputs = outs
+    if plan.lockfile_install:
+        assets, notes = _assets(a, (".ts", ".tsx", ".js", ".jsx", ".mjs", ".cjs", ".vue", ".svelte"))
+        plan.notes.extend(dict.fromkeys(notes))
+        entry = _entry_paths(a)
+        plan.copies = _dedupe([x for x in assets + entry if not _under(x, outs) and x != app])
+        plan.artefacts = [f"{app}/package.json", f"{app}/{lock}"] + outs
+        plan.notes.append("production dependencies are installed again with `npm ci --omit=dev`")
+    else:
+        plan.artefacts = [app]
+        plan.notes.append(f"the whole {app} is copied and dev dependencies are removed with "
+                          "`npm prune --omit=dev`" + (" (native modules were built with the toolchain)"
+                                                      if native else
+                                                      "" if lock else " (no package-lock.json is visible)"))
+    plan.packages = [p for p in plan.packages if not eco.is_build_package(p)]
+    if runtime != a.base_raw:
+        plan.review.append(f"`{runtime}` has no compilers or extra OS packages: check native modules and tools "
+                           "the app runs")
+
+
+# ---- Python (templates builder_python.j2, python.j2)
+def plan_python(a: Analysis, plan: Plan) -> None:
+    from dockerfix.model.pkgmgr import parse_package_call
+
+    if not eco.repo_name(a.base).split("/")[-1] in ("python",):
+        raise NoFix(f"the virtualenv rewrite needs a `python` base image, not `{a.base}`")
+    if (eco.split_image(a.base)[1] or "").startswith("2"):
+        raise NoFix("Python 2 has no `venv` module")
+    for _inst, _c, c in a.commands():
+        call = parse_package_call(c)
+        if call is None or call.manager != "pip" or not call.is_install:
             continue
-        vals = [x for x in eco.words(c)[1:] if x is not None and not x.startswith("-")]
-        if len(vals) != 2 or "$" in "".join(vals):
+        if call.has_option("--user", "--target", "-t", "--prefix", "--root"):
+            raise NoFix("pip installs with --user/--target/--prefix: the packages would not be in the venv")
+        first = call.invocation[0].value or ""
+        if first.startswith("/"):
+            raise NoFix(f"pip runs as `{first}`, which bypasses the virtualenv")
+    plan.runtime_base = plan.settings_base or eco.slim_variant(a.base_raw) or a.base_raw
+    if any(i.keyword == "ENV" and "VIRTUAL_ENV" in i.line for i in a.envs):
+        raise NoFix("the stage already sets up a virtualenv")
+    plan.before[plan.build.start] = _env().get_template("builder_python.j2").render(venv=VENV)
+    plan.artefacts = [VENV]
+    plan.copies = _dedupe([d for d in a.copy_dests + [plan.cwd, a.cwd] if d != "/" and not _under(d, [VENV])])
+    if plan.dropped:
+        plan.notes.append(f"The build packages ({', '.join(plan.dropped)}) stay in `{plan.builder}`"
+                          + (f"; the runtime installs {', '.join(p for p in plan.packages)}" if plan.packages
+                             else ""))
+    plan.notes.append(f"packages are installed into a virtualenv {VENV} in `{plan.builder}` and copied")
+
+
+# ---- Java (template java.j2)
+def plan_java(a: Analysis, plan: Plan) -> None:
+    ver = eco.java_version(a.base)
+    if ver is None and not plan.settings_base:
+        raise NoFix(f"the Java version of `{a.base}` is unknown")
+    plan.runtime_base = plan.settings_base or f"eclipse-temurin:{ver}-jre"
+    jars = set()
+    for _inst, c_cwd, c in a.commands():
+        if not eco.is_java_build(c):
             continue
-        src = posixpath.normpath(posixpath.join(cwd, vals[0]))
-        dst = posixpath.normpath(posixpath.join(cwd, vals[1]))
-        if src in outs:
-            if vals[1].endswith("/") or dst in ("/usr/local/bin", "/usr/bin", "/bin", "/app", "/usr/local/sbin"):
-                dst = posixpath.join(dst, posixpath.basename(src))
-            outs.append(dst)
-            if c.basename == "mv":
-                outs.remove(src)
-    return outs
+        w = [x or "" for x in eco.words(c)]
+        if c.basename in ("mvn", "mvnw"):
+            jars.add(Jar(f"{c_cwd}/target/*.jar", f"{c_cwd}/target/"))
+        elif "installDist" in w:
+            jars.add(Jar(f"{c_cwd}/build/install", f"{c_cwd}/build/install"))
+        else:
+            jars.add(Jar(f"{c_cwd}/build/libs/*.jar", f"{c_cwd}/build/libs/"))
+    plan.jars = sorted(jars, key=lambda j: j.src)
+    jar_dirs = [j.dest.rstrip("/") for j in plan.jars]
+    assets, notes = _assets(a, (".java", ".kt", ".gradle", ".kts", ".xml"))
+    plan.notes.extend(dict.fromkeys(notes))
+    plan.copies = _dedupe([x for x in _follow_moves(a, []) + _entry_paths(a) + assets if not _under(x, jar_dirs)])
+    plan.artefacts = [j.src for j in plan.jars]
+
+
+# ---- .NET (template dotnet.j2)
+def plan_dotnet(a: Analysis, plan: Plan) -> None:
+    outs = []
+    for _inst, c_cwd, c in a.commands():
+        if eco.is_dotnet_publish(c):
+            o = eco.option_value(c, "-o", "--output")
+            if not o or "$" in o:
+                raise NoFix("`dotnet publish` without a static `-o`: the publish folder is unknown")
+            outs.append(posixpath.normpath(posixpath.join(c_cwd, o)))
+    ver = eco.dotnet_version(a.base)
+    if ver is None and not plan.settings_base:
+        raise NoFix(f"the .NET version of `{a.base}` is unknown")
+    plan.runtime_base = plan.settings_base or f"mcr.microsoft.com/dotnet/aspnet:{ver}"
+    plan.outputs = plan.artefacts = _dedupe(outs)
+    assets, notes = _assets(a, (".cs", ".csproj", ".sln", ".fs", ".fsproj", ".props", ".targets"))
+    plan.notes.extend(dict.fromkeys(notes))
+    plan.copies = _dedupe([x for x in _entry_paths(a) + assets if not _under(x, outs)])
+    plan.review.append("`aspnet` includes ASP.NET Core; a console app can use `mcr.microsoft.com/dotnet/runtime`")
+
+
+PLANNERS: dict[str, Planner] = {
+    "go": Planner(plan_go, "go", "a Go binary", repeats_setup=False, compiled=True),
+    "rust": Planner(plan_rust, "rust", "a Rust binary", repeats_setup=False, compiled=True),
+    "node": Planner(plan_node, "node", "a Node bundle", repeats_setup=True, same_base_note=True),
+    "python": Planner(plan_python, "python", "native Python packages", repeats_setup=True, same_base_note=True,
+                      review="check that the runtime libraries cover every compiled extension (`ldd` on the .so "
+                             "files)"),
+    "java": Planner(plan_java, "java", "a Java archive", repeats_setup=True, compiled=True),
+    "dotnet": Planner(plan_dotnet, "dotnet", "a .NET app", repeats_setup=True, compiled=True),
+}
+"""The planner of each ecosystem :func:`detect` names."""
 
 
 def _runtime_config(a: Analysis, plan: Plan) -> None:
     """ENV/ARG/WORKDIR/USER for the runtime stage, and the instructions that move there (with comments)."""
-    v = plan.values
     doc = a.doc
     last_run = max((i.start for i, _c, _r, _x in a.runs), default=-1)
     last_fs = max([last_run] + [i.start for i in a.stage.instructions if i.keyword in ("COPY", "ADD")])
@@ -919,28 +1043,24 @@ def _runtime_config(a: Analysis, plan: Plan) -> None:
     for inst in a.stage.instructions[1:]:
         if inst.keyword in MOVED or (inst.keyword in MOVED_IF_LAST and inst.start > last_fs):
             moved.append(inst)
-    v["_moved"] = moved
+    plan.moved = moved
     blocks = []
     for inst in moved:
         comments = "".join(t.source for t in doc.comments_above(inst) if t.kind == "comment")
         blocks.append(_norm(comments + inst.source))
-    v["moved"] = blocks
-    user = v.get("user")
-    if user is None and a.users and a.users[-1] not in moved:
-        v["user"] = " ".join(a.users[-1].args)
-    v["envs"] = [_norm(i.source) for i in a.envs]
-    if a.stage.instructions and a.workdirs:
-        v["workdir"] = a.cwd
-    else:
-        v["workdir"] = None
-    text = "\n".join(v["envs"] + blocks + v["pre_run"] + v["post_run"] + v.get("copies", [])
-                     + [str(v.get("workdir") or ""), str(v.get("user") or "")])
+    plan.moved_blocks = blocks
+    if plan.user is None and a.users and a.users[-1] not in moved:
+        plan.user = " ".join(a.users[-1].args)
+    plan.envs = [_norm(i.source) for i in a.envs]
+    plan.workdir = a.cwd if a.workdirs else None
+    text = "\n".join(plan.envs + blocks + plan.pre_run + plan.post_run + plan.copies
+                     + [str(plan.workdir or ""), str(plan.user or "")])
     refs = _arg_refs(text)
-    v["args"] = [_norm(i.source) for i in a.args if any(n.split("=")[0] in refs for n in i.args)]
+    plan.args = [_norm(i.source) for i in a.args if any(n.split("=")[0] in refs for n in i.args)]
     kept = [i.keyword for i in moved]
     plan.notes.append("moved to the runtime stage: " + (", ".join(dict.fromkeys(kept)) or "nothing")
-                      + (f"; repeated there: {', '.join(x for x, y in (('ENV', a.envs), ('WORKDIR', a.workdirs), ('USER', a.users and v.get('user'))) if y)}"
-                         if (a.envs or a.workdirs or (a.users and v.get("user"))) else ""))
+                      + (f"; repeated there: {', '.join(x for x, y in (('ENV', a.envs), ('WORKDIR', a.workdirs), ('USER', a.users and plan.user)) if y)}"
+                         if (a.envs or a.workdirs or (a.users and plan.user)) else ""))
 
 
 _ENV = None
@@ -967,11 +1087,7 @@ def _render(a: Analysis, plan: Plan) -> tuple[Edit, str]:
     doc = a.doc
     nl = doc.newline
     stage = a.stage
-    v = plan.values
-    values = {"user": None, "workdir": None, "copies": [], "pre_run": [], "post_run": [], "moved": [], "args": [],
-              "envs": [], "ca_certificates": False, "binaries": [], "outputs": [], "jars": [], "venv": VENV}
-    values.update((k, val) for k, val in v.items() if not k.startswith("_"))
-    runtime = _env().get_template(f"{plan.template}.j2").render(**values)
+    runtime = _env().get_template(f"{plan.template}.j2").render(**plan.template_values())
     runtime = re.sub(r"\n{3,}", "\n\n", runtime).strip("\n") + "\n"
     try:
         if parse(runtime).to_text() != runtime:
@@ -980,9 +1096,8 @@ def _render(a: Analysis, plan: Plan) -> tuple[Edit, str]:
         raise NoFix(f"the rendered runtime stage does not parse ({exc})") from None
 
     # builder: the stage's own nodes, minus the moved instructions and their comments
-    moved = set(id(i) for i in v["_moved"])
     drop: set[int] = set()
-    for inst in v["_moved"]:
+    for inst in plan.moved:
         drop.add(id(inst))
         for t in doc.comments_above(inst):
             if t.kind == "comment":
@@ -1014,7 +1129,7 @@ def _render(a: Analysis, plan: Plan) -> tuple[Edit, str]:
                         k -= 1
                 out.insert(k, before.replace("\n", nl))
             if n is stage.from_inst:
-                src = _rename_from(n, v["builder"], stage.name)
+                src = _rename_from(n, plan.builder, stage.name)
             for at, text in sorted(plan.builder_inserts.get(n.start, []), reverse=True):
                 off = at - n.start
                 src = src[:off] + text + src[off:]
