@@ -414,22 +414,40 @@ def _eco_manifests(eco: str) -> list[Manifest]:
     return [Manifest(p, req, d) for p, req, d in ECOSYSTEM_FILES[eco]]
 
 
-def pip_requirements_closure(bc: Any, start: list[str], ignore: DockerIgnore) -> tuple[list[str], list[str]]:
+@dataclass(frozen=True)
+class Reason:
+    """Why an install moved before the full COPY may need more than its manifests.
+
+    ``kind``: ``may`` (it may read the sources or change what the image holds: the fix is unsafe), ``breaks`` (the
+    analysis shows it needs files the manifest COPY does not bring: it would fail, so the fix is never applied, not
+    even with ``--unsafe``; a finding names the reason) or ``missing`` (a manifest the install names is not in the
+    build context: nothing to propose)."""
+
+    text: str
+    kind: str = "may"
+
+    @property
+    def breaks(self) -> bool:
+        return self.kind == "breaks"
+
+
+def pip_requirements_closure(bc: Any, start: list[str], ignore: DockerIgnore) -> tuple[list[str], list[Reason]]:
     """(requirement files reachable from ``start`` through ``-r``/``-c`` lines, reasons the install needs more than
-    those files). Paths are context-relative; a missing file is reported as a reason."""
+    those files). Paths are context-relative; a missing file is a ``missing`` reason, an editable or local-path
+    requirement (``-e .``, ``./pkg``, ``file:``) a ``breaks`` one: the path is not there before the full COPY."""
     seen: list[str] = []
-    reasons: list[str] = []
+    reasons: list[Reason] = []
     queue = list(start)
     while queue:
         rel = posixpath.normpath(queue.pop(0))
         if rel in seen:
             continue
         if rel.startswith("../"):
-            reasons.append(f"{rel} is outside the build context")
+            reasons.append(Reason(f"{rel} is outside the build context", "missing"))
             continue
         text = read_text(bc, rel)
         if text is None or ignore.excludes(rel):
-            reasons.append(f"{rel} is not in the build context")
+            reasons.append(Reason(f"{rel} is not in the build context", "missing"))
             continue
         seen.append(rel)
         base = posixpath.dirname(rel)
@@ -442,17 +460,257 @@ def pip_requirements_closure(bc: Any, start: list[str], ignore: DockerIgnore) ->
                 queue.append(posixpath.join(base, m.group(2)) if base else m.group(2))
                 continue
             if re.match(r"^(-e|--editable)\b", line):
-                reasons.append(f"{rel} installs an editable package ({line})")
+                reasons.append(Reason(f"{rel} installs an editable package ({line}), whose sources are copied only "
+                                      "after the install", "breaks"))
                 continue
             word = line.split(";", 1)[0].strip()
             if _PIP_LOCAL.match(word) or re.search(r"@\s*file:", line):
-                reasons.append(f"{rel} installs from a local path ({line})")
+                reasons.append(Reason(f"{rel} installs from a local path ({line}), which is copied only after the "
+                                      "install", "breaks"))
     return seen, reasons
 
 
-def manifest_reasons(eco: str, bc: Any, files: list[str], install: DepInstall) -> list[str]:
-    """Why an install of ``eco`` needs more than its manifests (lifecycle scripts, workspaces, local paths)."""
+# ---------------------------------------------------------------------------------------------------------------------
+# npm, yarn and pnpm: workspaces and lifecycle scripts
+# ---------------------------------------------------------------------------------------------------------------------
+
+LIFECYCLE = ("preinstall", "install", "postinstall", "prepare", "prepublish")
+"""package.json scripts ``npm install``/``npm ci`` (and yarn, pnpm) run for the project itself."""
+
+SOURCE_READERS: dict[str, frozenset[str] | None] = {
+    "prisma": frozenset({"generate"}), "patch-package": None, "tsc": None, "ngcc": None, "node-gyp": None,
+    "lerna": None, "nx": None, "turbo": None, "vite": None, "webpack": None, "rollup": None, "esbuild": None,
+    "tsup": None, "babel": None, "svelte-kit": frozenset({"sync"}), "nuxt": frozenset({"prepare"}),
+    "nuxi": frozenset({"prepare"}), "ng": None, "electron-rebuild": None, "electron-builder": None,
+    "ts-patch": None, "graphql-codegen": None, "protoc": None, "buf": None, "openapi-generator-cli": None,
+}
+"""Commands a lifecycle script runs that read the project's sources (code generators, compilers, patchers): the
+value lists the subcommands that do (None: any). An install running one cannot move before the full COPY."""
+
+HARMLESS = frozenset({"echo", "true", ":", "exit", "printf", "only-allow", "is-ci", "husky", "node-pre-gyp-check"})
+"""Commands of lifecycle scripts that read nothing of the project (``npx only-allow pnpm``, ``husky install``, whose
+hooks need .git, never part of an image)."""
+
+
+def _json(raw: str) -> Any:
+    import json  # only here: a module-level import costs every start-up ~3 ms
+
+    return json.loads(raw)
+
+
+def read_package_json(bc: Any, rel: str) -> dict[str, Any] | None:
+    """The package.json at ``rel`` as a dict; None when missing or not a JSON object."""
+    raw = read_text(bc, rel)
+    if not raw:
+        return None
+    try:
+        pkg = _json(raw)
+    except ValueError:
+        return None
+    return pkg if isinstance(pkg, dict) else None
+
+
+def _pnpm_workspace_packages(text: str) -> list[str]:
+    """The ``packages:`` globs of a ``pnpm-workspace.yaml`` (block list or flow list), without a YAML library."""
     out: list[str] = []
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        m = re.match(r"^packages\s*:\s*(.*)$", line)
+        if not m:
+            continue
+        rest = m.group(1).split(" #", 1)[0].strip()
+        if rest.startswith("["):
+            return [v.strip().strip("'\"") for v in rest.strip("[]").split(",") if v.strip()]
+        for item in lines[i + 1:]:
+            s = item.split(" #", 1)[0].strip()
+            if not s or s.startswith("#"):
+                continue
+            if not s.startswith("-"):
+                if not item[:1].isspace():
+                    break
+                continue
+            out.append(s[1:].strip().strip("'\""))
+        break
+    return out
+
+
+def workspace_globs(eco: str, bc: Any, project: str) -> tuple[list[str] | None, str | None]:
+    """(member globs relative to ``project``, the workspace file that declares them) of an npm/yarn/pnpm project;
+    (None, None) when it is not a workspace. pnpm reads ``pnpm-workspace.yaml``, npm and yarn ``workspaces`` in
+    package.json (a list, or yarn's ``{"packages": [...]}``)."""
+    if eco == "pnpm":
+        ws = posixpath.normpath(posixpath.join(project, "pnpm-workspace.yaml"))
+        text = read_text(bc, ws)
+        if text is not None:
+            return _pnpm_workspace_packages(text), ws
+        return None, None
+    pkg = read_package_json(bc, posixpath.normpath(posixpath.join(project, "package.json"))) or {}
+    ws = pkg.get("workspaces")
+    if isinstance(ws, dict):
+        ws = ws.get("packages")
+    if not ws:
+        return None, None
+    if not isinstance(ws, list) or not all(isinstance(g, str) for g in ws):
+        return [], "package.json"
+    return list(ws), "package.json"
+
+
+def workspace_members(bc: Any, project: str, globs: list[str], ignore: DockerIgnore) -> list[str] | None:
+    """Context-relative folders of the workspace members (folders matching a glob, not a ``!`` one, that hold a
+    package.json the ignore file lets in); None when the context cannot be listed."""
+    if getattr(bc, "listdir", None) is None:
+        return None
+    pos = [DockerIgnore(g.strip().rstrip("/")) for g in globs if g.strip() and not g.strip().startswith("!")]
+    neg = [DockerIgnore(g.strip()[1:].rstrip("/")) for g in globs if g.strip().startswith("!")]
+    out: list[str] = []
+    for p in walk(bc, project, depth=4):
+        rel = p if project in (".", "") else p[len(project) + 1:]
+        if not any(_exact(d, rel) for d in pos) or any(d.excludes(rel) for d in neg):
+            continue
+        manifest = f"{p}/package.json"
+        if bc.is_dir(p) and bc.exists(manifest) and not ignore.excludes(manifest):
+            out.append(p)
+    return out
+
+
+def _exact(pattern: DockerIgnore, rel: str) -> bool:
+    """The glob matches ``rel`` itself (not only a folder above it): ``packages/*`` names ``packages/a``, not
+    ``packages/a/src``."""
+    return any(p.regex.match(rel) for p in pattern.patterns)
+
+
+def node_manifests(eco: str, bc: Any, project: str, ignore: DockerIgnore) -> tuple[list[str], list[Reason]]:
+    """The extra manifests an npm/yarn/pnpm workspace install needs before the full COPY (``pnpm-workspace.yaml``,
+    every member's ``package.json``), and the reasons it may need more."""
+    globs, declared_in = workspace_globs(eco, bc, project)
+    if globs is None:
+        return [], []
+    files: list[str] = []
+    if declared_in and declared_in != "package.json":
+        files.append(declared_in)
+    if not globs:
+        return files, [Reason(f"{declared_in} declares workspaces dockerfix cannot read")]
+    members = workspace_members(bc, project, globs, ignore)
+    if members is None:
+        return files, [Reason(f"{declared_in} declares workspaces, and the build context cannot be listed to find "
+                              "their package.json files")]
+    files.extend(f"{m}/package.json" for m in members)
+    return files, []
+
+
+def _script_reason(name: str, body: str, pkg_rel: str, bc: Any, copied: set[str],
+                   scripts: dict[str, Any], depth: int = 0) -> Reason | None:
+    """Why the lifecycle script ``name`` (``body``) of the package.json at ``pkg_rel`` cannot run with only the
+    manifests: ``breaks`` when it names a file of the context the manifest COPY does not bring, or runs a command
+    that reads the sources (:data:`SOURCE_READERS`); ``may`` for commands dockerfix does not know; None when it
+    only runs commands that read nothing (:data:`HARMLESS`)."""
+    from dockerfix.model.shell import parse_shell_cached
+
+    where = posixpath.dirname(pkg_rel) or "."
+    label = f"{pkg_rel} {name} runs `{body.strip()[:60]}`"
+    script = parse_shell_cached(body)
+    if not script.ok:
+        return Reason(f"{label}, which may read the sources")
+    unknown = False
+    for site in script.sites:
+        cmd = site.command.effective
+        vals = [w.value for w in cmd.args]
+        base = cmd.basename
+        if base in ("npx", "pnpx") or (base in ("pnpm", "yarn", "npm") and vals[:1] in (["exec"], ["dlx"])):
+            rest = vals[1:] if base in ("pnpm", "yarn", "npm") else vals
+            rest = [v for v in rest if v is None or not v.startswith("-")]
+            base, vals = (posixpath.basename(rest[0]) if rest and rest[0] else None), rest[1:]
+        for v in vals:
+            if not v or v.startswith("-") or "://" in v:
+                continue
+            p = posixpath.normpath(posixpath.join(where, v))
+            if p.startswith("..") or p in copied or any(p.startswith(c.rstrip("/") + "/") for c in copied):
+                continue
+            try:
+                if bc.exists(p):
+                    return Reason(f"{label}, which needs {p} from the sources", "breaks")
+            except OSError:
+                continue
+        if base is None:
+            unknown = True
+            continue
+        if base in SOURCE_READERS:
+            subs = SOURCE_READERS[base]
+            first = next((v for v in vals if v and not v.startswith("-")), None)
+            if subs is None or first in subs:
+                return Reason(f"{label}, and {base} reads the project's sources", "breaks")
+            continue
+        if base in ("npm", "pnpm", "yarn") and depth < 4:
+            words = [v for v in vals if v and not v.startswith("-")]
+            target = words[1] if words[:1] in (["run"], ["run-script"]) and len(words) > 1 else (
+                words[0] if base != "npm" and words and words[0] in scripts else None)
+            if target is not None and isinstance(scripts.get(target), str):
+                r = _script_reason(name, scripts[target], pkg_rel, bc, copied, scripts, depth + 1)
+                if r is not None:
+                    return r
+                continue
+            unknown = True
+            continue
+        if base not in HARMLESS:
+            unknown = True
+    return Reason(f"{label}, which may read the sources") if unknown else None
+
+
+def _node_reasons(eco: str, bc: Any, files: list[str], install: DepInstall) -> list[Reason]:
+    out: list[Reason] = []
+    copied = set(files)
+    pkgs = [f for f in files if posixpath.basename(f) == "package.json"]
+    member_dirs = {posixpath.dirname(f) or "." for f in pkgs}
+    is_workspace = len(pkgs) > 1 or any(posixpath.basename(f) == "pnpm-workspace.yaml" for f in files)
+    for rel in pkgs:
+        raw = read_text(bc, rel)
+        if not raw:
+            continue
+        try:
+            pkg = _json(raw)
+        except ValueError:
+            out.append(Reason(f"{rel} does not parse", "breaks"))
+            continue
+        if not isinstance(pkg, dict):
+            continue
+        scripts = pkg.get("scripts") or {}
+        if not install.ignore_scripts and isinstance(scripts, dict):
+            for s in LIFECYCLE:
+                body = scripts.get(s)
+                if isinstance(body, str) and body.strip():
+                    r = _script_reason(s, body, rel, bc, copied, scripts)
+                    if r is not None:
+                        out.append(r)
+        where = posixpath.dirname(rel) or "."
+        for sec in ("dependencies", "devDependencies", "optionalDependencies"):
+            deps = pkg.get(sec) or {}
+            if not isinstance(deps, dict):
+                continue
+            for dep, v in deps.items():
+                if not isinstance(v, str):
+                    continue
+                if v.startswith("workspace:"):
+                    if not is_workspace:
+                        out.append(Reason(f"{rel} {sec} uses the workspace protocol ({dep})"))
+                    continue
+                if not v.startswith(("file:", "link:", ".", "/")):
+                    continue
+                target = v.split(":", 1)[1] if v.startswith(("file:", "link:")) else v
+                p = posixpath.normpath(posixpath.join(where, target))
+                if p in member_dirs and not target.endswith((".tgz", ".tar.gz")):
+                    continue  # another member: its package.json is copied with the manifests
+                out.append(Reason(f"{rel} {sec} point at a local path ({dep}: {v}), which is copied only after "
+                                  "the install", "breaks" if not p.startswith("..") else "may"))
+                break
+        if rel != pkgs[0] and pkg.get("bin"):
+            out.append(Reason(f"{rel} links executables (bin) from the member's sources"))
+    return out
+
+
+def manifest_reasons(eco: str, bc: Any, files: list[str], install: DepInstall) -> list[Reason]:
+    """Why an install of ``eco`` needs more than its manifests (lifecycle scripts, workspaces, local paths): a
+    ``breaks`` reason when it cannot work without the sources, ``may`` when it might read or change more."""
+    out: list[Reason] = []
 
     def text(name: str) -> str:
         for f in files:
@@ -461,68 +719,61 @@ def manifest_reasons(eco: str, bc: Any, files: list[str], install: DepInstall) -
         return ""
 
     if eco in ("npm", "yarn", "pnpm"):
-        raw = text("package.json")
-        import json  # only here: a module-level import costs every start-up ~3 ms
-
-        try:
-            pkg = json.loads(raw) if raw else {}
-        except ValueError:
-            pkg = {}
-            out.append("package.json does not parse")
-        if isinstance(pkg, dict):
-            scripts = pkg.get("scripts") or {}
-            if not install.ignore_scripts and isinstance(scripts, dict):
-                life = [s for s in ("preinstall", "install", "postinstall", "prepare", "prepublish") if s in scripts]
-                if life:
-                    out.append(f"package.json runs lifecycle scripts on install ({', '.join(life)}), which may read "
-                               "the sources")
-            if pkg.get("workspaces"):
-                out.append("package.json declares workspaces, whose package.json files live with the sources")
-            for sec in ("dependencies", "devDependencies", "optionalDependencies"):
-                deps = pkg.get(sec) or {}
-                if isinstance(deps, dict) and any(
-                        isinstance(v, str) and v.startswith(("file:", "link:", "workspace:", ".", "/"))
-                        for v in deps.values()):
-                    out.append(f"package.json {sec} point at local paths")
-                    break
-        if eco == "pnpm" and text("pnpm-workspace.yaml"):
-            out.append("pnpm-workspace.yaml declares a workspace")
+        out.extend(_node_reasons(eco, bc, files, install))
     elif eco == "go":
         mod = text("go.mod")
         if re.search(r"=>\s*\.{1,2}/", mod):
-            out.append("go.mod replaces a module with a local directory")
+            out.append(Reason("go.mod replaces a module with a local directory, which is copied only after the "
+                              "download", "breaks"))
     elif eco == "cargo":
         toml = text("Cargo.toml")
         if re.search(r"^\s*\[workspace\]", toml, re.M):
-            out.append("Cargo.toml is a workspace, whose members live with the sources")
+            out.append(Reason("Cargo.toml is a workspace, whose members' Cargo.toml files live with the sources",
+                              "breaks"))
         if re.search(r"\bpath\s*=", toml):
-            out.append("Cargo.toml has path dependencies")
+            out.append(Reason("Cargo.toml has path dependencies, which are copied only after the fetch", "breaks"))
     elif eco == "maven":
         if "<modules>" in text("pom.xml"):
-            out.append("pom.xml is a multi-module build, whose module poms live with the sources")
+            out.append(Reason("pom.xml is a multi-module build, whose module poms live with the sources", "breaks"))
     elif eco == "gradle":
         settings = text("settings.gradle") + text("settings.gradle.kts")
         if re.search(r"^\s*include", settings, re.M):
-            out.append("settings.gradle includes subprojects, whose build files live with the sources")
+            out.append(Reason("settings.gradle includes subprojects, whose build files live with the sources"))
     elif eco == "bundler":
         gem = text("Gemfile")
         if re.search(r"^\s*gemspec\b", gem, re.M) or re.search(r"\bpath:", gem):
-            out.append("the Gemfile reads a gemspec or a local path")
+            out.append(Reason("the Gemfile reads a gemspec or a local path, which is copied only after the install",
+                              "breaks"))
     elif eco == "composer":
         opts = set(install.options)
         if "--no-autoloader" not in opts:
-            out.append("composer install builds the autoloader from the sources (add --no-autoloader and run "
-                       "`composer dump-autoload` after the full COPY)")
+            out.append(Reason("composer install builds the autoloader from the sources (add --no-autoloader and run "
+                              "`composer dump-autoload` after the full COPY)"))
         if "--no-scripts" not in opts:
             raw = text("composer.json")
             if '"scripts"' in raw:
-                out.append("composer.json has scripts that run on install")
+                out.append(Reason("composer.json has scripts that run on install"))
     elif eco in ("poetry", "uv", "pipenv"):
         toml = text("pyproject.toml") + text("Pipfile")
         if re.search(r"\bpath\s*=", toml) or re.search(r"\beditable\s*=\s*true", toml):
-            out.append("the project has path or editable dependencies")
+            out.append(Reason("the project has path or editable dependencies, which are copied only after the "
+                              "install", "breaks"))
         if eco == "uv" and "[tool.uv.workspace]" in toml:
-            out.append("pyproject.toml declares a uv workspace")
+            out.append(Reason("pyproject.toml declares a uv workspace, whose members live with the sources",
+                              "breaks"))
+    return out
+
+
+def prefetches(script: "Script") -> set[str]:
+    """Ecosystems whose dependencies the RUN fetches from the lockfile alone (``pnpm fetch``): an install after the
+    full COPY then only links what is already in the layer above it."""
+    from dockerfix.model.pkgmgr import parse_package_call
+
+    out: set[str] = set()
+    for site in script.sites:
+        call = parse_package_call(site.command, site)
+        if call is not None and call.manager == "pnpm" and call.action == "fetch":
+            out.add("pnpm")
     return out
 
 

@@ -28,7 +28,9 @@ from dockerfix.model.manifests import (
     dependency_installs,
     load_ignore,
     manifest_reasons,
+    node_manifests,
     pip_requirements_closure,
+    prefetches,
     walk,
 )
 from dockerfix.transforms._run import RunShell, insert_after_word
@@ -128,13 +130,27 @@ only instructions that do not touch files may sit between (ENV, ARG, LABEL, USER
 the system package manager). Multi-stage files and WORKDIR-relative destinations are resolved per stage; the new
 COPY copies the style (keyword case, indentation, `--chown`/`--chmod`/`--link`) of the full COPY.
 
-It is safe when the context shows the install reads nothing but the manifests. It is unsafe without a build context
-(the manifest names are the ecosystem's usual ones), and when the install may need more or write what the full COPY
-now overwrites: requirement files with `-e`, local paths or `file:` URLs; `package.json` lifecycle scripts
-(`preinstall`, `install`, `postinstall`, `prepare`) without `--ignore-scripts`, workspaces or `file:` dependencies;
-Go `replace` with local directories, Cargo/Maven/Gradle multi-project builds, a Gemfile with `gemspec`, Composer's
-autoloader; an install that may rewrite its lock file (`npm install`, `yarn` without `--frozen-lockfile`...); an
-installed folder (`node_modules`, `.venv`, `vendor`) present in the context and not ignored.
+It is safe when the context shows the install reads nothing but the manifests. A workspace is read from the
+context: npm and yarn `workspaces` in package.json, pnpm's `pnpm-workspace.yaml` (copied too); every member's
+`package.json` is copied with the root manifests, so the install sees the whole workspace.
+
+It is never applied, not even with `--unsafe`, when the analysis shows the moved install would fail: it reports a
+finding naming the reason. That is the case for requirement files with `-e`, local paths or `file:` URLs; a
+lifecycle script (`preinstall`, `install`, `postinstall`, `prepare`, of the root or of a member) that names a file of
+the sources (`node scripts/gen.js`) or runs a tool that reads them (`prisma generate`, `tsc`, `patch-package`...,
+also through `npm run`); `file:`/`link:` dependencies outside the workspace; Go `replace` with local directories,
+Cargo workspaces and path dependencies, Maven multi-module builds, a Gemfile with `gemspec` or `path:`, poetry/uv
+path or editable dependencies and uv workspaces.
+
+It is unsafe without a build context (the manifest names are the ecosystem's usual ones), and when the install may
+need more or write what the full COPY now overwrites: a lifecycle script running a command dockerfix does not know
+(`npx only-allow`, `husky`, `echo` are known to read nothing), without `--ignore-scripts`; a member that links
+executables from its sources; Gradle multi-project builds, Composer's autoloader and scripts; an install that may
+rewrite its lock file (`npm install`, `yarn` without `--frozen-lockfile`...); an installed folder (`node_modules`,
+`.venv`, `vendor`) present in the context and not ignored.
+
+A stage that already fetches the dependencies from the lockfile alone before the full COPY (`pnpm fetch`) gains
+nothing: the transform does not fire there.
 
 When the install RUN goes on with commands that read the sources (`RUN go mod download && go build ...`, as
 merge-runs leaves it), the RUN stays where it is and a copy of its leading install part is inserted with the
@@ -258,7 +274,7 @@ is used only right after the full COPY and for installs that are cheap to repeat
             if not run.ok:
                 continue
             found, _ = dependency_installs(run.script)
-            if ecos & {i.ecosystem for i in found}:
+            if ecos & ({i.ecosystem for i in found} | prefetches(run.script)):
                 return True
         return False
 
@@ -269,6 +285,7 @@ is used only right after the full COPY and for installs that are cheap to repeat
             return None
         proj_rel = _under(cwd_run, full.dest_abs)
         unsafe: list[str] = []
+        broken: list[str] = []  # the analysis says the moved install would fail: a finding, never a fix
         if bc is None:
             unsafe.append("there is no build context, so the manifest names are the ecosystem's usual ones")
         files: list[tuple[str, bool]] = []  # (context path, is_dir)
@@ -296,9 +313,10 @@ is used only right after the full COPY and for installs that are cheap to repeat
                     eco_files = [r for r in reqs if r]
                 else:
                     closure, reasons = pip_requirements_closure(bc, [r for r in reqs if r], ignore)
-                    if any("not in the build context" in r or "outside" in r for r in reasons):
+                    if any(r.kind == "missing" for r in reasons):
                         return None
-                    unsafe.extend(reasons)
+                    for r in reasons:
+                        (broken if r.breaks else unsafe).append(r.text)
                     eco_files = closure
                 files.extend((f, False) for f in eco_files if (f, False) not in files)
                 continue
@@ -332,6 +350,12 @@ is used only right after the full COPY and for installs that are cheap to repeat
                     eco_files.append(p)
                 elif m.required:
                     return None
+            if ins.ecosystem in ("npm", "yarn", "pnpm") and bc is not None:
+                proj = ctx_path(".")
+                if proj is not None:
+                    extra, why = node_manifests(ins.ecosystem, bc, proj, ignore)
+                    eco_files.extend(f for f in extra if f not in eco_files)
+                    unsafe.extend(r.text for r in why)
             if ins.ecosystem == "gradle" and bc is not None and not any(
                     posixpath.basename(f).startswith("build.gradle") for f in eco_files):
                 return None
@@ -340,7 +364,8 @@ is used only right after the full COPY and for installs that are cheap to repeat
                 if entry not in files:
                     files.append(entry)
             if bc is not None:
-                unsafe.extend(manifest_reasons(ins.ecosystem, bc, eco_files, ins))
+                for r in manifest_reasons(ins.ecosystem, bc, eco_files, ins):
+                    (broken if r.breaks else unsafe).append(r.text)
                 proj = ctx_path(".")
                 for name in INSTALLED_IN_PROJECT.get(ins.ecosystem, ()):
                     p = posixpath.normpath(posixpath.join(proj, name)) if proj else None
@@ -355,6 +380,11 @@ is used only right after the full COPY and for installs that are cheap to repeat
                                   "now overwrites with the context's copy")
         if not files:
             return None
+        if broken:
+            return self.diagnostic(
+                run_inst, "the dependency install runs after the whole source is copied", None,
+                reason="; ".join(dict.fromkeys(broken)) + ": the install would fail before the full COPY, so it "
+                       "stays after it", span=run.doc_span(installs[0].command.span))
         if flagged and (len(installs) != 1 or others):
             return self.diagnostic(
                 run_inst, "the dependency install runs after the whole source is copied", None,
