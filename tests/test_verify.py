@@ -132,8 +132,127 @@ def test_builder_that_cannot_build_the_syntax_is_explained(tmp_path):
     df = tmp_path / "Dockerfile"
     df.write_text("FROM debian\nRUN <<EOF\necho hi\nEOF\n")
     b = FakeBuilder()
-    with pytest.raises(VerifyError, match="heredocs need BuildKit"):
+    with pytest.raises(VerifyError, match="line 2: heredocs need BuildKit"):
         verify(df, b)
+
+
+# --------------------------------------------------------------------------- --target, heredocs per stage
+
+AWESOME = """# syntax=docker/dockerfile:1.4
+FROM python:3.11-slim AS builder
+WORKDIR /app
+COPY requirements.txt /app
+RUN --mount=type=cache,target=/root/.cache/pip \\
+    pip3 install -r requirements.txt
+COPY . /app
+
+FROM builder as dev-envs
+RUN <<EOF
+apk update
+apk add git
+EOF
+COPY --from=gloursdocker/docker / /
+"""
+"""The shape of the awesome-compose Dockerfiles (compose-flask): heredocs only in the last stage, dev-envs."""
+
+
+class StageBuilder(FakeBuilder):
+    """A fake with buildah 1.28's view of heredocs (it skips them in stages it does not run), recording targets."""
+
+    capabilities = Capabilities(cache_mounts=True, copy_chmod=True, heredocs_in_skipped_stages=True)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.targets: list[str | None] = []
+
+    def build(self, dockerfile, context, tag, **kw) -> BuildResult:
+        self.targets.append(kw.get("target"))
+        return super().build(dockerfile, context, tag, **kw)
+
+
+class Dockerd2010(StageBuilder):
+    """BuildKit in dockerd 20.10: no heredocs anywhere in the file (its parser fails on the body lines)."""
+
+    capabilities = Capabilities(cache_mounts=True, copy_chmod=True)
+
+
+def _awesome(tmp_path: Path, text: str = AWESOME) -> Path:
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "requirements.txt").write_text("flask\n")
+    (ctx / "app.py").write_text("print(1)\n")
+    df = ctx / "Dockerfile"
+    df.write_text(text)
+    return df
+
+
+def test_target_builds_that_stage_and_skips_the_heredocs_of_stages_it_does_not_run(tmp_path):
+    df = _awesome(tmp_path)
+    with pytest.raises(VerifyError, match=r"line 10: heredocs need BuildKit .* \(in stage dev-envs, which the "
+                                          r"build runs\)"):
+        verify(df, StageBuilder(), rebuild=False)
+    b = StageBuilder()
+    rep = verify(df, b, target="builder", select=["dockerignore"])
+    assert rep.equal and rep.target == "builder" and rep.to_dict()["target"] == "builder"
+    assert b.targets == ["builder"] * 4, "original, rewrite and both rebuilds build the target"
+
+
+def test_heredocs_are_refused_anywhere_by_a_builder_that_cannot_parse_them(tmp_path):
+    df = _awesome(tmp_path)
+    with pytest.raises(VerifyError, match="line 10: heredocs need BuildKit"):
+        verify(df, Dockerd2010(), target="builder", rebuild=False)
+
+
+def test_a_heredoc_line_starting_with_from_is_refused_even_in_a_skipped_stage(tmp_path):
+    df = _awesome(tmp_path, AWESOME.replace("apk add git", "from alpine"))
+    with pytest.raises(VerifyError, match="line 10: a heredoc line starting with FROM"):
+        verify(df, StageBuilder(), target="builder", rebuild=False)
+
+
+def test_an_unknown_target_is_an_error(tmp_path):
+    df = _awesome(tmp_path)
+    with pytest.raises(VerifyError, match=r"--target nope: the Dockerfile has no stage of that name \(stages named: "
+                                          r"builder, dev-envs\)"):
+        verify(df, FakeBuilder(), target="nope", rebuild=False)
+
+
+def test_a_heredoc_in_a_stage_the_target_copies_from_is_built(tmp_path):
+    text = ("FROM debian AS gen\nRUN <<EOF\necho hi > /x\nEOF\nFROM debian AS unused\nRUN <<EOF\nexit 1\nEOF\n"
+            "FROM debian\nCOPY --from=gen /x /x\n")
+    df = _awesome(tmp_path, text)
+    with pytest.raises(VerifyError, match=r"line 2: heredocs need BuildKit .*stage gen") as err:
+        verify(df, StageBuilder(), rebuild=False)
+    assert "line 6" not in str(err.value), "the unused stage is skipped"
+
+
+@pytest.mark.parametrize(("text", "target", "stages"), [
+    ("FROM a AS one\nFROM b AS two\nFROM c\n", None, {2}),
+    ("FROM a AS one\nFROM b AS two\nFROM c\n", "two", {1}),
+    ("FROM a AS one\nFROM one AS two\nFROM c\nCOPY --from=two /x /x\n", None, {0, 1, 2}),
+    ("FROM a AS one\nFROM b AS two\nFROM c\nCOPY --from=1 /x /x\n", None, {1, 2}),
+    ("FROM a AS one\nFROM b AS two\nFROM c\nRUN --mount=type=bind,from=one,target=/m true\n", None, {0, 2}),
+    ("FROM a AS one\nFROM b\nCOPY --from=alpine:3 /x /x\n", None, {1}),
+    ("FROM a AS one\nFROM b\nARG SRC=one\nCOPY --from=$SRC /x /x\n", None, {0, 1}),
+    ("FROM a AS one\nFROM b\nARG SRC\nCOPY --from=${SRC} /x /x\n", None, None),
+    ("ARG BASE\nFROM a AS one\nFROM ${BASE}\n", None, None),
+])
+def test_built_stages(text, target, stages):
+    from dockerfix.verify.run import built_stages
+
+    assert built_stages(text, target) == stages
+
+
+def test_cli_passes_the_target(tmp_path, monkeypatch, capsys):
+    from dockerfix.verify import cli, run
+
+    df = _awesome(tmp_path)
+    b = StageBuilder()
+    monkeypatch.setattr(run, "choose_builder", lambda name, lab: b)
+    code = cli.main([str(df), "--target", "builder", "--no-rebuild", "--color", "never", "--json", "-"])
+    assert code == 0 and json.loads(capsys.readouterr().out)["target"] == "builder"
+    assert b.targets == ["builder", "builder"]
+    assert cli.main([str(df), "--no-rebuild", "--color", "never"]) == 2
+    assert "in stage dev-envs, which the build runs" in capsys.readouterr().err
 
 
 def test_pick_source_file_skips_manifests_and_vendored(tmp_path):

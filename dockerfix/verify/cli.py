@@ -1,4 +1,4 @@
-"""``dockerfix verify PATH [--context DIR] [--builder buildah|docker|podman] [--select ..] [--unsafe]
+"""``dockerfix verify PATH [--context DIR] [--target STAGE] [--builder buildah|docker|podman] [--select ..] [--unsafe]
 [--smoke CMD]... [--smoke-timeout SECONDS] [--healthcheck]``.
 
 Exit codes: 0 the images are equal apart from what the applied transforms declare (or nothing to rewrite) and every
@@ -26,6 +26,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("path", help="the Dockerfile")
     p.add_argument("--context", help="build context (default: the Dockerfile's folder)")
+    p.add_argument("--target", metavar="STAGE",
+                   help="build and compare this stage of both Dockerfiles (like docker build --target; default: "
+                        "the last stage)")
     p.add_argument("--builder", choices=("buildah", "docker", "podman"), help="default: the first that works")
     p.add_argument("--lab", help="storage root of a lab for buildah/podman (default: $DOCKERFIX_LAB)")
     from dockerfix.verify.run import pull_policies
@@ -216,8 +219,8 @@ def main(argv: list[str]) -> int:
         ignore = _codes(args.ignore) or (list(cfg.ignore) if cfg.ignore else None)
         unsafe = args.unsafe or bool(cfg.unsafe)
         builder = choose_builder(args.builder, args.lab, **({"pull": args.pull} if args.pull else {}))
-        report = verify(args.path, builder, context=args.context, select=select, ignore=ignore, unsafe=unsafe,
-                        settings=settings, edit=args.edit, rebuild=not args.no_rebuild, baseline=args.baseline,
+        report = verify(args.path, builder, context=args.context, target=args.target, select=select,
+                        ignore=ignore, unsafe=unsafe, settings=settings, edit=args.edit, rebuild=not args.no_rebuild, baseline=args.baseline,
                         auto_baseline=not args.no_auto_baseline, smoke=args.smoke, healthcheck=args.healthcheck,
                         smoke_ignore=args.smoke_ignore, smoke_timeout=args.smoke_timeout, progress=progress)
     except (VerifyError, DockerfileSyntaxError, OSError, ValueError) as exc:

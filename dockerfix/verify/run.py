@@ -142,6 +142,8 @@ class VerifyReport:
     baseline: Baseline = field(default_factory=Baseline)
     declared_files: dict[str, list[str]] = field(default_factory=dict)
     """The rewritten files (Dockerfile, ``.dockerignore``) found in the images: context path -> image paths."""
+    target: str | None = None
+    """The stage built and compared (``--target``); ``None``: the last stage."""
     in_context: bool = False
     """True when the Dockerfile was built at its own path inside the copied context (as ``--write`` leaves it)."""
 
@@ -189,6 +191,7 @@ class VerifyReport:
             "baseline": self.baseline.to_dict(),
             "declared_files": {k: list(v) for k, v in sorted(self.declared_files.items())},
             "in_context": self.in_context,
+            "target": self.target,
             "notes": self.notes,
         }
 
@@ -204,18 +207,100 @@ def allowed_for(codes: set[str]) -> list[AllowedDifference]:
     return out
 
 
-def unsupported(text: str, builder: Builder) -> list[str]:
-    """Why ``builder`` cannot build ``text`` (Dockerfile features it lacks), as readable sentences."""
+def built_stages(text: str, target: str | None = None) -> set[int] | None:
+    """The indexes of the stages a build of ``target`` (default: the last stage) runs: the target, the stages it is
+    built ``FROM``, and those it copies from (``COPY --from``, ``ADD --from``, ``RUN --mount=from=``), transitively.
+    ``None`` when a reference goes through a variable the file does not settle (then any stage may run).
+
+    Raises :class:`VerifyError` when ``target`` names no stage."""
+    from dockerfix.model.stages import Model
+    from dockerfix.syntax import parse
+
+    model = Model(parse(text))
+    stages = model.stages
+    if not stages:
+        return set()
+    if target is None:
+        start = stages[-1]
+    else:
+        start = model.stage_names.get(target.lower())
+        if start is None:
+            names = ", ".join(s.name for s in stages if s.name) or "none"
+            raise VerifyError(f"--target {target}: the Dockerfile has no stage of that name (stages named: {names})")
+    needed: set[int] = set()
+    todo = [start]
+    while todo:
+        stage = todo.pop()
+        if stage.index in needed:
+            continue
+        needed.add(stage.index)
+        parent = model.parent_stage(stage)
+        if parent is None and model.expand(stage.base, model.meta_values) is None:
+            return None
+        if parent is not None:
+            todo.append(parent)
+        for inst in stage.instructions[1:]:
+            for ref in _stage_refs(inst):
+                value = model.expand(ref, model.scope_at(inst))
+                if value is None:
+                    return None
+                if value.isdigit() and int(value) < stage.index:
+                    todo.append(stages[int(value)])
+                elif value.lower() in model.stage_names and model.stage_names[value.lower()].index < stage.index:
+                    todo.append(model.stage_names[value.lower()])
+    return needed
+
+
+def _stage_refs(inst: Any) -> list[str]:
+    """What an instruction names with ``--from`` (``COPY``/``ADD``) or ``from=`` in a ``RUN --mount``."""
+    refs: list[str] = []
+    if inst.keyword in ("COPY", "ADD"):
+        refs += [f.value for f in inst.flags_named("from") if f.value]
+    elif inst.keyword == "RUN":
+        for f in inst.flags_named("mount"):
+            for part in (f.value or "").split(","):
+                key, _, value = part.partition("=")
+                if key.strip().lower() == "from" and value.strip():
+                    refs.append(value.strip())
+    return refs
+
+
+def unsupported(text: str, builder: Builder, target: str | None = None) -> list[str]:
+    """Why ``builder`` cannot build ``text`` for ``target`` (Dockerfile features it lacks), as readable sentences.
+
+    Heredocs are judged per stage when the builder skips them harmlessly in stages the build does not run
+    (:attr:`~dockerfix.verify.builders.Capabilities.heredocs_in_skipped_stages`): buildah 1.28 reads each body
+    line as an instruction, which fails loudly in a stage that runs and is never looked at in one it skips, except
+    a body line starting with ``FROM``, which would start a stage of its own."""
+    from dockerfix.model.stages import Model
     from dockerfix.syntax import parse
 
     caps = builder.capabilities
     doc = parse(text)
+    needed: set[int] | None = None
+    model = None
+    if not caps.heredocs and caps.heredocs_in_skipped_stages and any(
+            i.effective.heredocs for i in doc.iter_instructions()):
+        needed = built_stages(text, target)
+        model = Model(doc)
+    elif target is not None:
+        built_stages(text, target)  # an unknown target is an error whatever the builder
     out = []
     for inst in doc.iter_instructions():
         eff = inst.effective
         if eff.heredocs and not caps.heredocs:
-            out.append(f"line {inst.start_line}: heredocs need BuildKit (or buildah >= 1.33); {builder.name} "
-                       "cannot build them")
+            stage = model.stage_of(inst) if model is not None else None
+            skipped = needed is not None and stage is not None and stage.index not in needed
+            starts_stage = [h for h in eff.heredocs if any(
+                ln.split(None, 1)[:1] and ln.split(None, 1)[0].upper() == "FROM" for ln in h.content.splitlines())]
+            if not skipped:
+                why = (f"in stage {stage.name or stage.index}, which the build runs" if model is not None and
+                       stage is not None else "")
+                out.append(f"line {inst.start_line}: heredocs need BuildKit (dockerd >= 23) or buildah >= 1.33; "
+                           f"{builder.name} cannot build them" + (f" ({why})" if why else ""))
+            elif starts_stage:
+                out.append(f"line {inst.start_line}: a heredoc line starting with FROM, which {builder.name} "
+                           "would read as the start of a new stage (it reads heredoc lines as instructions)")
         for m in eff.flags_named("mount"):
             if "type=cache" in (m.value or "") and not caps.cache_mounts:
                 out.append(f"line {inst.start_line}: cache mounts need BuildKit or buildah")
@@ -448,6 +533,7 @@ def verify(
     builder: Builder,
     *,
     context: str | os.PathLike[str] | None = None,
+    target: str | None = None,
     select: list[str] | None = None,
     ignore: list[str] | None = None,
     unsafe: bool = False,
@@ -465,7 +551,8 @@ def verify(
 ) -> VerifyReport:
     """Build, compare, smoke-test and rebuild the original and the rewrite of ``dockerfile`` (see the module docs).
 
-    ``baseline`` always builds the original a second time; ``auto_baseline`` does so only when every difference is
+    ``target`` builds that stage of both files (``--target``; default: the last stage), and only the stages it
+    needs are checked for syntax the builder lacks. ``baseline`` always builds the original a second time; ``auto_baseline`` does so only when every difference is
     one builds regenerate. ``smoke`` commands run in both images (``sh -c``); ``smoke_ignore`` regexes are masked in
     their output before comparing; ``healthcheck`` runs the images' HEALTHCHECK once in each. Each of those runs
     gets ``smoke_timeout`` seconds (default :data:`~dockerfix.verify.builders.RUN_TIMEOUT`, not the builds' timeout);
@@ -487,13 +574,13 @@ def verify(
     text = original.decode("utf-8")
     result = dockerfix.fix(text, select=select, ignore=ignore, unsafe=unsafe, path=str(dockerfile),
                            context=str(ctx), settings=settings)
-    report = VerifyReport(str(dockerfile), builder.name)
+    report = VerifyReport(str(dockerfile), builder.name, target=target)
     report.changes = [c.to_dict() for c in result.changes]
     report.rewritten = result.changed
     if result.errors:
         raise VerifyError("; ".join(result.errors))
-    problems = unsupported(text, builder) + [p for p in unsupported(result.text, builder) if p not in
-                                                 unsupported(text, builder)]
+    before = unsupported(text, builder, target)
+    problems = before + [p for p in unsupported(result.text, builder, target) if p not in before]
     if problems:
         raise VerifyError(f"{builder.name} cannot build this pair: " + "; ".join(problems) +
                           ". Use a builder that can (--builder docker with BuildKit) or leave those transforms out.")
@@ -511,7 +598,7 @@ def verify(
         for side, df, c, t in zip(sides, (df_a, df_b), (ctx_a, ctx_b), tags):
             say(f"building {'the original' if side is report.before else 'the rewrite'} with {builder.name}")
             try:
-                side.build = builder.build(df, c, t)
+                side.build = builder.build(df, c, t, target=target)
             except BuildError as exc:
                 raise VerifyError(f"the {'original' if side is report.before else 'rewritten'} Dockerfile does "
                                   f"not build: {exc}\n{exc.tail()}") from None
@@ -539,7 +626,7 @@ def verify(
             t3 = f"{tag}-baseline"
             again: FlatImage | None = None
             try:
-                builder.build(df_a, ctx_a, t3, no_cache=True)
+                builder.build(df_a, ctx_a, t3, no_cache=True, target=target)
                 archive = builder.export(t3, work / f"{t3}.tar", fmt="docker-archive")
                 again = flatten_image(archive, layer_cache=cache)
                 os.unlink(archive)
@@ -571,16 +658,16 @@ def verify(
         if smoke or healthcheck or any(healthcheck_command(f.config.healthcheck) for f in flats):
             run_checks(builder, tags, flats, smoke, healthcheck, smoke_ignore, report, say, smoke_timeout)
         if rebuild:
-            target = edit or pick_source_file(ctx)
-            if target is None:
+            edited = edit or pick_source_file(ctx)
+            if edited is None:
                 report.notes.append("no source file found to edit: rebuild not measured (pass --edit FILE)")
             else:
-                report.edited = target
+                report.edited = edited
                 for side, df, c, t in zip(sides, (df_a, df_b), (ctx_a, ctx_b), tags):
-                    edit_source(c / target)
+                    edit_source(c / edited)
                     say(f"rebuilding {'the original' if side is report.before else 'the rewrite'} after editing "
-                        f"{target}")
-                    side.rebuild = builder.build(df, c, t)
+                        f"{edited}")
+                    side.rebuild = builder.build(df, c, t, target=target)
         return report
     finally:
         try:

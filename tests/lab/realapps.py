@@ -52,7 +52,7 @@ from dockerfix.verify.compare import (
     rewritten_files,
 )
 from dockerfix.verify.imagefs import FlatImage, flatten_image
-from dockerfix.verify.run import allowed_for, edit_source, lay_out
+from dockerfix.verify.run import allowed_for, edit_source, lay_out, unsupported
 
 REPO = Path(__file__).resolve().parents[2]
 REALAPPS = Path(os.environ.get("DOCKERFIX_REALAPPS") or REPO.parent / "shared" / "realapps")
@@ -371,6 +371,11 @@ class Matrix:
         self._outcomes[key] = out
         if res.errors:
             out.error = "; ".join(res.errors)
+            return out
+        refused = unsupported(original.decode("utf-8"), self.builder, app.target)
+        refused += [p for p in unsupported(res.text, self.builder, app.target) if p not in refused]
+        if refused:  # the same gate as dockerfix verify's
+            out.error = f"dockerfix verify --builder {self.name} would refuse this pair: " + "; ".join(refused)
             return out
         if not res.changed:
             out.same_as = "original"

@@ -15,7 +15,12 @@ lab or ../shared/realapps is absent; the docker cases skip when the ``docker_bui
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
+import subprocess
+import sys
+import time
 
 import pytest
 
@@ -121,3 +126,31 @@ def test_unsafe_rewrite_differs_only_where_declared(request, builder: str, app: 
             "(the safe rewrite has them too)", out.unexplained[:25])
     if out.image is not None:
         assert out.image.smoke is not None and out.image.smoke.ok, f"{app.name} unsafe rewrite: {out.image.smoke}"
+
+
+VERIFY_CLI_APPS = ("compose-flask", "compose-traefik-golang")
+"""Apps run through the real ``dockerfix verify`` CLI on buildah (after the matrix, whose layers they reuse): both
+have heredocs in their ``dev-envs`` stage, which verify refused before it judged heredocs per stage; compose-flask
+needs ``--target builder``, compose-traefik-golang's build skips the stage in the middle of the file. With
+``--unsafe``, so that both are rewritten (compose-traefik-golang's safe rewrite changes nothing)."""
+
+
+@pytest.mark.parametrize("app", [a for a in APPS if a.name in VERIFY_CLI_APPS] or [
+    pytest.param(None, marks=pytest.mark.skip(reason=why_not() or "no apps"))], ids=lambda a: getattr(a, "name", a))
+def test_dockerfix_verify_cli_on_buildah(lab, app: App, tmp_path):
+    ctx = tmp_path / app.name
+    shutil.copytree(app.folder, ctx, symlinks=True)
+    argv = [sys.executable, "-m", "dockerfix", "verify", str(ctx / app.dockerfile), "--builder", "buildah",
+            "--lab", str(lab.root), "--json", str(tmp_path / "report.json"), "--color", "never", "--no-rebuild",
+            "--unsafe"]
+    if app.target:
+        argv += ["--target", app.target]
+    if app.has_shell:
+        argv += ["--smoke", app.smoke]
+    t0 = time.monotonic()
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=1800)
+    lab.timings.append({"what": f"[buildah] dockerfix verify {app.name}", "seconds": round(time.monotonic() - t0, 1),
+                        "returncode": p.returncode})
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+    d = json.loads((tmp_path / "report.json").read_text())
+    assert d["equal"] and d["target"] == app.target and d["rewritten"], d["notes"]
