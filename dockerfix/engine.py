@@ -8,7 +8,7 @@ declares is an internal error, never a silent write.
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
+from bisect import bisect_right, insort
 
 from dockerfix._lazyre import lazy
 from dockerfix._record import dataclass, field
@@ -296,17 +296,40 @@ def apply_edits(text: str, edits: Sequence[Edit]) -> str:
     return "".join(out)
 
 
-def _overlaps(a: Sequence[Edit], taken: list[tuple[int, int]]) -> bool:
-    for e in a:
-        for s, t in taken:
-            # Touching is fine, except two insertions at one point (their order would be arbitrary).
-            if e.start < t and s < e.end:
-                return True
-            if e.start == e.end == s == t or (e.start == e.end and s < e.start < t):
-                return True
-            if s == t and e.start < s < e.end:
-                return True
-    return False
+class _Taken:
+    """The spans of the edits chosen so far in a pass, sorted by start, for :meth:`overlaps` in logarithmic time
+    (a list scanned per edit was quadratic in files with thousands of fixes: 0.5 s of 1,600 lines of apt blocks)."""
+
+    __slots__ = ("spans", "longest")
+
+    def __init__(self) -> None:
+        self.spans: list[tuple[int, int]] = []
+        self.longest = 0  # no span is longer, so one that starts before ``start - longest`` ends before ``start``
+
+    def add(self, start: int, end: int) -> None:
+        insort(self.spans, (start, end))
+        if end - start > self.longest:
+            self.longest = end - start
+
+    def overlaps(self, edits: Sequence[Edit]) -> bool:
+        spans = self.spans
+        for e in edits:
+            # candidates start at or before e.end; those starting before e.start - longest end before e.start
+            k = bisect_right(spans, (e.end, e.end))
+            lo = e.start - self.longest
+            while k > 0:
+                k -= 1
+                s, t = spans[k]
+                if s < lo:
+                    break
+                # Touching is fine, except two insertions at one point (their order would be arbitrary).
+                if e.start < t and s < e.end:
+                    return True
+                if e.start == e.end == s == t or (e.start == e.end and s < e.start < t):
+                    return True
+                if s == t and e.start < s < e.end:
+                    return True
+        return False
 
 
 def run_transforms(ts: Sequence[Transform], ctx: Context) -> tuple[list[Diagnostic], list[str]]:
@@ -360,7 +383,7 @@ def fix_document(
         diags = [d for d in diags if not sup.is_suppressed(d)]
         chosen: list[Diagnostic] = []
         edits: list[Edit] = []
-        taken: list[tuple[int, int]] = []
+        taken = _Taken()
         taken_edits: set[Edit] = set()
         taken_files: set[str] = set()
         for d in sorted(
@@ -372,11 +395,12 @@ def fix_document(
             # top) is shared, not a conflict: applied once, it gives both fixes what they asked for. Without
             # this, a file with k such fixes took k passes.
             own = [e for e in d.fix.edits if e not in taken_edits]
-            if _overlaps(own, taken) or any(f.path in taken_files for f in d.fix.files):
+            if taken.overlaps(own) or any(f.path in taken_files for f in d.fix.files):
                 continue
             chosen.append(d)
             edits.extend(own)
-            taken.extend((e.start, e.end) for e in own)
+            for e in own:
+                taken.add(e.start, e.end)
             taken_edits.update(own)
             taken_files.update(f.path for f in d.fix.files)
         result.passes = n + 1

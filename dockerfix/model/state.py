@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import posixpath
 import weakref
+from bisect import bisect_left
 
 from dockerfix._record import dataclass
 TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
@@ -176,6 +177,14 @@ class Contents:
         return None
 
 
+def _start(inst: "Instruction") -> int:
+    return inst.start
+
+
+def _first(pair: tuple[int, str]) -> int:
+    return pair[0]
+
+
 class BuildState:
     """Per-instruction facts of one document (``Model.state``); computed lazily, memoised per stage."""
 
@@ -186,6 +195,7 @@ class BuildState:
         self._os: dict[int, tuple[str | None, str]] = {}
         self._pragmas: list[tuple[int, str]] | None = None
         self._shells: dict[int, Shell] = {}
+        self._shells_of: dict[int, list[Instruction]] = {}
 
     # ---------------------------------------------------------------- OS and shell
     def root_base(self, stage: "Stage") -> str:
@@ -240,6 +250,14 @@ class BuildState:
             got = self._shells[inst.start] = self._shell_at(inst)
         return got
 
+    def _stage_shells(self, stage: "Stage") -> list["Instruction"]:
+        """The stage's SHELL instructions in order; once per stage, not per RUN (a list built per RUN was quadratic
+        in long stages)."""
+        got = self._shells_of.get(stage.index)
+        if got is None:
+            got = self._shells_of[stage.index] = [i for i in stage.instructions if i.keyword == "SHELL"]
+        return got
+
     def _shell_at(self, inst: "Instruction") -> Shell:
         from dockerfix.model.shell import is_posix_shell
 
@@ -249,7 +267,9 @@ class BuildState:
             return Shell("unknown", (), None, "no stage")
         os_, why = self.stage_os(stage)
         for st in m.stage_chain(stage):
-            shells = [i for i in st.instructions if i.keyword == "SHELL" and (st is not stage or i.start < inst.start)]
+            shells = self._stage_shells(st)
+            if st is stage:
+                shells = shells[:bisect_left(shells, inst.start, key=_start)]
             if shells:
                 sh = shells[-1]
                 argv = tuple(sh.args) if sh.json else ()
@@ -259,7 +279,8 @@ class BuildState:
                 if is_posix_shell(list(argv)):
                     return Shell("posix", argv, os_, src)
                 return Shell(_dialect(argv), argv, os_, src)
-        prag = [s for at, s in self._hadolint_shells() if at < inst.start]
+        pragmas = self._hadolint_shells()
+        prag = [s for at, s in pragmas[:bisect_left(pragmas, inst.start, key=_first)]]
         if prag:
             name = prag[-1]
             argv = (name,)

@@ -54,10 +54,22 @@ def reparse(doc: Document, new_text: str, edits: Sequence[tuple[int, int, int]])
         else:
             ranges.append([i, j])
     # each range's last node must be untouched by every edit (it proves the region ends on a boundary)
+    # (only the edits that start at or before its end can touch it, and of those, only ones that start after
+    # ``last.start - longest`` reach it: one bisect per range instead of every edit for every range)
+    edit_starts = [s for s, _, _ in edits]
+    longest = max(e - s for s, e, _ in edits)
     for r in ranges:
         last = nodes[r[1]]
-        if r[1] < len(nodes) - 1 and any(s < last.end and e > last.start or s == e == last.start for s, e, _ in edits):
-            return None
+        if r[1] == len(nodes) - 1:
+            continue
+        k = bisect_right(edit_starts, last.end)
+        while k > 0:
+            k -= 1
+            s, e, _ = edits[k]
+            if s < last.start - longest:
+                break
+            if s < last.end and e > last.start or s == e == last.start:
+                return None
     out: list[Instruction | Trivia] = []
     shift = 0  # offset change so far
     lines = 0  # line-number change so far
