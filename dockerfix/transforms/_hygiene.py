@@ -180,7 +180,47 @@ def _run_sites(ctx: Context, onbuild: bool) -> Iterator[RunSite]:
 
 def later_sites(ctx: Context, site: RunSite) -> Iterator[RunSite]:
     """RUNs whose layer sits on top of ``site``'s: later RUNs of its stage, RUNs of stages built FROM it, and the
-    ONBUILD RUNs of all of those (they run in images built from this one)."""
+    ONBUILD RUNs of all of those (they run in images built from this one).
+
+    In the order of :func:`iter_run_sites`, read from the RUN on (a scan from the top for every RUN was quadratic:
+    the callers stop at the first later RUN that matters, usually the next one)."""
+    table = _sites_by_stage(ctx)
+    p = table[2].get(id(site.inst)) if not site.onbuild else None
+    if p is None:  # an ONBUILD RUN (its instruction has no offset of its own), or a site from elsewhere
+        yield from _later_sites_scan(ctx, site)
+        return
+    own = site.stage.index
+    for q, other in table[1].get(own, ()):  # the stage's ONBUILD RUNs before this RUN run later too
+        if q >= p:
+            break
+        yield other
+    mine = table[0][own]
+    for k in range(p + 1, len(mine)):
+        yield mine[k]
+    for d in descendant_stages(ctx, site.stage):
+        yield from table[0].get(d.index, ())
+
+
+def _sites_by_stage(ctx: Context) -> tuple[dict, dict, dict]:
+    """(stage index -> its RUN sites in order, stage index -> (position, site) of its ONBUILD RUNs, id of a plain
+    RUN's instruction -> its position in its stage's list); once per pass."""
+    got = ctx.memo.get("hygiene.sites_by_stage")
+    if got is None:
+        by_stage: dict[int, list[RunSite]] = {}
+        onbuild: dict[int, list[tuple[int, RunSite]]] = {}
+        pos: dict[int, int] = {}
+        for other in iter_run_sites(ctx, onbuild=True):
+            lst = by_stage.setdefault(other.stage.index, [])
+            if other.onbuild:
+                onbuild.setdefault(other.stage.index, []).append((len(lst), other))
+            else:
+                pos[id(other.inst)] = len(lst)
+            lst.append(other)
+        got = ctx.memo["hygiene.sites_by_stage"] = (by_stage, onbuild, pos)
+    return got
+
+
+def _later_sites_scan(ctx: Context, site: RunSite) -> Iterator[RunSite]:
     stages = {site.stage.index} | {s.index for s in descendant_stages(ctx, site.stage)}
     for other in iter_run_sites(ctx, onbuild=True):
         if other.stage.index not in stages:
@@ -455,28 +495,39 @@ def config_written(ctx: Context, site: RunSite, is_path, needle: str) -> bool:
     """Whether the Dockerfile writes a config file (path matching ``is_path``) that contains ``needle``, before
     this RUN in its stage chain, or in this RUN before it ends. COPY/ADD to such a path counts (its content is
     unknown, so the transform stands down)."""
-    chain = stage_chain(ctx, site.stage)
-    for st in chain:
-        for inst in st.instructions:
+    for st in stage_chain(ctx, site.stage):
+        for inst in _config_writers(ctx, st, is_path, needle):
+            # the writers of each stage in order, found once per stage and pass (a walk of the chain for every
+            # RUN was quadratic); the RUN itself is read with its own site's shell
             if st is site.stage and inst.start > site.inst.start:
                 break
-            if inst.keyword in ("COPY", "ADD") and inst.args:
-                dest = inst.args[-1] if not inst.json else inst.args[-1]
-                if is_path(norm_path(dest)):
-                    if inst.heredocs:
-                        if any(needle in h.content for h in inst.heredocs):
-                            return True
-                        continue
-                    return True
-                continue
-            if inst.keyword != "RUN":
-                continue
-            run = site.run if inst is site.inst else RunShell(ctx.document, inst)
-            if run is None or not run.ok:
-                continue
-            if _script_writes(run.script, is_path, needle):
+            if inst is not site.inst:
+                return True
+        if st is site.stage and not site.onbuild and site.run is not None and site.run.ok:
+            if _script_writes(site.run.script, is_path, needle):
                 return True
     return False
+
+
+def _config_writers(ctx: Context, stage, is_path, needle: str) -> list:
+    """The instructions of ``stage`` that write a config file matching ``is_path`` with ``needle`` (see
+    :func:`config_written`), each RUN read on its own."""
+    key = ("hygiene.config_writers", stage.index, is_path, needle)
+    got = ctx.memo.get(key)
+    if got is None:
+        got = ctx.memo[key] = [i for i in stage.instructions if _writes_config(ctx, i, is_path, needle)]
+    return got
+
+
+def _writes_config(ctx: Context, inst, is_path, needle: str) -> bool:
+    if inst.keyword in ("COPY", "ADD") and inst.args:
+        if not is_path(norm_path(inst.args[-1])):
+            return False
+        return not inst.heredocs or any(needle in h.content for h in inst.heredocs)
+    if inst.keyword != "RUN":
+        return False
+    run = RunShell(ctx.document, inst)
+    return run.ok and _script_writes(run.script, is_path, needle)
 
 
 _WRITES: dict[tuple[str, object, str], bool] = {}
@@ -534,7 +585,18 @@ def _is_lists_cleanup(cl: Cleanup) -> bool:
 
 
 def relies_on_apt_lists(site: RunSite) -> str | None:
-    """Why this RUN would read package lists an earlier layer left behind (None when it does not)."""
+    """Why this RUN would read package lists an earlier layer left behind (None when it does not).
+
+    Once per RUN and pass: every earlier RUN that installs asks it of the RUNs after it."""
+    memo = site.ctx.memo
+    key = ("hygiene.relies_on_apt_lists", id(site.inst))
+    if key in memo:
+        return memo[key]
+    got = memo[key] = _relies_on_apt_lists(site)
+    return got
+
+
+def _relies_on_apt_lists(site: RunSite) -> str | None:
     if covers(site.cache_targets(), LISTS):
         return None
     if site.run is None:
