@@ -216,7 +216,8 @@ def test_opens_pull_request_with_branch_commit_and_body(repo, github):
     assert post["title"] == "dockerfix: 2 fixes in 1 Dockerfile"
     body = post["body"]
     assert body.startswith("<!-- dockerfix-pr profile=default -->\n")
-    assert "### `Dockerfile`" in body and "svc/Dockerfile" not in body
+    assert "<details open><summary><code>Dockerfile</code>: 2 fixes</summary>" in body and "svc/Dockerfile" not in body
+    assert "| **DFX001** `add-local-to-copy` | 1 | 1 | safe |" in body
     assert "**DFX001** `add-local-to-copy`, line 2" in body
     assert "-ADD app.py /app/\n-RUN pip install flask\n+COPY app.py /app/\n" in body
     assert "+RUN pip install --no-cache-dir flask\n```" in body
@@ -255,7 +256,7 @@ def test_new_commit_on_base_rebuilds_the_branch_and_patches(repo, github):
     assert sh(repo["remote"], "rev-parse", f"{branch}^", env=env).strip() == remote_sha(repo, "refs/heads/main")
     assert "apk add --no-cache curl" in remote_file(repo, "dockerfix/default", "svc/Dockerfile")
     assert len(github.calls("POST")) == 1 and len(github.calls("PATCH")) == 1
-    assert "### `svc/Dockerfile`" in github.pulls[0]["body"]
+    assert "| `svc/Dockerfile` | 1 | DFX104 |" in github.pulls[0]["body"]
     assert github.pulls[0]["title"] == "dockerfix: 3 fixes in 2 Dockerfiles"
 
 
@@ -413,13 +414,17 @@ def test_huge_body_leaves_out_the_diffs():
     template = bot.load_template(None)
     ctx = {
         "marker": "m", "profile": "p", "branch": "b", "base": "main", "repo": "o/r", "unsafe": False, "version": "0",
-        "files": [{"path": "Dockerfile", "changes": [], "findings": [], "diff": "+x\n" * 40000, "fence": "```"}],
+        "files": [{"path": "Dockerfile", "changes": [], "findings": [], "diff": "+x\n" * 40000, "fence": "```",
+                   "codes": [], "unsafe": 0}],
         "other_files": [], "transforms": [], "errors": [], "verify": None, "verification": None,
-        "include_diffs": True,
+        "include_diffs": True, "include_details": True, "include_docs": True, "files_listed": 1, "shortened": False,
+        "compare_url": "https://github.example/o/r/compare/main...b",
         "summary": {"files": 1, "changes": 0},
     }
-    body = bot.render_body(template, ctx)
+    body, left_out = bot.fit_body(template, ctx)
     assert len(body) < bot.MAX_BODY and "+x" not in body
+    assert left_out == ["the diffs"]
+    assert "shortened to fit GitHub's limit: the complete change is in [the branch diff](https://github.example/o/r/compare/main...b)" in body
 
 
 def test_diff_fence_outgrows_backticks():
@@ -670,7 +675,7 @@ def test_verify_keeps_the_equal_file_and_leaves_out_the_others(three, github):
     post = github.calls("POST")[0]["body"]
     assert post["title"] == "dockerfix: 2 fixes in 1 Dockerfile"
     body = post["body"]
-    assert "### `Dockerfile`" in body and "### `api/Dockerfile`" not in body and "### `web/Dockerfile`" not in body
+    assert "<summary><code>Dockerfile</code>" in body and "<code>api/Dockerfile</code>: 1 fix" not in body
     assert "built before and after the rewrite with fakebuild" in body
     assert "| app | size before | size after | change | layers | rebuild steps | rebuild time | same files |" in body
     assert "| Dockerfile | 200.0 MB | 150.0 MB | -25.0% | 8 → 6 | 4 → 1 | 20.0 s → 5.0 s | yes |" in body
@@ -891,50 +896,3 @@ def test_verify_cli_flags():
     assert s.verify is True and s.builder == "podman" and s.lab == "/srv/lab"
     s = bot.settings_from_args([], {})
     assert s.verify is False and s.builder is None and s.lab is None
-
-
-# ------------------------------------------------------------------ the Action's verify input
-def _action_step(name: str) -> str:
-    yaml = pytest.importorskip("yaml")
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    with open(os.path.join(root, "action.yml"), encoding="utf-8") as f:
-        action = yaml.safe_load(f)
-    assert {"verify", "builder"} <= set(action["inputs"]) and action["inputs"]["verify"]["default"] == "false"
-    return next(s for s in action["runs"]["steps"] if s.get("name") == name)["run"]
-
-
-@pytest.mark.skipif(shutil.which("bash") is None, reason="bash is not installed")
-@pytest.mark.parametrize("verify, builder, expected", [
-    ("true", "", ["pr", "--profile", "default", "--verify", "--", "."]),
-    ("true", "docker", ["pr", "--profile", "default", "--verify", "--builder", "docker", "--", "."]),
-    ("false", "", ["pr", "--profile", "default", "--", "."]),
-])
-def test_action_passes_verify(tmp_path, verify, builder, expected):
-    import stat
-    import sys
-
-    bindir = tmp_path / "bin"
-    bindir.mkdir()
-    shim = bindir / "dockerfix"
-    shim.write_text(f"#!{sys.executable}\nimport json, sys\nprint(json.dumps(sys.argv[1:]))\n")
-    shim.chmod(shim.stat().st_mode | stat.S_IXUSR)
-    env = dict(os.environ, PATH=f"{bindir}{os.pathsep}{os.environ['PATH']}", INPUT_PATHS=".", INPUT_SELECT="",
-               INPUT_IGNORE="", INPUT_UNSAFE="false", INPUT_PROFILE="default", INPUT_VERIFY=verify,
-               INPUT_BUILDER=builder, GITHUB_TOKEN="x")
-    p = subprocess.run(["bash", "-e", "-c", _action_step("dockerfix (pull request)")], env=env, capture_output=True,
-                       text=True, timeout=60)
-    assert p.returncode == 0, p.stderr
-    assert json.loads(p.stdout) == expected
-
-
-@pytest.mark.skipif(shutil.which("bash") is None, reason="bash is not installed")
-@pytest.mark.parametrize("mode, verify, builder, expect", [
-    ("pr", "yes", "", "verify must be 'true' or 'false'"),
-    ("check", "true", "", "verify: 'true' needs mode: pr"),
-    ("pr", "true", "kaniko", "builder must be empty, 'buildah', 'docker' or 'podman'"),
-])
-def test_action_checks_verify_inputs(mode, verify, builder, expect):
-    env = dict(os.environ, INPUT_MODE=mode, INPUT_UNSAFE="false", INPUT_VERIFY=verify, INPUT_BUILDER=builder)
-    p = subprocess.run(["bash", "-e", "-c", _action_step("Check the inputs")], env=env, capture_output=True,
-                       text=True, timeout=60)
-    assert p.returncode == 2 and expect in p.stdout, p.stdout + p.stderr

@@ -37,8 +37,11 @@ from dockerfix.bot.github import DEFAULT_API_URL, GitHubClient, GitHubError
 EXIT_OK, EXIT_ERROR = 0, 2
 BOT_NAME = "dockerfix"
 BOT_EMAIL = "dockerfix@users.noreply.github.com"
+GITHUB_BODY_LIMIT = 65536
+"""GitHub refuses a pull request body over 65,536 characters (``body is too long``)."""
 MAX_BODY = 65000
-"""GitHub refuses bodies over 65,536 characters; above this the diffs are left out of the body."""
+"""The bound :func:`fit_body` keeps, measured in UTF-16 code units (never fewer than characters), with room to
+spare under :data:`GITHUB_BODY_LIMIT`."""
 
 
 class BotError(Exception):
@@ -67,6 +70,7 @@ class Settings:
     verify: bool = False
     builder: str | None = None
     lab: str | None = None
+    push_with_token: bool = False
 
     @property
     def branch_name(self) -> str:
@@ -105,6 +109,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--title", help="Pull request title.")
     p.add_argument("--draft", action="store_true", help="Open the pull request as a draft.")
     p.add_argument("--author", metavar="'NAME <EMAIL>'", help="Commit author (default: git config, else dockerfix).")
+    p.add_argument("--push-with-token", action="store_true",
+                   help="Fetch and push over HTTPS with the token ($GITHUB_TOKEN) instead of the credentials git "
+                   "has (the header actions/checkout persisted is replaced); the token never reaches a command "
+                   "line or a config file.")
     p.add_argument("--dry-run", action="store_true",
                    help="Print the branch, commit message and body; push nothing, call no API.")
     return p
@@ -139,6 +147,7 @@ def settings_from_args(argv: list[str], env: dict[str, str]) -> Settings:
         verify=a.verify,
         builder=a.builder,
         lab=a.lab,
+        push_with_token=a.push_with_token,
     )
 
 
@@ -670,23 +679,63 @@ def demote_headings(markdown: str, levels: int) -> str:
     return "\n".join(out)
 
 
-def body_context(settings: Settings, outcome: Outcome, *, base: str, repo: str, verify: dict | None) -> dict[str, Any]:
+def web_url(api_url: str, env: dict[str, str] | None = None) -> str | None:
+    """The web address of the GitHub the API belongs to: ``$GITHUB_SERVER_URL`` (set on Actions runners), else
+    ``https://github.com`` for ``api.github.com``, else the Enterprise host of ``https://HOST/api/v3``; None when
+    it cannot be told (a test server, an unusual proxy)."""
+    import urllib.parse
+
+    server = (env or {}).get("GITHUB_SERVER_URL", "").rstrip("/")
+    if server:
+        return server
+    u = urllib.parse.urlsplit(api_url.rstrip("/"))
+    if u.scheme not in ("http", "https") or not u.netloc:
+        return None
+    if u.netloc == "api.github.com":
+        return "https://github.com"
+    if u.path.endswith("/api/v3"):
+        return f"{u.scheme}://{u.netloc}{u.path[:-len('/api/v3')]}"
+    return None
+
+
+def compare_url(server: str | None, repo: str, base: str, branch: str) -> str | None:
+    """``SERVER/OWNER/NAME/compare/BASE...BRANCH``: the whole change on the branch, however long the body."""
+    import urllib.parse
+
+    if not server or repo.count("/") != 1 or base.startswith("("):
+        return None
+    q = lambda ref: urllib.parse.quote(ref, safe="/")  # noqa: E731
+    return f"{server}/{repo}/compare/{q(base)}...{q(branch)}"
+
+
+def body_context(settings: Settings, outcome: Outcome, *, base: str, repo: str, verify: dict | None,
+                 server_url: str | None = None) -> dict[str, Any]:
     from dockerfix import __version__
     from dockerfix.transforms.registry import by_key
 
     files, used = [], {}
+    per_code: dict[str, dict[str, Any]] = {}
     reported = set()
     for r in outcome.reports:
         if r.error is not None or not r.changed:
             continue
         reported.add(r.path)
         diff = outcome.diffs.get(r.path, "")
+        codes: list[str] = []
         for c in r.changes:
             used.setdefault(c.code, c.name)
+            n = per_code.setdefault(c.code, {"fixes": 0, "unsafe": 0, "files": set()})
+            n["fixes"] += 1
+            n["unsafe"] += 0 if c.safe else 1
+            n["files"].add(r.path)
+            if c.code not in codes:
+                codes.append(c.code)
         files.append({
             "path": r.path,
             "changes": [c.to_dict() for c in r.changes],
             "findings": [c.to_dict() for c in r.findings],
+            "codes": codes,
+            "unsafe": sum(1 for c in r.changes if not c.safe),
             "diff": diff,
             "fence": _fence(diff),
         })
@@ -694,11 +743,13 @@ def body_context(settings: Settings, outcome: Outcome, *, base: str, repo: str, 
     transforms = []
     for code in sorted(used):
         t = by_key(code)
+        n = per_code.get(code, {"fixes": 0, "unsafe": 0, "files": set()})
         transforms.append({
             "code": code, "name": used[code],
             "summary": getattr(t, "summary", "") if t else "",
             "safety": getattr(t, "safety", "") if t else "",
             "docs": demote_headings((getattr(t, "docs", "") or "").strip(), 3) if t else "",
+            "fixes": n["fixes"], "unsafe": n["unsafe"], "files": len(n["files"]),
         })
     errors = [{"path": r.path, "message": r.error.message if r.error else "; ".join(r.internal_errors),
                "line": r.error.line if r.error else None}
@@ -718,6 +769,11 @@ def body_context(settings: Settings, outcome: Outcome, *, base: str, repo: str, 
         "verify": verify,
         "verification": verification_context(outcome),
         "include_diffs": True,
+        "include_details": True,
+        "include_docs": True,
+        "files_listed": len(files),
+        "shortened": False,
+        "compare_url": compare_url(server_url, repo, base, settings.branch_name),
         "summary": {"files": len(files), "changes": sum(len(f["changes"]) for f in files)},
     }
 
@@ -750,18 +806,107 @@ def verification_context(outcome: Outcome) -> dict[str, Any] | None:
     }
 
 
-def render_body(template, ctx: dict[str, Any]) -> str:
+def body_length(text: str) -> int:
+    """Length as GitHub may count it: UTF-16 code units (a character outside the BMP counts twice), so the bound
+    holds whichever way it counts."""
+    return len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF)
+
+
+SHORTENING_STEPS = (
+    ("include_diffs", "the diffs"),
+    ("include_details", "the per-file details"),
+    ("include_docs", "the transforms' explanations"),
+)
+"""What :func:`fit_body` leaves out, in order, while the body is too long (context flags the template reads)."""
+
+
+def render_body(template, ctx: dict[str, Any], limit: int = MAX_BODY) -> str:
+    return fit_body(template, ctx, limit)[0]
+
+
+def fit_body(template, ctx: dict[str, Any], limit: int = MAX_BODY) -> tuple[str, list[str]]:
+    """The body, made to fit ``limit`` (see :func:`body_length`), and what was left out to fit (empty: nothing).
+
+    The template renders with everything; while too long it renders again without the diffs, then without the
+    per-file details, then without the transforms' explanations (each flag is a context variable), then with fewer
+    rows in the per-file table (``files_listed``; the template points to the branch diff, ``compare_url``, for the
+    rest). A body still too long (a custom template, thousands of errors) is cut at a line, its open code fence and
+    ``<details>`` closed, with a pointer to the branch diff. ``shortened`` tells the template it was shortened."""
     import jinja2
 
-    try:
-        body = template.render(**ctx)
-        if len(body) > MAX_BODY and ctx.get("include_diffs"):
-            body = template.render(**{**ctx, "include_diffs": False})
-    except jinja2.UndefinedError as exc:
-        raise BotError(f"template: {exc.message} (available: {', '.join(sorted(ctx))})") from None
-    except jinja2.TemplateError as exc:
-        raise BotError(f"template: {exc}") from None
-    return body
+    def render(**kw: Any) -> str:
+        try:
+            return template.render(**{**ctx, **kw})
+        except jinja2.UndefinedError as exc:
+            raise BotError(f"template: {exc.message} (available: {', '.join(sorted(ctx))})") from None
+        except jinja2.TemplateError as exc:
+            raise BotError(f"template: {exc}") from None
+
+    body = render()
+    if body_length(body) <= limit:
+        return body, []
+    left_out: list[str] = []
+    flags: dict[str, Any] = {"shortened": True}
+    for key, what in SHORTENING_STEPS:
+        if ctx.get(key, True) is False:
+            continue
+        flags[key] = False
+        shorter = render(**flags)
+        if shorter != body:  # a template that does not read the flag loses nothing
+            left_out.append(what)
+        body = shorter
+        if body_length(body) <= limit:
+            return body, left_out
+    n_files = len(ctx.get("files") or ())
+    listed = n_files
+    table = body_length(body) - body_length(render(**flags, files_listed=0)) if n_files else 0
+    for _ in range(20):  # shrink the per-file table in proportion to the excess, at least one row a time
+        over = body_length(body) - limit
+        if listed == 0 or table <= 0 or over <= 0:
+            break
+        row = max(1, table // n_files)
+        listed = max(0, min(listed - 1, listed - -(-over // row)))
+        body = render(**flags, files_listed=listed)
+    if listed < n_files and n_files:
+        left_out.append(f"{n_files - listed} of {n_files} rows of the file table")
+    if body_length(body) > limit:
+        body = cut_body(body, limit, ctx.get("compare_url"), ctx.get("branch"))
+        left_out.append("the end of the body")
+    return body, left_out
+
+
+def cut_body(body: str, limit: int, compare: str | None, branch: str | None) -> str:
+    """``body`` cut at a line boundary to fit ``limit`` with a closing note: open code fences and ``<details>``
+    are closed so the rest of the page still renders."""
+    where = f"the branch diff: {compare}" if compare else f"the branch `{branch or '?'}`"
+    note = f"\n\n**This description was cut to fit GitHub's limit.** The complete change is in {where}\n"
+    lines = body.split("\n")
+    kept: list[str] = []
+    size = 0
+    fence: str | None = None
+    open_details = 0
+    reserve = body_length(note) + 16  # closing fence and tags
+    for line in lines:
+        closing = (len(fence) + 1 if fence else 0) + open_details * len("\n</details>\n")
+        if size + body_length(line) + 1 + closing + reserve > limit:
+            break
+        kept.append(line)
+        size += body_length(line) + 1
+        stripped = line.strip()
+        if fence is not None:
+            if stripped.startswith(fence[0] * len(fence)) and not stripped.strip(fence[0]):
+                fence = None
+        elif stripped.startswith(("```", "~~~")):
+            mark = stripped[0]
+            fence = stripped[: len(stripped) - len(stripped.lstrip(mark))]
+        else:
+            open_details += stripped.count("<details") - stripped.count("</details>")
+            open_details = max(0, open_details)
+    tail = ""
+    if fence is not None:
+        tail += "\n" + fence
+    tail += "\n</details>\n" * open_details
+    return "\n".join(kept) + tail + note
 
 
 def commit_message(settings: Settings, ctx: dict[str, Any]) -> str:
@@ -911,8 +1056,14 @@ def _run(settings: Settings, git: Git, env: dict[str, str], client: GitHubClient
             return code
         if settings.verify:
             verify = verification_rows(outcome)
-        ctx = body_context(settings, outcome, base=base, repo=repo_name, verify=verify)
-        body = render_body(template, ctx)
+        ctx = body_context(settings, outcome, base=base, repo=repo_name, verify=verify,
+                           server_url=web_url(settings.api_url, env))
+        body, left_out_of_body = fit_body(template, ctx)
+        if left_out_of_body:
+            err.write(f"dockerfix pr: warning: the pull request body was shortened to {body_length(body):,} "
+                      f"characters to fit GitHub's limit of {GITHUB_BODY_LIMIT:,}: left out "
+                      f"{', '.join(left_out_of_body)}"
+                      + (f"; the complete change: {ctx['compare_url']}" if ctx.get("compare_url") else "") + "\n")
         message = commit_message(settings, ctx)
         title = message.splitlines()[0]
         branch = settings.branch_name
@@ -923,7 +1074,7 @@ def _run(settings: Settings, git: Git, env: dict[str, str], client: GitHubClient
             return code
         _commit(wt, message, _identity(settings, git))
         new_sha = wt.run("rev-parse", "HEAD").strip()
-        pushed = _push(wt, settings.remote, branch, new_sha, head.sha)
+        pushed = _push(_authenticated(wt, settings), settings.remote, branch, new_sha, head.sha)
         assert repo is not None and client is not None
         pr = client.find_open_pull(repo[0], repo[1], repo[0], branch)
         if pr is not None:
@@ -942,6 +1093,20 @@ def _run(settings: Settings, git: Git, env: dict[str, str], client: GitHubClient
         if wt is not None:
             git.worktree_remove(wt_path)
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _authenticated(wt: Git, settings: Settings) -> Git:
+    """``wt`` as it should reach the remote: with ``--push-with-token``, authenticated by the token."""
+    if not settings.push_with_token:
+        return wt
+    from dockerfix.bot.git import token_header_config
+
+    url = wt.remote_url(settings.remote)
+    pairs = token_header_config(url, settings.token or "")
+    if pairs is None:
+        raise BotError(f"--push-with-token: remote '{settings.remote}' is not an HTTPS URL; the token can only be "
+                       "sent over HTTP(S)")
+    return wt.with_config(pairs)
 
 
 def _commit(wt: Git, message: str, identity: dict[str, str]) -> None:
