@@ -1,8 +1,9 @@
 """``dockerfix`` / ``python -m dockerfix``.
 
-A stdin rewrite (``dockerfix - [--stdin-filename F] [--select ..] [--ignore ..] [--unsafe]``) takes the fast path in
-:mod:`dockerfix.cli_fast` without importing typer, rich or jinja2; everything else goes to the typer CLI in
-:mod:`dockerfix.cli`. Both end in :func:`dockerfix.cli_core.run`.
+Every run (``dockerfix -``, ``dockerfix --write FILE``, ``dockerfix --check .``...) is parsed by
+:mod:`dockerfix.cli_fast` without importing typer, click, pydantic, rich or jinja2; only ``--help``, shell completion
+(typer's ``_DOCKERFIX_COMPLETE`` protocol) and grouped short flags go to the typer app in :mod:`dockerfix.cli`. Both
+end in :func:`dockerfix.cli_core.run`. Usage errors are ``dockerfix: error: ...``, exit 2, on either path.
 
 Subcommands (``dockerfix verify``, ``dockerfix pr``, ``dockerfix lsp``) are frontends of their own, each a module with
 a ``main(argv) -> int`` listed in ``SUBCOMMANDS``; a file literally named like a subcommand is still reachable as
@@ -27,29 +28,45 @@ def main(argv: list[str] | None = None) -> None:
         import importlib
 
         sys.exit(importlib.import_module(SUBCOMMANDS[args[0]]).main(args[1:]))
-    from dockerfix.cli_fast import parse
+    import os
 
-    opts = parse(args)
-    if opts is not None:
-        if argv is None:  # a process of its own: format-on-save, one short rewrite
-            import gc
+    if "_DOCKERFIX_COMPLETE" not in os.environ:  # shell completion: typer's protocol, typer's answer
+        from dockerfix.cli_core import UsageError
+        from dockerfix.cli_fast import Info, parse
 
-            gc.disable()  # almost every object lives to the end (modules, classes): collecting is wasted work
-        from dockerfix.cli_core import run
+        try:
+            opts = parse(args)
+        except UsageError as exc:
+            sys.stderr.write(f"dockerfix: error: {exc}\n")
+            _exit(argv, 2)
+        if isinstance(opts, Info):
+            from dockerfix.cli_core import info
 
-        code = run(opts)
-        if argv is None:
-            _exit_now(code)
-        sys.exit(code)
+            _exit(argv, info(opts.kind, opts.key, opts.color))
+        if opts is not None:
+            if argv is None:  # a process of its own: format-on-save, a pre-commit hook
+                import gc
+
+                gc.disable()  # almost every object lives to the end (modules, classes): collecting is wasted work
+            from dockerfix.cli_core import run
+
+            _exit(argv, run(opts))
     from dockerfix.cli import app_main
 
     app_main(args)
 
 
+def _exit(argv: list[str] | None, code: int) -> None:
+    if argv is None:
+        _exit_now(code)
+    sys.exit(code)
+
+
 def _exit_now(code: int) -> None:
     """Exit without tearing the interpreter down (freeing every module and object costs ~15 ms, a fifth of a
-    format-on-save). Only for the stdin path run as a program: its output is all in sys.stdout/sys.stderr, flushed
-    here, and it leaves no files, threads or atexit work behind."""
+    format-on-save). Only for a run parsed by the fast path, as a program: its output is all in
+    sys.stdout/sys.stderr, flushed here, its writes are fsynced before they are reported, and it leaves no threads or
+    atexit work behind (a --jobs pool is joined before run() returns)."""
     import os
 
     for stream in (sys.stdout, sys.stderr):

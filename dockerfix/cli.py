@@ -1,32 +1,44 @@
-"""The typer CLI: flags become one :class:`~dockerfix.cli_core.Options` (with one output mode), then
-:func:`dockerfix.cli_core.run` does the work and computes the exit code. No logic in the command body.
+"""The typer CLI, for ``--help`` and shell completion: runs are parsed by :mod:`dockerfix.cli_fast` without typer
+(``__main__`` comes here only for help, completion and grouped short flags). It declares the same options as the
+fast parser (tests/test_cli_conventions.py compares them); the command body builds the same
+:class:`~dockerfix.cli_core.Options` and calls :func:`dockerfix.cli_core.run`. No logic in the command body.
 
-Help is plain click formatting (``rich_markup_mode=None``): nothing here is ever read as rich markup.
+Errors are written in dockerfix's one style, ``dockerfix: error: ...`` (exit 2), never in typer's or click's words.
+Help is plain formatting (``rich_markup_mode=None``): nothing here is ever read as rich markup.
 """
 
 from __future__ import annotations
 
-import enum
 import sys
 from typing import List, Optional
 
 import typer
 
 from dockerfix import __version__
-from dockerfix.cli_core import EXIT_ERROR, Options, UsageError, resolve_mode, split_codes
+from dockerfix.cli_core import EXIT_ERROR, Options, UsageError, info, resolve_mode, split_codes
+from dockerfix.cli_core import show_explain, show_transforms  # noqa: F401  (their old home)
 
 HELP = """\
 Rewrite Dockerfiles: report, diff, check or apply safe fixes.
 
-PATH is a Dockerfile or a folder (searched for Dockerfile, Dockerfile.*, *.Dockerfile, *.dockerfile,
-Containerfile*; VCS folders skipped), or '-' to read stdin and write the rewritten text to stdout.
+PATH is a Dockerfile or a folder, or '-' to read stdin and write the rewritten text to stdout. Folders are
+searched for Dockerfile, Dockerfile.*, Dockerfile-*, Dockerfile_*, *.Dockerfile, and the same for Containerfile
+(any case), skipping what git ignores, .git, .venv, venv, node_modules, vendor, __pycache__, dist and other
+tool folders, and the configuration's exclude/extend-exclude. Files named explicitly are processed whatever their
+name unless --force-exclude.
 """
 
 EPILOG = """\
 \b
+Commands (each with its own --help):
+  dockerfix verify PATH  build before and after the rewrite, compare the images
+  dockerfix pr [PATH]    the bot: branch, commit, push, open the pull request
+  dockerfix lsp          language server over stdio (editors)
+
+\b
 Modes (default: report, one line per finding, '[*]' when --write fixes it):
   --diff    unified diff on stdout (patch -p1 applies it from the repo root)
-  --check   only a summary (stderr)
+  --check   one 'would rewrite PATH' line per file and a summary (stderr)
   --write   rewrite the files in place
   -         stdin to stdout (messages on stderr)
 
@@ -39,22 +51,10 @@ Exit codes:
 
 \b
 Configuration: [tool.dockerfix] in pyproject.toml, or .dockerfix.toml, found
-upward from each file (select, ignore, unsafe, context, [settings],
-[registries]); flags override it. Details: docs/cli.md.
+upward from each file (select, ignore, unsafe, context, exclude,
+extend-exclude, respect-gitignore, create-files, [settings], [registries]);
+flags override it. Details: docs/cli.md.
 """
-
-
-class Format(str, enum.Enum):
-    text = "text"
-    json = "json"
-    sarif = "sarif"
-    github = "github"
-
-
-class Color(str, enum.Enum):
-    auto = "auto"
-    always = "always"
-    never = "never"
 
 
 app = typer.Typer(
@@ -68,17 +68,17 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        typer.echo(f"dockerfix {__version__}")
+        sys.stdout.write(f"dockerfix {__version__}\n")
         raise typer.Exit(0)
 
 
 @app.command(help=HELP, epilog=EPILOG)
 def main(
-    paths: Optional[List[str]] = typer.Argument(
-        None, metavar="PATH...", show_default=False, help="Dockerfiles or folders; '-' reads stdin."
-    ),
+    paths: Optional[List[str]] = typer.Argument(None, metavar="PATH...", show_default=False, hidden=True),
     diff: bool = typer.Option(False, "--diff", help="Print a unified diff of the fixes; exit 1 if any."),
-    check: bool = typer.Option(False, "--check", help="Print only a summary; exit 1 if any file would change."),
+    check: bool = typer.Option(
+        False, "--check", help="Name each file that would change, then a summary; exit 1 if any."
+    ),
     write: bool = typer.Option(False, "--write", help="Apply the fixes to the files in place."),
     select: Optional[List[str]] = typer.Option(
         None, "--select", metavar="CODES", help="Only these transforms (codes, names or prefixes, comma-separated)."
@@ -87,15 +87,16 @@ def main(
     unsafe: Optional[bool] = typer.Option(
         None, "--unsafe/--no-unsafe", show_default=False, help="Also apply fixes that may change the image."
     ),
-    fmt: Format = typer.Option(Format.text, "--format", help="Report format."),
-    color: Color = typer.Option(Color.auto, "--color", help="Colour output (auto: only on a terminal)."),
+    fmt: str = typer.Option("text", "--format", metavar="text|json|sarif|github", help="Report format."),
+    color: str = typer.Option("auto", "--color", metavar="auto|always|never",
+                              help="Colour output (auto: only on a terminal)."),
     context: Optional[str] = typer.Option(
         None, "--context", metavar="DIR", help="Build context folder (default: each Dockerfile's folder)."
     ),
     stdin_filename: Optional[str] = typer.Option(
         None, "--stdin-filename", metavar="PATH", help="Name of the stdin file, for config lookup and messages."
     ),
-    jobs: Optional[int] = typer.Option(None, "--jobs", "-j", metavar="N", help="Parallel workers (default: CPUs)."),
+    jobs: Optional[str] = typer.Option(None, "--jobs", "-j", metavar="N", help="Parallel workers (default: CPUs)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No summary or progress; errors only on stderr."),
     offline: bool = typer.Option(
         False, "--offline", help="pin-digests: answer from the on-disk digest cache only, no network."
@@ -106,18 +107,27 @@ def main(
     refresh_digests: bool = typer.Option(
         False, "--refresh-digests", help="Also re-resolve pinned digests whose tag moved (selects refresh-digests)."
     ),
+    force_exclude: bool = typer.Option(
+        False, "--force-exclude", help="Apply the excludes to files named on the command line too (pre-commit)."
+    ),
+    show_files: bool = typer.Option(False, "--show-files", help="List the files that would be processed and exit."),
+    add_files: Optional[bool] = typer.Option(
+        None, "--add-files/--no-add-files", show_default=False,
+        help="Let fixes create files that do not exist yet (.dockerignore); default: no (config create-files).",
+    ),
     list_transforms: bool = typer.Option(False, "--list-transforms", help="List the transforms and exit."),
     explain: Optional[str] = typer.Option(None, "--explain", metavar="CODE", help="Show a transform's docs and exit."),
     version: bool = typer.Option(
-        False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
+        False, "--version", "-V", callback=_version, is_eager=True, help="Show the version and exit."
     ),
 ) -> None:
     if list_transforms:
-        raise typer.Exit(show_transforms(color.value))
+        raise typer.Exit(info("list-transforms", color=color))
     if explain is not None:
-        raise typer.Exit(show_explain(explain, color.value))
+        raise typer.Exit(info("explain", explain, color))
     try:
         mode = resolve_mode(paths or (), diff=diff, check=check, write=write)
+        n_jobs = None if jobs is None else _whole(jobs)
     except UsageError as exc:
         _usage_error(str(exc))
     opts = Options(
@@ -129,16 +139,26 @@ def main(
         allow_partial=allow_partial,
         ignore=split_codes(ignore),
         unsafe=unsafe,
-        fmt=fmt.value,
-        color=color.value,
+        fmt=fmt,
+        color=color,
         context=context,
         stdin_filename=stdin_filename,
-        jobs=jobs,
+        jobs=n_jobs,
         quiet=quiet,
+        force_exclude=force_exclude,
+        show_files=show_files,
+        add_files=add_files,
     )
     from dockerfix.cli_core import run
 
     raise typer.Exit(run(opts))
+
+
+def _whole(value: str) -> int:
+    try:
+        return int(value, 10)
+    except ValueError:
+        raise UsageError(f"--jobs: {value!r} is not a whole number") from None
 
 
 def _usage_error(message: str) -> None:
@@ -146,65 +166,21 @@ def _usage_error(message: str) -> None:
     raise typer.Exit(EXIT_ERROR)
 
 
-def _tty(setting: str) -> bool:
-    from dockerfix.cli_core import use_color
-
-    return use_color(setting, sys.stdout)
-
-
-def show_transforms(color: str = "auto") -> int:
-    """A rich table on a terminal, tab-separated lines (code, name, safety, default, summary) otherwise."""
-    from dockerfix.api import transforms
-
-    infos = transforms()
-    if _tty(color):
-        from rich.console import Console
-        from rich.table import Table
-
-        table = Table(title="dockerfix transforms")
-        for col in ("Code", "Name", "Fix safety", "Default", "Summary"):
-            table.add_column(col)
-        for t in infos:
-            table.add_row(t.code, t.name, t.safety, "yes" if t.default_enabled else "no", t.summary)  # plain str: no markup
-        Console(markup=False, highlight=False).print(table)
-    else:
-        out = "".join(
-            f"{t.code}\t{t.name}\t{t.safety}\t{'default' if t.default_enabled else 'opt-in'}\t{t.summary}\n" for t in infos
-        )
-        sys.stdout.write(out)
-    return 0
-
-
-def show_explain(key: str, color: str = "auto") -> int:
-    from dockerfix.transforms.registry import by_key
-
-    t = by_key(key)
-    if t is None:
-        sys.stderr.write(f"dockerfix: error: unknown transform: {key}\n")
-        return EXIT_ERROR
-    rules = tuple(getattr(t, "answers", ()))
-    answers = (f" Answers {', '.join(rules)}: an author's `# hadolint ignore=` of "
-               f"{'it' if len(rules) == 1 else 'one of them'} above an instruction suppresses this transform there."
-               if rules else "")
-    text = (
-        f"# {t.code} {t.name}\n\n{t.summary}.\n\nFix safety: {t.safety}. "
-        f"{'Enabled by default.' if getattr(t, 'default_enabled', True) else 'Opt-in (--select).'}"
-        f"{answers}\n\n"
-        f"{(t.docs or '').strip()}\n"
-    )
-    if _tty(color):
-        from rich.console import Console
-        from rich.markdown import Markdown
-
-        Console().print(Markdown(text))
-    else:
-        sys.stdout.write(text)
-    return 0
-
-
 def app_main(argv: list[str]) -> None:
-    """Run the typer app on ``argv`` and exit (click's usage errors exit 2)."""
-    app(args=argv, prog_name="dockerfix")
+    """Run the typer app on ``argv`` and exit; a usage error is ``dockerfix: error: ...``, exit 2."""
+    try:
+        code = app(args=argv, prog_name="dockerfix", standalone_mode=False)
+    except Exception as exc:
+        if not hasattr(exc, "format_message"):  # not one of click's usage/argument errors
+            raise
+        sys.stderr.write(f"dockerfix: error: {_lower_first(exc.format_message())}\n")
+        sys.exit(EXIT_ERROR)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _lower_first(message: str) -> str:
+    message = message.split(" (Possible options", 1)[0].rstrip(".")
+    return message[:1].lower() + message[1:]
 
 
 if __name__ == "__main__":  # pragma: no cover

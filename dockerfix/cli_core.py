@@ -31,6 +31,16 @@ FORMATS = ("text", "json", "sarif", "github")
 COLORS = ("auto", "always", "never")
 POOL_MIN_FILES = 4
 """Below this many files a process pool costs more than it saves; ``--jobs`` then runs in-process."""
+STDIN_MAX_BYTES = 1024 * 1024
+"""Format-on-save (``dockerfix -``) gives larger input back unchanged, with a warning on stderr (``--write``,
+``--check`` and ``- --diff`` process it in full)."""
+STDIN_TIME_BUDGET = 2.0
+"""Seconds format-on-save may spend on one rewrite before it gives the input back unchanged, with a warning;
+``DOCKERFIX_STDIN_TIMEOUT`` overrides it (``0``: no limit). Needs ``SIGALRM`` (not on Windows: there only the size
+limit applies)."""
+NEW_FILE_CODES = ("DFX203",)
+"""Transforms whose fix creates a companion file (the proposed ``.dockerignore``); without ``--add-files`` (or
+``create-files = true``) such a fix is a finding when the file does not exist yet."""
 
 
 class UsageError(Exception):
@@ -53,6 +63,9 @@ class Options:
     offline: bool = False
     allow_partial: bool = False
     refresh_digests: bool = False
+    force_exclude: bool = False
+    show_files: bool = False
+    add_files: bool | None = None
 
     @property
     def is_stdin(self) -> bool:
@@ -95,6 +108,13 @@ def validate(opts: Options) -> None:
         raise UsageError(f"unknown colour setting {opts.color!r} (choose from {', '.join(COLORS)})")
     if opts.fmt != "text" and opts.mode in ("diff", "check"):
         raise UsageError(f"--format {opts.fmt} cannot be combined with --{opts.mode}")
+    if opts.fmt != "text" and opts.mode == "stdin":
+        raise UsageError(
+            f"--format {opts.fmt} cannot be combined with '-': stdout carries the rewritten Dockerfile "
+            f"(pass the file's path for a {opts.fmt} report, or use '- --diff')"
+        )
+    if opts.show_files and opts.is_stdin:
+        raise UsageError("--show-files lists the files a scan would process; it does not apply to '-'")
     if not opts.paths:
         raise UsageError("no paths given (use '.' for the current folder, '-' for stdin)")
     if opts.stdin_filename is not None and not opts.is_stdin:
@@ -126,6 +146,8 @@ class Task:
     unsafe: bool
     context: str | None
     settings: dict[str, Any] = field(default_factory=dict)
+    side_files: str = "existing"
+    """Which companion files the fixes may change: ``all``, ``existing`` (no new files) or ``none`` (stdin)."""
 
 
 PIN_CODES = ("DFX401", "DFX402")
@@ -148,7 +170,20 @@ def _services(task: Task) -> dict[str, Any] | None:
     return {"resolver": _RESOLVERS[key]}
 
 
+def has_instructions(text: str) -> bool:
+    """False for an empty file, or one of blank lines and comments only (BuildKit: "file with no instructions")."""
+    for line in text.lstrip("\ufeff").splitlines():
+        s = line.strip()
+        if s and not s.startswith("#"):
+            return True
+    return False
+
+
 def _fix(text: str, task: Task, report: FileReport) -> Any:
+    if not has_instructions(text):
+        # a new, empty Dockerfile in an editor: nothing to rewrite, and no reason to fail format-on-save
+        report.text = text
+        return True
     from dockerfix.api import fix
     from dockerfix.engine import EngineError
     from dockerfix.syntax import DockerfileSyntaxError
@@ -177,17 +212,44 @@ def _fix(text: str, task: Task, report: FileReport) -> Any:
             report.error = FileError("registry", f"pins could not all be resolved, nothing written ({detail})")
             return None
     report.text = result.text
+    changes, findings = list(result.changes), list(result.findings)
     if result.files and task.context:
         from dockerfix.io.files import display_path
         from dockerfix.outputs import SideFile
 
+        left_out: list[str] = []
         for rel, fc in sorted(result.files.items()):
+            if task.side_files == "none" or (task.side_files == "existing" and fc.before is None):
+                left_out.append(rel)
+                continue
             full = os.path.join(task.context, rel)
             report.side_files.append(SideFile(full, display_path(full), fc.before, fc.after))
-    report.changes = list(result.changes)
-    report.findings = list(result.findings)
+        if left_out:
+            changes, findings = _without_new_files(changes, findings, left_out, task.side_files)
+    report.changes = changes
+    report.findings = findings
     report.internal_errors = list(result.errors)
     return result
+
+
+def _without_new_files(changes: list, findings: list, left_out: list[str], policy: str) -> tuple[list, list]:
+    """The fixes that would create (or, for stdin, change) a companion file become findings: not applied, with the
+    opt-in that applies them as the reason."""
+    from dockerfix._record import replace
+
+    names = ", ".join(left_out)
+    if policy == "none":
+        why = f"format-on-save writes only the Dockerfile; `dockerfix --write --add-files FILE` writes {names}"
+    else:
+        why = f"{names} does not exist and dockerfix creates files only with --add-files (or create-files = true)"
+    kept = []
+    for c in changes:
+        if c.code in NEW_FILE_CODES:
+            findings.append(replace(c, applied=False, reason=why))
+        else:
+            kept.append(c)
+    findings.sort(key=lambda c: (c.line, c.column, c.code))
+    return kept, findings
 
 
 def process(task: Task) -> FileReport:
@@ -258,10 +320,16 @@ def make_task(opts: Options, cfg, path: str, disp: str, default_context: str | N
 
         base = tuple(select) if select else tuple(t.code for t in select_transforms(None, None))
         select = base + ("refresh-digests",)
+    if opts.mode == "stdin":
+        side_files = "none"
+    else:
+        create = opts.add_files if opts.add_files is not None else cfg.create_files
+        side_files = "all" if create else "existing"
     return Task(
         path=path,
         display=disp,
         write=opts.mode == "write",
+        side_files=side_files,
         select=select,
         ignore=opts.ignore if opts.ignore is not None else cfg.ignore,
         unsafe=opts.unsafe if opts.unsafe is not None else bool(cfg.unsafe),
@@ -327,7 +395,44 @@ def exit_code(mode: str, reports: list[FileReport]) -> int:
     return EXIT_OK
 
 
-def _stdin_report(opts: Options, stdin: IO[bytes], finder) -> FileReport:
+class _OverBudget(BaseException):
+    """Raised by the format-on-save timer (a BaseException, so no ``except Exception`` on the way swallows it)."""
+
+
+def _time_budget() -> float:
+    raw = os.environ.get("DOCKERFIX_STDIN_TIMEOUT")
+    if raw:
+        try:
+            return max(0.0, float(raw))
+        except ValueError:
+            pass
+    return STDIN_TIME_BUDGET
+
+
+def _within_budget(seconds: float, fn) -> Any:
+    """``fn()``, interrupted by :class:`_OverBudget` after ``seconds`` (no limit when 0, off the main thread or
+    without SIGALRM)."""
+    import signal
+
+    if seconds <= 0 or not hasattr(signal, "setitimer"):
+        return fn()
+
+    def on_alarm(signum: int, frame: Any) -> None:
+        raise _OverBudget
+
+    try:
+        old = signal.signal(signal.SIGALRM, on_alarm)
+    except ValueError:  # not the main thread
+        return fn()
+    try:
+        signal.setitimer(signal.ITIMER_REAL, seconds)
+        return fn()
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def _stdin_report(opts: Options, data: bytes, finder, notes: list[str]) -> FileReport:
     from dockerfix.config import ConfigError
     from dockerfix.io import files
 
@@ -345,21 +450,37 @@ def _stdin_report(opts: Options, stdin: IO[bytes], finder) -> FileReport:
         default_context = d if os.path.isdir(d) else None
     task = make_task(opts, cfg, "-", disp, default_context)
     try:
-        text = files.decode(files.read_stdin_bytes(stdin), disp)
+        text = files.decode(data, disp)
     except files.FileError as exc:
         report.error = FileError("io", exc.message, exc.line, exc.column)
         return report
-    except OSError as exc:
-        report.error = FileError("io", f"cannot read stdin: {exc}")
-        return report
     report.original = text
+    budget = _time_budget() if opts.mode == "stdin" else 0.0
     try:
-        if _fix(text, task, report) is None:
+        if _within_budget(budget, lambda: _fix(text, task, report)) is None:
             report.original = report.text = None
+    except _OverBudget:
+        report.text, report.changes, report.findings, report.side_files = text, [], [], []
+        notes.append(f"{disp}: warning: not rewritten: the rewrite took longer than the format-on-save budget "
+                     f"({budget:g} s, DOCKERFIX_STDIN_TIMEOUT); returned unchanged (dockerfix --write FILE has no "
+                     f"limit)\n")
     except Exception as exc:
         report.original = report.text = None
         report.error = FileError("internal", _internal(exc))
     return report
+
+
+def _read_stdin(opts: Options, stdin: IO[bytes]) -> tuple[bytes, bool]:
+    """The bytes on stdin, and whether format-on-save must give them back untouched (over :data:`STDIN_MAX_BYTES`;
+    then everything is read, to be given back whole)."""
+    from dockerfix.io import files
+
+    if opts.mode != "stdin":
+        return files.read_stdin_bytes(stdin), False
+    data = stdin.read(STDIN_MAX_BYTES + 1)
+    if len(data) <= STDIN_MAX_BYTES:
+        return data, False
+    return data + stdin.read(), True
 
 
 def _isatty(stream: Any) -> bool:
@@ -398,6 +519,8 @@ def emit(opts: Options, reports: list[FileReport], code: int, out: IO[bytes], er
             w(out, reports[0].text)
         out.flush()
         return
+    if mode == "check" and not opts.quiet:
+        w(err, "".join(f"would rewrite {r.path}\n" for r in reports if r.changed))
     if mode == "diff":
         from dockerfix.outputs.diff import render_diffs
 
@@ -430,19 +553,45 @@ def run(
         from dockerfix.config import Finder
 
         finder = Finder()
+        notes: list[str] = []
         if opts.is_stdin:
-            reports = [_stdin_report(opts, stdin if stdin is not None else sys.stdin.buffer, finder)]
+            try:
+                data, too_big = _read_stdin(opts, stdin if stdin is not None else sys.stdin.buffer)
+            except OSError as exc:
+                err.write(f"-: error: cannot read stdin: {exc}\n".encode("utf-8"))
+                return EXIT_ERROR
+            if too_big:  # format-on-save: never a hang, never a partial answer; the input goes back as it came
+                err.write(f"{opts.stdin_filename or '-'}: warning: not rewritten: larger than the format-on-save "
+                          f"limit ({STDIN_MAX_BYTES // 1024} KiB, {len(data)} bytes); returned unchanged "
+                          f"(dockerfix --write FILE processes it)\n".encode("utf-8"))
+                err.flush()
+                out.write(data)
+                out.flush()
+                return EXIT_OK
+            reports = [_stdin_report(opts, data, finder, notes)]
         else:
             from dockerfix.io.files import discover, display_path
+            from dockerfix.io.ignore import Excluder
 
-            found, missing = discover(list(opts.paths))
+            skipped: list[tuple[str, str]] = []
+            found, missing = discover(list(opts.paths), force_exclude=opts.force_exclude, excluder=Excluder(finder),
+                                      skipped=skipped)
+            if opts.show_files:
+                return _show_files(found, missing, out, err)
             reports = [FileReport(display_path(e.path), error=FileError("io", e.message)) for e in missing]
+            if not found and not missing and skipped:
+                # pre-commit handed over only files the configuration excludes: nothing to do is success
+                if not opts.quiet:
+                    err.write(f"No files to process ({len(skipped)} excluded).\n".encode("utf-8"))
+                return EXIT_OK
             tasks, failed = _tasks(opts, found, finder)
             reports.extend(failed)
             show = not opts.quiet and stderr is None and _isatty(sys.stderr)
             reports.extend(_run_tasks(tasks, opts.jobs or os.cpu_count() or 1, show))
         reports.sort(key=lambda r: r.path)  # output order never depends on argument or discovery order
         code = exit_code(opts.mode, reports)
+        if notes:
+            err.write("".join(notes).encode("utf-8"))
         try:
             emit(opts, reports, code, out, err)
         except BrokenPipeError:
@@ -457,6 +606,88 @@ def run(
         except Exception:
             pass
         return EXIT_ERROR
+
+
+def _show_files(found: list[str], missing: list, out: IO[bytes], err: IO[bytes]) -> int:
+    """``--show-files``: the files a run would process, one per line, sorted; nothing is read or fixed."""
+    from dockerfix.io.files import display_path
+
+    for e in missing:
+        err.write(f"{display_path(e.path)}: error: {e.message}\n".encode("utf-8"))
+    out.write("".join(f"{p}\n" for p in sorted(display_path(f) for f in found)).encode("utf-8"))
+    out.flush()
+    err.flush()
+    return EXIT_ERROR if missing else EXIT_OK
+
+
+# ------------------------------------------------------------------ informational actions
+def info(kind: str, key: str | None = None, color: str = "auto") -> int:
+    """``--version``, ``--list-transforms``, ``--explain KEY``: print and return the exit code."""
+    if color not in COLORS:
+        sys.stderr.write(f"dockerfix: error: unknown colour setting {color!r} (choose from {', '.join(COLORS)})\n")
+        return EXIT_ERROR
+    if kind == "version":
+        from dockerfix import __version__
+
+        sys.stdout.write(f"dockerfix {__version__}\n")
+        return EXIT_OK
+    if kind == "list-transforms":
+        return show_transforms(color)
+    return show_explain(key or "", color)
+
+
+def _tty(setting: str) -> bool:
+    return use_color(setting, sys.stdout)
+
+
+def show_transforms(color: str = "auto") -> int:
+    """A rich table on a terminal, tab-separated lines (code, name, safety, default, summary) otherwise."""
+    from dockerfix.api import transforms
+
+    infos = transforms()
+    if _tty(color):
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(title="dockerfix transforms")
+        for col in ("Code", "Name", "Fix safety", "Default", "Summary"):
+            table.add_column(col)
+        for t in infos:
+            table.add_row(t.code, t.name, t.safety, "yes" if t.default_enabled else "no", t.summary)  # plain str: no markup
+        Console(markup=False, highlight=False).print(table)
+    else:
+        out = "".join(
+            f"{t.code}\t{t.name}\t{t.safety}\t{'default' if t.default_enabled else 'opt-in'}\t{t.summary}\n" for t in infos
+        )
+        sys.stdout.write(out)
+    return 0
+
+
+def show_explain(key: str, color: str = "auto") -> int:
+    from dockerfix.transforms.registry import by_key
+
+    t = by_key(key)
+    if t is None:
+        sys.stderr.write(f"dockerfix: error: unknown transform: {key}\n")
+        return EXIT_ERROR
+    rules = tuple(getattr(t, "answers", ()))
+    answers = (f" Answers {', '.join(rules)}: an author's `# hadolint ignore=` of "
+               f"{'it' if len(rules) == 1 else 'one of them'} above an instruction suppresses this transform there."
+               if rules else "")
+    text = (
+        f"# {t.code} {t.name}\n\n{t.summary}.\n\nFix safety: {t.safety}. "
+        f"{'Enabled by default.' if getattr(t, 'default_enabled', True) else 'Opt-in (--select).'}"
+        f"{answers}\n\n"
+        f"{(t.docs or '').strip()}\n"
+    )
+    if _tty(color):
+        from rich.console import Console
+        from rich.markdown import Markdown
+
+        Console().print(Markdown(text))
+    else:
+        sys.stdout.write(text)
+    return 0
 
 
 def _silence_stdout() -> None:

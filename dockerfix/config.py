@@ -8,6 +8,11 @@ folder with either file wins, and in one folder ``.dockerfix.toml`` wins over ``
     ignore = []
     unsafe = false
     context = "."                              # build context, relative to the config file's folder
+    exclude = ["legacy/"]                      # folder scans skip these (gitignore syntax, relative to this
+                                               # file's folder); replaces the default list
+    extend-exclude = ["third_party/"]          # added to the default list (or to exclude)
+    respect-gitignore = true                   # folder scans skip what git ignores
+    create-files = false                       # --write may create files that do not exist (.dockerignore)
     [settings]                                 # free-form, passed as ``settings=`` to ``dockerfix.fix``
     [registries]                               # passed through untouched as ``settings["registries"]``
 
@@ -24,7 +29,8 @@ if TYPE_CHECKING:
     from typing import Any
 
 CONFIG_NAMES = (".dockerfix.toml", "pyproject.toml")
-KEYS = frozenset(("select", "ignore", "unsafe", "context", "settings", "registries"))
+KEYS = frozenset(("select", "ignore", "unsafe", "context", "settings", "registries", "exclude", "extend-exclude",
+                  "respect-gitignore", "create-files"))
 
 
 class ConfigError(Exception):
@@ -47,6 +53,11 @@ class Config:
     """Absolute."""
     settings: dict[str, Any] = field(default_factory=dict)
     registries: Any = None
+    exclude: tuple[str, ...] | None = None
+    """gitignore-style patterns relative to the folder of :attr:`path`; None: the default excludes."""
+    extend_exclude: tuple[str, ...] = ()
+    respect_gitignore: bool | None = None
+    create_files: bool | None = None
 
     def fix_settings(self) -> dict[str, Any]:
         out = dict(self.settings)
@@ -105,6 +116,14 @@ def parse_table(path: str, table: dict[str, Any]) -> Config:
     if not isinstance(settings, dict):
         raise ConfigError(path, "'settings' must be a table")
     registries = table.get("registries")
+    exclude = _patterns(path, "exclude", table["exclude"]) if "exclude" in table else None
+    extend_exclude = _patterns(path, "extend-exclude", table.get("extend-exclude", []))
+    flags = {}
+    for key in ("respect-gitignore", "create-files"):
+        value = table.get(key)
+        if value is not None and not isinstance(value, bool):
+            raise ConfigError(path, f"'{key}' must be true or false")
+        flags[key] = value
     from dockerfix.engine import select_transforms
 
     for key, codes in (("select", select), ("ignore", ignore)):
@@ -113,7 +132,14 @@ def parse_table(path: str, table: dict[str, Any]) -> Config:
                 select_transforms(codes)
             except ValueError as exc:
                 raise ConfigError(path, f"'{key}': {exc}") from None
-    return Config(path, select, ignore, unsafe, context, dict(settings), registries)
+    return Config(path, select, ignore, unsafe, context, dict(settings), registries, exclude, extend_exclude,
+                  flags["respect-gitignore"], flags["create-files"])
+
+
+def _patterns(path: str, key: str, value: Any) -> tuple[str, ...]:
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    raise ConfigError(path, f"'{key}' must be a list of patterns (gitignore syntax)")
 
 
 def load(path: str) -> Config | None:

@@ -48,7 +48,12 @@ def invoke(*argv: str, stdin: bytes = b"", cwd=None):
     if cwd is not None:
         os.chdir(cwd)
     try:
-        opts = cli_fast.parse(list(argv))
+        try:
+            opts = cli_fast.parse(list(argv))
+        except cli_core.UsageError as exc:
+            return 2, b"", f"dockerfix: error: {exc}\n".encode()
+        if isinstance(opts, cli_fast.Info):
+            opts = None  # --version, --list-transforms, --explain: the typer app answers the same way
         if opts is not None:
             out, err = io.BytesIO(), io.BytesIO()
             code = run(opts, stdin=io.BytesIO(stdin), stdout=out, stderr=err)
@@ -277,14 +282,22 @@ def test_write_keeps_mode(tmp_path):
 
 
 # ------------------------------------------------------------------ both start-up paths
-def test_fast_path_recognises_only_the_stdin_shape():
+def test_fast_path_parses_every_run_and_leaves_help_to_typer():
     p = cli_fast.parse
     o = p(["-", "--stdin-filename=x/Dockerfile", "--select", "DFX001,DFX101", "--select=DFX102", "--unsafe", "-q"])
-    assert o is not None and o.mode == "stdin" and o.stdin_filename == "x/Dockerfile"
+    assert isinstance(o, cli_core.Options) and o.mode == "stdin" and o.stdin_filename == "x/Dockerfile"
     assert o.select == ("DFX001", "DFX101", "DFX102") and o.unsafe is True and o.quiet is True
-    for argv in (["."], ["-", "--diff"], ["-", "-"], ["--help"], ["-", "--select"], ["-", "--", "x"],
-                 ["-", "--color", "never"], ["--version"], [], ["-", "--select", "-x"]):
+    o = p(["--write", "-j2", "--color=never", "--format", "json", "--", "-x", "a"])
+    assert o.mode == "write" and o.jobs == 2 and o.color == "never" and o.fmt == "json" and o.paths == ("-x", "a")
+    assert p(["--version"]) == cli_fast.Info("version") and p(["-V"]) == cli_fast.Info("version")
+    assert p(["--explain", "DFX001", "--color", "never"]) == cli_fast.Info("explain", "DFX001", "never")
+    for argv in (["--help"], ["-h", "."], ["--show-completion"], ["-qj2", "."]):
         assert p(argv) is None, argv
+    for argv, message in ((["--bogus", "."], "no such option: --bogus"), (["-", "--select"], "requires a value"),
+                          (["--jobs", "x", "."], "'x' is not a whole number"),
+                          (["--diff", "--write", "."], "cannot be combined")):
+        with pytest.raises(cli_core.UsageError, match=message):
+            p(argv)
 
 
 CASES = {
@@ -295,16 +308,36 @@ CASES = {
     "latin1": (["-"], b"FROM a\nADD \xe9 /x\n"),
     "utf16": (["-"], "FROM a\n".encode("utf-16")),
     "ignored": (["-", "--ignore", "add-local-to-copy"], FIXABLE.encode()),
+    "write": (["--write", "Dockerfile"], None),
+    "check": (["--check", "Dockerfile"], None),
 }
+
+
+def typer_invoke(*argv: str, stdin: bytes = b"", cwd=None):
+    from typer.testing import CliRunner
+
+    from dockerfix.cli import app
+
+    old = os.getcwd()
+    os.chdir(cwd)
+    try:
+        r = CliRunner().invoke(app, list(argv), input=stdin, prog_name="dockerfix")
+        return r.exit_code, r.stdout_bytes, r.stderr_bytes
+    finally:
+        os.chdir(old)
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_fast_and_typer_paths_agree(tmp_path, case):
     argv, data = CASES[case]
     project(tmp_path, {"app.py": ""})  # the build context of --stdin-filename Dockerfile
-    fast = invoke(*argv, stdin=data, cwd=tmp_path)
-    slow = invoke(*argv, "--color", "never", stdin=data, cwd=tmp_path)  # not a fast-path flag: typer handles it
-    assert cli_fast.parse(argv) is not None and cli_fast.parse([*argv, "--color", "never"]) is None
+    if data is None:
+        (tmp_path / "Dockerfile").write_text(FIXABLE)
+    fast = invoke(*argv, stdin=data or b"", cwd=tmp_path)
+    if data is None:
+        (tmp_path / "Dockerfile").write_text(FIXABLE)
+    slow = typer_invoke(*argv, stdin=data or b"", cwd=tmp_path)
+    assert isinstance(cli_fast.parse(argv), cli_core.Options)
     assert fast == slow
     if fast[0] != 0:
         assert fast[1] == b""

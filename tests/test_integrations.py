@@ -241,8 +241,8 @@ def hooks() -> list[dict]:
 def test_pre_commit_hooks(hooks):
     by_id = {h["id"]: h for h in hooks}
     assert set(by_id) == {"dockerfix", "dockerfix-check"}
-    assert shlex.split(by_id["dockerfix"]["entry"]) == ["dockerfix", "--write"]
-    assert shlex.split(by_id["dockerfix-check"]["entry"]) == ["dockerfix", "--check"]
+    assert shlex.split(by_id["dockerfix"]["entry"]) == ["dockerfix", "--write", "--force-exclude"]
+    assert shlex.split(by_id["dockerfix-check"]["entry"]) == ["dockerfix", "--check", "--force-exclude"]
     flags = main_cli_flags()
     for h in hooks:
         assert h["language"] == "python" and h["name"] and h["description"]

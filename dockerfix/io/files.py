@@ -33,11 +33,14 @@ Writing (:func:`write_text`)
     temporary file beside it (the only case where the target itself may be neither old nor new).
 
 Discovery (:func:`discover`)
-    Explicit files are taken as given. Folders are walked iteratively (no recursion limit), in sorted order, without
-    following symlinked folders and skipping VCS folders (:data:`SKIP_DIRS`); a file is a Dockerfile when its name,
-    case-insensitively, is ``Dockerfile``, ``Dockerfile.*``, ``*.Dockerfile``, ``Containerfile*`` (minus editor and
-    patch leftovers and ``*.dockerignore``, see :func:`is_dockerfile_name`). The same file reached twice (symlink,
-    hard link, repeated argument) is processed once.
+    Folders are walked iteratively (no recursion limit), in sorted order, without following symlinked folders,
+    skipping what :class:`dockerfix.io.ignore.Excluder` excludes: the default folders (``.git``, ``.venv``,
+    ``node_modules``, ``vendor``... :data:`dockerfix.io.ignore.DEFAULT_EXCLUDE`), the configuration's ``exclude`` /
+    ``extend-exclude``, and what git ignores (``.gitignore`` files and ``.git/info/exclude``). A file is a Dockerfile
+    when its name matches :data:`DOCKERFILE_NAME` and not :data:`NOT_DOCKERFILE` (the same two expressions are the
+    pre-commit hooks' ``files`` and ``exclude``). Explicit files are taken as given, whatever their name, unless
+    ``force_exclude`` (pre-commit's file lists) and a scan would have skipped them. The same file reached twice
+    (symlink, hard link, repeated argument) is processed once.
 """
 
 from __future__ import annotations
@@ -47,10 +50,14 @@ import stat as _stat
 from dockerfix._record import dataclass
 
 MAX_BYTES = 10 * 1024 * 1024
-SKIP_DIRS = frozenset((".git", ".hg", ".svn", ".bzr", "_darcs", ".jj", ".pijul", ".fossil", "CVS", ".sl"))
-_NOT_DOCKERFILE_SUFFIXES = (
-    ".dockerignore", ".md", ".txt", ".orig", ".rej", ".bak", ".swp", ".swo", ".tmp", "~", ".dockerfix-tmp",
-)
+DOCKERFILE_NAME = r"(?i)(^|/)((dockerfile|containerfile)([._-][^/]*)?|[^/]*\.(dockerfile|containerfile))$"
+"""Which paths are Dockerfiles, as a regular expression over a ``/``-separated path (or a bare name): ``Dockerfile``,
+``Containerfile``, either followed by ``.``, ``-`` or ``_`` and anything (``Dockerfile.dev``, ``Dockerfile-windows``,
+``Dockerfile_dev``), or anything ending in ``.dockerfile`` / ``.containerfile``; any case. The pre-commit hooks'
+``files`` is this exact string (tests/test_discovery.py)."""
+NOT_DOCKERFILE = r"(?i)(\.dockerignore|\.md|\.txt|\.orig|\.rej|\.bak|\.swp|\.swo|\.tmp|~|\.dockerfix-tmp)$|(^|/)\.#[^/]*$"
+"""Names that match :data:`DOCKERFILE_NAME` but are not Dockerfiles (documents, ignore files, editor and patch
+leftovers, dockerfix's own temporary files); the hooks' ``exclude``."""
 _BOMS = (
     (b"\x00\x00\xfe\xff", "UTF-32 (big-endian)"),
     (b"\xff\xfe\x00\x00", "UTF-32 (little-endian)"),
@@ -316,26 +323,34 @@ def _write_in_place(src: SourceFile, data: bytes, tmp: str) -> None:
 
 
 # ------------------------------------------------------------------ discovery
+_NAME_RE = None
+
+
 def is_dockerfile_name(name: str) -> bool:
-    n = name.lower()
-    if n.endswith(_NOT_DOCKERFILE_SUFFIXES) or n.startswith(".#"):
-        return False
-    return (
-        n == "dockerfile"
-        or n.startswith("dockerfile.")
-        or n.endswith(".dockerfile")
-        or n.startswith("containerfile")
-    )
+    """Does a file of this name (or ``/``-separated path) look like a Dockerfile? See :data:`DOCKERFILE_NAME`."""
+    global _NAME_RE
+    if _NAME_RE is None:
+        import re
+
+        _NAME_RE = (re.compile(DOCKERFILE_NAME), re.compile(NOT_DOCKERFILE))
+    return _NAME_RE[0].search(name) is not None and _NAME_RE[1].search(name) is None
 
 
 def _sort_key(p: str) -> tuple[str, ...]:
     return tuple(p.split(os.sep))
 
 
-def walk(root: str) -> list[str]:
-    """Dockerfiles under folder ``root``, iteratively, sorted by path components."""
+def walk(root: str, excluder=None, skipped: list[tuple[str, str]] | None = None) -> list[str]:
+    """Dockerfiles under folder ``root``, iteratively, sorted by path components. ``excluder``
+    (:class:`~dockerfix.io.ignore.Excluder`, default: one without configuration) decides what to skip; each skipped
+    folder or Dockerfile goes to ``skipped`` as ``(path, reason)``."""
+    if excluder is None:
+        from dockerfix.io.ignore import Excluder
+
+        excluder = Excluder()
     found: list[str] = []
-    stack = [root]
+    stack = [os.path.abspath(root)]
+    given = root
     while stack:
         d = stack.pop()
         try:
@@ -347,20 +362,39 @@ def walk(root: str) -> list[str]:
         for e in entries:
             try:
                 if e.is_dir(follow_symlinks=False):
-                    if e.name not in SKIP_DIRS:
+                    why = excluder.reason(e.path, True)
+                    if why is None:
                         subdirs.append(e.path)
+                    elif skipped is not None:
+                        skipped.append((e.path, why))
                     continue
                 if is_dockerfile_name(e.name) and e.is_file():
-                    found.append(e.path)
+                    why = excluder.reason(e.path, False)
+                    if why is None:
+                        found.append(e.path)
+                    elif skipped is not None:
+                        skipped.append((e.path, why))
             except OSError:
                 continue
         stack.extend(reversed(subdirs))
+    if not os.path.isabs(given):  # keep the caller's spelling (relative paths stay relative)
+        cwd = os.path.abspath(given)
+        found = [os.path.join(given, os.path.relpath(f, cwd)) for f in found]
     found.sort(key=_sort_key)
     return found
 
 
-def discover(paths: list[str]) -> tuple[list[str], list[FileError]]:
-    """Files to process for the given paths, each once, plus an error for each path that yields nothing."""
+def discover(
+    paths: list[str], *, force_exclude: bool = False, excluder=None, skipped: list[tuple[str, str]] | None = None
+) -> tuple[list[str], list[FileError]]:
+    """Files to process for the given paths, each once, plus an error for each path that yields nothing.
+
+    Folders are scanned (see the module docs); explicit files are taken whatever their name, except with
+    ``force_exclude`` when a scan would skip them (then they go to ``skipped``, without an error)."""
+    if excluder is None:
+        from dockerfix.io.ignore import Excluder
+
+        excluder = Excluder()
     out: list[str] = []
     errors: list[FileError] = []
     seen: set[tuple[int, int]] = set()
@@ -373,8 +407,14 @@ def discover(paths: list[str]) -> tuple[list[str], list[FileError]]:
         except OSError as exc:
             errors.append(FileError(p, f"cannot access: {exc.strerror or exc}"))
             continue
+        if force_exclude:
+            why = excluder.excluded_path(p, _stat.S_ISDIR(st.st_mode))
+            if why is not None:
+                if skipped is not None:
+                    skipped.append((p, why))
+                continue
         if _stat.S_ISDIR(st.st_mode):
-            files = walk(p)
+            files = walk(p, excluder, skipped)
             if not files:
                 errors.append(FileError(p, "no Dockerfiles found in this directory"))
                 continue
