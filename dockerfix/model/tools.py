@@ -190,6 +190,10 @@ class Tool:
     """Options and variable-name prefixes that say this flavour of a shared command runs (Yarn Berry)."""
     two_word: frozenset[str] = frozenset()
     """Subcommands whose action is two words (``go mod download``)."""
+    flags: tuple[tuple[str, str], ...] = ()
+    """(purpose, spelling) of the options transforms write for this tool, as the tool's own parser takes them
+    (``no-weak-deps``: dnf's ``--setopt=install_weak_deps=False``, microdnf's ``...=0``). A purpose the tool has no
+    spelling for is one no transform may write for it."""
     source: str = ""
 
 
@@ -259,6 +263,8 @@ TOOLS: tuple[Tool, ...] = (
                     actions=frozenset({"install", "upgrade", "dist-upgrade", "reinstall", "build-dep"})),
         ),
         cleanup_paths=("/var/lib/apt/lists", "/var/cache/apt"),
+        # apt-get(8): --no-install-recommends (apt(8) takes apt-get's options)
+        flags=(("no-recommends", "--no-install-recommends"),),
         source="apt.conf(5), apt-get(8); docs.docker.com build cache mounts (apt example)",
     ),
     Tool(
@@ -273,6 +279,8 @@ TOOLS: tuple[Tool, ...] = (
         ),
         offline=(Offline("opt", "--no-network", ("cache",), source="apk(8) --no-network"),),
         cleanup_paths=("/var/cache/apk", "/etc/apk/cache"),
+        # apk(8): --no-cache (apk-tools 2.6, Alpine 3.3+), -U/--update-cache
+        flags=(("no-cache", "--no-cache"), ("update-cache", "--update-cache")),
         source="apk-cache(5), apk(8) (man.archlinux.org/man/apk-cache.5)",
     ),
     Tool(
@@ -286,6 +294,9 @@ TOOLS: tuple[Tool, ...] = (
         ),
         offline=(Offline("opt", "-C", ("cache",)), Offline("opt", "--cacheonly", ("cache",))),
         cleanup_paths=("/var/cache/dnf",),
+        # dnf.conf(5) install_weak_deps is a boolean ("1, yes, true, on" / "0, no, false, off", any case); dnf's
+        # command reference uses `--setopt=install_weak_deps=False`
+        flags=(("no-weak-deps", "--setopt=install_weak_deps=False"),),
         source="dnf.conf(5) cachedir; dnf5-caching(7) (/var/cache/libdnf5)",
     ),
     Tool(
@@ -310,6 +321,10 @@ TOOLS: tuple[Tool, ...] = (
                             Loc("family", "microdnf")),
                   sharing="locked", actions=_RPM_INSTALL),
         ),
+        # microdnf dnf/dnf-main.c process_global_option(): `--setopt=install_weak_deps=` takes "0" or "1" only
+        # (rpm-software-management/microdnf#62; "Micro DNF does not support True/False, only 1/0", OSInside/kiwi#1628);
+        # dnf5 (microdnf on Fedora 38+) takes 0/1 as well
+        flags=(("no-weak-deps", "--setopt=install_weak_deps=0"),),
         source="rpm-software-management/microdnf dnf/dnf-main.c context_new(): CACHEDIR \"/var/cache/yum\" "
                "(metadata, solv, lock); dnf5.spec: dnf5 provides microdnf on Fedora 38+",
     ),
@@ -324,6 +339,8 @@ TOOLS: tuple[Tool, ...] = (
                   sharing="locked", mount=False),
         ),
         cleanup_paths=("/var/cache/zypp",),
+        # zypper(8): install --no-recommends; clean -a/--all
+        flags=(("no-recommends", "--no-recommends"),),
         source="zypp.conf(5), zypper(8)",
     ),
     # ------------------------------------------------------------------------------------------------------- Python
@@ -1177,3 +1194,142 @@ def offline_reads(obj: Any, env: dict[str, str | None] | None = None, home: str 
     caches = [c for c in use.tool.caches if c.key in keys]
     out = _dirs(use, caches, env, home, base, user)
     return [ToolDir(d.tool, d.key, d.path, d.reason, d.store, d.sharing, d.mount, keys[d.key]) for d in out]
+
+
+# =====================================================================================================================
+# option spellings, recommended packages builds rely on, packages known bases ship, native builds
+# =====================================================================================================================
+
+
+def tool_flag(manager: str, purpose: str) -> str | None:
+    """The spelling of the option for ``purpose`` that ``manager`` (a ``PackageCall.manager`` or tool name) takes,
+    from the table's ``flags``; None when the tool has none (a transform must then not write one)."""
+    t = _BY_COMMAND.get(manager) or _BY_NAME.get(manager)
+    if t is None:
+        return None
+    return dict(t.flags).get(purpose)
+
+
+@dataclass(frozen=True)
+class Recommended:
+    """Packages a Debian/Ubuntu package brings only as *Recommends* (skipped by ``--no-install-recommends``) that a
+    later step of the build may need."""
+
+    packages: tuple[str, ...]
+    """What to add to the install list instead."""
+    need: str
+    """When a later step needs them: ``https`` (TLS through the system's CA store: curl, wget, git with an https
+    URL), ``ssh`` (git over ssh), ``compile`` (a native build: see :func:`native_build`), ``keyserver`` (``gpg
+    --recv-keys``/``--keyserver``, which runs dirmngr)."""
+    source: str
+
+
+RECOMMENDS: dict[str, tuple[Recommended, ...]] = {
+    # Debian 12 package metadata (`apt-cache show`): curl Depends libcurl4, which Recommends ca-certificates
+    "curl": (Recommended(("ca-certificates",), "https", "Debian 12 libcurl4 Recommends: ca-certificates"),),
+    "wget": (Recommended(("ca-certificates",), "https", "Debian 12 wget Recommends: ca-certificates"),),
+    "git": (Recommended(("ca-certificates",), "https", "Debian 12 git Recommends: ca-certificates, ..."),
+            Recommended(("openssh-client",), "ssh", "Debian 12 git Recommends: ..., ssh-client (openssh-client)")),
+    "python3-pip": (Recommended(("build-essential", "python3-dev"), "compile",
+                                "Debian 12 python3-pip Recommends: build-essential, python3-dev"),),
+    "gpg": (Recommended(("dirmngr",), "keyserver", "Debian 12 gpg Recommends: gnupg (which depends on dirmngr)"),),
+}
+"""Package name -> what ``--no-install-recommends`` drops that builds rely on (Debian 12 and Ubuntu 22.04/24.04 use
+the same names)."""
+
+BASE_PACKAGES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    # repository -> (packages every tag ships, tag parts for which it does not hold)
+    # docker-library: buildpack-deps:*-curl installs ca-certificates (and the images built on it: gcc, node,
+    # ruby, perl, python, golang, rust full tags); python:*-slim, golang, rust:*-slim, php and eclipse-temurin
+    # install ca-certificates themselves; node:*-slim and ruby:*-slim purge what they installed for the download.
+    "buildpack-deps": (("ca-certificates",), ()),
+    "python": (("ca-certificates",), ("alpine",)),
+    "pypy": (("ca-certificates",), ()),
+    "golang": (("ca-certificates",), ("alpine",)),
+    "rust": (("ca-certificates",), ("alpine",)),
+    "php": (("ca-certificates",), ("alpine",)),
+    "eclipse-temurin": (("ca-certificates",), ("alpine",)),
+    "maven": (("ca-certificates",), ("alpine",)),
+    "gradle": (("ca-certificates",), ("alpine",)),
+    "gcc": (("ca-certificates",), ()),
+    "node": (("ca-certificates",), ("slim", "alpine")),
+    "ruby": (("ca-certificates",), ("slim", "alpine")),
+    "perl": (("ca-certificates",), ("slim",)),
+}
+"""Debian packages known bases are known to ship; ``debian``, ``ubuntu`` and unknown bases: none known."""
+
+
+def base_has_package(base: str, package: str) -> bool:
+    """Whether the base image ``base`` is known to ship ``package`` (False: not known, not "known not to")."""
+    from dockerfix.model.ecosystems import repo_name
+
+    ref = (base or "").lower()
+    repo = repo_name(ref)
+    if repo.startswith("docker.io/library/"):
+        repo = repo[len("docker.io/library/"):]
+    got = BASE_PACKAGES.get(repo)
+    if got is None or package not in got[0]:
+        return False
+    tag = ref.rsplit(":", 1)[-1] if ":" in ref.rsplit("/", 1)[-1] else ""
+    return not any(part in tag for part in got[1])
+
+
+NATIVE_BUILD_COMMANDS = frozenset({
+    "gcc", "g++", "cc", "c++", "clang", "clang++", "gfortran", "make", "gmake", "cmake", "ninja", "meson",
+    "configure", "autoreconf", "autogen.sh", "node-gyp", "rustc", "cythonize", "ld",
+})
+"""Commands that compile native code themselves."""
+
+_NATIVE_INSTALLS = {
+    # package installs that build native code when a package ships only sources: pip sdists (setup.py, PEP 517
+    # backends), npm/yarn/pnpm install scripts (node-gyp), gem native extensions (extconf.rb)
+    "pip": frozenset({"install", "wheel", "download"}), "npm": frozenset({"install", "ci", "rebuild"}),
+    "yarn": frozenset({"", "install", "add"}), "pnpm": frozenset({"install", "add", "rebuild"}),
+    "gem": frozenset({"install", "update"}), "composer": frozenset({"install", "require", "update"}),
+}
+_NATIVE_TOOLS = {
+    "bundle": frozenset({"install", "update"}), "cargo": frozenset({"build", "install", "test", "run", "bench"}),
+    "go": frozenset({"build", "install", "test", "run", "generate"}), "poetry": frozenset({"install", "sync"}),
+    "pipenv": frozenset({"install", "sync"}), "uv": frozenset({"sync", "pip"}),
+}
+
+
+def native_build(command: Any, env: dict[str, str | None] | None = None) -> str | None:
+    """Why ``command`` (a ``SimpleCommand``, wrappers looked through) may compile native code, or None.
+
+    A compiler or build system; a package install that builds from sources when no binary fits (pip without
+    ``--only-binary=:all:``, npm/yarn/pnpm without ``--ignore-scripts``, gem, bundle); ``cargo build``; ``go build``
+    unless ``CGO_ENABLED=0``; ``python setup.py``; and a script dockerfix cannot read (``sh build.sh``, ``./x``)."""
+    from dockerfix.model.pkgmgr import parse_package_call
+
+    eff = command.effective
+    base = eff.basename or ""
+    args = [w.value for w in eff.args]
+    if base in NATIVE_BUILD_COMMANDS:
+        return f"`{base}` compiles"
+    if base.startswith("python") and "setup.py" in [(a or "").rsplit("/", 1)[-1] for a in args[:2]]:
+        return "`setup.py` builds the package"
+    call = parse_package_call(eff)
+    if call is not None and call.manager in _NATIVE_INSTALLS and (call.action or "") in _NATIVE_INSTALLS[call.manager]:
+        opts = {o.name: o.value for o in call.options}
+        if call.manager == "pip" and (opts.get("--only-binary") == ":all:" or "--no-deps" in opts and not call.packages):
+            return None
+        if call.manager in ("npm", "yarn", "pnpm") and "--ignore-scripts" in opts:
+            return None
+        return f"`{call.manager} {call.action or 'install'}` may build native extensions from sources"
+    sub = args[0] if args else None
+    if base in _NATIVE_TOOLS and sub in _NATIVE_TOOLS[base]:
+        if base == "go":
+            merged = dict(env or {})
+            merged.update({a.name: (a.value.value if a.value is not None else None) for a in eff.assignments})
+            merged.update({a.name: (a.value.value if a.value is not None else None) for a in command.assignments})
+            if merged.get("CGO_ENABLED") == "0":
+                return None
+            return f"`go {sub}` compiles cgo code with the C toolchain (CGO_ENABLED is not 0)"
+        return f"`{base} {sub}` may build native code"
+    if base in ("sh", "bash", "dash", "zsh", "ash") and args and not (args[0] or "").startswith("-"):
+        return f"`{base} {args[0]}` runs a script dockerfix cannot read"
+    name = eff.name_value or ""
+    if name.startswith("./") or (name.startswith("/") and base.endswith(".sh")):
+        return f"`{name}` runs a script dockerfix cannot read"
+    return None

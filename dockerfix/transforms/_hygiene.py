@@ -451,6 +451,11 @@ class InsertFlag(RunHygiene):
     def unsafe_reason(self, ctx: Context, site: RunSite, call: PackageCall) -> str | None:
         return self.unsafe_why if self.unsafe_fix else None
 
+    def no_fix_reason(self, ctx: Context, site: RunSite, call: PackageCall) -> str | None:
+        """Why the flag would break the build (the tool does not take it, a later step needs what it drops): a
+        finding with that reason, never a fix, not even an unsafe one."""
+        return None
+
     def check_run(self, ctx: Context, site: RunSite) -> Iterable[Diagnostic]:
         for call in site.calls():
             if not self.is_target(call) or not call.action_words:
@@ -458,10 +463,16 @@ class InsertFlag(RunHygiene):
             if self.is_satisfied(ctx, site, call):
                 continue
             span = self.call_span(site, call)
+            broken = self.no_fix_reason(ctx, site, call)
+            if broken is not None:
+                yield self.diagnostic(site.inst, self.message, None, reason=broken, span=span)
+                continue
             anchor: Word = call.action_words[-1]
-            edit = insert_after_word(site.run, anchor, self.flag_for(call))
+            flag = self.flag_for(call)
+            edit = insert_after_word(site.run, anchor, flag)
             why = self.unsafe_reason(ctx, site, call)
-            fix = Fix.unsafe(self.fix_title, edit) if why else Fix.safe(self.fix_title, edit)
+            title = self.fix_title.format(flag=flag, manager=call.manager)
+            fix = Fix.unsafe(title, edit) if why else Fix.safe(title, edit)
             yield self.diagnostic(site.inst, self.message, fix, reason=why, span=span)
 
 

@@ -26,7 +26,7 @@ class ApkNoCache(InsertFlag):
     name = "apk-no-cache"
     triggers = ("apk",)
     summary = "Use `apk add --no-cache` so the package index and cache stay out of the layer"
-    safety = "mixed"
+    safety = "safe"
     flag = "--no-cache"
     fix_title = "Add `--no-cache` to `apk add`"
     message = "apk add without --no-cache can leave the package index and cache in this layer"
@@ -58,7 +58,7 @@ builds older). It does not fire when the RUN already removes `/var/cache/apk` (o
 `apk add`, when a cache or tmpfs mount covers `/var/cache/apk` or `/etc/apk/cache`, or when `--cache-dir` or
 `--no-network` (nothing is downloaded) is given. An `apk update` elsewhere in the RUN is left alone: its index
 stays in the layer (remove the `apk update` by hand once every `apk add` has `--no-cache`). On Alpine images older
-than 3.3, whose apk lacks the flag, the fix is unsafe.
+than 3.3, whose apk (before 2.6) rejects the flag, there is no fix (a finding), not even with `--unsafe`.
 
 {CLEANUP_STRATEGY_NOTE}
 """
@@ -74,11 +74,11 @@ than 3.3, whose apk lacks the flag, the fix is unsafe.
         end = call.command.span[1]
         return any(cl.manager == "apk" and cl.command.span[0] >= end for cl in site.cleanups())
 
-    def unsafe_reason(self, ctx: Context, site: RunSite, call: PackageCall) -> str | None:
+    def no_fix_reason(self, ctx: Context, site: RunSite, call: PackageCall) -> str | None:
         root = stage_chain(ctx, site.stage)[-1]
         base = ctx.model.expand(root.base, ctx.model.meta_values) or root.base
         if _OLD_ALPINE.match(base.lower()):
-            return f"{base} ships an apk without --no-cache"
+            return f"{base} ships an apk older than 2.6, which rejects --no-cache (the build would fail)"
         return None
 
 

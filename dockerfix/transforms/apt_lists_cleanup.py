@@ -32,7 +32,7 @@ class AptListsCleanup(AppendCleanup):
     image_differences = ("var/lib/apt/lists/*",)
     name = "apt-lists-cleanup"
     summary = "Remove apt's package lists in the RUN that installs packages"
-    safety = "mixed"
+    safety = "safe"
     fix_title = "Append `{command}`"
     message = "apt-get install leaves the package lists (/var/lib/apt/lists) in this layer"
     hint_names = frozenset({"apt-get", "apt"})
@@ -64,8 +64,8 @@ installed packages and `/var/cache/apt` are untouched. It is chained with `&&`, 
 install fails, and the file's continuation style (`&&` at line start or end, escape character, indent) is copied.
 
 It is safe unless a later RUN of the same stage, of a stage built `FROM` it, or an `ONBUILD RUN` uses the lists
-without its own `apt-get update` (`apt-get install`, `apt-cache`...): that RUN would then fail, so the fix is
-unsafe. It does not fire when the RUN already runs `apt-get dist-clean` or removes the lists after the install, or
+without its own `apt-get update` (`apt-get install`, `apt-cache`...): that RUN would then fail, so there is no fix
+(a finding naming that RUN), not even with `--unsafe`. It does not fire when the RUN already runs `apt-get dist-clean` or removes the lists after the install, or
 when a cache or tmpfs mount covers `/var/lib/apt` or `/var/lib/apt/lists`. No fix (a finding) for exec-form RUN,
 non-POSIX `SHELL`, Windows bases, scripts the shell parser does not understand, installs in the background, and
 RUNs ending in a comment.
@@ -88,7 +88,8 @@ RUNs ending in a comment.
             return None, reason
         return f"{prefix}{RM_LISTS}", None
 
-    def unsafe_reason(self, ctx: Context, site: RunSite, calls: list[PackageCall]) -> str | None:
+    def no_fix_reason(self, ctx: Context, site: RunSite, calls: list[PackageCall]) -> str | None:
+        # a fix whose own analysis says the build fails is never applied, not even with --unsafe (issue 19)
         for other in later_sites(ctx, site):
             why = relies_on_apt_lists(other)
             if why is not None:

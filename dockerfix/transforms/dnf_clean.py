@@ -24,7 +24,7 @@ class DnfClean(AppendCleanup):
     image_differences = ("var/cache/dnf/*", "var/cache/yum/*")
     name = "dnf-clean"
     summary = "Run `dnf clean all` (yum, microdnf) in the RUN that installs packages"
-    safety = "mixed"
+    safety = "safe"
     fix_title = "Append `{command}`"
     message = "dnf/yum install leaves repository metadata and packages in /var/cache in this layer"
     hint_names = RPM
@@ -51,8 +51,8 @@ RUN dnf install -y httpd && dnf clean all
 ## Fix safety
 The fix removes only the manager's cache (repository metadata and cached packages under `/var/cache/dnf` or
 `/var/cache/yum`); dnf and yum download fresh metadata when they next need it, so later installs keep working.
-It is unsafe when a later RUN (or a stage built `FROM` this one) runs the manager with `-C`/`--cacheonly`, which
-would then find no metadata. It does not fire when the RUN already runs `<mgr> clean all` (or `clean packages`,
+When a later RUN (or a stage built `FROM` this one) runs the manager with `-C`/`--cacheonly`, which would then
+find no metadata and fail, there is no fix (a finding naming that RUN), not even with `--unsafe`. It does not fire when the RUN already runs `<mgr> clean all` (or `clean packages`,
 `clean metadata`) or removes `/var/cache/dnf` or `/var/cache/yum` after the install, or when a cache or tmpfs mount
 covers the cache. An install into `--installroot` keeps its cache under that root, which `clean all` would not
 reach: a finding without a fix. A plain `sudo` in front of the install is kept in front of the cleanup.
@@ -92,17 +92,16 @@ reach: a finding without a fix. A plain `sudo` in front of the install is kept i
     def no_fix_reason(self, ctx: Context, site: RunSite, calls: list[PackageCall]) -> str | None:
         if any(c.has_option("--installroot") for c in calls):
             return "the install uses --installroot, whose cache `clean all` would not reach"
+        # a later step that reads only the cache fails once it is cleaned: no fix, even with --unsafe (issue 19)
+        for other in later_sites(ctx, site):
+            for c in other.calls():
+                if c.manager in RPM and c.has_option("-C", "--cacheonly"):
+                    return (f"cleaning the cache breaks a later step: line {other.inst.start_line} runs {c.manager} "
+                            "from the cache only (-C)")
         return None
 
     def cleanup_command(self, call: PackageCall) -> tuple[str | None, str | None]:
         return manager_command(call, "clean all")
-
-    def unsafe_reason(self, ctx: Context, site: RunSite, calls: list[PackageCall]) -> str | None:
-        for other in later_sites(ctx, site):
-            for c in other.calls():
-                if c.manager in RPM and c.has_option("-C", "--cacheonly"):
-                    return f"line {other.inst.start_line} runs {c.manager} from the cache only (-C)"
-        return None
 
 
 TRANSFORMS = (DnfClean,)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dockerfix.model.pkgmgr import PackageCall
+from dockerfix.model.tools import tool_flag
 from dockerfix.transforms._hygiene import InsertFlag, RunSite, config_written
 from dockerfix.transforms.base import Context
 
@@ -21,7 +22,7 @@ class DnfNoWeakDeps(InsertFlag):
     safety = "unsafe"
     is_cleanup = False
     flag = "--setopt=install_weak_deps=False"
-    fix_title = "Add `--setopt=install_weak_deps=False` to `dnf install`"
+    fix_title = "Add `{flag}` to `{manager} install`"
     message = "dnf install without install_weak_deps=False also installs every weak dependency"
     hint_names = frozenset({"dnf", "microdnf"})
     hint_actions = frozenset({"install", "in"})
@@ -30,8 +31,10 @@ class DnfNoWeakDeps(InsertFlag):
                   "add it to the install list explicitly")
     docs = """\
 ## What it does
-Inserts `--setopt=install_weak_deps=False` after `install` in `dnf install` and `microdnf install` commands that do
-not set `install_weak_deps`. (`--nodocs` is a different setting and does not count.) `yum` is left alone: yum 3
+Inserts `--setopt=install_weak_deps=False` after `install` in `dnf install` commands, and
+`--setopt=install_weak_deps=0` in `microdnf install` commands, that do not set `install_weak_deps`. The spelling
+comes from the tool table: microdnf's option parser takes only `0`/`1` for this setting (`False` fails the build),
+dnf takes any boolean. (`--nodocs` is a different setting and does not count.) `yum` is left alone: yum 3
 has no weak dependencies.
 
 ## Why
@@ -58,6 +61,9 @@ This transform is not a cache cleanup, so the `strategy` setting does not affect
 
     def is_target(self, call: PackageCall) -> bool:
         return call.manager in ("dnf", "microdnf") and call.action == "install"
+
+    def flag_for(self, call: PackageCall) -> str:
+        return tool_flag(call.manager, "no-weak-deps") or self.flag
 
     def is_satisfied(self, ctx: Context, site: RunSite, call: PackageCall) -> bool:
         for o in call.options:

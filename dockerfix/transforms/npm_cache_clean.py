@@ -17,7 +17,6 @@ from dockerfix.transforms._hygiene import (
 from dockerfix.transforms.base import Context
 
 NPM_INSTALLS = frozenset({"install", "ci"})
-_OFFLINE = ("--offline", "--prefer-offline")
 
 
 class NpmCacheClean(AppendCleanup):
@@ -52,7 +51,8 @@ RUN npm ci --omit=dev && npm cache clean --force
 ## Fix safety
 The fix removes only npm's content cache (`~/.npm/_cacache` of the user that runs the RUN); `node_modules` and
 global packages are untouched. It is unsafe when a later RUN (or a stage built `FROM` this one) runs npm with
-`--offline` or `--prefer-offline`, which would read that cache. It does not fire when the RUN already cleans npm's
+`--prefer-offline`, which would read that cache first; with `--offline` that RUN would fail, so there is no fix (a
+finding naming it), not even with `--unsafe`. It does not fire when the RUN already cleans npm's
 cache (or removes `~/.npm`) after the install, when a cache or tmpfs mount covers `/root/.npm` (any `*/.npm`) or
 `$npm_config_cache`, or when the install sets its own `--cache` or `npm_config_cache` is set (the cleanup might
 clean another folder).
@@ -88,7 +88,7 @@ still clean the cache by hand before the removal.
         last = calls[-1]
         if env_in_scope(ctx, site, last, "npm_config_cache", "NPM_CONFIG_CACHE"):
             return "npm_config_cache is set, so the cache folder depends on it"
-        return None
+        return self.offline_reason(ctx, site)
 
     def cleanup_command(self, call: PackageCall) -> tuple[str | None, str | None]:
         return manager_command(

@@ -19,7 +19,6 @@ from dockerfix.transforms._hygiene import (
 )
 from dockerfix.transforms.base import Context
 
-_OFFLINE = ("--offline", "--prefer-offline")
 _BERRY_VERSION = lazy(r"^yarn@(\d+)")
 
 
@@ -89,7 +88,8 @@ RUN yarn install --frozen-lockfile && yarn cache clean
 
 ## Fix safety
 The fix removes only Yarn Classic's global cache; `node_modules` is untouched. It is unsafe when a later RUN (or a
-stage built `FROM` this one) runs yarn with `--offline` or `--prefer-offline`.
+stage built `FROM` this one) runs yarn with `--prefer-offline`; with `--offline` that RUN would fail, so there is
+no fix (a finding naming it), not even with `--unsafe`.
 
 Yarn Berry (2+) is different: its cache (`.yarn/cache`) belongs to the project and, with Plug'n'Play, is where the
 installed packages live, so `yarn cache clean` could delete what the application runs from. When the build looks
@@ -128,7 +128,7 @@ covers the cache (`*/.cache/yarn`, `*/.yarn-cache`, `$YARN_CACHE_FOLDER`).
         if why is not None:
             return (f"{why}: Berry keeps its cache in the project (.yarn/cache), and with Plug'n'Play the "
                     "installed packages are read from it, so `yarn cache clean` could break the app")
-        return None
+        return self.offline_reason(ctx, site)
 
     def cleanup_command(self, call: PackageCall) -> tuple[str | None, str | None]:
         return manager_command(call, "cache clean", (*CACHE_HOME_ENV, "YARN_CACHE_FOLDER"))
