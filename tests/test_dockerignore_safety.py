@@ -29,6 +29,13 @@ def _fix(tmp_path, files, text, *, unsafe=True, path=None):
     return r, d
 
 
+def _nothing(tmp_path, files, text, *, path=None):
+    """No proposal at all, not even with --unsafe."""
+    r = dockerfix.fix(text, select=["DFX203"], context=_ctx(tmp_path, files), unsafe=True, path=path)
+    assert not r.files and not [c for c in r.changes + r.findings if c.code == "DFX203"], r.all
+    return r
+
+
 # ------------------------------------------------------------------ the ignore file itself
 def test_new_file_excludes_itself(tmp_path):
     r, d = _fix(tmp_path, {"app.py": "", ".git/HEAD": "x"}, "FROM python:3.12\nCOPY . /app\n")
@@ -62,9 +69,9 @@ def test_broad_glob_copies_are_folder_copies(tmp_path):
 
 
 def test_broad_glob_inside_an_excluded_folder(tmp_path):
+    # excluding node_modules would leave `COPY node_modules/*` with nothing to copy: the rule is never proposed
     files = {"package.json": "{}", "node_modules/a/index.js": ""}
-    r, d = _fix(tmp_path, files, "FROM node:20\nCOPY node_modules/* /opt/modules/\n", unsafe=False)
-    assert not d.safe and "copies node_modules, which the new rules exclude" in d.reason
+    _nothing(tmp_path, files, "FROM node:20\nCOPY node_modules/* /opt/modules/\n")
 
 
 def test_edited_file_excludes_itself_for_a_bind_mount_of_the_root(tmp_path):
@@ -151,7 +158,7 @@ def test_walk_bound_makes_tree_copies_unsafe(tmp_path, monkeypatch):
 @pytest.mark.parametrize("mount,safe", [
     ("--mount=type=bind,target=/src", False),                       # the whole context: .git is read
     ("--mount=type=bind,source=.,target=/src", False),
-    ("--mount=source=.git,target=/src/.git", False),                # type defaults to bind
+    ("--mount=source=.git,target=/src/.git", None),                 # type defaults to bind: .git never excluded
     ("--mount=type=bind,source=src,target=/src", True),             # nothing excluded in src/
     ("--mount=type=bind,from=build,source=/out,target=/o", True),   # another stage, not the context
     ("--mount=type=cache,target=/root/.cache", True),
@@ -159,6 +166,9 @@ def test_walk_bound_makes_tree_copies_unsafe(tmp_path, monkeypatch):
 def test_bind_mounts(tmp_path, mount, safe):
     files = {"go.mod": "module x", "src/main.go": "package main", ".git/HEAD": "x"}
     text = f"# syntax=docker/dockerfile:1\nFROM golang:1.22 AS build\nRUN {mount} go env\nFROM scratch\n"
+    if safe is None:
+        _nothing(tmp_path, files, text)
+        return
     r, d = _fix(tmp_path, files, text)
     assert d.safe is safe, d.reason
 
@@ -172,10 +182,12 @@ def test_bind_mount_drops_only_caches_safely(tmp_path):
 
 
 # ------------------------------------------------------------------ build outputs and sources
-def test_build_folder_of_sources_is_unsafe_even_when_the_dockerfile_builds(tmp_path):
-    files = {"package.json": "{}", "build/webpack.config.js": "module.exports = {}", "src/index.js": ""}
+def test_build_folder_of_sources_is_never_excluded_even_when_the_dockerfile_builds(tmp_path):
+    files = {"package.json": "{}", "build/webpack.config.js": "module.exports = {}", "src/index.js": "",
+             ".git/HEAD": "x"}
     r, d = _fix(tmp_path, files, "FROM node:20\nCOPY . .\nRUN npm ci && npm run build\n", unsafe=False)
-    assert not d.safe and "build/webpack.config.js" in d.reason
+    lines = r.files[".dockerignore"].after.splitlines()
+    assert d.safe and "build" not in lines and ".git" in lines
 
 
 def test_build_output_without_sources_is_safe_when_the_dockerfile_builds_it(tmp_path):
@@ -221,8 +233,8 @@ def test_an_unreadable_run_may_read_vcs(tmp_path):
 def test_installed_node_modules_the_dockerfile_reinstalls(tmp_path):
     files = {"package.json": "{}", "node_modules/a/index.js": ""}
     assert _fix(tmp_path, files, "FROM node:20\nCOPY . .\nRUN yarn --frozen-lockfile\n")[1].safe
-    r, d = _fix(tmp_path, files, "FROM node:20\nCOPY . .\nCMD [\"node\", \"server.js\"]\n", unsafe=False)
-    assert not d.safe and "does not install" in d.reason
+    # without an install, the image runs the context's node_modules: excluding it breaks the app, never proposed
+    _nothing(tmp_path, files, "FROM node:20\nCOPY . .\nCMD [\"node\", \"server.js\"]\n")
 
 
 # ------------------------------------------------------------------ exceptions
@@ -240,3 +252,48 @@ def test_an_exception_never_re_includes_what_the_current_file_excludes(tmp_path)
     after = r.files[".dockerignore"].after
     assert "!.env.example" in after.splitlines() and "!.env.sample" not in after.splitlines()
     assert DockerIgnore(after).excludes(".env.sample")
+
+
+# ------------------------------------------------------------------ issue 19: rules that break, other contexts
+def test_a_rule_excluding_a_copied_file_is_left_out_and_the_rest_stays_safe(tmp_path):
+    files = {"app.py": "", ".env": "X=1", ".env.local": "X=2", ".env.example": "X=", ".git/HEAD": "x"}
+    r, d = _fix(tmp_path, files, "FROM python:3.12\nCOPY app.py .env /app/\n", unsafe=False)
+    lines = r.files[".dockerignore"].after.splitlines()
+    assert ".env" not in lines and ".git" in lines and ".env.*" in lines and "!.env.example" in lines
+    ig = DockerIgnore(r.files[".dockerignore"].after)
+    assert not ig.excludes(".env") and ig.excludes(".env.local")
+    assert d.safe and d.applied
+
+
+def test_dropping_env_star_drops_its_exceptions(tmp_path):
+    files = {"app.py": "", ".env.local": "X=2", ".env.example": "X=", ".git/HEAD": "x"}
+    r, d = _fix(tmp_path, files, "FROM python:3.12\nCOPY app.py .env.local /app/\n", unsafe=False)
+    lines = r.files[".dockerignore"].after.splitlines()
+    assert ".env.*" not in lines and not any(x.startswith("!") for x in lines) and ".git" in lines
+
+
+def test_every_breaking_rule_is_left_out_even_with_unsafe(tmp_path):
+    files = {"package.json": "{}", "dist/index.js": "", "node_modules/a/index.js": "", ".git/HEAD": "x"}
+    text = "FROM node:20\nCOPY dist/ /srv/\nCOPY node_modules/ /srv/node_modules/\n"
+    r, d = _fix(tmp_path, files, text, unsafe=True)
+    lines = r.files[".dockerignore"].after.splitlines()
+    assert "dist" not in lines and "**/node_modules" not in lines and ".git" in lines and d.safe
+
+
+def test_missing_copy_sources_mean_the_context_is_elsewhere(tmp_path):
+    files = {"app.py": "", ".git/HEAD": "x"}
+    r, d = _fix(tmp_path, files, "FROM python:3.12\nCOPY services/api/ /app/\nCOPY services/lib/x.py /x\n")
+    assert not r.files and not d.fixable
+    assert "services/api" in d.message and "1 more" in d.message and "another folder" in d.reason
+
+
+def test_onbuild_and_variable_sources_are_no_sign_of_another_context(tmp_path):
+    files = {"app.py": "", ".git/HEAD": "x"}
+    text = "FROM python:3.12\nONBUILD COPY requirements.txt /app/\nCOPY app.py /app/\n"
+    r, d = _fix(tmp_path, files, text, unsafe=False)
+    assert d.safe and ".git" in r.files[".dockerignore"].after.splitlines()
+
+
+def test_a_proposal_of_only_preventive_rules_is_dropped(tmp_path):
+    files = {"package.json": "{}", "requirements.txt": "", "app.py": ""}
+    _nothing(tmp_path, files, "FROM python:3.12\nCOPY . /app\n")

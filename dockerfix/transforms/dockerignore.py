@@ -158,7 +158,12 @@ as a new-file diff.
 
 It only looks at a *real* project: a context folder with at least one file that is not a Dockerfile or a document
 (README, LICENSE, `*.md`, `*.txt`, `*.tsv`), or with a `.git` folder. A folder that holds only Dockerfiles (such as a
-corpus of examples) gets nothing.
+corpus of examples) gets nothing. A proposal that would keep out nothing present in the context (only rules for
+what the ecosystem *could* produce, such as `**/node_modules` next to a `package.json` without one) is not made.
+
+When a COPY/ADD source or a `RUN --mount=type=bind` source the Dockerfile names (not through a variable or a glob,
+not in ONBUILD) is missing from the context, the Dockerfile's real build context is another folder (often the
+repository root): it reports a finding saying so and writes nothing there.
 
 ## Why
 The whole context is sent to the builder before the first instruction runs, and `COPY . .` copies all of it into
@@ -181,33 +186,52 @@ A context with `app.py`, `requirements.txt`, `.git/` and `.env` gets a new `.doc
 A rule is safe only when nothing the build can read matches it, apart from what the transform exists to drop
 (caches such as `__pycache__`, and the ignore file itself). The check and the proposal share one walk of the
 context, so every path a rule would exclude (`**/*.pem` at any depth included) is checked against every source the
-build reads, with BuildKit's matching (`**`, `!` exceptions, parent folders):
+build reads, with BuildKit's matching (`**`, `!` exceptions, parent folders).
 
-- a COPY/ADD source or a `RUN --mount=type=bind` source that a new rule excludes (named, inside an excluded
-  folder, or matched by a glob source), or a source built from a variable without a known value (it may name
-  any path): unsafe;
-- a folder the build copies (`COPY . .`, `COPY src/ ...`) that holds an excluded path the image may use: `.env`
-  files or keys (the application may read them at runtime), an installed `node_modules` or virtualenv the
-  Dockerfile does not install itself, a build output folder that holds sources, that the Dockerfile does not build,
-  or with a file a RUN, CMD or ENTRYPOINT names, or `.git` when a RUN uses `git`, runs
-  `go build` (which stamps VCS data) or installs a Python project that takes its version from git
-  (`setuptools_scm`, `hatch-vcs`...): unsafe;
+A rule whose exclusion breaks the build or the image is never proposed, not even as an unsafe fix: it is left out
+and the rest of the proposal is judged without it (`.env.*` goes with its `!` exceptions). That is:
+
+- a COPY/ADD source or a `RUN --mount=type=bind` source the rule excludes (named, inside an excluded folder, or a
+  glob the rule would leave matching nothing): the COPY or the RUN fails;
+- an installed `node_modules` or virtualenv the image ships (a folder copy) and the Dockerfile does not install
+  itself: the application loses its dependencies;
+- a build output folder the image ships and the Dockerfile does not build, or one that holds sources (`.py`, `.go`,
+  `.js`, `.sh`, a `Makefile`...), so it may not be an output at all.
+
+The proposal is unsafe (review it) when:
+
+- a source is built from a variable without a known value (it may name any path);
+- a folder the build copies (`COPY . .`, `COPY src/ ...`) holds `.env` files or keys (the application may read
+  them at runtime), a build output folder the Dockerfile builds but a RUN, CMD or ENTRYPOINT names a file of, or
+  `.git` when a RUN uses `git`, runs `go build` (which stamps VCS data) or installs a Python project that takes its
+  version from git (`setuptools_scm`, `hatch-vcs`...);
 - a folder a RUN bind-mounts (`--mount=type=bind` without `source` mounts the whole context): the RUN reads it
   directly, so any excluded path in it other than a cache makes the fix unsafe;
-- a context larger than the walk's bound (20,000 paths) that the build copies or mounts as a tree: unsafe, since
-  not every excluded path could be checked.
+- the context is larger than the walk's bound (20,000 paths) and the build copies or mounts it as a tree: not
+  every excluded path could be checked;
+- a COPY names the existing ignore file the fix changes.
 
-A folder named like a build output (`build`, `dist`, `target`, `bin`, `obj`...) that holds sources (`.py`, `.go`,
-`.js`, `.sh`, a `Makefile`...) may not be an output at all: when the build copies it, the fix is unsafe even if the
-Dockerfile builds something. A new ignore file lists itself; when
-an existing one is completed and the build copies or mounts the context root, the completion lists the ignore file
-too (unless it is already excluded), so `COPY . .` does not ship the changed file; a COPY that names the ignore file
-makes the fix unsafe. Otherwise the fix is safe: the image loses only files its build never reads.
+A new ignore file lists itself; when an existing one is completed and the build copies or mounts the context root,
+the completion lists the ignore file too (unless it is already excluded), so `COPY . .` does not ship the changed
+file. Otherwise the fix is safe: the image loses only files its build never reads.
 """
 
     def check(self, ctx: Context) -> Iterable[Diagnostic]:
         bc = ctx.build_context
         if bc is None or not ctx.document.instructions or not is_real_context(bc):
+            return
+        first = ctx.document.instructions[0]
+        reads = build_reads(ctx)
+        missing = missing_sources(reads, bc)
+        if missing:
+            # the Dockerfile's sources are not in this folder: its real build context is elsewhere, and an ignore
+            # file written here would be read by no build (or by the wrong one)
+            r, path = missing[0]
+            more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+            yield self.diagnostic(
+                first, f"line {r.line} {r.verb} {path}, which is not in the build context{more}",
+                reason="the build context is probably another folder (COPY sources are missing here): no ignore "
+                       "file is proposed in this one; pass the real context (--context)")
             return
         name = ignore_file_name(bc, ctx.path)
         before = read_text(bc, name) if bc.exists(name) else None
@@ -217,7 +241,6 @@ makes the fix unsafe. Otherwise the fix is safe: the image loses only files its 
         entries = base + self._secret_entries(tree, old, base)
         if not entries:
             return
-        reads = build_reads(ctx)
         unsafe: list[str] = []
         if before is None:
             entries.insert(0, (name, "self"))  # the new file lists itself: `COPY . .` must not start shipping it
@@ -228,8 +251,22 @@ makes the fix unsafe. Otherwise the fix is safe: the image loses only files its 
                 unsafe.append(f"line {r.line} {r.verb} {r.raw}, the ignore file whose content the fix changes")
             elif any(r.covers(name, tree) for r in reads):
                 entries.insert(0, (name, "self"))  # else the image would ship the changed file
-        new = DockerIgnore((before or "") + "\n" + "\n".join(e for e, _ in entries))
-        unsafe += self._unsafe(ctx, tree, reads, old, new, entries)
+        # A rule whose exclusion the analysis says breaks the build or the image (a COPY of a path it excludes, an
+        # installed folder or a build output the image ships and the Dockerfile does not make) is never proposed,
+        # not even as an unsafe fix: it is left out, and the rest is judged without it.
+        while True:
+            new = DockerIgnore((before or "") + "\n" + "\n".join(e for e, _ in entries))
+            found = self._unsafe(ctx, tree, reads, old, new, entries)
+            bad = {e for _, e, breaks in found if breaks}
+            if not bad:
+                break
+            entries = [(e, k) for e, k in entries if e not in bad]
+            if not any(e == ".env.*" for e, _ in entries):
+                entries = [(e, k) for e, k in entries if k != "exception"]
+        unsafe += [text for text, _, _ in found]
+        shown = [e for e, k in entries if k not in ("self", "exception")]
+        if not shown or not any(new.excludes(p) and not old.excludes(p) and p != name for p in tree.paths):
+            return  # nothing present in the context would be kept out: no proposal
         shown = [e for e, k in entries if k != "self"]
         if before is None:
             after = HEADER + "\n" + "\n".join(e for e, _ in entries) + "\n"
@@ -240,7 +277,6 @@ makes the fix unsafe. Otherwise the fix is safe: the image loses only files its 
         title = (f"Create {name}" if before is None else f"Add to {name}") + f" ({listed})"
         fix = Fix((), Applicability.UNSAFE if unsafe else Applicability.SAFE, title,
                   files=(FileChange(name, before, after),))
-        first = ctx.document.instructions[0]
         msg = (f"the build context has no {name}" if before is None else f"{name} lets in {listed}") + \
             ": .git, dependencies, caches or secrets are sent to the builder and may land in the image"
         yield self.diagnostic(first, msg, fix, reason="; ".join(unsafe) or None)
@@ -296,8 +332,11 @@ makes the fix unsafe. Otherwise the fix is safe: the image loses only files its 
         return out
 
     def _unsafe(self, ctx: Context, tree: "ContextTree", reads: list["Read"], old: DockerIgnore, new: DockerIgnore,
-                entries: list[tuple[str, str]]) -> list[str]:
-        reasons: list[str] = []
+                entries: list[tuple[str, str]]) -> list[tuple[str, str | None, bool]]:
+        """Why the new rules may change the build or the image: (reason, the rule it is about or None, whether the
+        exclusion breaks the build or the image for sure: a source the build names, an installed folder or a build
+        output the image ships and the Dockerfile does not make)."""
+        reasons: list[tuple[str, str | None, bool]] = []
         newly = [p for p in tree.paths if new.excludes(p) and not old.excludes(p)]
         if not newly:
             return reasons
@@ -309,27 +348,36 @@ makes the fix unsafe. Otherwise the fix is safe: the image loses only files its 
                     return e, k
             return "", "other"
 
+        def rules_of(p: str) -> list[str]:
+            return [e for e, k, pat in rules if k != "self" and pat.excludes(p)]
+
         facts = None
         seen: set[tuple[int, str]] = set()
         for r in reads:
             if r.src is None:
-                reasons.append(f"line {r.line} {r.verb} {r.raw}, built from a variable, which may name a path the "
-                               "new rules exclude")
+                reasons.append((f"line {r.line} {r.verb} {r.raw}, built from a variable, which may name a path the "
+                                "new rules exclude", None, False))
                 continue
             named = r.named_excluded(tree, old, new)
             if named is not None:
-                reasons.append(f"line {r.line} {r.verb} {named}, which the new rules exclude")
+                probe = named.replace("*", "x").replace("?", "x")
+                why = f"line {r.line} {r.verb} {named}, which the new rules exclude"
+                culprits = rules_of(probe)
+                reasons.extend((why, e, True) for e in culprits)
+                if not culprits:
+                    reasons.append((why, None, False))
                 continue
             covered = r.covered(tree, newly)
             if not tree.complete and r.reads_tree(tree):
-                reasons.append(f"line {r.line} {r.verb} {r.raw}, and the context holds more than {WALK_LIMIT:,} "
-                               "paths: not every path the new rules exclude could be checked")
+                reasons.append((f"line {r.line} {r.verb} {r.raw}, and the context holds more than {WALK_LIMIT:,} "
+                                "paths: not every path the new rules exclude could be checked", None, False))
                 continue
             for p in covered:
                 entry, kind = rule_of(p)
                 if kind in _GOAL_KINDS or (r.line, entry) in seen:
                     continue
                 why = None
+                breaks = False
                 if r.via == "bind":
                     why = f"line {r.line} mounts {r.raw} into a RUN, which can read {p}"
                 elif kind == "secret":
@@ -339,11 +387,14 @@ makes the fix unsafe. Otherwise the fix is safe: the image loses only files its 
                         facts = RunFacts.of(ctx)
                     if kind == "installed" and not facts.installs(entry):
                         why = f"line {r.line} ships {p}, which the Dockerfile does not install itself"
+                        breaks = True
                     elif kind == "output" and tree.source_in(entry) is not None:
                         why = (f"line {r.line} ships {p}, a folder of sources ({tree.source_in(entry)}) rather than "
                                "a build output")
+                        breaks = True
                     elif kind == "output" and not facts.builds:
                         why = f"line {r.line} ships {p}, which the Dockerfile does not build"
+                        breaks = True
                     elif kind == "output" and facts.names_under(p, tree.bc) is not None:
                         line, f = facts.names_under(p, tree.bc)
                         why = f"line {line} names {f}, which line {r.line} ships from the context"
@@ -353,8 +404,11 @@ makes the fix unsafe. Otherwise the fix is safe: the image loses only files its 
                         why = f"line {r.line} ships {p}, which the new rules exclude"
                 if why is not None:
                     seen.add((r.line, entry))
-                    reasons.append(why)
-        return list(dict.fromkeys(reasons))
+                    reasons.append((why, entry or None, breaks and bool(entry)))
+        out: dict[str, tuple[str, str | None, bool]] = {}
+        for t in reasons:
+            out.setdefault(t[0] + "\0" + str(t[1]), t)
+        return list(out.values())
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -451,6 +505,8 @@ class Read:
     """Context-relative and cleaned (``.`` the root); None when it comes from a variable without a known value."""
     via: str
     """``copy`` or ``bind``."""
+    onbuild: bool = False
+    """Read by a later build (ONBUILD), from that build's context."""
 
     @property
     def verb(self) -> str:
@@ -568,7 +624,23 @@ def _read(model, outer, inst, src: str, via: str) -> Read:
             value = model.expand(src, model.scope_at(outer))
         except Exception:  # an instruction the model cannot place: unknown
             value = None
-    return Read(inst.start_line, src, _clean_source(value) if value is not None else None, via)
+    return Read(inst.start_line, src, _clean_source(value) if value is not None else None, via,
+                onbuild=outer.keyword == "ONBUILD")
+
+
+def missing_sources(reads: list[Read], bc) -> list[tuple[Read, str]]:
+    """(read, path) for each COPY/ADD or bind-mount source of this build (not ONBUILD) that names a path, without
+    variables or globs, the build context does not hold: the sign that the real context is another folder."""
+    out: list[tuple[Read, str]] = []
+    for r in reads:
+        if r.onbuild or r.src is None or r.src == "." or r.is_glob or "$" in r.raw:
+            continue
+        try:
+            if not bc.exists(r.src):
+                out.append((r, r.src))
+        except OSError:
+            continue
+    return out
 
 
 # ---------------------------------------------------------------------------------------------------------------------
