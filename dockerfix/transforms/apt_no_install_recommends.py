@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from dockerfix.model.pkgmgr import PackageCall
-from dockerfix.transforms._hygiene import APT, InsertFlag, RunSite, config_written
-from dockerfix.transforms.base import Context
+TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
+if TYPE_CHECKING:
+    from typing import Iterable
+
+from dockerfix.model.pkgmgr import PackageCall, find_package_calls
+from dockerfix.model.tools import RECOMMENDS, base_has_package, native_build, tool_flag
+from dockerfix.transforms._hygiene import APT, InsertFlag, RunSite, config_written, later_sites, stage_chain
+from dockerfix.transforms.base import Context, Diagnostic, Edit, Fix
 
 _NEEDLE = "Install-Recommends"
 
@@ -52,7 +57,15 @@ RUN apt-get update && apt-get install -y --no-install-recommends curl
 Unsafe: it changes which packages end up in the image. Recommended packages (e.g. `ca-certificates` for `curl`,
 `openssh-client` for `git`, `less`/`manpages`, compilers suggested by `-dev` packages) are no longer installed,
 and software that relied on one of them fails at build or run time. Review the diff and add the packages you need
-to the install list. It does not fire when the command already has `--no-install-recommends` or
+to the install list.
+
+Where the build itself relies on a recommended package, the fix names it explicitly in the same install (the tool
+table's `RECOMMENDS`, from Debian package metadata): `ca-certificates` for `curl`, `wget` and `git` when a later
+step of the stage (or a stage built FROM it, or an ONBUILD RUN) fetches an https URL; `openssh-client` for `git`
+with an ssh URL; `build-essential` and `python3-dev` for `python3-pip` when a later step may compile native code
+(`pip install` of sdists, compilers, `make`, scripts dockerfix cannot read); `dirmngr` for `gpg` with a keyserver.
+Nothing is added when the base is known to ship the package (`python`, `golang`, `buildpack-deps`... not
+`debian`, `ubuntu` or `node:*-slim`) or an earlier install of the stage names it. It does not fire when the command already has `--no-install-recommends` or
 `--install-recommends`, sets `-o APT::Install-Recommends=...`, or when the Dockerfile writes an
 `Install-Recommends` setting under `/etc/apt/apt.conf*` (or COPYs a file there) before the install.
 
@@ -62,12 +75,136 @@ This transform is not a cache cleanup, so the `strategy` setting does not affect
     def is_target(self, call: PackageCall) -> bool:
         return call.manager in APT and call.action == "install"
 
+    def flag_for(self, call: PackageCall) -> str:
+        return tool_flag("apt", "no-recommends") or self.flag
+
+    def check_run(self, ctx: Context, site: RunSite) -> Iterable[Diagnostic]:
+        for d in super().check_run(ctx, site):
+            if d.fix is None:
+                yield d
+                continue
+            call = next(c for c in site.calls() if self.call_span(site, c) == (d.start, d.end))
+            add = _packages_to_add(ctx, site, call)
+            if not add:
+                yield d
+                continue
+            names = [p for p, _ in add]
+            last = call.packages[-1]
+            at = site.run.doc_span(last.span)[1]
+            edits = d.fix.edits + (Edit.insert(at, "".join(f" {p}" for p in names)),)
+            why = "; ".join(f"{p}: {w}" for p, w in add)
+            title = f"Add `--no-install-recommends` and install {', '.join(names)} explicitly"
+            yield self.diagnostic(site.inst, self.message, Fix.unsafe(title, *edits), span=(d.start, d.end),
+                                  reason=f"{d.reason}; kept explicitly because a later step needs them ({why})")
+
     def is_satisfied(self, ctx: Context, site: RunSite, call: PackageCall) -> bool:
         if call.has_option("--no-install-recommends", "--install-recommends"):
             return True
         if any(v is None or _NEEDLE.lower() in v.lower() for v in call.option_values("-o", "--option")):
             return True
         return config_written(ctx, site, _is_apt_conf, _NEEDLE)
+
+
+
+_HTTPS_CLIENTS = frozenset({"curl", "wget", "git"})
+_GPG = frozenset({"gpg", "gpg2", "apt-key"})
+
+
+def _package_name(word: str) -> str:
+    return word.split("=", 1)[0].split(":", 1)[0].lower()
+
+
+def _command_needs(cmd, env) -> dict[str, str]:
+    """What a command needs of the packages recommends bring (``https``, ``ssh``, ``compile``, ``keyserver``),
+    with a short description."""
+    eff = cmd.effective
+    base = eff.basename or ""
+    out: dict[str, str] = {}
+    vals = [w.value for w in eff.args]
+    if base in _HTTPS_CLIENTS:
+        if any(v is not None and "https://" in v for v in vals):
+            out["https"] = f"`{base}` fetches an https URL"
+        elif base != "git" and any(v is None for v in vals):
+            out["https"] = f"`{base}` fetches a URL from a variable, which may be https"
+        if base == "git" and any(v is not None and (v.startswith(("ssh://", "git@")) or "@" in v and ":" in v
+                                                    and "://" not in v) for v in vals):
+            out["ssh"] = "`git` uses an ssh URL"
+    if base in _GPG and any(v in ("--recv-keys", "--recv-key", "--keyserver", "--search-keys") for v in vals):
+        out["keyserver"] = f"`{base}` talks to a keyserver (dirmngr)"
+    why = native_build(cmd, env)
+    if why is not None:
+        out["compile"] = why
+    return out
+
+
+def _later_needs(ctx: Context, site: RunSite, call: PackageCall) -> dict[str, str]:
+    """The needs of every command after ``call``: later in its RUN, later RUNs of the stage, stages built FROM it,
+    ONBUILD RUNs. A RUN dockerfix cannot read counts for what its words show."""
+    state = ctx.model.state
+    needs: dict[str, str] = {}
+    end = call.command.span[1]
+    env = state.env_at(site.inst)
+    for s in site.script.sites:
+        if s.command.span[0] >= end:
+            for k, v in _command_needs(s.command, env).items():
+                needs.setdefault(k, f"{v} (line {site.inst.start_line})")
+    for other in later_sites(ctx, site):
+        if other.run is None:
+            toks = " ".join(other.tokens())
+            if "https://" in toks:
+                needs.setdefault("https", f"line {other.inst.start_line} may fetch an https URL ({other.reason})")
+            needs.setdefault("compile", f"line {other.inst.start_line} cannot be read ({other.reason})")
+            continue
+        oenv = state.env_at(other.inst)
+        for s in other.script.sites:
+            for k, v in _command_needs(s.command, oenv).items():
+                needs.setdefault(k, f"{v} (line {other.inst.start_line})")
+    return needs
+
+
+def _installed_before(ctx: Context, site: RunSite, call: PackageCall) -> set[str]:
+    """Packages explicitly installed by apt in this stage chain up to ``call`` (its own list included)."""
+    names = {_package_name(w.value) for w in call.packages if w.value}
+    for st in stage_chain(ctx, site.stage):
+        for inst in st.instructions:
+            if inst.keyword != "RUN" or (st is site.stage and inst.start >= site.inst.start):
+                continue
+            from dockerfix.transforms._run import RunShell
+
+            run = RunShell(ctx.document, inst)
+            if not run.ok:
+                continue
+            for c in find_package_calls(run.script):
+                if c.manager in APT and c.action == "install":
+                    names |= {_package_name(w.value) for w in c.packages if w.value}
+    for c in site.calls():
+        if c.manager in APT and c.action == "install" and c.command.span[1] <= call.command.span[0]:
+            names |= {_package_name(w.value) for w in c.packages if w.value}
+    return names
+
+
+def _packages_to_add(ctx: Context, site: RunSite, call: PackageCall) -> list[tuple[str, str]]:
+    """(package, why) the install must name explicitly once recommends are off: a package of its list recommends
+    it (the tool table's RECOMMENDS), a later step needs it, and neither the base nor an earlier install has it."""
+    if not call.packages:
+        return []
+    wanted = [r for w in call.packages if w.value for r in RECOMMENDS.get(_package_name(w.value), ())]
+    if not wanted:
+        return []
+    needs = _later_needs(ctx, site, call)
+    if not needs:
+        return []
+    have = _installed_before(ctx, site, call)
+    base = ctx.model.state.root_base(site.stage)
+    out: list[tuple[str, str]] = []
+    for r in wanted:
+        if r.need not in needs:
+            continue
+        for p in r.packages:
+            if p in have or base_has_package(base, p) or any(p == q for q, _ in out):
+                continue
+            out.append((p, needs[r.need]))
+    return out
 
 
 TRANSFORMS = (AptNoInstallRecommends,)
