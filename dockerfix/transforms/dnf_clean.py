@@ -23,6 +23,7 @@ class DnfClean(AppendCleanup):
     answers = ("DL3032", "DL3040")
     image_differences = ("var/cache/dnf/*", "var/cache/yum/*")
     name = "dnf-clean"
+    triggers = ("dnf", "yum")
     summary = "Run `dnf clean all` (yum, microdnf) in the RUN that installs packages"
     safety = "safe"
     fix_title = "Append `{command}`"
