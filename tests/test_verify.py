@@ -321,6 +321,7 @@ from dockerfix.verify.compare import (  # noqa: E402
     normalise_output,
     regenerated_row,
     rewritten_files,
+    same_steps,
 )
 from dockerfix.verify.imagefs import Entry, FlatImage, ImageConfig, LayerInfo  # noqa: E402
 from dockerfix.verify.run import healthcheck_command, lay_out  # noqa: E402
@@ -351,6 +352,10 @@ def _flat(entries: dict[str, Entry], origins: dict[str, int] | None = None,
     ("var/lib/postgresql/15/main/global/pg_control", "postgresql cluster"),
     ("usr/local/lib/python3.11/site-packages/flask/__pycache__/app.cpython-311.pyc", "python bytecode"),
     ("etc/ssh/ssh_host_ed25519_key", "ssh host keys"),
+    ("etc/shadow", "shadow passwords"),
+    ("etc/shadow-", "shadow passwords"),
+    ("root/.config/configstore/nodemon.json", "configstore state"),
+    ("home/node/.config/configstore/update-notifier-npm.json", "configstore state"),
 ])
 def test_regenerated_rows_that_need_a_baseline(path, row):
     found = regenerated_row(path, _file(path))
@@ -409,6 +414,47 @@ def test_explain_for_baseline_table_rows_and_rerun_steps():
     assert explained == {"var/cache/fontconfig/x.cache-8": "fontconfig caches",
                          "usr/lib/native.so": f"re-run step: {step}"}
     assert [v.path for v in rest] == ["usr/lib/other.so"], "written by a different instruction: not explained"
+
+
+def _layer(step: str, diff_id: str) -> LayerInfo:
+    return LayerInfo(None, diff_id, "tar", "none", 1, 1, 1, 0, step)
+
+
+APT = "/bin/sh -c apt-get update && apt-get install -y openssh-server && echo 'root:Docker!' | chpasswd"
+
+
+def test_a_step_the_rewrite_edited_in_place_explains_what_it_rewrote():
+    """azure-vote-app-service: DFX103 edits the RUN that runs chpasswd and installs openssh-server; that RUN runs
+    again and debconf's database (in no REGENERATED row) gets new bytes."""
+    base, copy = _layer("/bin/sh -c #(nop) ADD file:1 in /", "sha256:0"), _layer("COPY . /app", "sha256:c")
+    path = "var/cache/debconf/config.dat"
+    a = _flat({path: _file(path, b"1"), "usr/lib/x.so": _file("usr/lib/x.so", b"1")},
+              {path: 1, "usr/lib/x.so": 2}, (base, _layer(APT, "sha256:a1"), copy))
+    b = _flat({path: _file(path, b"2"), "usr/lib/x.so": _file("usr/lib/x.so", b"2")},
+              {path: 1, "usr/lib/x.so": 2},
+              (base, _layer(APT + " && rm -rf /var/lib/apt/lists/*", "sha256:b1"), copy))
+    explained, rest = explain_for_baseline(compare_images(a, b), a, b)
+    assert explained == {path: f"re-run step: {APT} && rm -rf /var/lib/apt/lists/*"}
+    assert [v.path for v in rest] == ["usr/lib/x.so"], "the COPY layer is the original's: nothing ran again"
+
+
+def test_steps_the_rewrite_merged_explain_nothing():
+    one, two = "/bin/sh -c apt-get update", "/bin/sh -c apt-get install -y curl"
+    path = "var/cache/debconf/config.dat"
+    a = _flat({path: _file(path, b"1")}, {path: 1}, (_layer(one, "sha256:a0"), _layer(two, "sha256:a1")))
+    b = _flat({path: _file(path, b"2")}, {path: 0}, (_layer(f"{one} && {two[11:]}", "sha256:b0"),))
+    assert same_steps(a, b) == {}
+    explained, rest = explain_for_baseline(compare_images(a, b), a, b)
+    assert not explained and [v.path for v in rest] == [path]
+
+
+def test_same_steps_pairs_equal_and_edited_steps_one_for_one():
+    a = _flat({}, {}, tuple(_layer(s, f"sha256:a{i}") for i, s in enumerate(["F", "R1", "R2", "C", "R3"])))
+    b = _flat({}, {}, tuple(_layer(s, f"sha256:b{i}") for i, s in enumerate(["F", "R1'", "C", "R3", "R4"])))
+    assert same_steps(a, b) == {0: 0, 3: 2, 4: 3}, "R1 R2 -> R1' is a merge: no pair"
+    c = _flat({}, {}, tuple(_layer(s, f"sha256:c{i}") for i, s in enumerate(["F", "R1'", "R2'", "C", "R3"])))
+    assert same_steps(a, c) == {0: 0, 1: 1, 2: 2, 3: 3, 4: 4}
+    assert same_steps(a, _flat({}, {}, (LayerInfo(None, "x", "tar", "none", 1, 1, 1, 0, None),))) == {}
 
 
 def test_baseline_allowances_keep_the_kind_of_difference():

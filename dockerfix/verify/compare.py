@@ -58,6 +58,7 @@ __all__ = [
     "regenerated_row",
     "rerun_step",
     "rewritten_files",
+    "same_steps",
 ]
 
 ATTRIBUTES = ("type", "mode", "uid", "gid", "size", "sha256", "link", "device", "xattrs")
@@ -193,6 +194,17 @@ REGENERATED: tuple[Regenerated, ...] = (
     Regenerated("postgresql cluster", ("var/lib/postgresql/*/main/*", "var/log/postgresql/*"),
                 "initdb (postgresql's postinst creates the main cluster)", "a random system identifier, "
                 "timestamps in the control file and WAL", "baseline"),
+    Regenerated("shadow passwords", ("etc/shadow", "etc/shadow-"),
+                "chpasswd, useradd, passwd", "chpasswd hashes with a random salt, and every write sets the "
+                "last-change field to the day of the build", "baseline"),
+    # seen in the real app azure-vote-app-service (`echo "root:Docker!" | chpasswd` in the RUN that DFX103 edits):
+    # a second uncached build of the original differed in /etc/shadow and /etc/shadow- (docs/realapps.md)
+    Regenerated("configstore state", ("root/.config/configstore/*.json", "home/*/.config/configstore/*.json"),
+                "update-notifier (configstore) in npm packages' install scripts", "records when it last checked "
+                "for an update (lastUpdateCheck, in milliseconds)", "baseline"),
+    # seen in the real app compose-react-express-backend: nodemon's install writes
+    # /root/.config/configstore/nodemon.json, which differed between two builds of the original; baseline, not any:
+    # other tools keep logins in configstore (firebase-tools.json), so a second build must show it changes anyway
     Regenerated("python bytecode", ("*.pyc",),
                 "compileall (pip, dpkg's py3compile)", "marshal's output depends on reference counts at compile time "
                 "(timestamp headers are already masked when images are read)", "baseline"),
@@ -216,6 +228,9 @@ Each row: name [when allowed]: paths (globs as in :class:`AllowedDifference`) --
 - ssh host keys [baseline]: ``etc/ssh/ssh_host_*`` -- ssh-keygen -A
 - java cacerts [baseline]: ``etc/ssl/certs/java/cacerts`` -- ca-certificates-java
 - postgresql cluster [baseline]: ``var/lib/postgresql/*/main/*``, ``var/log/postgresql/*`` -- initdb
+- shadow passwords [baseline]: ``etc/shadow``, ``etc/shadow-`` -- chpasswd, useradd, passwd
+- configstore state [baseline]: ``root/.config/configstore/*.json``, ``home/*/.config/configstore/*.json`` --
+  update-notifier
 - python bytecode [baseline]: ``*.pyc`` -- compileall
 
 Measured in the lab (two no-cache builds of ``apt-get install -y fontconfig ssl-cert``): the four
@@ -454,36 +469,69 @@ def compare_images(
 # ------------------------------------------------------------------------------------------- baseline decisions
 
 
-def rerun_step(diff: PathDifference, a: FlatImage, b: FlatImage) -> str | None:
-    """The instruction that wrote ``diff``'s file in both images, when the same instruction (same ``created_by``)
-    ran again for the rewrite and wrote different bytes: the build's own nondeterminism is the likely cause."""
+def same_steps(a: FlatImage, b: FlatImage) -> dict[int, int]:
+    """Which layer of ``b`` was made by the same step as each layer of ``a`` (index -> index).
+
+    The layers' ``created_by`` lists are aligned (:class:`difflib.SequenceMatcher`): equal runs pair up, and so does
+    a run of edited steps the rewrite left in place, one for one (a RUN the rewrite changed, a COPY whose sources a
+    new ``.dockerignore`` changed). Steps the rewrite merged, split, added or removed pair with nothing. Empty when
+    either image's history does not give every layer its step."""
+    import difflib
+
+    ka = [layer.created_by for layer in a.layers]
+    kb = [layer.created_by for layer in b.layers]
+    if not ka or not kb or None in ka or None in kb:
+        return {}
+    pairs: dict[int, int] = {}
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, ka, kb, autojunk=False).get_opcodes():
+        if tag == "equal" or (tag == "replace" and i2 - i1 == j2 - j1):
+            pairs.update((i1 + k, j1 + k) for k in range(i2 - i1))
+    return pairs
+
+
+def rerun_step(diff: PathDifference, a: FlatImage, b: FlatImage,
+               pairs: Mapping[int, int] | None = None) -> str | None:
+    """The instruction that wrote ``diff``'s file in both images, when that step ran again for the rewrite (its
+    layer is not the original's) and wrote different bytes: the build's own nondeterminism is the likely cause.
+
+    The same step means the same ``created_by``, or (with ``pairs`` from :func:`same_steps`) the step the rewrite
+    edited in place: an edited RUN runs again and rewrites what its programs regenerate (salted password hashes,
+    ``debconf``'s database, update-check stamps). Returns the rewrite's instruction."""
     if diff.kind != CHANGED or not set(diff.attributes) <= {"sha256", "size"}:
         return None
+    ia, ib = a.origins.get(diff.path), b.origins.get(diff.path)
     la, lb = a.written_by(diff.path), b.written_by(diff.path)
-    if la is None or lb is None or not la.created_by or la.created_by != lb.created_by:
+    if la is None or lb is None or not la.created_by or not lb.created_by:
+        return None
+    if la.created_by != lb.created_by and (pairs is None or ia is None or pairs.get(ia) != ib):
         return None
     if la.diff_id is not None and la.diff_id == lb.diff_id:
         return None
-    return la.created_by
+    return lb.created_by
 
 
 def explain_for_baseline(comparison: Comparison, a: FlatImage,
                          b: FlatImage) -> tuple[dict[str, str], list[PathDifference | ConfigDifference]]:
     """Which violations a second build of the original might show to be the build's own doing.
 
-    Returns the explained paths (path -> the :data:`REGENERATED` row's name, or ``re-run step: <instruction>``)
-    and the violations nothing explains (config differences never are). A baseline build is worth its time only
-    when the second list is empty.
+    Returns the explained paths (path -> the :data:`REGENERATED` row's name, or ``re-run step: <instruction>`` for
+    a file the same step, or the step the rewrite edited in place, wrote in both images: :func:`rerun_step`) and
+    the violations nothing explains (config differences never are). A baseline build is worth its time only when
+    the second list is empty; the baseline then decides, allowing only what differs between two builds of the
+    original.
     """
     explained: dict[str, str] = {}
     rest: list[PathDifference | ConfigDifference] = []
+    pairs: dict[int, int] | None = None
     for v in comparison.violations:
         if isinstance(v, PathDifference):
             row = regenerated_row(v.path, v.a, v.b)
             if row is not None:
                 explained[v.path] = row.name
                 continue
-            step = rerun_step(v, a, b)
+            if pairs is None:
+                pairs = same_steps(a, b)
+            step = rerun_step(v, a, b, pairs)
             if step is not None:
                 explained[v.path] = f"re-run step: {step}"
                 continue

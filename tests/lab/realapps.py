@@ -14,8 +14,8 @@ build of the original shows), with these differences for a whole matrix:
   layers (and with them the pip/npm downloads of every step the rewrite leaves alone);
 - a rewrite identical to one already built (the unsafe one often equals the safe one) is not built again; a rewrite
   that changes nothing is the original;
-- ``--target`` comes from the manifest's ``bud_flags``; :data:`BASELINE` apps always get the second build (their
-  builds are not reproducible in ways ``explain_for_baseline`` does not know);
+- ``--target`` comes from the manifest's ``bud_flags``; the second build of the original (the baseline) is made
+  exactly when ``dockerfix verify`` would make it (``explain_for_baseline``), once per app;
 - an unsafe rewrite is also compared with the safe one, so every difference the original and the unsafe rewrite
   show can be put down to the opted-in unsafe fixes (or not);
 - the smoke command runs in both images; an app without a shell (``(no shell)`` in the manifest) gets its binary
@@ -68,17 +68,6 @@ DOCKER_APPS = tuple(os.environ.get("DOCKERFIX_REALAPPS_DOCKER", "").split(",")) 
                                        "voting-vote", "skaffold-debug-npm")
 """The docker (BuildKit) subset: python, node, Go, multi-stage and manifest reordering at the lowest build cost
 (``DOCKERFIX_REALAPPS_DOCKER=a,b`` picks others). docs/realapps.md says why these and not the others."""
-
-BASELINE: dict[str, str] = {
-    "azure-vote-app-service": "its first RUN sets root's password with chpasswd (a random salt in /etc/shadow) and "
-                              "installs openssh-server (its postinst makes random host keys); a rewrite of that RUN "
-                              "runs it again",
-    "compose-react-express-backend": "nodemon's install records the time of its update check "
-                                     "(/root/.config/configstore/nodemon.json: lastCheck); a rewrite of the npm ci "
-                                     "RUN runs it again",
-}
-"""Apps whose rewrites are judged against a second, uncached build of the original (``dockerfix verify --baseline``)
-even when ``explain_for_baseline`` would not build one, with the measured reason the build is not reproducible."""
 
 KNOWN_BUGS: dict[tuple[str, str], str] = {}
 """(app, variant) -> the dockerfix bug that makes the rewrite differ (the test is expected to fail, strictly: it
@@ -357,7 +346,7 @@ class Matrix:
         """``dockerfix.fix`` with the app folder as context (``unsafe`` for the unsafe variant), laid out as
         ``dockerfix --write`` leaves it (``lay_out``), built on top of the original's layers and compared with the
         original the way ``dockerfix verify`` compares (declared differences, build noise, the rewritten files,
-        an automatic baseline when only regenerated files differ, a requested one for :data:`BASELINE`)."""
+        and an automatic baseline when only regenerated files or files of re-run steps differ)."""
         key = (app.name, variant)
         if key in self._outcomes:
             return self._outcomes[key]
@@ -403,14 +392,11 @@ class Matrix:
         allowed = [*allowed_for(codes), *BUILD_NOISE, *declared]
         out.comparison = compare_images(orig.flat, out.image.flat, allowed)
         why = None
-        if not out.comparison.equal:
-            if app.name in BASELINE:
-                why = f"requested: {BASELINE[app.name]}"
-            else:
-                explained, rest = explain_for_baseline(out.comparison, orig.flat, out.image.flat)
-                if explained and not rest:
-                    why = "automatic: only files builds regenerate differ (" + \
-                        ", ".join(sorted(set(explained.values()))) + ")"
+        if not out.comparison.equal:  # dockerfix verify's decision: no app gets a baseline it did not earn
+            explained, rest = explain_for_baseline(out.comparison, orig.flat, out.image.flat)
+            if explained and not rest:
+                why = "automatic: only files builds regenerate differ (" + \
+                    ", ".join(sorted(set(explained.values()))) + ")"
         if why is not None:
             noise, paths, rows = self.baseline(app)
             out.comparison = compare_images(orig.flat, out.image.flat, [*allowed, *noise])
