@@ -123,9 +123,25 @@ _VCS_VERSIONING = ("setuptools_scm", "setuptools-scm", "hatch-vcs", "hatch_vcs",
                    "dunamai", "dynamic-versioning", "setuptools-git-versioning", "pbr")
 
 
+_REAL_CONTEXT: dict[tuple[str, ...], bool] = {}
+
+
 def is_real_context(bc) -> bool:
-    """A project folder: some file that is neither a Dockerfile nor a document, or a VCS folder."""
-    for name in listdir(bc, "."):
+    """A project folder: some file that is neither a Dockerfile nor a document, or a VCS folder.
+
+    A function of the folder's names, memoised by them: a folder of 719 Dockerfiles asked once per file and pass
+    ran two regexes over every name each time (40% of the corpus's time with each file's folder as its context)."""
+    names = tuple(listdir(bc, "."))
+    hit = _REAL_CONTEXT.get(names)
+    if hit is None:
+        if len(_REAL_CONTEXT) >= 256:
+            _REAL_CONTEXT.clear()
+        hit = _REAL_CONTEXT[names] = _is_real_context(names)
+    return hit
+
+
+def _is_real_context(names: tuple[str, ...]) -> bool:
+    for name in names:
         if name in (".git", ".hg", ".svn"):
             return True
         if name in (".dockerignore",) or name.endswith(".dockerignore"):
