@@ -83,7 +83,9 @@ Targets follow the user the RUN runs as (`USER`, `HOME`; numeric users and the n
 `YARN_CACHE_FOLDER`, `GOMODCACHE`, `GOCACHE`, `GOPATH`, `CARGO_HOME`, `GRADLE_USER_HOME`, `NUGET_PACKAGES`,
 `XDG_CACHE_HOME`...). In the same fix, cleanups that only existed to keep the cache out of the layer go away
 (`--no-cache-dir`, `rm -rf /var/lib/apt/lists/*`, `apt-get clean`, `npm cache clean --force`, `dnf clean all`...).
-For apt, Docker's documented setup runs once per stage before the first apt RUN:
+For apt in a stage that does not ship (one other stages only copy from), Docker's documented setup runs once per
+stage before the first apt RUN (in a stage that ships it would change every later `apt-get install` of the image,
+so there the mounts come without it):
 `RUN rm -f /etc/apt/apt.conf.d/docker-clean; echo 'Binary::apt::APT::Keep-Downloaded-Packages "true";' > /etc/apt/apt.conf.d/keep-cache`.
 No `# syntax=` line is added: BuildKit's built-in Dockerfile frontend (Docker 18.09 and later) and buildah read
 `RUN --mount`, and a `# syntax=` line makes every build pull the frontend image (air-gapped builders fail). When the
@@ -115,17 +117,21 @@ RUN --mount=type=cache,target=/root/.cache/pip pip install -r requirements.txt
 ## Fix safety
 Safe for pure download caches (pip, uv, poetry, npm, yarn, pnpm, apk, dnf, Bundler, Composer): the installed files
 are the same and only the cache leaves the layer. Unsafe when:
-- apt in the final stage (or a stage others build on): the image ships the keep-cache setting (apt inside its
-  containers keeps downloaded packages) and keeps no `/var/lib/apt` state (lists, auto-installed marks);
+- apt in the final stage (or a stage others build on): the image keeps no `/var/lib/apt` state (lists,
+  auto-installed marks);
 - a store the tool reads back later (Go modules, Cargo registry, Maven/Gradle/NuGet packages) in the final stage or a
   stage others build on: those files are no longer in the image.
 Never (a finding) when the mount would hide content the RUN reads back: a parent stage, an earlier RUN, a COPY or
 an unknown base image filled the cache, and the RUN reads it as installed data (Go modules, Cargo registry,
 Maven/Gradle/NuGet stores) or runs offline (`--offline`, `--no-restore`, `--no-index`...); and never for a store in
-a stage whose child stages read it. A tool that already has one of its caches mounted by the author is left as
-it is. The keep-cache setting is unsafe in every stage that may ship (the final stage, a stage others build FROM,
-and a stage nothing refers to, which is built with `--target`); only build stages that others copy from take it
-safely. The user, HOME and uid come from the model: on a base image dockerfix does not know, a RUN without a USER
+a stage whose child stages read it. Never for apt when this RUN or a later one (same stage, a stage
+built FROM it, ONBUILD) runs `apt-get install`/`apt-cache` without its own `apt-get update`: it reads lists an
+earlier step left, which the mount hides or holds only while the builder's cache is warm (a builder that imports
+layers with `--cache-from`, or pruned its mounts, fails there). A tool that already has one of its caches mounted
+by the author (a mount on the cache, above it or inside it, or a cache mount whose `id=` names the tool) is left as
+it is; so is a RUN that wipes a folder above the cache anyway (`rm -rf /root/.cache`: the author does not want the
+cache, and `rm` fails on a mount point), and a tool run as another user (`sudo -u`), whose cache is that user's. The keep-cache setting is written only in build stages that others copy from; never in a stage that may ship
+(the final stage, a stage others build FROM, and a stage nothing refers to, which is built with `--target`). The user, HOME and uid come from the model: on a base image dockerfix does not know, a RUN without a USER
 in the file runs as an unknown user, so per-user caches get a finding.
 No fix (a finding) when the cache location is unknown (a non-root user without a known uid or HOME, a variable
 without a static value), for exec-form RUN, non-POSIX shells and scripts the shell parser does not understand.
@@ -159,8 +165,13 @@ without a static value), for exec-form RUN, non-POSIX shells and scripts the she
         existing = site.cache_targets()
         span = site.run.doc_span(needs[0].command.span)
         msg = f"{needs[0].tool} downloads into its cache in this layer; a cache mount keeps it out and reuses it"
-        # the author's own mounts: a tool that already has one of its caches mounted is left as the author set it
-        needs = [n for n in needs if not any(covers(existing, c.target) for c in n.caches)]
+        # the author's own mounts: a tool that already has one of its caches mounted (or a mount inside one, or a
+        # mount whose id names the tool) is left as the author set it
+        author_ids = _mount_ids(site.inst)
+        needs = [n for n in needs if not any(_overlaps(existing, c.target) for c in n.caches)
+                 and n.tool not in author_ids]
+        # a tool run as another user (`sudo -u`): its cache is that user's, which the RUN's user does not tell
+        needs = [n for n in needs if _switched_user(n.command) is None]
         if existing:
             # a RUN whose author mounts caches already: a tool whose cache location dockerfix cannot tell is theirs
             needs = [n for n in needs if n.caches]
@@ -186,6 +197,11 @@ without a static value), for exec-form RUN, non-POSIX shells and scripts the she
             for c in n.caches:
                 if not covers(existing, c.target) and all(c.target != x.target for x in caches):
                     caches.append(c)
+        wiped = _wipes_above(site.script, [c.target for c in caches])
+        if wiped is not None:
+            # the author empties the cache in this RUN anyway (and `rm -rf` of a folder holding a mount point fails
+            # with EBUSY): not a place for a cache mount
+            return None
         tools = {n.tool for n in needs if n.caches}
         edits: list[Edit] = []
         removed = self._cleanup_edits(ctx, site, tools, calls, [c.target for c in caches] + existing)
@@ -208,19 +224,28 @@ without a static value), for exec-form RUN, non-POSIX shells and scripts the she
         if any(c.target == "/var/lib/apt" for c in caches):
             if site.onbuild:
                 return None
-            keep = self._keep_cache_edit(ctx, site, keep_cache_planned)
-            if keep is not None:
-                edits.append(keep)
-            if exposed:
-                unsafe.append("the image keeps apt's keep-cache setting (apt in its containers keeps downloaded "
-                              "packages) and no /var/lib/apt state (package lists, auto-installed marks)")
+            own = relies_on_apt_lists(site)
+            if own is not None:
+                # it reads the lists an earlier step left: a mount hides those in the layer, and lists an earlier
+                # mount holds are gone on a cold builder
+                return self.diagnostic(site.inst, msg, None, span=span, reason=(
+                    f"{own}: it reads the package lists an earlier step left, which a mount on /var/lib/apt hides "
+                    "(or holds only while the builder's cache is warm)"))
             for other in later_sites(ctx, site):
-                if other.stage is site.stage and not other.onbuild:
-                    continue  # they get the same mounts
                 why_l = relies_on_apt_lists(other)
                 if why_l is not None:
-                    unsafe.append(f"the package lists no longer stay in the image: {why_l}")
-                    break
+                    # a later step reads lists only a warm mount holds: a builder that imports this stage's layers
+                    # (--cache-from) or pruned its mounts fails there, so never a fix, not even an unsafe one
+                    return self.diagnostic(site.inst, msg, None, span=span, reason=(
+                        f"the package lists would no longer stay in the image for a later step: {why_l}"))
+            if not exposed:
+                # Docker's keep-cache setup changes every later apt-get install of the image: only in a stage
+                # that does not ship (issue 19 item 9)
+                keep = self._keep_cache_edit(ctx, site, keep_cache_planned)
+                if keep is not None:
+                    edits.append(keep)
+            else:
+                unsafe.append("the image keeps no /var/lib/apt state (package lists, auto-installed marks)")
         stores = [c.target for c in caches if c.store]
         if exposed:
             targets = [c.target for c in caches]
@@ -419,6 +444,62 @@ without a static value), for exec-form RUN, non-POSIX shells and scripts the she
         if _COMMENT_IN_SPAN.search(ctx.document.text[a:b]):
             return None
         return Edit.delete(a, b)
+
+
+_USER_OPTS = frozenset({"-u", "--user"})
+
+
+def _switched_user(command) -> str | None:
+    """The user a ``sudo -u USER`` wrapper runs the command as (None: the RUN's own user)."""
+    words = [w.value for w in command.effective.wrappers]
+    for i, w in enumerate(words):
+        if (w or "").rsplit("/", 1)[-1] != "sudo":
+            continue
+        for j in range(i + 1, len(words)):
+            v = words[j] or ""
+            if v in _USER_OPTS and j + 1 < len(words):
+                return words[j + 1] or "?"
+            if v.startswith("--user="):
+                return v.split("=", 1)[1]
+            if v.startswith("-u") and len(v) > 2:
+                return v[2:]
+    return None
+
+
+def _mount_ids(inst) -> set[str]:
+    """``id=`` values of the RUN's own cache mounts (``id=pip``, ``id=npm-cache``): the tools they name."""
+    from dockerfix.transforms._run import mounts
+
+    out: set[str] = set()
+    for m in mounts(inst):
+        if m.get("type") == "cache" and m.get("id"):
+            for part in m["id"].replace("_", "-").replace("/", "-").split("-"):
+                out.add(part.lower())
+    return out & {"apt", "apk", "dnf", "yum", "pip", "uv", "npm", "yarn", "pnpm", "go", "cargo", "maven", "gradle",
+                  "composer", "nuget", "poetry", "pipenv", "bundler", "microdnf"}
+
+
+def _overlaps(existing: list[str], target: str) -> bool:
+    """An author's mount on ``target``, above it, or inside it."""
+    t = target.rstrip("/")
+    return covers(existing, target) or any(e.startswith(t + "/") for e in existing)
+
+
+def _wipes_above(script, targets: list[str]) -> str | None:
+    """A path the RUN removes with ``rm`` that is a folder *above* one of the mount targets (``rm -rf /root/.cache``
+    over ``/root/.cache/pip``): the author wipes the cache anyway, and rm fails on the mount point (EBUSY)."""
+    from dockerfix.model.pkgmgr import removed_paths
+
+    for s in script.sites:
+        if (s.command.effective.basename or "") != "rm":
+            continue
+        for p in removed_paths(s.command):
+            q = _strip_glob(p).rstrip("/") or "/"
+            if q == "/":
+                continue
+            if any(t.rstrip("/").startswith(q + "/") for t in targets):
+                return p
+    return None
 
 
 def _strip_glob(p: str) -> str:
