@@ -57,7 +57,8 @@ def fix(
 
         bc = DirectoryContext(os.fspath(context))
     result = fix_document(
-        doc, ts, unsafe=unsafe, path=path, build_context=bc, settings=settings, services=services
+        doc, ts, unsafe=unsafe, path=path, build_context=bc, settings=settings, services=services,
+        ignored=ignore or (),
     )
     if result.changed:
         guard(doc, result.document or parse(result.text), ts, unsafe)

@@ -11,12 +11,13 @@ import re
 from bisect import bisect_right, insort
 
 from dockerfix._lazyre import lazy
-from dockerfix._record import dataclass, field
+from dockerfix._record import dataclass, field, replace
 from functools import cached_property
 TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
 if TYPE_CHECKING:
     from typing import Any, Iterable, Sequence
 
+from dockerfix.model.pragmas import PRAGMA as _PRAGMA, pragma_codes as _pragma_codes
 from dockerfix.syntax import DockerfileSyntaxError, Document, Instruction, parse
 from dockerfix.transforms import registry
 from dockerfix.transforms.base import Applicability, Context, Diagnostic, Edit, FileChange, Transform
@@ -78,13 +79,6 @@ class FixResult:
 
 
 # ------------------------------------------------------------------ pragmas
-_PRAGMA = lazy(r"^\s*#\s*dockerfix:\s*(ignore|ignore-stage|ignore-file)(?:\s*=\s*([\w\-, ]+))?\s*$", re.I)
-
-
-def _pragma_codes(value: str | None) -> frozenset[str]:
-    if not value:
-        return frozenset({"all"})
-    return frozenset(v.strip().lower() for v in value.split(",") if v.strip())
 
 
 _HADOLINT = lazy(r"^\s*#\s*hadolint\s+(global\s+)?ignore\s*=\s*([A-Za-z0-9, ]+?)\s*$", re.I)
@@ -158,7 +152,8 @@ class Suppressions:
             c.startswith("lint:") for _, _, codes in self.spans for c in codes)
 
     def is_suppressed(self, d: Diagnostic) -> bool:
-        keys = {d.code.lower(), d.name.lower(), "all"}
+        code = d.code.lower()
+        keys = {code, d.name.lower(), "all", *(code[:i] for i in range(3, len(code)))}  # dfx, dfx1, dfx10
         if self.has_lint:
             keys |= {"lint:" + r.lower() for r in lint_rules(d.code)}
         if self.file & keys:
@@ -170,6 +165,61 @@ class Suppressions:
             if codes & keys and s < max(hi, lo + 1) and lo < e:
                 return True
         return False
+
+
+def withhold_fixes(diags: list[Diagnostic], transforms: Sequence[Transform], sup: Suppressions,
+                   ignored: Iterable[str] = ()) -> list[Diagnostic]:
+    """``diags`` with the fixes taken away whose kind of edit belongs to a transform that is ignored there
+    (:attr:`Transform.edits_like`): by ``ignored`` (``--ignore``, the config) or by a pragma at the fix's place.
+    Ignoring a transform stops that rewrite whichever transform would make it; the diagnostic stays, as a finding
+    that says why. Suppressed diagnostics are expected to be filtered out already."""
+    keys = {k.strip().lower() for k in ignored if k and k.strip()}
+    out = diags
+    by_code: dict[str, Transform] | None = None
+    for i, d in enumerate(diags):
+        if d.fix is None:
+            continue
+        if by_code is None:
+            by_code = {t.code: t for t in transforms}
+        t = by_code.get(d.code)
+        likes = tuple(getattr(t, "edits_like", ())) + tuple(d.edits_like) if t is not None else tuple(d.edits_like)
+        if not likes:
+            continue
+        for name in likes:
+            other = _by_name(name)
+            if other is None:
+                continue
+            why = None
+            if keys and _matches(other, keys):
+                why = "ignored"
+            else:
+                probe = replace(d, code=other.code, name=other.name)
+                if sup.is_suppressed(probe):
+                    why = "suppressed here"
+            if why is not None:
+                if out is diags:
+                    out = list(diags)
+                out[i] = replace(d, fix=None, reason=(
+                    f"not fixed: the fix would {_EDIT_KIND.get(other.name, 'make the edit of')} {other.code} "
+                    f"{other.name}, which is {why}"))
+                break
+    return out
+
+
+_EDIT_KIND = {"merge-runs": "merge RUNs like"}
+
+
+def _by_name(name: str) -> Transform | None:
+    for t in registry.all_transforms():
+        if t.name == name:
+            return t
+    return None
+
+
+def _matches(t: Transform, keys: set[str]) -> bool:
+    return "all" in keys or t.code.lower() in keys or t.name.lower() in keys or any(
+        t.code.lower().startswith(k) for k in keys if k.startswith("dfx") and len(k) < len(t.code)
+    )
 
 
 # ------------------------------------------------------------------ selection
@@ -194,10 +244,7 @@ def select_transforms(select: Iterable[str] | None = None, ignore: Iterable[str]
 
 
 def _select(everything: list[Transform], select: Iterable[str] | None, ignore: Iterable[str] | None) -> list[Transform]:
-    def matches(t: Transform, keys: set[str]) -> bool:
-        return "all" in keys or t.code.lower() in keys or t.name.lower() in keys or any(
-            t.code.lower().startswith(k) for k in keys if k.startswith("dfx") and len(k) < len(t.code)
-        )
+    matches = _matches
 
     if select:
         keys = {s.strip().lower() for s in select if s.strip()}
@@ -332,6 +379,32 @@ class _Taken:
         return False
 
 
+class _InstructionSpans:
+    """Which instructions of a document a fix's edits touch (by index), and whether one edit crosses an instruction
+    boundary."""
+
+    def __init__(self, doc: Document) -> None:
+        insts = doc.instructions
+        self.starts = [i.start for i in insts]
+        self.ends = [i.end for i in insts]
+
+    def touched(self, edits: Sequence[Edit]) -> tuple[set[int], bool]:
+        starts, ends = self.starts, self.ends
+        out: set[int] = set()
+        joins = False
+        for e in edits:
+            k = max(bisect_right(starts, e.start) - 1, 0)
+            mine = []
+            while k < len(starts) and starts[k] <= e.end:
+                if (starts[k] <= e.start < ends[k]) if e.start == e.end else (starts[k] < e.end and e.start < ends[k]):
+                    mine.append(k)
+                k += 1
+            if len(mine) > 1:
+                joins = True
+            out.update(mine)
+        return out, joins
+
+
 def run_transforms(ts: Sequence[Transform], ctx: Context) -> tuple[list[Diagnostic], list[str]]:
     diags: list[Diagnostic] = []
     errors: list[str] = []
@@ -357,7 +430,11 @@ def fix_document(
     settings: dict[str, Any] | None = None,
     services: dict[str, Any] | None = None,
     max_passes: int = MAX_PASSES,
+    ignored: Iterable[str] = (),
 ) -> FixResult:
+    """Fix ``doc`` to a fixed point. ``ignored``: what the user ignored (``--ignore``, config), for the fixes of other
+    transforms that make an ignored transform's kind of edit (:func:`withhold_fixes`)."""
+    ignored = tuple(ignored or ())
     settings = dict(settings or {})
     if settings.get("strategy") not in ("cache-mount", "clean-layer"):
         # decided once, from the input: a fix that adds BuildKit-only syntax (``--chmod``) in one pass must not flip
@@ -380,16 +457,20 @@ def fix_document(
         ctx._model = None
         result.errors.extend(e for e in errors if e not in result.errors)
         sup = Suppressions.of(doc)
-        diags = [d for d in diags if not sup.is_suppressed(d)]
+        diags = withhold_fixes([d for d in diags if not sup.is_suppressed(d)], transforms, sup, ignored)
         chosen: list[Diagnostic] = []
         edits: list[Edit] = []
         taken = _Taken()
         taken_edits: set[Edit] = set()
         taken_files: set[str] = set()
-        for d in sorted(
+        applicable = sorted(
             (d for d in diags if _is_applicable(d, unsafe)),
             key=lambda d: (order.get(d.code, 0), d.fix.start, d.fix.end),  # type: ignore[union-attr]
-        ):
+        )
+        spans = _InstructionSpans(doc) if len(applicable) > 1 else None
+        touched: set[int] = set()
+        structural: set[int] = set()
+        for d in applicable:
             assert d.fix is not None
             # An edit equal to one already chosen (the same `# syntax=` line every cache-mount fix adds at the
             # top) is shared, not a conflict: applied once, it gives both fixes what they asked for. Without
@@ -397,6 +478,17 @@ def fix_document(
             own = [e for e in d.fix.edits if e not in taken_edits]
             if taken.overlaps(own) or any(f.path in taken_files for f in d.fix.files):
                 continue
+            if spans is not None:
+                # A fix that joins instructions (one edit across an instruction boundary: a merge) is applied
+                # alone on the instructions it touches, and another fix on those waits a pass: each is then
+                # checked against the text the other left (a cleanup appended to a RUN that a merge joins to the
+                # next would land in the middle of the chain, before an install that needs what it deletes).
+                mine, joins = spans.touched(own)
+                if mine & structural or (joins and mine & touched):
+                    continue
+                touched |= mine
+                if joins:
+                    structural |= mine
             chosen.append(d)
             edits.extend(own)
             for e in own:

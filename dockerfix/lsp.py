@@ -183,7 +183,7 @@ def _config(path: str | None):
 def analyze(text: str, path: str | None = None) -> Analysis:
     """Findings of the configured transforms on ``text`` (never raises for bad input)."""
     from dockerfix.config import ConfigError
-    from dockerfix.engine import Suppressions, run_transforms, select_transforms
+    from dockerfix.engine import Suppressions, run_transforms, select_transforms, withhold_fixes
     from dockerfix.syntax import DockerfileSyntaxError, parse
     from dockerfix.transforms.base import Context
 
@@ -213,10 +213,10 @@ def analyze(text: str, path: str | None = None) -> Analysis:
         bc = DirectoryContext(context)
     diags, errors = run_transforms(transforms, Context(doc, path=path, build_context=bc, settings=settings))
     sup = Suppressions.of(doc)
+    kept = withhold_fixes([d for d in diags if not sup.is_suppressed(d)], transforms, sup, cfg.ignore or ())
     result.findings = [
         Finding(d.code, d.name, d.message, d.start, d.end, d.fix, d.reason)
-        for d in sorted(diags, key=lambda d: (d.start, d.code))
-        if not sup.is_suppressed(d)
+        for d in sorted(kept, key=lambda d: (d.start, d.code))
     ]
     result.internal_errors = errors
     result._options = {"select": cfg.select, "ignore": cfg.ignore, "path": path, "context": context,

@@ -30,6 +30,7 @@ class AptUpdateAlone(Transform):
     summary = "Run apt-get update in the same RUN as apt-get install"
     safety = "safe"
     after = ("merge-runs",)
+    edits_like = ("merge-runs",)
     docs = """\
 ## What it does
 Finds a RUN that refreshes the apt package index (`apt-get update`) but installs nothing. When the next

@@ -93,6 +93,9 @@ class Diagnostic:
     reason: str | None = None
     """Why there is no fix, or why the fix is unsafe."""
     extra: tuple[tuple[str, Any], ...] = ()
+    edits_like: tuple[str, ...] = ()
+    """Names of other transforms whose kind of edit this occurrence's fix also makes, beyond the transform's own
+    :attr:`Transform.edits_like` (see there)."""
 
     @property
     def is_safe(self) -> bool:
@@ -161,6 +164,11 @@ class Transform:
     """Lint rules (hadolint ``DLxxxx``) this transform's fix answers. An author's ``# hadolint ignore=`` of one of them
     on the line above an instruction (or ``# hadolint global ignore=``) suppresses the transform there as well: the
     author chose to keep what the rule is about."""
+    edits_like: ClassVar[tuple[str, ...]] = ()
+    """Names of other transforms whose kind of edit this transform's fixes also make (apt-update-alone merges RUNs as
+    merge-runs does). Where one of them is ignored (``--ignore``, the config's ``ignore``, a ``# dockerfix: ignore``
+    pragma, an author's ``# hadolint ignore=`` of a rule it answers), this transform's fix is withheld there too and
+    its diagnostic stays as a finding: ignoring a transform stops that rewrite whoever would make it."""
     after: ClassVar[tuple[str, ...]] = ()
     """Names of transforms whose fixes should land first in a pass (ordering metadata, not engine special cases)."""
 
