@@ -418,6 +418,7 @@ def test_huge_body_leaves_out_the_diffs():
                    "codes": [], "unsafe": 0}],
         "other_files": [], "transforms": [], "errors": [], "verify": None, "verification": None,
         "include_diffs": True, "include_details": True, "include_docs": True, "files_listed": 1, "shortened": False,
+        "pins": 0,
         "compare_url": "https://github.example/o/r/compare/main...b",
         "summary": {"files": 1, "changes": 0},
     }

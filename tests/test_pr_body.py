@@ -134,7 +134,7 @@ def contexts(draw):
         "marker": "<!-- dockerfix-pr profile=p -->", "profile": "p", "branch": "dockerfix/p", "base": "main",
         "repo": "o/r", "unsafe": True, "version": "0", "files": files, "other_files": [], "transforms": transforms,
         "errors": errors, "verify": None, "verification": None, "include_diffs": True, "include_details": True,
-        "include_docs": True, "files_listed": len(files), "shortened": False,
+        "include_docs": True, "files_listed": len(files), "shortened": False, "pins": draw(st.integers(0, 3)),
         "compare_url": draw(st.sampled_from([None, "https://github.com/o/r/compare/main...dockerfix/p"])),
         "summary": {"files": len(files), "changes": per_file * len(files)},
     }
@@ -169,3 +169,27 @@ def test_custom_template_is_cut_with_fences_closed(text, repeat, limit):
         fences = [ln for ln in lines if ln.strip().startswith("```")]
         assert len(fences) % 2 == 0, "an open code fence would swallow the note"
         assert body.count("<details") == body.count("</details>")
+
+
+def test_body_says_how_added_pins_stay_fresh():
+    """pin-digests' pins rot unless something refreshes them: the body names the ways (refresh-digests, Renovate,
+    Dependabot) when the pull request adds pins, and says nothing about pins otherwise."""
+    from types import SimpleNamespace
+
+    def change(code):
+        return SimpleNamespace(code=code, name="n", safe=False,
+                               to_dict=lambda: {"code": code, "name": "n", "line": 1, "message": "m", "fix": "f",
+                                                "safe": False, "reason": None})
+
+    def body(codes):
+        report = SimpleNamespace(path="Dockerfile", error=None, changed=True, failed=False,
+                                 changes=[change(c) for c in codes],
+                                 findings=[], internal_errors=[])
+        outcome = bot.Outcome(reports=[report], changed_paths=["Dockerfile"], diffs={"Dockerfile": "+x\n"})
+        ctx = bot.body_context(bot.Settings(), outcome, base="main", repo="o/r", verify=None)
+        return bot.fit_body(bot.load_template(None), ctx)[0]
+
+    text = body(["DFX401", "DFX401"])
+    assert "### Keeping the pins fresh" in text and "pins 2 image references" in text
+    assert "refresh-digests" in text and "Renovate" in text and "package-ecosystem: docker" in text
+    assert "Keeping the pins fresh" not in body(["DFX107"])

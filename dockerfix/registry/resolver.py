@@ -19,7 +19,7 @@ from .client import RegistryClient
 from .config import ResolverConfig
 from .credentials import CredentialsProvider, DockerConfigCredentials, HelperRunner
 from .errors import DigestMismatchError, OfflineCacheMissError, RegistryError
-from .interface import MANIFEST_MEDIA_TYPES, Resolved, resolve_many
+from .interface import INDEX_MEDIA_TYPES, MANIFEST_MEDIA_TYPES, Resolved, resolve_many
 from .manifest import parse_manifest, verified_digest
 
 __all__ = ["RegistryResolver"]
@@ -91,7 +91,9 @@ class RegistryResolver:
                 raise DigestMismatchError(
                     f"registry answers {head_digest} for a request by digest {expected}", image=image, registry=registry
                 )
-            if not self.config.verify and head_digest and head.content_type in MANIFEST_MEDIA_TYPES:
+            # a pinned reference needs the index body (its platform manifests) to tell whether the pin is one of them
+            needs_body = ref.digest is not None and head.content_type in INDEX_MEDIA_TYPES
+            if not self.config.verify and head_digest and head.content_type in MANIFEST_MEDIA_TYPES and not needs_body:
                 return Resolved(ref, head_digest, head.content_type, None, registry, fetched_at=self._clock())
         elif head.status not in _GET_FOR_DETAILS:
             client.raise_for_status(head, image=image, registry=registry)

@@ -90,7 +90,9 @@ class _PinBase(Transform):
                 ref = parse_image_ref(site.text)
             except InvalidReference:
                 continue
-            if bool(ref.digest) != self.refresh:
+            if ref.digest and ref.tag is None:
+                continue  # pinned by digest alone: no tag to ask about
+            if bool(ref.digest) != self.refresh and not (ref.digest and resolver is not None):
                 continue
             todo.append((site, ref))
         if resolver is not None:
@@ -102,6 +104,16 @@ class _PinBase(Transform):
         for site, ref in todo:
             shown = ref.familiar
             what = f"'{shown}'" + (f" (ARG {site.via_arg} feeds FROM)" if site.via_arg else "")
+            if ref.digest and not self.refresh:
+                # pin-digests on an existing pin: only the single-platform check
+                platform = single_platform_pin(ref.digest, memo.get(ref))
+                if platform is not None:
+                    yield self.diagnostic(
+                        site.inst, f"{what} is pinned to the {platform} manifest of a multi-platform tag: builds "
+                        "on other platforms fail or get the wrong architecture", None,
+                        reason=f"pin the index digest instead ({memo[ref].digest[:19]}…): refresh-digests (DFX402, "
+                        "--refresh-digests) re-pins it", span=(site.start, site.end))
+                continue
             if resolver is None:
                 yield self.diagnostic(site.inst, f"{what} is not pinned to a digest", None,
                                       reason="needs the registry: run with network access or a cached answer")
@@ -117,12 +129,31 @@ class _PinBase(Transform):
                     continue
                 at = site.text.rfind("@")
                 new = site.text[:at] + "@" + digest
-                msg = f"{what} is pinned to {ref.digest[:19]}…, but its tag now points to {digest[:19]}…"
-                fix = Fix.unsafe("Update the pinned digest", Edit(site.start, site.end, new))
+                platform = single_platform_pin(ref.digest, ans)
+                if platform is not None:
+                    msg = (f"{what} is pinned to the {platform} manifest of a multi-platform tag: builds on other "
+                           "platforms fail or get the wrong architecture")
+                    fix = Fix.unsafe(f"Pin the index {digest[:19]}…", Edit(site.start, site.end, new))
+                else:
+                    msg = f"{what} is pinned to {ref.digest[:19]}…, but its tag now points to {digest[:19]}…"
+                    fix = Fix.unsafe("Update the pinned digest", Edit(site.start, site.end, new))
             else:
-                msg = f"{what} is not pinned: the tag can point to a different image tomorrow"
+                msg = (f"{what} is not pinned: the tag can point to a different image tomorrow (a pin goes stale: "
+                       "refresh it with --refresh-digests, or Renovate/Dependabot docker digest updates)")
                 fix = Fix.unsafe(f"Pin to {digest[:19]}…", Edit.insert(site.end, "@" + digest))
             yield self.diagnostic(site.inst, msg, fix, span=(site.start, site.end))
+
+
+def single_platform_pin(pinned: str | None, answer: Any) -> str | None:
+    """The platform (``linux/amd64``) whose manifest ``pinned`` is, when the tag's current answer is a
+    multi-platform index that lists it (and is not that digest); None otherwise, including when the index body was
+    not fetched (``platforms is None``) or the tag moved on (``refresh-digests`` then says so)."""
+    if not pinned or not getattr(answer, "is_index", False) or answer.digest == pinned:
+        return None
+    for p in answer.platforms or ():
+        if p.digest == pinned:
+            return str(p)
+    return None
 
 
 class PinDigests(_PinBase):
@@ -136,6 +167,15 @@ Adds `@sha256:<digest>` to every image reference, keeping the tag: `FROM`, `COPY
 `RUN --mount=from=<image>`, and the ARG default that feeds a `FROM ${BASE}`. For multi-platform images the digest
 is the index (manifest list) digest, so every platform still builds. Stage names, `scratch`, references built from
 ARGs without a default, and references already pinned are left alone.
+
+An existing pin `image:tag@sha256:...` whose digest is one platform's manifest inside the tag's multi-platform
+index (what `docker inspect` shows on one machine) is a finding: the build works on that platform only. The registry
+says which: the tag's index lists its platform manifests. `refresh-digests` re-pins such a reference to the index.
+
+## Keeping pins fresh
+Nothing refreshes a pin by itself. Either run `dockerfix --refresh-digests` on a schedule (the PR bot:
+`dockerfix pr --select refresh-digests --unsafe`), or let Renovate (its `dockerfile` manager updates
+`image:tag@sha256:` digests) or Dependabot (`package-ecosystem: docker`) do it; docs/registry.md has the snippets.
 
 ## Why
 `FROM python:3.12-slim` builds something different every week. A digest makes the build reproducible; the tag keeps

@@ -118,3 +118,51 @@ def test_cli_offline_allow_partial_and_refresh(plain_registry, tmp_path):
                               f"docker://{plain_registry.host}/library/busybox:list"], capture_output=True)
         import hashlib
         assert "sha256:" + hashlib.sha256(out.stdout).hexdigest() == expected("list")
+
+
+# ------------------------------------------------------------------ pins that break other platforms
+def platform_digest(tag: str, index: int) -> str:
+    return build_content("library/busybox")[2][tag].children[index]
+
+
+@pytest.mark.registry
+@pytest.mark.parametrize("tag", ["index", "list"])
+@pytest.mark.parametrize("verify", [True, False])
+def test_pin_to_one_platform_of_a_multi_platform_tag_is_a_finding(plain_registry, make_resolver, tag, verify):
+    """busybox:index / :list are multi-platform (linux/amd64, linux/arm64/v8) on the real registry; a pin to the
+    amd64 manifest (what one machine's docker inspect shows) builds on amd64 only."""
+    resolver = make_resolver({"docker.io": RegistryConfig(endpoint=plain_registry.url)}, verify=verify, use_cache=False)
+    amd64 = platform_digest(tag, 0)
+    text = f"FROM busybox:{tag}@{amd64}\nFROM busybox:{tag}@{expected(tag)}\n"
+    r = dockerfix.fix(text, select=["pin-digests"], unsafe=True, services={"resolver": resolver})
+    assert r.text == text and not r.changes
+    (f,) = r.findings
+    assert f.line == 1 and not f.fixable
+    assert "pinned to the linux/amd64 manifest of a multi-platform tag" in f.message
+    assert "refresh-digests" in f.reason
+    # refresh-digests re-pins it to the index (the line already on the index is left alone)
+    r = dockerfix.fix(text, select=["refresh-digests"], unsafe=True, services={"resolver": resolver})
+    assert r.text == f"FROM busybox:{tag}@{expected(tag)}\n" * 2
+    (c,) = r.changes
+    assert "linux/amd64 manifest of a multi-platform tag" in c.message
+
+
+@pytest.mark.registry
+def test_single_platform_tag_pinned_is_fine(plain_registry, make_resolver):
+    resolver = make_resolver({"docker.io": RegistryConfig(endpoint=plain_registry.url)})
+    text = f"FROM busybox:oci@{expected('oci')}\nFROM busybox:v2s2@{expected('v2s2')}\n"
+    r = dockerfix.fix(text, select=["pin-digests"], unsafe=True, services={"resolver": resolver})
+    assert r.text == text and not r.findings and not r.changes
+
+
+def test_pin_message_says_how_pins_stay_fresh():
+    from dockerfix.model.imageref import ImageRef
+    from dockerfix.registry.interface import Resolved
+
+    class One:
+        def resolve(self, ref: ImageRef) -> Resolved:
+            return Resolved(ref, "sha256:" + "1" * 64, "application/vnd.oci.image.index.v1+json", (), "docker.io")
+
+    r = dockerfix.fix("FROM python:3.12\n", select=["pin-digests"], unsafe=True, services={"resolver": One()})
+    (c,) = r.changes
+    assert "--refresh-digests" in c.message and "Renovate" in c.message
