@@ -116,6 +116,14 @@ A comment line right above a RUN (it describes that RUN) and a commented-out ins
 into a chain: the block ends there. Lines the merge moves take the first RUN's indent (deeper lines keep their depth);
 when a line starts inside quotes or a word, so its indent cannot change byte for byte, the block ends there.
 Never merges across any other instruction.
+
+## Stages that never ship
+In a stage other stages only copy from (a builder stage: `COPY --from=build`), the layers end up in no image anyone
+pulls: a merge there saves no bytes and only costs cache granularity. There only the correctness join is made
+(`apt-get update` with its install); cleanups and bookkeeping keep their layers. The build-state model says which
+stages ship (the final stage, a stage another is built `FROM`, a stage nothing refers to). Set
+`merge-build-stages = true` (`[tool.dockerfix.settings]`, or `settings={"merge-build-stages": True}`) to merge in
+build stages as in any other.
 """
 
     def check(self, ctx: Context) -> Iterable[Diagnostic]:
@@ -135,6 +143,7 @@ Never merges across any other instruction.
             # the report. Each join is checked on its own: safe (the shared join rules) and with a reason (the block
             # so far against the RUN below); a RUN that cannot join ends the block.
             style = instruction_style(doc, first)
+            only_index = self._build_stage(ctx, first)
             runs = [RunShell(doc, first)]
             joins = []
             reasons: list[tuple[int, str, str]] = []  # (line, kind, text) per join
@@ -147,7 +156,7 @@ Never merges across any other instruction.
                 if join is None:
                     break
                 why = join_reason(ctx, runs, nxt)
-                if why is None:
+                if why is None or (only_index and why[0] != "index"):
                     break
                 runs.append(nxt)
                 joins.append(join)
@@ -165,6 +174,23 @@ Never merges across any other instruction.
             yield Diagnostic(self.code, self.name, msg, first.keyword_span[0], last.end, fix,
                              extra=(("reasons", tuple((line, kind) for line, kind, _ in reasons)),))
             i += len(runs)
+
+    @staticmethod
+    def _build_stage(ctx: Context, inst: Instruction) -> bool:
+        """Whether ``inst`` is in a stage that never ships (only copied from; the model says) and the user did not
+        ask to merge there (setting ``merge-build-stages``): such a stage's layers are in no image anyone pulls, so
+        a merge there saves no bytes and only costs cache granularity; only the correctness join (an index refresh
+        with its install) is made."""
+        if ctx.setting("merge-build-stages", False) is True:
+            return False
+        stage = ctx.model.stage_of(inst)
+        if stage is None:
+            return False
+        key = ("merge-runs.ships", stage.index)
+        ships = ctx.memo.get(key)
+        if ships is None:
+            ships = ctx.memo[key] = ctx.model.state.ships(stage)[0]
+        return not ships
 
 
 def _message(first: Instruction, runs: list[RunShell], reasons: list[tuple[int, str, str]]) -> str:
