@@ -15,31 +15,123 @@ from dockerfix.transforms.base import Context, Diagnostic, Edit, Fix, Transform
 NODE_INSTALL_FLAGS = ("--omit", "--only", "--production", "--prod")
 
 
-def _compiles_later(ctx: Context, stage, after: int) -> bool:
-    """Does a command after offset ``after`` in the stage build anything (so the tools are still needed)?"""
-    from dockerfix.model.pkgmgr import parse_package_call
-
+def _later_commands(ctx: Context, stage, after: int):
+    """(command, line, None) for every command after offset ``after`` in the stage (the rest of the RUN, later RUNs,
+    heredoc scripts included), read through the shell parser; (None, line, reason) for a RUN that cannot be read."""
     for inst in stage.instructions:
-        if inst.keyword != "RUN":
+        if inst.keyword != "RUN" or inst.end <= after:
             continue
         r = RunShell(ctx.document, inst)
         if not r.ok:
-            if inst.end > after:
-                return True
+            yield None, inst.start_line, r.reason or "its shell cannot be read"
             continue
         for site in r.script.sites:
-            c = site.command.effective
-            if r.doc_span(c.span)[0] <= after:
+            if r.doc_span(site.command.span)[0] <= after:
                 continue
-            if c.basename in eco.COMPILE_COMMANDS or "setup.py" in (c.raw or ""):
-                return True
-            call = parse_package_call(c)
-            if call is not None and call.manager in ("pip", "npm", "yarn", "pnpm", "gem", "composer") and \
-                    call.is_install:
-                return True
-            if c.basename in ("sh", "bash") or (c.name_value or "").startswith("./"):
-                return True
-    return False
+            yield site.command, inst.start_line, None
+
+
+def _compiles_later(ctx: Context, stage, after: int) -> str | None:
+    """Why a command after offset ``after`` in the stage may build native code (so the tools are still needed)."""
+    from dockerfix.model.tools import native_build
+
+    env = None
+    for cmd, line, unread in _later_commands(ctx, stage, after):
+        if cmd is None:
+            return f"line {line} cannot be read ({unread})"
+        if env is None:
+            env = {}
+        why = native_build(cmd, env)
+        if why is not None:
+            return f"{why} (line {line})"
+    return None
+
+
+_DEV_TOOLS = frozenset({
+    "npx", "tsc", "jest", "mocha", "vitest", "eslint", "prettier", "webpack", "vite", "rollup", "esbuild", "babel",
+    "ts-node", "tsx", "nodemon", "next", "nest", "ng", "gulp", "grunt", "karma", "cypress", "playwright", "nx",
+    "turbo", "lerna",
+})
+_RUNS_SCRIPTS = frozenset({"run", "run-script", "rum", "urn", "test", "t", "tst", "exec", "x", "dlx"})
+
+
+def _dev_step(words: list[str | None]) -> str | None:
+    """Why a command (its words, the command name first) runs dev dependencies: tests, builds, linters, dev
+    servers (``npm test``, ``npm run build``, ``npx``, ``jest``, ``node_modules/.bin/x``...), or None."""
+    if not words or words[0] is None:
+        return None
+    name = words[0]
+    base = name.rsplit("/", 1)[-1]
+    if "node_modules/.bin/" in name or base in _DEV_TOOLS:
+        return f"`{base}` is a dev tool"
+    if base in ("npm", "yarn", "pnpm"):
+        rest = [w for w in words[1:] if w is None or not w.startswith("-")]
+        sub = rest[0] if rest else None
+        if sub is None and base == "yarn" and len(words) == 1:
+            return None
+        if sub in _RUNS_SCRIPTS:
+            script = rest[1] if len(rest) > 1 else None
+            if sub in ("run", "run-script", "rum", "urn") and script == "start":
+                return None
+            return f"`{base} {' '.join(w or '$VAR' for w in rest[:2])}` runs a package script or dev tool"
+        if base == "yarn" and sub not in (None, "install", "add", "start", "cache", "global", "config", "remove",
+                                          "upgrade", "info", "list", "why", "bin", "workspace", "workspaces"):
+            return f"`yarn {sub}` runs a package script"
+    return None
+
+
+def _entry_words(ctx: Context, stage) -> list[tuple[list[str | None], int]]:
+    """The words of the stage's CMD/ENTRYPOINT (exec form as given, shell form through the shell parser)."""
+    from dockerfix.model.shell import parse_shell_cached
+
+    out = []
+    for inst in stage.instructions:
+        if inst.keyword not in ("CMD", "ENTRYPOINT"):
+            continue
+        if inst.json:
+            out.append((list(inst.args), inst.start_line))
+            continue
+        s = parse_shell_cached(inst.rest)
+        if s.ok:
+            for site in s.sites:
+                eff = site.command.effective
+                out.append(([eff.name_value] + [w.value for w in eff.args], inst.start_line))
+    return out
+
+
+def _package_json(ctx: Context) -> dict | None:
+    bc = ctx.build_context
+    if bc is None:
+        return None
+    try:
+        if not bc.exists("package.json"):
+            return None
+        import json
+
+        data = json.loads(bc.read_bytes("package.json", 1 << 20).decode("utf-8"))
+    except Exception:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _dev_scripts(ctx: Context) -> str | None:
+    """A script of the build context's package.json that runs at install or start and calls a dev dependency
+    (``prepare: husky install``, ``start: ts-node src/index.ts``)."""
+    data = _package_json(ctx)
+    if data is None:
+        return None
+    dev = data.get("devDependencies") or {}
+    scripts = data.get("scripts") or {}
+    if not isinstance(dev, dict) or not isinstance(scripts, dict):
+        return None
+    for name in ("preinstall", "install", "postinstall", "prepare", "prestart", "start"):
+        cmd = scripts.get(name)
+        if isinstance(cmd, str):
+            for part in re.split(r"&&|\|\||;", cmd):
+                first = part.strip().split(" ", 1)[0] if part.strip() else ""
+                if first in dev:
+                    return f"package.json's `{name}` script runs `{first}`, a dev dependency"
+    return None
 
 
 def _delete_word(text: str, start: int, end: int) -> tuple[int, int] | None:
@@ -65,7 +157,7 @@ def _delete_word(text: str, start: int, end: int) -> tuple[int, int] | None:
 class BuildToolsInFinalStage(Transform):
     code = "DFX502"
     name = "build-tools-in-final-stage"
-    summary = "The final stage of a multi-stage build installs compilers, headers or dev dependencies"
+    summary = "The final stage installs compilers, headers or dev dependencies"
     safety = "unsafe"
     docs = """\
 ## What it does
@@ -88,9 +180,17 @@ The fix drops `gcc` from the install (the stage compiles nothing after it).
 
 ## Fix safety
 Unsafe, and only where the pattern is clear: build packages are removed from an install command that keeps at least
-one other package, when nothing later in the stage compiles (no pip/npm/gem install, make, compilers, scripts), and
-`--omit=dev` is added to a bare `npm install`/`npm ci` when no build runs after it and `NODE_ENV` is not
-`production`. Otherwise it is a finding: move the work into a builder stage (see DFX501).
+one other package, when nothing later in the stage may compile (read through the shell parser, heredoc scripts
+included: compilers and build systems, `pip`/`npm`/`yarn`/`pnpm`/`gem`/`bundle` installs that may build native
+extensions, `cargo build`, `go build` unless `CGO_ENABLED=0`, `setup.py`, scripts dockerfix cannot read: the tool
+table's `native_build`). `--omit=dev` is added to a bare `npm install`/`npm ci` when `NODE_ENV` is not
+`production` and nothing after it needs dev dependencies: no later command runs tests, builds or dev tools (`npm
+test`, `npm run build`, `npx`, `jest`, `tsc`, `eslint`, `node_modules/.bin/*`...), the CMD/ENTRYPOINT does not
+(`npm start` is fine), and the build context's `package.json` has no install or start script that calls a dev
+dependency (`prepare: husky install`). Otherwise it is a finding: move the work into a builder stage (see DFX501).
+
+The `--omit=dev` fix also applies to a single-stage image (a runtime that installs and runs, building nothing);
+there, a stage that builds or tests is left alone.
 """
 
     def check(self, ctx: Context) -> Iterable[Diagnostic]:
@@ -98,8 +198,9 @@ one other package, when nothing later in the stage compiles (no pip/npm/gem inst
 
         doc = ctx.document
         stages = ctx.model.stages
-        if len(stages) < 2 or doc.escape == "`":
+        if doc.escape == "`":
             return
+        single = len(stages) < 2
         stage = stages[-1]
         if stage.base.lower() == "scratch":
             return
@@ -115,7 +216,8 @@ one other package, when nothing later in the stage compiles (no pip/npm/gem inst
                 if call is None or not call.is_install:
                     continue
                 if call.manager in eco.SYSTEM_MANAGERS:
-                    yield from self._system(ctx, stage, inst, r, call)
+                    if not single:
+                        yield from self._system(ctx, stage, inst, r, call)
                 elif call.manager == "npm":
                     yield from self._npm(ctx, stage, inst, r, call)
 
@@ -132,9 +234,10 @@ one other package, when nothing later in the stage compiles (no pip/npm/gem inst
             yield self.diagnostic(inst, msg, reason="every package of the install is a build tool: move the "
                                   "install (and what needs it) into a builder stage", span=span)
             return
-        if _compiles_later(ctx, stage, after):
-            yield self.diagnostic(inst, msg, reason="the stage compiles something after the install: move that "
-                                  "work into a builder stage (DFX501)", span=span)
+        compiles = _compiles_later(ctx, stage, after)
+        if compiles is not None:
+            yield self.diagnostic(inst, msg, reason=f"the stage may compile after the install ({compiles}): move "
+                                  "that work into a builder stage (DFX501)", span=span)
             return
         text = ctx.document.text
         edits = []
@@ -159,16 +262,34 @@ one other package, when nothing later in the stage compiles (no pip/npm/gem inst
             return
         if re.search(r"\bNODE_ENV\b", inst.line):
             return
-        msg = f"`npm {call.action}` in the final stage installs dev dependencies"
+        single = len(ctx.model.stages) < 2
+        where = "this single-stage image" if single else "the final stage"
+        msg = f"`npm {call.action}` in {where} installs dev dependencies"
         span = (inst.keyword_span[0], inst.end)
         after = r.doc_span(call.command.span)[1]
-        later_build = False
-        for i in stage.instructions:
-            if i.keyword == "RUN" and i.end > after and re.search(r"\b(npm run|tsc|yarn build|npx)\b", i.line):
-                later_build = True
-        if later_build or not call.action_words:
-            yield self.diagnostic(inst, msg, reason="the stage builds after the install; build in a builder stage "
-                                  "and install with --omit=dev here", span=span)
+        dev = None
+        for cmd, line, unread in _later_commands(ctx, stage, after):
+            if cmd is None:
+                dev = f"line {line} cannot be read ({unread})"
+                break
+            eff = cmd.effective
+            why = _dev_step([eff.name_value] + [w.value for w in eff.args])
+            if why is not None:
+                dev = f"{why} (line {line})"
+                break
+        if dev is None:
+            for words, line in _entry_words(ctx, stage):
+                why = _dev_step(words)
+                if why is not None:
+                    dev = f"{why} (the CMD/ENTRYPOINT on line {line})"
+                    break
+        if dev is None:
+            dev = _dev_scripts(ctx)
+        if dev is not None or not call.action_words:
+            if single:
+                return  # a single-stage image that builds or tests needs its dev dependencies: nothing to say
+            yield self.diagnostic(inst, msg, reason=f"a later step needs dev dependencies ({dev or 'unknown'}); "
+                                  "build in a builder stage and install with --omit=dev here", span=span)
             return
         s, e = r.doc_span(call.action_words[-1].span)
         yield self.diagnostic(inst, msg, Fix.unsafe("Install production dependencies only", Edit.insert(e, " --omit=dev")),
