@@ -74,6 +74,18 @@ class FixResult:
         return self.text != self.original or any(f.before != f.after for f in self.files.values())
 
     @property
+    def cosmetic_only(self) -> bool:
+        """Whether the rewrite changes the file and every applied fix is cosmetic (its transform's
+        ``Transform.effect_of(title)`` is ``cosmetic``: ADD→COPY of a plain file, dropping ``--chown=root:root``...):
+        the image and its build cache behave exactly as before, only the text differs. Fixes are still applied and
+        shown; a PR bot or ``--check`` may use this to skip such a file (the frontends decide). A change to another
+        file of the build context (a new ``.dockerignore``) is never cosmetic."""
+        if not self.changed or not self.changes or any(f.before != f.after for f in self.files.values()):
+            return False
+        by_code = {t.code: t for t in registry.all_transforms()}
+        return all(c.code in by_code and by_code[c.code].effect_of(c.fix_title) == "cosmetic" for c in self.changes)
+
+    @property
     def all(self) -> list[Change]:
         return sorted(self.changes + self.findings, key=lambda c: (c.line, c.column, c.code))
 

@@ -20,6 +20,10 @@ if TYPE_CHECKING:
     from dockerfix.syntax.nodes import Document, Instruction
 
 
+EFFECTS = ("size", "cache", "correctness", "cosmetic")
+"""The documented classes of what a fix is for (:attr:`Transform.effect`)."""
+
+
 class Applicability(enum.IntEnum):
     DISPLAY = 0
     """Shown for review (``--diff``), never applied."""
@@ -171,6 +175,16 @@ class Transform:
     its diagnostic stays as a finding: ignoring a transform stops that rewrite whoever would make it."""
     after: ClassVar[tuple[str, ...]] = ()
     """Names of transforms whose fixes should land first in a pass (ordering metadata, not engine special cases)."""
+    effect: ClassVar[str] = "size"
+    """What its fixes are for, one of :data:`EFFECTS`: ``size`` (bytes out of a shipped image: the default),
+    ``cache`` (faster rebuilds), ``correctness`` (a build that can go stale or fail), ``cosmetic`` (the same image
+    and the same cache: only the text reads better, e.g. ADD→COPY of a plain file, dropping ``--chown=root:root``).
+    A PR bot or ``--check`` may skip a file whose applied fixes are all cosmetic (``FixResult.cosmetic_only``)."""
+
+    def effect_of(self, title: str | None) -> str:
+        """The effect of one of its fixes, by the fix's title: :attr:`effect`, unless a transform whose fixes are of
+        several kinds overrides this."""
+        return self.effect
 
     def check(self, ctx: Context) -> Iterable[Diagnostic]:  # pragma: no cover - interface
         raise NotImplementedError
