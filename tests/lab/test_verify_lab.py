@@ -107,6 +107,34 @@ def test_safe_transforms_keep_other_apps_equal(lab, verdicts, verify_builder, tm
     assert rep.equal, _why(rep)
 
 
+CACHE_MOUNT_APP = """FROM python:3.11-slim
+WORKDIR /app
+RUN --mount=type=bind,source=requirements.txt,target=/tmp/requirements.txt \\
+    pip install -r /tmp/requirements.txt
+COPY app.py ./
+CMD ["python", "app.py"]
+"""
+"""A file that already needs BuildKit (a bind mount) and has no ``# syntax=`` line, so cache-mounts (DFX202) adds
+a pip cache mount. dockerd 20.10's built-in frontend builds ``RUN --mount`` without a syntax line (measured), so
+this is the cache-mount rewrite docker builds here: every real app with one starts with ``# syntax=``, which makes
+BuildKit fetch its frontend from Docker Hub (docs/realapps.md)."""
+
+
+def test_a_cache_mount_rewrite_is_equal(lab, verdicts, verify_builder, tmp_path):
+    ctx = tmp_path / "app"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text(CACHE_MOUNT_APP)
+    (ctx / "requirements.txt").write_text("six==1.16.0\n")
+    (ctx / "app.py").write_text("import six\nprint(six.__version__)\n")
+    rep = run_verify(lab, verdicts, "pip cache mount", verify_builder, ctx / "Dockerfile", rebuild=False,
+                     smoke=["python app.py"], workdir=tmp_path / "work")
+    assert [c["code"] for c in rep.changes] == ["DFX202"]
+    assert "--mount=type=cache,target=/root/.cache/pip" in (tmp_path / "work" / "context-after" / "Dockerfile"
+                                                          ).read_text()
+    assert rep.equal, _why(rep)
+    assert rep.checks and rep.checks[0].before.stdout == "1.16.0\n"
+
+
 VERDICT = ("equal", "changes", "violations")
 
 
