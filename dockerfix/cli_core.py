@@ -123,12 +123,12 @@ def validate(opts: Options) -> None:
         raise UsageError("--jobs must be at least 1")
     if opts.context is not None and not os.path.isdir(opts.context):
         raise UsageError(f"--context {opts.context}: not a directory")
-    from dockerfix.engine import select_transforms
+    from dockerfix.config import check_codes
 
     for flag, codes in (("--select", opts.select), ("--ignore", opts.ignore)):
         if codes:
             try:
-                select_transforms(codes)
+                check_codes(codes)
             except ValueError as exc:
                 raise UsageError(f"{flag}: {exc}") from None
 
@@ -217,10 +217,10 @@ def _fix(text: str, task: Task, report: FileReport) -> Any:
         from dockerfix.io.files import display_path
         from dockerfix.outputs import SideFile
 
-        left_out: list[str] = []
+        left_out: list[tuple[str, bool]] = []
         for rel, fc in sorted(result.files.items()):
             if task.side_files == "none" or (task.side_files == "existing" and fc.before is None):
-                left_out.append(rel)
+                left_out.append((rel, fc.before is None))
                 continue
             full = os.path.join(task.context, rel)
             report.side_files.append(SideFile(full, display_path(full), fc.before, fc.after))
@@ -232,20 +232,24 @@ def _fix(text: str, task: Task, report: FileReport) -> Any:
     return result
 
 
-def _without_new_files(changes: list, findings: list, left_out: list[str], policy: str) -> tuple[list, list]:
+def _without_new_files(changes: list, findings: list, left_out: list[tuple[str, bool]], policy: str
+                       ) -> tuple[list, list]:
     """The fixes that would create (or, for stdin, change) a companion file become findings: not applied, with the
-    opt-in that applies them as the reason."""
+    opt-in that applies them as the reason and in the message."""
     from dockerfix._record import replace
 
-    names = ", ".join(left_out)
+    names = ", ".join(rel for rel, _ in left_out)
+    new = any(is_new for _, is_new in left_out)
+    how = f"dockerfix --write{' --add-files' if new else ''} {'creates' if new else 'updates'} {names}"
     if policy == "none":
-        why = f"format-on-save writes only the Dockerfile; `dockerfix --write --add-files FILE` writes {names}"
+        why = f"format-on-save writes only the Dockerfile; {how}"
     else:
         why = f"{names} does not exist and dockerfix creates files only with --add-files (or create-files = true)"
     kept = []
     for c in changes:
         if c.code in NEW_FILE_CODES:
-            findings.append(replace(c, applied=False, reason=why))
+            findings.append(replace(c, applied=False, reason=why,
+                                    message=f"{c.message} ({how})"))
         else:
             kept.append(c)
     findings.sort(key=lambda c: (c.line, c.column, c.code))

@@ -124,12 +124,10 @@ def parse_table(path: str, table: dict[str, Any]) -> Config:
         if value is not None and not isinstance(value, bool):
             raise ConfigError(path, f"'{key}' must be true or false")
         flags[key] = value
-    from dockerfix.engine import select_transforms
-
     for key, codes in (("select", select), ("ignore", ignore)):
         if codes:
             try:
-                select_transforms(codes)
+                check_codes(codes)
             except ValueError as exc:
                 raise ConfigError(path, f"'{key}': {exc}") from None
     return Config(path, select, ignore, unsafe, context, dict(settings), registries, exclude, extend_exclude,
@@ -140,6 +138,24 @@ def _patterns(path: str, key: str, value: Any) -> tuple[str, ...]:
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
         return tuple(value)
     raise ConfigError(path, f"'{key}' must be a list of patterns (gitignore syntax)")
+
+
+def check_codes(codes) -> None:
+    """Raise ValueError naming the codes no transform answers to, spelt as the user wrote them."""
+    from dockerfix.engine import select_transforms
+
+    try:
+        select_transforms(codes)
+    except ValueError as exc:
+        unknown = []
+        for code in codes:
+            try:
+                select_transforms([code])
+            except ValueError:
+                unknown.append(code)
+        if not unknown:
+            raise
+        raise ValueError(f"unknown transform{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}") from exc
 
 
 def load(path: str) -> Config | None:

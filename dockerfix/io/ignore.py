@@ -125,11 +125,11 @@ def compile_line(line: str) -> Pattern | None:
     if body.startswith(("\\!", "\\#")):
         body = body[1:]
     dir_only = body.endswith("/") and not body.endswith("\\/")
-    body = body.rstrip("/") if dir_only else body
+    body = body[:-1] if dir_only else body  # git drops one trailing slash, and one leading
     if not body:
         return None
     anchored = "/" in body
-    body = body.lstrip("/")
+    body = body[1:] if body.startswith("/") else body
     rx = _translate(body)
     if not anchored:
         rx = "(?:[^/]*/)*" + rx
