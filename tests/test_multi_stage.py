@@ -94,7 +94,8 @@ def test_multi_stage_runtime_base_setting():
 
 
 def test_multi_stage_pip_user_is_a_finding():
-    text = "FROM python:3.11\nRUN apt-get update && apt-get install -y gcc\nRUN pip install --user x\n"
+    text = ("FROM python:3.11\nRUN apt-get update && apt-get install -y gcc\nRUN pip install --user x\n"
+            'CMD ["python", "-m", "x"]\n')
     r = dockerfix.fix(text, select=["DFX501"], unsafe=True)
     assert r.text == text
     (f,) = [c for c in r.findings if c.code == "DFX501"]

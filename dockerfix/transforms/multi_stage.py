@@ -80,9 +80,9 @@ class Plan:
     """The ``runtime-base`` setting: the runtime base image the user asked for."""
     users: list[str]
     """User-creation commands of the stage (anywhere)."""
-    setup_before: list[str]
+    setup_before: list[SetupCommand]
     """Filesystem setup commands (mkdir, chown...) of RUNs before the build."""
-    setup_after: list[str]
+    setup_after: list[SetupCommand]
     """Filesystem setup commands of RUNs after the build."""
     manager: str | None
     """The system package manager whose packages the runtime installs again (apt-get or apk), None when none."""
@@ -150,6 +150,31 @@ def _commands(doc: Document, inst: Instruction):
     return r, [s.command.effective for s in r.script.sites]
 
 
+def _command_cwds(r: RunShell, cwd: str) -> list[str | None]:
+    """The working directory of each command of a RUN (in site order): the RUN's WORKDIR until a ``cd``; after a
+    ``cd`` to a static directory in the main shell, that directory; None (unknown) after a ``cd`` to a variable, in
+    a compound command, or, for the commands of a subshell or pipeline, after a ``cd`` inside one."""
+    out: list[str | None] = []
+    main: str | None = cwd
+    sub_cd = False
+    for site in r.script.sites if r.ok else ():
+        c = site.command.effective
+        child = site.in_subshell or site.in_pipeline or site.in_substitution
+        out.append(None if child and sub_cd else main)
+        if c.basename not in ("cd", "pushd", "popd"):
+            continue
+        if child:
+            sub_cd = True
+            continue
+        args = [w.value for w in c.args]
+        if c.basename == "popd" or site.compound is not None or site.in_group or site.conditional or \
+                site.background or len(args) != 1 or args[0] is None or args[0] in ("-", "~") or main is None:
+            main = None
+        else:
+            main = posixpath.normpath(posixpath.join(main, args[0]))
+    return out
+
+
 def _arg_refs(text: str) -> set[str]:
     return set(re.findall(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)", text))
 
@@ -170,6 +195,16 @@ def _dedupe(paths: Iterable[str]) -> list[str]:
     return out
 
 
+def _at(cwd: str | None, path: str, what: str) -> str:
+    """``path`` resolved against a command's working directory; NoFix when it is relative and a ``cd`` made the
+    directory unknown."""
+    if path.startswith("/"):
+        return posixpath.normpath(path)
+    if cwd is None:
+        raise NoFix(f"{what} runs after a `cd` the analysis cannot follow, so where it writes is unknown")
+    return posixpath.normpath(posixpath.join(cwd, path))
+
+
 class Analysis:
     """Facts about one stage, recorded in one walk."""
 
@@ -187,6 +222,7 @@ class Analysis:
         self.copy_dests: list[str] = []
         self.copy_sources: list[tuple[list[str], str, bool]] = []  # (sources, dest, from_context)
         self.runs: list[tuple[Instruction, str, RunShell, list]] = []  # (inst, cwd at the RUN, shell, commands)
+        self.cwds: list[list[str | None]] = []  # per RUN: each command's working directory (_command_cwds)
         self.workdirs: list[Instruction] = []
         self.envs: list[Instruction] = []
         self.args: list[Instruction] = []
@@ -223,6 +259,7 @@ class Analysis:
             elif k == "RUN":
                 r, cmds = _commands(self.doc, inst)
                 self.runs.append((inst, cwd, r, cmds))
+                self.cwds.append(_command_cwds(r, cwd))
             elif k == "ENV":
                 self.envs.append(inst)
             elif k == "ARG":
@@ -243,8 +280,9 @@ class Analysis:
 
     # ------------------------------------------------------------ derived views
     def commands(self):
-        for inst, cwd, r, cmds in self.runs:
-            for c in cmds:
+        """(RUN, the command's working directory or None when a ``cd`` makes it unknown, command)."""
+        for (inst, _cwd, _r, cmds), cwds in zip(self.runs, self.cwds):
+            for c, cwd in zip(cmds, cwds):
                 yield inst, cwd, c
 
     def first(self, pred) -> tuple[Instruction, str, object] | None:
@@ -356,12 +394,21 @@ def detect(a: Analysis) -> tuple[str, Instruction, str, object] | None:
     return None
 
 
-def _setup_commands(a: Analysis, after: int) -> tuple[list[str], list[str], list[str]]:
+@dataclass(frozen=True)
+class SetupCommand:
+    """A filesystem setup command (mkdir, chown, chmod, ln, touch) the runtime stage may repeat."""
+    raw: str
+    command: object
+    cwd: str | None
+    """Its working directory in the original stage (None: unknown)."""
+
+
+def _setup_commands(a: Analysis, after: int) -> tuple[list[str], list[SetupCommand], list[SetupCommand]]:
     """User-creation commands (anywhere), filesystem setup after the build, and those setups before it."""
     users: list[str] = []
-    post: list[str] = []
-    pre: list[str] = []
-    for inst, _cwd, r, cmds in a.runs:
+    post: list[SetupCommand] = []
+    pre: list[SetupCommand] = []
+    for (inst, _cwd, r, cmds), cwds in zip(a.runs, a.cwds):
         if not cmds:
             continue
         names = [c.basename for c in cmds]
@@ -369,9 +416,70 @@ def _setup_commands(a: Analysis, after: int) -> tuple[list[str], list[str], list
             if c.basename in USER_SETUP:
                 users.append(c.raw)
         if all(n in FS_SETUP or n in USER_SETUP or n in NOOP for n in names):
-            fs = [c.raw for c in cmds if c.basename in FS_SETUP]
+            fs = [SetupCommand(c.raw, c, cwd) for c, cwd in zip(cmds, cwds) if c.basename in FS_SETUP]
             (post if inst.start > after else pre).extend(fs)
     return users, post, pre
+
+
+_SETUP_VALUE_FLAGS = {"mkdir": ("-m", "--mode", "--context"), "touch": ("-d", "-t", "-r", "--date", "--reference"),
+                      "chown": ("--from",), "chmod": (), "ln": ("-S", "--suffix", "-t", "--target-directory")}
+
+
+def _setup_operands(c) -> tuple[set[str], list[str | None]]:
+    """(options, path operands) of a setup command: every operand of mkdir/touch/ln, the operands after the
+    owner/mode of chown/chmod."""
+    opts: set[str] = set()
+    ops: list[str | None] = []
+    words = [w.value for w in c.args]
+    value_flags = _SETUP_VALUE_FLAGS.get(c.basename or "", ())
+    i = 0
+    while i < len(words):
+        w = words[i]
+        if w is not None and w.startswith("-") and w != "-" and not ops:
+            if w.startswith("--"):
+                opts.add(w.split("=", 1)[0])
+                if w in value_flags:
+                    i += 1
+            else:
+                opts.update("-" + ch for ch in w[1:])
+                if w in value_flags:
+                    i += 1
+        else:
+            ops.append(w)
+        i += 1
+    if c.basename in ("chown", "chmod") and not any(o.startswith("--reference") for o in opts):
+        ops = ops[1:]
+    return opts, ops
+
+
+def _repeatable_setup(a: Analysis, plan: Plan, setups: list[SetupCommand]) -> list[str]:
+    """The setup commands the runtime stage runs after its copies: each in the working directory it had (or NoFix),
+    without the ``mkdir``/``ln`` whose targets the copies already bring (they would fail: "File exists")."""
+    out: list[str] = []
+    copied = [p.rsplit("/*", 1)[0] for p in plan.copied]
+    for s in setups:
+        c = s.command
+        opts, ops = _setup_operands(c)
+        paths: list[str] = []
+        for w in ops:
+            if w is None or "$" in w:
+                continue
+            if not w.startswith("/") and s.cwd != a.cwd:
+                raise NoFix(f"`{s.raw}` ran in {s.cwd or 'a directory the analysis cannot follow'}; the runtime "
+                            f"stage would run it in {a.cwd}")
+            paths.append(posixpath.normpath(posixpath.join(a.cwd, w)))
+        made = [p for p in paths if _under(p, copied)]
+        if c.basename == "mkdir" and made and not opts & {"-p", "--parents"}:
+            if len(made) < len(ops):
+                raise NoFix(f"`{s.raw}` makes directories the copies already bring, and others: without -p it "
+                            "would fail in the runtime stage")
+            plan.notes.append(f"`{s.raw}` is not repeated: the copies bring {', '.join(made)}")
+            continue
+        if c.basename == "ln" and paths and _under(paths[-1], copied) and not opts & {"-f", "--force"}:
+            plan.notes.append(f"`{s.raw}` is not repeated: the copies bring the link")
+            continue
+        out.append(s.raw)
+    return out
 
 
 def _runtime_packages(a: Analysis, plan_notes: list[str]) -> tuple[str | None, list[str], list[str], list[str]]:
@@ -494,8 +602,12 @@ def _follow_moves(a: Analysis, outs: list[str]) -> list[str]:
         vals = [x for x in eco.words(c)[1:] if x is not None and not x.startswith("-")]
         if len(vals) != 2 or "$" in "".join(vals):
             continue
-        src = posixpath.normpath(posixpath.join(cwd, vals[0]))
-        dst = posixpath.normpath(posixpath.join(cwd, vals[1]))
+        if cwd is None and not (vals[0].startswith("/") and vals[1].startswith("/")):
+            if c.basename == "mv":
+                raise NoFix("a `mv` after a `cd` the analysis cannot follow may move the build output")
+            continue
+        src = _at(cwd, vals[0], "`mv`")
+        dst = _at(cwd, vals[1], "`mv`")
         if src in outs:
             if vals[1].endswith("/") or dst in ("/usr/local/bin", "/usr/bin", "/bin", "/app", "/usr/local/sbin"):
                 dst = posixpath.join(dst, posixpath.basename(src))
@@ -560,6 +672,16 @@ COPY --from=builder /out/server /out/server
 USER nonroot:nonroot
 CMD ["/out/server"]
 ```
+
+## When it only reports
+A split that would break or makes no sense is a finding with the reason, never a fix: a stage without its own
+CMD/ENTRYPOINT (a build, tool or base image); a CMD/ENTRYPOINT that does not run the build output (a code generator
+or tool container) or runs a program the runtime stage would not have (`npm install -g` tools, scripts the analysis
+cannot read); a build whose output path is unknown or never written (`go build ./...`, a `cd` to a variable,
+GOBIN/CARGO_TARGET_DIR from a variable); a file that is already multi-stage (another stage copies from a stage, or
+an earlier stage builds with the same toolchain); a copy of `/` or a system folder; an `ENV PATH` entry naming the
+builder's toolchain that the runtime stage does not copy; a setup command with a relative path that ran in another
+directory. `mkdir` (without `-p`) and `ln` (without `-f`) of paths the copies already bring are not repeated.
 
 ## Fix safety
 Unsafe, always for review: the runtime image has other packages (no compiler, often no shell), may run as another
@@ -660,6 +782,179 @@ def _stage_name_as_written(stage: Stage) -> str | None:
     return a[2] if stage.name is not None else None
 
 
+# ------------------------------------------------------------------ does the split make sense, and does it run?
+_BUILD_OF = {"go": eco.is_go_build, "rust": eco.is_rust_build, "java": eco.is_java_build,
+             "dotnet": eco.is_dotnet_publish, "node": eco.is_node_build}
+STANDARD_PATH = frozenset({"/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"})
+BROAD = frozenset({"/", "/usr", "/usr/local", "/etc", "/var", "/lib", "/lib64", "/bin", "/sbin", "/opt", "/root",
+                   "/home", "/go", "/usr/lib"})
+"""Folders that hold far more than an app: copying one copies the builder's system (``COPY --from=builder / /``)."""
+RUNTIME_PROGRAMS = {"node": frozenset({"node", "npm", "npx", "yarn", "corepack"}),
+                    "java": frozenset({"java"}), "dotnet": frozenset({"dotnet"})}
+SHELL_PROGRAMS = frozenset({"sh", "env", "exec"})
+
+
+def _already_multistage(a: Analysis, ecosystem: str) -> None:
+    """NoFix when the author already split build and runtime: another stage copies from a stage, or an earlier
+    stage builds with the same toolchain (the final stage is then a variant: dev, test, debug)."""
+    m = a.ctx.model
+    if len(m.stages) < 2:
+        return
+    names = set(m.stage_names) | {str(st.index) for st in m.stages}
+    for st in m.stages:
+        if st is a.stage:
+            continue
+        label = f"`{st.name}`" if st.name else f"{st.index}"
+        for inst in st.instructions:
+            f = inst.flag("from") if inst.keyword in ("COPY", "ADD") else None
+            if f is not None and (f.value or "").lower() in names:
+                raise NoFix(f"the file is already multi-stage: stage {label} copies from stage `{f.value}` (line "
+                            f"{inst.start_line}), so the final stage is one of the author's variants")
+            if inst.keyword != "RUN":
+                continue
+            _r, cmds = _commands(a.doc, inst)
+            is_build = _BUILD_OF.get(ecosystem)
+            if any(is_build(c) if is_build else c.basename in ("pip", "pip3") for c in cmds):
+                raise NoFix(f"the file is already multi-stage: stage {label} builds {PLANNERS[ecosystem].label} too "
+                            f"(line {inst.start_line}), so the final stage is one of the author's variants")
+
+
+def _command_words(a: Analysis) -> list[str]:
+    """The words of ENTRYPOINT and CMD (exec form as written, shell form split on blanks), quotes stripped."""
+    ws: list[str] = []
+    for i in (a.entry, a.cmd):
+        if i is None:
+            continue
+        if i.json:
+            ws.extend(i.args)
+        else:
+            ws.extend(w.strip("'\"") for arg in i.args for w in arg.split())
+    return ws
+
+
+def _program(a: Analysis) -> str | None:
+    ws = _command_words(a)
+    while ws and (ws[0] in ("exec", "env") or re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*=.*", ws[0])):
+        ws = ws[1:]
+    return ws[0] if ws else None
+
+
+def _resolve(a: Analysis, w: str) -> str:
+    return posixpath.normpath(w if w.startswith("/") else posixpath.join(a.cwd, w))
+
+
+def _unglob(p: str) -> str:
+    """A copied path, a glob cut back to its folder (``/app/target/*.jar`` -> ``/app/target``)."""
+    return (p.split("*", 1)[0].rstrip("/") or "/") if "*" in p else p
+
+
+def _targets(plan: Plan) -> list[str]:
+    """Everything the runtime stage has from the build: what it copies (globs cut back to their folder), the
+    virtualenv, the production ``node_modules`` ``npm ci`` installs."""
+    extra = [plan.venv] if plan.ecosystem == "python" else []
+    if plan.lockfile_install and plan.app_dir:
+        extra.append(posixpath.join(plan.app_dir, "node_modules"))
+    return [_unglob(p) for p in plan.copied + extra]
+
+
+def _check_runtime(a: Analysis, plan: Plan) -> None:
+    """NoFix unless the image is a service whose CMD/ENTRYPOINT runs the build output, and the runtime stage has
+    everything that command and the image's PATH need."""
+    broad = [p for p in plan.copied if p.rstrip("/") in BROAD or p == "/"]
+    if broad:
+        raise NoFix(f"the runtime stage would copy `{broad[0]}` whole (`COPY --from={plan.builder} {broad[0]} "
+                    f"{broad[0]}`), the builder's system with its toolchain")
+    targets = _targets(plan)
+    runtime = plan.runtime_base
+    has_shell = eco.has_shell_image(runtime) and not runtime.startswith(GO_DISTROLESS)
+    words = _command_words(a)
+    kw = "ENTRYPOINT" if a.entry is not None else "CMD"
+    # the program exists in the runtime stage
+    prog = _program(a)
+    volumes = [v for i in a.volumes for v in i.args]
+    if prog and "$" not in prog:
+        if "/" in prog:
+            p = _resolve(a, prog)
+            ok = _under(p, targets) or _under(p, volumes) or (has_shell and p.startswith(SYSTEM_PREFIXES))
+        else:
+            bins = {posixpath.basename(b) for b in plan.binaries if posixpath.dirname(b) in STANDARD_PATH}
+            ok = (prog in bins or prog in plan.packages or plan.ecosystem == "python"
+                  or prog in RUNTIME_PROGRAMS.get(plan.ecosystem, ())
+                  or (has_shell and (prog in SHELL_PROGRAMS or (prog == "bash" and not eco.is_alpine(runtime))))
+                  or (has_shell and runtime == a.base_raw and not _installed_by_stage(a, prog)))
+        if not ok:
+            raise NoFix(f"the {kw} runs `{prog}`, which the `{runtime}` runtime stage does not have")
+    # the command runs the build output
+    if PLANNERS[plan.ecosystem].compiled:
+        outs = [_unglob(p) for p in plan.artefacts]
+        outs += _copied_on(a, outs)
+        names = {posixpath.basename(b) for b in plan.binaries}
+        runs = any(_under(_resolve(a, w), outs) or w in names for w in words
+                   if w and "$" not in w and not w.startswith("-"))
+        if not runs:
+            for w in words:
+                p = _resolve(a, w) if w and ("/" in w or re.search(FILE_EXT, w)) else None
+                text = a.read_context(posixpath.relpath(p, a.cwd)) if p and _under(p, plan.copies) else None
+                if text and any(n and n in text for n in names | {posixpath.basename(t) for t in outs}):
+                    runs = True
+        if not runs:
+            raise NoFix(f"the {kw} (`{' '.join(words)}`) does not run the build output "
+                        f"({', '.join(plan.artefacts)}) as far as the analysis sees: a tool or code-generator image, "
+                        "or a wrapper script it cannot read")
+    # files the command names
+    for w in words[1:]:
+        if not w.startswith(("/", "./", "../")) or "$" in w or "=" in w:
+            continue
+        p = _resolve(a, w)
+        if not (_under(p, targets) or _under(p, volumes) or p.startswith(SYSTEM_PREFIXES)):
+            raise NoFix(f"the {kw} names `{w}`, which the runtime stage does not copy")
+    # PATH entries
+    same = eco.repo_name(runtime) == eco.repo_name(a.base_raw)
+    written = [d for d in a.copy_dests] + [x for _i, _c, c in a.commands() for x in eco.words(c)[1:]
+                                           if x and x.startswith("/")]
+    for inst in a.envs:
+        args = list(inst.args)
+        for key, value in zip(args[::2], args[1::2]):
+            if key != "PATH":
+                continue
+            for d in value.split(":"):
+                d = posixpath.normpath(d) if d else d
+                if not d or "$" in d or d in STANDARD_PATH or _under(d, targets):
+                    continue
+                root = d[:-4] if d.endswith("/bin") else d
+                if same and not any(_under(w, [root]) for w in written):
+                    continue
+                raise NoFix(f"ENV PATH on line {inst.start_line} names `{d}`, which the runtime stage does not "
+                            "have (the builder's toolchain is not copied)")
+
+
+def _copied_on(a: Analysis, roots: list[str]) -> list[str]:
+    """Where ``mv``/``cp``/``install`` commands put files from under ``roots`` (``cp build/libs/app.jar /app.jar``)."""
+    out = []
+    for _inst, cwd, c in a.commands():
+        if c.basename not in ("mv", "cp", "install"):
+            continue
+        vals = [x for x in eco.words(c)[1:] if x is not None and not x.startswith("-")]
+        if len(vals) != 2 or "$" in "".join(vals) or (cwd is None and not vals[0].startswith("/")):
+            continue
+        src = posixpath.normpath(posixpath.join(cwd or "/", vals[0]))
+        if _under(src, roots) or _under(src.split("*", 1)[0].rstrip("/"), roots):
+            dst = posixpath.normpath(posixpath.join(cwd or "/", vals[1]))
+            out.append(posixpath.join(dst, posixpath.basename(src)) if vals[1].endswith("/") else dst)
+    return out
+
+
+def _installed_by_stage(a: Analysis, name: str) -> bool:
+    """The stage installs a program of that name with a language package manager (``npm install -g``,
+    ``cargo install``, ``go install``, ``pip install``), so the base image alone lacks it."""
+    for _inst, _cwd, c in a.commands():
+        w = [x or "" for x in eco.words(c)]
+        if c.basename in ("npm", "yarn", "pnpm", "cargo", "go", "pip", "pip3", "gem") and len(w) > 1 and \
+                w[1] in ("install", "i", "add", "global") and any(name in x for x in w[2:]):
+            return True
+    return False
+
+
 # ------------------------------------------------------------------ the plan: shared steps, then one planner
 def _plan(a: Analysis, ecosystem: str, build: Instruction, cwd: str, cmd) -> Plan:
     """The split of the stage: the steps every ecosystem shares around the ecosystem's planner."""
@@ -667,6 +962,10 @@ def _plan(a: Analysis, ecosystem: str, build: Instruction, cwd: str, cmd) -> Pla
         raise NoFix("the stage sets SHELL; the runtime stage would need to repeat it")
     if a.cwd_unknown:
         raise NoFix("a WORKDIR or COPY destination uses a variable whose value is unknown")
+    _already_multistage(a, ecosystem)
+    if a.entry is None and a.cmd is None:
+        raise NoFix("the stage has no CMD or ENTRYPOINT of its own: a build or tool image (run as it is, or a base "
+                    "for other builds), not a service whose runtime can be split off")
     builder = _builder_name(a)
     runtime_name = _stage_name_as_written(a.stage)
     pf = a.stage.platform
@@ -686,10 +985,11 @@ def _plan(a: Analysis, ecosystem: str, build: Instruction, cwd: str, cmd) -> Pla
     runtime = plan.runtime_base
     if a.base_raw == runtime and planner.same_base_note:
         plan.notes.append(f"the runtime uses the same base `{runtime}` without the build tools and sources")
-    _runtime_setup(plan, planner.repeats_setup or runtime == a.base_raw or plan.settings_base)
+    _runtime_setup(a, plan, planner.repeats_setup or runtime == a.base_raw or plan.settings_base)
     _runtime_config(a, plan)
     if not plan.copied:
         raise NoFix("nothing to copy into the runtime stage")
+    _check_runtime(a, plan)
     if planner.compiled:
         plan.review.append("check that the program finds every file it reads at runtime (only the build output"
                            + (" and " + ", ".join(plan.copies) if plan.copies else "") + " is copied)")
@@ -698,7 +998,7 @@ def _plan(a: Analysis, ecosystem: str, build: Instruction, cwd: str, cmd) -> Pla
     return plan
 
 
-def _runtime_setup(plan: Plan, all_setup: bool) -> None:
+def _runtime_setup(a: Analysis, plan: Plan, all_setup: bool) -> None:
     """The commands the runtime stage repeats: packages and users before the copies, file setup after them (all of
     it, or only what ran after the build when ``all_setup`` is false)."""
     runtime = plan.runtime_base
@@ -711,8 +1011,8 @@ def _runtime_setup(plan: Plan, all_setup: bool) -> None:
             else:
                 plan.pre_run.append(_install_line(plan.manager, plan.packages))
         plan.pre_run.extend(plan.users)
-        plan.post_run = list(dict.fromkeys(plan.setup_before + plan.setup_after)) if all_setup else \
-            list(dict.fromkeys(plan.setup_after))
+        setups = plan.setup_before + plan.setup_after if all_setup else plan.setup_after
+        plan.post_run = list(dict.fromkeys(_repeatable_setup(a, plan, setups)))
     else:
         skipped = []
         if plan.packages:
@@ -775,27 +1075,78 @@ def _native_runtime(a: Analysis, plan: Plan, outs: list[str], runtime: str) -> N
     plan.copies = _dedupe(entry + [x for x in assets if not _under(x, outs)])
 
 
-def _go_outputs(a: Analysis, cwd: str, cmd) -> list[str]:
-    w = [x for x in eco.words(cmd)]
-    sub = w[1]
+_GO_VALUE_FLAGS = frozenset({"-o", "-tags", "-ldflags", "-gcflags", "-asmflags", "-gccgoflags", "-mod", "-modfile",
+                             "-p", "-pkgdir", "-buildmode", "-compiler", "-installsuffix", "-overlay", "-pgo",
+                             "-toolexec", "-coverpkg", "-covermode", "-C", "-buildvcs"})
+
+
+def _go_exec_name(import_path: str) -> str:
+    """The binary name ``go build``/``go install`` gives a main package: its last path element, or the one before a
+    major-version suffix (``example.com/svc/v2`` -> ``svc``, as cmd/go's DefaultExecName)."""
+    parts = [p for p in import_path.rstrip("/").split("/") if p not in ("", ".")]
+    if len(parts) > 1 and re.fullmatch(r"v([2-9]|[1-9]\d+)", parts[-1]):
+        return parts[-2]
+    return parts[-1] if parts else ""
+
+
+def _go_outputs(a: Analysis, cwd: str | None, cmd) -> list[str]:
+    """Where ``go build``/``go install`` writes its binary; NoFix when it writes none or the place is unknown."""
+    sub = eco.words(cmd)[1]
     o = eco.option_value(cmd, "-o")
-    pkgs = [x for x in w[2:] if x and not x.startswith("-") and x != o]
+    pkgs: list[str | None] = []
+    skip = False
+    for word in cmd.words[2:]:
+        raw = word.value if word.value is not None else word.raw.lstrip("\"'")
+        if skip:
+            skip = False
+        elif raw.startswith("-"):
+            skip = raw.split("=", 1)[0].replace("--", "-", 1) in _GO_VALUE_FLAGS and "=" not in raw
+        else:
+            pkgs.append(word.value)
+    if eco.option_value(cmd, "-C", "--C") is not None:
+        raise NoFix("`go build -C` changes directory: where the binary lands is not followed")
+    if any(p is None or "$" in p for p in pkgs):
+        raise NoFix("the go build packages use a variable: the binary's name is unknown")
     if sub == "build" and o:
         if "$" in o:
             raise NoFix(f"the go build output `{o}` uses a variable")
-        return [posixpath.normpath(posixpath.join(cwd, o))]
+        return [_at(cwd, o, "`go build`")]
+    files = [p for p in pkgs if p.endswith(".go")]
+    if any("..." in p for p in pkgs) or len(pkgs) - len(files) > 1 or (files and len(files) != len(pkgs)):
+        raise NoFix(f"`go {sub} {' '.join(pkgs)}` names several packages: "
+                    + ("`go build` writes no binary for them" if sub == "build" else "the binaries' names are not "
+                       "followed"))
     name = None
-    if pkgs and pkgs[-1] not in (".", "./", "./..."):
-        name = posixpath.basename(pkgs[-1].rstrip("/").replace("@latest", "").split("@")[0])
+    if files:
+        name = posixpath.basename(files[0])[:-3]
+    elif pkgs and pkgs[-1] not in (".", "./"):
+        name = _go_exec_name(pkgs[-1].replace("@latest", "").split("@")[0])
     else:
         mod = a.read_context("go.mod")
         m = re.search(r"^module\s+(\S+)", mod or "", re.M)
-        name = posixpath.basename(m.group(1)) if m else None
+        name = _go_exec_name(m.group(1)) if m else None
     if not name:
         raise NoFix("`go build` without `-o` and without a visible go.mod: the binary's name is unknown")
     if sub == "install":
+        inst = a.first(lambda c: c is cmd)
+        scope = a.ctx.model.scope_at(inst[0]) if inst else {}
+        given = {x.name: x.value for x in cmd.assignments}
+        for var in ("GOOS", "GOARCH"):
+            if var in given or scope.get(var, "") != "":
+                raise NoFix(f"`go install` with {var} set installs into a per-platform folder of GOPATH/bin")
+        gobin = given.get("GOBIN", scope.get("GOBIN", ""))
+        gopath = given.get("GOPATH", scope.get("GOPATH", ""))
+        if gobin is None or gopath is None or (gobin and "$" in gobin) or (gopath and "$" in gopath):
+            raise NoFix("`go install` with GOBIN or GOPATH from a variable: where the binary lands is unknown")
+        if gobin:
+            return [posixpath.join(posixpath.normpath(gobin), name)]
+        if gopath:
+            return [posixpath.join(posixpath.normpath(gopath.split(":")[0]), "bin", name)]
+        if a.eco_base != "go":
+            raise NoFix(f"`go install` on `{a.base}`: GOPATH is not the golang image's /go, so where the binary "
+                        "lands is unknown")
         return [f"/go/bin/{name}"]
-    return [posixpath.join(cwd, name)]
+    return [_at(cwd, name, "`go build`")]
 
 
 def _uses_cgo(a: Analysis) -> list[str]:
@@ -870,9 +1221,18 @@ def _rust_outputs(a: Analysis, cwd: str, cmd) -> list[str]:
         root = eco.option_value(cmd, "--root") or "/usr/local/cargo"
         return [posixpath.join(root, "bin", n) for n in names]
     triple = eco.option_value(cmd, "--target")
-    tdir = eco.option_value(cmd, "--target-dir") or "target"
+    tdir = eco.option_value(cmd, "--target-dir")
+    if tdir is None:
+        inst = a.first(lambda c: c is cmd)
+        given = {x.name: x.value for x in cmd.assignments}
+        scope = a.ctx.model.scope_at(inst[0]) if inst else {}
+        tdir = given.get("CARGO_TARGET_DIR", scope.get("CARGO_TARGET_DIR", "")) or "target"
+        if "CARGO_TARGET_DIR" in scope and scope["CARGO_TARGET_DIR"] is None:
+            tdir = None
+    if tdir is None or "$" in tdir or (triple and "$" in triple):
+        raise NoFix("the cargo target directory uses a variable: where the binary lands is unknown")
     rel = posixpath.join(tdir, triple, "release") if triple else posixpath.join(tdir, "release")
-    return [posixpath.normpath(posixpath.join(cwd, rel, n)) for n in names]
+    return [_at(cwd, posixpath.join(rel, n), "`cargo build`") for n in names]
 
 
 def plan_rust(a: Analysis, plan: Plan) -> None:
@@ -913,6 +1273,8 @@ def _node_outputs(a: Analysis, app: str, argv: list[str] | None) -> list[str]:
 
 def plan_node(a: Analysis, plan: Plan) -> None:
     runtime = plan.settings_base or eco.slim_variant(a.base_raw) or a.base_raw
+    if plan.cwd is None:
+        raise NoFix("the build runs after a `cd` the analysis cannot follow, so the app's folder is unknown")
     app = plan.cwd
     lock = None
     for name in ("package-lock.json", "npm-shrinkwrap.json"):
@@ -968,7 +1330,8 @@ def plan_python(a: Analysis, plan: Plan) -> None:
         raise NoFix("the stage already sets up a virtualenv")
     plan.before[plan.build.start] = _env().get_template("builder_python.j2").render(venv=VENV)
     plan.artefacts = [VENV]
-    plan.copies = _dedupe([d for d in a.copy_dests + [plan.cwd, a.cwd] if d != "/" and not _under(d, [VENV])])
+    plan.copies = _dedupe([d for d in a.copy_dests + [plan.cwd, a.cwd]
+                           if d is not None and d != "/" and not _under(d, [VENV])])
     if plan.dropped:
         plan.notes.append(f"The build packages ({', '.join(plan.dropped)}) stay in `{plan.builder}`"
                           + (f"; the runtime installs {', '.join(p for p in plan.packages)}" if plan.packages
@@ -987,6 +1350,8 @@ def plan_java(a: Analysis, plan: Plan) -> None:
         if not eco.is_java_build(c):
             continue
         w = [x or "" for x in eco.words(c)]
+        if c_cwd is None:
+            raise NoFix("the Java build runs after a `cd` the analysis cannot follow, so where it writes is unknown")
         if c.basename in ("mvn", "mvnw"):
             jars.add(Jar(f"{c_cwd}/target/*.jar", f"{c_cwd}/target/"))
         elif "installDist" in w:
@@ -1009,7 +1374,7 @@ def plan_dotnet(a: Analysis, plan: Plan) -> None:
             o = eco.option_value(c, "-o", "--output")
             if not o or "$" in o:
                 raise NoFix("`dotnet publish` without a static `-o`: the publish folder is unknown")
-            outs.append(posixpath.normpath(posixpath.join(c_cwd, o)))
+            outs.append(_at(c_cwd, o, "`dotnet publish`"))
     ver = eco.dotnet_version(a.base)
     if ver is None and not plan.settings_base:
         raise NoFix(f"the .NET version of `{a.base}` is unknown")
