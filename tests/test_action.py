@@ -8,7 +8,6 @@ with this interpreter). The pull-request mode pushes to a real smart-HTTP git se
 from __future__ import annotations
 
 import base64
-import json
 import os
 import re
 import shutil

@@ -143,15 +143,16 @@ def test_action_shape(action):
     assert inputs["mode"]["default"] == "check" and inputs["unsafe"]["default"] == "false"
     assert inputs["token"]["default"] == "${{ github.token }}"
     steps = action["runs"]["steps"]
-    assert any(s.get("uses", "").startswith("actions/setup-python@") for s in steps)
-    assert any("pip install" in s.get("run", "") and "$GITHUB_ACTION_PATH" in s["run"] for s in steps)
+    (setup,) = [s for s in steps if s.get("uses", "").startswith("actions/setup-python@")]
+    assert setup["with"]["update-environment"] is False, "the caller's Python must stay the caller's"
     runs = [s.get("run", "") for s in steps]
-    assert any("dockerfix \"${args[@]}\"" in r and "--format github" in r for r in runs)
-    assert any("dockerfix pr " in r for r in runs)
+    script = '"$GITHUB_ACTION_PATH/dockerfix/bot/action_steps.py"'
+    assert [r.split(script, 1)[1].split()[0] for r in runs if r] == ["setup", "check", "pr"]
     for s in steps:
         if "run" in s:
             assert s["shell"] == "bash"
             assert "${{" not in s["run"], "inputs must reach scripts through env, not interpolation"
+            assert "pip install" not in s["run"], "installing belongs in action_steps.py setup (an isolated venv)"
         for value in (s.get("env") or {}).values():
             for name in re.findall(r"inputs\.([\w-]+)", str(value)):
                 assert name in inputs
@@ -160,76 +161,40 @@ def test_action_shape(action):
                 assert name in inputs
 
 
-def test_action_flags_exist(action):
-    main_flags, pr_flags = main_cli_flags(), pr_cli_flags()
-    for s in action["runs"]["steps"]:
-        script = s.get("run", "")
-        if "dockerfix pr" in script:
-            used = set(re.findall(r"(?<![\w-])--[a-z][a-z-]+", script)) - {"--quiet", "--disable-pip-version-check"}
-            assert used <= pr_flags, used - pr_flags
-        elif "dockerfix" in script and "pip install" not in script:
-            used = set(re.findall(r"(?<![\w-])--[a-z][a-z-]+", script))
-            assert used <= main_flags, used - main_flags
+def _recording_python(tmp_path: Path) -> Path:
+    """A stand-in interpreter that records its arguments (``-m dockerfix ...``) and prints nothing else."""
+    exe = tmp_path / "python"
+    exe.write_text(f"#!{sys.executable}\nimport json, sys\nprint(json.dumps(sys.argv[1:]))\n")
+    exe.chmod(exe.stat().st_mode | stat.S_IXUSR)
+    return exe
 
 
-def _shim(tmp_path: Path) -> Path:
-    """A ``dockerfix`` on PATH that records its arguments (to test the action's argument building in bash)."""
-    bindir = tmp_path / "bin"
-    bindir.mkdir()
-    shim = bindir / "dockerfix"
-    shim.write_text(f"#!{sys.executable}\nimport json, sys\nprint(json.dumps(sys.argv[1:]))\n")
-    shim.chmod(shim.stat().st_mode | stat.S_IXUSR)
-    return bindir
-
-
-def _step(action, name: str) -> dict:
-    return next(s for s in action["runs"]["steps"] if s.get("name") == name)
-
-
-@pytest.mark.skipif(shutil.which("bash") is None, reason="bash is not installed")
 @pytest.mark.parametrize("step, env, expected", [
-    ("dockerfix (check)", {"INPUT_PATHS": ".", "INPUT_SELECT": "", "INPUT_IGNORE": "", "INPUT_UNSAFE": "false"},
-     ["--format", "github", "--", "."]),
-    ("dockerfix (check)", {"INPUT_PATHS": "app/Dockerfile\n  svc dir with space", "INPUT_SELECT": "DFX1,DFX001",
-                           "INPUT_IGNORE": "DFX113", "INPUT_UNSAFE": "true"},
-     ["--format", "github", "--select", "DFX1,DFX001", "--ignore", "DFX113", "--unsafe", "--",
+    ("check", {"INPUT_PATHS": ".", "INPUT_SELECT": "", "INPUT_IGNORE": "", "INPUT_UNSAFE": "false"},
+     ["-m", "dockerfix", "--format", "github", "--", "."]),
+    ("check", {"INPUT_PATHS": "app/Dockerfile\n  svc dir with space", "INPUT_SELECT": "DFX1,DFX001",
+               "INPUT_IGNORE": "DFX113", "INPUT_UNSAFE": "true"},
+     ["-m", "dockerfix", "--format", "github", "--select", "DFX1,DFX001", "--ignore", "DFX113", "--unsafe", "--",
       "app/Dockerfile", "svc", "dir", "with", "space"]),
-    ("dockerfix (pull request)", {"INPUT_PATHS": "a b", "INPUT_SELECT": "", "INPUT_IGNORE": "",
-                                  "INPUT_UNSAFE": "true", "INPUT_PROFILE": "weekly", "GITHUB_TOKEN": "x"},
-     ["pr", "--profile", "weekly", "--unsafe", "--", "a", "b"]),
+    ("pr", {"INPUT_MODE": "pr", "INPUT_PATHS": "a b", "INPUT_SELECT": "", "INPUT_IGNORE": "",
+            "INPUT_UNSAFE": "true", "INPUT_PROFILE": "weekly", "INPUT_TOKEN": "x"},
+     ["-m", "dockerfix", "pr", "--profile", "weekly", "--unsafe", "--push-with-token", "--", "a", "b"]),
 ])
-def test_action_scripts_build_arguments(action, tmp_path, step, env, expected):
-    bindir = _shim(tmp_path)
-    full_env = dict(os.environ, PATH=f"{bindir}{os.pathsep}{os.environ['PATH']}", **env)
-    p = subprocess.run(["bash", "-e", "-c", _step(action, step)["run"]], env=full_env, capture_output=True,
-                       text=True, timeout=60)
-    assert p.returncode == 0, p.stderr
-    assert json.loads(p.stdout) == expected
+def test_action_scripts_build_arguments(tmp_path, capfd, step, env, expected):
+    from dockerfix.bot import action_steps
+
+    code = action_steps.main([step, str(_recording_python(tmp_path))], env=dict(env))
+    assert code == 0
+    out = capfd.readouterr().out
+    assert json.loads(out.splitlines()[0]) == expected
 
 
-@pytest.mark.skipif(shutil.which("bash") is None, reason="bash is not installed")
-def test_action_check_step_runs_the_real_cli(action, tmp_path):
-    root = _project(tmp_path)
-    shutil.rmtree(root / "broken")
-    bindir = tmp_path / "bin"
-    bindir.mkdir()
-    exe = bindir / "dockerfix"
-    exe.write_text(f"#!/bin/sh\nPYTHONPATH={shlex.quote(str(ROOT))} exec {shlex.quote(sys.executable)} -m dockerfix \"$@\"\n")
-    exe.chmod(0o755)
-    env = dict(os.environ, PATH=f"{bindir}{os.pathsep}{os.environ['PATH']}", INPUT_PATHS="app clean",
-               INPUT_SELECT="", INPUT_IGNORE="", INPUT_UNSAFE="false")
-    p = subprocess.run(["bash", "-e", "-c", _step(action, "dockerfix (check)")["run"]], cwd=root, env=env,
-                       capture_output=True, text=True, timeout=300)
-    assert p.returncode == 1, p.stderr  # fixes are due: the job fails
-    assert "::warning file=app/Dockerfile,line=2,col=1,endLine=2,title=DFX001::" in p.stdout
-
-
-@pytest.mark.skipif(shutil.which("bash") is None, reason="bash is not installed")
-def test_action_rejects_a_bad_mode(action):
-    env = dict(os.environ, INPUT_MODE="fix", INPUT_UNSAFE="false")
-    p = subprocess.run(["bash", "-e", "-c", _step(action, "Check the inputs")["run"]], env=env,
-                       capture_output=True, text=True, timeout=60)
-    assert p.returncode == 2 and "mode must be 'check' or 'pr'" in p.stdout
+def test_action_flags_exist():
+    """The flags action_steps.py passes are flags of the CLI it runs."""
+    src = (ROOT / "dockerfix" / "bot" / "action_steps.py").read_text(encoding="utf-8")
+    used = set(re.findall(r'"(--[a-z][a-z-]+)"', src)) - {"--quiet", "--disable-pip-version-check"}
+    assert used <= main_cli_flags() | pr_cli_flags(), used - main_cli_flags() - pr_cli_flags()
+    assert "--push-with-token" in pr_cli_flags()
 
 
 # ------------------------------------------------------------------ pre-commit

@@ -7,7 +7,9 @@ from __future__ import annotations
 import io
 
 import pytest
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from dockerfix.bot import cli as bot
 from dockerfix.bot.git import Git
@@ -51,7 +53,7 @@ def _run(repo, gh, **kw):
 
 def test_hundreds_of_dockerfiles_fit_the_limit(big_repo):
     with FakeGitHub() as gh:
-        code, out, err = _run(big_repo, gh, profile="big")
+        code, _out, err = _run(big_repo, gh, profile="big")
         assert code == 0, err
         body = gh.calls("POST")[0]["body"]["body"]
     assert bot.body_length(body) <= bot.MAX_BODY < bot.GITHUB_BODY_LIMIT
