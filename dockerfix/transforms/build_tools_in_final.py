@@ -198,7 +198,7 @@ there, a stage that builds or tests is left alone.
 
         doc = ctx.document
         stages = ctx.model.stages
-        if doc.escape == "`":
+        if not stages or doc.escape == "`":
             return
         single = len(stages) < 2
         stage = stages[-1]
