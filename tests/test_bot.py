@@ -574,6 +574,15 @@ def test_files_changed_along_are_committed_and_listed(repo, github):
     assert ".dockerignore: updated along" in msg
 
 
+def test_no_add_files_leaves_new_companion_files_out(repo, github):
+    code, _, err = run_bot(repo, settings(github, select=("DFX001", "DFX203"), add_files=False))
+    assert code == 0, err
+    files = sh(repo["remote"], "diff", "--name-only", "main", "dockerfix/default", env=repo["env"]).split()
+    assert files == ["Dockerfile"]
+    assert bot.settings_from_args(["--no-add-files"], {}).add_files is False
+    assert bot.settings_from_args([], {}).add_files is True
+
+
 # ------------------------------------------------------------------ --verify with an injected verifier
 API_DOCKERFILE = "FROM python:3.12\nRUN pip install flask\n"
 WEB_DOCKERFILE = "FROM alpine\nRUN apk add curl\n"

@@ -71,6 +71,8 @@ class Settings:
     builder: str | None = None
     lab: str | None = None
     push_with_token: bool = False
+    add_files: bool = True
+    """Fixes may create companion files (a new ``.dockerignore``): the pull request is the review they need."""
 
     @property
     def branch_name(self) -> str:
@@ -109,6 +111,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--title", help="Pull request title.")
     p.add_argument("--draft", action="store_true", help="Open the pull request as a draft.")
     p.add_argument("--author", metavar="'NAME <EMAIL>'", help="Commit author (default: git config, else dockerfix).")
+    p.add_argument("--add-files", action=argparse.BooleanOptionalAction, default=True,
+                   help="Let fixes create companion files such as a new .dockerignore (default: yes, the pull "
+                   "request is where they are reviewed; --no-add-files leaves them out as findings).")
     p.add_argument("--push-with-token", action="store_true",
                    help="Fetch and push over HTTPS with the token ($GITHUB_TOKEN) instead of the credentials git "
                    "has (the header actions/checkout persisted is replaced); the token never reaches a command "
@@ -148,6 +153,7 @@ def settings_from_args(argv: list[str], env: dict[str, str]) -> Settings:
         builder=a.builder,
         lab=a.lab,
         push_with_token=a.push_with_token,
+        add_files=a.add_files,
     )
 
 
@@ -558,7 +564,7 @@ def plan(settings: Settings, root: str, rel_paths: list[str], *, write: bool) ->
     from dockerfix.outputs import FileError, FileReport
 
     opts = Options(paths=tuple(rel_paths), mode="write" if write else "report", select=settings.select,
-                   ignore=settings.ignore, unsafe=settings.unsafe)
+                   ignore=settings.ignore, unsafe=settings.unsafe, add_files=settings.add_files)
     found, missing = discover([os.path.join(root, p) for p in rel_paths])
     failed = [FileReport(_rel(e.path, root), error=FileError("io", e.message)) for e in missing]
     tasks = []
