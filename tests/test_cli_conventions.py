@@ -199,3 +199,13 @@ def test_pre_commit_path_imports_no_typer(env, tmp_path, mode):
     assert "dockerfix.cli_core" in imported
     heavy = {m for m in imported if m.split(".")[0] in ("typer", "click", "rich", "jinja2", "pydantic")}
     assert heavy == set()
+
+
+# ------------------------------------------------------------------ what BuildKit would refuse
+def test_unknown_instruction_is_reported_with_its_position(env, tmp_path):
+    project(tmp_path, {"Dockerfile": "FROM alpine\nCOPY a /a\n  RUNN make\n"})
+    r = dfx(env, "--check", "Dockerfile", cwd=tmp_path)
+    assert r.returncode == 0  # a finding, nothing to rewrite
+    r = dfx(env, "Dockerfile", cwd=tmp_path)
+    assert b"Dockerfile:3:3: DFX902 unknown instruction RUNN: BuildKit fails the build here (did you mean RUN?)" \
+        in r.stdout
