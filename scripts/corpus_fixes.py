@@ -5,7 +5,8 @@ Modes (``--help`` on each):
 
   dump      run every transform over every corpus file, with the corpus sweep's selection and build context, once in
             the default (safe) mode and once with ``--unsafe``; write one record per applied fix and per finding
-  table     a Markdown table per transform: safe fixes, unsafe fixes and findings, before -> after
+  table     a Markdown table per transform: safe fixes, unsafe fixes and findings, before -> after, and the files
+            the default run changes only cosmetically or only in stages that never ship ("noise-only files")
   diff      every record that disappeared, appeared or changed class between two dumps, as TSV rows
   classify  the diff rows with a proposed rule each (a heuristic from the code and the after-state reason text; a
             developer reviews every proposal before it goes into ``tests/data/corpus_fix_changes.tsv``)
@@ -200,8 +201,46 @@ def _class(d: Any) -> str:
     return "safe" if d.fix.applicability is Applicability.SAFE else "unsafe"
 
 
-def run_file(text: str, transforms: list[Any], *, unsafe: bool, context: str | None) -> list[tuple]:
+OLD_EFFECTS: dict[tuple[str, str | None], str] = {("DFX001", None): "cosmetic", ("DFX301", "Remove --chown"): "cosmetic"}
+"""The cosmetic fixes of versions before ``Transform.effect`` (issue 19), to measure a before checkout the same way:
+(code, fix title or None for any) -> effect."""
+
+
+def fix_effect(transform: Any, code: str, title: str | None) -> str:
+    """``cosmetic``, ``size``...: the transform's own class for the fix (``Transform.effect_of``), else
+    :data:`OLD_EFFECTS`."""
+    of = getattr(transform, "effect_of", None) if transform is not None else None
+    if of is not None:
+        return of(title)
+    return OLD_EFFECTS.get((code, title), OLD_EFFECTS.get((code, None), "size"))
+
+
+def _noise(doc: Any, transforms: list[Any], changes: list[tuple[Any, int]]) -> list[list]:
+    """``[code, 1 or 0]`` per applied fix: 1 when the fix is cosmetic, or is about size and lies in a stage that
+    never ships (only copied from; the build-state model says), so it saves no bytes in any image anyone pulls. A
+    cache or correctness fix earns its place in a build stage too."""
+    from dockerfix.model.stages import Model
+
+    by_code = {t.code: t for t in transforms}
+    model = Model(doc)
+    insts = list(doc.instructions)
+    out = []
+    for d, line in changes:
+        effect = fix_effect(by_code.get(d.code), d.code, d.fix.title)
+        noise = effect == "cosmetic"
+        if effect == "size" and not d.fix.files and insts:
+            at = [i for i in insts if i.start_line <= line]
+            stage = model.stage_of(at[-1]) if at else None
+            noise = stage is not None and not model.state.ships(stage)[0]
+        out.append([d.code, int(noise)])
+    return out
+
+
+def run_file(text: str, transforms: list[Any], *, unsafe: bool, context: str | None,
+             noise: list | None = None) -> list[tuple]:
     """The records of one file in one mode: ``(code, input line, class, applied, key, reason)``, sorted.
+
+    ``noise``: a list that gets ``[code, 0/1]`` per applied fix (see :func:`_noise`).
 
     What ``dockerfix.fix`` does (the engine's fixed point, then the semantics guard), with every transform wrapped in a
     :class:`_Probe` so that each change's line can be mapped from the text of the pass that applied it back to the
@@ -248,6 +287,12 @@ def run_file(text: str, transforms: list[Any], *, unsafe: bool, context: str | N
         return offset
 
     inp = _Input(text, doc)
+    if noise is not None:
+        applied_fixes = []
+        for c in result.changes:
+            k, d = seen.diagnostic(c)
+            applied_fixes.append((d, inp.line(input_offset(k, d.start))))
+        noise.extend(_noise(doc, transforms, applied_fixes))
     out = []
     for changes, applied in ((result.changes, True), (result.findings, False)):
         for c in changes:
@@ -292,6 +337,7 @@ def dump(corpus: Path, paths: Iterable[Path] | None = None, *, context: str = "p
     reasons: dict[str, int] = {}
     files: list[str] = []
     records: dict[str, dict[str, list]] = {}
+    noise: dict[str, dict[str, list]] = {}
     with dockerfix.batch():
         for p in paths:
             rel = p.relative_to(corpus).as_posix()
@@ -300,7 +346,10 @@ def dump(corpus: Path, paths: Iterable[Path] | None = None, *, context: str = "p
             ctx = str(p.parent) if context == "parent" else None
             per_mode = {}
             for mode in MODES:
-                rows = run_file(text, transforms, unsafe=mode == "unsafe", context=ctx)
+                applied: list = []
+                rows = run_file(text, transforms, unsafe=mode == "unsafe", context=ctx, noise=applied)
+                if applied:
+                    noise.setdefault(rel, {})[mode] = applied
                 if rows:
                     per_mode[mode] = [
                         [code, line, cls, int(app), key, -1 if why is None else reasons.setdefault(why, len(reasons))]
@@ -317,6 +366,7 @@ def dump(corpus: Path, paths: Iterable[Path] | None = None, *, context: str = "p
         "files": files,
         "reasons": list(reasons),
         "records": records,
+        "noise": noise,
     }
 
 
@@ -371,8 +421,23 @@ def counts(data: dict[str, Any]) -> dict[str, Counter]:
     return out
 
 
-def _cell(a: int, b: int) -> str:
-    return str(a) if a == b else f"{a} → {b}"
+def _cell(a: int | None, b: int | None) -> str:
+    a_, b_ = ("?" if a is None else a), ("?" if b is None else b)
+    return str(a_) if a_ == b_ else f"{a_} → {b_}"
+
+
+def noise_files(data: dict[str, Any], mode: str = "safe") -> dict[str, int] | None:
+    """Per code, the files the ``mode`` run changes only with noise (every applied fix cosmetic or in a stage that
+    never ships) that this code took part in; ``"total"``: all such files. None for a dump without noise data."""
+    if "noise" not in data:
+        return None
+    out: Counter = Counter()
+    for per_mode in data["noise"].values():
+        fixes = per_mode.get(mode) or []
+        if fixes and all(n for _, n in fixes):
+            out["total"] += 1
+            out.update({code for code, _ in fixes})
+    return out
 
 
 def table(before: dict[str, Any], after: dict[str, Any]) -> str:
@@ -383,7 +448,16 @@ def table(before: dict[str, Any], after: dict[str, Any]) -> str:
     with_errors = any(c["error"] for c in (*cb.values(), *ca.values()))
     if with_errors:
         cols.append("error")
-    heads = {"safe": "safe fixes", "unsafe": "unsafe fixes", "finding": "findings", "error": "errors"}
+    heads = {"safe": "safe fixes", "unsafe": "unsafe fixes", "finding": "findings", "error": "errors",
+             "noise": "noise-only files"}
+    nb, na = noise_files(before), noise_files(after)
+    cols.append("noise")
+
+    def cell(code: str, col: str, b: Counter, a: Counter) -> str:
+        if col == "noise":
+            return _cell(None if nb is None else nb.get(code, 0), None if na is None else na.get(code, 0))
+        return _cell(b[col], a[col])
+
     lines = [
         "| transform | " + " | ".join(heads[c] for c in cols) + " |",
         "|---|" + "---:|" * len(cols),
@@ -395,8 +469,11 @@ def table(before: dict[str, Any], after: dict[str, Any]) -> str:
         total_b.update(b)
         total_a.update(a)
         label = f"{code} {names[code]}" if code in names else code
-        lines.append(f"| {label} | " + " | ".join(_cell(b[c], a[c]) for c in cols) + " |")
-    lines.append("| **total** | " + " | ".join(f"**{_cell(total_b[c], total_a[c])}**" for c in cols) + " |")
+        lines.append(f"| {label} | " + " | ".join(cell(code, c, b, a) for c in cols) + " |")
+    lines.append("| **total** | " + " | ".join(f"**{cell('total', c, total_b, total_a)}**" for c in cols) + " |")
+    lines.append("")
+    lines.append("noise-only files: files the default run changes only cosmetically (Transform.effect) or only in "
+                 "stages that never ship; per transform, those it took part in.")
     return "\n".join(lines) + "\n"
 
 

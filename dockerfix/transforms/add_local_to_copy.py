@@ -24,6 +24,8 @@ class AddLocalToCopy(Transform):
     name = "add-local-to-copy"
     summary = "Use COPY instead of ADD for local files and folders"
     safety = "mixed"
+    effect = "cosmetic"
+    """COPY of a local file builds the same layer as ADD: the fix only states the intent."""
     docs = """\
 ## What it does
 Replaces `ADD` with `COPY` when every source is a local file or folder of the build context.

@@ -441,12 +441,27 @@ class _Verdict:
     skip: bool = False
 
 
+ROOT_FLAG_TITLE = "Remove --chown"
+POLICY_TITLE = "Remove --chown (keep the files root-owned)"
+
+
 class CopyChown(Transform):
     code = "DFX301"
     triggers = ("chown", "chmod", "chgrp")
     name = "copy-chown"
     summary = "Set owner and mode in COPY (--chown/--chmod) instead of a later RUN chown/chmod"
     safety = "mixed"
+    effect = "size"
+    """Moving a chown into COPY drops the layer that duplicated the files; dropping ``--chown=root:root`` (the
+    default) is cosmetic, and dropping ``--chown`` under ``chown-policy = "root-owned"`` a correctness choice (see
+    :meth:`effect_of`)."""
+
+    def effect_of(self, title: str | None) -> str:
+        if title == ROOT_FLAG_TITLE:
+            return "cosmetic"
+        if title == POLICY_TITLE:
+            return "correctness"
+        return self.effect
     docs = """\
 ## What it does
 Finds a `RUN chown`, `chgrp` or `chmod` (with or without `-R`) of exactly what a COPY/ADD earlier in the stage
@@ -804,14 +819,14 @@ as a safe fix under either policy.
                 edit = Edit.delete(f.start, end)
                 if value in ROOT_USERS:
                     yield self.diagnostic(inst, f"--chown={value} is what COPY does anyway",
-                                          Fix.safe("Remove --chown", edit), span=(f.start, f.end))
+                                          Fix.safe(ROOT_FLAG_TITLE, edit), span=(f.start, f.end))
                 elif policy == "root-owned" and stage is final:
                     reason = ("chown-policy = \"root-owned\": the files become root-owned; the runtime user can "
                               "still read them (modes are kept) but no longer write them")
                     yield self.diagnostic(
                         inst, f"--chown={value} makes the copied files writable by {value.split(':')[0]} at "
                         "runtime (KICS \"Chown Flag Exists\", Sonar S6504)",
-                        Fix.unsafe("Remove --chown (keep the files root-owned)", edit), reason=reason,
+                        Fix.unsafe(POLICY_TITLE, edit), reason=reason,
                         span=(f.start, f.end))
 
 

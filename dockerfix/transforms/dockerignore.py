@@ -162,6 +162,7 @@ class DockerIgnoreTransform(Transform):
     name = "dockerignore"
     summary = "Propose a .dockerignore that keeps .git, installed dependencies, caches, build outputs and secrets out"
     safety = "mixed"
+    effect = "size"
     docs = """\
 ## What it does
 When the build context has no `.dockerignore` (nor a `<Dockerfile>.dockerignore`), or has one that lets in `.git`,

@@ -58,6 +58,9 @@ class MergeRuns(Transform):
     summary = ("Merge consecutive RUN instructions of a stage into one && chain where a join has a reason (a cleanup, "
                "apt-get update with its install, bookkeeping)")
     safety = "safe"
+    effect = "size"
+    """Cleanups merged with what they clean keep the bytes out (``index`` joins are correctness, bookkeeping joins
+    save a layer); in stages that never ship only the correctness join is made."""
     docs = """\
 ## What it does
 Joins a RUN with the RUNs right below it (comments between them allowed) into one `&&` chain, in the continuation

@@ -80,6 +80,7 @@ class ReorderManifests(Transform):
     name = "reorder-manifests"
     summary = "Copy dependency manifests and install before copying the whole source, so code edits keep the cache"
     safety = "mixed"
+    effect = "cache"
     docs = """\
 ## What it does
 When a dependency install follows a COPY of the whole source (`COPY . .`, `COPY app/ /app/`), it copies just the
