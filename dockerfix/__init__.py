@@ -1,8 +1,11 @@
 """dockerfix: a Dockerfile auto-rewriter. Lossless syntax tree, safe composable transforms, unified diffs.
 
-Public API: :func:`parse`, :func:`fix`, :func:`transforms`, :class:`DockerfileSyntaxError`.
+Public API: :func:`parse`, :func:`fix`, :func:`list_transforms`, :func:`batch`, :class:`DockerfileSyntaxError`.
+``dockerfix.transforms`` is the package of transform modules (callable as well: ``dockerfix.transforms()`` is the
+older spelling of :func:`list_transforms`).
 """
 
+from dockerfix import transforms
 from dockerfix.syntax import DockerfileSyntaxError, Document, Instruction, parse
 
 __version__ = "0.1.0"
@@ -20,7 +23,7 @@ def batch():
     return _batch()
 
 
-def transforms():
+def list_transforms():
     from dockerfix.api import transforms as _transforms
 
     return _transforms()
@@ -28,6 +31,7 @@ def transforms():
 
 fix.__doc__ = "Rewrite Dockerfile text; see :func:`dockerfix.api.fix`."
 batch.__doc__ = "Tune the garbage collector for many files in one process; see :class:`dockerfix.api.batch`."
-transforms.__doc__ = "List the transforms; see :func:`dockerfix.api.transforms`."
+list_transforms.__doc__ = "List the transforms; see :func:`dockerfix.api.transforms`."
 
-__all__ = ["DockerfileSyntaxError", "Document", "Instruction", "__version__", "batch", "fix", "parse", "transforms"]
+__all__ = ["DockerfileSyntaxError", "Document", "Instruction", "__version__", "batch", "fix", "list_transforms",
+           "parse", "transforms"]

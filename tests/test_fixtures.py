@@ -98,6 +98,6 @@ def test_every_transform_has_fixtures():
     kinds = collections.defaultdict(set)
     for f in FIXTURES:
         kinds[f.code].add("fires" if f.output is not None else "noop")
-    for t in dockerfix.transforms():
+    for t in dockerfix.list_transforms():
         assert have[t.code] >= 3, f"{t.code} has {have[t.code]} fixtures"
         assert kinds[t.code] == {"fires", "noop"}, f"{t.code} needs fires and must-not-fire fixtures"

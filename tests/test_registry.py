@@ -1,4 +1,4 @@
-"""The registry's lazy entries: their metadata is the classes' own, and their triggers never hide a finding."""
+"""The registry's stand-ins: their metadata is the classes' own, and their triggers never hide a finding."""
 
 from __future__ import annotations
 
@@ -16,20 +16,29 @@ from dockerfix.transforms.registry import LazyTransform, all_transforms
 from dockerfix.transforms.base import Context
 from fixture_format import all_fixtures
 
-LAZY = registry.LAZY
+LAZY = registry.all_transforms()
 
 
 @pytest.mark.parametrize("lazy", LAZY, ids=lambda t: t.code)
 def test_lazy_metadata_is_the_class_metadata(lazy):
+    assert isinstance(lazy, LazyTransform)
     module = importlib.import_module(f"dockerfix.transforms.{lazy.module}")
     cls = getattr(module, lazy.cls)
     assert cls in module.TRANSFORMS
     real = cls()
-    assert (lazy.code, lazy.name, lazy.default_enabled, lazy.safety, tuple(lazy.after), frozenset(lazy.declares)) == (
-        real.code, real.name, real.default_enabled, real.safety, tuple(real.after), frozenset(real.declares))
-    # everything else (docs, summary, image_differences...) is the real transform's
-    assert lazy.summary == real.summary and lazy.docs == real.docs
+    assert (lazy.code, lazy.name, lazy.default_enabled, lazy.safety, lazy.summary, tuple(lazy.after),
+            frozenset(lazy.declares), tuple(lazy.triggers)) == (
+        real.code, real.name, real.default_enabled, real.safety, real.summary, tuple(real.after),
+        frozenset(real.declares), tuple(real.triggers))
+    # everything else (docs, image_differences, answers...) is the real transform's
+    assert lazy.docs == real.docs and tuple(lazy.answers) == tuple(real.answers)
     assert tuple(lazy.image_differences) == tuple(real.image_differences)
+
+
+def test_a_loaded_stand_in_calls_the_real_check():
+    t = LazyTransform("DFX999", "x", "zypper_clean", "ZypperClean", True, "safe", "s", triggers=("zypper",))
+    real = t.load()
+    assert t.check.__self__ is real and t.load() is real
 
 
 def test_every_transform_is_listed_once():
@@ -54,8 +63,9 @@ def test_lazy_modules_are_not_imported_for_a_file_without_triggers():
             "unsafe=True); print(sorted(m.rsplit('.', 1)[-1] for m in sys.modules if m.startswith('dockerfix.transforms.')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     loaded = set(eval(out))  # noqa: S307 - our own repr of a list of names
-    assert not loaded & {t.module for t in LAZY}, loaded
-    assert "apt_lists_cleanup" in loaded
+    # a transform whose triggers the file lacks stays unloaded; the apt ones and those without triggers are loaded
+    assert not loaded & {t.module for t in LAZY if t.triggers and "apt" not in t.triggers}, loaded
+    assert {"apt_lists_cleanup", "merge_runs"} <= loaded, loaded
 
 
 def _documents():
@@ -68,8 +78,7 @@ def _documents():
 def test_a_file_without_a_trigger_gets_nothing_from_the_transform():
     """Soundness of the triggers, over every fixture and corpus file: run the real checks on the files the lazy
     entry would skip, and require silence."""
-    gated = [(t, t.load()) for t in LAZY if t.triggers]
-    gated += [(t, t) for t in all_transforms() if not isinstance(t, LazyTransform) and t.triggers]
+    gated = [(t, t.load()) for t in all_transforms() if t.triggers]
     assert {t.code for t, _ in gated} >= {"DFX102", "DFX103", "DFX113", "DFX301"}
     seen = {t.code: 0 for t, _ in gated}
     for key, text in _documents():
@@ -100,3 +109,28 @@ def test_triggered_files_still_get_their_fix():
 
 def test_corpus_present_for_soundness():
     require_corpus()
+
+
+def test_dockerfix_transforms_is_always_the_package():
+    """``dockerfix.transforms`` was a function until the first ``fix`` imported the package and replaced it."""
+    code = ("import types, dockerfix\n"
+            "before = dockerfix.transforms\n"
+            "assert isinstance(before, types.ModuleType), before\n"
+            "listed = [t.code for t in dockerfix.list_transforms()]\n"
+            "assert [t.code for t in dockerfix.transforms()] == listed\n"
+            "dockerfix.fix('FROM debian\\nRUN apt-get install -y curl\\n')\n"
+            "assert dockerfix.transforms is before\n"
+            "import dockerfix.transforms.registry as r\n"
+            "assert [t.code for t in r.all_transforms()] == listed and 'DFX001' in listed\n")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_module_the_index_does_not_list_yet_is_still_discovered(monkeypatch):
+    from dockerfix.transforms import _index
+
+    monkeypatch.setattr(_index, "INDEX", tuple(r for r in _index.INDEX if r[2] != "zypper_clean"))
+    monkeypatch.setattr(registry, "_cache", None)
+    (t,) = [t for t in registry.all_transforms() if t.code == "DFX106"]
+    assert not isinstance(t, LazyTransform) and type(t).__name__ == "ZypperClean"
+    assert [x.code for x in registry.all_transforms()] == [x.code for x in LAZY]
+    monkeypatch.setattr(registry, "_cache", None)

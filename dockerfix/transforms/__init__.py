@@ -1,7 +1,9 @@
-"""Transforms, one module each (see ``registry.MODULES``).
+"""Transforms, one module each; :mod:`dockerfix.transforms.registry` lists them.
 
-``dockerfix.transforms`` is both this package and the public function ``dockerfix.transforms()`` that lists the
-transforms: importing the package replaces the function attribute on ``dockerfix``, so the package itself is callable.
+``dockerfix.transforms`` is always this package (``dockerfix/__init__.py`` imports it, which costs nothing: it imports
+no transform). List the transforms with :func:`dockerfix.list_transforms` (or :func:`dockerfix.api.transforms`).
+The package is also callable, so the spelling ``dockerfix.transforms()`` that earlier releases documented keeps
+working and returns the same list.
 """
 
 import sys
