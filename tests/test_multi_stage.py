@@ -207,3 +207,40 @@ def test_multi_stage_unnamed_final_stage_stays_unnamed():
     assert _stage_names(r.text) == ["builder", None]
     (c,) = [c for c in r.changes if c.code == "DFX501"]
     assert "--target" not in c.message
+
+
+# ---------------------------------------------------------------------------------------------- DFX501 system Python
+SYSTEM_PY = ("FROM debian:12\nWORKDIR /app\nRUN apt-get update && apt-get install -y python3 python3-pip {extra}"
+             "build-essential\nCOPY . .\nRUN pip3 install --break-system-packages -r requirements.txt\n"
+             'CMD ["python3", "app.py"]\n')
+
+
+@pytest.mark.parametrize(("extra", "reason"), [
+    ("python3-numpy ", "Python libraries from apt (python3-numpy) are not visible in the virtualenv"),
+])
+def test_multi_stage_system_python_findings(extra, reason):
+    text = SYSTEM_PY.format(extra=extra)
+    r = dockerfix.fix(text, select=["DFX501"], unsafe=True)
+    assert r.text == text
+    (f,) = [c for c in r.findings if c.code == "DFX501"]
+    assert f.reason == reason
+
+
+def test_multi_stage_system_python_runtime_has_python3_and_no_pip():
+    r = dockerfix.fix(SYSTEM_PY.format(extra="python3-venv "), select=["DFX501"], unsafe=True)
+    runtime = r.text.split("\n\nFROM ", 1)[1]
+    assert "install -y --no-install-recommends python3 && rm" in runtime
+    assert "python3-pip" not in runtime and "build-essential" not in runtime
+    assert "python3-venv python3-venv" not in r.text, "python3-venv is not added twice"
+    assert "RUN python3 -m venv /opt/venv\n" in r.text
+    assert dockerfix.fix(r.text, select=["DFX501"], unsafe=True).text == r.text
+
+
+def test_multi_stage_go_exec_name():
+    from dockerfix.transforms.multi_stage import _go_exec_name
+
+    assert _go_exec_name("example.com/svc/v2") == "svc"
+    assert _go_exec_name("example.com/svc/v1") == "v1"
+    assert _go_exec_name("example.com/svc") == "svc"
+    assert _go_exec_name("./cmd/server") == "server"
+    assert _go_exec_name("v3") == "v3"

@@ -1312,9 +1312,12 @@ def plan_node(a: Analysis, plan: Plan) -> None:
 def plan_python(a: Analysis, plan: Plan) -> None:
     from dockerfix.model.pkgmgr import parse_package_call
 
-    if not eco.repo_name(a.base).split("/")[-1] in ("python",):
-        raise NoFix(f"the virtualenv rewrite needs a `python` base image, not `{a.base}`")
-    if (eco.split_image(a.base)[1] or "").startswith("2"):
+    repo = eco.repo_name(a.base).split("/")[-1]
+    system = repo in SYSTEM_PYTHON_BASES
+    if repo != "python" and not system:
+        raise NoFix(f"the virtualenv rewrite needs a `python` image or Debian/Ubuntu with apt's python3, not "
+                    f"`{a.base}`")
+    if not system and (eco.split_image(a.base)[1] or "").startswith("2"):
         raise NoFix("Python 2 has no `venv` module")
     for _inst, _c, c in a.commands():
         call = parse_package_call(c)
@@ -1325,10 +1328,14 @@ def plan_python(a: Analysis, plan: Plan) -> None:
         first = call.invocation[0].value or ""
         if first.startswith("/"):
             raise NoFix(f"pip runs as `{first}`, which bypasses the virtualenv")
-    plan.runtime_base = plan.settings_base or eco.slim_variant(a.base_raw) or a.base_raw
+    if system:
+        _plan_system_python(a, plan)
+    else:
+        plan.runtime_base = plan.settings_base or eco.slim_variant(a.base_raw) or a.base_raw
     if any(i.keyword == "ENV" and "VIRTUAL_ENV" in i.line for i in a.envs):
         raise NoFix("the stage already sets up a virtualenv")
-    plan.before[plan.build.start] = _env().get_template("builder_python.j2").render(venv=VENV)
+    builder_template = "builder_python_system.j2" if system else "builder_python.j2"
+    plan.before[plan.build.start] = _env().get_template(builder_template).render(venv=VENV)
     plan.artefacts = [VENV]
     plan.copies = _dedupe([d for d in a.copy_dests + [plan.cwd, a.cwd]
                            if d is not None and d != "/" and not _under(d, [VENV])])
@@ -1337,6 +1344,56 @@ def plan_python(a: Analysis, plan: Plan) -> None:
                           + (f"; the runtime installs {', '.join(p for p in plan.packages)}" if plan.packages
                              else ""))
     plan.notes.append(f"packages are installed into a virtualenv {VENV} in `{plan.builder}` and copied")
+
+
+SYSTEM_PYTHON_BASES = frozenset({"debian", "ubuntu"})
+"""Bases whose Python is apt's ``python3``: the builder makes the virtualenv with ``python3 -m venv``
+(``builder_python_system.j2``), the runtime is the same base with ``python3`` and the runtime libraries."""
+PYTHON_BUILD_ONLY = frozenset({"python3-pip", "python3-venv", "python3-setuptools", "python3-wheel",
+                               "python3-distutils", "python3-virtualenv", "virtualenv", "python-pip",
+                               "python-is-python3"})
+"""apt packages a virtualenv's runtime does not need (pip and the venv module live in the builder)."""
+
+
+def _plan_system_python(a: Analysis, plan: Plan) -> None:
+    """Python from apt on Debian/Ubuntu (``FROM debian:12`` + ``apt-get install python3 python3-pip
+    build-essential``): the runtime is the same base with ``python3`` and the runtime libraries only; the builder
+    gets ``python3-venv`` when its install lacks it."""
+    from dockerfix.model.pkgmgr import parse_package_call
+
+    if plan.manager != "apt-get":
+        raise NoFix("Python from the system packages is split only where apt installs it")
+    installed = [p for _i, _m, ps in a.package_installs() for p in ps if p]
+    bases = {eco.package_base(p) for p in installed}
+    if not any(b == "python3" or re.fullmatch(r"python3(\.\d+)?(-pip|-venv|-dev)?", b) for b in bases):
+        raise NoFix(f"the stage does not install python3 with apt on `{a.base}`")
+    system_libs = sorted(b for b in bases if re.match(r"python3-", b) and b not in PYTHON_BUILD_ONLY
+                         and not eco.is_build_package(b) and not re.fullmatch(r"python3\.\d+(-venv|-dev)?", b))
+    if system_libs:
+        raise NoFix(f"Python libraries from apt ({', '.join(system_libs)}) are not visible in the virtualenv")
+    plan.runtime_base = plan.settings_base or a.base_raw
+    keep = [p for p in plan.packages if eco.package_base(p) not in PYTHON_BUILD_ONLY]
+    if not any(eco.package_base(p) == "python3" for p in keep):
+        keep.insert(0, "python3")
+    plan.packages = keep
+    if not any(re.fullmatch(r"python3(\.\d+)?-venv", b) for b in bases):
+        for inst, _cwd, c in a.commands():
+            call = parse_package_call(c)
+            if call is None or call.manager not in ("apt-get", "apt") or not call.is_install:
+                continue
+            word = next((w for w in call.packages if w.value and eco.package_base(w.value) in
+                         ("python3", "python3-pip")), None)
+            if word is not None:
+                at = RunShell(a.doc, inst).doc_span(word.span)[1]
+                plan.builder_inserts.setdefault(inst.start, []).append((at, " python3-venv"))
+                plan.notes.append(f"`python3-venv` is added to the install on line {inst.start_line} (the "
+                                  "builder's `python3 -m venv` needs it)")
+                break
+        else:
+            raise NoFix("no apt install of python3 to add `python3-venv` to (the builder's `python3 -m venv` "
+                        "needs it)")
+    if eco.repo_name(a.base).split("/")[-1] == "ubuntu" and plan.packages != ["python3"]:
+        plan.review.append(f"the runtime library names are Debian's: check them on `{a.base}`")
 
 
 # ---- Java (template java.j2)
