@@ -12,6 +12,11 @@
     FROM x
     COPY app.py /app/
 
+Header lines are ``key: value`` with the keys above, ``keeps-comments: false`` (a fix may drop a comment) and
+``resolver: {"image:tag": "sha256:..."}``; blank lines and ``//`` comments are skipped. Anything else (an unknown or
+misspelt key, a repeated key other than ``context``, a line that is not ``key: value``) is a :class:`FixtureError`
+naming ``file:line``: a typo in ``expect:`` must not pass as the default.
+
 No ``=== output`` section means the file must not change. Line breaks inside the sections are kept exactly (CRLF
 fixtures are CRLF files). ``expect`` says which fix availability the case must show:
 ``safe`` a safe fix applied; ``unsafe`` a fix that needs ``--unsafe`` (and does nothing without it); ``finding`` a
@@ -47,6 +52,14 @@ class Fixture:
         return f"{self.code}/{self.path.name}"
 
 
+KEYS = frozenset({"expect", "unsafe", "select", "settings", "context", "keeps-comments", "resolver"})
+"""The header keys a fixture may use (``context`` may repeat)."""
+
+
+class FixtureError(ValueError):
+    """A malformed fixture file; the message starts with ``path:line:``."""
+
+
 def _line_key(line: str) -> str:
     return line.rstrip("\r\n")
 
@@ -56,21 +69,28 @@ def load(path: Path) -> Fixture:
     lines = raw.splitlines(keepends=True)
     header: dict[str, str] = {}
     context: dict[str, str] = {}
+    lineno: dict[str, int] = {}
     i = 0
     while i < len(lines) and _line_key(lines[i]) != "=== input":
         ln = _line_key(lines[i]).strip()
         i += 1
         if not ln or ln.startswith("//"):
             continue
-        k, _, v = ln.partition(":")
+        k, colon, v = ln.partition(":")
         k, v = k.strip(), v.strip()
+        if not colon or k not in KEYS:
+            what = f"unknown header key {k!r}" if colon else f"not a 'key: value' header line: {ln!r}"
+            raise FixtureError(f"{path}:{i}: {what} (keys: {', '.join(sorted(KEYS))}; the header ends at '=== input')")
         if k == "context":
             name, _, content = v.partition("=")
             context[name.strip()] = content.strip().encode().decode("unicode_escape") if content else ""
+        elif k in header:
+            raise FixtureError(f"{path}:{i}: {k!r} is given twice")
         else:
             header[k] = v
+            lineno[k] = i
     if i >= len(lines):
-        raise ValueError(f"{path}: no '=== input' line")
+        raise FixtureError(f"{path}:{len(lines)}: no '=== input' line")
     i += 1
     inp: list[str] = []
     out: list[str] | None = None
@@ -82,14 +102,29 @@ def load(path: Path) -> Fixture:
     code = path.parent.name
     expect = header.get("expect", "safe" if out is not None else "none")
     if expect not in ("safe", "unsafe", "finding", "none"):
-        raise ValueError(f"{path}: expect must be safe|unsafe|finding|none, not {expect!r}")
+        raise FixtureError(f"{path}:{lineno['expect']}: expect must be safe|unsafe|finding|none, not {expect!r}")
+    for k in ("unsafe", "keeps-comments"):
+        if header.get(k, "true").lower() not in ("true", "false"):
+            raise FixtureError(f"{path}:{lineno[k]}: {k} must be true or false, not {header[k]!r}")
     unsafe = header.get("unsafe", "true" if expect == "unsafe" else "false").lower() == "true"
     select = [s.strip() for s in header.get("select", code).split(",")]
-    settings = json.loads(header["settings"]) if "settings" in header else {}
+    settings = _json(path, lineno, header, "settings")
     keeps = header.get("keeps-comments", "true").lower() == "true"
-    digests = json.loads(header["resolver"]) if "resolver" in header else {}
+    digests = _json(path, lineno, header, "resolver")
     return Fixture(path, code, "".join(inp), "".join(out) if out is not None else None, expect, unsafe, select,
                    settings, context, keeps, digests)
+
+
+def _json(path: Path, lineno: dict[str, int], header: dict[str, str], key: str) -> dict:
+    if key not in header:
+        return {}
+    try:
+        value = json.loads(header[key])
+    except json.JSONDecodeError as exc:
+        raise FixtureError(f"{path}:{lineno[key]}: {key} is not JSON ({exc.msg})") from None
+    if not isinstance(value, dict):
+        raise FixtureError(f"{path}:{lineno[key]}: {key} must be a JSON object")
+    return value
 
 
 def all_fixtures() -> list[Fixture]:

@@ -97,7 +97,61 @@ def test_every_transform_has_fixtures():
     have = collections.Counter(f.code for f in FIXTURES)
     kinds = collections.defaultdict(set)
     for f in FIXTURES:
-        kinds[f.code].add("fires" if f.output is not None else "noop")
+        kinds[f.code].add("fires" if f.output is not None else "finding" if f.expect == "finding" else "noop")
     for t in dockerfix.list_transforms():
         assert have[t.code] >= 3, f"{t.code} has {have[t.code]} fixtures"
-        assert kinds[t.code] == {"fires", "noop"}, f"{t.code} needs fires and must-not-fire fixtures"
+        if t.safety == "display-only":  # reports, never rewrites: findings and must-not-report cases
+            assert kinds[t.code] == {"finding", "noop"}, f"{t.code} needs finding and must-not-report fixtures"
+            continue
+        assert {"fires", "noop"} <= kinds[t.code] | ({"noop"} if "finding" in kinds[t.code] else set()), (
+            f"{t.code} needs fires and must-not-fire fixtures")
+
+
+# ------------------------------------------------------------------ the loader
+def _write(tmp_path, header: str, body: str = "=== input\nFROM x\n") -> "os.PathLike[str]":
+    p = tmp_path / "DFX104" / "case.dockerfile"
+    p.parent.mkdir(exist_ok=True)
+    p.write_text(header + body, encoding="utf-8")
+    return p
+
+
+@pytest.mark.parametrize("header,line,words", [
+    ("expcet: unsafe\n", 1, "unknown header key 'expcet'"),
+    ("// a comment\n\nexpect: finding\nsetting: {}\n", 4, "unknown header key 'setting'"),
+    ("expect: none\nunsafe true\n", 2, "not a 'key: value' header line"),
+    ("expect: unsfe\n", 1, "expect must be safe|unsafe|finding|none"),
+    ("expect: safe\nexpect: none\n", 2, "'expect' is given twice"),
+    ("unsafe: yes\n", 1, "unsafe must be true or false"),
+    ("settings: {strategy: 1}\n", 1, "settings is not JSON"),
+    ("resolver: []\n", 1, "resolver must be a JSON object"),
+])
+def test_loader_rejects_a_bad_header_with_file_and_line(tmp_path, header, line, words):
+    from tests.fixture_format import FixtureError, load
+
+    p = _write(tmp_path, header)
+    with pytest.raises(FixtureError) as exc:
+        load(p)
+    assert str(exc.value).startswith(f"{p}:{line}: "), str(exc.value)
+    assert words in str(exc.value)
+
+
+def test_loader_reads_every_header_key(tmp_path):
+    from tests.fixture_format import KEYS, load
+
+    header = ("expect: unsafe\nunsafe: false\nselect: DFX104, DFX107\nsettings: {\"strategy\": \"cache-mount\"}\n"
+              "context: app.py = print(1)\\n\ncontext: src/\nkeeps-comments: false\n"
+              "resolver: {\"python:3.12\": \"sha256:ab\"}\n")
+    assert {ln.partition(":")[0] for ln in header.splitlines()} == KEYS
+    fx = load(_write(tmp_path, header, "=== input\nFROM x\n=== output\nFROM y\n"))
+    assert (fx.expect, fx.unsafe, fx.select, fx.settings, fx.keeps_comments) == (
+        "unsafe", False, ["DFX104", "DFX107"], {"strategy": "cache-mount"}, False)
+    assert fx.context == {"app.py": "print(1)\n", "src/": ""} and fx.digests == {"python:3.12": "sha256:ab"}
+    assert (fx.input, fx.output) == ("FROM x\n", "FROM y\n")
+
+
+def test_loader_without_input_section(tmp_path):
+    from tests.fixture_format import FixtureError, load
+
+    p = _write(tmp_path, "expect: none\n// nothing below\n", "")
+    with pytest.raises(FixtureError, match=r":2: no '=== input' line"):
+        load(p)
