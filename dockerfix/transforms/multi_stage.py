@@ -624,6 +624,10 @@ class MultiStage(Transform):
     summary = "Split a stage that builds and ships its toolchain into a builder and a lean runtime stage"
     safety = "unsafe"
     declares = frozenset({"stages", "final-config"})
+    # it reports only a final stage that runs a build it knows: these are the words of those commands (`go build`,
+    # `npm run build`, `yarn build`, `tsc`, `mvn package`, `gradle build`, `cargo build`, `dotnet publish`, a pip
+    # install after build packages)
+    triggers = ("go", "npm", "yarn", "pnpm", "tsc", "npx", "mvn", "gradle", "cargo", "dotnet", "pip")
     after = ()
     docs = """\
 ## What it does
