@@ -432,8 +432,9 @@ class Script:
     def _collected(self) -> tuple[tuple[CommandSite, ...], tuple[Compound, ...]]:
         out: list[CommandSite] = []
         funcs: list[Compound] = []
+        after, bg = _chain_flags(self.body)
         for i, node in enumerate(self.body.items):
-            ctx = (i, False, False, False, False, None, _after_or(self.body, i), False, _is_bg(self.body, i))
+            ctx = (i, False, False, False, False, None, after[i], False, bg[i])
             _collect_sites(node, ctx, out, funcs)
         out.sort(key=lambda s: s.command.span)
         return tuple(out), tuple(funcs)
@@ -467,23 +468,30 @@ class Script:
         return any(c.leaks for c in self.state_changes)
 
 
-def _after_or(seq: Sequence, i: int) -> bool:
-    j = i - 1
-    while j >= 0:
-        sep = seq.separators[j]
-        if sep is None or sep.text not in ("&&", "||"):
-            return False
-        if sep.text == "||":
-            return True
-        j -= 1
-    return False
+def _chain_flags(seq: Sequence) -> tuple[list[bool], list[bool]]:
+    """(after ``||``, in the background) of every item of ``seq``, in one pass each way.
 
-
-def _is_bg(seq: Sequence, i: int) -> bool:
-    for sep in seq.separators[i:]:
+    An item runs after an ``||`` when the ``&&``/``||`` chain before it has one; it runs in the background when the
+    chain it ends in is followed by ``&``. Asked item by item, both walked the chain around the item: quadratic in
+    a script of thousands of chained commands."""
+    seps = seq.separators
+    n = len(seq.items)
+    after = [False] * n
+    for i in range(1, n):
+        sep = seps[i - 1] if i - 1 < len(seps) else None
         if sep is None or sep.text not in ("&&", "||"):
-            return sep is not None and sep.text == "&"
-    return False
+            after[i] = False
+        else:
+            after[i] = sep.text == "||" or after[i - 1]
+    bg = [False] * n
+    nxt = False  # _is_bg past the last separator
+    for k in range(len(seps) - 1, -1, -1):
+        sep = seps[k]
+        if sep is None or sep.text not in ("&&", "||"):
+            nxt = sep is not None and sep.text == "&"
+        if k < n:
+            bg[k] = nxt
+    return after, bg
 
 
 # Context while collecting sites: (chain_index, in_pipeline, in_subshell, in_group, in_substitution,
@@ -493,10 +501,11 @@ _Ctx = tuple
 
 def _collect_seq(seq: Sequence, ctx: _Ctx, out: list, funcs: list) -> None:
     seps = seq.separators
+    after, bg = _chain_flags(seq)
     for i, node in enumerate(seq.items):
         c = ctx
-        if i and seps[i - 1] is not None and seps[i - 1].text == "||" or _is_bg(seq, i) or _after_or(seq, i):
-            c = ctx[:6] + (ctx[6] or _after_or(seq, i), ctx[7], ctx[8] or _is_bg(seq, i))
+        if i and seps[i - 1] is not None and seps[i - 1].text == "||" or bg[i] or after[i]:
+            c = ctx[:6] + (ctx[6] or after[i], ctx[7], ctx[8] or bg[i])
         _collect_sites(node, c, out, funcs)
 
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import posixpath
 import weakref
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 
 from dockerfix._record import dataclass
 TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
@@ -196,6 +196,7 @@ class BuildState:
         self._pragmas: list[tuple[int, str]] | None = None
         self._shells: dict[int, Shell] = {}
         self._shells_of: dict[int, list[Instruction]] = {}
+        self._ships: tuple | None = None
 
     # ---------------------------------------------------------------- OS and shell
     def root_base(self, stage: "Stage") -> str:
@@ -301,32 +302,58 @@ class BuildState:
         m = self.model
         if stage is m.final_stage():
             return True, "the final stage"
-        copied = False
-        for other in m.stages:
-            if other.index <= stage.index:
-                continue
-            if stage in m.stage_chain(other)[1:]:
-                return True, f"stage {other.name or other.index} is built FROM it"
-            for i in other.instructions:
-                i = i.effective if i.keyword == "ONBUILD" else i
-                refs = [f.value for f in i.flags_named("from")] if i.keyword in ("COPY", "ADD") else []
-                if i.keyword == "RUN":
-                    for f in i.flags_named("mount"):
-                        for part in (f.value or "").split(","):
-                            k, _, v = part.partition("=")
-                            if k.strip().lower() == "from":
-                                refs.append(v.strip())
-                for r in refs:
-                    if r is None:
-                        continue
-                    v = m.expand(r, m.scope_at(i))
-                    if v is None:
-                        return True, "a COPY --from names a stage through a variable"
-                    if (stage.name and v.lower() == stage.name) or v == str(stage.index):
-                        copied = True
-        if copied:
+        # The first later stage that decides (built FROM it, or names a stage through a variable), else whether any
+        # later stage copies from it; the facts of every stage are gathered once (a scan of every later stage for
+        # each stage was quadratic in files with hundreds of stages).
+        first_child, unknown_at, last_ref, last_ref_lower = self._ship_facts()
+        child = first_child.get(stage.index)
+        k = bisect_right(unknown_at, stage.index)
+        unknown = unknown_at[k] if k < len(unknown_at) else None
+        if child is not None and (unknown is None or child <= unknown):
+            other = m.stages[child]
+            return True, f"stage {other.name or other.index} is built FROM it"
+        if unknown is not None:
+            return True, "a COPY --from names a stage through a variable"
+        if (stage.name and last_ref_lower.get(stage.name, -1) > stage.index) or \
+                last_ref.get(str(stage.index), -1) > stage.index:
             return False, "a build stage other stages copy from"
         return True, "a stage nothing else uses (built with --target)"
+
+    def _ship_facts(self) -> tuple[dict[int, int], list[int], dict[str, int], dict[str, int]]:
+        """(stage index -> the first later stage built FROM it, the stages with a ``--from`` whose value is unknown,
+        ``--from`` value -> the last stage that names it, the same by the value in lower case); once per document."""
+        got = self._ships
+        if got is None:
+            m = self.model
+            first_child: dict[int, int] = {}
+            unknown_at: list[int] = []
+            last_ref: dict[str, int] = {}
+            last_ref_lower: dict[str, int] = {}
+            for other in m.stages:
+                for anc in m.stage_chain(other)[1:]:
+                    if anc.index < other.index and anc.index not in first_child:
+                        first_child[anc.index] = other.index
+                for i in other.instructions:
+                    i = i.effective if i.keyword == "ONBUILD" else i
+                    refs = [f.value for f in i.flags_named("from")] if i.keyword in ("COPY", "ADD") else []
+                    if i.keyword == "RUN":
+                        for f in i.flags_named("mount"):
+                            for part in (f.value or "").split(","):
+                                k, _, v = part.partition("=")
+                                if k.strip().lower() == "from":
+                                    refs.append(v.strip())
+                    for r in refs:
+                        if r is None:
+                            continue
+                        v = m.expand(r, m.scope_at(i))
+                        if v is None:
+                            if not unknown_at or unknown_at[-1] != other.index:
+                                unknown_at.append(other.index)
+                            continue
+                        last_ref[v] = other.index
+                        last_ref_lower[v.lower()] = other.index
+            got = self._ships = (first_child, unknown_at, last_ref, last_ref_lower)
+        return got
 
     # ---------------------------------------------------------------- WORKDIR, USER, HOME, env
     def env_at(self, inst: "Instruction") -> dict[str, str | None]:
