@@ -201,6 +201,59 @@ def later_sites(ctx: Context, site: RunSite) -> Iterator[RunSite]:
         yield from table[0].get(d.index, ())
 
 
+def fold_later(ctx: Context, site: RunSite, name: str, of_site) -> dict:
+    """``of_site(other)`` (a small dict) of every RUN of :func:`later_sites`, merged in that order, the first value of
+    each key kept: what ``for other in later_sites(...): for k, v in of_site(other).items(): out.setdefault(k, v)``
+    gives, keys in the same order. ``of_site`` is called once per RUN and pass (``name`` identifies it), and each
+    stage's merge from every RUN to its end is built once, so asking it for every RUN is linear, not quadratic."""
+    table = _sites_by_stage(ctx)
+    p = table[2].get(id(site.inst)) if not site.onbuild else None
+    out: dict = {}
+    if p is None:
+        for other in later_sites(ctx, site):
+            for k, v in _of_site(ctx, name, of_site, other):
+                out.setdefault(k, v)
+        return out
+    own = site.stage.index
+    for q, other in table[1].get(own, ()):
+        if q >= p:
+            break
+        for k, v in _of_site(ctx, name, of_site, other):
+            out.setdefault(k, v)
+    parts = [_suffixes(ctx, name, of_site, own)[p + 1]]
+    parts.extend(_suffixes(ctx, name, of_site, d.index)[0] for d in descendant_stages(ctx, site.stage))
+    for part in parts:
+        for k, v in part:
+            out.setdefault(k, v)
+    return out
+
+
+def _of_site(ctx: Context, name: str, of_site, other: RunSite) -> tuple:
+    key = ("hygiene.fold", name, id(other.inst))
+    got = ctx.memo.get(key)
+    if got is None:
+        got = ctx.memo[key] = tuple(of_site(other).items())
+    return got
+
+
+def _suffixes(ctx: Context, name: str, of_site, stage_index: int) -> list[tuple]:
+    """For each position k of the stage's RUN list, the first-wins merge of ``of_site`` over the RUNs from k on."""
+    key = ("hygiene.fold.suffixes", name, stage_index)
+    got = ctx.memo.get(key)
+    if got is None:
+        lst = _sites_by_stage(ctx)[0].get(stage_index, [])
+        got = [()] * (len(lst) + 1)
+        acc: tuple = ()
+        for k in range(len(lst) - 1, -1, -1):
+            mine = _of_site(ctx, name, of_site, lst[k])
+            if mine:
+                seen = {k2 for k2, _ in mine}
+                acc = mine + tuple(kv for kv in acc if kv[0] not in seen)
+            got[k] = acc
+        ctx.memo[key] = got
+    return got
+
+
 def _sites_by_stage(ctx: Context) -> tuple[dict, dict, dict]:
     """(stage index -> its RUN sites in order, stage index -> (position, site) of its ONBUILD RUNs, id of a plain
     RUN's instruction -> its position in its stage's list); once per pass."""
