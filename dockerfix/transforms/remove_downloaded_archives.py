@@ -1,0 +1,264 @@
+"""DFX115 remove-downloaded-archives: an installer or archive a RUN downloads and unpacks or installs is deleted in
+that RUN.
+
+Analysis ("where"): per RUN, read with the shell parser, a ``curl -o FILE`` / ``curl --output FILE`` /
+``wget -O FILE`` whose FILE is a static path ending like an archive or a package (``.zip``, ``.tar.*``, ``.tgz``,
+``.deb``, ``.rpm``...), followed in the same RUN by a command that unpacks or installs it (``tar -x``, ``unzip``,
+``dpkg -i``, ``apt-get install ./x.deb``, ``rpm -i``...), and no ``rm``/``mv`` of it in that RUN. Later steps are
+asked whether they read it: a later RUN (of the stage, of stages built FROM it, ONBUILD) that names the file or a
+folder holding it, a ``COPY --from`` of this stage that copies it, CMD or ENTRYPOINT naming it.
+
+Fix ("how"): ``&& rm -f FILE`` at the end of the RUN, in the RUN's continuation style.
+"""
+
+from __future__ import annotations
+
+import posixpath
+TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
+if TYPE_CHECKING:
+    from typing import Iterable
+
+from dockerfix.transforms._hygiene import append_cleanup, iter_run_sites, later_sites
+from dockerfix.transforms.base import Context, Diagnostic, Fix, Transform
+
+ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tbz", ".tar.xz", ".txz", ".tar.zst",
+                    ".tzst", ".tar.lz", ".deb", ".rpm", ".apk", ".7z", ".jar.zip")
+"""Downloads that are installers or archives: once unpacked or installed, the file itself is dead weight."""
+
+UNPACKERS = {
+    "tar": None, "bsdtar": None, "unzip": None, "7z": None, "7za": None, "dpkg": None, "rpm": None,
+    "apt-get": None, "apt": None, "dnf": None, "yum": None, "microdnf": None, "zypper": None, "apk": None,
+    "gdebi": None, "jar": None, "python": None, "python3": None,
+}
+"""Commands that unpack or install a file they are given (a word naming the download)."""
+
+
+def _is_archive(path: str) -> bool:
+    return path.lower().endswith(ARCHIVE_SUFFIXES)
+
+
+def _download_target(cmd) -> str | None:
+    """The file ``curl -o FILE`` / ``wget -O FILE`` writes (quote-removed, static), else None."""
+    eff = cmd.effective
+    base = eff.basename
+    words = list(eff.args)
+    if base == "curl":
+        short, long_ = "o", "--output"
+    elif base == "wget":
+        short, long_ = "O", "--output-document"
+    else:
+        return None
+    for k, w in enumerate(words):
+        v = w.value
+        if v is None:
+            continue
+        if v == long_ or (v.startswith("-") and not v.startswith("--") and v.endswith(short) and v[1:].isalpha()):
+            nxt = words[k + 1] if k + 1 < len(words) else None
+            return nxt.value if nxt is not None and not nxt.has_expansion else None
+        if v.startswith(long_ + "="):
+            return v[len(long_) + 1:] if not w.has_expansion else None
+        if v.startswith("-" + short) and len(v) > 2 and not v.startswith("--") and base == "curl":
+            return v[2:] if not w.has_expansion else None
+    return None
+
+
+def _names(value: str | None, path: str, cwd_rel: bool) -> bool:
+    """Does the word ``value`` name ``path`` (same spelling, or normalised)?"""
+    if not value:
+        return False
+    if value == path:
+        return True
+    if cwd_rel:
+        return posixpath.normpath(value) == posixpath.normpath(path)
+    return value.startswith("/") and posixpath.normpath(value) == posixpath.normpath(path)
+
+
+def _covers(word: str, path: str) -> bool:
+    """Does ``word`` (absolute, possibly a glob) name ``path`` or a folder holding it?"""
+    from fnmatch import fnmatchcase
+
+    if not word.startswith("/") or not path.startswith("/"):
+        return False
+    w = posixpath.normpath(word)
+    p = posixpath.normpath(path)
+    if w == "/" or p == w or p.startswith(w.rstrip("/") + "/"):
+        return True
+    return any(c in w for c in "*?[") and (fnmatchcase(p, w) or any(
+        fnmatchcase(p[:k], w) for k in range(len(p)) if p[k] == "/"))
+
+
+def _glob_names(word: str, path: str) -> bool:
+    """A glob ``rm`` operand in the same spelling (``openjdk.tgz*``, ``git-lfs*``, ``/tmp/*.tgz``) matching it."""
+    from fnmatch import fnmatchcase
+
+    return any(c in word for c in "*?[") and word.startswith("/") == path.startswith("/") and fnmatchcase(path, word)
+
+
+class RemoveDownloadedArchives(Transform):
+    code = "DFX115"
+    name = "remove-downloaded-archives"
+    summary = "Delete a downloaded installer or archive in the RUN that unpacks or installs it"
+    safety = "mixed"
+    effect = "size"
+    triggers = ("curl", "wget")
+    docs = """\
+## What it does
+When a RUN downloads an installer or archive to a file (`curl -o FILE`, `curl --output FILE`, `wget -O FILE`;
+`.zip`, `.tar`, `.tar.gz`/`.tgz`, `.tar.bz2`, `.tar.xz`, `.tar.zst`, `.deb`, `.rpm`, `.apk`, `.7z`), then unpacks or
+installs it in the same RUN (`tar -x`, `unzip`, `dpkg -i`, `apt-get install ./x.deb`, `rpm -i`, `dnf install`...)
+and never deletes it, it appends `&& rm -f FILE` to that RUN, in the RUN's continuation style.
+
+## Why
+Once unpacked or installed, the downloaded file is dead weight, and a layer keeps every file its RUN leaves behind:
+a JDK tarball or a `.deb` adds its full size to the image even though nothing uses it. Deleting it in a later RUN
+saves nothing (the bytes stay in the earlier layer); only the same RUN can drop them.
+
+## Example
+```dockerfile
+RUN curl -fsSLo /tmp/go.tgz https://go.dev/dl/go1.22.5.linux-amd64.tar.gz \\
+    && tar -C /usr/local -xzf /tmp/go.tgz
+```
+becomes
+```dockerfile
+RUN curl -fsSLo /tmp/go.tgz https://go.dev/dl/go1.22.5.linux-amd64.tar.gz \\
+    && tar -C /usr/local -xzf /tmp/go.tgz \\
+    && rm -f /tmp/go.tgz
+```
+
+## Fix safety
+It does not fire in a stage that never ships (one other stages only copy from): the bytes are in no image anyone
+pulls. Safe when nothing later reads the file: no later RUN of the stage (or of a stage built FROM it, or an ONBUILD RUN)
+names it or a folder that holds it, no `COPY --from` of this stage copies it, and CMD/ENTRYPOINT do not name it.
+Unsafe (the image loses a file a later step may use) when one does, or when a later RUN cannot be read (a
+non-POSIX shell, exec form). It does not fire when the RUN already deletes or moves the file, when a later RUN
+deletes it (delete-in-later-layer moves that `rm` here), for a relative path in a RUN that changes directory, for a
+file in a cache or tmpfs mount (it is not in the layer), or for a name built from a variable. `rm -f` cannot fail,
+so the RUN's exit status is unchanged.
+"""
+
+    def check(self, ctx: Context) -> Iterable[Diagnostic]:
+        ships: dict[int, bool] = {}
+        for site in iter_run_sites(ctx):
+            if site.run is None or site.onbuild:
+                continue
+            idx = site.stage.index
+            if idx not in ships:
+                ships[idx] = ctx.model.state.ships(site.stage)[0]
+            if not ships[idx]:
+                continue  # a stage only copied from: its layers are in no image anyone pulls
+            d = self._check_site(ctx, site)
+            if d is not None:
+                yield d
+
+    def _check_site(self, ctx: Context, site) -> Diagnostic | None:
+        from dockerfix.model.pkgmgr import removed_paths
+
+        script = site.script
+        sites = script.sites
+        moved = any(c.kind in ("cd", "pushd", "popd") for c in script.state_changes)
+        for k, s in enumerate(sites):
+            path = _download_target(s.command)
+            if not path or path == "-" or not _is_archive(path) or any(c in path for c in "*?[$~"):
+                continue
+            relative = not path.startswith("/")
+            if relative and moved:
+                continue
+            later = sites[k + 1:]
+            if not any(self._unpacks(o.command, path, relative) for o in later):
+                continue
+            gone = False
+            for o in sites:
+                eff = o.command.effective
+                ops = removed_paths(o.command)
+                if any(_names(v, path, relative) or _covers(v, path) or _glob_names(v, path) for v in ops):
+                    gone = True
+                if eff.basename in ("mv", "shred") and any(_names(w.value, path, relative) for w in eff.args):
+                    gone = True
+            if gone:
+                continue
+            if not relative and any(_covers(t, path) for t in site.cache_targets()):
+                continue
+            abs_path = path
+            if relative:
+                cwd = ctx.model.state.workdir_at(site.inst)
+                abs_path = posixpath.normpath(posixpath.join(cwd, path)) if cwd else None
+            reasons, skip = self._later_readers(ctx, site, abs_path, path)
+            if skip:
+                continue
+            edit = append_cleanup(ctx, site.run, f"rm -f {path}")
+            if edit is None:
+                continue
+            title = f"Delete {path} in the RUN that unpacks it"
+            msg = f"{path} is downloaded and unpacked or installed, but never deleted: it stays in the layer"
+            fix = Fix.unsafe(title, edit) if reasons else Fix.safe(title, edit)
+            span = site.run.doc_span(s.command.span)
+            return self.diagnostic(site.inst, msg, fix, reason="; ".join(reasons) or None, span=span)
+        return None
+
+    @staticmethod
+    def _unpacks(cmd, path: str, relative: bool) -> bool:
+        eff = cmd.effective
+        base = eff.basename
+        if base not in UNPACKERS:
+            return False
+        for w in eff.args:
+            v = w.value
+            if v is None:
+                continue
+            if _names(v, path, relative) or _names(v.split("=", 1)[-1], path, relative):
+                return True
+        return False
+
+    def _later_readers(self, ctx: Context, site, abs_path: str | None, path: str) -> tuple[list[str], bool]:
+        """(reasons a later step may read the file, whether a later RUN deletes it anyway)."""
+        from dockerfix.model.pkgmgr import removed_paths
+
+        reasons: list[str] = []
+        for other in later_sites(ctx, site):
+            line = other.inst.start_line
+            if other.run is None:
+                reasons.append(f"line {line} runs a command dockerfix cannot read ({other.reason}), which may use "
+                               f"{path}")
+                continue
+            for o in other.script.sites:
+                ops = removed_paths(o.command)
+                if abs_path is not None and any(_covers(v, abs_path) and not posixpath.normpath(v) in ("/", "/tmp")
+                                                for v in ops):
+                    if any(posixpath.normpath(v) == abs_path or "*" in v for v in ops):
+                        return reasons, True  # a later RUN deletes it: delete-in-later-layer moves that rm here
+                    continue
+                for w in o.command.effective.words:
+                    v = w.value
+                    if v is None:
+                        continue
+                    if _names(v, path, True) or (abs_path is not None and v.startswith("/") and (
+                            _covers(v, abs_path) and posixpath.normpath(v) != "/")):
+                        reasons.append(f"line {line} reads {v}, which holds {path}")
+                        break
+        model = ctx.model
+        for stage in model.stages:
+            if stage.index <= site.stage.index:
+                continue
+            for inst in stage.instructions:
+                inst = inst.effective if inst.keyword == "ONBUILD" else inst
+                if inst.keyword not in ("COPY", "ADD"):
+                    continue
+                ref = inst.flag("from")
+                if ref is None or ref.value is None:
+                    continue
+                v = model.expand(ref.value, model.scope_at(inst))
+                if v is None:
+                    reasons.append(f"line {inst.start_line} copies from a stage named through a variable")
+                    continue
+                if not ((site.stage.name and v.lower() == site.stage.name) or v == str(site.stage.index)):
+                    continue
+                for src in inst.args[:-1]:
+                    if abs_path is None or "$" in src or _covers(src if src.startswith("/") else "/" + src, abs_path):
+                        reasons.append(f"line {inst.start_line} copies {src} from this stage, which holds {path}")
+        for inst in site.stage.instructions:
+            if inst.keyword in ("CMD", "ENTRYPOINT") and path in inst.rest:
+                reasons.append(f"line {inst.start_line} names {path}")
+        return list(dict.fromkeys(reasons)), False
+
+
+TRANSFORMS = (RemoveDownloadedArchives,)
