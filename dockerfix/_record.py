@@ -18,6 +18,18 @@ from __future__ import annotations
 from operator import attrgetter
 from types import CodeType, FunctionType
 
+TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
+if TYPE_CHECKING:
+    from typing import Any, Callable, TypeVar, dataclass_transform, overload
+
+    _T = TypeVar("_T")
+else:  # what type checkers read; at run time the markers do nothing
+    def dataclass_transform(**_kwargs):
+        return lambda f: f
+
+    def overload(f):
+        return f
+
 __all__ = ["FrozenInstanceError", "dataclass", "field", "fields", "replace"]
 
 
@@ -52,21 +64,22 @@ class Field:
         return f"Field(name={self.name!r})"
 
 
-def field(*, default=MISSING, default_factory=MISSING, repr=True, compare=True, init=True):  # noqa: A002
+def field(*, default: Any = MISSING, default_factory: Callable[[], Any] | Any = MISSING, repr: bool = True,  # noqa: A002
+          compare: bool = True, init: bool = True) -> Any:
     return Field(default, default_factory, repr, compare, init)
 
 
-def fields(obj) -> tuple[Field, ...]:
-    cls = obj if isinstance(obj, type) else type(obj)
+def fields(obj: Any) -> tuple[Field, ...]:
+    cls: Any = obj if isinstance(obj, type) else type(obj)
     try:
         return cls.__record_fields__
     except AttributeError:
         raise TypeError(f"{cls.__name__} is not a record") from None
 
 
-def replace(obj, /, **changes):
+def replace(obj: _T, /, **changes: Any) -> _T:
     """A copy of ``obj`` with ``changes`` (like :func:`dataclasses.replace`)."""
-    for f in type(obj).__record_fields__:
+    for f in type(obj).__record_fields__:  # type: ignore[attr-defined]
         if f.init and f.name not in changes:
             changes[f.name] = getattr(obj, f.name)
     return type(obj)(**changes)
@@ -280,12 +293,26 @@ def _process(cls, frozen: bool, slots: bool, eq: bool, order: bool, want_repr: b
     return new
 
 
+# the two spellings, for type checkers: ``@dataclass`` and ``@dataclass(frozen=True, ...)``
+@overload
+def dataclass(cls: type[_T], /) -> type[_T]: ...
+
+
+@overload
+def dataclass(cls: None = None, /, *, frozen: bool = False, slots: bool = False, eq: bool = True,  # noqa: A002
+              order: bool = False, repr: bool = True) -> Callable[[type[_T]], type[_T]]: ...
+
+
+@dataclass_transform(eq_default=True, order_default=False, field_specifiers=(field, Field))
 def dataclass(cls=None, /, *, frozen: bool = False, slots: bool = False, eq: bool = True, order: bool = False,
               repr: bool = True):  # noqa: A002
-    """Drop-in for the subset of :func:`dataclasses.dataclass` described in the module docstring."""
+    """Drop-in for the subset of :func:`dataclasses.dataclass` described in the module docstring.
+
+    Type checkers see it as a dataclass (``typing.dataclass_transform``): they check the generated constructors and
+    fields like those of :func:`dataclasses.dataclass`. At run time the marker is a no-op and typing is not imported.
+    """
 
     def wrap(c):
         return _process(c, frozen, slots, eq, order, repr)
 
     return wrap if cls is None else wrap(cls)
-
