@@ -155,7 +155,7 @@ def main() -> None:
                 })
             data[-1]["app_seconds"] = round(time.monotonic() - t0, 1)
         total = time.monotonic() - t_start
-    print(f"| app | image (tar bytes) | layers | steps rebuilt after edit | rebuild time | verdict | transforms |")
+    print("| app | image (tar bytes) | layers | steps rebuilt after edit | rebuild time | verdict | transforms |")
     print("|---|---|---|---|---|---|---|")
     for r in rows:
         print("| " + " | ".join(r) + " |")
