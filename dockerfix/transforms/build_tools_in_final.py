@@ -7,7 +7,6 @@ TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
 if TYPE_CHECKING:
     from typing import Iterable
 
-from dockerfix._lazyre import lazy
 from dockerfix.model import ecosystems as eco
 from dockerfix.transforms._run import RunShell
 from dockerfix.transforms.base import Context, Diagnostic, Edit, Fix, Transform
