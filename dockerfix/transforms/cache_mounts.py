@@ -22,12 +22,10 @@ from dockerfix.transforms._run import RunShell
 from dockerfix.transforms._hygiene import (
     RunSite,
     covers,
-    descendant_stages,
     iter_run_sites,
     later_sites,
     relies_on_apt_lists,
     stage_chain,
-    stage_instructions,
 )
 from dockerfix.transforms.base import Context, Diagnostic, Edit, Fix, Transform, keyword_like
 
