@@ -7,7 +7,6 @@ TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
 if TYPE_CHECKING:
     from typing import Iterable
 
-from dockerfix.syntax.nodes import Instruction
 from dockerfix.transforms._run import RunShell, append_command
 from dockerfix.transforms.base import Context, Diagnostic, Edit, Fix, Transform
 
