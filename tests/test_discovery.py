@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dockerfix.cli_core import Options, run
+from dockerfix.cli_core import run
 from dockerfix.config import Finder
 from dockerfix.io.files import DOCKERFILE_NAME, NOT_DOCKERFILE, discover, is_dockerfile_name
 from dockerfix.io.ignore import Excluder, compile_line
