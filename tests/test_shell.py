@@ -16,7 +16,6 @@ from dockerfix.model.shell import (
     Group,
     Pipeline,
     ShellParseError,
-    SimpleCommand,
     Subshell,
     is_posix_shell,
     parse_shell,
