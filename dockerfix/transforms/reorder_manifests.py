@@ -201,7 +201,6 @@ is used only right after the full COPY and for installs that are cheap to repeat
     def _check_copy(self, ctx, stage, insts, k, full: FullCopy, bc, ignore: DockerIgnore) -> Diagnostic | None:
         from dockerfix.transforms._hygiene import shell_reason
 
-        copy = full.inst
         dest_absolute = full.dest_raw.startswith("/")
         for j in range(k + 1, len(insts)):
             nxt = insts[j]
