@@ -283,7 +283,6 @@ is used only right after the full COPY and for installs that are cheap to repeat
         cwd_run = workdir_at(ctx, run_inst)
         if cwd_run is None:
             return None
-        proj_rel = _under(cwd_run, full.dest_abs)
         unsafe: list[str] = []
         broken: list[str] = []  # the analysis says the moved install would fail: a finding, never a fix
         if bc is None:
