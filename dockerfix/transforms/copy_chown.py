@@ -541,7 +541,7 @@ as a safe fix under either policy.
                     env = ctx.model.scope_at(inst)
                 if not _is_root(stage.user):
                     break
-                resolve = lambda raw: ctx.model.expand(raw, env)  # noqa: E731
+                resolve = lambda raw: ctx.model.expand(raw, env)  # noqa: E731, B023 - used in this iteration only
                 ch = _parse_change(cmd, resolve)
                 if ch is None:
                     continue
