@@ -136,7 +136,7 @@ FEATURES = {
     "splitlines-trap": lambda s: len(s.text.splitlines()) != s.text.count("\n") + (not s.text.endswith("\n")),
     "tab-indent": lambda s: "\n\t" in s.text,
     **{
-        f"instruction-{keyword}": (lambda keyword: lambda s: any(i.keyword == keyword for i in s.instructions))(keyword)
+        f"instruction-{keyword}": (lambda kw: lambda s: any(i.keyword == kw for i in s.instructions))(keyword)
         for keyword in ["FROM", "RUN", "CMD", "ENTRYPOINT", "COPY", "ADD", "ENV", "ARG", "LABEL", "EXPOSE", "USER",
                         "WORKDIR", "VOLUME", "SHELL", "HEALTHCHECK", "STOPSIGNAL", "ONBUILD", "MAINTAINER"]
     },
