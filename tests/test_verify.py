@@ -28,7 +28,7 @@ def docker_archive(path: Path, layers: list[dict[str, bytes]], env: list[str]) -
     """A minimal `docker save` tarball."""
     import hashlib
 
-    blobs = [_tar(l) for l in layers]
+    blobs = [_tar(layer) for layer in layers]
     config = json.dumps({"config": {"Env": env, "Cmd": ["app"]},
                          "rootfs": {"type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(b).hexdigest()
                                                                    for b in blobs]}}).encode()
