@@ -143,3 +143,24 @@ def test_stdin_uses_stdin_filename_folder_or_cwd(tmp_path, monkeypatch):
 def test_config_defaults_and_registries_only():
     assert Config().fix_settings() == {}
     assert Config(registries={"a": 1}).fix_settings() == {"registries": {"a": 1}}
+
+
+@pytest.mark.parametrize("body, message", [
+    ('exclude = "legacy/"', "'exclude' must be a list of patterns"),
+    ("extend-exclude = [1]", "'extend-exclude' must be a list of patterns"),
+    ('respect-gitignore = "yes"', "'respect-gitignore' must be true or false"),
+    ("create-files = 1", "'create-files' must be true or false"),
+])
+def test_discovery_and_companion_keys_are_validated(tmp_path, body, message):
+    write(tmp_path / ".dockerfix.toml", body + "\n")
+    with pytest.raises(ConfigError, match=message):
+        load(str(tmp_path / ".dockerfix.toml"))
+
+
+def test_discovery_and_companion_keys(tmp_path):
+    write(tmp_path / "pyproject.toml", '[tool.dockerfix]\nexclude = ["/legacy"]\nextend-exclude = ["gen/"]\n'
+                                       "respect-gitignore = false\ncreate-files = true\n")
+    cfg = load(str(tmp_path / "pyproject.toml"))
+    assert (cfg.exclude, cfg.extend_exclude, cfg.respect_gitignore, cfg.create_files) == (
+        ("/legacy",), ("gen/",), False, True)
+    assert Config().exclude is None and Config().create_files is None
