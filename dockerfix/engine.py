@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 from dockerfix.model.pragmas import PRAGMA as _PRAGMA, pragma_codes as _pragma_codes
 from dockerfix.syntax import DockerfileSyntaxError, Document, Instruction, parse
 from dockerfix.transforms import registry
-from dockerfix.transforms.base import Applicability, Context, Diagnostic, Edit, FileChange, Transform
+from dockerfix.transforms.base import Applicability, BuildContext, Context, Diagnostic, Edit, FileChange, Transform
 
 MAX_PASSES = 12
 
@@ -235,7 +235,7 @@ def _matches(t: Transform, keys: set[str]) -> bool:
 
 
 # ------------------------------------------------------------------ selection
-_SELECTED: dict[tuple, tuple[list[Transform], list[Transform]]] = {}
+_SELECTED: dict[tuple[tuple[str, ...] | None, tuple[str, ...] | None], tuple[list[Transform], list[Transform]]] = {}
 """(select, ignore) -> (the registry list it was computed from, the ordered choice): every ``fix`` call asks, with
 the same arguments in a run over many files (the topological sort alone was ~2% of a median file's time)."""
 
@@ -540,7 +540,7 @@ def fix_document(
 class OverlayContext:
     """The build context as the fixes so far left it: files changed by applied fixes read as their new content."""
 
-    def __init__(self, base: Any, files: dict[str, FileChange]) -> None:
+    def __init__(self, base: BuildContext, files: dict[str, FileChange]) -> None:
         self.base = base
         self.files = files
 
