@@ -273,7 +273,7 @@ def process(task: Task) -> FileReport:
             return report
         if task.write and report.changed and not report.internal_errors:
             try:
-                report.written = files.write_text(src, report.text)
+                report.written = files.write_text(src, report.text if report.text is not None else src.text)
                 for side in report.side_files:
                     if side.before != side.after:
                         side.written = files.write_side_file(side.path, side.before, side.after)

@@ -54,7 +54,7 @@ def parse(argv: list[str]):
     from dockerfix.cli_core import UsageError
 
     paths: list[str] = []
-    values: dict = {}
+    values: dict[str, object] = {}
     multi: dict[str, list[str]] = {}
     i = 0
     n = len(argv)
@@ -71,8 +71,8 @@ def parse(argv: list[str]):
         if a in TYPER_ONLY:
             return None
         if a in _FLAGS:
-            key, val = _FLAGS[a]
-            values[key] = val
+            key, on = _FLAGS[a]
+            values[key] = on
             continue
         name, eq, val = a.partition("=") if a.startswith("--") else (a[:2], "", a[2:])
         if name not in _VALUED:
@@ -89,24 +89,25 @@ def parse(argv: list[str]):
             multi.setdefault(key, []).append(val)
         else:
             values[key] = val
-    color = values.get("color", "auto")
+    color = str(values.get("color", "auto"))
     if values.get("version"):
         return Info("version")
     if values.get("list_transforms"):
         return Info("list-transforms", color=color)
     if "explain" in values:
-        return Info("explain", values["explain"], color)
+        return Info("explain", str(values["explain"]), color)
     from dockerfix.cli_core import Options, resolve_mode, split_codes
 
-    jobs = values.get("jobs")
-    if jobs is not None:
+    raw_jobs = values.get("jobs")
+    jobs = None
+    if raw_jobs is not None:
         try:
-            jobs = int(jobs, 10)
+            jobs = int(str(raw_jobs), 10)
         except ValueError:
-            raise UsageError(f"--jobs: {jobs!r} is not a whole number") from None
+            raise UsageError(f"--jobs: {raw_jobs!r} is not a whole number") from None
     mode = resolve_mode(paths, diff=bool(values.get("diff")), check=bool(values.get("check")),
                         write=bool(values.get("write")))
     return Options(
         paths=tuple(paths), mode=mode, select=split_codes(multi.get("select")), ignore=split_codes(multi.get("ignore")),
-        jobs=jobs, **{k: values[k] for k in _RUN_KEYS if k in values},
+        jobs=jobs, **{k: values[k] for k in _RUN_KEYS if k in values},  # type: ignore[arg-type]
     )
