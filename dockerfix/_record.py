@@ -299,12 +299,12 @@ def dataclass(cls: type[_T], /) -> type[_T]: ...
 
 
 @overload
-def dataclass(cls: None = None, /, *, frozen: bool = False, slots: bool = False, eq: bool = True,  # noqa: A002
+def dataclass(cls: None = None, /, *, frozen: bool = False, slots: bool = False, eq: bool = True,  # noqa: A002, F811
               order: bool = False, repr: bool = True) -> Callable[[type[_T]], type[_T]]: ...
 
 
 @dataclass_transform(eq_default=True, order_default=False, field_specifiers=(field, Field))
-def dataclass(cls=None, /, *, frozen: bool = False, slots: bool = False, eq: bool = True, order: bool = False,
+def dataclass(cls=None, /, *, frozen: bool = False, slots: bool = False, eq: bool = True, order: bool = False,  # noqa: F811
               repr: bool = True):  # noqa: A002
     """Drop-in for the subset of :func:`dataclasses.dataclass` described in the module docstring.
 

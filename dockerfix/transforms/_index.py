@@ -5,7 +5,9 @@ fails when it is out of date). One row per transform, by code: code, name, modul
 safety, summary, after, declares, triggers (the arguments of ``registry.LazyTransform``).
 """
 
-INDEX = (
+from __future__ import annotations
+
+INDEX: tuple[tuple[str, str, str, str, bool, str, str, tuple[str, ...], frozenset[str], tuple[str, ...]], ...] = (
     ('DFX001', 'add-local-to-copy', 'add_local_to_copy', 'AddLocalToCopy', True, 'mixed',
      'Use COPY instead of ADD for local files and folders',
      (), frozenset([]), ()),
@@ -53,7 +55,7 @@ INDEX = (
      (), frozenset([]), ('dnf',)),
     ('DFX115', 'remove-downloaded-archives', 'remove_downloaded_archives', 'RemoveDownloadedArchives', True, 'mixed',
      'Delete a downloaded installer or archive in the RUN that unpacks or installs it',
-     (), frozenset([]), ('curl', 'wget')),
+     (), frozenset([]), ('.zip', '.tar', '.tgz', '.tbz', '.txz', '.tzst', '.deb', '.rpm', '.apk', '.7z')),
     ('DFX201', 'reorder-manifests', 'reorder_manifests', 'ReorderManifests', True, 'mixed',
      'Copy dependency manifests and install before copying the whole source, so code edits keep the cache',
      (), frozenset([]), ()),
