@@ -100,7 +100,8 @@ class RemoveDownloadedArchives(Transform):
     summary = "Delete a downloaded installer or archive in the RUN that unpacks or installs it"
     safety = "mixed"
     effect = "size"
-    triggers = ("curl", "wget")
+    triggers = (".zip", ".tar", ".tgz", ".tbz", ".txz", ".tzst", ".deb", ".rpm", ".apk", ".7z")
+    """The fix needs a static file name with one of :data:`ARCHIVE_SUFFIXES`, so the text holds one of these."""
     docs = """\
 ## What it does
 When a RUN downloads an installer or archive to a file (`curl -o FILE`, `curl --output FILE`, `wget -O FILE`;
