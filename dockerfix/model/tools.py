@@ -73,6 +73,8 @@ TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
 if TYPE_CHECKING:
     from typing import Any
 
+    from dockerfix.model.pkgmgr import PackageCall
+
 __all__ = [
     "IMAGE_ENV",
     "INFER",
@@ -905,6 +907,7 @@ def identify(obj: Any) -> Use | None:
     """The tool a command (or a ``PackageCall``) runs, and the action; None for anything else."""
     from dockerfix.model.pkgmgr import PackageCall, parse_package_call
 
+    call: PackageCall | None
     if isinstance(obj, PackageCall):
         call, cmd = obj, obj.command
     else:
@@ -986,7 +989,7 @@ class _Ctx:
         return False, None
 
     def flag(self, name: str) -> bool:
-        call = self.use.call
+        call: PackageCall | None = self.use.call
         if call is not None:
             return call.has_option(name)
         return any(w.value == name or (w.value or "").startswith(name + "=") for w in self.use.command.args)
@@ -1127,7 +1130,8 @@ def _use(obj: Any, env: dict[str, str | None] | None = None) -> Use | None:
     return use
 
 
-def _dirs(use: Use, caches, env, home, base, user) -> list[ToolDir]:
+def _dirs(use: Use, caches: list[Cache], env: dict[str, str | None] | None, home: str | None, base: str,
+          user: Any) -> list[ToolDir]:
     ctx = _Ctx(use, env or {}, home, base or "", user)
     out: list[ToolDir] = []
     for c in caches:
