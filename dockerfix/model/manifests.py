@@ -79,7 +79,7 @@ def _needs_buildkit(doc: "Document") -> bool:
 def cache_strategy(settings: dict[str, Any], doc: "Document") -> str:
     """``cache-mount`` or ``clean-layer`` for this file: the ``strategy`` setting when it is one of those, else
     ``cache-mount`` exactly when the file already needs BuildKit."""
-    s = settings.get("strategy")
+    s: str | None = settings.get("strategy")
     if s in ("cache-mount", "clean-layer"):
         return s
     return "cache-mount" if needs_buildkit(doc) else "clean-layer"
@@ -199,7 +199,8 @@ def read_text(bc: Any, rel: str, limit: int = 1 << 20) -> str | None:
     try:
         if not bc.exists(rel) or bc.is_dir(rel):
             return None
-        return bc.read_bytes(rel, limit).decode("utf-8", "replace")
+        text: str = bc.read_bytes(rel, limit).decode("utf-8", "replace")
+        return text
     except (OSError, ValueError):
         return None
 
@@ -539,7 +540,7 @@ def workspace_globs(eco: str, bc: Any, project: str) -> tuple[list[str] | None, 
     (None, None) when it is not a workspace. pnpm reads ``pnpm-workspace.yaml``, npm and yarn ``workspaces`` in
     package.json (a list, or yarn's ``{"packages": [...]}``)."""
     if eco == "pnpm":
-        ws = posixpath.normpath(posixpath.join(project, "pnpm-workspace.yaml"))
+        ws: Any = posixpath.normpath(posixpath.join(project, "pnpm-workspace.yaml"))
         text = read_text(bc, ws)
         if text is not None:
             return _pnpm_workspace_packages(text), ws
