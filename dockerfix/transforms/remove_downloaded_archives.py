@@ -223,7 +223,7 @@ so the RUN's exit status is unchanged.
                 continue
             for o in other.script.sites:
                 ops = removed_paths(o.command)
-                if abs_path is not None and any(_covers(v, abs_path) and not posixpath.normpath(v) in ("/", "/tmp")
+                if abs_path is not None and any(_covers(v, abs_path) and posixpath.normpath(v) not in ("/", "/tmp")
                                                 for v in ops):
                     if any(posixpath.normpath(v) == abs_path or "*" in v for v in ops):
                         return reasons, True  # a later RUN deletes it: delete-in-later-layer moves that rm here
