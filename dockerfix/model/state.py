@@ -32,6 +32,7 @@ TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
 if TYPE_CHECKING:
     from typing import Callable
 
+    from dockerfix.model.shell import Script
     from dockerfix.model.stages import Model, Stage
     from dockerfix.syntax.nodes import Instruction
 
@@ -191,12 +192,12 @@ class BuildState:
     def __init__(self, model: "Model") -> None:
         # the model owns this object (``Model.state``): a weak reference back keeps the pair out of the cyclic
         # collector, so each file's trees are freed by reference counting (tests/test_gc.py)
-        self.model = weakref.proxy(model)
+        self.model: Model = weakref.proxy(model)
         self._os: dict[int, tuple[str | None, str]] = {}
         self._pragmas: list[tuple[int, str]] | None = None
         self._shells: dict[int, Shell] = {}
         self._shells_of: dict[int, list[Instruction]] = {}
-        self._ships: tuple | None = None
+        self._ships: tuple[dict[int, int], list[int], dict[str, int], dict[str, int]] | None = None
 
     # ---------------------------------------------------------------- OS and shell
     def root_base(self, stage: "Stage") -> str:
@@ -339,9 +340,9 @@ class BuildState:
                     if i.keyword == "RUN":
                         for f in i.flags_named("mount"):
                             for part in (f.value or "").split(","):
-                                k, _, v = part.partition("=")
+                                k, _, val = part.partition("=")
                                 if k.strip().lower() == "from":
-                                    refs.append(v.strip())
+                                    refs.append(val.strip())
                     for r in refs:
                         if r is None:
                             continue
@@ -524,7 +525,8 @@ class BuildState:
             return f"the {i.keyword} on line {i.start_line} writes to {d}"
         return None
 
-    def _run_fills(self, i: "Instruction", path: str, fills) -> tuple[str | None, str | None]:
+    def _run_fills(self, i: "Instruction", path: str,
+                   fills: "Callable[[Instruction], list[str]] | None") -> tuple[str | None, str | None]:
         if i.json or i.heredocs:
             return None, f"the RUN on line {i.start_line} cannot be read (exec form or heredoc) and may write there"
         script = _parsed(i.rest)
@@ -564,7 +566,7 @@ class BuildState:
         return None, None
 
 
-def _parsed(src: str):
+def _parsed(src: str) -> "Script | None":
     from dockerfix.model.shell import parse_shell_cached
 
     s = parse_shell_cached(src)
