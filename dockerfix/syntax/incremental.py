@@ -96,7 +96,8 @@ def reparse(doc: Document, new_text: str, edits: Sequence[tuple[int, int, int]])
         at_eof = i1 == len(nodes) - 1
         if not at_eof and (part.nodes[-1].source != old_last.source or type(part.nodes[-1]) is not type(old_last)):
             return None
-        line0 = nodes[i0].start_line if isinstance(nodes[i0], Instruction) else nodes[i0].line
+        first = nodes[i0]
+        line0 = first.start_line if isinstance(first, Instruction) else first.line
         out.extend(_shifted(n, a + shift, line0 + lines - 1) for n in part.nodes)
         shift += delta
         lines += fragment.count("\n") - text.count("\n", a, b)
@@ -107,7 +108,7 @@ def reparse(doc: Document, new_text: str, edits: Sequence[tuple[int, int, int]])
     return Document(doc.bom, tuple(out), doc.directives, doc.escape, new_text)
 
 
-def _shifted(node, d: int, dl: int):
+def _shifted(node: Instruction | Trivia, d: int, dl: int) -> Instruction | Trivia:
     if not d and not dl:
         return node
     if isinstance(node, Trivia):
