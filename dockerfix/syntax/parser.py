@@ -13,6 +13,10 @@ import re
 from dockerfix.syntax.errors import DockerfileSyntaxError
 from dockerfix.syntax.nodes import Directive, Document, Flag, Heredoc, Instruction, LineMap, Trivia
 
+TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
+if TYPE_CHECKING:
+    from typing import Any, Callable, NoReturn
+
 # Go's unicode.IsSpace.
 _GO_SPACE = "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
 _GO_SPACE_SET = frozenset(_GO_SPACE)
@@ -384,11 +388,11 @@ def _parse_json(rest: str) -> tuple[str, ...] | None:
     return tuple(val)
 
 
-def _reject_constant(name: str):
+def _reject_constant(name: str) -> NoReturn:
     raise ValueError(name)
 
 
-def _json_scanner():
+def _json_scanner() -> tuple[Callable[..., tuple[Any, int]], Callable[[str, int], tuple[str, int]]]:
     """``(raw_decode, scanstring)`` as ``json.JSONDecoder`` has them, straight from the C accelerator ``_json``.
 
     ``import json`` costs ~3 ms of every start-up (decoder, encoder, scanner modules) for two C functions; the
@@ -401,13 +405,13 @@ def _json_scanner():
         import json
 
         decoder = json.JSONDecoder(parse_constant=_reject_constant)
-        return decoder.raw_decode, json.decoder.scanstring
-    scan = make_scanner(types.SimpleNamespace(
+        return decoder.raw_decode, json.decoder.scanstring  # type: ignore[attr-defined]  # typeshed omits it
+    scan = make_scanner(types.SimpleNamespace(  # type: ignore[arg-type]  # the attributes a JSONDecoder has
         strict=True, object_hook=None, object_pairs_hook=None, parse_float=float, parse_int=int,
         parse_constant=_reject_constant, memo={},
     ))
 
-    def raw_decode(s: str, idx: int = 0):
+    def raw_decode(s: str, idx: int = 0) -> tuple[Any, int]:
         try:
             return scan(s, idx)
         except StopIteration:
@@ -530,7 +534,7 @@ def _heredocs_from_line(line: str) -> list[tuple[str, bool, bool, int | None]]:
     form ``[fd]<<[-]NAME`` is a heredoc whose name is the word after quote removal."""
     from dockerfix.model.expand import ExpansionError, expand_words
 
-    out = []
+    out: list[tuple[str, bool, bool, int | None]] = []
     try:
         words = expand_words(line, {}, raw_quotes=True, raw_escapes=True)
     except ExpansionError:
