@@ -11,6 +11,10 @@ import re
 from dockerfix._lazyre import lazy
 from dockerfix.model import tools as _tools
 
+TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
+if TYPE_CHECKING:
+    from dockerfix.model.shell import SimpleCommand
+
 # ------------------------------------------------------------------ packages
 BUILD_TOOLS = frozenset({
     "build-essential", "build-base", "gcc", "g++", "gcc-c++", "cpp", "make", "cmake", "ninja-build", "autoconf",
@@ -140,11 +144,11 @@ _NODE_BUILDERS = frozenset({"npm", "yarn", "pnpm", "tsc", "npx"})
 _JAVA_BUILDERS = frozenset({"mvn", "mvnw", "gradle", "gradlew"})
 
 
-def words(cmd) -> list[str | None]:
+def words(cmd: SimpleCommand) -> list[str | None]:
     return [w.value for w in cmd.words]
 
 
-def is_go_build(cmd) -> bool:
+def is_go_build(cmd: SimpleCommand) -> bool:
     # The build predicates look at the command name before reading the words: they run on every command of a
     # stage, and building the word list is most of their cost.
     if cmd.basename != "go":
@@ -153,7 +157,7 @@ def is_go_build(cmd) -> bool:
     return len(w) > 1 and w[1] in ("build", "install")
 
 
-def is_node_build(cmd) -> bool:
+def is_node_build(cmd: SimpleCommand) -> bool:
     """``npm run build``, ``yarn build``, ``pnpm run build``, ``tsc``, ``npx tsc``, ``npx vite build``..."""
     b = cmd.basename
     if b not in _NODE_BUILDERS:
@@ -170,7 +174,7 @@ def is_node_build(cmd) -> bool:
     return False
 
 
-def is_java_build(cmd) -> bool:
+def is_java_build(cmd: SimpleCommand) -> bool:
     b = cmd.basename or ""
     if b not in _JAVA_BUILDERS:
         return False
@@ -182,7 +186,7 @@ def is_java_build(cmd) -> bool:
     return False
 
 
-def is_rust_build(cmd) -> bool:
+def is_rust_build(cmd: SimpleCommand) -> bool:
     if cmd.basename != "cargo":
         return False
     w = [x or "" for x in words(cmd)]
@@ -190,14 +194,14 @@ def is_rust_build(cmd) -> bool:
         (w[1] == "build" and ("--release" in w or "-r" in w)) or w[1] == "install")
 
 
-def is_dotnet_publish(cmd) -> bool:
+def is_dotnet_publish(cmd: SimpleCommand) -> bool:
     if cmd.basename != "dotnet":
         return False
     w = [x or "" for x in words(cmd)]
     return len(w) > 1 and w[1] == "publish"
 
 
-def option_value(cmd, *names: str) -> str | None:
+def option_value(cmd: SimpleCommand, *names: str) -> str | None:
     """The value of ``-o X`` / ``--output=X`` style options of a command (static values only)."""
     w = [x for x in words(cmd)]
     for i, v in enumerate(w):
