@@ -24,6 +24,7 @@ class AddLocalToCopy(Transform):
     name = "add-local-to-copy"
     summary = "Use COPY instead of ADD for local files and folders"
     safety = "mixed"
+    answers = ("DL3020",)
     effect = "cosmetic"
     """COPY of a local file builds the same layer as ADD: the fix only states the intent."""
     docs = """\

@@ -31,6 +31,7 @@ class AptUpdateAlone(Transform):
     safety = "safe"
     after = ("merge-runs",)
     edits_like = ("merge-runs",)
+    effect = "correctness"  # a cached `apt-get update` layer goes stale; the lists it leaves are the smaller part
     docs = """\
 ## What it does
 Finds a RUN that refreshes the apt package index (`apt-get update`) but installs nothing. When the next

@@ -158,6 +158,7 @@ def single_platform_pin(pinned: str | None, answer: Any) -> str | None:
 
 class PinDigests(_PinBase):
     code = "DFX401"
+    effect = "correctness"  # reproducible builds: the bytes and the cache stay the same
     name = "pin-digests"
     summary = "Pin image references to the digest their tag points to now"
     safety = "unsafe"
@@ -198,6 +199,7 @@ cached answer, `--offline`); without one each reference is a finding without a f
 
 class RefreshDigests(_PinBase):
     code = "DFX402"
+    effect = "correctness"
     name = "refresh-digests"
     summary = "Update pinned digests whose tag now points elsewhere"
     safety = "unsafe"

@@ -34,6 +34,7 @@ class UnknownPragma(Transform):
     name = "unknown-pragma"
     summary = "Report `# dockerfix:` comments that name unknown codes or are not pragmas dockerfix understands"
     safety = "display-only"
+    effect = "correctness"
     docs = """\
 ## What it does
 Reports a `# dockerfix:` comment that suppresses nothing because dockerfix cannot read it: a code or transform name
