@@ -45,6 +45,12 @@ from dockerfix._record import dataclass
 from dockerfix.model import tools
 from dockerfix.model.shell import CommandSite, Script, SimpleCommand, Word
 
+TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
+if TYPE_CHECKING:
+    from typing import Any, Callable, TypeVar
+
+    _V = TypeVar("_V")
+
 __all__ = [
     "MANAGERS",
     "Cleanup",
@@ -344,7 +350,7 @@ def _parse_call(cmd: SimpleCommand, site: CommandSite | None, extra_value_opts: 
         if manager in _GLOBAL_PREFIX and first == "global" and len(rest) > 1 and rest[1].value is not None:
             action_words = (rest[0],)
             rest = rest[1:]
-            first = rest[0].value
+            first = rest[0].value  # type: ignore[assignment]  # not None: checked as rest[1] above
         sub = _SUBACTIONS.get((manager, first))
         if manager == "pip" and invocation[0].value == "uv" and first == "cache":
             sub = _UV_CACHE
@@ -363,14 +369,14 @@ def _parse_call(cmd: SimpleCommand, site: CommandSite | None, extra_value_opts: 
 
 
 _MEMO_MAX = 2048
-_CALLS: dict[int, tuple] = {}
-_VIEWS: dict[str, dict[int, tuple]] = {"calls": {}, "cleanups": {}}
+_CALLS: dict[int, tuple[object, Any]] = {}
+_VIEWS: dict[str, dict[int, tuple[object, Any]]] = {"calls": {}, "cleanups": {}}
 
 
-def _remember(table: dict[int, tuple], obj, compute):
+def _remember(table: dict[int, tuple[object, Any]], obj: object, compute: Callable[[Any], _V]) -> _V:
     """``compute(obj)``, once per object: scripts and commands are immutable and shared (one parse per command
     text), so a view of one is computed once. Keyed by ``id`` with the object kept, so a reused id never hits."""
-    hit = table.get(id(obj))
+    hit: tuple[object, _V] | None = table.get(id(obj))
     if hit is not None and hit[0] is obj:
         return hit[1]
     if len(table) >= _MEMO_MAX:
@@ -380,7 +386,7 @@ def _remember(table: dict[int, tuple], obj, compute):
     return value
 
 
-def _memo(kind: str, script: Script, compute) -> list:
+def _memo(kind: str, script: Script, compute: Callable[[Script], list[_V]]) -> list[_V]:
     return list(_remember(_VIEWS[kind], script, compute))
 
 
