@@ -13,6 +13,12 @@ from functools import cached_property
 
 from dockerfix.syntax.nodes import Document, Instruction
 
+TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
+if TYPE_CHECKING:
+    from typing import Any
+
+    from dockerfix.model.state import BuildState
+
 # Instructions whose variables BuildKit expands (dispatchers with `ProcessWordsWithMatches`/`expand`).
 EXPANDS = frozenset(
     ("ADD", "COPY", "ENV", "ARG", "EXPOSE", "FROM", "LABEL", "STOPSIGNAL", "USER", "VOLUME", "WORKDIR", "ONBUILD")
@@ -55,7 +61,7 @@ class Stage:
 
 
 def _arg_pairs(inst: Instruction) -> list[tuple[str, str | None]]:
-    out = []
+    out: list[tuple[str, str | None]] = []
     for w in inst.args:
         if "=" in w:
             k, v = w.split("=", 1)
@@ -246,7 +252,8 @@ class Model:
         if "$" not in word and "\\" not in word and "'" not in word and '"' not in word:
             return word
         escape = self.document.escape
-        names = _REFERENCED.get((word, escape), _UNSEEN)
+        # the caches use a sentinel for "not computed yet" (None is a value), which a type checker cannot narrow
+        names: Any = _REFERENCED.get((word, escape), _UNSEEN)
         if names is _UNSEEN:
             names = _referenced(word, escape)
         if names is None:
@@ -254,21 +261,21 @@ class Model:
         # The result depends on the word and on the variables it reads only (``referenced_variables`` lists every
         # name a walk can look up, whatever the values): that is the key, so it is shared by every instruction,
         # stage, pass and file that gives those variables the same values.
-        vals = tuple([(n, env[n]) for n in names if n in env])
+        vals: Any = tuple([(n, env[n]) for n in names if n in env])
         for _, v in vals:
             if v is None:
                 return None
         key = (word, escape, vals)
-        out = _EXPANDED.get(key, _UNSEEN)
+        out: Any = _EXPANDED.get(key, _UNSEEN)
         if out is _UNSEEN:
             out = _expand(word, escape, vals)
             if len(_EXPANDED) >= _CACHE_SIZE:
                 _EXPANDED.clear()
             _EXPANDED[key] = out
-        return out
+        return out  # type: ignore[no-any-return]
 
     @cached_property
-    def state(self):
+    def state(self) -> BuildState:
         """Per-instruction build state: OS and shell, WORKDIR, USER, HOME, what a path may hold
         (:class:`dockerfix.model.state.BuildState`)."""
         from dockerfix.model.state import BuildState
