@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import re
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 import dockerfix
-from dockerfix.engine import fix_document
+from dockerfix.engine import _Taken, fix_document
 from dockerfix.syntax import parse
 from dockerfix.transforms.base import Applicability, Diagnostic, Edit, Fix, Transform
 
@@ -88,3 +91,48 @@ def test_strategy_is_decided_once_from_the_input() -> None:
     assert "--chmod=" in r.text  # the premise: a BuildKit-only flag was added
     assert "--mount=type=cache" not in r.text
     assert "--no-cache-dir" in r.text
+
+
+def _overlaps_reference(a, taken) -> bool:
+    """The engine's conflict rule, written out pair by pair (what ``_Taken.overlaps`` answers by bisect)."""
+    for e in a:
+        for s, t in taken:
+            if e.start < t and s < e.end:
+                return True
+            if e.start == e.end == s == t or (e.start == e.end and s < e.start < t):
+                return True
+            if s == t and e.start < s < e.end:
+                return True
+    return False
+
+
+_spans = st.tuples(st.integers(0, 40), st.integers(0, 12)).map(lambda p: (p[0], p[0] + p[1]))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_spans, max_size=12), st.lists(_spans, min_size=1, max_size=3))
+def test_taken_spans_conflict_exactly_as_pair_by_pair(taken, new) -> None:
+    t = _Taken()
+    for s, e in taken:
+        t.add(s, e)
+    edits = [Edit(s, e, "x") for s, e in new]
+    assert t.overlaps(edits) == _overlaps_reference(edits, taken)
+
+
+def test_a_folder_listing_is_reused_until_the_folder_changes(tmp_path) -> None:
+    import os
+    import time
+
+    from dockerfix.io import context as ctxmod
+
+    (tmp_path / "a").write_text("x")
+    old = time.time() - 60
+    os.utime(tmp_path, (old, old))
+    c1, c2 = ctxmod.DirectoryContext(str(tmp_path)), ctxmod.DirectoryContext(str(tmp_path))
+    assert c1.listdir() == ["a"]
+    first = ctxmod._LISTINGS[str(tmp_path)]
+    assert c2.listdir() == ["a"] and ctxmod._LISTINGS[str(tmp_path)] is first  # shared, not listed again
+    (tmp_path / "b").write_text("y")  # the folder's mtime moves: listed afresh
+    assert c2.listdir() == ["a", "b"]
+    (tmp_path / "c").write_text("z")  # changed within the racy window: never served from the cache
+    assert c1.listdir() == ["a", "b", "c"]

@@ -7,7 +7,7 @@ import os
 import stat
 import time
 
-_LISTINGS: dict[str, tuple[tuple[int, int, int, int], tuple[str, ...]]] = {}
+_LISTINGS: dict[str, tuple[tuple[int, int, int], tuple[str, ...]]] = {}
 """Absolute folder path -> (its stat key, its sorted entries); see :meth:`DirectoryContext.listdir`."""
 _RACY_NS = 2_000_000_000
 
@@ -65,12 +65,12 @@ class DirectoryContext:
         # instead of one per file and pass.
         # A folder changed in the last two seconds is listed afresh each time (as git treats racily clean files):
         # file times tick coarsely, so an entry added in the same tick as the cached listing would not show.
-        key = (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_ctime_ns)
+        key = (st.st_dev, st.st_ino, st.st_mtime_ns)
         hit = _LISTINGS.get(p)
         if hit is not None and hit[0] == key:
             return list(hit[1])
         names = sorted(os.listdir(p))
-        if time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) > _RACY_NS:
+        if time.time_ns() - st.st_mtime_ns > _RACY_NS:
             if len(_LISTINGS) >= 4096:
                 _LISTINGS.clear()
             _LISTINGS[p] = (key, tuple(names))
