@@ -134,12 +134,13 @@ build stages as in any other.
         if _globally_ignored(doc):
             return
         insts = [n for n in doc.nodes if isinstance(n, Instruction)]
+        mentions = "hadolint" in doc.text  # once per check, not per RUN (a search of the whole text each time)
         i = 0
         while i + 1 < len(insts):
             first = insts[i]
             if first.keyword != "RUN" or insts[i + 1].keyword != "RUN" \
                     or not ctx.model.state.shell_at(first).is_posix \
-                    or _ignored_above(doc, first, insts[i - 1] if i else None):
+                    or _ignored_above(doc, first, insts[i - 1] if i else None, mentions):
                 i += 1
                 continue
             # The whole block of RUNs that merge one after the other is one fix: one edit, one pass, one entry in
@@ -152,7 +153,7 @@ build stages as in any other.
             reasons: list[tuple[int, str, str]] = []  # (line, kind, text) per join
             while i + len(runs) < len(insts) and insts[i + len(runs)].keyword == "RUN":
                 nxt_inst = insts[i + len(runs)]
-                if _ignored_above(doc, nxt_inst, runs[-1].inst):
+                if _ignored_above(doc, nxt_inst, runs[-1].inst, mentions):
                     break
                 nxt = RunShell(doc, nxt_inst)
                 join, _ = join_runs(doc, runs[-1], nxt, style)
@@ -237,9 +238,10 @@ def _globally_ignored(doc: Document) -> bool:
     return any(isinstance(n, Trivia) and n.kind == "comment" and _dl3059(n.text) == (True, True) for n in doc.nodes)
 
 
-def _ignored_above(doc: Document, inst: Instruction, prev: Instruction | None) -> bool:
-    """Is there a ``# hadolint ignore=DL3059`` on the comment lines right above ``inst``?"""
-    if "hadolint" not in doc.text:
+def _ignored_above(doc: Document, inst: Instruction, prev: Instruction | None, mentions: bool | None = None) -> bool:
+    """Is there a ``# hadolint ignore=DL3059`` on the comment lines right above ``inst``? (``mentions``: whether the
+    file names hadolint at all, when the caller knows.)"""
+    if not (mentions if mentions is not None else "hadolint" in doc.text):
         return False
     for n in reversed(nodes_between(doc, prev, inst)):
         if not isinstance(n, Trivia) or n.kind == "blank":
