@@ -417,13 +417,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     unknown = [a for a in args if a != "--stdio"]
     if unknown:
-        sys.stderr.write(f"dockerfix lsp: error: unknown argument {unknown[0]!r}\n{USAGE}")
+        sys.stderr.write(f"dockerfix: error: lsp: unknown argument {unknown[0]!r}\n{USAGE}")
         return 2
     try:
         server = create_server()
     except ImportError as exc:
         sys.stderr.write(
-            f"dockerfix lsp: error: the language server needs pygls ({exc}); install it with "
+            f"dockerfix: error: lsp: the language server needs pygls ({exc}); install it with "
             "pip install 'dockerfix[lsp]'\n"
         )
         return 2

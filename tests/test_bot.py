@@ -459,7 +459,7 @@ def test_api_errors(repo, github, where, status, headers, payload, expect):
     before = local_state(repo)
     code, out, err = run_bot(repo, settings(github))
     assert code == 2
-    assert err.startswith("dockerfix pr: error: ") and expect in err, err
+    assert err.startswith("dockerfix: error: pr: ") and expect in err, err
     assert "Traceback" not in err
     assert local_state(repo) == before
 

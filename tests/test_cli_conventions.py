@@ -209,3 +209,19 @@ def test_unknown_instruction_is_reported_with_its_position(env, tmp_path):
     r = dfx(env, "Dockerfile", cwd=tmp_path)
     assert b"Dockerfile:3:3: DFX902 unknown instruction RUNN: BuildKit fails the build here (did you mean RUN?)" \
         in r.stdout
+
+
+# ------------------------------------------------------------------ subcommands share the error style
+@pytest.mark.parametrize("argv, command", [
+    (["verify", "--bogus", "Dockerfile"], "verify"),
+    (["pr", "--bogus"], "pr"),
+    (["lsp", "--bogus"], "lsp"),
+])
+def test_subcommand_errors_use_the_one_error_style(argv, command):
+    import subprocess
+    import sys
+
+    p = subprocess.run([sys.executable, "-m", "dockerfix", *argv], capture_output=True, text=True)
+    assert p.returncode == 2
+    lines = [ln for ln in p.stderr.splitlines() if "error" in ln]
+    assert lines and lines[0].startswith(f"dockerfix: error: {command}: "), p.stderr

@@ -45,7 +45,7 @@ spare under :data:`GITHUB_BODY_LIMIT`."""
 
 
 class BotError(Exception):
-    """A problem the user can fix; printed as ``dockerfix pr: error: ...``, exit 2."""
+    """A problem the user can fix; printed as ``dockerfix: error: pr: ...``, exit 2."""
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,9 @@ class Settings:
 
 # ------------------------------------------------------------------ flags
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    from dockerfix._cliargs import ArgumentParser
+
+    p = ArgumentParser(
         prog="dockerfix pr",
         description="Fix the Dockerfiles of this git checkout and open (or update) a pull request with the result.",
         epilog="Environment: GITHUB_TOKEN (or GH_TOKEN) for the API; GITHUB_API_URL; GITHUB_REPOSITORY. "
@@ -977,7 +979,7 @@ def run(
     err = err or sys.stderr
 
     def fail(msg: str) -> int:
-        err.write(f"dockerfix pr: error: {msg}\n")
+        err.write(f"dockerfix: error: pr: {msg}\n")
         err.flush()
         return EXIT_ERROR
 

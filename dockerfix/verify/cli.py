@@ -18,7 +18,9 @@ from typing import Any
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    from dockerfix._cliargs import ArgumentParser
+
+    p = ArgumentParser(
         prog="dockerfix verify",
         description="Build the original and the rewritten Dockerfile and compare the images.",
         epilog="Exit codes: 0 equal apart from declared differences (and every smoke check agrees), 1 undeclared "
@@ -224,7 +226,7 @@ def main(argv: list[str]) -> int:
                         auto_baseline=not args.no_auto_baseline, smoke=args.smoke, healthcheck=args.healthcheck,
                         smoke_ignore=args.smoke_ignore, smoke_timeout=args.smoke_timeout, progress=progress)
     except (VerifyError, DockerfileSyntaxError, OSError, ValueError) as exc:
-        sys.stderr.write(f"dockerfix verify: error: {exc}\n")
+        sys.stderr.write(f"dockerfix: error: verify: {exc}\n")
         return 2
     data = json.dumps(report.to_dict(), indent=2, sort_keys=True) + "\n"
     if args.json == "-":
