@@ -11,6 +11,9 @@ TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
 if TYPE_CHECKING:
     from typing import ClassVar, Iterable, Iterator
 
+    from dockerfix.model.stages import Stage
+    from dockerfix.syntax.nodes import Instruction
+
 from dockerfix.model.manifests import cache_strategy
 from dockerfix.model.pkgmgr import Cleanup, PackageCall, find_cleanups, find_package_calls
 from dockerfix.model.shell import Script, Word, is_posix_shell
@@ -51,8 +54,8 @@ class RunSite:
     """One RUN (or ONBUILD RUN) with what the hygiene transforms need to know about it."""
 
     ctx: Context
-    stage: object
-    inst: object  # the RUN instruction (for ONBUILD, the wrapped one)
+    stage: Stage
+    inst: Instruction  # the RUN instruction (for ONBUILD, the wrapped one)
     run: RunShell | None
     reason: str | None
     """Why the shell cannot be read (non-POSIX SHELL, exec form, parse failure); None when ``run`` is usable."""
