@@ -21,7 +21,7 @@ from bisect import bisect_right
 from dockerfix.syntax.errors import DockerfileSyntaxError
 from dockerfix.syntax.nodes import Document, Flag, Heredoc, Instruction, LineMap, Trivia
 
-TYPE_CHECKING = False
+TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
 if TYPE_CHECKING:
     from typing import Sequence
 
