@@ -1241,6 +1241,13 @@ RECOMMENDS: dict[str, tuple[Recommended, ...]] = {
 """Package name -> what ``--no-install-recommends`` drops that builds rely on (Debian 12 and Ubuntu 22.04/24.04 use
 the same names)."""
 
+DEPENDS: dict[str, tuple[str, ...]] = {
+    "python3-pip": ("ca-certificates",),  # Debian 12 python3-pip Depends: ca-certificates, ...
+    "ca-certificates-java": ("ca-certificates",),
+}
+"""Packages of :data:`RECOMMENDS` interest that another package brings as a hard dependency (kept with
+``--no-install-recommends``)."""
+
 BASE_PACKAGES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     # repository -> (packages every tag ships, tag parts for which it does not hold)
     # docker-library: buildpack-deps:*-curl installs ca-certificates (and the images built on it: gcc, node,

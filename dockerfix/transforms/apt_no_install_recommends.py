@@ -7,7 +7,7 @@ if TYPE_CHECKING:
     from typing import Iterable
 
 from dockerfix.model.pkgmgr import PackageCall, find_package_calls
-from dockerfix.model.tools import RECOMMENDS, base_has_package, native_build, tool_flag
+from dockerfix.model.tools import DEPENDS, RECOMMENDS, base_has_package, native_build, tool_flag
 from dockerfix.transforms._hygiene import APT, InsertFlag, RunSite, config_written, fold_later, stage_chain
 from dockerfix.transforms.base import Context, Diagnostic, Edit, Fix
 
@@ -208,6 +208,7 @@ def _packages_to_add(ctx: Context, site: RunSite, call: PackageCall) -> list[tup
     if not needs:
         return []
     have = _installed_before(ctx, site, call)
+    have |= {d for n in list(have) for d in DEPENDS.get(n, ())}
     base = ctx.model.state.root_base(site.stage)
     out: list[tuple[str, str]] = []
     for r in wanted:
