@@ -231,6 +231,17 @@ def fold_later(ctx: Context, site: RunSite, name: str, of_site) -> dict:
     return out
 
 
+def first_later(ctx: Context, site: RunSite, name: str, answer) -> str | None:
+    """The first answer that is not None of ``answer(other)`` over :func:`later_sites` (``name`` identifies
+    ``answer``): the loop ``for other in later_sites(...)`` that stops at the first hit, in linear time over a file
+    (that loop reads every later RUN when none answers)."""
+    return fold_later(ctx, site, name, lambda other: _answer_dict(answer(other))).get("answer")
+
+
+def _answer_dict(why: str | None) -> dict:
+    return {} if why is None else {"answer": why}
+
+
 def _of_site(ctx: Context, name: str, of_site, other: RunSite) -> tuple:
     key = ("hygiene.fold", name, id(other.inst))
     got = ctx.memo.get(key)

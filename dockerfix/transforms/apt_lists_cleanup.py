@@ -19,8 +19,8 @@ from dockerfix.transforms._hygiene import (
     RunSite,
     _is_lists_cleanup,
     covers,
+    first_later,
     invocation_prefix,
-    later_sites,
     relies_on_apt_lists,
 )
 
@@ -90,10 +90,9 @@ RUNs ending in a comment.
 
     def no_fix_reason(self, ctx: Context, site: RunSite, calls: list[PackageCall]) -> str | None:
         # a fix whose own analysis says the build fails is never applied, not even with --unsafe (issue 19)
-        for other in later_sites(ctx, site):
-            why = relies_on_apt_lists(other)
-            if why is not None:
-                return f"removing the lists breaks a later step: {why}"
+        why = first_later(ctx, site, "relies_on_apt_lists", relies_on_apt_lists)
+        if why is not None:
+            return f"removing the lists breaks a later step: {why}"
         return None
 
     def check_run(self, ctx: Context, site: RunSite) -> Iterable[Diagnostic]:
