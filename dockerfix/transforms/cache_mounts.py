@@ -23,6 +23,7 @@ from dockerfix.transforms._hygiene import (
     RunSite,
     covers,
     iter_run_sites,
+    first_later,
     later_sites,
     relies_on_apt_lists,
     stage_chain,
@@ -229,13 +230,12 @@ without a static value), for exec-form RUN, non-POSIX shells and scripts the she
                 return self.diagnostic(site.inst, msg, None, span=span, reason=(
                     f"{own}: it reads the package lists an earlier step left, which a mount on /var/lib/apt hides "
                     "(or holds only while the builder's cache is warm)"))
-            for other in later_sites(ctx, site):
-                why_l = relies_on_apt_lists(other)
-                if why_l is not None:
-                    # a later step reads lists only a warm mount holds: a builder that imports this stage's layers
-                    # (--cache-from) or pruned its mounts fails there, so never a fix, not even an unsafe one
-                    return self.diagnostic(site.inst, msg, None, span=span, reason=(
-                        f"the package lists would no longer stay in the image for a later step: {why_l}"))
+            why_l = first_later(ctx, site, "relies_on_apt_lists", relies_on_apt_lists)
+            if why_l is not None:
+                # a later step reads lists only a warm mount holds: a builder that imports this stage's layers
+                # (--cache-from) or pruned its mounts fails there, so never a fix, not even an unsafe one
+                return self.diagnostic(site.inst, msg, None, span=span, reason=(
+                    f"the package lists would no longer stay in the image for a later step: {why_l}"))
             if not exposed:
                 # Docker's keep-cache setup changes every later apt-get install of the image: only in a stage
                 # that does not ship (issue 19 item 9)

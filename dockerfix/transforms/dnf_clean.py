@@ -8,7 +8,7 @@ from dockerfix.transforms._hygiene import (
     AppendCleanup,
     RunSite,
     covers,
-    later_sites,
+    first_later,
     manager_command,
 )
 from dockerfix.transforms.base import Context
@@ -94,15 +94,19 @@ reach: a finding without a fix. A plain `sudo` in front of the install is kept i
         if any(c.has_option("--installroot") for c in calls):
             return "the install uses --installroot, whose cache `clean all` would not reach"
         # a later step that reads only the cache fails once it is cleaned: no fix, even with --unsafe (issue 19)
-        for other in later_sites(ctx, site):
-            for c in other.calls():
-                if c.manager in RPM and c.has_option("-C", "--cacheonly"):
-                    return (f"cleaning the cache breaks a later step: line {other.inst.start_line} runs {c.manager} "
-                            "from the cache only (-C)")
-        return None
+        return first_later(ctx, site, "dnf-clean.cacheonly", _cacheonly)
 
     def cleanup_command(self, call: PackageCall) -> tuple[str | None, str | None]:
         return manager_command(call, "clean all")
+
+
+def _cacheonly(other: RunSite) -> str | None:
+    """Why a later RUN reads only the cache (each later RUN asked once per pass, by first_later)."""
+    for c in other.calls():
+        if c.manager in RPM and c.has_option("-C", "--cacheonly"):
+            return (f"cleaning the cache breaks a later step: line {other.inst.start_line} runs {c.manager} "
+                    "from the cache only (-C)")
+    return None
 
 
 TRANSFORMS = (DnfClean,)

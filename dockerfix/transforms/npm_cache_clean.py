@@ -9,7 +9,7 @@ from dockerfix.transforms._hygiene import (
     AppendCleanup,
     RunSite,
     env_in_scope,
-    later_sites,
+    first_later,
     manager_command,
     norm_path,
     scope_value,
@@ -96,20 +96,27 @@ still clean the cache by hand before the removal.
         )
 
     def unsafe_reason(self, ctx: Context, site: RunSite, calls: list[PackageCall]) -> str | None:
-        for other in later_sites(ctx, site):
-            for c in other.calls():
-                if c.manager == "npm" and c.has_option("--prefer-offline"):
-                    return f"line {other.inst.start_line} runs npm from the cache first (--prefer-offline)"
-        return None
+        return first_later(ctx, site, "npm-cache-clean.prefer-offline", _prefer_offline)
 
     def offline_reason(self, ctx: Context, site: RunSite) -> str | None:
         """A later step that installs from the cache only fails once it is cleaned: no fix, even with --unsafe."""
-        for other in later_sites(ctx, site):
-            for c in other.calls():
-                if c.manager == "npm" and c.has_option("--offline"):
-                    return (f"cleaning the cache breaks a later step: line {other.inst.start_line} runs npm "
-                            "from the cache only (--offline)")
-        return None
+        return first_later(ctx, site, "npm-cache-clean.offline", _offline)
+
+
+# each later RUN is asked once per pass (first_later), not once per install before it
+def _prefer_offline(other: RunSite) -> str | None:
+    for c in other.calls():
+        if c.manager == "npm" and c.has_option("--prefer-offline"):
+            return f"line {other.inst.start_line} runs npm from the cache first (--prefer-offline)"
+    return None
+
+
+def _offline(other: RunSite) -> str | None:
+    for c in other.calls():
+        if c.manager == "npm" and c.has_option("--offline"):
+            return (f"cleaning the cache breaks a later step: line {other.inst.start_line} runs npm "
+                    "from the cache only (--offline)")
+    return None
 
 
 TRANSFORMS = (NpmCacheClean,)

@@ -11,7 +11,7 @@ from dockerfix.transforms._hygiene import (
     AppendCleanup,
     RunSite,
     iter_run_sites,
-    later_sites,
+    first_later,
     manager_command,
     norm_path,
     scope_value,
@@ -134,20 +134,27 @@ covers the cache (`*/.cache/yarn`, `*/.yarn-cache`, `$YARN_CACHE_FOLDER`).
         return manager_command(call, "cache clean", (*CACHE_HOME_ENV, "YARN_CACHE_FOLDER"))
 
     def unsafe_reason(self, ctx: Context, site: RunSite, calls: list[PackageCall]) -> str | None:
-        for other in later_sites(ctx, site):
-            for c in other.calls():
-                if c.manager == "yarn" and c.has_option("--prefer-offline"):
-                    return f"line {other.inst.start_line} runs yarn from the cache first (--prefer-offline)"
-        return None
+        return first_later(ctx, site, "yarn-cache-clean.prefer-offline", _prefer_offline)
 
     def offline_reason(self, ctx: Context, site: RunSite) -> str | None:
         """A later step that installs from the cache only fails once it is cleaned: no fix, even with --unsafe."""
-        for other in later_sites(ctx, site):
-            for c in other.calls():
-                if c.manager == "yarn" and c.has_option("--offline"):
-                    return (f"cleaning the cache breaks a later step: line {other.inst.start_line} runs yarn "
-                            "from the cache only (--offline)")
-        return None
+        return first_later(ctx, site, "yarn-cache-clean.offline", _offline)
+
+
+# each later RUN is asked once per pass (first_later), not once per install before it
+def _prefer_offline(other: RunSite) -> str | None:
+    for c in other.calls():
+        if c.manager == "yarn" and c.has_option("--prefer-offline"):
+            return f"line {other.inst.start_line} runs yarn from the cache first (--prefer-offline)"
+    return None
+
+
+def _offline(other: RunSite) -> str | None:
+    for c in other.calls():
+        if c.manager == "yarn" and c.has_option("--offline"):
+            return (f"cleaning the cache breaks a later step: line {other.inst.start_line} runs yarn "
+                    "from the cache only (--offline)")
+    return None
 
 
 TRANSFORMS = (YarnCacheClean,)
