@@ -1,0 +1,225 @@
+"""Positions across the engine's passes: where an offset in the text of a later pass came from in the input, and the
+input-coordinate replacements that take the input to the output.
+
+The engine applies fixes in passes (:mod:`dockerfix.engine`); a fix of pass ``k`` is computed on the text passes
+``0..k-1`` left, so its offsets are in that text. :class:`History` keeps each pass's text and the edits it applied,
+and maps such an offset back to the input (:meth:`History.to_input`): through the edits of the earlier passes, last
+to first. Inside an edit's new text, the characters the edit kept (a command a merge re-indented, an ADD that became
+COPY) map to where they were, the rest to the start of the edit's old text. ``scripts/corpus_fixes.py`` uses the
+same mapping (:func:`back_through`) for the corpus records.
+
+:meth:`History.replacements` is the other direction, for fixes shown as data (SARIF): every applied edit as a
+replacement of an input span. An edit of a later pass that touches text an earlier pass wrote cannot be stated on the
+input alone; edits whose input spans overlap or touch are composed into one replacement of the whole input span
+they cover, with the output's text for it. So the replacements never overlap, and applying them all to the input
+gives the output; each change's fix is the replacements that hold its edits (two changes composed into one
+replacement share it).
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+
+TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
+if TYPE_CHECKING:
+    from typing import Any, Sequence
+
+    from dockerfix.transforms.base import Edit
+
+ALIGN_LIMIT = 20_000
+"""Longest replaced text (old or new) aligned character by character; beyond it, an offset inside maps to the start."""
+
+
+def back_through(text: str, edits: Sequence[Edit], offset: int) -> int:
+    """The offset in ``text`` that ``offset`` in the text after applying ``edits`` (sorted, non-overlapping) to it
+    came from. Inside an edit's new text, the characters the edit kept map to where they were, the rest to the start
+    of the edit's old text."""
+    delta = 0
+    for e in edits:
+        new_start = e.start + delta
+        if offset < new_start:
+            break
+        if offset < new_start + len(e.text):
+            return e.start + _within(text[e.start : e.end], e.text, offset - new_start)
+        delta += len(e.text) - (e.end - e.start)
+    return offset - delta
+
+
+def _within(old: str, new: str, at: int) -> int:
+    if not old or len(old) > ALIGN_LIMIT or len(new) > ALIGN_LIMIT:
+        return 0
+    import difflib
+
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, old, new, autojunk=False).get_opcodes():
+        if j1 <= at < j2:
+            return i1 + (at - j1) if tag == "equal" else i1
+    return 0
+
+
+def _back_span(text: str, edits: Sequence[Edit], start: int, end: int) -> tuple[int, int]:
+    """The span of ``text`` that ``[start, end)`` of the text after ``edits`` came from, widened to the whole old
+    text of every edit whose new text it reaches into."""
+    delta = 0
+    lo = hi = None
+    for e in edits:
+        ns = e.start + delta
+        ne = ns + len(e.text)
+        if lo is None:
+            if start < ns:
+                lo = start - delta
+            elif start < ne or start == ns:
+                lo = e.start
+        if end <= ns:
+            hi = end - delta
+            break
+        if end <= ne:
+            hi = e.end
+            break
+        delta += len(e.text) - (e.end - e.start)
+    if lo is None:
+        lo = start - delta
+    if hi is None:
+        hi = end - delta
+    return lo, max(lo, hi)
+
+
+class Lines:
+    """Line and column of offsets into one text: the line starts are found once, then each lookup bisects (counting
+    newlines from the top for every change was quadratic in files with many findings)."""
+
+    __slots__ = ("text", "_starts")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._starts: list[int] | None = None
+
+    def line_col(self, offset: int) -> tuple[int, int]:
+        starts = self._starts
+        if starts is None:
+            text = self.text
+            starts = [0]
+            k = text.find("\n")
+            while k >= 0:
+                starts.append(k + 1)
+                k = text.find("\n", k + 1)
+            self._starts = starts
+        i = bisect_right(starts, offset) - 1
+        return i + 1, offset - starts[i] + 1
+
+
+class History:
+    """The texts of the engine's passes and the edits each applied: ``texts[k]`` with ``edits[k]`` gives
+    ``texts[k + 1]``."""
+
+    __slots__ = ("texts", "edits")
+
+    def __init__(self, text: str) -> None:
+        self.texts: list[str] = [text]
+        self.edits: list[list[Edit]] = []
+
+    def add(self, edits: Sequence[Edit], new_text: str) -> None:
+        """Record one pass: ``edits`` (any order; each applied once) took the last text to ``new_text``."""
+        self.edits.append(sorted(edits))
+        self.texts.append(new_text)
+
+    @property
+    def input(self) -> str:
+        return self.texts[0]
+
+    def to_input(self, offset: int, k: int) -> int:
+        """``offset`` in ``texts[k]`` (the text pass ``k`` looked at), as an offset in the input."""
+        for j in range(min(k, len(self.edits)) - 1, -1, -1):
+            offset = back_through(self.texts[j], self.edits[j], offset)
+        return offset
+
+    def span_to_input(self, start: int, end: int, k: int) -> tuple[int, int]:
+        """``[start, end)`` in ``texts[k]`` as the input span it came from, widened to the whole old text of every
+        earlier edit it reaches into."""
+        for j in range(min(k, len(self.edits)) - 1, -1, -1):
+            start, end = _back_span(self.texts[j], self.edits[j], start, end)
+        return start, end
+
+    def _to_output(self, offset: int, *, after_inserts: bool) -> int:
+        """An input offset that lies inside no edit's old text (it may touch one) in the last text: before the
+        insertions at it, or after them with ``after_inserts``."""
+        for edits in self.edits:
+            delta = 0
+            for e in edits:
+                if e.start > offset:
+                    break
+                if e.start == offset:
+                    if e.end > offset or not after_inserts:
+                        break
+                elif e.end > offset:  # inside an edit's old text: to the start (or end) of its new text
+                    if after_inserts:
+                        delta += e.start + len(e.text) - offset
+                    else:
+                        delta += e.start - offset
+                    break
+                delta += len(e.text) - (e.end - e.start)
+            offset += delta
+        return offset
+
+    def replacements(self) -> list[tuple[int, int, str, frozenset[tuple[int, int]]]]:
+        """``(start, end, text, members)``: the input spans the passes replaced and the output's text for each,
+        sorted and disjoint; ``members`` are the ``(pass, index in that pass's sorted edits)`` of the edits each one
+        composes. Applied to the input they give the last text (:func:`apply` checks it; callers may rely on it)."""
+        spans: list[tuple[int, int, tuple[int, int]]] = []
+        for k, edits in enumerate(self.edits):
+            for i, e in enumerate(edits):
+                lo, hi = self.span_to_input(e.start, e.end, k)
+                spans.append((lo, hi, (k, i)))
+        spans.sort()
+        groups: list[tuple[int, int, set[tuple[int, int]]]] = []
+        for lo, hi, member in spans:
+            if groups and lo <= groups[-1][1]:
+                g_lo, g_hi, g_members = groups[-1]
+                g_members.add(member)
+                groups[-1] = (g_lo, max(g_hi, hi), g_members)
+            else:
+                groups.append((lo, hi, {member}))
+        out = []
+        last = self.texts[-1]
+        for lo, hi, members in groups:
+            a = self._to_output(lo, after_inserts=False)
+            b = self._to_output(hi, after_inserts=True)
+            out.append((lo, hi, last[a:b], frozenset(members)))
+        return out
+
+
+def input_replacements(history: History | None, original: str, text: str, changes: Sequence[Any]
+                       ) -> list[tuple[int, int, str, list[Any]]]:
+    """``(start, end, new text, changes)``: :meth:`History.replacements` with the applied changes (objects with
+    ``pass_index`` and ``edits``, such as :class:`dockerfix.engine.Change`) whose edits each one holds. Applied to
+    ``original`` they give ``text``; should the mapping ever fail that check, the one replacement of everything
+    between the common start and end of the two texts is returned instead (held by every change)."""
+    if history is None or not history.edits or original == text:
+        return []
+    reps = history.replacements()
+    if apply(original, [(s, e, t) for s, e, t, _ in reps]) != text:
+        lo, n = 0, min(len(original), len(text))
+        while lo < n and original[lo] == text[lo]:
+            lo += 1
+        hi = 0
+        while hi < n - lo and original[-1 - hi] == text[-1 - hi]:
+            hi += 1
+        every = frozenset((k, i) for k, es in enumerate(history.edits) for i in range(len(es)))
+        reps = [(lo, len(original) - hi, text[lo : len(text) - hi], every)]
+    index = {(k, e): i for k, es in enumerate(history.edits) for i, e in enumerate(es)}
+    out = []
+    for s, e, t, members in reps:
+        mine = [c for c in changes if any((c.pass_index, index.get((c.pass_index, x))) in members for x in c.edits)]
+        out.append((s, e, t, mine))
+    return out
+
+
+def apply(text: str, replacements: Sequence[tuple[int, int, str]]) -> str:
+    """``text`` with sorted, disjoint ``(start, end, new text)`` replacements applied."""
+    out = []
+    pos = 0
+    for start, end, new in replacements:
+        out.append(text[pos:start])
+        out.append(new)
+        pos = end
+    out.append(text[pos:])
+    return "".join(out)
