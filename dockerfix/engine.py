@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from typing import Any, Iterable, Sequence
 
 from dockerfix.model.pragmas import PRAGMA as _PRAGMA, pragma_codes as _pragma_codes
+from dockerfix.positions import History, Lines as _Lines
 from dockerfix.syntax import DockerfileSyntaxError, Document, Instruction, parse
 from dockerfix.transforms import registry
 from dockerfix.transforms.base import Applicability, BuildContext, Context, Diagnostic, Edit, FileChange, Transform
@@ -31,6 +32,9 @@ class EngineError(RuntimeError):
 
 @dataclass(frozen=True)
 class Change:
+    """A fix applied, or a finding left, at its place in the INPUT text (``line``/``column``/``end_line``, 1-based;
+    ``start``/``end`` offsets), whichever pass reported it (:mod:`dockerfix.positions` maps it back)."""
+
     code: str
     name: str
     line: int
@@ -41,10 +45,26 @@ class Change:
     fix_title: str | None = None
     reason: str | None = None
     end_line: int | None = None
+    start: int = 0
+    end: int = 0
+    edits: tuple[Edit, ...] = ()
+    """The fix's edits in the coordinates of the text of pass :attr:`pass_index`, which they applied to (an applied
+    change); :meth:`FixResult.input_replacements` states them on the input."""
+    pass_index: int = 0
+    """The engine pass that reported it (0: on the input itself)."""
+    files: tuple[FileChange, ...] = ()
+    """The changes to other files of the build context its fix makes (:attr:`creates_files`)."""
+    output_position: tuple[int, int, int] | None = None
+    """A finding's (line, column, end line) in the result text (the file as ``--write`` leaves it)."""
 
     @property
     def fixable(self) -> bool:
         return self.fix_title is not None
+
+    @property
+    def creates_files(self) -> bool:
+        """Whether its fix creates a file of the build context that does not exist yet (a new ``.dockerignore``)."""
+        return any(f.before is None for f in self.files)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -59,7 +79,7 @@ class FixResult:
     text: str
     original: str
     changes: list[Change] = field(default_factory=list)
-    """Fixes applied to ``text``, in the order they were applied (lines as of the pass that applied them)."""
+    """Fixes applied to ``text``, in the order they were applied (positions in ``original``)."""
     findings: list[Change] = field(default_factory=list)
     """What remains in ``text``: findings without a fix, unsafe fixes not enabled, display-only fixes."""
     passes: int = 0
@@ -68,6 +88,17 @@ class FixResult:
     """Changes to other files of the build context, by context-relative path (before = as found on disk)."""
     document: Document | None = field(default=None, repr=False)
     """The parsed ``text`` (the engine parsed it anyway)."""
+    history: History | None = field(default=None, repr=False)
+    """The text of every pass and the edits it applied (positions in later passes map back through it)."""
+
+    def input_replacements(self) -> list[tuple[int, int, str, list[Change]]]:
+        """``(start, end, new text, changes)``: the spans of ``original`` the applied fixes replace, sorted and
+        disjoint, with the text of ``text`` for each and the changes whose edits it holds. Applied to ``original``
+        they give ``text``. A fix of a later pass that edits text an earlier fix wrote is composed with it into
+        one replacement of the whole input span they cover (see :func:`dockerfix.positions.input_replacements`)."""
+        from dockerfix.positions import input_replacements
+
+        return input_replacements(self.history, self.original, self.text, self.changes)
 
     @property
     def changed(self) -> bool:
@@ -295,36 +326,25 @@ def _visit(t: Transform, stack: tuple[str, ...], by_name: dict[str, Transform], 
 
 
 # ------------------------------------------------------------------ the loop
-class _Lines:
-    """Line and column of offsets into one text: the line starts are found once, then each lookup bisects (counting
-    newlines from the top for every change was quadratic in files with many findings)."""
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self._starts: list[int] | None = None
-
-    def line_col(self, offset: int) -> tuple[int, int]:
-        starts = self._starts
-        if starts is None:
-            text = self.text
-            starts = [0]
-            k = text.find("\n")
-            while k >= 0:
-                starts.append(k + 1)
-                k = text.find("\n", k + 1)
-            self._starts = starts
-        i = bisect_right(starts, offset) - 1
-        return i + 1, offset - starts[i] + 1
-
-
-def _change(lines: _Lines, d: Diagnostic, applied: bool, enabled_unsafe: bool) -> Change:
-    line, col = lines.line_col(d.start)
-    end_line = lines.line_col(max(d.start, d.end - 1))[0]
+def _change(lines: _Lines, d: Diagnostic, applied: bool, history: History, k: int,
+            result_lines: _Lines | None = None) -> Change:
+    """``d``, reported by pass ``k``, as a :class:`Change` at its place in the input (``lines`` are the input's);
+    ``result_lines``: the text ``d`` was found on, for a finding's :attr:`Change.output_position`."""
+    start = history.to_input(d.start, k) if k else d.start
+    end = max(start, history.to_input(d.end, k)) if k else d.end
+    line, col = lines.line_col(start)
+    end_line = lines.line_col(max(start, end - 1))[0]
     fix = d.fix
+    out = None
+    if result_lines is not None:
+        out_line, out_col = result_lines.line_col(d.start)
+        out = (out_line, out_col, result_lines.line_col(max(d.start, d.end - 1))[0])
     return Change(
         code=d.code, name=d.name, line=line, column=col, message=d.message,
         safe=fix is not None and fix.applicability is Applicability.SAFE, applied=applied,
         fix_title=fix.title if fix is not None else None, reason=d.reason, end_line=end_line,
+        start=start, end=end, edits=fix.edits if (applied and fix is not None) else (), pass_index=k,
+        files=fix.files if fix is not None else (), output_position=out,
     )
 
 
@@ -456,7 +476,9 @@ def fix_document(
         settings["strategy"] = cache_strategy(settings, doc)
     services = dict(services or {})
     original = doc.to_text()
-    result = FixResult(text=original, original=original)
+    history = History(original)
+    result = FixResult(text=original, original=original, history=history)
+    input_lines = _Lines(original)
     text = original
     order = {t.code: i for i, t in enumerate(transforms)}
     overlay = OverlayContext(build_context, result.files) if build_context is not None else None
@@ -509,8 +531,8 @@ def fix_document(
             taken_files.update(f.path for f in d.fix.files)
         result.passes = n + 1
         if not chosen:
-            lines = _Lines(text)
-            result.findings = [_change(lines, d, False, unsafe) for d in diags]
+            here = _Lines(text) if n else input_lines
+            result.findings = [_change(input_lines, d, False, history, n, here) for d in diags]
             break
         new_text = apply_edits(text, edits)
         file_changes = [f for d in chosen for f in d.fix.files]  # type: ignore[union-attr]
@@ -519,14 +541,14 @@ def fix_document(
         except DockerfileSyntaxError as exc:
             codes = ", ".join(sorted({d.code for d in chosen}))
             result.errors.append(f"fixes from {codes} produced a file that does not parse ({exc}); reverted")
-            lines = _Lines(text)
-            result.findings = [_change(lines, d, False, unsafe) for d in diags]
+            here = _Lines(text) if n else input_lines
+            result.findings = [_change(input_lines, d, False, history, n, here) for d in diags]
             break
-        lines = _Lines(text)
-        result.changes.extend(_change(lines, d, True, unsafe) for d in chosen)
+        result.changes.extend(_change(input_lines, d, True, history, n) for d in chosen)
         for fc in file_changes:
             first = result.files.get(fc.path)
             result.files[fc.path] = FileChange(fc.path, first.before if first else fc.before, fc.after)
+        history.add(edits, new_text)
         if new_text == text and not file_changes:
             break
         text, doc = new_text, new_doc
