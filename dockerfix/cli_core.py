@@ -212,6 +212,7 @@ def _fix(text: str, task: Task, report: FileReport) -> Any:
             report.error = FileError("registry", f"pins could not all be resolved, nothing written ({detail})")
             return None
     report.text = result.text
+    report.history = result.history
     changes, findings = list(result.changes), list(result.findings)
     if result.files and task.context:
         from dockerfix.io.files import display_path

@@ -17,8 +17,9 @@ comes after ``PYTHONPATH``)::
 
     PYTHONPATH=/tmp/dfx-before .venv/bin/python scripts/corpus_fixes.py dump -o before.json
 
-A record's line is in the INPUT file: the engine reports a change applied in a later pass at its line in that pass's
-text, so offsets are mapped back through the edits every earlier pass applied. Records are matched across versions by
+A record's line is in the INPUT file: an engine that keeps its passes (``FixResult.history``) maps every offset
+back itself (:mod:`dockerfix.positions`); for an older checkout, whose engine reported a change applied in a later
+pass at its line in that pass's text, the same mapping runs here, through the edits every earlier pass applied. Records are matched across versions by
 (mode, file, code, key), where the key is the first 80 characters of the input instruction at that place, whitespace
 collapsed; so a fix still matches when the lines above it moved. A key may repeat (two identical RUN lines, or two
 findings of one transform on one instruction): matching compares the classes of each key as a multiset.
@@ -89,32 +90,25 @@ def _key(text: str) -> str:
     return " ".join(text.split())[:KEY_CHARS]
 
 
-_ALIGN_LIMIT = 20_000
-"""Longest replaced text (old or new) aligned character by character; beyond it, an offset inside maps to the start."""
+def _positions_module() -> Any:
+    """``dockerfix/positions.py`` of this checkout (the one implementation of the offset mapping the engine uses),
+    loaded by path like :func:`_corpus_module`: measuring an older checkout (``PYTHONPATH``), whose engine reports
+    positions per pass and has no such module, maps its changes back with this one. The module imports nothing from
+    dockerfix at run time."""
+    name = "_dockerfix_positions"
+    mod = sys.modules.get(name)
+    if mod is None:
+        spec = importlib.util.spec_from_file_location(name, ROOT / "dockerfix" / "positions.py")
+        assert spec is not None and spec.loader is not None
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[name] = mod
+        spec.loader.exec_module(mod)
+    return mod
 
 
 def _back_through(text: str, edits: list[Any], offset: int) -> int:
-    """The offset in ``text`` that ``offset`` in the text after applying ``edits`` (sorted, non-overlapping) to it
-    came from. Inside an edit's new text, the characters the edit kept (a command a merge re-indented, an ADD that
-    became COPY) map to where they were, the rest to the start of the change around them."""
-    delta = 0
-    for e in edits:
-        new_start = e.start + delta
-        if offset < new_start:
-            break
-        if offset < new_start + len(e.text):
-            return e.start + _within(text[e.start : e.end], e.text, offset - new_start)
-        delta += len(e.text) - (e.end - e.start)
-    return offset - delta
-
-
-def _within(old: str, new: str, at: int) -> int:
-    if not old or len(old) > _ALIGN_LIMIT or len(new) > _ALIGN_LIMIT:
-        return 0
-    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, old, new, autojunk=False).get_opcodes():
-        if j1 <= at < j2:
-            return i1 + (at - j1) if tag == "equal" else i1
-    return 0
+    """:func:`dockerfix.positions.back_through` (this checkout's)."""
+    return int(_positions_module().back_through(text, edits, offset))
 
 
 def _back_by_lines(old: str, new: str, offset: int) -> int:
@@ -268,23 +262,28 @@ def run_file(text: str, transforms: list[Any], *, unsafe: bool, context: str | N
             errors.append(str(exc))
 
     texts = seen.texts
-    passes: dict[int, set[Any]] = {}
-    for c in result.changes:
-        k, d = seen.diagnostic(c)
-        passes.setdefault(k, set()).update(d.fix.edits)
-    # the edits pass k applied take texts[k] to texts[k + 1] (an edit two fixes share is applied once)
-    edits = {k: sorted(v) for k, v in passes.items()}
-    exact = {
-        k: k + 1 >= len(texts) or engine.apply_edits(texts[k], e) == texts[k + 1] for k, e in edits.items()
-    }
+    history = getattr(result, "history", None)
+    if history is not None:
+        def input_offset(k: int, offset: int) -> int:
+            return int(history.to_input(offset, k))
+    else:  # an engine before dockerfix.positions: rebuild each pass's edits from the diagnostics it applied
+        passes: dict[int, set[Any]] = {}
+        for c in result.changes:
+            k, d = seen.diagnostic(c)
+            passes.setdefault(k, set()).update(d.fix.edits)
+        # the edits pass k applied take texts[k] to texts[k + 1] (an edit two fixes share is applied once)
+        edits = {k: sorted(v) for k, v in passes.items()}
+        exact = {
+            k: k + 1 >= len(texts) or engine.apply_edits(texts[k], e) == texts[k + 1] for k, e in edits.items()
+        }
 
-    def input_offset(k: int, offset: int) -> int:
-        for j in range(k - 1, -1, -1):
-            if exact.get(j, False):
-                offset = _back_through(texts[j], edits[j], offset)
-            else:
-                offset = _back_by_lines(texts[j], texts[j + 1], offset)
-        return offset
+        def input_offset(k: int, offset: int) -> int:
+            for j in range(k - 1, -1, -1):
+                if exact.get(j, False):
+                    offset = _back_through(texts[j], edits[j], offset)
+                else:
+                    offset = _back_by_lines(texts[j], texts[j + 1], offset)
+            return offset
 
     inp = _Input(text, doc)
     if noise is not None:

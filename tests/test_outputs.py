@@ -26,7 +26,14 @@ def change(**kw) -> Change:
 
 
 def fixed_report(path="app/Dockerfile", before=BEFORE, after=AFTER) -> FileReport:
-    return FileReport(path, original=before, text=after, changes=[change()])
+    from dockerfix.positions import History
+    from dockerfix.transforms.base import Edit
+
+    # the engine's record of the rewrite: SARIF states fixes from the edits (ADD -> COPY on line 2)
+    edits = (Edit(before.index("ADD app.py /app/\n"), before.index("RUN"), "COPY app.py /app/\n"),)
+    history = History(before)
+    history.add(edits, after)
+    return FileReport(path, original=before, text=after, changes=[change(edits=edits)], history=history)
 
 
 # ------------------------------------------------------------------ diff

@@ -56,6 +56,8 @@ class FileReport:
     written: bool = False
     side_files: list["SideFile"] = field(default_factory=list)
     """Other files of the build context the fixes change (a proposed ``.dockerignore``)."""
+    history: Any = None
+    """The engine's :class:`~dockerfix.positions.History` of the rewrite (for :meth:`input_replacements`)."""
 
     @property
     def changed(self) -> bool:
@@ -71,6 +73,22 @@ class FileReport:
 
     def all(self) -> list["Change"]:
         return sorted(self.changes + self.findings, key=lambda c: (c.line, c.column, c.code))
+
+    def position(self, c: "Change", mode: str) -> tuple[int, int, int]:
+        """(line, column, end line) of ``c`` in the text the user has after this run: the input, except for a
+        finding once the rewrite is on disk (``--write``) or on stdout (``-``), where it is the rewritten text."""
+        if not c.applied and c.output_position is not None and (self.written or mode == "stdin"):
+            return c.output_position
+        return c.line, c.column, max(c.end_line or c.line, c.line)
+
+    def input_replacements(self) -> list[tuple[int, int, str, list["Change"]]]:
+        """The applied fixes as disjoint replacements of spans of :attr:`original`, each with the changes it holds
+        (:func:`dockerfix.positions.input_replacements`); applied to ``original`` they give :attr:`text`."""
+        if self.original is None or self.text is None:
+            return []
+        from dockerfix.positions import input_replacements
+
+        return input_replacements(self.history, self.original, self.text, self.changes)
 
     def error_location(self) -> str:
         e = self.error

@@ -36,6 +36,6 @@ def render_github(reports: list[FileReport], *, mode: str = "report") -> str:
             msg = c.message
             if c.applied and c.fix_title:
                 msg += f" (fix: {c.fix_title})"
-            out.append(command("warning", msg, file=r.path, line=c.line, col=c.column,
-                               endLine=max(c.end_line or c.line, c.line), title=c.code))
+            line, column, end_line = r.position(c, mode)
+            out.append(command("warning", msg, file=r.path, line=line, col=column, endLine=end_line, title=c.code))
     return "".join(out)

@@ -25,8 +25,10 @@
     Change = {"code": "DFX001", "name": "add-local-to-copy", "line": 1, "column": 1, "end_line": 1,
               "message": str, "safe": bool, "applied": bool, "fix": str|null, "reason": str|null}
 
-Lines and columns are 1-based; columns count characters. Keys are emitted in this order; new keys may be added,
-existing keys keep their meaning within a version.
+Lines and columns are 1-based; columns count characters. They are positions in the input file, whichever pass of
+the fixed point reported them; a finding in ``write`` mode (of a file that was rewritten) is at its position in the
+file as written. Keys are emitted in this order; new keys may be added, existing keys keep their meaning within a
+version.
 """
 
 from __future__ import annotations
@@ -38,18 +40,24 @@ from dockerfix.outputs import FileReport
 SCHEMA_VERSION = 1
 
 
-def file_dict(r: FileReport) -> dict:
+def _change_dict(r: FileReport, c, mode: str) -> dict:
+    d = c.to_dict()
+    d["line"], d["column"], d["end_line"] = r.position(c, mode)
+    return d
+
+
+def file_dict(r: FileReport, mode: str = "report") -> dict:
     return {
         "path": r.path,
         "changed": r.changed,
         "written": r.written,
         "error": r.error.to_dict() if r.error is not None else None,
         "internal_errors": list(r.internal_errors),
-        "changes": [c.to_dict() for c in r.changes],
+        "changes": [_change_dict(r, c, mode) for c in r.changes],
         "side_files": [
             {"path": f.display, "created": f.before is None, "written": f.written} for f in r.side_files
         ],
-        "findings": [c.to_dict() for c in r.findings],
+        "findings": [_change_dict(r, c, mode) for c in r.findings],
     }
 
 
@@ -60,7 +68,7 @@ def report_dict(reports: list[FileReport], *, mode: str) -> dict:
         "version": SCHEMA_VERSION,
         "tool": {"name": "dockerfix", "version": __version__},
         "mode": "report" if mode in ("report", "diff", "check") else mode,
-        "files": [file_dict(r) for r in reports],
+        "files": [file_dict(r, mode) for r in reports],
         "summary": {
             "files": len(reports),
             "changed": sum(1 for r in reports if r.changed),

@@ -1,19 +1,22 @@
 """SARIF 2.1.0 (one run; ``tool.driver.rules`` from the transform registry).
 
 Each change or finding is a result with ``ruleId``/``ruleIndex``, ``level`` ``warning``, a message, and a location
-with a 1-based ``region`` (``startLine``/``startColumn``/``endLine``). Results whose fix is applied (or would be, in
-report mode) carry ``fixes``: the diff hunk(s) of the rewritten file that cover the result's line, as
-``artifactChanges[].replacements`` with ``deletedRegion`` given by ``charOffset``/``charLength`` in the original text
-and the ``insertedContent`` text. Files that could not be processed become ``toolExecutionNotifications``.
+with a 1-based ``region`` (``startLine``/``startColumn``/``endLine``) in the input file, whichever pass of the fixed
+point reported it. Results whose fix is applied (or would be, in report mode) carry ``fixes``: the fix's own edits as
+``artifactChanges[].replacements``, ``deletedRegion`` given by ``charOffset``/``charLength`` in the input text and
+the ``insertedContent`` text. A fix the engine applied in a later pass, on text an earlier fix wrote, cannot be
+stated on the input alone: it is composed with the edits it touches into one replacement of the whole input span
+they cover (with the rewritten file's text for it), and every result involved carries that same replacement. So
+the distinct replacements never overlap, and applying each once to the input gives the rewritten file
+(:func:`dockerfix.positions.input_replacements`). Files that could not be processed become
+``toolExecutionNotifications``.
 """
 
 from __future__ import annotations
 
-import difflib
 import json
 
 from dockerfix.outputs import FileReport
-from dockerfix.outputs.diff import split_lines
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SARIF_VERSION = "2.1.0"
@@ -37,31 +40,16 @@ def rules() -> list[dict]:
     return out
 
 
-def _hunks(before: str, after: str) -> list[tuple[int, int, int, int, str]]:
-    """(first line, last line (exclusive), charOffset, charLength, inserted text) per changed block, 1-based lines."""
-    a, b = split_lines(before), split_lines(after)
-    starts = [0]
-    for line in a:
-        starts.append(starts[-1] + len(line))
-    out = []
-    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
-        if tag == "equal":
-            continue
-        out.append((i1 + 1, i2 + 1, starts[i1], starts[i2] - starts[i1], "".join(b[j1:j2])))
-    return out
-
-
-def _fixes(r: FileReport, line: int, hunks, title: str | None) -> list[dict]:
-    mine = [h for h in hunks if h[0] <= line < max(h[1], h[0] + 1)]
-    if not mine:
+def _fixes(r: FileReport, replacements: list[tuple[int, int, str]], title: str | None) -> list[dict]:
+    if not replacements:
         return []
     return [{
         "description": {"text": title or "Apply the fix"},
         "artifactChanges": [{
             "artifactLocation": {"uri": r.path},
             "replacements": [
-                {"deletedRegion": {"charOffset": off, "charLength": length}, "insertedContent": {"text": text}}
-                for _, _, off, length, text in mine
+                {"deletedRegion": {"charOffset": start, "charLength": end - start}, "insertedContent": {"text": text}}
+                for start, end, text in replacements
             ],
         }],
     }]
@@ -93,7 +81,7 @@ def sarif_log(reports: list[FileReport]) -> dict:
                 "level": "error", "message": {"text": e},
                 "locations": [{"physicalLocation": {"artifactLocation": {"uri": r.path}}}],
             })
-        hunks = _hunks(r.original, r.text) if r.changed else []
+        reps = r.input_replacements() if r.changed else []
         for c in r.all():
             res = {
                 "ruleId": c.code,
@@ -110,7 +98,7 @@ def sarif_log(reports: list[FileReport]) -> dict:
             if c.code in index:
                 res["ruleIndex"] = index[c.code]
             if c.applied:
-                fixes = _fixes(r, c.line, hunks, c.fix_title)
+                fixes = _fixes(r, [(s, e, t) for s, e, t, held in reps if c in held], c.fix_title)
                 if fixes:
                     res["fixes"] = fixes
             results.append(res)

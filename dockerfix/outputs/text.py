@@ -35,7 +35,8 @@ def render_text(reports: list[FileReport], *, mode: str = "report", color: bool 
             hint = ""
             if not c.applied and c.fix_title is not None and not c.safe:
                 hint = " " + _s("(unsafe fix: --unsafe)", _DIM, color)
-            where = _s(f"{r.path}:{c.line}:{c.column}:", _BOLD, color)
+            line, column, _ = r.position(c, mode)
+            where = _s(f"{r.path}:{line}:{column}:", _BOLD, color)
             out.append(f"{where} {_s(c.code, _RED + _BOLD, color)}{mark} {_clean(c.message)}{hint}\n")
     return "".join(out)
 
