@@ -111,16 +111,39 @@ class History:
     """The texts of the engine's passes and the edits each applied: ``texts[k]`` with ``edits[k]`` gives
     ``texts[k + 1]``."""
 
-    __slots__ = ("texts", "edits")
+    __slots__ = ("texts", "edits", "_index")
 
     def __init__(self, text: str) -> None:
         self.texts: list[str] = [text]
         self.edits: list[list[Edit]] = []
+        self._index: list[tuple[list[int], list[int]]] = []
 
     def add(self, edits: Sequence[Edit], new_text: str) -> None:
         """Record one pass: ``edits`` (any order; each applied once) took the last text to ``new_text``."""
-        self.edits.append(sorted(edits))
+        ordered = sorted(edits)
+        self.edits.append(ordered)
         self.texts.append(new_text)
+        # where each edit's new text starts in the new text, and the length change up to and including it: one
+        # bisect per offset in to_input (a walk over the pass's edits per offset was quadratic in the fixes)
+        new_starts, deltas = [], []
+        delta = 0
+        for e in ordered:
+            new_starts.append(e.start + delta)
+            delta += len(e.text) - (e.end - e.start)
+            deltas.append(delta)
+        self._index.append((new_starts, deltas))
+
+    def _back(self, j: int, offset: int) -> int:
+        """:func:`back_through` of pass ``j`` by bisect (the same answer: new starts never decrease, and of equal
+        ones only the last can hold text)."""
+        new_starts, deltas = self._index[j]
+        i = bisect_right(new_starts, offset) - 1
+        if i < 0:
+            return offset
+        e = self.edits[j][i]
+        if offset < new_starts[i] + len(e.text):
+            return e.start + _within(self.texts[j][e.start : e.end], e.text, offset - new_starts[i])
+        return offset - deltas[i]
 
     @property
     def input(self) -> str:
@@ -129,7 +152,7 @@ class History:
     def to_input(self, offset: int, k: int) -> int:
         """``offset`` in ``texts[k]`` (the text pass ``k`` looked at), as an offset in the input."""
         for j in range(min(k, len(self.edits)) - 1, -1, -1):
-            offset = back_through(self.texts[j], self.edits[j], offset)
+            offset = self._back(j, offset)
         return offset
 
     def span_to_input(self, start: int, end: int, k: int) -> tuple[int, int]:

@@ -136,3 +136,19 @@ def test_a_folder_listing_is_reused_until_the_folder_changes(tmp_path) -> None:
     assert c2.listdir() == ["a", "b"]
     (tmp_path / "c").write_text("z")  # changed within the racy window: never served from the cache
     assert c1.listdir() == ["a", "b", "c"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text("ab\n", max_size=30), st.data())
+def test_history_maps_offsets_back_as_back_through_does(text, data) -> None:
+    """History.to_input bisects each pass's edits; back_through walks them: the same offset for every position."""
+    from dockerfix.engine import apply_edits
+    from dockerfix.positions import History, back_through
+
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(text)), max_size=8, unique=True)))
+    edits = [Edit(a, b, data.draw(st.text("abX", max_size=4))) for a, b in zip(cuts[::2], cuts[1::2])]
+    new = apply_edits(text, edits)
+    h = History(text)
+    h.add(edits, new)
+    for off in range(len(new) + 1):
+        assert h.to_input(off, 1) == back_through(text, sorted(edits), off)
