@@ -33,6 +33,22 @@ class Applicability(enum.IntEnum):
     """Keeps the image's files and settings, apart from the transform's stated goal."""
 
 
+class Failure(str, enum.Enum):
+    """Why a diagnostic has no fix, or only an unsafe one, as data (:attr:`Diagnostic.kind`): frontends act on the
+    kind and never parse the human-readable :attr:`Diagnostic.reason`."""
+
+    NEEDS_NETWORK = "needs-network"
+    """The fix needs an injected service that reaches the network (a registry resolver) and none was given."""
+    SERVICE_ERROR = "service-error"
+    """An injected service was asked and answered with an error (a registry that could not resolve a tag)."""
+    NEEDS_CONTEXT = "needs-context"
+    """The fix needs the build context (files next to the Dockerfile), and it is not available or lacks the file."""
+    WOULD_BREAK = "would-break"
+    """The fix would change what the build does or make it fail."""
+    UNKNOWN = "unknown"
+    """The model does not know enough to call the fix safe."""
+
+
 @dataclass(frozen=True, slots=True, order=True)
 class Edit:
     start: int
@@ -100,6 +116,8 @@ class Diagnostic:
     edits_like: tuple[str, ...] = ()
     """Names of other transforms whose kind of edit this occurrence's fix also makes, beyond the transform's own
     :attr:`Transform.edits_like` (see there)."""
+    kind: Failure | None = None
+    """Why there is no (safe) fix, as data: see :class:`Failure`. None: not stated (:attr:`reason` may say)."""
 
     @property
     def is_safe(self) -> bool:
@@ -175,6 +193,10 @@ class Transform:
     its diagnostic stays as a finding: ignoring a transform stops that rewrite whoever would make it."""
     after: ClassVar[tuple[str, ...]] = ()
     """Names of transforms whose fixes should land first in a pass (ordering metadata, not engine special cases)."""
+    needs: ClassVar[tuple[str, ...]] = ()
+    """Names of the injected services (:attr:`Context.services`) its fixes need, e.g. ``("resolver",)``: the
+    frontends build a service only when a selected transform needs it (network access stays opt-in; see
+    :mod:`dockerfix.request`). Without it the transform reports findings of kind :attr:`Failure.NEEDS_NETWORK`."""
     effect: ClassVar[str] = "size"
     """What its fixes are for, one of :data:`EFFECTS`: ``size`` (bytes out of a shipped image: the default),
     ``cache`` (faster rebuilds), ``correctness`` (a build that can go stale or fail), ``cosmetic`` (the same image
@@ -192,10 +214,10 @@ class Transform:
     # helpers shared by transforms
     def diagnostic(
         self, inst: "Instruction", message: str, fix: Fix | None = None, *, reason: str | None = None,
-        span: tuple[int, int] | None = None,
+        span: tuple[int, int] | None = None, kind: Failure | None = None,
     ) -> Diagnostic:
         s, e = span if span is not None else inst.keyword_span
-        return Diagnostic(self.code, self.name, message, s, e, fix, reason)
+        return Diagnostic(self.code, self.name, message, s, e, fix, reason, kind=kind)
 
 
 def keyword_like(original: str, new: str) -> str:
