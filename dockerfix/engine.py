@@ -56,6 +56,9 @@ class Change:
     """The changes to other files of the build context its fix makes (:attr:`creates_files`)."""
     output_position: tuple[int, int, int] | None = None
     """A finding's (line, column, end line) in the result text (the file as ``--write`` leaves it)."""
+    kind: str | None = None
+    """Why there is no (safe) fix, as data: the value of the diagnostic's :class:`~dockerfix.transforms.base.Failure`
+    (``needs-network``, ``service-error``...), None when not stated. Frontends act on it, never on ``reason``."""
 
     @property
     def fixable(self) -> bool:
@@ -345,6 +348,7 @@ def _change(lines: _Lines, d: Diagnostic, applied: bool, history: History, k: in
         fix_title=fix.title if fix is not None else None, reason=d.reason, end_line=end_line,
         start=start, end=end, edits=fix.edits if (applied and fix is not None) else (), pass_index=k,
         files=fix.files if fix is not None else (), output_position=out,
+        kind=d.kind.value if d.kind is not None else None,
     )
 
 
