@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from typing import Any, Iterable
 
 from dockerfix.syntax.nodes import Instruction
-from dockerfix.transforms.base import Context, Diagnostic, Edit, Fix, Transform
+from dockerfix.transforms.base import Context, Diagnostic, Edit, Failure, Fix, Transform
 
 _VAR = lazy(r"^\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?$")
 RESOLVE_ERROR = "could not resolve"
@@ -78,6 +78,7 @@ def _sites(ctx: Context) -> Iterable[Site]:
 class _PinBase(Transform):
     refresh = False
     default_enabled = False
+    needs = ("resolver",)
 
     def check(self, ctx: Context) -> Iterable[Diagnostic]:
         from dockerfix.model.imageref import InvalidReference, parse_image_ref
@@ -116,13 +117,14 @@ class _PinBase(Transform):
                 continue
             if resolver is None:
                 yield self.diagnostic(site.inst, f"{what} is not pinned to a digest", None,
-                                      reason="needs the registry: run with network access or a cached answer")
+                                      reason="needs the registry: run with network access or a cached answer",
+                                      kind=Failure.NEEDS_NETWORK)
                 continue
             ans = memo.get(ref)
             digest = getattr(ans, "digest", None)
             if digest is None:
                 yield self.diagnostic(site.inst, f"{what} is not pinned to a digest", None,
-                                      reason=f"{RESOLVE_ERROR}: {ans}")
+                                      reason=f"{RESOLVE_ERROR}: {ans}", kind=Failure.SERVICE_ERROR)
                 continue
             if self.refresh:
                 if ref.digest == digest:
