@@ -41,7 +41,7 @@ class LazyTransform:
 
     def __init__(self, code: str, name: str, module: str, cls: str, default_enabled: bool, safety: str,
                  summary: str, after: tuple[str, ...] = (), declares: frozenset[str] = frozenset(),
-                 triggers: tuple[str, ...] = ()) -> None:
+                 triggers: tuple[str, ...] = (), needs: tuple[str, ...] = ()) -> None:
         self.code = code
         self.name = name
         self.module = module
@@ -52,6 +52,7 @@ class LazyTransform:
         self.after = after
         self.declares = declares
         self.triggers = triggers
+        self.needs = needs  # the frontends ask every selected transform before a run (dockerfix.request)
         self._real: Transform | None = None
 
     def load(self) -> Transform:
