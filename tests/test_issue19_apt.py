@@ -37,7 +37,8 @@ def test_base_ca_certificates(base, has):
     ("gcc -o x x.c", True), ("meson setup build", True), ("pip install psycopg2", True),
     ("pip install --only-binary=:all: numpy", False), ("npm ci --ignore-scripts", False), ("bundle install", True),
     ("CGO_ENABLED=0 go build ./...", False), ("go build ./...", True), ("cargo build --release", True),
-    ("python3 setup.py install", True), ("sh ./build.sh", True), ("curl -fsSL https://x", False), ("echo make", False),
+    ("python3 setup.py install", True), ("sh ./build.sh", True), ("bash -c 'make all'", True), ("bash -ec \"$CMD\"", True),
+    ("bash --version", False), ("curl -fsSL https://x", False), ("echo make", False),
 ])
 def test_native_build(src, builds):
     assert (native_build(_cmd(src), {}) is not None) is builds

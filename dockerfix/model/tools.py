@@ -1338,8 +1338,11 @@ def native_build(command: Any, env: dict[str, str | None] | None = None) -> str 
                 return None
             return f"`go {sub}` compiles cgo code with the C toolchain (CGO_ENABLED is not 0)"
         return f"`{base} {sub}` may build native code"
-    if base in ("sh", "bash", "dash", "zsh", "ash") and args and not (args[0] or "").startswith("-"):
-        return f"`{base} {args[0]}` runs a script dockerfix cannot read"
+    if base in ("sh", "bash", "dash", "zsh", "ash") and args:
+        if not (args[0] or "").startswith("-"):
+            return f"`{base} {args[0]}` runs a script dockerfix cannot read"
+        if any(a is None or a.startswith("-") and "c" in a[1:] and not a.startswith("--") for a in args):
+            return f"`{base} -c` runs a command string dockerfix does not read"
     name = eff.name_value or ""
     if name.startswith("./") or (name.startswith("/") and base.endswith(".sh")):
         return f"`{name}` runs a script dockerfix cannot read"
