@@ -38,9 +38,6 @@ STDIN_TIME_BUDGET = 2.0
 """Seconds format-on-save may spend on one rewrite before it gives the input back unchanged, with a warning;
 ``DOCKERFIX_STDIN_TIMEOUT`` overrides it (``0``: no limit). Needs ``SIGALRM`` (not on Windows: there only the size
 limit applies)."""
-NEW_FILE_CODES = ("DFX203",)
-"""Transforms whose fix creates a companion file (the proposed ``.dockerignore``); without ``--add-files`` (or
-``create-files = true``) such a fix is a finding when the file does not exist yet."""
 
 
 class UsageError(Exception):
@@ -150,24 +147,12 @@ class Task:
     """Which companion files the fixes may change: ``all``, ``existing`` (no new files) or ``none`` (stdin)."""
 
 
-PIN_CODES = ("DFX401", "DFX402")
-_RESOLVERS: dict[str, Any] = {}
-
-
 def _services(task: Task) -> dict[str, Any] | None:
-    """The registry resolver, built only when pin-digests/refresh-digests are selected (network stays opt-in)."""
-    from dockerfix.engine import select_transforms
+    """The services the selected transforms need (a registry resolver for pin-digests/refresh-digests), built only
+    then: network stays opt-in (:func:`dockerfix.request.services`)."""
+    from dockerfix.request import services
 
-    if not any(t.code in PIN_CODES for t in select_transforms(task.select, task.ignore)):
-        return None
-    key = repr(sorted((task.settings.get("registries") or {}).items())) + repr(task.settings.get("offline"))
-    if key not in _RESOLVERS:
-        from dockerfix.registry.config import ResolverConfig, registries_from_mapping
-        from dockerfix.registry.resolver import RegistryResolver
-
-        regs = registries_from_mapping(task.settings.get("registries") or {})
-        _RESOLVERS[key] = RegistryResolver(ResolverConfig(registries=regs, offline=bool(task.settings.get("offline"))))
-    return {"resolver": _RESOLVERS[key]}
+    return services(task.select, task.ignore, task.settings)
 
 
 def has_instructions(text: str) -> bool:
@@ -204,9 +189,8 @@ def _fix(text: str, task: Task, report: FileReport) -> Any:
         report.error = FileError("config", str(exc))
         return None
     if services and not task.settings.get("allow-partial"):
-        from dockerfix.transforms.pin_digests import RESOLVE_ERROR
-
-        failed = [f for f in result.findings if f.code in PIN_CODES and (f.reason or "").startswith(RESOLVE_ERROR)]
+        # a service that answered with an error (a tag the registry could not resolve): nothing is written
+        failed = [f for f in result.findings if f.kind == "service-error"]
         if failed and task.unsafe:
             detail = "; ".join(f"line {f.line}: {f.reason}" for f in failed)
             report.error = FileError("registry", f"pins could not all be resolved, nothing written ({detail})")
@@ -235,8 +219,9 @@ def _fix(text: str, task: Task, report: FileReport) -> Any:
 
 def _without_new_files(changes: list, findings: list, left_out: list[tuple[str, bool]], policy: str
                        ) -> tuple[list, list]:
-    """The fixes that would create (or, for stdin, change) a companion file become findings: not applied, with the
-    opt-in that applies them as the reason and in the message."""
+    """The fixes that would create (or, for stdin, change) a companion file that is left out become findings: not
+    applied, with the opt-in that applies them as the reason and in the message. Which fix makes which file is
+    the change's own record (:attr:`Change.files`), not a list of transform codes."""
     from dockerfix._record import replace
 
     names = ", ".join(rel for rel, _ in left_out)
@@ -246,9 +231,10 @@ def _without_new_files(changes: list, findings: list, left_out: list[tuple[str, 
         why = f"format-on-save writes only the Dockerfile; {how}"
     else:
         why = f"{names} does not exist and dockerfix creates files only with --add-files (or create-files = true)"
+    left = {rel for rel, _ in left_out}
     kept = []
     for c in changes:
-        if c.code in NEW_FILE_CODES:
+        if any(f.path in left for f in c.files):
             findings.append(replace(c, applied=False, reason=why,
                                     message=f"{c.message} ({how})"))
         else:
@@ -313,33 +299,22 @@ def _tasks(opts: Options, files_: list[str], finder) -> tuple[list[Task], list[F
 
 
 def make_task(opts: Options, cfg, path: str, disp: str, default_context: str | None) -> Task:
-    settings = cfg.fix_settings()
-    if opts.offline:
-        settings["offline"] = True
-    if opts.allow_partial:
-        settings["allow-partial"] = True
-    select = opts.select if opts.select is not None else cfg.select
-    if opts.refresh_digests:
-        # --refresh-digests adds to whatever would run (flags, config, or the defaults)
-        from dockerfix.engine import select_transforms
+    from dockerfix.request import Overrides, resolve
 
-        base = tuple(select) if select else tuple(t.code for t in select_transforms(None, None))
-        select = base + ("refresh-digests",)
-    if opts.mode == "stdin":
-        side_files = "none"
-    else:
-        create = opts.add_files if opts.add_files is not None else cfg.create_files
-        side_files = "all" if create else "existing"
+    req = resolve(cfg, Overrides(
+        select=opts.select, ignore=opts.ignore, unsafe=opts.unsafe, context=opts.context, offline=opts.offline,
+        allow_partial=opts.allow_partial, refresh_digests=opts.refresh_digests, add_files=opts.add_files,
+    ), default_context=default_context)
     return Task(
         path=path,
         display=disp,
         write=opts.mode == "write",
-        side_files=side_files,
-        select=select,
-        ignore=opts.ignore if opts.ignore is not None else cfg.ignore,
-        unsafe=opts.unsafe if opts.unsafe is not None else bool(cfg.unsafe),
-        context=os.path.abspath(opts.context) if opts.context else (cfg.context or default_context),
-        settings=settings,
+        side_files="none" if opts.mode == "stdin" else "all" if req.create_files else "existing",
+        select=req.select,
+        ignore=req.ignore,
+        unsafe=req.unsafe,
+        context=req.context,
+        settings=req.settings,
     )
 
 

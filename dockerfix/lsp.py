@@ -198,14 +198,16 @@ def analyze(text: str, path: str | None = None) -> Analysis:
     except DockerfileSyntaxError as exc:
         result.error = (exc.message, exc.line, exc.column)
         return result
+    from dockerfix.request import resolve
+
+    folder = os.path.dirname(os.path.abspath(path)) if path else None
+    req = resolve(cfg, default_context=folder if folder and os.path.isdir(folder) else None)
     try:
-        transforms = select_transforms(cfg.select, cfg.ignore)
+        transforms = select_transforms(req.select, req.ignore)
     except ValueError as exc:
         result.error = (f"dockerfix configuration {cfg.path}: {exc}", 1, 1)
         return result
-    folder = os.path.dirname(os.path.abspath(path)) if path else None
-    context = cfg.context or (folder if folder and os.path.isdir(folder) else None)
-    settings = cfg.fix_settings()
+    context, settings = req.context, req.settings
     bc = None
     if context:
         from dockerfix.io.context import DirectoryContext
@@ -213,13 +215,13 @@ def analyze(text: str, path: str | None = None) -> Analysis:
         bc = DirectoryContext(context)
     diags, errors = run_transforms(transforms, Context(doc, path=path, build_context=bc, settings=settings))
     sup = Suppressions.of(doc)
-    kept = withhold_fixes([d for d in diags if not sup.is_suppressed(d)], transforms, sup, cfg.ignore or ())
+    kept = withhold_fixes([d for d in diags if not sup.is_suppressed(d)], transforms, sup, req.ignore or ())
     result.findings = [
         Finding(d.code, d.name, d.message, d.start, d.end, d.fix, d.reason)
         for d in sorted(kept, key=lambda d: (d.start, d.code))
     ]
     result.internal_errors = errors
-    result._options = {"select": cfg.select, "ignore": cfg.ignore, "path": path, "context": context,
+    result._options = {"select": req.select, "ignore": req.ignore, "path": path, "context": context,
                        "settings": settings}
     return result
 
