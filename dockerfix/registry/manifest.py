@@ -78,7 +78,9 @@ def parse_manifest(
         for entry in entries:
             if not isinstance(entry, dict) or not isinstance(entry.get("digest"), str) or not is_valid_digest(entry["digest"]):
                 raise malformed("an index entry without a valid digest")
-            platform = entry.get("platform") if isinstance(entry.get("platform"), dict) else {}
+            platform = entry.get("platform")
+            if not isinstance(platform, dict):
+                platform = {}
             platforms.append(
                 Platform(
                     os=str(platform.get("os", "")),
