@@ -40,7 +40,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 __all__ = [
     "BUILDER_NAMES",
@@ -1012,7 +1012,7 @@ def choose_builder(
     if pull is not None:
         _check_pull(pull)
     root = os.fspath(lab) if lab else (base_env.get("DOCKERFIX_LAB") or None)
-    common = {"runner": runner, "base_env": base_env, "network": network}
+    common: dict[str, Any] = {"runner": runner, "base_env": base_env, "network": network}
     makers = {
         "buildah": lambda: BuildahBuilder(root, pull=pull, **common),
         "docker": lambda: DockerBuilder(pull=pull or "missing", **common),

@@ -450,12 +450,12 @@ def compare_images(
             {ONLY_A: only_a, ONLY_B: only_b, CHANGED: changed}[diff.kind].append(diff)
 
     config: list[ConfigDifference] = []
-    for diff in _config_differences(a, b):
-        allowance = _first_allowing("@config/" + diff.field, rules)
+    for cdiff in _config_differences(a, b):
+        allowance = _first_allowing("@config/" + cdiff.field, rules)
         if allowance is not None:
-            ok.append(ConfigDifference(diff.field, diff.a, diff.b, allowance))
+            ok.append(ConfigDifference(cdiff.field, cdiff.a, cdiff.b, allowance))
         else:
-            config.append(diff)
+            config.append(cdiff)
 
     sizes = {
         name: [getattr(a, name), getattr(b, name)]

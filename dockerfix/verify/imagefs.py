@@ -434,12 +434,12 @@ def _locate(store: _Store, ref: str | None, platform: str) -> _Located:
                 raise ImageFormatError(f"no image tagged {ref!r} in manifest.json")
         item = items[0]
         config = store.read_json(_normalize(item["Config"]))
-        layers = []
+        refs = []
         for name in item.get("Layers") or ():
             name = _normalize(name)
             digest = f"sha256:{name.rsplit('/', 1)[-1]}" if name.startswith("blobs/sha256/") else None
-            layers.append(_LayerRef(name, digest, "application/vnd.docker.image.rootfs.diff.tar", store.size(name)))
-        return _Located(config, _with_diff_ids(tuple(layers), config))
+            refs.append(_LayerRef(name, digest, "application/vnd.docker.image.rootfs.diff.tar", store.size(name)))
+        return _Located(config, _with_diff_ids(tuple(refs), config))
     raise ImageFormatError("neither an OCI layout (index.json) nor a docker save archive (manifest.json)")
 
 
@@ -484,7 +484,7 @@ def _sniff(f: IO[bytes]) -> str:
 @contextlib.contextmanager
 def _zstd_reader(f: IO[bytes]) -> Iterator[IO[bytes]]:
     try:
-        from compression import zstd  # type: ignore[import-not-found]  # Python 3.14+
+        from compression import zstd  # Python 3.14+
 
         with zstd.ZstdFile(f) as z:
             yield z
@@ -492,7 +492,7 @@ def _zstd_reader(f: IO[bytes]) -> Iterator[IO[bytes]]:
     except ImportError:
         pass
     try:
-        import zstandard  # type: ignore[import-not-found]
+        import zstandard
 
         with zstandard.ZstdDecompressor().stream_reader(f) as z:
             yield z
@@ -638,7 +638,7 @@ def _layer_delta(store: _Store, layer: _LayerRef) -> _LayerDelta:
         with _decompressed(raw, compression) as plain:
             counter = _Counter(plain)
             buffered = io.BufferedReader(counter, _CHUNK)
-            entries, whiteouts, opaque = _read_layer(buffered)  # type: ignore[arg-type]
+            entries, whiteouts, opaque = _read_layer(buffered)
             counter.read_rest()
     return _LayerDelta(entries, whiteouts, opaque, compression, counter.count)
 

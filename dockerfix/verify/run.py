@@ -213,13 +213,14 @@ def built_stages(text: str, target: str | None = None) -> set[int] | None:
     ``None`` when a reference goes through a variable the file does not settle (then any stage may run).
 
     Raises :class:`VerifyError` when ``target`` names no stage."""
-    from dockerfix.model.stages import Model
+    from dockerfix.model.stages import Model, Stage
     from dockerfix.syntax import parse
 
     model = Model(parse(text))
     stages = model.stages
     if not stages:
         return set()
+    start: Stage | None
     if target is None:
         start = stages[-1]
     else:
@@ -477,7 +478,7 @@ def _check(kind: str, command: str, before: Any, after: Any, timeout: float | No
 
 def run_checks(builder: Builder, tags: tuple[str, str], flats: Sequence[FlatImage], smoke: Sequence[str],
                healthcheck: bool, ignore: Sequence[str], report: VerifyReport,
-               say: Callable[[str], None], timeout: float | None = None) -> None:
+               say: Callable[[str], object], timeout: float | None = None) -> None:
     """Run every ``smoke`` command, and the HEALTHCHECKs when asked, in both images; record them in ``report``.
     A command still running after ``timeout`` seconds (default :data:`RUN_TIMEOUT`) is ended: a failed check."""
     tests = [f.config.healthcheck for f in flats]
@@ -500,12 +501,13 @@ def run_checks(builder: Builder, tags: tuple[str, str], flats: Sequence[FlatImag
         return
     say("running the HEALTHCHECK in both images")
     results = []
-    for tag, cmd in zip(tags, commands):
-        results.append(_run(builder, tag, cmd, "the HEALTHCHECK", timeout) if cmd is not None else
+    for tag, hc_cmd in zip(tags, commands):
+        results.append(_run(builder, tag, hc_cmd, "the HEALTHCHECK", timeout) if hc_cmd is not None else
                        _Missing(f"no HEALTHCHECK in the {'original' if tag.endswith('before') else 'rewrite'}"))
     shown = commands[0] if commands[0] == commands[1] or commands[1] is None else \
         commands[1] if commands[0] is None else f"{commands[0]} | {commands[1]}"
-    report.checks.append(_check("healthcheck", shown, *results, timeout, compare_output=False))
+    assert shown is not None  # one command at least (any(commands) above)
+    report.checks.append(_check("healthcheck", shown, results[0], results[1], timeout, compare_output=False))
 
 
 @dataclass(frozen=True)
@@ -547,7 +549,7 @@ def verify(
     smoke_ignore: Sequence[str] = (),
     smoke_timeout: float | None = None,
     workdir: str | os.PathLike[str] | None = None,
-    progress: Callable[[str], None] | None = None,
+    progress: Callable[[str], object] | None = None,
 ) -> VerifyReport:
     """Build, compare, smoke-test and rebuild the original and the rewrite of ``dockerfile`` (see the module docs).
 
@@ -585,7 +587,7 @@ def verify(
         raise VerifyError(f"{builder.name} cannot build this pair: " + "; ".join(problems) +
                           ". Use a builder that can (--builder docker with BuildKit) or leave those transforms out.")
     own_tmp = workdir is None
-    work = Path(tempfile.mkdtemp(prefix="dockerfix-verify-") if own_tmp else workdir)
+    work = Path(tempfile.mkdtemp(prefix="dockerfix-verify-") if workdir is None else workdir)
     tag = f"dockerfix-verify-{uuid.uuid4().hex[:10]}"
     tags = (f"{tag}-before", f"{tag}-after")
     try:
@@ -688,7 +690,8 @@ def choose_builder(name: str | None, lab_root: str | None, *, pull: str | None =
     from dockerfix.verify import builders
 
     try:
-        return builders.choose_builder(name, lab_root, **({"pull": pull} if pull else {}))
+        options: dict[str, Any] = {"pull": pull} if pull else {}
+        return builders.choose_builder(name, lab_root, **options)
     except (ValueError, builders.NoBuilderError) as exc:
         raise VerifyError(str(exc)) from None
 
