@@ -1,0 +1,182 @@
+#!/usr/bin/env python3
+"""Issue 20, target 1: is dockerfix linear on every input? Generated worst cases at 1x, 2x, 4x, 8x and 16x size.
+
+    python bench/bench_scaling.py [--sizes 1,2,4,8,16] [--base-lines 400] [--cases a,b] [--repeat 1] [--mb 5]
+
+Each case is a Dockerfile generator; size k has about ``k * base-lines`` lines (the comment and LABEL cases are
+scaled so that 16x is ``--mb`` megabytes, 5 MB by default, the files users reported). Every size is fixed with all
+default transforms and ``--unsafe`` in a fresh child process (imports and a first ``fix`` outside the timer, inside
+``dockerfix.batch()`` as the CLI runs), best of ``--repeat``. Times are the child's CPU time (``time.process_time``),
+the corpus's too: on a shared machine wall time swings with the load, CPU time much less. Printed per case and size: lines, seconds, lines/s,
+microseconds per line, the engine's pass count, and the ratio to the corpus's lines/s measured in the same run (the
+real-world files in one process). Targets: every row within 2x of the corpus's lines/s (ratio >= 0.5) and the time
+per line flat from 1x to 16x (the last column: time per line at this size / at 1x).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_perf import child, load, real_world  # noqa: E402
+
+PY = sys.executable
+
+
+# ------------------------------------------------------------------ generators: (lines) -> text
+def install_blocks(n: int) -> str:
+    """The report's file: RUN apt-get update / RUN apt-get install -y curl / ADD app.tar /opt/, repeated."""
+    return "FROM debian:12\n" + "RUN apt-get update\nRUN apt-get install -y curl\nADD app.tar /opt/\n" * (n // 3)
+
+
+def and_chain(n: int) -> str:
+    """One RUN of n commands joined by ``&&`` on continuation lines (installs and cleanups among them)."""
+    cmds = []
+    for i in range(n):
+        k = i % 4
+        cmds.append(("apt-get update", f"apt-get install -y pkg{i}", f"echo step {i} > /tmp/s{i}",
+                     "rm -rf /var/lib/apt/lists/*")[k])
+    return "FROM debian:12\nRUN " + " \\\n    && ".join(cmds) + "\n"
+
+
+def stages(n: int) -> str:
+    """n/4 stages, each copying from the one before."""
+    out = ["FROM alpine:3.19 AS s0\nRUN echo 0 > /f0\n"]
+    for i in range(1, n // 4):
+        out.append(f"FROM alpine:3.19 AS s{i}\nCOPY --from=s{i - 1} /f{i - 1} /f{i - 1}\n"
+                   f"RUN apk add curl\nRUN echo {i} > /f{i}\n")
+    return "".join(out)
+
+
+def arg_env(n: int) -> str:
+    """Thousands of ARG and ENV, each reading the one before; a RUN every 50 that uses them."""
+    out = ["FROM debian:12\n"]
+    for i in range(n // 2):
+        out.append(f"ARG A{i}=v{i}\nENV E{i}=${{A{i}}}-$E{i - 1 if i else 0}\n")
+        if i % 50 == 49:
+            out.append(f'RUN echo "$E{i}" > /tmp/e{i}\n')
+    return "".join(out)
+
+
+def continuations(n: int) -> str:
+    """One apt-get install of n packages, one per continuation line, comments and blank lines inside."""
+    lines = []
+    for i in range(n):
+        lines.append(f"    pkg{i} \\" if i % 10 else f"# group {i}\n    pkg{i} \\")
+    return ("FROM debian:12\nRUN apt-get update && apt-get install -y \\\n" + "\n".join(lines)
+            + "\n    && rm -rf /var/lib/apt/lists/*\n")
+
+
+def heredoc(n: int) -> str:
+    """One RUN heredoc of n lines."""
+    body = "".join(f"echo line {i} >> /tmp/out\n" if i % 7 else f"apt-get install -y pkg{i}\n" for i in range(n))
+    return "# syntax=docker/dockerfile:1\nFROM debian:12\nRUN <<EOF\nset -e\napt-get update\n" + body + "EOF\n"
+
+
+def comments(n: int) -> str:
+    return "FROM debian:12\n" + "# a comment line, nothing to fix here at all\n" * n + "RUN true\n"
+
+
+def labels(n: int) -> str:
+    return "FROM debian:12\n" + "".join(f'LABEL org.example.key{i}="a value of some length {i}"\n' for i in range(n))
+
+
+CASES = {
+    "install-blocks": install_blocks, "and-chain": and_chain, "stages": stages, "arg-env": arg_env,
+    "continuations": continuations, "heredoc": heredoc, "comments": comments, "labels": labels,
+}
+BIG = {"comments", "labels"}  # scaled to --mb at 16x
+
+
+RUN_ONE = textwrap.dedent("""
+    import json, sys, time
+    sys.path.insert(0, sys.argv[1])
+    import dockerfix
+    text = open(sys.argv[2], encoding="utf-8").read()
+    dockerfix.fix("FROM scratch\\nRUN apt-get update\\n", unsafe=True)
+    with dockerfix.batch():
+        t0 = time.process_time(); r = dockerfix.fix(text, unsafe=True); t1 = time.process_time()
+    import resource
+    print(json.dumps({"s": t1 - t0, "lines": text.count("\\n"), "passes": r.passes, "changes": len(r.changes),
+                      "errors": r.errors, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+""")
+
+
+CORPUS = textwrap.dedent("""
+    import json, sys, time
+    sys.path.insert(0, sys.argv[1])
+    import dockerfix
+    texts = [open(p, "rb").read().decode("utf-8") for p in json.loads(sys.argv[2])]
+    dockerfix.fix("FROM scratch\\nRUN apt-get update\\n", unsafe=True)
+    with dockerfix.batch():
+        t0 = time.process_time()
+        for t in texts:
+            try:
+                dockerfix.fix(t, unsafe=True)
+            except Exception:
+                pass
+        t1 = time.process_time()
+    print(json.dumps({"loop_s": t1 - t0}))
+""")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", default="1,2,4,8,16")
+    ap.add_argument("--base-lines", type=int, default=400)
+    ap.add_argument("--mb", type=float, default=5.0, help="size of the comment and LABEL cases at the largest size")
+    ap.add_argument("--cases", default=",".join(CASES))
+    ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--corpus", default=str(ROOT.parent / "shared" / "corpus"))
+    ap.add_argument("--tree", default=str(ROOT), help="the source tree to measure (a worktree of another commit)")
+    a = ap.parse_args()
+    sizes = [int(s) for s in a.sizes.split(",")]
+    subprocess.run([PY, "-m", "compileall", "-q", str(Path(a.tree) / "dockerfix")], check=True)
+    print(f"dockerfix scaling bench: Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load {load()}")
+    rw = real_world(Path(a.corpus))
+    runs = [child(CORPUS, a.tree, json.dumps([str(p) for p in rw])) for _ in range(max(a.repeat, 2))]
+    best = min(runs, key=lambda r: r["loop_s"])
+    corpus_lines = sum(p.read_bytes().count(b"\n") for p in rw)
+    corpus_lps = corpus_lines / best["loop_s"]
+    print(f"corpus: {len(rw)} real-world files, {corpus_lines} lines, {corpus_lps:,.0f} lines/s "
+          f"({1e6 / corpus_lps:.1f} us/line)   target per row: >= "
+          f"{corpus_lps / 2:,.0f} lines/s (0.5x), us/line flat (last column <= 1.25)")
+    tmp = Path(os.environ.get("TMPDIR", "/tmp"), f"dockerfix-scaling-{os.getpid()}")
+    tmp.mkdir(parents=True, exist_ok=True)
+    print(f"{'case':16s} {'size':>4s} {'lines':>8s} {'MB':>6s} {'s':>8s} {'lines/s':>9s} {'us/line':>8s} "
+          f"{'xcorpus':>7s} {'passes':>6s} {'fixes':>6s} {'RSS MB':>6s} {'us/line vs 1x':>13s}")
+    worst = {}
+    for case in a.cases.split(","):
+        gen = CASES[case]
+        first = None
+        for k in sizes:
+            if case in BIG:
+                line_bytes = len(gen(100)) / 100
+                n = int(a.mb * 1e6 / line_bytes * k / max(sizes))
+            else:
+                n = a.base_lines * k
+            text = gen(n)
+            f = tmp / f"{case}-{k}.Dockerfile"
+            f.write_text(text, encoding="utf-8")
+            r = min((child(RUN_ONE, a.tree, str(f)) for _ in range(a.repeat)), key=lambda r: r["s"])
+            us = r["s"] / r["lines"] * 1e6
+            first = first or us
+            lps = r["lines"] / r["s"]
+            worst[case] = max(worst.get(case, 0), us / first)
+            print(f"{case:16s} {k:>3d}x {r['lines']:8d} {len(text) / 1e6:6.2f} {r['s']:8.3f} {lps:9,.0f} {us:8.1f} "
+                  f"{lps / corpus_lps:7.2f} {r['passes']:6d} {r['changes']:6d} {r['rss_mb']:6.0f} {us / first:13.2f}"
+                  + (f"  errors: {r['errors']}" if r["errors"] else ""), flush=True)
+            f.unlink()
+    tmp.rmdir()
+    print(f"load at the end: {load()}")
+
+
+if __name__ == "__main__":
+    main()
