@@ -52,9 +52,9 @@ def _sites(ctx: Context) -> Iterable[Site]:
                 ainst, value = meta[m.group(1)]
                 lo, hi = ainst.rest_span
                 key = f"{m.group(1)}="
-                k = doc.text.find(key, lo, hi)
-                if k >= 0 and value and "$" not in value and value[0] not in "\"'":
-                    yield Site(f, value, k + len(key), k + len(key) + len(value), via_arg=m.group(1))
+                at = doc.text.find(key, lo, hi)
+                if at >= 0 and value and "$" not in value and value[0] not in "\"'":
+                    yield Site(f, value, at + len(key), at + len(key) + len(value), via_arg=m.group(1))
             elif "$" not in base and not model.is_stage_ref(base, stage) and base.lower() != "scratch":
                 span = _word_span(ctx, f, base, *f.rest_span)
                 if span:
@@ -127,6 +127,7 @@ class _PinBase(Transform):
                                       reason=f"{RESOLVE_ERROR}: {ans}", kind=Failure.SERVICE_ERROR)
                 continue
             if self.refresh:
+                assert ref.digest is not None  # refresh mode kept only pinned references (the filter above)
                 if ref.digest == digest:
                     continue
                 at = site.text.rfind("@")
