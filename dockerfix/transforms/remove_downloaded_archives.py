@@ -179,7 +179,7 @@ so the RUN's exit status is unchanged.
                 continue
             if not relative and any(_covers(t, path) for t in site.cache_targets()):
                 continue
-            abs_path = path
+            abs_path: str | None = path
             if relative:
                 cwd = ctx.model.state.workdir_at(site.inst)
                 abs_path = posixpath.normpath(posixpath.join(cwd, path)) if cwd else None
