@@ -52,7 +52,7 @@ Exit codes:
 \b
 Configuration: [tool.dockerfix] in pyproject.toml, or .dockerfix.toml, found
 upward from each file (select, ignore, unsafe, context, exclude,
-extend-exclude, respect-gitignore, create-files, [settings], [registries]);
+extend-exclude, respect-gitignore, create-files, skip-cosmetic, [settings], [registries]);
 flags override it. Details: docs/cli.md.
 """
 
@@ -115,6 +115,11 @@ def main(
         None, "--add-files/--no-add-files", show_default=False,
         help="Let fixes create files that do not exist yet (.dockerignore); default: no (config create-files).",
     ),
+    skip_cosmetic: Optional[bool] = typer.Option(
+        None, "--skip-cosmetic/--no-skip-cosmetic", show_default=False,
+        help="Leave files whose fixes are all cosmetic (ADD->COPY, --chown=root:root) unchanged (config "
+             "skip-cosmetic).",
+    ),
     list_transforms: bool = typer.Option(False, "--list-transforms", help="List the transforms and exit."),
     explain: Optional[str] = typer.Option(None, "--explain", metavar="CODE", help="Show a transform's docs and exit."),
     version: bool = typer.Option(
@@ -148,6 +153,7 @@ def main(
         force_exclude=force_exclude,
         show_files=show_files,
         add_files=add_files,
+        skip_cosmetic=skip_cosmetic,
     )
     from dockerfix.cli_core import run
 

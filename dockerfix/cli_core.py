@@ -63,6 +63,7 @@ class Options:
     force_exclude: bool = False
     show_files: bool = False
     add_files: bool | None = None
+    skip_cosmetic: bool | None = None
 
     @property
     def is_stdin(self) -> bool:
@@ -145,6 +146,8 @@ class Task:
     settings: dict[str, Any] = field(default_factory=dict)
     side_files: str = "existing"
     """Which companion files the fixes may change: ``all``, ``existing`` (no new files) or ``none`` (stdin)."""
+    skip_cosmetic: bool = False
+    """Leave a file alone when every fix it would get is cosmetic (``--skip-cosmetic``, ``skip-cosmetic = true``)."""
 
 
 def _services(task: Task) -> dict[str, Any] | None:
@@ -195,6 +198,18 @@ def _fix(text: str, task: Task, report: FileReport) -> Any:
             detail = "; ".join(f"line {f.line}: {f.reason}" for f in failed)
             report.error = FileError("registry", f"pins could not all be resolved, nothing written ({detail})")
             return None
+    if task.skip_cosmetic and result.cosmetic_only:
+        # every fix is cosmetic (ADD -> COPY of a plain file, dropping --chown=root:root): the same image and cache,
+        # so the file is left as it is and the fixes are reported, not applied (--check and the bot skip it)
+        from dockerfix._record import replace
+
+        report.text = text
+        report.changes = []
+        report.findings = sorted(
+            [replace(c, applied=False, reason=_COSMETIC_REASON) for c in result.changes] + list(result.findings),
+            key=lambda c: (c.line, c.column, c.code))
+        report.internal_errors = list(result.errors)
+        return result
     report.text = result.text
     report.history = result.history
     changes, findings = list(result.changes), list(result.findings)
@@ -215,6 +230,10 @@ def _fix(text: str, task: Task, report: FileReport) -> Any:
     report.findings = findings
     report.internal_errors = list(result.errors)
     return result
+
+
+_COSMETIC_REASON = ("cosmetic only (the same image and build cache); the file is skipped with --skip-cosmetic "
+                    "(skip-cosmetic = true): a file is rewritten when at least one of its fixes is more than cosmetic")
 
 
 def _without_new_files(changes: list, findings: list, left_out: list[tuple[str, bool]], policy: str
@@ -304,6 +323,7 @@ def make_task(opts: Options, cfg, path: str, disp: str, default_context: str | N
     req = resolve(cfg, Overrides(
         select=opts.select, ignore=opts.ignore, unsafe=opts.unsafe, context=opts.context, offline=opts.offline,
         allow_partial=opts.allow_partial, refresh_digests=opts.refresh_digests, add_files=opts.add_files,
+        skip_cosmetic=opts.skip_cosmetic,
     ), default_context=default_context)
     return Task(
         path=path,
@@ -315,6 +335,7 @@ def make_task(opts: Options, cfg, path: str, disp: str, default_context: str | N
         unsafe=req.unsafe,
         context=req.context,
         settings=req.settings,
+        skip_cosmetic=req.skip_cosmetic,
     )
 
 
@@ -656,8 +677,8 @@ def show_explain(key: str, color: str = "auto") -> int:
                if rules else "")
     text = (
         f"# {t.code} {t.name}\n\n{t.summary}.\n\nFix safety: {t.safety}. "
-        f"{'Enabled by default.' if getattr(t, 'default_enabled', True) else 'Opt-in (--select).'}"
-        f"{answers}\n\n"
+        f"{'Enabled by default.' if getattr(t, 'default_enabled', True) else 'Opt-in (--select).'} "
+        f"Effect: {getattr(t, 'effect', 'size')}.{answers}\n\n"
         f"{(t.docs or '').strip()}\n"
     )
     if _tty(color):

@@ -30,6 +30,7 @@ _FLAGS = {
     "--refresh-digests": ("refresh_digests", True), "--list-transforms": ("list_transforms", True),
     "--version": ("version", True), "-V": ("version", True), "--force-exclude": ("force_exclude", True),
     "--show-files": ("show_files", True), "--add-files": ("add_files", True), "--no-add-files": ("add_files", False),
+    "--skip-cosmetic": ("skip_cosmetic", True), "--no-skip-cosmetic": ("skip_cosmetic", False),
 }
 TYPER_ONLY = frozenset(("--help", "-h", "--install-completion", "--show-completion"))
 """Options the typer app answers (help and shell completion)."""
@@ -37,7 +38,7 @@ OPTIONS = frozenset(_VALUED) | frozenset(_FLAGS) | TYPER_ONLY
 """Every option of the main command."""
 _REPEATED = ("select", "ignore")
 _RUN_KEYS = ("unsafe", "quiet", "offline", "allow_partial", "refresh_digests", "force_exclude", "show_files",
-             "add_files", "stdin_filename", "context", "fmt", "color")
+             "add_files", "skip_cosmetic", "stdin_filename", "context", "fmt", "color")
 
 
 @dataclass(frozen=True)

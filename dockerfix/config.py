@@ -13,6 +13,7 @@ folder with either file wins, and in one folder ``.dockerfix.toml`` wins over ``
     extend-exclude = ["third_party/"]          # added to the default list (or to exclude)
     respect-gitignore = true                   # folder scans skip what git ignores
     create-files = false                       # --write may create files that do not exist (.dockerignore)
+    skip-cosmetic = false                      # leave files whose fixes are all cosmetic unchanged
     [settings]                                 # free-form, passed as ``settings=`` to ``dockerfix.fix``
     [registries]                               # passed through untouched as ``settings["registries"]``
 
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
 
 CONFIG_NAMES = (".dockerfix.toml", "pyproject.toml")
 KEYS = frozenset(("select", "ignore", "unsafe", "context", "settings", "registries", "exclude", "extend-exclude",
-                  "respect-gitignore", "create-files"))
+                  "respect-gitignore", "create-files", "skip-cosmetic"))
 
 
 class ConfigError(Exception):
@@ -58,6 +59,7 @@ class Config:
     extend_exclude: tuple[str, ...] = ()
     respect_gitignore: bool | None = None
     create_files: bool | None = None
+    skip_cosmetic: bool | None = None
 
     def fix_settings(self) -> dict[str, Any]:
         out = dict(self.settings)
@@ -119,7 +121,7 @@ def parse_table(path: str, table: dict[str, Any]) -> Config:
     exclude = _patterns(path, "exclude", table["exclude"]) if "exclude" in table else None
     extend_exclude = _patterns(path, "extend-exclude", table.get("extend-exclude", []))
     flags = {}
-    for key in ("respect-gitignore", "create-files"):
+    for key in ("respect-gitignore", "create-files", "skip-cosmetic"):
         value = table.get(key)
         if value is not None and not isinstance(value, bool):
             raise ConfigError(path, f"'{key}' must be true or false")
@@ -131,7 +133,7 @@ def parse_table(path: str, table: dict[str, Any]) -> Config:
             except ValueError as exc:
                 raise ConfigError(path, f"'{key}': {exc}") from None
     return Config(path, select, ignore, unsafe, context, dict(settings), registries, exclude, extend_exclude,
-                  flags["respect-gitignore"], flags["create-files"])
+                  flags["respect-gitignore"], flags["create-files"], flags["skip-cosmetic"])
 
 
 def _patterns(path: str, key: str, value: Any) -> tuple[str, ...]:

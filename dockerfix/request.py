@@ -35,6 +35,7 @@ class Overrides:
     allow_partial: bool = False
     refresh_digests: bool = False
     add_files: bool | None = None
+    skip_cosmetic: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,9 @@ class Request:
     settings: dict[str, Any] = field(default_factory=dict)
     create_files: bool = False
     """Fixes may create companion files that do not exist yet (``--add-files``, ``create-files = true``)."""
+    skip_cosmetic: bool = False
+    """Leave a file unchanged when all its fixes are cosmetic (``--skip-cosmetic``, ``skip-cosmetic = true``): see
+    ``FixResult.cosmetic_only``."""
 
 
 def resolve(cfg: Config, overrides: Overrides = Overrides(), *, default_context: str | None = None) -> Request:
@@ -75,6 +79,7 @@ def resolve(cfg: Config, overrides: Overrides = Overrides(), *, default_context:
         context=context,
         settings=settings,
         create_files=bool(overrides.add_files if overrides.add_files is not None else cfg.create_files),
+        skip_cosmetic=bool(overrides.skip_cosmetic if overrides.skip_cosmetic is not None else cfg.skip_cosmetic),
     )
 
 

@@ -575,12 +575,44 @@ def test_files_changed_along_are_committed_and_listed(repo, github):
 
 
 def test_no_add_files_leaves_new_companion_files_out(repo, github):
-    code, _, err = run_bot(repo, settings(github, select=("DFX001", "DFX203"), add_files=False))
+    # DFX001 alone is cosmetic: --no-skip-cosmetic keeps the Dockerfile in (see test_cosmetic_only_files_...)
+    code, _, err = run_bot(repo, settings(github, select=("DFX001", "DFX203"), add_files=False,
+                                          skip_cosmetic=False))
     assert code == 0, err
     files = sh(repo["remote"], "diff", "--name-only", "main", "dockerfix/default", env=repo["env"]).split()
     assert files == ["Dockerfile"]
     assert bot.settings_from_args(["--no-add-files"], {}).add_files is False
     assert bot.settings_from_args([], {}).add_files is True
+
+
+def test_cosmetic_only_files_are_no_reason_for_a_pull_request(repo, github):
+    """ADD -> COPY of a plain file alone (DFX001's fix is cosmetic) opens no pull request by default."""
+    code, out, err = run_bot(repo, settings(github, select=("DFX001",)))
+    assert code == 0, err
+    assert not github.calls("POST")
+    assert "dockerfix/default" not in sh(repo["remote"], "branch", "--list", env=repo["env"])
+    code, _, err = run_bot(repo, settings(github, select=("DFX001",), skip_cosmetic=False))
+    assert code == 0, err
+    assert len(github.calls("POST")) == 1  # asked for: the cosmetic fix is proposed
+    assert bot.settings_from_args(["--no-skip-cosmetic"], {}).skip_cosmetic is False
+    assert bot.settings_from_args([], {}).skip_cosmetic is None
+
+
+def test_a_cosmetic_fix_rides_along_with_a_real_one(repo, github):
+    code, _, err = run_bot(repo, settings(github, select=("DFX001", "DFX107")))
+    assert code == 0, err
+    branch = sh(repo["remote"], "show", "dockerfix/default:Dockerfile", env=repo["env"])
+    assert branch == FIXED  # COPY and --no-cache-dir: one fix that is more than cosmetic brings the file in whole
+
+
+def test_config_skip_cosmetic_false_includes_cosmetic_files(repo, github):
+    w, env = repo["work"], repo["env"]
+    (w / ".dockerfix.toml").write_text("skip-cosmetic = false\n")
+    sh(w, "add", ".", env=env)
+    sh(w, "-c", "user.name=Dev", "-c", "user.email=dev@example.com", "commit", "-qm", "config", env=env)
+    code, _, err = run_bot(repo, settings(github, select=("DFX001",)))
+    assert code == 0, err
+    assert len(github.calls("POST")) == 1
 
 
 # ------------------------------------------------------------------ --verify with an injected verifier

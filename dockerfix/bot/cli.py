@@ -73,6 +73,9 @@ class Settings:
     push_with_token: bool = False
     add_files: bool = True
     """Fixes may create companion files (a new ``.dockerignore``): the pull request is the review they need."""
+    skip_cosmetic: bool | None = None
+    """Leave files whose fixes are all cosmetic out of the pull request: None means the file's configuration
+    (``skip-cosmetic``), else yes. Cosmetic fixes alone are no reason to open a pull request."""
 
     @property
     def branch_name(self) -> str:
@@ -116,6 +119,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--add-files", action=argparse.BooleanOptionalAction, default=True,
                    help="Let fixes create companion files such as a new .dockerignore (default: yes, the pull "
                    "request is where they are reviewed; --no-add-files leaves them out as findings).")
+    p.add_argument("--skip-cosmetic", action=argparse.BooleanOptionalAction, default=None,
+                   help="Leave out files whose fixes are all cosmetic (ADD->COPY of a plain file, dropping "
+                   "--chown=root:root): the same image and cache (default: the configuration's skip-cosmetic, else "
+                   "yes; --no-skip-cosmetic includes them).")
     p.add_argument("--push-with-token", action="store_true",
                    help="Fetch and push over HTTPS with the token ($GITHUB_TOKEN) instead of the credentials git "
                    "has (the header actions/checkout persisted is replaced); the token never reaches a command "
@@ -156,6 +163,7 @@ def settings_from_args(argv: list[str], env: dict[str, str]) -> Settings:
         lab=a.lab,
         push_with_token=a.push_with_token,
         add_files=a.add_files,
+        skip_cosmetic=a.skip_cosmetic,
     )
 
 
@@ -560,6 +568,7 @@ def _repo_relative(paths: tuple[str, ...], top: str, cwd: str) -> list[str]:
 def plan(settings: Settings, root: str, rel_paths: list[str], *, write: bool) -> tuple[list[Any], list[Any]]:
     """The per-file tasks (config resolved as ``dockerfix --write`` resolves it) and the reports of files that
     cannot even be planned (missing, bad config)."""
+    from dockerfix._record import replace
     from dockerfix.cli_core import Options, make_task
     from dockerfix.config import ConfigError, Finder
     from dockerfix.io.files import discover
@@ -578,7 +587,10 @@ def plan(settings: Settings, root: str, rel_paths: list[str], *, write: bool) ->
         except ConfigError as exc:
             failed.append(FileReport(disp, error=FileError("config", str(exc))))
             continue
-        tasks.append(make_task(opts, cfg, path, disp, os.path.dirname(path)))
+        skip = settings.skip_cosmetic
+        if skip is None:
+            skip = cfg.skip_cosmetic if cfg.skip_cosmetic is not None else True
+        tasks.append(make_task(replace(opts, skip_cosmetic=skip), cfg, path, disp, os.path.dirname(path)))
     return tasks, failed
 
 
