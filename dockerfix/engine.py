@@ -489,10 +489,7 @@ def fix_document(
     for n in range(max_passes):
         ctx = Context(doc, path=path, build_context=overlay, settings=settings, services=services)
         diags, errors = run_transforms(transforms, ctx)
-        # The per-pass memo holds objects that point back at the context (run sites): drop it now, so the pass's
-        # model and document are freed by reference counting instead of waiting for the cyclic collector.
-        ctx.memo.clear()
-        ctx._model = None
+        ctx.close()  # the pass's memo and model point back at it: free them now, not in the cyclic collector
         result.errors.extend(e for e in errors if e not in result.errors)
         sup = Suppressions.of(doc)
         diags = withhold_fixes([d for d in diags if not sup.is_suppressed(d)], transforms, sup, ignored)

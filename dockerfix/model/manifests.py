@@ -46,22 +46,11 @@ the strategy must not change because of a fix (running dockerfix twice equals ru
 _BUILDKIT_RUN_FLAGS = frozenset({"mount", "network", "security"})
 
 
-_NEEDS_BUILDKIT: dict["Document", bool] = {}
-
-
 def needs_buildkit(doc: "Document") -> bool:
     """Whether the file already uses syntax only BuildKit (or a BuildKit-compatible builder) understands.
 
-    Memoised per document (documents are immutable and hash by identity): transforms ask once per RUN."""
-    hit = _NEEDS_BUILDKIT.get(doc)
-    if hit is None:
-        if len(_NEEDS_BUILDKIT) >= 16:
-            _NEEDS_BUILDKIT.clear()
-        hit = _NEEDS_BUILDKIT[doc] = _needs_buildkit(doc)
-    return hit
-
-
-def _needs_buildkit(doc: "Document") -> bool:
+    Not memoised: the engine asks once per file, before the first pass, and puts the answer in the ``strategy``
+    setting, so :func:`cache_strategy` does not ask again during the passes."""
     if doc.directive("syntax") is not None or doc.directive("check") is not None:
         return True
     for outer in doc.iter_instructions():

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dockerfix._record import dataclass, field
 from bisect import bisect_left, bisect_right
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 from dockerfix.syntax.nodes import Document, Instruction
 
@@ -82,30 +82,26 @@ def _env_pairs(inst: Instruction) -> list[tuple[str, str]]:
     return [(a[i], _unquote(a[i + 1])) for i in range(0, len(a) - 1, 2)]
 
 
-# Expansion is a pure function of strings, so its caches are module-level, keyed by strings only (nothing that could
-# keep a document alive) and bounded: cleared when full.
+# Expansion is a pure function of strings, so its caches are module-level (``lru_cache``), keyed by strings only
+# (nothing that could keep a document alive) and bounded.
 _CACHE_SIZE = 4096
-_UNSEEN = object()
-_REFERENCED: dict[tuple[str, str], tuple[str, ...] | None] = {}
-"""(word, escape) -> the sorted names the word reads; None when it does not parse."""
-_EXPANDED: dict[tuple[str, str, tuple[tuple[str, str], ...]], str | None] = {}
-"""(word, escape, ((name, value) for each name it reads that is set)) -> the expansion; None when it fails."""
 
 
+@lru_cache(maxsize=_CACHE_SIZE)
 def _referenced(word: str, escape: str) -> tuple[str, ...] | None:
+    """The sorted names ``word`` reads; None when it does not parse. Pure: a function of the two strings."""
     from dockerfix.model import expand as ex
 
     try:
-        names: tuple[str, ...] | None = tuple(sorted(ex.referenced_variables(word, escape=escape)))
+        return tuple(sorted(ex.referenced_variables(word, escape=escape)))
     except Exception:
-        names = None
-    if len(_REFERENCED) >= _CACHE_SIZE:
-        _REFERENCED.clear()
-    _REFERENCED[(word, escape)] = names
-    return names
+        return None
 
 
+@lru_cache(maxsize=_CACHE_SIZE)
 def _expand(word: str, escape: str, vals: tuple[tuple[str, str], ...]) -> str | None:
+    """The expansion of ``word`` with the variables it reads set to ``vals`` ((name, value) for each that is set);
+    None when it fails. Pure: a function of the strings."""
     from dockerfix.model import expand as ex
 
     try:
@@ -252,10 +248,7 @@ class Model:
         if "$" not in word and "\\" not in word and "'" not in word and '"' not in word:
             return word
         escape = self.document.escape
-        # the caches use a sentinel for "not computed yet" (None is a value), which a type checker cannot narrow
-        names: Any = _REFERENCED.get((word, escape), _UNSEEN)
-        if names is _UNSEEN:
-            names = _referenced(word, escape)
+        names = _referenced(word, escape)
         if names is None:
             return None
         # The result depends on the word and on the variables it reads only (``referenced_variables`` lists every
@@ -265,14 +258,7 @@ class Model:
         for _, v in vals:
             if v is None:
                 return None
-        key = (word, escape, vals)
-        out: Any = _EXPANDED.get(key, _UNSEEN)
-        if out is _UNSEEN:
-            out = _expand(word, escape, vals)
-            if len(_EXPANDED) >= _CACHE_SIZE:
-                _EXPANDED.clear()
-            _EXPANDED[key] = out
-        return out  # type: ignore[no-any-return]
+        return _expand(word, escape, vals)
 
     @cached_property
     def state(self) -> BuildState:

@@ -5,6 +5,8 @@ the two fix shapes (append a cleanup command, insert a flag after the action wor
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from dockerfix._lazyre import lazy
 from dockerfix._record import dataclass
 TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
@@ -21,7 +23,8 @@ from dockerfix.transforms._run import (
     RunShell,
     append_command,
     insert_after_word,
-    mounts,
+    parse_mount,
+    run_shell,
 )
 from dockerfix.transforms.base import Context, Diagnostic, Edit, Fix, Transform
 
@@ -77,14 +80,7 @@ class RunSite:
         key = tuple(f.value for f in self.inst.flags_named("mount"))
         if not key:
             return []
-        got = _CACHE_TARGETS.get(key)
-        if got is None:
-            # a function of the --mount values only: shared by every RUN, transform and pass that has them
-            got = tuple(norm_path(m.get("target", "")) for m in mounts(self.inst) if m.get("type") in ("cache", "tmpfs"))
-            if len(_CACHE_TARGETS) >= 1024:
-                _CACHE_TARGETS.clear()
-            _CACHE_TARGETS[key] = got
-        return list(got)
+        return list(_cache_targets(key))
 
     def tokens(self) -> list[str]:
         """Rough words of the RUN, for findings on RUNs whose shell cannot be read (never for fixes)."""
@@ -95,17 +91,21 @@ class RunSite:
         return [t.replace("\\", "/").rsplit("/", 1)[-1].lower() for t in _TOKEN_SPLIT.split(text) if t]
 
 
-_CACHE_TARGETS: dict[tuple[str | None, ...], tuple[str, ...]] = {}
+@lru_cache(maxsize=1024)
+def _cache_targets(values: tuple[str | None, ...]) -> tuple[str, ...]:
+    """Targets of the cache and tmpfs mounts among ``--mount`` values. Pure (a function of the strings), so shared
+    by every RUN, transform, pass and file that has them."""
+    return tuple(norm_path(m.get("target", "")) for m in map(parse_mount, values) if m.get("type") in ("cache", "tmpfs"))
 
 
 def stage_instructions(ctx: Context, stage, keyword: str) -> tuple:
     """The instructions of ``stage`` with ``keyword`` (SHELL, USER...), in order; once per stage and pass, since
     the per-RUN questions (which SHELL, which USER) would otherwise scan the stage chain again for every RUN."""
-    key = ("hygiene.stage_instructions", stage.index, keyword)
-    got = ctx.memo.get(key)
-    if got is None:
-        got = ctx.memo[key] = tuple(i for i in stage.instructions if i.keyword == keyword)
-    return got
+    return ctx.memo.get_or(stage_instructions, (stage.index, keyword), _with_keyword, stage, keyword)
+
+
+def _with_keyword(stage, keyword: str) -> tuple:
+    return tuple(i for i in stage.instructions if i.keyword == keyword)
 
 
 def stage_chain(ctx: Context, stage) -> list:
@@ -116,15 +116,18 @@ def stage_chain(ctx: Context, stage) -> list:
 def descendant_stages(ctx: Context, stage) -> list:
     """Stages built FROM ``stage`` (directly or through other stages). Computed once per stage and pass: asked for
     every RUN, and a scan of every later stage's chain each time is quadratic in files with many stages."""
-    table = ctx.memo.get("hygiene.descendants")
-    if table is None:
-        # one walk of every stage's chain gives every stage's descendants (in stage order)
-        table = ctx.memo["hygiene.descendants"] = {}
-        for s in ctx.model.stages:
-            for p in ctx.model.stage_chain(s)[1:]:
-                if s.index > p.index:
-                    table.setdefault(p.index, []).append(s)
+    table = ctx.memo.get_or(descendant_stages, None, _descendants, ctx)
     return list(table.get(stage.index, ()))
+
+
+def _descendants(ctx: Context) -> dict:
+    # one walk of every stage's chain gives every stage's descendants (in stage order)
+    table: dict = {}
+    for s in ctx.model.stages:
+        for p in ctx.model.stage_chain(s)[1:]:
+            if s.index > p.index:
+                table.setdefault(p.index, []).append(s)
+    return table
 
 
 def shell_reason(ctx: Context, stage, inst) -> str | None:
@@ -147,15 +150,14 @@ def iter_run_sites(ctx: Context, *, onbuild: bool = False) -> Iterator[RunSite]:
     """Every RUN of every stage, in order (ONBUILD RUNs too when asked), with the reason it cannot be read.
 
     Computed once per pass and shared by every hygiene transform (``ctx.memo``)."""
-    key = ("hygiene.run_sites", onbuild)
-    sites = ctx.memo.get(key)
-    if sites is None:
-        sites = ctx.memo[key] = list(_run_sites(ctx, onbuild))
-    return iter(sites)
+    return iter(ctx.memo.get_or(iter_run_sites, onbuild, _run_site_list, ctx, onbuild))
+
+
+def _run_site_list(ctx: Context, onbuild: bool) -> list[RunSite]:
+    return list(_run_sites(ctx, onbuild))
 
 
 def _run_sites(ctx: Context, onbuild: bool) -> Iterator[RunSite]:
-    doc = ctx.document
     for stage in ctx.model.stages:
         for outer in stage.instructions:
             inst = outer
@@ -170,7 +172,7 @@ def _run_sites(ctx: Context, onbuild: bool) -> Iterator[RunSite]:
             reason = shell_reason(ctx, stage, outer)
             run = None
             if reason is None:
-                run = RunShell(doc, inst)
+                run = run_shell(ctx, inst)
                 if not run.ok:
                     reason = run.reason or "the shell parser does not understand this command"
                     run = None
@@ -204,11 +206,17 @@ def later_sites(ctx: Context, site: RunSite) -> Iterator[RunSite]:
         yield from table[0].get(d.index, ())
 
 
-def fold_later(ctx: Context, site: RunSite, name: str, of_site) -> dict:
+def fold_later(ctx: Context, site: RunSite, of_site) -> dict:
     """``of_site(other)`` (a small dict) of every RUN of :func:`later_sites`, merged in that order, the first value of
     each key kept: what ``for other in later_sites(...): for k, v in of_site(other).items(): out.setdefault(k, v)``
-    gives, keys in the same order. ``of_site`` is called once per RUN and pass (``name`` identifies it), and each
-    stage's merge from every RUN to its end is built once, so asking it for every RUN is linear, not quadratic."""
+    gives, keys in the same order. ``of_site`` (a module-level function: it is the memo's key) is called once per RUN
+    and pass, and each stage's merge from every RUN to its end is built once, so asking it for every RUN is linear,
+    not quadratic."""
+    return _fold(ctx, site, of_site, of_site)
+
+
+def _fold(ctx: Context, site: RunSite, name: object, of_site) -> dict:
+    """:func:`fold_later`, with ``name`` the object that identifies ``of_site`` in the memo."""
     table = _sites_by_stage(ctx)
     p = table[2].get(id(site.inst)) if not site.onbuild else None
     out: dict = {}
@@ -231,60 +239,61 @@ def fold_later(ctx: Context, site: RunSite, name: str, of_site) -> dict:
     return out
 
 
-def first_later(ctx: Context, site: RunSite, name: str, answer) -> str | None:
-    """The first answer that is not None of ``answer(other)`` over :func:`later_sites` (``name`` identifies
-    ``answer``): the loop ``for other in later_sites(...)`` that stops at the first hit, in linear time over a file
-    (that loop reads every later RUN when none answers)."""
-    return fold_later(ctx, site, name, lambda other: _answer_dict(answer(other))).get("answer")
+def first_later(ctx: Context, site: RunSite, answer) -> str | None:
+    """The first answer that is not None of ``answer(other)`` over :func:`later_sites` (``answer``, a module-level
+    function, is the memo's key): the loop ``for other in later_sites(...)`` that stops at the first hit, in linear
+    time over a file (that loop reads every later RUN when none answers)."""
+    return _fold(ctx, site, (first_later, answer), lambda other: _answer_dict(answer(other))).get("answer")
 
 
 def _answer_dict(why: str | None) -> dict:
     return {} if why is None else {"answer": why}
 
 
-def _of_site(ctx: Context, name: str, of_site, other: RunSite) -> tuple:
-    key = ("hygiene.fold", name, id(other.inst))
-    got = ctx.memo.get(key)
-    if got is None:
-        got = ctx.memo[key] = tuple(of_site(other).items())
-    return got
+def _of_site(ctx: Context, name: object, of_site, other: RunSite) -> tuple:
+    return ctx.memo.get_or(_of_site, (name, id(other.inst)), _items_of, of_site, other)
 
 
-def _suffixes(ctx: Context, name: str, of_site, stage_index: int) -> list[tuple]:
+def _items_of(of_site, other: RunSite) -> tuple:
+    return tuple(of_site(other).items())
+
+
+def _suffixes(ctx: Context, name: object, of_site, stage_index: int) -> list[tuple]:
     """For each position k of the stage's RUN list, the first-wins merge of ``of_site`` over the RUNs from k on."""
-    key = ("hygiene.fold.suffixes", name, stage_index)
-    got = ctx.memo.get(key)
-    if got is None:
-        lst = _sites_by_stage(ctx)[0].get(stage_index, [])
-        got = [()] * (len(lst) + 1)
-        acc: tuple = ()
-        for k in range(len(lst) - 1, -1, -1):
-            mine = _of_site(ctx, name, of_site, lst[k])
-            if mine:
-                seen = {k2 for k2, _ in mine}
-                acc = mine + tuple(kv for kv in acc if kv[0] not in seen)
-            got[k] = acc
-        ctx.memo[key] = got
+    return ctx.memo.get_or(_suffixes, (name, stage_index), _suffix_merges, ctx, name, of_site, stage_index)
+
+
+def _suffix_merges(ctx: Context, name: object, of_site, stage_index: int) -> list[tuple]:
+    lst = _sites_by_stage(ctx)[0].get(stage_index, [])
+    got: list[tuple] = [()] * (len(lst) + 1)
+    acc: tuple = ()
+    for k in range(len(lst) - 1, -1, -1):
+        mine = _of_site(ctx, name, of_site, lst[k])
+        if mine:
+            seen = {k2 for k2, _ in mine}
+            acc = mine + tuple(kv for kv in acc if kv[0] not in seen)
+        got[k] = acc
     return got
 
 
 def _sites_by_stage(ctx: Context) -> tuple[dict, dict, dict]:
     """(stage index -> its RUN sites in order, stage index -> (position, site) of its ONBUILD RUNs, id of a plain
     RUN's instruction -> its position in its stage's list); once per pass."""
-    got = ctx.memo.get("hygiene.sites_by_stage")
-    if got is None:
-        by_stage: dict[int, list[RunSite]] = {}
-        onbuild: dict[int, list[tuple[int, RunSite]]] = {}
-        pos: dict[int, int] = {}
-        for other in iter_run_sites(ctx, onbuild=True):
-            lst = by_stage.setdefault(other.stage.index, [])
-            if other.onbuild:
-                onbuild.setdefault(other.stage.index, []).append((len(lst), other))
-            else:
-                pos[id(other.inst)] = len(lst)
-            lst.append(other)
-        got = ctx.memo["hygiene.sites_by_stage"] = (by_stage, onbuild, pos)
-    return got
+    return ctx.memo.get_or(_sites_by_stage, None, _index_sites, ctx)
+
+
+def _index_sites(ctx: Context) -> tuple[dict, dict, dict]:
+    by_stage: dict[int, list[RunSite]] = {}
+    onbuild: dict[int, list[tuple[int, RunSite]]] = {}
+    pos: dict[int, int] = {}
+    for other in iter_run_sites(ctx, onbuild=True):
+        lst = by_stage.setdefault(other.stage.index, [])
+        if other.onbuild:
+            onbuild.setdefault(other.stage.index, []).append((len(lst), other))
+        else:
+            pos[id(other.inst)] = len(lst)
+        lst.append(other)
+    return by_stage, onbuild, pos
 
 
 def _later_sites_scan(ctx: Context, site: RunSite) -> Iterator[RunSite]:
@@ -590,11 +599,12 @@ def config_written(ctx: Context, site: RunSite, is_path, needle: str) -> bool:
 def _config_writers(ctx: Context, stage, is_path, needle: str) -> list:
     """The instructions of ``stage`` that write a config file matching ``is_path`` with ``needle`` (see
     :func:`config_written`), each RUN read on its own."""
-    key = ("hygiene.config_writers", stage.index, is_path, needle)
-    got = ctx.memo.get(key)
-    if got is None:
-        got = ctx.memo[key] = [i for i in stage.instructions if _writes_config(ctx, i, is_path, needle)]
-    return got
+    return ctx.memo.get_or(_config_writers, (stage.index, is_path, needle), _find_config_writers, ctx, stage,
+                           is_path, needle)
+
+
+def _find_config_writers(ctx: Context, stage, is_path, needle: str) -> list:
+    return [i for i in stage.instructions if _writes_config(ctx, i, is_path, needle)]
 
 
 def _writes_config(ctx: Context, inst, is_path, needle: str) -> bool:
@@ -604,23 +614,23 @@ def _writes_config(ctx: Context, inst, is_path, needle: str) -> bool:
         return not inst.heredocs or any(needle in h.content for h in inst.heredocs)
     if inst.keyword != "RUN":
         return False
-    run = RunShell(ctx.document, inst)
+    run = run_shell(ctx, inst)
     return run.ok and _script_writes(run.script, is_path, needle)
 
 
-_WRITES: dict[tuple[str, object, str], bool] = {}
-
-
 def _script_writes(script: Script, is_path, needle: str) -> bool:
-    """Memoised by script text: a script is a pure function of its source (``parse_shell``), and ``config_written``
-    asks this for every earlier RUN of every RUN (quadratic without the memo)."""
-    key = (script.source, is_path, needle)
-    hit = _WRITES.get(key)
-    if hit is None:
-        if len(_WRITES) > 8192:
-            _WRITES.clear()
-        hit = _WRITES[key] = _script_writes_uncached(script, is_path, needle)
-    return hit
+    """Whether the script writes a config file matching ``is_path`` with ``needle`` in it. ``config_written`` asks
+    this for every earlier RUN of every RUN (quadratic without a memo): see :func:`_source_writes`."""
+    return _source_writes(script.source, is_path, needle)
+
+
+@lru_cache(maxsize=8192)
+def _source_writes(source: str, is_path, needle: str) -> bool:
+    """:func:`_script_writes` of the script with this source. Pure: a script is a function of its source (the parse
+    is ``parse_shell_cached``, a cache of strings), ``is_path`` a module-level predicate of a string."""
+    from dockerfix.transforms._run import parse_shell_cached
+
+    return _script_writes_uncached(parse_shell_cached(source), is_path, needle)
 
 
 def _script_writes_uncached(script: Script, is_path, needle: str) -> bool:
@@ -666,12 +676,7 @@ def relies_on_apt_lists(site: RunSite) -> str | None:
     """Why this RUN would read package lists an earlier layer left behind (None when it does not).
 
     Once per RUN and pass: every earlier RUN that installs asks it of the RUNs after it."""
-    memo = site.ctx.memo
-    key = ("hygiene.relies_on_apt_lists", id(site.inst))
-    if key in memo:
-        return memo[key]
-    got = memo[key] = _relies_on_apt_lists(site)
-    return got
+    return site.ctx.memo.get_or(relies_on_apt_lists, id(site.inst), _relies_on_apt_lists, site)
 
 
 def _relies_on_apt_lists(site: RunSite) -> str | None:

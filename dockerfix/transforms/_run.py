@@ -14,7 +14,7 @@ from dockerfix._record import dataclass
 from functools import lru_cache
 
 from dockerfix.syntax.nodes import Document, Instruction
-from dockerfix.transforms.base import Edit
+from dockerfix.transforms.base import Context, Edit
 
 MAX_ONE_LINE = 100
 
@@ -86,30 +86,18 @@ def parse_shell_cached(src: str):
     return parse(src)
 
 
-_RUNSHELLS: dict[tuple[int, int, int], "RunShell"] = {}
+def run_shell(ctx: Context, inst: Instruction) -> "RunShell":
+    """The :class:`RunShell` of ``inst`` in the pass's document, one per instruction and pass (``ctx.memo``), shared
+    by every transform."""
+    return ctx.memo.get_or(RunShell, id(inst), RunShell, ctx.document, inst)
 
 
 class RunShell:
     """The shell of a shell-form RUN (``script`` is None for exec form or an unparsable/unsupported script).
 
-    Read-only once built, so one instance per (document, instruction) is shared by every transform of a pass."""
-
-    def __new__(cls, doc: Document, inst: Instruction) -> "RunShell":
-        key = (id(doc), inst.start, inst.end)
-        hit = _RUNSHELLS.get(key)
-        if hit is not None and hit.doc is doc and hit.inst is inst:
-            return hit
-        if len(_RUNSHELLS) >= 256:
-            _RUNSHELLS.clear()
-        obj = super().__new__(cls)
-        obj._built = False
-        _RUNSHELLS[key] = obj
-        return obj
+    Read-only once built; :func:`run_shell` gives the pass's shared instance."""
 
     def __init__(self, doc: Document, inst: Instruction) -> None:
-        if self._built:
-            return
-        self._built = True
         parse_shell = parse_shell_cached
         self.doc = doc
         self.inst = inst
@@ -210,19 +198,21 @@ def stage_runs(doc: Document, model, stage) -> list[Instruction]:
 
 def mounts(inst: Instruction) -> list[dict[str, str]]:
     """Parsed ``--mount`` flags: [{"type": "cache", "target": "/root/.cache/pip", ...}]."""
-    out = []
-    for f in inst.flags_named("mount"):
-        d: dict[str, str] = {}
-        for part in (f.value or "").split(","):
-            k, _, v = part.partition("=")
-            d[k.strip().lower()] = v.strip()
-        d.setdefault("type", "bind")
-        if "dst" in d and "target" not in d:
-            d["target"] = d["dst"]
-        if "destination" in d and "target" not in d:
-            d["target"] = d["destination"]
-        out.append(d)
-    return out
+    return [parse_mount(f.value) for f in inst.flags_named("mount")]
+
+
+def parse_mount(value: str | None) -> dict[str, str]:
+    """One ``--mount`` value: ``{"type": "cache", "target": "/root/.cache/pip", ...}`` (type defaults to bind)."""
+    d: dict[str, str] = {}
+    for part in (value or "").split(","):
+        k, _, v = part.partition("=")
+        d[k.strip().lower()] = v.strip()
+    d.setdefault("type", "bind")
+    if "dst" in d and "target" not in d:
+        d["target"] = d["dst"]
+    if "destination" in d and "target" not in d:
+        d["target"] = d["destination"]
+    return d
 
 
 def cache_mount_targets(inst: Instruction) -> list[str]:

@@ -90,7 +90,7 @@ RUNs ending in a comment.
 
     def no_fix_reason(self, ctx: Context, site: RunSite, calls: list[PackageCall]) -> str | None:
         # a fix whose own analysis says the build fails is never applied, not even with --unsafe (issue 19)
-        why = first_later(ctx, site, "relies_on_apt_lists", relies_on_apt_lists)
+        why = first_later(ctx, site, relies_on_apt_lists)
         if why is not None:
             return f"removing the lists breaks a later step: {why}"
         return None

@@ -155,7 +155,7 @@ def _later_needs(ctx: Context, site: RunSite, call: PackageCall) -> dict[str, st
                 needs.setdefault(k, f"{v} (line {site.inst.start_line})")
     # each later RUN's needs once per pass, merged from the RUN on (a loop over every later RUN for every install
     # was quadratic: 1,600 lines of apt blocks took 20 s)
-    for k, v in fold_later(ctx, site, "apt-no-install-recommends.needs", _site_needs).items():
+    for k, v in fold_later(ctx, site, _site_needs).items():
         needs.setdefault(k, v)
     return needs
 
@@ -182,9 +182,9 @@ def _installed_before(ctx: Context, site: RunSite, call: PackageCall) -> set[str
         for inst in st.instructions:
             if inst.keyword != "RUN" or (st is site.stage and inst.start >= site.inst.start):
                 continue
-            from dockerfix.transforms._run import RunShell
+            from dockerfix.transforms._run import run_shell
 
-            run = RunShell(ctx.document, inst)
+            run = run_shell(ctx, inst)
             if not run.ok:
                 continue
             for c in find_package_calls(run.script):

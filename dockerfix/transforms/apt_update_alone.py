@@ -7,7 +7,7 @@ if TYPE_CHECKING:
     from typing import Iterable
 
 from dockerfix.syntax.nodes import Instruction
-from dockerfix.transforms._run import RunShell
+from dockerfix.transforms._run import RunShell, run_shell
 from dockerfix.transforms.base import Context, Diagnostic, Fix, Transform
 from dockerfix.transforms._merge import merge_block
 
@@ -63,7 +63,7 @@ Safe, under the same conditions as `merge-runs`. Otherwise a finding without a f
         for k, inst in enumerate(insts):
             if inst.keyword != "RUN":
                 continue
-            run = RunShell(doc, inst)
+            run = run_shell(ctx, inst)
             acts = apt_actions(run)
             if "update" not in acts or any(a in ("install", "upgrade", "dist-upgrade") for a in acts):
                 continue
@@ -71,7 +71,7 @@ Safe, under the same conditions as `merge-runs`. Otherwise a finding without a f
             nxt = insts[k + 1] if k + 1 < len(insts) else None
             reason = "the next instruction is not a RUN that installs packages"
             if nxt is not None and nxt.keyword == "RUN":
-                nrun = RunShell(doc, nxt)
+                nrun = run_shell(ctx, nxt)
                 if any(a in ("install", "upgrade", "dist-upgrade") for a in apt_actions(nrun)):
                     if not ctx.model.state.shell_at(inst).is_posix:
                         reason = "the stage does not use a POSIX shell"

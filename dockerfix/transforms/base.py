@@ -11,7 +11,9 @@ import enum
 from dockerfix._record import dataclass, field
 TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
 if TYPE_CHECKING:
-    from typing import Any, ClassVar, Iterable, Protocol
+    from typing import Any, Callable, ClassVar, Hashable, Iterable, Protocol, TypeVar
+
+    _V = TypeVar("_V")
 else:
     Protocol = object
 
@@ -133,9 +135,52 @@ class BuildContext(Protocol):
     def glob(self, pattern: str) -> list[str]: ...
 
 
+_MISSING = object()
+
+
+class Memo:
+    """The per-pass memo a :class:`Context` owns: answers derived from the pass's document, computed once per pass
+    and shared by every transform (the document and the model do not change within a pass).
+
+    One table per *kind*, and a kind is an object, never a string: the function or class that computes the value
+    (``ctx.memo.get_or(stage_instructions, (stage.index, "USER"), compute)``), so two modules cannot collide on a
+    name and a reader finds the producer by following the kind. Keys are hashable values of the document's objects
+    (an instruction, an index, a tuple). Values may point back at the pass's objects: :meth:`Context.close` drops
+    the memo when the pass ends.
+
+    Module-level caches are only for pure functions of strings (a parse of a command's text); anything derived
+    from a document, a model or an instruction lives here."""
+
+    __slots__ = ("_tables",)
+
+    def __init__(self) -> None:
+        self._tables: dict[object, dict[Any, Any]] = {}
+
+    def get_or(self, kind: object, key: Hashable, compute: Callable[..., _V], *args: Any) -> _V:
+        """The value of ``kind`` for ``key`` in this pass: ``compute(*args)`` the first time, the stored value
+        after that. ``compute`` may itself ask the memo (another kind, or this one for another key)."""
+        table = self._tables.get(kind)
+        if table is None:
+            if isinstance(kind, str):
+                raise TypeError(f"memo kind {kind!r}: a kind is the function or class that computes the value")
+            table = self._tables[kind] = {}
+        hit = table.get(key, _MISSING)
+        if hit is _MISSING:
+            hit = table[key] = compute(*args)
+        return hit  # type: ignore[no-any-return]
+
+    def __len__(self) -> int:
+        return sum(len(t) for t in self._tables.values())
+
+    def clear(self) -> None:
+        self._tables.clear()
+
+
 @dataclass
 class Context:
-    """Everything a transform may look at for one document in one pass."""
+    """Everything a transform may look at for one document in one pass.
+
+    The engine makes one per pass and calls :meth:`close` when the pass's diagnostics are in."""
 
     document: "Document"
     path: str | None = None
@@ -143,8 +188,8 @@ class Context:
     settings: dict[str, Any] = field(default_factory=dict)
     services: dict[str, Any] = field(default_factory=dict)
     """Injected interfaces (registry resolver, ...), by name."""
-    memo: dict[Any, Any] = field(default_factory=dict)
-    """Per-pass cache shared by transforms (the document does not change within a pass)."""
+    memo: Memo = field(default_factory=Memo)
+    """The pass's memo, shared by transforms (see :class:`Memo`)."""
     _model: "Model | None" = None
 
     @property
@@ -154,6 +199,13 @@ class Context:
 
             self._model = Model(self.document)
         return self._model
+
+    def close(self) -> None:
+        """Release the pass: drop the memo and the model. Their values point back at the context (run sites hold
+        it), so dropping them lets reference counting free the pass's document and model at once instead of
+        leaving them to the cyclic collector. The context stays usable: a later question recomputes."""
+        self.memo.clear()
+        self._model = None
 
     def text(self, start: int, end: int) -> str:
         return self.document.text[start:end]

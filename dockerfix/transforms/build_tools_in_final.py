@@ -8,7 +8,7 @@ if TYPE_CHECKING:
     from typing import Iterable
 
 from dockerfix.model import ecosystems as eco
-from dockerfix.transforms._run import RunShell
+from dockerfix.transforms._run import run_shell
 from dockerfix.transforms.base import Context, Diagnostic, Edit, Fix, Transform
 
 NODE_INSTALL_FLAGS = ("--omit", "--only", "--production", "--prod")
@@ -20,7 +20,7 @@ def _later_commands(ctx: Context, stage, after: int):
     for inst in stage.instructions:
         if inst.keyword != "RUN" or inst.end <= after:
             continue
-        r = RunShell(ctx.document, inst)
+        r = run_shell(ctx, inst)
         if not r.ok:
             yield None, inst.start_line, r.reason or "its shell cannot be read"
             continue
@@ -206,7 +206,7 @@ there, a stage that builds or tests is left alone.
         for inst in stage.instructions:
             if inst.keyword != "RUN":
                 continue
-            r = RunShell(doc, inst)
+            r = run_shell(ctx, inst)
             if not r.ok:
                 continue
             for site in r.script.sites:

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 from dockerfix._lazyre import lazy
 from dockerfix.model.manifests import CacheDir, cache_needs, cache_strategy
 from dockerfix.model.tools import INFER, cleanups_made_pointless, command_tools, system_managers
-from dockerfix.transforms._run import RunShell
+from dockerfix.transforms._run import RunShell, run_shell
 from dockerfix.transforms._hygiene import (
     RunSite,
     covers,
@@ -230,7 +230,7 @@ without a static value), for exec-form RUN, non-POSIX shells and scripts the she
                 return self.diagnostic(site.inst, msg, None, span=span, reason=(
                     f"{own}: it reads the package lists an earlier step left, which a mount on /var/lib/apt hides "
                     "(or holds only while the builder's cache is warm)"))
-            why_l = first_later(ctx, site, "relies_on_apt_lists", relies_on_apt_lists)
+            why_l = first_later(ctx, site, relies_on_apt_lists)
             if why_l is not None:
                 # a later step reads lists only a warm mount holds: a builder that imports this stage's layers
                 # (--cache-from) or pruned its mounts fails there, so never a fix, not even an unsafe one
@@ -290,15 +290,15 @@ without a static value), for exec-form RUN, non-POSIX shells and scripts the she
     def _run_caches(ctx: Context, run_inst) -> tuple[tuple[str, bool], ...]:
         """(cache directory, read back?) of each cache an earlier or later RUN's tools write in its layer (those its
         own cache mounts do not cover); "read back" is a store or an offline read. Once per RUN and pass."""
-        key = ("cache_mounts.run_caches", run_inst.start)
-        got = ctx.memo.get(key)
-        if got is not None:
-            return got
+        return ctx.memo.get_or(CacheMounts._run_caches, run_inst.start, CacheMounts._find_run_caches, ctx, run_inst)
+
+    @staticmethod
+    def _find_run_caches(ctx: Context, run_inst) -> tuple[tuple[str, bool], ...]:
         from dockerfix.model.pkgmgr import find_package_calls
         from dockerfix.transforms._run import cache_mount_targets
 
         got = ()
-        run = RunShell(ctx.document, run_inst)
+        run = run_shell(ctx, run_inst)
         stage = ctx.model.stage_of(run_inst)
         if run.ok and stage is not None:
             calls = find_package_calls(run.script)
@@ -311,7 +311,6 @@ without a static value), for exec-form RUN, non-POSIX shells and scripts the she
                 mounted = [t.rstrip("/") for t in cache_mount_targets(run_inst)]
                 got = tuple((c.target, _reads_cache(n, env)) for n in needs for c in n.caches
                             if not covers(mounted, c.target))
-        ctx.memo[key] = got
         return got
 
     @classmethod

@@ -206,10 +206,7 @@ class _Stage:
                 i = i.effective if i.keyword != "ONBUILD" else None  # ONBUILD runs in children only
                 if i is None or i.keyword not in _EVENT_KEYWORDS or (i.keyword == "WORKDIR" and not i.args):
                     continue
-                key = ("copy_chown.event", i.start, cwd, user)
-                ev = memo.get(key)
-                if ev is None:
-                    ev = memo[key] = self._event(i, cwd, user)
+                ev = memo.get_or(_Event, (i.start, cwd, user), self._event, i, cwd, user)
                 if ev.kind == "workdir":
                     cwd = ev.cwd
                 elif ev.kind == "user":

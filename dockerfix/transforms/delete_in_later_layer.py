@@ -7,7 +7,7 @@ TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
 if TYPE_CHECKING:
     from typing import Iterable
 
-from dockerfix.transforms._run import RunShell, append_command
+from dockerfix.transforms._run import RunShell, append_command, run_shell
 from dockerfix.transforms.base import Context, Diagnostic, Edit, Fix, Transform
 
 
@@ -130,7 +130,7 @@ fix: the bytes are in the base image and only a different base removes them.
             for k, inst in enumerate(insts):
                 if inst.keyword != "RUN" or inst.json or inst.heredocs or inst.flags:
                     continue
-                run = RunShell(doc, inst)
+                run = run_shell(ctx, inst)
                 paths = _rm_only(run)
                 if not paths:
                     continue
@@ -156,7 +156,7 @@ fix: the bytes are in the base image and only a different base removes them.
                         break
                     if prev.keyword != "RUN":
                         continue
-                    prun = RunShell(doc, prev)
+                    prun = run_shell(ctx, prev)
                     words = _words(prun)
                     if words is None or prev.json:
                         reason = f"the RUN on line {prev.start_line} cannot be read"

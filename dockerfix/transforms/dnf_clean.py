@@ -94,7 +94,7 @@ reach: a finding without a fix. A plain `sudo` in front of the install is kept i
         if any(c.has_option("--installroot") for c in calls):
             return "the install uses --installroot, whose cache `clean all` would not reach"
         # a later step that reads only the cache fails once it is cleaned: no fix, even with --unsafe (issue 19)
-        return first_later(ctx, site, "dnf-clean.cacheonly", _cacheonly)
+        return first_later(ctx, site, _cacheonly)
 
     def cleanup_command(self, call: PackageCall) -> tuple[str | None, str | None]:
         return manager_command(call, "clean all")

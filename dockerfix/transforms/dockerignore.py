@@ -24,6 +24,7 @@ from __future__ import annotations
 import posixpath
 import re
 from fnmatch import fnmatchcase
+from functools import lru_cache
 TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
 if TYPE_CHECKING:
     from typing import Iterable
@@ -123,24 +124,16 @@ _VCS_VERSIONING = ("setuptools_scm", "setuptools-scm", "hatch-vcs", "hatch_vcs",
                    "dunamai", "dynamic-versioning", "setuptools-git-versioning", "pbr")
 
 
-_REAL_CONTEXT: dict[tuple[str, ...], bool] = {}
-
-
 def is_real_context(bc) -> bool:
-    """A project folder: some file that is neither a Dockerfile nor a document, or a VCS folder.
-
-    A function of the folder's names, memoised by them: a folder of 719 Dockerfiles asked once per file and pass
-    ran two regexes over every name each time (40% of the corpus's time with each file's folder as its context)."""
-    names = tuple(listdir(bc, "."))
-    hit = _REAL_CONTEXT.get(names)
-    if hit is None:
-        if len(_REAL_CONTEXT) >= 256:
-            _REAL_CONTEXT.clear()
-        hit = _REAL_CONTEXT[names] = _is_real_context(names)
-    return hit
+    """A project folder: some file that is neither a Dockerfile nor a document, or a VCS folder."""
+    return _is_real_context(tuple(listdir(bc, ".")))
 
 
+@lru_cache(maxsize=256)
 def _is_real_context(names: tuple[str, ...]) -> bool:
+    """Pure (a function of the folder's names), so cached by them: a folder of 719 Dockerfiles asked once per file
+    and pass ran two regexes over every name each time (40% of the corpus's time with each file's folder as its
+    context)."""
     for name in names:
         if name in (".git", ".hg", ".svn"):
             return True
@@ -607,10 +600,10 @@ def build_reads(ctx: Context) -> list[Read]:
     """Every context path the Dockerfile reads: COPY/ADD sources (not ``--from``, URLs, git or heredocs) and the
     sources of ``RUN --mount=type=bind`` without ``from`` (no ``source``: the whole context). ONBUILD instructions
     count too: a later build may use this context."""
-    key = ("dockerignore.reads",)
-    got = ctx.memo.get(key)
-    if got is not None:
-        return got
+    return ctx.memo.get_or(build_reads, None, _build_reads, ctx)
+
+
+def _build_reads(ctx: Context) -> list[Read]:
     out: list[Read] = []
     model = ctx.model
     for outer in ctx.document.iter_instructions():
@@ -630,7 +623,6 @@ def build_reads(ctx: Context) -> list[Read]:
                     continue
                 src = m.get("source") or m.get("src") or "."
                 out.append(_read(model, outer, inst, src, "bind"))
-    ctx.memo[key] = out
     return out
 
 

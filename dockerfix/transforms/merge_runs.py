@@ -9,7 +9,7 @@ if TYPE_CHECKING:
 from dockerfix._lazyre import lazy
 from dockerfix.syntax.nodes import Document, Instruction, Trivia
 from dockerfix.transforms._merge import join_runs, nodes_between
-from dockerfix.transforms._run import RunShell, instruction_style
+from dockerfix.transforms._run import RunShell, instruction_style, run_shell
 from dockerfix.transforms.base import Context, Diagnostic, Edit, Fix, Transform
 
 # ------------------------------------------------------------------ when a join earns its place in the diff
@@ -148,14 +148,14 @@ build stages as in any other.
             # so far against the RUN below); a RUN that cannot join ends the block.
             style = instruction_style(doc, first)
             only_index = self._build_stage(ctx, first)
-            runs = [RunShell(doc, first)]
+            runs = [run_shell(ctx, first)]
             joins = []
             reasons: list[tuple[int, str, str]] = []  # (line, kind, text) per join
             while i + len(runs) < len(insts) and insts[i + len(runs)].keyword == "RUN":
                 nxt_inst = insts[i + len(runs)]
                 if _ignored_above(doc, nxt_inst, runs[-1].inst, mentions):
                     break
-                nxt = RunShell(doc, nxt_inst)
+                nxt = run_shell(ctx, nxt_inst)
                 join, _ = join_runs(doc, runs[-1], nxt, style)
                 if join is None:
                     break
@@ -190,11 +190,12 @@ build stages as in any other.
         stage = ctx.model.stage_of(inst)
         if stage is None:
             return False
-        key = ("merge-runs.ships", stage.index)
-        ships = ctx.memo.get(key)
-        if ships is None:
-            ships = ctx.memo[key] = ctx.model.state.ships(stage)[0]
-        return not ships
+        return not ctx.memo.get_or(_ships, stage.index, _ships, ctx, stage)
+
+
+def _ships(ctx: Context, stage) -> bool:
+    """Whether ``stage`` ends up in the image (the model's answer), once per stage and pass."""
+    return ctx.model.state.ships(stage)[0]
 
 
 def _message(first: Instruction, runs: list[RunShell], reasons: list[tuple[int, str, str]]) -> str:

@@ -33,7 +33,7 @@ from dockerfix.model.manifests import (
     prefetches,
     walk,
 )
-from dockerfix.transforms._run import RunShell, insert_after_word
+from dockerfix.transforms._run import RunShell, insert_after_word, run_shell
 from dockerfix.transforms.base import Context, Diagnostic, Edit, Fix, Transform, keyword_like
 
 CARRIED_FLAGS = ("chown", "chmod", "link")
@@ -212,7 +212,7 @@ is used only right after the full COPY and for installs that are cheap to repeat
                 return None
             if shell_reason(ctx, stage, nxt) is not None:
                 return None
-            run = RunShell(ctx.document, nxt)
+            run = run_shell(ctx, nxt)
             if not run.ok or run.heredoc is not None:
                 return None
             installs, others = dependency_installs(run.script)
@@ -270,7 +270,7 @@ is used only right after the full COPY and for installs that are cheap to repeat
         for inst in before:
             if inst.keyword != "RUN":
                 continue
-            run = RunShell(ctx.document, inst)
+            run = run_shell(ctx, inst)
             if not run.ok:
                 continue
             found, _ = dependency_installs(run.script)

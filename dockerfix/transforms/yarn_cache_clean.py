@@ -134,11 +134,11 @@ covers the cache (`*/.cache/yarn`, `*/.yarn-cache`, `$YARN_CACHE_FOLDER`).
         return manager_command(call, "cache clean", (*CACHE_HOME_ENV, "YARN_CACHE_FOLDER"))
 
     def unsafe_reason(self, ctx: Context, site: RunSite, calls: list[PackageCall]) -> str | None:
-        return first_later(ctx, site, "yarn-cache-clean.prefer-offline", _prefer_offline)
+        return first_later(ctx, site, _prefer_offline)
 
     def offline_reason(self, ctx: Context, site: RunSite) -> str | None:
         """A later step that installs from the cache only fails once it is cleaned: no fix, even with --unsafe."""
-        return first_later(ctx, site, "yarn-cache-clean.offline", _offline)
+        return first_later(ctx, site, _offline)
 
 
 # each later RUN is asked once per pass (first_later), not once per install before it
