@@ -296,7 +296,18 @@ def test_heredoc_piped_into_a_list():
         ("env A=1 B=2 pip install x", ["pip", "install", "x"], ["A", "B"], ["env", "A=1", "B=2"]),
         ("env -i PATH=/bin sh -c x", ["sh", "-c", "x"], ["PATH"], ["env", "-i", "PATH=/bin"]),
         ("command -p apk add x", ["apk", "add", "x"], [], ["command", "-p"]),
-        ("exec gosu app node", ["gosu", "app", "node"], [], ["exec"]),
+        ("exec gosu app node", ["node"], [], ["exec", "gosu", "app"]),
+        ("sudo -iu app pip install x", ["pip", "install", "x"], [], ["sudo", "-iu", "app"]),
+        ("sudo -uapp pip install x", ["pip", "install", "x"], [], ["sudo", "-uapp"]),
+        ("su-exec nobody true", ["true"], [], ["su-exec", "nobody"]),
+        ("runuser -u app -- npm ci", ["npm", "ci"], [], ["runuser", "-u", "app", "--"]),
+        ("setpriv --reuid=1000 --regid 1000 --init-groups pip install x", ["pip", "install", "x"], [],
+         ["setpriv", "--reuid=1000", "--regid", "1000", "--init-groups"]),
+        ("chroot --userspec=app:app / npm ci", ["npm", "ci"], [], ["chroot", "--userspec=app:app", "/"]),
+        ("chroot /target apt-get install x", ["chroot", "/target", "apt-get", "install", "x"], [], []),
+        ("gosu --version", ["gosu", "--version"], [], []),
+        ("runuser app -c 'npm ci'", ["runuser", "app", "-c", "'npm ci'"], [], []),
+        ("doas -u app pip install x", ["pip", "install", "x"], [], ["doas", "-u", "app"]),
         ("nice -n 10 make", ["make"], [], ["nice", "-n", "10"]),
         ("sudo env X=1 /usr/bin/apt-get -y install z", ["/usr/bin/apt-get", "-y", "install", "z"], ["X"],
          ["sudo", "env", "X=1"]),
@@ -311,6 +322,64 @@ def test_effective_command(src, effective, assignments, wrappers):
     assert [w.raw for w in eff.words] == effective
     assert [a.name for a in eff.assignments] == assignments
     assert [w.raw for w in eff.wrappers] == wrappers
+
+
+@pytest.mark.parametrize(
+    ("src", "wrapper", "user", "home", "env", "script"),
+    (
+        # checked in a real build (buildah, bookworm): gosu, su and runuser set HOME to the target user's,
+        # setpriv and chroot --userspec keep the caller's HOME; su -/-l resets the environment
+        ("gosu app pip install x", "gosu", "app", "target", "kept", None),
+        ("exec gosu app node", "gosu", "app", "target", "kept", None),
+        ("su-exec app:app npm ci", "su-exec", "app:app", "target", "kept", None),
+        ("runuser -u app -- npm ci", "runuser", "app", "target", "kept", None),
+        ("setpriv --reuid=1000 --regid=1000 --init-groups pip install x", "setpriv", "1000", "kept", "kept", None),
+        ("setpriv --reuid app --reset-env pip install x", "setpriv", "app", "target", "reset", None),
+        ("chroot --userspec=app:app / pip install x", "chroot", "app:app", "kept", "kept", None),
+        ("sudo -u app pip install x", "sudo", "app", "target", "reset", None),
+        ("sudo -iu app pip install x", "sudo", "app", "target", "reset", None),
+        ("sudo --user=app pip install x", "sudo", "app", "target", "reset", None),
+        ("sudo -E -u app pip install x", "sudo", "app", None, "kept", None),
+        ("sudo npm install -g yarn", "sudo", "root", "target", "reset", None),
+        ("sudo gosu app pip install x", "gosu", "app", "target", "kept", None),
+        ('sudo -u "$U" pip install x', "sudo", None, "target", "reset", None),
+        ("doas -u app pip install x", "doas", "app", "target", "reset", None),
+        ("su app -c 'pip install x'", "su", "app", "target", "kept", ["pip install x"]),
+        ("su -c 'pip install x && npm ci' app", "su", "app", "target", "kept", ["pip install x", "npm ci"]),
+        ("su - app -c 'npm ci'", "su", "app", "target", "reset", ["npm ci"]),
+        ("su -lc 'npm ci' node", "su", "node", "target", "reset", ["npm ci"]),
+        ("su -m app -c 'npm ci'", "su", "app", "kept", "kept", ["npm ci"]),
+        ("su --command='npm ci' app", "su", "app", "target", "kept", ["npm ci"]),
+        ("su -c 'npm ci'", "su", "root", "target", "kept", ["npm ci"]),
+        ("runuser app -c 'npm ci'", "runuser", "app", "target", "kept", ["npm ci"]),
+        ("su $U -c 'npm ci'", "su", None, "target", "kept", ["npm ci"]),
+        ('su nobody -s /bin/sh -c "make ${x}"', "su", "nobody", "target", "kept", None),  # not static: unread
+        ("su app -s /usr/bin/fish -c 'npm ci'", "su", "app", "target", "kept", None),  # not a POSIX shell
+    ),
+)
+def test_user_switch(src, wrapper, user, home, env, script):
+    (cmd,) = [c for c in parse_shell(src).commands if c.span[0] == 0]
+    sw = cmd.user_switch
+    assert sw is not None
+    assert (sw.wrapper, sw.user, sw.home, sw.env) == (wrapper, user, home, env)
+    assert (None if sw.script is None else [c.raw for c in sw.script.commands]) == script
+
+
+@pytest.mark.parametrize("src", (
+    "pip install x", "env A=1 pip install x", "su app", "gosu --version", "chroot /target pip install x",
+    "chroot / pip install x", "setpriv --no-new-privs pip install x", "nice -n 5 npm ci", "su-exec",
+))
+def test_no_user_switch(src):
+    (cmd,) = [c for c in parse_shell(src).commands if c.span[0] == 0]
+    assert cmd.user_switch is None
+
+
+def test_user_switch_user_name():
+    from dockerfix.model.shell import UserSwitch
+
+    assert UserSwitch("chroot", (), "app:app", "kept", "kept").user_name == "app"
+    assert UserSwitch("sudo", (), "#1000", "target", "reset").user_name == "1000"
+    assert UserSwitch("sudo", (), None, "target", "reset").user_name is None
 
 
 def test_is_command_uses_basename():

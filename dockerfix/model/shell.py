@@ -91,6 +91,7 @@ __all__ = [
     "SimpleCommand",
     "StateChange",
     "Subshell",
+    "UserSwitch",
     "Word",
     "is_posix_shell",
     "parse_shell",
@@ -186,10 +187,199 @@ WRAPPERS: dict[str, frozenset[str] | None] = {
     "timeout": frozenset({"-s", "-k", "--signal", "--kill-after"}),
     "xargs": frozenset({"-a", "-d", "-E", "-I", "-L", "-n", "-P", "-s", "--arg-file", "--delimiter",
                         "--max-lines", "--max-args", "--max-procs", "--max-chars", "--process-slot-var"}),
+    # wrappers that run the command as another user (see ``UserSwitch``)
+    "doas": frozenset({"-u", "-C"}),
+    "gosu": frozenset(),
+    "su-exec": frozenset(),
+    "runuser": frozenset({"-u", "--user", "-g", "--group", "-G", "--supp-group", "-w", "--whitelist-environment"}),
+    "setpriv": frozenset({"--ruid", "--euid", "--rgid", "--egid", "--reuid", "--regid", "--groups", "--securebits",
+                          "--pdeathsig", "--selinux-label", "--apparmor-profile", "--inh-caps", "--ambient-caps",
+                          "--bounding-set", "--landlock-access", "--landlock-rule", "--seccomp-filter"}),
+    "chroot": frozenset({"--userspec", "--groups"}),
 }
-_WRAPPER_POSITIONALS = {"timeout": 1}  # wrappers with leading positional operands (timeout DURATION cmd)
+# wrappers with leading positional operands (timeout DURATION cmd, gosu USER cmd, chroot NEWROOT cmd)
+_WRAPPER_POSITIONALS = {"timeout": 1, "gosu": 1, "su-exec": 1, "chroot": 1}
 
 _ASSIGN_RE = lazy(r"[A-Za-z_][A-Za-z0-9_]*\+?=")
+
+
+# --- wrappers that run their command as another user ---------------------------------------------------------------
+# What HOME and the environment become for the command, as seen in real builds (buildah, Debian bookworm: gosu,
+# su, su -, runuser -u and runuser USER -c set HOME from the target user's passwd entry and keep the rest of the
+# environment, except su -/-l/--login, which resets it; setpriv and chroot --userspec change only the ids, HOME stays
+# the caller's) and in the tools' manuals (sudo(8) env_reset: the environment is reset and HOME set to the target's
+# unless -E/--preserve-env; doas(1): the environment is reset; setpriv(1) --reset-env: as su --login; su-exec sets
+# HOME from passwd like gosu).
+_RUNUSER_SU_FORM = frozenset({"-c", "--command", "--session-command"})
+_SU_TAKES_ARG = frozenset({"-c", "--command", "--session-command", "-s", "--shell", "-g", "--group", "-G",
+                           "--supp-group", "-w", "--whitelist-environment"})
+_SU_LOGIN = frozenset({"-", "-l", "--login"})
+_SU_PRESERVE = frozenset({"-m", "-p", "--preserve-environment"})
+
+
+@dataclass(frozen=True, slots=True)
+class UserSwitch:
+    """A wrapper that runs its command as another user: ``sudo [-u USER]``, ``doas``, ``gosu USER``, ``su-exec
+    USER``, ``runuser -u USER --``, ``setpriv --reuid=USER``, ``chroot --userspec=USER:GROUP /``, or ``su``/
+    ``runuser`` with the command in a string (``su USER -c SCRIPT``, ``su -c SCRIPT USER``)."""
+
+    wrapper: str
+    """The wrapper's name (``sudo``, ``gosu``, ``su``...)."""
+    words: tuple[Word, ...]
+    """The wrapper's words as written (its name, options and user; for ``su``, the whole command)."""
+    user: str | None
+    """The target user as written (a name, a uid, ``#uid`` for sudo, ``USER:GROUP``); ``root`` when the wrapper's
+    default is root (``sudo``, ``su -c``); None when it is not static (a variable)."""
+    home: str | None
+    """``"target"``: HOME becomes the target user's (from its passwd entry); ``"kept"``: HOME stays the caller's;
+    None: not known (``sudo -E`` follows the sudoers policy)."""
+    env: str | None
+    """``"kept"``: the caller's environment passes through; ``"reset"``: it is reset (sudo, doas, login shells);
+    None: not known."""
+    script: Script | None = None
+    """``su ... -c SCRIPT``: SCRIPT parsed (its spans are offsets into the string, not the command); None for the
+    other wrappers and when the string is not static or does not parse."""
+
+    @property
+    def user_name(self) -> str | None:
+        """The user part of ``user`` (``app:app`` -> ``app``, sudo's ``#1000`` -> ``1000``)."""
+        if self.user is None:
+            return None
+        name = self.user.partition(":")[0]
+        return name[1:] if name.startswith("#") and name[1:].isdigit() else name
+
+
+def _short_option(v: str | None, letter: str) -> bool:
+    """Whether the single-dash word ``v`` is, or clusters, option ``letter`` (``-u``, ``-iu``)."""
+    return v is not None and len(v) > 1 and v[0] == "-" and v[1] != "-" and letter in v[1:]
+
+
+def _option_value(words: tuple[Word, ...], names: tuple[str, ...], short: str | None = None) -> tuple[bool, str | None]:
+    """(given?, value) of the last option among ``names`` (``--opt VALUE``, ``--opt=VALUE``, ``-oVALUE``, ``-xo
+    VALUE``) in ``words``; the value is None when it is not static."""
+    found, value = False, None
+    i = 0
+    while i < len(words):
+        v = words[i].value
+        nxt = words[i + 1].value if i + 1 < len(words) else None
+        if v is None:
+            i += 1
+            continue
+        if v in names:
+            found, value = True, nxt
+            i += 2
+            continue
+        head, eq, rest = v.partition("=")
+        if eq and head in names and head.startswith("--"):
+            found, value = True, rest
+        elif short is not None and len(v) > 2 and v[0] == "-" and v[1] != "-" and short in v[1:]:
+            k = v.index(short, 1)
+            found, value = True, (v[k + 1:] or nxt)
+            if k == len(v) - 1:
+                i += 1
+        i += 1
+    return found, value
+
+
+def _wrapper_switch(base: str, seg: tuple[Word, ...]) -> UserSwitch | None:
+    """The user switch of one stripped wrapper (its words ``seg``), or None when it runs as the caller."""
+    opts = seg[1:]
+    vals = [w.value for w in opts]
+    if base == "sudo":
+        given, user = _option_value(opts, ("-u", "--user"), "u")
+        keep = any(v is not None and (v in ("-E", "--preserve-env") or v.startswith("--preserve-env=")
+                                      or _short_option(v, "E")) for v in vals)
+        return UserSwitch(base, seg, user if given else "root", None if keep else "target",
+                          "kept" if keep else "reset")
+    if base == "doas":
+        given, user = _option_value(opts, ("-u",), "u")
+        return UserSwitch(base, seg, user if given else "root", "target", "reset")
+    if base in ("gosu", "su-exec"):
+        return UserSwitch(base, seg, seg[-1].value, "target", "kept")
+    if base == "runuser":
+        _, user = _option_value(opts, ("-u", "--user"), "u")
+        login = any(v in _SU_LOGIN for v in vals)
+        return UserSwitch(base, seg, user, "target", "reset" if login else "kept")
+    if base == "setpriv":
+        user = None
+        for names in (("--reuid",), ("--ruid",), ("--euid",)):
+            given, value = _option_value(opts, names)
+            if given:
+                user = value
+                break
+        else:
+            return None  # no uid change (capabilities, groups...)
+        reset = "--reset-env" in vals
+        return UserSwitch(base, seg, user, "target" if reset else "kept", "reset" if reset else "kept")
+    if base == "chroot":
+        given, spec = _option_value(opts, ("--userspec",))
+        if not given:
+            return None
+        return UserSwitch(base, seg, spec, "kept", "kept")
+    return None
+
+
+def _su_switch(cmd: SimpleCommand) -> UserSwitch | None:
+    """``su [OPTIONS] [-] [USER [ARGS]]`` / ``runuser USER -c SCRIPT``: the user, and the script when ``-c`` gives
+    a static one (util-linux su permutes options, so ``-c`` may come after the user)."""
+    words = cmd.words
+    base = cmd.basename
+    user: str | None = "root"
+    positional = False
+    script_word: Word | None = None
+    has_script = False
+    login = preserve = False
+    shell: str | None = ""
+    i = 1
+    while i < len(words):
+        w = words[i]
+        v = w.value
+        if v is None:
+            if positional:
+                i += 1
+                continue
+            user, positional = None, True  # the user named by a variable
+            i += 1
+            continue
+        if v in _SU_LOGIN:
+            login = True
+        elif v in _SU_PRESERVE:
+            preserve = True
+        elif v in _SU_TAKES_ARG or (v.partition("=")[1] and v.partition("=")[0] in _SU_TAKES_ARG
+                                    and v.startswith("--")):
+            name, eq, rest = v.partition("=")
+            arg = rest if eq else (words[i + 1] if i + 1 < len(words) else None)
+            if name in ("-c", "--command", "--session-command"):
+                has_script = True
+                script_word = None if eq else arg  # type: ignore[assignment]
+                if eq:
+                    script_word = _make_word(w.raw.partition("=")[2], w.span[0] + len(name) + 1, w.substitutions)
+            elif name in ("-s", "--shell"):
+                shell = rest if eq else (arg.value if isinstance(arg, Word) else None)
+            if not eq:
+                i += 1
+        elif v.startswith("-") and len(v) > 1:
+            if v[1] != "-" and "c" in v[1:] and v.index("c") == len(v) - 1:
+                has_script = True  # a cluster ending in -c (-lc SCRIPT)
+                script_word = words[i + 1] if i + 1 < len(words) else None
+                login = login or "l" in v
+                i += 1
+            else:
+                login = login or _short_option(v, "l")
+                preserve = preserve or _short_option(v, "m") or _short_option(v, "p")
+        elif not positional:
+            user, positional = v, True
+        i += 1
+    if not has_script:
+        return None
+    script = None
+    if script_word is not None and script_word.value is not None and (
+            shell == "" or (shell is not None and is_posix_shell([shell]))):
+        parsed = parse_shell_cached(script_word.value)
+        script = parsed if parsed.ok else None
+    home = "kept" if preserve and not login else "target"
+    env = "reset" if login else "kept"
+    return UserSwitch(base or "su", words, user, home, env, script)
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,6 +445,29 @@ class SimpleCommand:
             return cmd
         return self if memo is True else memo  # type: ignore[return-value]
 
+    @property
+    def user_switch(self) -> UserSwitch | None:
+        """The wrapper that runs this command as another user (the innermost one: ``sudo gosu app pip`` runs pip
+        as ``app``), or, when the command is ``su``/``runuser`` with ``-c SCRIPT``, that switch with the script
+        parsed; None when the command runs as the caller. ``sudo`` alone switches to root."""
+        found: UserSwitch | None = None
+        cmd = self
+        while True:
+            nxt = _strip_wrapper(cmd)
+            if nxt is None:
+                break
+            seg = nxt.wrappers[len(cmd.wrappers):]
+            base = (seg[0].value or "").rsplit("/", 1)[-1]
+            sw = _wrapper_switch(base, seg)
+            if sw is not None:
+                found = sw
+            cmd = nxt
+        if cmd.basename in ("su", "runuser"):
+            sw = _su_switch(cmd)
+            if sw is not None:
+                found = sw
+        return found
+
 
 def _strip_wrapper(cmd: SimpleCommand) -> SimpleCommand | None:
     base = cmd.basename
@@ -286,12 +499,17 @@ def _strip_wrapper(cmd: SimpleCommand) -> SimpleCommand | None:
             if base == "nice" and v[1:].isdigit():
                 i += 1
                 continue
+            if base == "runuser" and v in _RUNUSER_SU_FORM:
+                return None  # `runuser USER -c SCRIPT`: su's form, the command is a string (``UserSwitch.script``)
             if v in takes_arg:
                 i += 2
             elif "=" in v and v.split("=", 1)[0] in takes_arg:
                 i += 1
-            elif not v.startswith("--") and len(v) > 2 and v[:2] in takes_arg:
-                i += 1  # -uuser
+            elif not v.startswith("--") and len(v) > 2:
+                # clustered short options (getopt): the first one that takes an argument ends the cluster and takes
+                # the rest of the word (-uuser) or, at its end, the next word (sudo -iu user)
+                k = next((k for k in range(1, len(v)) if "-" + v[k] in takes_arg), None)
+                i += 2 if k == len(v) - 1 else 1
             else:
                 i += 1
         if base in ("env", "sudo"):
@@ -299,6 +517,11 @@ def _strip_wrapper(cmd: SimpleCommand) -> SimpleCommand | None:
                 extra.append(_assignment_from_word(words[i]))
                 i += 1
         i += _WRAPPER_POSITIONALS.get(base, 0)
+        if base == "chroot" and (i > len(words) or words[i - 1].value != "/"):
+            return None  # another root: its command runs in a different file system
+        if base == "runuser" and not any(w.value in ("-u", "--user") or (w.value or "").startswith("--user=")
+                                         or _short_option(w.value, "u") for w in words[1:i]):
+            return None  # `runuser USER ...`: su's form
     if i >= len(words):
         return None
     return replace(
