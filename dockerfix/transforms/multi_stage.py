@@ -20,6 +20,8 @@ TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
 if TYPE_CHECKING:
     from typing import Callable, Iterable
 
+    from dockerfix.model.shell import SimpleCommand
+
 from dockerfix.model import ecosystems as eco
 from dockerfix.model.stages import Stage
 from dockerfix.syntax.nodes import Document, Instruction, Trivia
@@ -145,7 +147,7 @@ class Plan:
 
 def _commands(doc: Document, inst: Instruction):
     r = RunShell(doc, inst)
-    if not r.ok:
+    if r.script is None:  # not r.ok
         return r, []
     return r, [s.command.effective for s in r.script.sites]
 
@@ -157,7 +159,7 @@ def _command_cwds(r: RunShell, cwd: str) -> list[str | None]:
     out: list[str | None] = []
     main: str | None = cwd
     sub_cd = False
-    for site in r.script.sites if r.ok else ():
+    for site in r.script.sites if r.script is not None else ():
         c = site.command.effective
         child = site.in_subshell or site.in_pipeline or site.in_substitution
         out.append(None if child and sub_cd else main)
@@ -398,7 +400,7 @@ def detect(a: Analysis) -> tuple[str, Instruction, str, object] | None:
 class SetupCommand:
     """A filesystem setup command (mkdir, chown, chmod, ln, touch) the runtime stage may repeat."""
     raw: str
-    command: object
+    command: SimpleCommand
     cwd: str | None
     """Its working directory in the original stage (None: unknown)."""
 
@@ -540,7 +542,7 @@ def _entry_paths(a: Analysis) -> list[str]:
         elif w.startswith("./") or w.startswith("../") or "/" in w or re.search(FILE_EXT, w):
             p = posixpath.normpath(posixpath.join(a.cwd, w))
             rel = posixpath.normpath(w)
-            if not a.has_context or rel.startswith("..") or not a.ctx.build_context.exists(rel):
+            if a.ctx.build_context is None or rel.startswith("..") or not a.ctx.build_context.exists(rel):
                 if not (w.startswith("./") or "/" in w) or a.has_context:
                     continue
         else:
@@ -565,7 +567,7 @@ def _assets(a: Analysis, source_ext: tuple[str, ...]) -> tuple[list[str], list[s
                 continue
             if s in (".", "./", ""):
                 folder = ""
-            elif a.has_context and a.ctx.build_context.is_dir(s.lstrip("./") or "."):
+            elif a.ctx.build_context is not None and a.ctx.build_context.is_dir(s.lstrip("./") or "."):
                 folder = s.lstrip("./")
             else:
                 name = posixpath.basename(s)
@@ -576,7 +578,7 @@ def _assets(a: Analysis, source_ext: tuple[str, ...]) -> tuple[list[str], list[s
                     out.append(target)
                 continue
             target_dir = dest if dest.endswith("/") or len(sources) > 1 or s in (".", "") else dest + "/"
-            if not a.has_context:
+            if a.ctx.build_context is None:  # not a.has_context
                 out.append(target_dir.rstrip("/") or "/")
                 notes.append(f"the build context is not visible, so all of {target_dir.rstrip('/') or '/'} is "
                              "copied: narrow it to the files the program reads")
@@ -897,8 +899,8 @@ def _check_runtime(a: Analysis, plan: Plan) -> None:
                    if w and "$" not in w and not w.startswith("-"))
         if not runs:
             for w in words:
-                p = _resolve(a, w) if w and ("/" in w or re.search(FILE_EXT, w)) else None
-                text = a.read_context(posixpath.relpath(p, a.cwd)) if p and _under(p, plan.copies) else None
+                path = _resolve(a, w) if w and ("/" in w or re.search(FILE_EXT, w)) else None
+                text = a.read_context(posixpath.relpath(path, a.cwd)) if path and _under(path, plan.copies) else None
                 if text and any(n and n in text for n in names | {posixpath.basename(t) for t in outs}):
                     runs = True
         if not runs:
@@ -989,7 +991,7 @@ def _plan(a: Analysis, ecosystem: str, build: Instruction, cwd: str, cmd) -> Pla
     runtime = plan.runtime_base
     if a.base_raw == runtime and planner.same_base_note:
         plan.notes.append(f"the runtime uses the same base `{runtime}` without the build tools and sources")
-    _runtime_setup(a, plan, planner.repeats_setup or runtime == a.base_raw or plan.settings_base)
+    _runtime_setup(a, plan, bool(planner.repeats_setup or runtime == a.base_raw or plan.settings_base))
     _runtime_config(a, plan)
     if not plan.copied:
         raise NoFix("nothing to copy into the runtime stage")
@@ -1111,20 +1113,21 @@ def _go_outputs(a: Analysis, cwd: str | None, cmd) -> list[str]:
         raise NoFix("`go build -C` changes directory: where the binary lands is not followed")
     if any(p is None or "$" in p for p in pkgs):
         raise NoFix("the go build packages use a variable: the binary's name is unknown")
+    named = [p for p in pkgs if p is not None]  # all of them (checked above)
     if sub == "build" and o:
         if "$" in o:
             raise NoFix(f"the go build output `{o}` uses a variable")
         return [_at(cwd, o, "`go build`")]
-    files = [p for p in pkgs if p.endswith(".go")]
-    if any("..." in p for p in pkgs) or len(pkgs) - len(files) > 1 or (files and len(files) != len(pkgs)):
-        raise NoFix(f"`go {sub} {' '.join(pkgs)}` names several packages: "
+    files = [p for p in named if p.endswith(".go")]
+    if any("..." in p for p in named) or len(named) - len(files) > 1 or (files and len(files) != len(named)):
+        raise NoFix(f"`go {sub} {' '.join(named)}` names several packages: "
                     + ("`go build` writes no binary for them" if sub == "build" else "the binaries' names are not "
                        "followed"))
     name = None
     if files:
         name = posixpath.basename(files[0])[:-3]
-    elif pkgs and pkgs[-1] not in (".", "./"):
-        name = _go_exec_name(pkgs[-1].replace("@latest", "").split("@")[0])
+    elif named and named[-1] not in (".", "./"):
+        name = _go_exec_name(named[-1].replace("@latest", "").split("@")[0])
     else:
         mod = a.read_context("go.mod")
         m = re.search(r"^module\s+(\S+)", mod or "", re.M)
