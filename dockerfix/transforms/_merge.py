@@ -16,6 +16,10 @@ from dockerfix.syntax.nodes import Document, Trivia
 from dockerfix.transforms._run import RunShell, instruction_style, parse_shell_cached
 from dockerfix.transforms.base import Edit
 
+TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
+if TYPE_CHECKING:
+    from typing import Any
+
 _start = attrgetter("start")
 
 KEYWORDS = frozenset({
@@ -265,6 +269,7 @@ def _gap_is_free(b: RunShell, ls: int, w: str) -> bool:
         return False
     if not w and p > 0 and s.source[p - 1] not in " \t;&|()":
         return False
+    node: Any  # the node classes share no base: their fields are read by name below
     for node in s.walk():
         for x in getattr(node, "words", ()) or ():
             if x.span[0] < p < x.span[1] or (not w and x.span[0] < p <= x.span[1]):

@@ -16,6 +16,11 @@ from functools import lru_cache
 from dockerfix.syntax.nodes import Document, Instruction
 from dockerfix.transforms.base import Context, Edit
 
+TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
+if TYPE_CHECKING:
+    from dockerfix.model.shell import Script
+    from dockerfix.syntax.nodes import Heredoc
+
 MAX_ONE_LINE = 100
 
 
@@ -101,8 +106,8 @@ class RunShell:
         parse_shell = parse_shell_cached
         self.doc = doc
         self.inst = inst
-        self.heredoc = None
-        self.script = None
+        self.heredoc: Heredoc | None = None
+        self.script: Script | None = None
         self.reason: str | None = None
         if inst.json:
             self.reason = "exec-form RUN has no shell"
