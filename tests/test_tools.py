@@ -48,8 +48,39 @@ def test_table_entries_are_well_formed(tool):
 def test_every_manager_pkgmgr_parses_comes_from_the_table():
     assert pkgmgr.MANAGERS == ("apt-get", "apt", "apk", "dnf", "yum", "microdnf", "zypper", "pip", "npm", "yarn",
                                "pnpm", "gem", "composer", "conda", "mamba", "micromamba")
-    assert set(pkgmgr.MANAGERS) == set(pkgmgr._VALUE_OPTS)
+    assert set(pkgmgr.MANAGERS) == set(pkgmgr._TOOL)
     assert ecosystems.SYSTEM_MANAGERS == ("apt-get", "apt", "apk", "dnf", "yum", "microdnf", "zypper")
+
+
+@pytest.mark.parametrize("manager", pkgmgr.MANAGERS)
+def test_pkgmgr_reads_each_managers_grammar_from_its_row(manager):
+    """Every subcommand alias, two-word subcommand and value option of a row is what pkgmgr parses: the row is the
+    only place a manager's grammar is stated."""
+    row = tools.manager_tool(manager)
+    assert row.value_options and row.verbs, f"{manager}: a pkgmgr row states its options and subcommands"
+    for word, action in row.verbs.items():
+        call = pkgmgr.parse_package_call(parse_shell(f"{manager} {word} x").sites[0].command)
+        assert call is not None and call.action == action, (manager, word)
+    for first, seconds in (row.subverbs or {}).items():
+        for second, action in seconds.items():
+            call = pkgmgr.parse_package_call(parse_shell(f"{manager} {first} {second}").sites[0].command)
+            assert call is not None and call.action == action and not call.packages, (manager, first, second)
+    for opt in sorted(row.value_options):
+        if opt.endswith("_"):
+            continue
+        call = pkgmgr.parse_package_call(parse_shell(f"{manager} {opt} VALUE install x").sites[0].command)
+        assert call is not None and call.option_values(opt) == ["VALUE"], (manager, opt)
+    if row.global_prefix:
+        call = pkgmgr.parse_package_call(parse_shell(f"{manager} global add x").sites[0].command)
+        assert call is not None and call.action == row.verbs.get("add", "add")
+
+
+def test_install_and_clean_actions_are_the_tables():
+    call = pkgmgr.parse_package_call(parse_shell("dnf clean expire-cache").sites[0].command)
+    assert call is not None and call.is_cleanup  # the action is clean...
+    assert pkgmgr.find_cleanups(parse_shell("dnf clean expire-cache")) == []  # ...but it clears no cache
+    assert [c.manager for c in pkgmgr.find_cleanups(parse_shell("dnf clean all"))] == ["dnf"]
+    assert tools.INSTALL_ACTIONS >= {"install", "add", "ci"} and "clean" in tools.CLEAN_ACTIONS
 
 
 def test_manifests_and_lockfiles_come_from_the_table():

@@ -1,6 +1,8 @@
 """Package-manager invocations and cache cleanups inside a parsed RUN script.
 
-Reads ``dockerfix.model.shell`` nodes only; no regexes over command text.
+Reads ``dockerfix.model.shell`` nodes only; no regexes over command text. The grammar (which managers, their options
+that take a value, subcommand aliases, two-word subcommands, cache directories an ``rm`` clears) is the tool table's,
+``dockerfix.model.tools``: this module states no fact about a manager, it reads them.
 
 API
     ``find_package_calls(script) -> list[PackageCall]``
@@ -107,11 +109,11 @@ class PackageCall:
 
     @property
     def is_install(self) -> bool:
-        return self.action in ("install", "add", "ci", "env-create", "create")
+        return self.action in tools.INSTALL_ACTIONS
 
     @property
     def is_cleanup(self) -> bool:
-        return self.action in ("clean", "dist-clean", "cache-clean", "autoclean")
+        return self.action in tools.CLEAN_ACTIONS
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,105 +126,12 @@ class Cleanup:
     site: CommandSite | None = None
 
 
-# --- option tables: options that take a separate value ---------------------------------------------------
+# --- the grammar, read from the tool table (``dockerfix.model.tools``: value_options, verbs, subverbs...) ----------
 
-_APT = {"-o", "-c", "-t", "-a", "--option", "--config-file", "--target-release", "--default-release",
-        "--host-architecture"}
-_APK = {"-X", "-t", "-p", "--repository", "--virtual", "--root", "--repositories-file", "--arch",
-        "--cache-dir", "--keys-dir", "--progress-fd", "--wait", "--cache-max-age"}
-_RPM = {"-c", "-x", "-d", "-e", "-R", "--config", "--exclude", "--excludepkgs", "--debuglevel",
-        "--errorlevel", "--enablerepo", "--disablerepo", "--repo", "--repoid", "--installroot",
-        "--releasever", "--setopt", "--downloaddir", "--destdir", "--forcearch", "--color", "--enableplugin",
-        "--disableplugin", "--rpmverbosity", "--repofrompath", "--randomwait", "--nodocs_", "--best_",
-        "--setvar", "--use-host-config_", "--comment", "--advisory", "--bz", "--cve", "--sec-severity"}
-_ZYPPER = {"-R", "-c", "-D", "-C", "-t", "-r", "--root", "--config", "--reposd-dir", "--cache-dir",
-           "--raw-cache-dir", "--solv-cache-dir", "--pkg-cache-dir", "--type", "--repo", "--from",
-           "--download"}
-_PIP = {"-r", "-c", "-e", "-i", "-f", "-t", "-C", "-b", "-p", "--requirement", "--constraint", "--editable",
-        "--index-url", "--extra-index-url", "--find-links", "--target", "--prefix", "--root", "--src",
-        "--platform", "--python-version", "--implementation", "--abi", "--upgrade-strategy",
-        "--trusted-host", "--cert", "--client-cert", "--cache-dir", "--log", "--log-file", "--proxy",
-        "--retries", "--timeout", "--exists-action", "--no-binary", "--only-binary", "--progress-bar",
-        "--config-settings", "--global-option", "--install-option", "--build-option", "--python",
-        "--report", "--group", "--use-feature", "--use-deprecated", "--keyring-provider",
-        "--root-user-action", "--override", "--index", "--default-index", "--index-strategy",
-        "--resolution", "--prerelease", "--extra", "--python-platform", "--exclude-newer",
-        "--link-mode", "--reinstall-package", "--refresh-package", "--no-build-package",
-        "--no-binary-package", "--only-binary-package", "--config-file", "--directory", "--project"}
-_NPM = {"-w", "--prefix", "--workspace", "--registry", "--cache", "--loglevel", "--omit", "--include",
-        "--tag", "--userconfig", "--globalconfig", "--location", "--install-strategy", "--otp"}
-_YARN = {"--cwd", "--modules-folder", "--cache-folder", "--network-timeout", "--registry", "--mutex",
-         "--network-concurrency", "--global-folder", "--link-folder", "--use-yarnrc", "--preferred-cache-folder"}
-_PNPM = {"-F", "-C", "--filter", "--dir", "--store-dir", "--reporter", "--registry", "--loglevel",
-         "--virtual-store-dir", "--modules-dir", "--config.store-dir_"}
-_GEM = {"-v", "-i", "-n", "-s", "-P", "-g", "-p", "--version", "--install-dir", "--bindir", "--source",
-        "--trust-policy", "--platform", "--file", "--http-proxy", "--build-root", "--target-rbconfig"}
-_COMPOSER = {"-d", "--working-dir", "--prefer-install", "--ignore-platform-req", "--apcu-autoloader-prefix",
-             "--stability", "-s", "--repository", "--repository-url", "--add-repository_"}
-_CONDA = {"-n", "-p", "-c", "-r", "--name", "--prefix", "--channel", "--file", "--root-prefix",
-          "--platform", "--subdir", "--repodata-fn", "--solver", "--experimental-solver", "--rc-file",
-          "--channel-priority", "--json-output_"}
-
-_VALUE_OPTS: dict[str, set[str]] = {
-    "apt-get": _APT, "apt": _APT, "apk": _APK, "dnf": _RPM, "yum": _RPM, "microdnf": _RPM,
-    "zypper": _ZYPPER, "pip": _PIP, "npm": _NPM, "yarn": _YARN, "pnpm": _PNPM, "gem": _GEM,
-    "composer": _COMPOSER, "conda": _CONDA, "mamba": _CONDA, "micromamba": _CONDA,
-}
-
-# --- actions ---------------------------------------------------------------------------------------------
-
-_RPM_ACTIONS = {"in": "install", "install": "install", "localinstall": "install", "reinstall": "reinstall",
-                "remove": "remove", "erase": "remove", "rm": "remove", "update": "upgrade",
-                "upgrade": "upgrade", "up": "upgrade", "distro-sync": "dist-upgrade",
-                "makecache": "update", "clean": "clean", "autoremove": "autoremove"}
-_ACTIONS: dict[str, dict[str, str]] = {
-    "apt-get": {"distclean": "dist-clean", "dist-clean": "dist-clean", "full-upgrade": "dist-upgrade"},
-    "apt": {"distclean": "dist-clean", "dist-clean": "dist-clean", "full-upgrade": "dist-upgrade"},
-    "apk": {"del": "remove", "add": "add", "update": "update", "upgrade": "upgrade"},
-    "dnf": _RPM_ACTIONS, "yum": _RPM_ACTIONS, "microdnf": _RPM_ACTIONS,
-    "zypper": {"in": "install", "install": "install", "rm": "remove", "remove": "remove",
-               "ref": "update", "refresh": "update", "up": "upgrade", "update": "upgrade",
-               "dup": "dist-upgrade", "dist-upgrade": "dist-upgrade", "cc": "clean", "clean": "clean"},
-    "pip": {"uninstall": "remove", "install": "install", "sync": "install", "compile": "compile"},
-    "npm": {"i": "install", "in": "install", "ins": "install", "inst": "install", "insta": "install",
-            "instal": "install", "isnt": "install", "isnta": "install", "isntal": "install",
-            "isntall": "install", "add": "install", "install": "install", "ci": "ci",
-            "clean-install": "ci", "ic": "ci", "install-clean": "ci", "isntall-clean": "ci",
-            "uninstall": "remove", "remove": "remove", "rm": "remove", "r": "remove", "un": "remove",
-            "unlink": "remove", "update": "upgrade", "up": "upgrade", "upgrade": "upgrade",
-            "udpate": "upgrade"},
-    "yarn": {"add": "add", "install": "install", "remove": "remove", "upgrade": "upgrade",
-             "up": "upgrade"},
-    "pnpm": {"add": "add", "i": "install", "install": "install", "remove": "remove", "rm": "remove",
-             "uninstall": "remove", "un": "remove", "update": "upgrade", "up": "upgrade",
-             "upgrade": "upgrade"},
-    "gem": {"install": "install", "i": "install", "uninstall": "remove", "update": "upgrade",
-            "cleanup": "clean"},
-    "composer": {"install": "install", "i": "install", "update": "upgrade", "u": "upgrade",
-                 "upgrade": "upgrade", "require": "add", "r": "add", "remove": "remove", "rm": "remove",
-                 "clear-cache": "cache-clean", "clearcache": "cache-clean", "cc": "cache-clean"},
-    "conda": {"install": "install", "create": "create", "update": "upgrade", "upgrade": "upgrade",
-              "remove": "remove", "uninstall": "remove", "clean": "clean"},
-}
-_ACTIONS["mamba"] = _ACTIONS["micromamba"] = _ACTIONS["conda"]
-
-# two-word actions: (manager, first word) -> {second word: action}
-_SUBACTIONS: dict[tuple[str, str], dict[str, str]] = {
-    ("npm", "cache"): {"clean": "cache-clean", "clear": "cache-clean", "rm": "cache-clean",
-                       "verify": "cache-verify"},
-    ("yarn", "cache"): {"clean": "cache-clean"},
-    ("pip", "cache"): {"purge": "cache-clean", "remove": "cache-clean", "clean": "cache-clean"},
-    ("apk", "cache"): {"clean": "cache-clean", "purge": "cache-clean", "sync": "cache-sync",
-                       "download": "cache-download"},
-    ("pnpm", "store"): {"prune": "cache-clean"},
-    ("conda", "env"): {"create": "env-create", "update": "env-update", "remove": "env-remove"},
-    ("mamba", "env"): {"create": "env-create", "update": "env-update", "remove": "env-remove"},
-    ("micromamba", "env"): {"create": "env-create", "update": "env-update", "remove": "env-remove"},
-    ("gem", "sources"): {},
-}
-# managers whose `global` prefix is not an action (`yarn global add x`, `composer global require x`)
-_GLOBAL_PREFIX = {"yarn", "composer", "pnpm"}
-_UV_CACHE = {"clean": "cache-clean", "prune": "cache-clean"}
+_TOOL: dict[str, tools.Tool] = {m: tools.manager_tool(m) for m in MANAGERS}
+"""Manager -> its row of the tool table (apt-get and apt share one, conda and mamba another)."""
+_UV = tools.tool_named("uv")
+_NO_VERBS: dict[str, str] = {}
 
 
 def _manager_of(cmd: SimpleCommand) -> tuple[str, int] | None:
@@ -230,7 +139,7 @@ def _manager_of(cmd: SimpleCommand) -> tuple[str, int] | None:
     base = cmd.basename
     if base is None:
         return None
-    if base in _VALUE_OPTS:
+    if base in _TOOL:
         return base, 1
     if base.startswith("pip") and _is_versioned(base[3:]):
         return "pip", 1
@@ -338,28 +247,28 @@ def _parse_call(cmd: SimpleCommand, site: CommandSite | None, extra_value_opts: 
     if found is None:
         return None
     manager, n = found
+    tool = _TOOL[manager]
     words = eff.words
     invocation = words[:n]
-    value_opts = _VALUE_OPTS[manager] | extra_value_opts
+    value_opts = tool.value_options | extra_value_opts
     options, positionals = _parse_args(words, n, value_opts)
     action_words: tuple[Word, ...] = ()
     action = None
     rest = positionals
     if rest and rest[0].value is not None:
         first = rest[0].value
-        if manager in _GLOBAL_PREFIX and first == "global" and len(rest) > 1 and rest[1].value is not None:
+        if tool.global_prefix and first == "global" and len(rest) > 1 and rest[1].value is not None:
             action_words = (rest[0],)
             rest = rest[1:]
             first = rest[0].value  # type: ignore[assignment]  # not None: checked as rest[1] above
-        sub = _SUBACTIONS.get((manager, first))
-        if manager == "pip" and invocation[0].value == "uv" and first == "cache":
-            sub = _UV_CACHE
+        grammar = _UV if manager == "pip" and invocation[0].value == "uv" and first == "cache" else tool
+        sub = grammar.subverbs.get(first) if grammar.subverbs else None
         if sub is not None and len(rest) > 1 and rest[1].value in sub:
             action = sub[rest[1].value]
             action_words += (rest[0], rest[1])
             rest = rest[2:]
         else:
-            action = _ACTIONS.get(manager, {}).get(first, first)
+            action = (tool.verbs or _NO_VERBS).get(first, first)
             action_words += (rest[0],)
             rest = rest[1:]
     if manager in ("conda", "mamba", "micromamba") and action in ("env-create", "env-update") and not retry:
@@ -510,11 +419,7 @@ def _find_cleanups(script: Script) -> list[Cleanup]:
 
 
 def _is_clean_call(call: PackageCall) -> bool:
-    if call.action in ("dist-clean", "cache-clean", "autoclean"):
-        return True
-    if call.action != "clean":
+    if call.action not in tools.CLEAN_ACTIONS:
         return False
-    if call.manager in ("dnf", "yum", "microdnf"):
-        return bool(call.packages) and any(w.value in ("all", "packages", "metadata", "dbcache")
-                                           for w in call.packages)
-    return True
+    operands = _TOOL[call.manager].clean_operands if call.action == "clean" else None
+    return operands is None or any(w.value in operands for w in call.packages)

@@ -53,7 +53,7 @@ the RUN's user, None for the image's default, which is root on the bases this pr
     the network. Empty when the command runs online.
 ``rpm_cache_dir(tool, base) -> (path | None, reason | None)``
     yum, dnf or microdnf's cache directory on that base.
-``tool_named(name)``, ``manager_names()``, ``system_managers()``, ``ecosystem_files()``, ``lockfiles()``,
+``tool_named(name)``, ``manager_tool(manager)``, ``manager_names()``, ``system_managers()``, ``ecosystem_files()``, ``lockfiles()``,
 ``cleanup_paths()``, ``cleanup_owner(manager)``
     The table's views for ``pkgmgr``, ``manifests`` and ``ecosystems``.
 
@@ -94,6 +94,7 @@ __all__ = [
     "identify",
     "lockfiles",
     "manager_names",
+    "manager_tool",
     "offline_reads",
     "rpm_cache_dir",
     "system_managers",
@@ -165,7 +166,22 @@ class Tool:
     scripts: tuple[str, ...] = ()
     """Wrapper scripts that run it when called by path (``./mvnw``, ``./gradlew``)."""
     pkgmgr: bool = False
-    """``dockerfix.model.pkgmgr`` parses its command lines (options, action aliases)."""
+    """``dockerfix.model.pkgmgr`` parses its command lines, with the grammar below (``value_options``, ``verbs``,
+    ``subverbs``, ``global_prefix``, ``clean_operands``)."""
+    value_options: frozenset[str] = frozenset()
+    """Options that take a separate value (``-o X``, ``--setopt X``); the others are flags (``--x=v`` always has
+    one). Entries ending in ``_`` are spellings the tool does not take: kept out on purpose."""
+    verbs: Any = None
+    """``{subcommand as written: action}`` for the aliases (``in`` -> ``install``, ``del`` -> ``remove``,
+    ``makecache`` -> ``update``); a subcommand not listed is its own action. The actions are pkgmgr's vocabulary
+    (``dockerfix.model.pkgmgr``, "Actions"): :data:`INSTALL_ACTIONS` and :data:`CLEAN_ACTIONS` among them."""
+    subverbs: Any = None
+    """``{first word: {second word: action}}`` for two-word subcommands (``npm cache clean``, ``conda env create``)."""
+    global_prefix: bool = False
+    """``global`` before the subcommand is a scope, not the subcommand (``yarn global add x``)."""
+    clean_operands: frozenset[str] | None = None
+    """For a tool whose ``clean`` takes what to clean (dnf's ``clean all``): the operands that clear the cache. None:
+    ``clean`` alone clears it."""
     system: bool = False
     """A system package manager (installs into the OS, runs as root, caches at fixed system paths)."""
     ecosystem: str | None = None
@@ -240,12 +256,41 @@ INFER = object()
 # =====================================================================================================================
 
 _RPM_INSTALL = frozenset({"install", "reinstall", "upgrade", "dist-upgrade", "update"})
+
+INSTALL_ACTIONS = frozenset({"install", "add", "ci", "env-create", "create"})
+"""The actions (``PackageCall.action``, aliases resolved by ``verbs``) that install packages."""
+CLEAN_ACTIONS = frozenset({"clean", "dist-clean", "cache-clean", "autoclean"})
+"""The actions that clear a cache or index (``clean`` only with a cache operand for tools with ``clean_operands``)."""
+
+# command-line grammar shared by several rows (one family of tools reads the same options and subcommands)
+_APT_OPTS = frozenset({"-o", "-c", "-t", "-a", "--option", "--config-file", "--target-release", "--default-release",
+                       "--host-architecture"})
+_APT_VERBS = {"distclean": "dist-clean", "dist-clean": "dist-clean", "full-upgrade": "dist-upgrade"}
+_RPM_OPTS = frozenset({
+    "-c", "-x", "-d", "-e", "-R", "--config", "--exclude", "--excludepkgs", "--debuglevel", "--errorlevel",
+    "--enablerepo", "--disablerepo", "--repo", "--repoid", "--installroot", "--releasever", "--setopt",
+    "--downloaddir", "--destdir", "--forcearch", "--color", "--enableplugin", "--disableplugin", "--rpmverbosity",
+    "--repofrompath", "--randomwait", "--nodocs_", "--best_", "--setvar", "--use-host-config_", "--comment",
+    "--advisory", "--bz", "--cve", "--sec-severity"})
+_RPM_VERBS = {"in": "install", "install": "install", "localinstall": "install", "reinstall": "reinstall",
+              "remove": "remove", "erase": "remove", "rm": "remove", "update": "upgrade", "upgrade": "upgrade",
+              "up": "upgrade", "distro-sync": "dist-upgrade", "makecache": "update", "clean": "clean",
+              "autoremove": "autoremove"}
+# dnf(8) clean: all, dbcache, expire-cache, metadata, packages; expire-cache only marks the metadata expired
+_RPM_CLEAN = frozenset({"all", "packages", "metadata", "dbcache"})
+_CONDA_OPTS = frozenset({"-n", "-p", "-c", "-r", "--name", "--prefix", "--channel", "--file", "--root-prefix",
+                         "--platform", "--subdir", "--repodata-fn", "--solver", "--experimental-solver", "--rc-file",
+                         "--channel-priority", "--json-output_"})
+_CONDA_VERBS = {"install": "install", "create": "create", "update": "upgrade", "upgrade": "upgrade",
+                "remove": "remove", "uninstall": "remove", "clean": "clean"}
+_CONDA_SUBVERBS = {"env": {"create": "env-create", "update": "env-update", "remove": "env-remove"}}
 _PY_CACHE = "https://platformdirs.readthedocs.io (user_cache_dir: $XDG_CACHE_HOME or ~/.cache on Linux)"
 
 TOOLS: tuple[Tool, ...] = (
     # ----------------------------------------------------------------------------------------------- system managers
     Tool(
         "apt", ("apt-get", "apt"), pkgmgr=True, system=True,
+        value_options=_APT_OPTS, verbs=_APT_VERBS,
         installs=frozenset({"install", "reinstall", "upgrade", "dist-upgrade", "build-dep"}),
         fetches=frozenset({"update", "download", "source"}),
         cleans=("apt-get clean", "apt-get dist-clean", "rm -rf /var/lib/apt/lists/*"),
@@ -271,6 +316,11 @@ TOOLS: tuple[Tool, ...] = (
     ),
     Tool(
         "apk", ("apk",), pkgmgr=True, system=True,
+        value_options=frozenset({"-X", "-t", "-p", "--repository", "--virtual", "--root", "--repositories-file",
+                                 "--arch", "--cache-dir", "--keys-dir", "--progress-fd", "--wait", "--cache-max-age"}),
+        verbs={"del": "remove", "add": "add", "update": "update", "upgrade": "upgrade"},
+        subverbs={"cache": {"clean": "cache-clean", "purge": "cache-clean", "sync": "cache-sync",
+                            "download": "cache-download"}},
         installs=frozenset({"add", "upgrade"}), fetches=frozenset({"update", "cache-download", "fetch"}),
         cleans=("apk cache clean", "rm -rf /var/cache/apk/*"),
         caches=(
@@ -287,6 +337,7 @@ TOOLS: tuple[Tool, ...] = (
     ),
     Tool(
         "dnf", ("dnf",), pkgmgr=True, system=True,
+        value_options=_RPM_OPTS, verbs=_RPM_VERBS, clean_operands=_RPM_CLEAN,
         installs=_RPM_INSTALL, fetches=frozenset({"makecache", "download"}),
         cleans=("dnf clean all",),
         caches=(
@@ -303,6 +354,7 @@ TOOLS: tuple[Tool, ...] = (
     ),
     Tool(
         "yum", ("yum",), pkgmgr=True, system=True,
+        value_options=_RPM_OPTS, verbs=_RPM_VERBS, clean_operands=_RPM_CLEAN,
         installs=_RPM_INSTALL, fetches=frozenset({"makecache"}),
         cleans=("yum clean all",),
         caches=(
@@ -316,6 +368,7 @@ TOOLS: tuple[Tool, ...] = (
     ),
     Tool(
         "microdnf", ("microdnf",), pkgmgr=True, system=True,
+        value_options=_RPM_OPTS, verbs=_RPM_VERBS, clean_operands=_RPM_CLEAN,
         installs=_RPM_INSTALL, fetches=frozenset({"makecache", "download"}),
         cleans=("microdnf clean all",),
         caches=(
@@ -332,6 +385,12 @@ TOOLS: tuple[Tool, ...] = (
     ),
     Tool(
         "zypper", ("zypper",), pkgmgr=True, system=True,
+        value_options=frozenset({"-R", "-c", "-D", "-C", "-t", "-r", "--root", "--config", "--reposd-dir",
+                                 "--cache-dir", "--raw-cache-dir", "--solv-cache-dir", "--pkg-cache-dir", "--type",
+                                 "--repo", "--from", "--download"}),
+        verbs={"in": "install", "install": "install", "rm": "remove", "remove": "remove", "ref": "update",
+               "refresh": "update", "up": "upgrade", "update": "upgrade", "dup": "dist-upgrade",
+               "dist-upgrade": "dist-upgrade", "cc": "clean", "clean": "clean"},
         installs=frozenset({"install", "upgrade", "dist-upgrade"}), fetches=frozenset({"update"}),
         cleans=("zypper clean -a",),
         caches=(
@@ -348,6 +407,20 @@ TOOLS: tuple[Tool, ...] = (
     # ------------------------------------------------------------------------------------------------------- Python
     Tool(
         "pip", ("pip",), pkgmgr=True,
+        # pip, uv pip (uv's options where pip has none: --index-strategy, --resolution, --python-platform...)
+        value_options=frozenset({
+            "-r", "-c", "-e", "-i", "-f", "-t", "-C", "-b", "-p", "--requirement", "--constraint", "--editable",
+            "--index-url", "--extra-index-url", "--find-links", "--target", "--prefix", "--root", "--src",
+            "--platform", "--python-version", "--implementation", "--abi", "--upgrade-strategy", "--trusted-host",
+            "--cert", "--client-cert", "--cache-dir", "--log", "--log-file", "--proxy", "--retries", "--timeout",
+            "--exists-action", "--no-binary", "--only-binary", "--progress-bar", "--config-settings",
+            "--global-option", "--install-option", "--build-option", "--python", "--report", "--group",
+            "--use-feature", "--use-deprecated", "--keyring-provider", "--root-user-action", "--override", "--index",
+            "--default-index", "--index-strategy", "--resolution", "--prerelease", "--extra", "--python-platform",
+            "--exclude-newer", "--link-mode", "--reinstall-package", "--refresh-package", "--no-build-package",
+            "--no-binary-package", "--only-binary-package", "--config-file", "--directory", "--project"}),
+        verbs={"uninstall": "remove", "install": "install", "sync": "install", "compile": "compile"},
+        subverbs={"cache": {"purge": "cache-clean", "remove": "cache-clean", "clean": "cache-clean"}},
         installs=frozenset({"install"}), fetches=frozenset({"download", "wheel"}),
         cleans=("pip cache purge",),
         caches=(
@@ -374,6 +447,7 @@ TOOLS: tuple[Tool, ...] = (
     ),
     Tool(
         "uv", ("uv",), ecosystem="uv",
+        subverbs={"cache": {"clean": "cache-clean", "prune": "cache-clean"}},  # `uv pip cache ...` (pkgmgr's pip)
         installs=frozenset({"sync", "add", "install"}), fetches=frozenset({"lock"}),
         cleans=("uv cache clean", "uv cache prune"),
         caches=(
@@ -427,6 +501,18 @@ TOOLS: tuple[Tool, ...] = (
     # ----------------------------------------------------------------------------------------------------- Node.js
     Tool(
         "npm", ("npm",), pkgmgr=True, ecosystem="npm",
+        value_options=frozenset({"-w", "--prefix", "--workspace", "--registry", "--cache", "--loglevel", "--omit",
+                                 "--include", "--tag", "--userconfig", "--globalconfig", "--location",
+                                 "--install-strategy", "--otp"}),
+        # npm/cli lib/utils/cmd-list.js aliases (its typo aliases too: isntall, udpate...)
+        verbs={"i": "install", "in": "install", "ins": "install", "inst": "install", "insta": "install",
+               "instal": "install", "isnt": "install", "isnta": "install", "isntal": "install", "isntall": "install",
+               "add": "install", "install": "install", "ci": "ci", "clean-install": "ci", "ic": "ci",
+               "install-clean": "ci", "isntall-clean": "ci", "uninstall": "remove", "remove": "remove",
+               "rm": "remove", "r": "remove", "un": "remove", "unlink": "remove", "update": "upgrade",
+               "up": "upgrade", "upgrade": "upgrade", "udpate": "upgrade"},
+        subverbs={"cache": {"clean": "cache-clean", "clear": "cache-clean", "rm": "cache-clean",
+                            "verify": "cache-verify"}},
         installs=frozenset({"install", "ci"}),
         cleans=("npm cache clean --force",),
         caches=(
@@ -450,6 +536,11 @@ TOOLS: tuple[Tool, ...] = (
     ),
     Tool(
         "yarn", ("yarn",), pkgmgr=True, ecosystem="yarn",
+        value_options=frozenset({"--cwd", "--modules-folder", "--cache-folder", "--network-timeout", "--registry",
+                                 "--mutex", "--network-concurrency", "--global-folder", "--link-folder",
+                                 "--use-yarnrc", "--preferred-cache-folder"}),
+        verbs={"add": "add", "install": "install", "remove": "remove", "upgrade": "upgrade", "up": "upgrade"},
+        subverbs={"cache": {"clean": "cache-clean"}}, global_prefix=True,
         installs=frozenset({"install", "add"}),
         cleans=("yarn cache clean",),
         caches=(
@@ -489,6 +580,11 @@ TOOLS: tuple[Tool, ...] = (
     ),
     Tool(
         "pnpm", ("pnpm",), pkgmgr=True, ecosystem="pnpm",
+        value_options=frozenset({"-F", "-C", "--filter", "--dir", "--store-dir", "--reporter", "--registry",
+                                 "--loglevel", "--virtual-store-dir", "--modules-dir", "--config.store-dir_"}),
+        verbs={"add": "add", "i": "install", "install": "install", "remove": "remove", "rm": "remove",
+               "uninstall": "remove", "un": "remove", "update": "upgrade", "up": "upgrade", "upgrade": "upgrade"},
+        subverbs={"store": {"prune": "cache-clean"}}, global_prefix=True,
         installs=frozenset({"install", "add"}), fetches=frozenset({"fetch"}),
         cleans=("pnpm store prune",),
         caches=(
@@ -620,6 +716,10 @@ TOOLS: tuple[Tool, ...] = (
     ),
     Tool(
         "gem", ("gem",), pkgmgr=True,
+        value_options=frozenset({"-v", "-i", "-n", "-s", "-P", "-g", "-p", "--version", "--install-dir", "--bindir",
+                                 "--source", "--trust-policy", "--platform", "--file", "--http-proxy",
+                                 "--build-root", "--target-rbconfig"}),
+        verbs={"install": "install", "i": "install", "uninstall": "remove", "update": "upgrade", "cleanup": "clean"},
         installs=frozenset({"install", "upgrade"}),
         cleans=("gem cleanup",),
         cleanup_paths=("~/.gem", "~/.local/share/gem", "/usr/local/bundle/cache"),
@@ -627,6 +727,13 @@ TOOLS: tuple[Tool, ...] = (
     ),
     Tool(
         "composer", ("composer",), pkgmgr=True, ecosystem="composer",
+        value_options=frozenset({"-d", "--working-dir", "--prefer-install", "--ignore-platform-req",
+                                 "--apcu-autoloader-prefix", "--stability", "-s", "--repository", "--repository-url",
+                                 "--add-repository_"}),
+        verbs={"install": "install", "i": "install", "update": "upgrade", "u": "upgrade", "upgrade": "upgrade",
+               "require": "add", "r": "add", "remove": "remove", "rm": "remove", "clear-cache": "cache-clean",
+               "clearcache": "cache-clean", "cc": "cache-clean"},
+        global_prefix=True,
         installs=frozenset({"install", "add", "upgrade"}),
         cleans=("composer clear-cache",),
         caches=(
@@ -672,6 +779,7 @@ TOOLS: tuple[Tool, ...] = (
     # ------------------------------------------------------------------------------------------------------ conda
     Tool(
         "conda", ("conda", "mamba"), pkgmgr=True,
+        value_options=_CONDA_OPTS, verbs=_CONDA_VERBS, subverbs=_CONDA_SUBVERBS,
         installs=frozenset({"install", "create", "upgrade", "env-create", "env-update"}),
         cleans=("conda clean -afy",),
         caches=(
@@ -689,6 +797,7 @@ TOOLS: tuple[Tool, ...] = (
     ),
     Tool(
         "micromamba", ("micromamba",), pkgmgr=True, cleanup_as="conda",
+        value_options=_CONDA_OPTS, verbs=_CONDA_VERBS, subverbs=_CONDA_SUBVERBS,
         installs=frozenset({"install", "create", "upgrade", "env-create", "env-update"}),
         cleans=("micromamba clean --all --yes",),
         caches=(
@@ -829,6 +938,14 @@ del _t, _c
 
 def tool_named(name: str) -> Tool:
     return _BY_NAME[name]
+
+
+def manager_tool(manager: str) -> Tool:
+    """The row of a manager ``pkgmgr`` parses (a ``PackageCall.manager``: ``apt-get``, ``mamba``...)."""
+    t = _BY_COMMAND[manager]
+    if not t.pkgmgr:
+        raise KeyError(manager)
+    return t
 
 
 def manager_names() -> tuple[str, ...]:
