@@ -95,6 +95,7 @@ This transform is not a cache cleanup, so the `strategy` setting does not affect
                 continue
             names = [p for p, _ in add]
             last = call.packages[-1]
+            assert site.run is not None  # a package call was found: the shell was read
             at = site.run.doc_span(last.span)[1]
             edits = d.fix.edits + (Edit.insert(at, "".join(f" {p}" for p in names)),)
             why = "; ".join(f"{p}: {w}" for p, w in add)
@@ -185,7 +186,7 @@ def _installed_before(ctx: Context, site: RunSite, call: PackageCall) -> set[str
             from dockerfix.transforms._run import run_shell
 
             run = run_shell(ctx, inst)
-            if not run.ok:
+            if run.script is None:  # not run.ok
                 continue
             for c in find_package_calls(run.script):
                 if c.manager in APT and c.action == "install":

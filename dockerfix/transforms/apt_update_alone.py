@@ -69,7 +69,7 @@ Safe, under the same conditions as `merge-runs`. Otherwise a finding without a f
                 continue
             msg = "apt-get update runs without an install in the same RUN: the index ships in its own stale layer"
             nxt = insts[k + 1] if k + 1 < len(insts) else None
-            reason = "the next instruction is not a RUN that installs packages"
+            reason: str | None = "the next instruction is not a RUN that installs packages"
             if nxt is not None and nxt.keyword == "RUN":
                 nrun = run_shell(ctx, nxt)
                 if any(a in ("install", "upgrade", "dist-upgrade") for a in apt_actions(nrun)):

@@ -21,7 +21,7 @@ def _later_commands(ctx: Context, stage, after: int):
         if inst.keyword != "RUN" or inst.end <= after:
             continue
         r = run_shell(ctx, inst)
-        if not r.ok:
+        if r.script is None:  # not r.ok
             yield None, inst.start_line, r.reason or "its shell cannot be read"
             continue
         for site in r.script.sites:
@@ -34,7 +34,7 @@ def _compiles_later(ctx: Context, stage, after: int) -> str | None:
     """Why a command after offset ``after`` in the stage may build native code (so the tools are still needed)."""
     from dockerfix.model.tools import native_build
 
-    env = None
+    env: dict[str, str | None] | None = None
     for cmd, line, unread in _later_commands(ctx, stage, after):
         if cmd is None:
             return f"line {line} cannot be read ({unread})"
@@ -207,7 +207,7 @@ there, a stage that builds or tests is left alone.
             if inst.keyword != "RUN":
                 continue
             r = run_shell(ctx, inst)
-            if not r.ok:
+            if r.script is None:  # not r.ok
                 continue
             for site in r.script.sites:
                 cmd = site.command.effective
