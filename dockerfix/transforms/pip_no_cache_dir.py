@@ -79,7 +79,8 @@ covers the cache (`/root/.cache/pip`, `/root/.cache`, any `*/.cache/pip` or `*/.
                 return True
             leaf, var = "uv", "UV_CACHE_DIR"
         else:
-            if call.has_option("--no-cache-dir", "--cache-dir"):
+            if any(_abbreviates(o.name, "--no-cache-dir", "--no-cache") or _abbreviates(o.name, "--cache-dir", "--cache")
+                   for o in call.options):
                 return True
             if env_in_scope(ctx, site, call, "PIP_NO_CACHE_DIR"):
                 return True
@@ -91,6 +92,13 @@ covers the cache (`/root/.cache/pip`, `/root/.cache`, any `*/.cache/pip` or `*/.
             if var in t or (custom and t == norm_path(custom)):
                 return True
         return False
+
+
+def _abbreviates(name: str | None, option: str, shortest: str) -> bool:
+    """Whether ``name`` spells ``option`` or an abbreviation of it pip accepts: pip parses with optparse, which takes
+    any unambiguous prefix of a long option (``--no-cache`` is ``--no-cache-dir``: no other pip option starts with
+    ``--no-cache``; none but ``--cache-dir`` with ``--cache``). ``shortest`` is the shortest unambiguous prefix."""
+    return bool(name) and len(name) >= len(shortest) and option.startswith(name)  # type: ignore[arg-type]
 
 
 TRANSFORMS = (PipNoCacheDir,)
