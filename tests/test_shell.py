@@ -374,6 +374,13 @@ def test_no_user_switch(src):
     assert cmd.user_switch is None
 
 
+def test_wrapper_segments():
+    (cmd,) = parse_shell("sudo -E env A=1 gosu app nice -n 5 pip install x").commands
+    assert [[w.raw for w in seg] for seg in cmd.wrapper_segments] == [
+        ["sudo", "-E"], ["env", "A=1"], ["gosu", "app"], ["nice", "-n", "5"]]
+    assert parse_shell("pip install x").commands[0].wrapper_segments == ()
+
+
 def test_user_switch_user_name():
     from dockerfix.model.shell import UserSwitch
 

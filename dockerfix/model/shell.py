@@ -446,22 +446,29 @@ class SimpleCommand:
         return self if memo is True else memo  # type: ignore[return-value]
 
     @property
+    def wrapper_segments(self) -> tuple[tuple[Word, ...], ...]:
+        """The words ``effective`` strips, one tuple per wrapper (``sudo -E gosu app pip`` -> ``(sudo, -E)``,
+        ``(gosu, app)``)."""
+        out = []
+        cmd = self
+        while True:
+            nxt = _strip_wrapper(cmd)
+            if nxt is None:
+                return tuple(out)
+            out.append(nxt.wrappers[len(cmd.wrappers):])
+            cmd = nxt
+
+    @property
     def user_switch(self) -> UserSwitch | None:
         """The wrapper that runs this command as another user (the innermost one: ``sudo gosu app pip`` runs pip
         as ``app``), or, when the command is ``su``/``runuser`` with ``-c SCRIPT``, that switch with the script
         parsed; None when the command runs as the caller. ``sudo`` alone switches to root."""
         found: UserSwitch | None = None
-        cmd = self
-        while True:
-            nxt = _strip_wrapper(cmd)
-            if nxt is None:
-                break
-            seg = nxt.wrappers[len(cmd.wrappers):]
-            base = (seg[0].value or "").rsplit("/", 1)[-1]
-            sw = _wrapper_switch(base, seg)
+        for seg in self.wrapper_segments:
+            sw = _wrapper_switch((seg[0].value or "").rsplit("/", 1)[-1], seg)
             if sw is not None:
                 found = sw
-            cmd = nxt
+        cmd = self.effective
         if cmd.basename in ("su", "runuser"):
             sw = _su_switch(cmd)
             if sw is not None:
