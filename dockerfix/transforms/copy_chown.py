@@ -199,6 +199,7 @@ class _Stage:
         # Every RUN with a chown replays the instructions before it: an instruction's event depends only on it, the
         # working directory and the user, so it is made once per pass (``ctx.memo``; events are never changed).
         memo = ctx.memo
+        i: Instruction | None  # None: an ONBUILD, which runs in children only
         for st in reversed(chain):
             for i in st.instructions[1:]:
                 if st is stage and i.start >= inst.start:
@@ -561,10 +562,11 @@ as a safe fix under either policy.
         doc = ctx.document
         inst = run.inst
         what = {"owner": "ownership", "mode": "mode"}[ch.kind]
-        targets = [_norm(t, stage.cwd) for t in ch.targets]
-        if any(t is None for t in targets):
+        normed = [_norm(t, stage.cwd) for t in ch.targets]
+        if any(t is None for t in normed):
             return  # a path we cannot read: not recognisably this pattern
-        v = self._judge(stage, inst, targets, ch)  # type: ignore[arg-type]
+        targets = [t for t in normed if t is not None]  # all of them (checked above)
+        v = self._judge(stage, inst, targets, ch)
         if v.skip:
             return
         cmd_text = site.command.raw
@@ -579,6 +581,7 @@ as a safe fix under either policy.
         if v.nofix is None and ch.kind == "mode" and builder == "classic":
             v.nofix = "the classic builder has no COPY --chmod (setting builder = \"classic\")"
         # the flag value
+        value: str | None
         flag, value = "chown", ""
         if v.nofix is None and ch.kind == "owner":
             if policy == "root-owned":
@@ -601,6 +604,7 @@ as a safe fix under either policy.
                                "which looks the names up as it runs")
                     break
         if v.nofix is None:
+            assert run.script is not None  # the site is one of its commands (_sites)
             earlier = [it for it in run.script.items[:site.chain_index]]
             for it in earlier:
                 if any(getattr(n, "basename", None) in USER_TOOLS for n in _walk(it)) and flag == "chown":
@@ -620,6 +624,7 @@ as a safe fix under either policy.
             yield self.diagnostic(inst, msg, None, reason=v.nofix, span=span)
             return
         assert edits is not None
+        assert value is not None  # a None value came with a reason, now in v.nofix
         copies = v.copies
         if flag:
             edits = edits + [_flag_edit(doc, c.inst, flag, value) for c in copies]
@@ -647,7 +652,7 @@ as a safe fix under either policy.
                 p = _norm(val, cwd) if ("/" in val or val == ".") else None
                 if p and any(_under(p, t) for t in targets):
                     return True
-            if cwd is not None and any(_under(cwd, t) for t in targets) and getattr(n, "words", ()):
+            if cwd is not None and any(_under(cwd, t) for t in targets) and bool(getattr(n, "words", ())):
                 return True
         return False
 
