@@ -371,11 +371,11 @@ file. Otherwise the fix is safe: the image loses only files its build never read
             named = r.named_excluded(tree, old, new)
             if named is not None:
                 probe = named.replace("*", "x").replace("?", "x")
-                why = f"line {r.line} {r.verb} {named}, which the new rules exclude"
+                excluded = f"line {r.line} {r.verb} {named}, which the new rules exclude"
                 culprits = rules_of(probe)
-                reasons.extend((why, e, True) for e in culprits)
+                reasons.extend((excluded, e, True) for e in culprits)
                 if not culprits:
-                    reasons.append((why, None, False))
+                    reasons.append((excluded, None, False))
                 continue
             covered = r.covered(tree, newly)
             if not tree.complete and r.reads_tree(tree):
@@ -386,7 +386,7 @@ file. Otherwise the fix is safe: the image loses only files its build never read
                 entry, kind = rule_of(p)
                 if kind in _GOAL_KINDS or (r.line, entry) in seen:
                     continue
-                why = None
+                why: str | None = None
                 breaks = False
                 if r.via == "bind":
                     why = f"line {r.line} mounts {r.raw} into a RUN, which can read {p}"
@@ -406,7 +406,9 @@ file. Otherwise the fix is safe: the image loses only files its build never read
                         why = f"line {r.line} ships {p}, which the Dockerfile does not build"
                         breaks = True
                     elif kind == "output" and facts.names_under(p, tree.bc) is not None:
-                        line, f = facts.names_under(p, tree.bc)
+                        hit = facts.names_under(p, tree.bc)
+                        assert hit is not None  # the test above (names_under is memoised per folder)
+                        line, f = hit
                         why = f"line {line} names {f}, which line {r.line} ships from the context"
                     elif kind == "vcs" and facts.reads_vcs:
                         why = f"{facts.reads_vcs}, which may read {p}"
@@ -530,7 +532,7 @@ class Read:
     def is_broad(self) -> bool:
         """A glob whose last part is wildcards only (``*``, ``.*``, ``src/*``): it copies whatever is there, like a
         folder copy, rather than naming files (``*.pem``, ``conf.*``)."""
-        return self.is_glob and not self.src.rsplit("/", 1)[-1].strip("*?.")
+        return self.src is not None and self.is_glob and not self.src.rsplit("/", 1)[-1].strip("*?.")
 
     def matches(self, tree: ContextTree) -> list[str]:
         """The paths the source names: itself, or every path its glob matches (``*`` never crosses ``/``)."""
