@@ -54,7 +54,7 @@ the RUN's user, None for the image's default, which is root on the bases this pr
 ``rpm_cache_dir(tool, base) -> (path | None, reason | None)``
     yum, dnf or microdnf's cache directory on that base.
 ``tool_named(name)``, ``manager_tool(manager)``, ``manager_names()``, ``system_managers()``, ``ecosystem_files()``, ``lockfiles()``,
-``cleanup_paths()``, ``cleanup_owner(manager)``
+``cleanup_paths()``, ``cleanup_owner(manager)``, ``root_cache_dirs(manager)``
     The table's views for ``pkgmgr``, ``manifests`` and ``ecosystems``.
 
 Notes on what the table does not claim: a tool's config files (``pip.conf``, ``.npmrc``, ``.yarnrc``,
@@ -96,6 +96,7 @@ __all__ = [
     "manager_names",
     "manager_tool",
     "offline_reads",
+    "root_cache_dirs",
     "rpm_cache_dir",
     "system_managers",
     "tool_named",
@@ -997,6 +998,21 @@ def lockfiles() -> dict[str, str]:
 def cleanup_paths() -> tuple[tuple[str, str], ...]:
     """(cleanup owner, directory) for every directory whose removal clears a tool's cache, in table order."""
     return tuple((t.cleanup_as or t.name, p) for t in TOOLS for p in t.cleanup_paths)
+
+
+@lru_cache(maxsize=None)
+def root_cache_dirs(manager: str) -> tuple[str, ...]:
+    """Every directory where ``manager`` (a ``PackageCall.manager``), run as root with its defaults, may leave its
+    cache, whatever the base: the row's ``cleanup_paths`` with ``~`` as ``/root``, and for yum, dnf and microdnf each
+    release's cache (:data:`RPM_CACHEDIRS`). Pure (a function of the name, over the constant table)."""
+    t = _BY_COMMAND.get(manager)
+    if t is None or not t.pkgmgr:
+        return ()
+    out = ["/root" + p[1:] if p.startswith("~") else p for p in t.cleanup_paths]
+    for _fam, _lo, _hi, path in RPM_CACHEDIRS.get(t.name, ()):
+        if path not in out:
+            out.append(path)
+    return tuple(out)
 
 
 def cleanup_owner(manager: str) -> str:

@@ -11,16 +11,6 @@ from dockerfix.transforms._run import RunShell, append_command, run_shell
 from dockerfix.transforms.base import Context, Diagnostic, Edit, Fix, Transform
 
 
-# Where package managers (running as root) leave files: a RUN that calls one "touches" these paths.
-CACHE_DIRS = {
-    "apt-get": ("/var/lib/apt/lists", "/var/cache/apt"), "apt": ("/var/lib/apt/lists", "/var/cache/apt"),
-    "apk": ("/var/cache/apk",), "dnf": ("/var/cache/dnf",), "yum": ("/var/cache/yum",),
-    "microdnf": ("/var/cache/yum", "/var/cache/dnf"), "zypper": ("/var/cache/zypp",),
-    "pip": ("/root/.cache/pip", "/root/.cache"), "npm": ("/root/.npm",), "yarn": ("/usr/local/share/.cache/yarn",),
-    "gem": ("/root/.gem", "/usr/local/bundle/cache"), "conda": ("/opt/conda/pkgs",),
-}
-
-
 def _static_prefix(p: str) -> str | None:
     """``/var/lib/apt/lists/*`` -> ``/var/lib/apt/lists``; None when a glob sits before the last component."""
     head, _, last = p.rstrip("/").rpartition("/")
@@ -69,13 +59,15 @@ def _rm_only(run: RunShell) -> list[str] | None:
 
 
 def _cache_dirs(run: RunShell) -> list[str]:
+    """Where the package managers the RUN calls (as root) may leave their caches: the RUN "touches" these paths."""
     from dockerfix.model.pkgmgr import find_package_calls
+    from dockerfix.model.tools import root_cache_dirs
 
     if run.script is None:
         return []
     out: list[str] = []
     for call in find_package_calls(run.script):
-        out.extend(CACHE_DIRS.get(call.manager, ()))
+        out.extend(root_cache_dirs(call.manager))
     return out
 
 
