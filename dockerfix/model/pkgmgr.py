@@ -277,6 +277,11 @@ def _parse_call(cmd: SimpleCommand, site: CommandSite | None, extra_value_opts: 
     return PackageCall(manager, action, tuple(options), tuple(rest), cmd, invocation, action_words, site)
 
 
+# Not yet the per-pass memo (``Context.memo``), which this layer cannot see: the views of a script are computed once
+# per script *object*. Scripts come from ``shell.parse_shell_cached`` (a cache of strings), so the same RUN text in
+# every pass and file is the same object and the views are shared; keyed by ``id`` with the object kept, so a reused
+# id never hits. The remaining object-keyed module cache of issue 18 item 6 (see the issue's report): the clean home is
+# a derived view on ``Script`` itself (a ``cached_property``-like slot in ``model/shell.py``).
 _MEMO_MAX = 2048
 _CALLS: dict[int, tuple[object, Any]] = {}
 _VIEWS: dict[str, dict[int, tuple[object, Any]]] = {"calls": {}, "cleanups": {}}
