@@ -339,7 +339,7 @@ def create_server():
 
     server = LanguageServer("dockerfix", __version__)
     buffers = Buffers()
-    server.dockerfix_buffers = buffers  # type: ignore[attr-defined]
+    server.dockerfix_buffers = buffers  # type: ignore[attr-defined, unused-ignore]  # (pygls versions differ)
     converter = server.protocol._converter
 
     def encoding() -> str:
@@ -397,7 +397,7 @@ def create_server():
         a = current(params.text_document.uri)
         return converter.structure(formatting(a, encoding()), list[types.TextEdit])
 
-    server.dockerfix_handlers = {  # type: ignore[attr-defined]
+    server.dockerfix_handlers = {  # type: ignore[attr-defined, unused-ignore]
         "didOpen": did_open, "didChange": did_change, "didSave": did_save, "didClose": did_close,
         "codeAction": code_action, "formatting": format_document,
     }

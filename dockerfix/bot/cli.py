@@ -733,6 +733,7 @@ def body_context(settings: Settings, outcome: Outcome, *, base: str, repo: str, 
     from dockerfix import __version__
     from dockerfix.transforms.registry import by_key
 
+    used: dict[str, str]
     files, used = [], {}
     per_code: dict[str, dict[str, Any]] = {}
     reported = set()

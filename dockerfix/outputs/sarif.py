@@ -18,6 +18,10 @@ import json
 
 from dockerfix.outputs import FileReport
 
+TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
+if TYPE_CHECKING:
+    from typing import Any
+
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SARIF_VERSION = "2.1.0"
 
@@ -64,7 +68,7 @@ def sarif_log(reports: list[FileReport]) -> dict:
     notifications = []
     for r in reports:
         if r.error is not None:
-            n = {
+            n: dict[str, Any] = {
                 "level": "error",
                 "message": {"text": r.error.message},
                 "locations": [{"physicalLocation": {"artifactLocation": {"uri": r.path}}}],
@@ -83,7 +87,7 @@ def sarif_log(reports: list[FileReport]) -> dict:
             })
         reps = r.input_replacements() if r.changed else []
         for c in r.all():
-            res = {
+            res: dict[str, Any] = {
                 "ruleId": c.code,
                 "level": "warning",
                 "message": {"text": c.message},
