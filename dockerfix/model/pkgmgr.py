@@ -176,7 +176,7 @@ def _python_m_pip(cmd: SimpleCommand) -> tuple[str, int] | None:
     return None
 
 
-def _parse_args(words: tuple[Word, ...], i: int, value_opts: set[str]) -> tuple[list[Option], list[Word]]:
+def _parse_args(words: tuple[Word, ...], i: int, value_opts: frozenset[str] | set[str]) -> tuple[list[Option], list[Word]]:
     options: list[Option] = []
     positionals: list[Word] = []
     end_of_opts = False
