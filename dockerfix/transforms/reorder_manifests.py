@@ -21,6 +21,8 @@ TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
 if TYPE_CHECKING:
     from typing import Iterable
 
+    from dockerfix.syntax.nodes import Instruction
+
 from dockerfix.model.manifests import (
     LOCKFILES,
     DepInstall,
@@ -68,7 +70,7 @@ def _under(path: str, root: str) -> str | None:
 
 @dataclass
 class FullCopy:
-    inst: object
+    inst: Instruction
     source: str
     """Context-relative folder ('.' for the whole context)."""
     dest_raw: str
@@ -213,7 +215,7 @@ is used only right after the full COPY and for installs that are cheap to repeat
             if shell_reason(ctx, stage, nxt) is not None:
                 return None
             run = run_shell(ctx, nxt)
-            if not run.ok or run.heredoc is not None:
+            if run.script is None or run.heredoc is not None:  # not run.ok, or a heredoc
                 return None
             installs, others = dependency_installs(run.script)
             if not installs:
@@ -240,6 +242,7 @@ is used only right after the full COPY and for installs that are cheap to repeat
     def _install_prefix(self, run: RunShell, installs: list[DepInstall], others):
         """When the RUN starts with a ``&&`` chain of installs (and benign commands) and goes on with commands that
         read the sources (``go mod download && go build``): (those installs, end offset in the script)."""
+        assert run.script is not None  # the caller read it
         items, seps = run.script.items, run.script.separators
         by_span = {i.command.span: i for i in installs}
         kinds = {c.span: kind for c, kind in others}
@@ -252,7 +255,8 @@ is used only right after the full COPY and for installs that are cheap to repeat
                 end = span[1]
             elif kinds.get(span) != "benign":
                 break
-            if seps[n] is None or seps[n].text != "&&":
+            sep = seps[n]
+            if sep is None or sep.text != "&&":
                 break
         if not taken or end is None or len(taken) != len(installs):
             return None
@@ -271,7 +275,7 @@ is used only right after the full COPY and for installs that are cheap to repeat
             if inst.keyword != "RUN":
                 continue
             run = run_shell(ctx, inst)
-            if not run.ok:
+            if run.script is None:  # not run.ok
                 continue
             found, _ = dependency_installs(run.script)
             if ecos & ({i.ecosystem for i in found} | prefetches(run.script)):
@@ -388,7 +392,7 @@ is used only right after the full COPY and for installs that are cheap to repeat
             return self.diagnostic(
                 run_inst, "the dependency install runs after the whole source is copied", None,
                 reason="the install also installs the project itself, and the RUN does more than that install: "
-                       "split it so it can run with " + flagged[0].project_flag, span=run.doc_span(
+                       f"split it so it can run with {flagged[0].project_flag}", span=run.doc_span(
                     installs[0].command.span))
         if any(any(c.isspace() for c in f) for f, _ in files):
             return None
