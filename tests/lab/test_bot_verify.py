@@ -98,4 +98,6 @@ def test_pr_verify_proposes_only_the_equal_file(repo, verifier):
     assert left.startswith("- left out: `svc/Dockerfile` — **DIFFERENT**: ")
     # the chown no longer covers what the earlier RUN made
     assert "/srv/app uid 65534 → 0" in left and "/srv/app/old.txt uid 65534 → 0" in left
-    assert "### `svc/Dockerfile`" not in body and "### `web/Dockerfile`" in body
+    # the fix section (one <details> per proposed file) is there for web/Dockerfile only
+    assert "<summary><code>web/Dockerfile</code>: 1 fix</summary>" in body
+    assert "<code>svc/Dockerfile</code>: 1 fix" not in body
