@@ -341,24 +341,29 @@ CACHE_HOME_ENV = ("HOME", "XDG_CACHE_HOME")
 def invocation_prefix(call: PackageCall, sensitive: Iterable[str] = ()) -> tuple[str | None, str | None]:
     """(prefix for a follow-up command of the same manager, reason when there is none).
 
-    The cleanup runs the way the install ran: a plain ``sudo`` is kept; ``env``/prefix assignments are fine unless
-    they set one of the ``sensitive`` variables (those that move the cache)."""
-    cmd = call.command.effective
-    words = [w.value for w in cmd.wrappers]
+    The cleanup runs the way the install ran: a plain ``sudo`` is kept, and so is a wrapper that runs the install
+    as another user (``sudo -u app``, ``gosu app``, ``runuser -u app --``...: the model's ``user_switch``), copied
+    as written, since a cache is per user (the RUN's user cleaning its own cache would leave the install's in the
+    layer); ``env``/prefix assignments are fine unless they set one of the ``sensitive`` variables (those that move
+    the cache)."""
+    raw = call.command
+    cmd = raw.effective
+    switch = raw.user_switch if cmd.wrappers else None
     prefix = ""
-    i = 0
-    while i < len(words):
-        w = words[i] or ""
-        base = w.rsplit("/", 1)[-1]
-        i += 1
-        if base in _PLAIN_WRAPPERS:
+    for seg in raw.wrapper_segments:
+        words = [w.value for w in seg]
+        base = (words[0] or "").rsplit("/", 1)[-1]
+        if base in _PLAIN_WRAPPERS and len(seg) == 1:
             continue
-        if base == "sudo" and (i == len(words) or not (words[i] or "-").startswith("-")):
-            prefix = "sudo "
+        if base == "sudo" and len(seg) == 1:
+            prefix += "sudo "
             continue
-        if base == "env":
-            while i < len(words) and words[i] is not None and _ASSIGN_WORD.match(words[i]):
-                i += 1
+        if base == "env" and all(w is not None and _ASSIGN_WORD.match(w) for w in words[1:]):
+            continue
+        if switch is not None and seg is switch.words or (switch is not None and seg == switch.words):
+            if any(w is None for w in words):
+                return None, f"the install runs as a user named by a variable ({' '.join(w.raw for w in seg)!r})"
+            prefix += " ".join(w.raw for w in seg) + " "
             continue
         shown = " ".join(x.raw for x in cmd.wrappers)
         return None, f"the install runs under {shown!r}, which the cleanup cannot copy safely"
@@ -366,6 +371,15 @@ def invocation_prefix(call: PackageCall, sensitive: Iterable[str] = ()) -> tuple
     if names:
         return None, f"the install sets {', '.join(sorted(names))} for itself, which moves the cache the cleanup would clear"
     return prefix, None
+
+
+def runs_as(command, run_user: str | None) -> str | None:
+    """The user ``command`` runs as: the one a wrapper switches to (``gosu app``, ``sudo`` -> root; the model's
+    ``user_switch``), else the RUN's user (its name part; None when unknown)."""
+    sw = command.user_switch
+    if sw is not None:
+        return sw.user_name
+    return None if run_user is None else run_user.partition(":")[0]
 
 
 def manager_word(call: PackageCall) -> tuple[str | None, str | None]:
@@ -470,7 +484,10 @@ class AppendCleanup(RunHygiene):
             return
         last = calls[-1]
         end = last.command.span[1]
-        if any(self.is_cleaned_at(ctx, site, last, cl) and cl.command.span[0] >= end for cl in site.cleanups()):
+        user = ctx.model.state.user_at(site.inst)
+        if any(self.is_cleaned_at(ctx, site, last, cl) and cl.command.span[0] >= end
+               and runs_as(cl.command, user) == runs_as(last.command, user) for cl in site.cleanups()):
+            # (a cache is per user: root's `npm cache clean` after `gosu app npm ci` leaves app's cache)
             return
         if self.mount_covers(ctx, site, site.cache_targets()):
             return

@@ -22,6 +22,7 @@ from dockerfix.transforms._run import RunShell, run_shell
 from dockerfix.transforms._hygiene import (
     RunSite,
     covers,
+    runs_as,
     iter_run_sites,
     first_later,
     later_sites,
@@ -129,7 +130,15 @@ earlier step left, which the mount hides or holds only while the builder's cache
 layers with `--cache-from`, or pruned its mounts, fails there). A tool that already has one of its caches mounted
 by the author (a mount on the cache, above it or inside it, or a cache mount whose `id=` names the tool) is left as
 it is; so is a RUN that wipes a folder above the cache anyway (`rm -rf /root/.cache`: the author does not want the
-cache, and `rm` fails on a mount point), and a tool run as another user (`sudo -u`), whose cache is that user's. The keep-cache setting is written only in build stages that others copy from; never in a stage that may ship
+cache, and `rm` fails on a mount point).
+A tool run as another user (`sudo`, `sudo -u`, `doas`, `gosu`, `su-exec`, `runuser -u`, `setpriv --reuid`,
+`chroot --userspec`, and the commands inside `su USER -c '...'`) writes that user's cache, with the HOME and
+environment the wrapper gives it (gosu, su, runuser and sudo set the target's HOME; setpriv and chroot keep the
+caller's; sudo resets the environment): the mount targets root's cache for root (`sudo npm install -g` under a
+non-root `USER` mounts `/root/.npm`, without uid/gid) and the RUN's own user's for that user; any other user's home
+and uid the model does not know, so that tool gets a finding, and its flags and cleanups stay. The keep-cache
+setting is written only in build stages that others copy from, and only where the RUN runs as root (it writes to
+`/etc/apt`); never in a stage that may ship
 (the final stage, a stage others build FROM, and a stage nothing refers to, which is built with `--target`). The user, HOME and uid come from the model: on a base image dockerfix does not know, a RUN without a USER
 in the file runs as an unknown user, so per-user caches get a finding.
 No fix (a finding) when the cache location is unknown (a non-root user without a known uid or HOME, a variable
@@ -151,26 +160,35 @@ without a static value), for exec-form RUN, non-POSIX shells and scripts the she
         calls = site.calls()
         names = command_tools()
         extra = [(s.command, s) for s in site.script.sites if (s.command.effective.basename or "") in names]
-        if not calls and not extra:
+        su = [s for s in site.script.sites if s.command.basename in ("su", "runuser")]
+        if not calls and not extra and not su:
             return None
         state = ctx.model.state
         env = state.env_at(site.inst)
         user = state.user_at(site.inst)
         home = state.home_at(site.inst)
         base = state.root_base(site.stage)
-        needs = cache_needs(calls, extra, env, home, base, user=user if user is not None else INFER)
-        if not needs:
-            return None
+        by_user = _needs_by_user(ctx, site.inst, site.stage, site.script, calls, extra)
+        needs = [n for n, _, _ in by_user.fixable]
+        owner = {id(n): ids for n, ids, _ in by_user.fixable}
+        anchor = {id(n): a for n, _, a in by_user.fixable}
         existing = site.cache_targets()
-        span = site.run.doc_span(needs[0].command.span)
+        author_ids = _mount_ids(site.inst)
+        if not needs:
+            # only tools run as another user whose cache dockerfix cannot place: a finding, unless the author mounts
+            # caches in this RUN already (the right ones, for all dockerfix can tell)
+            if by_user.skipped and not existing and not author_ids & {n.tool for n, _, _ in by_user.skipped}:
+                n, why, a = by_user.skipped[0]
+                return self.diagnostic(
+                    site.inst, f"{n.tool} downloads into its cache in this layer; a cache mount keeps it out and "
+                    "reuses it", None, reason=why, span=site.run.doc_span(a.span))
+            return None
+        span = site.run.doc_span(anchor[id(needs[0])].span)
         msg = f"{needs[0].tool} downloads into its cache in this layer; a cache mount keeps it out and reuses it"
         # the author's own mounts: a tool that already has one of its caches mounted (or a mount inside one, or a
         # mount whose id names the tool) is left as the author set it
-        author_ids = _mount_ids(site.inst)
         needs = [n for n in needs if not any(_overlaps(existing, c.target) for c in n.caches)
                  and n.tool not in author_ids]
-        # a tool run as another user (`sudo -u`): its cache is that user's, which the RUN's user does not tell
-        needs = [n for n in needs if _switched_user(n.command) is None]
         if existing:
             # a RUN whose author mounts caches already: a tool whose cache location dockerfix cannot tell is theirs
             needs = [n for n in needs if n.caches]
@@ -178,10 +196,11 @@ without a static value), for exec-form RUN, non-POSIX shells and scripts the she
             return None
         reason = next((n.reason for n in needs if n.reason), None)
         ids = state.uid_at(site.inst)
-        if user is None and any(n.tool not in system_managers() for n in needs):
+        own = [n for n in needs if owner[id(n)] is _OWN]
+        if user is None and any(n.tool not in system_managers() for n in own):
             reason = reason or ("the user the RUN runs as is not known (the base image's USER, or a variable), so "
                                 "neither its cache directory nor the mount's owner is")
-        elif user is not None and ids is None:
+        elif user is not None and ids is None and own:
             reason = reason or (f"the RUN runs as user {user!r}, whose uid the Dockerfile does not show (a cache "
                                 "mount is owned by root unless uid/gid are given)")
         if reason is None:
@@ -190,12 +209,14 @@ without a static value), for exec-form RUN, non-POSIX shells and scripts the she
             if any(not covers(existing, c.target) for n in needs for c in n.caches) or not needs[0].caches:
                 return self.diagnostic(site.inst, msg, None, reason=reason, span=span)
             return None
-        uid, gid = ids if ids is not None and ids != ("0", "0") else (None, None)
         caches: list[CacheDir] = []
+        cache_ids: dict[str, tuple[str, str] | None] = {}
         for n in needs:
+            mine = ids if owner[id(n)] is _OWN else owner[id(n)]
             for c in n.caches:
                 if not covers(existing, c.target) and all(c.target != x.target for x in caches):
                     caches.append(c)
+                    cache_ids[c.target] = mine
         wiped = _wipes_above(site.script, [c.target for c in caches])
         if wiped is not None:
             # the author empties the cache in this RUN anyway (and `rm -rf` of a folder holding a mount point fails
@@ -203,7 +224,14 @@ without a static value), for exec-form RUN, non-POSIX shells and scripts the she
             return None
         tools = {n.tool for n in needs if n.caches}
         edits: list[Edit] = []
-        removed = self._cleanup_edits(ctx, site, tools, calls, [c.target for c in caches] + existing)
+        # the cleanups a mount makes pointless are those of the users whose caches get mounted, and the flags of
+        # the calls whose caches get mounted (`gosu app pip install --no-cache-dir` keeps its flag when app's cache
+        # cannot be placed)
+        run_user = state.user_at(site.inst)
+        users = {runs_as(anchor[id(n)], run_user) for n in needs if n.caches}
+        mounted_calls = [c for c in calls if any(n.command is c.command for n in needs if n.caches)]
+        removed = self._cleanup_edits(ctx, site, tools, mounted_calls, [c.target for c in caches] + existing,
+                                      users=users, run_user=run_user)
         if not caches and not removed:
             return None
         if caches:
@@ -212,8 +240,9 @@ without a static value), for exec-form RUN, non-POSIX shells and scripts the she
                 f = f"--mount=type=cache,target={c.target}"
                 if c.sharing:
                     f += f",sharing={c.sharing}"
-                if uid is not None:
-                    f += f",uid={uid},gid={gid}"
+                mine = cache_ids.get(c.target)
+                if mine is not None and mine != ("0", "0"):
+                    f += f",uid={mine[0]},gid={mine[1]}"
                 flags.append(f)
             edits.append(self._flags_edit(ctx, site, flags))
         edits.extend(removed)
@@ -238,8 +267,9 @@ without a static value), for exec-form RUN, non-POSIX shells and scripts the she
                     f"the package lists would no longer stay in the image for a later step: {why_l}"))
             if not exposed:
                 # Docker's keep-cache setup changes every later apt-get install of the image: only in a stage
-                # that does not ship (issue 19 item 9)
-                keep = self._keep_cache_edit(ctx, site, keep_cache_planned)
+                # that does not ship (issue 19 item 9); and only where the RUN runs as root (it writes to
+                # /etc/apt: under another USER it fails, even when the RUN's apt runs through sudo)
+                keep = self._keep_cache_edit(ctx, site, keep_cache_planned) if ids == ("0", "0") else None
                 if keep is not None:
                     edits.append(keep)
             else:
@@ -304,10 +334,9 @@ without a static value), for exec-form RUN, non-POSIX shells and scripts the she
             calls = find_package_calls(run.script)
             names = command_tools()
             extra = [(s.command, s) for s in run.script.sites if (s.command.effective.basename or "") in names]
-            if calls or extra:
-                state = ctx.model.state
-                env = state.env_at(run_inst)
-                needs = cache_needs(calls, extra, env, state.home_at(run_inst), state.root_base(stage))
+            if calls or extra or any(s.command.basename in ("su", "runuser") for s in run.script.sites):
+                env = ctx.model.state.env_at(run_inst)
+                needs = [n for n, _, _ in _needs_by_user(ctx, run_inst, stage, run.script, calls, extra).fixable]
                 mounted = [t.rstrip("/") for t in cache_mount_targets(run_inst)]
                 got = tuple((c.target, _reads_cache(n, env)) for n in needs for c in n.caches
                             if not covers(mounted, c.target))
@@ -362,7 +391,8 @@ without a static value), for exec-form RUN, non-POSIX shells and scripts the she
         return Edit.insert(inst.start, f"{indent}{kw} {APT_KEEP_CACHE}{nl}")
 
     # ------------------------------------------------------------------ cleanup removal
-    def _cleanup_edits(self, ctx: Context, site: RunSite, tools: set[str], calls, targets: list[str]) -> list[Edit]:
+    def _cleanup_edits(self, ctx: Context, site: RunSite, tools: set[str], calls, targets: list[str], *,
+                       users: set | None = None, run_user: str | None = None) -> list[Edit]:
         run: RunShell = site.run  # type: ignore[assignment]
         script = site.script
         managers = set().union(*(cleanups_made_pointless(t) for t in tools)) if tools else set()
@@ -389,6 +419,9 @@ without a static value), for exec-form RUN, non-POSIX shells and scripts the she
         for cl in _cleanups(script):
             if cl.manager not in managers and not (cl.manager == "apt" and "apt" in tools):
                 continue
+            if (users is not None and cl.manager not in system_managers()
+                    and runs_as(cl.command, run_user) not in users):
+                continue  # another user's cache: the mounts do not hold it
             cmd = cl.command
             if cl.call is None:
                 # `rm` of a cache directory: drop the operand, or the whole command when nothing else is removed
@@ -443,24 +476,135 @@ without a static value), for exec-form RUN, non-POSIX shells and scripts the she
         return Edit.delete(a, b)
 
 
-_USER_OPTS = frozenset({"-u", "--user"})
+_OWN = ("own",)
+"""Owner marker of a need for the RUN's own user (its uid comes from the model's ``uid_at``)."""
 
 
-def _switched_user(command) -> str | None:
-    """The user a ``sudo -u USER`` wrapper runs the command as (None: the RUN's own user)."""
-    words = [w.value for w in command.effective.wrappers]
-    for i, w in enumerate(words):
-        if (w or "").rsplit("/", 1)[-1] != "sudo":
+class _ByUser:
+    """The cache needs of one RUN's tool calls, each for the user it runs as: ``fixable`` (need, mount owner or
+    ``_OWN``, the command to point at) and ``skipped`` (need, reason, command) for tools run as a user whose HOME,
+    uid or environment the model does not know."""
+
+    __slots__ = ("fixable", "skipped")
+
+    def __init__(self) -> None:
+        self.fixable: list[tuple] = []
+        self.skipped: list[tuple] = []
+
+
+def _needs_by_user(ctx: Context, inst, stage, script, calls, extra) -> _ByUser:
+    """Cache needs of the RUN's package-manager calls, each computed for the user that runs it.
+
+    A call behind a wrapper that switches the user (``sudo``, ``gosu``, ``su-exec``, ``runuser``, ``setpriv``,
+    ``chroot --userspec``, ``doas``; the model's ``SimpleCommand.user_switch``) and the calls inside ``su USER -c
+    SCRIPT`` write the *target* user's caches, with the HOME and environment the wrapper gives them. Those are
+    placed when the model knows that user: root (HOME ``/root``, uid 0) or the RUN's own user (its HOME and uid);
+    any other user's home and uid the model does not know, so the need is skipped with the reason."""
+    from dockerfix.model.pkgmgr import find_cleanups, find_package_calls
+
+    state = ctx.model.state
+    env = state.env_at(inst)
+    user = state.user_at(inst)
+    home = state.home_at(inst)
+    base = state.root_base(stage)
+    out = _ByUser()
+    own_calls, own_extra = [], []
+    groups: dict[int, tuple] = {}  # id(switch command) -> (switch, anchor, calls, extra)
+    for c in calls:
+        sw = c.command.user_switch
+        if sw is None:
+            own_calls.append(c)
+        else:
+            groups.setdefault(id(c.command), (sw, c.command, [], []))[2].append(c)
+    for cmd, st in extra:
+        sw = cmd.user_switch
+        if sw is None:
+            own_extra.append((cmd, st))
+        else:
+            groups.setdefault(id(cmd), (sw, cmd, [], []))[3].append((cmd, st))
+    names = command_tools()
+    for st in script.sites:
+        cmd = st.command
+        if cmd.basename not in ("su", "runuser"):
             continue
-        for j in range(i + 1, len(words)):
-            v = words[j] or ""
-            if v in _USER_OPTS and j + 1 < len(words):
-                return words[j + 1] or "?"
-            if v.startswith("--user="):
-                return v.split("=", 1)[1]
-            if v.startswith("-u") and len(v) > 2:
-                return v[2:]
-    return None
+        sw = cmd.user_switch
+        if sw is None or sw.script is None:
+            continue
+        inner_calls = find_package_calls(sw.script)
+        inner_extra = [(x.command, None) for x in sw.script.sites if (x.command.effective.basename or "") in names]
+        if inner_calls or inner_extra:
+            g = groups.setdefault(id(cmd), (sw, cmd, [], []))
+            g[2].extend(inner_calls)
+            g[3].extend(inner_extra)
+    if own_calls or own_extra:
+        for n in cache_needs(own_calls, own_extra, env, home, base, user=user if user is not None else INFER):
+            out.fixable.append((n, _OWN, n.command))
+    for sw, at, g_calls, g_extra in groups.values():
+        t_home, t_env, t_ids, why = _target_of(sw, env, user, home, state.uid_at(inst))
+        if why == "":
+            continue
+        if why is not None or sw.script is not None:
+            # nothing to report for a call that keeps its cache out of the layer itself (--no-cache-dir), or whose
+            # cache the same user cleans after it; and nothing to mount for such a call inside `su -c SCRIPT`,
+            # whose flags and cleanups a fix cannot edit (they are in a string)
+            done = [cl for cl in find_cleanups(sw.script if sw.script is not None else script)
+                    if sw.script is not None or _same_switch(cl.command.user_switch, sw)]
+            g_calls = [c for c in g_calls if not _keeps_no_cache(c) and not any(
+                cl.manager == c.manager and cl.command.span[0] >= c.command.span[1] for cl in done)]
+        t_user = sw.user_name if sw.user_name is not None else INFER
+        for n in cache_needs(g_calls, g_extra, t_env if t_env is not None else env, t_home, base, user=t_user):
+            if why is not None:
+                out.skipped.append((n, why.format(tool=n.tool), at))
+            else:
+                out.fixable.append((n, t_ids, at))
+    return out
+
+
+def _same_switch(a, b) -> bool:
+    return a is not None and b is not None and a.user_name == b.user_name and a.wrapper == b.wrapper
+
+
+def _keeps_no_cache(call) -> bool:
+    """The call turns its own cache off (``pip --no-cache-dir``, ``uv --no-cache``, ``apk --no-cache``)."""
+    is_uv = bool(call.invocation) and call.invocation[0].value == "uv"
+    flag = {"pip": "--no-cache" if is_uv else "--no-cache-dir", "apk": "--no-cache"}.get(call.manager)
+    return flag is not None and call.has_option(flag)
+
+
+def _target_of(sw, env, user, home, ids) -> tuple:
+    """(HOME, environment, (uid, gid), None) a switched-to user's tool runs with, or (None, None, None, reason)."""
+    shown = " ".join(w.raw for w in sw.words) if sw.wrapper not in ("su", "runuser") or sw.script is None else (
+        f"{sw.wrapper} -c")
+    name = sw.user_name
+    if name is None:
+        return None, None, None, f"{{tool}} runs as a user a variable names ({shown}), so its cache is not at a known place"
+    run_name = (user or "").partition(":")[0]
+    if name in ("root", "0"):
+        t_home = "/root" if sw.home == "target" or (sw.home == "kept" and home == "/root") else None
+        t_ids = ("0", "0")
+    elif name == run_name and ids is not None:
+        t_home = home if sw.home == "kept" or (sw.home == "target" and "HOME" not in env) else None
+        t_ids = ids
+    elif sw.home == "kept" and home == "/root" and run_name in ("root", "0"):
+        # setpriv/chroot --userspec keep root's HOME: /root is root's alone (0700), so the tool writes no cache
+        # there (pip disables it; npm fails the build either way)
+        return None, None, None, ""
+    elif sw.home == "kept":
+        return None, None, None, (
+            f"{{tool}} runs as user {name!r} ({shown}) with the RUN's HOME: a cache mount there is owned by root "
+            "unless uid/gid are given, and the Dockerfile does not show that user's uid and gid")
+    else:
+        return None, None, None, (
+            f"{{tool}} runs as user {name!r} ({shown}): its cache is in that user's home, and the Dockerfile does "
+            "not show where that is or the user's uid (a cache mount is owned by root unless uid/gid are given)")
+    if t_home is None:
+        return None, None, None, f"{{tool}} runs as user {name!r} ({shown}), with a HOME the Dockerfile does not show"
+    if sw.env is None:
+        return None, None, None, (f"{{tool}} runs as user {name!r} ({shown}), whose environment (which may move the "
+                                  "cache) depends on the sudoers policy")
+    t_env = {} if sw.env == "reset" else dict(env)
+    t_env["HOME"] = t_home
+    return t_home, t_env, t_ids, None
 
 
 def _mount_ids(inst) -> set[str]:
