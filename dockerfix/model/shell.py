@@ -72,7 +72,7 @@ from dockerfix._record import dataclass, field, replace
 from functools import cached_property, lru_cache
 TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
 if TYPE_CHECKING:
-    from typing import Iterator
+    from typing import Any, Iterator
 
 __all__ = [
     "COMPOUND_KINDS",
@@ -131,7 +131,7 @@ _set = object.__setattr__
 
 
 def _fast_word(raw: str, span: Span, value: str | None, has_expansion: bool = False, has_glob: bool = False,
-               has_tilde: bool = False, is_quoted: bool = False, substitutions: tuple = ()) -> Word:
+               has_tilde: bool = False, is_quoted: bool = False, substitutions: tuple[Sequence, ...] = ()) -> Word:
     """``Word(...)`` without the frozen-dataclass ``__init__`` cost (a parse makes one per word)."""
     w = _new(Word)
     _set(w, "__dict__", {"raw": raw, "span": span, "value": value, "has_expansion": has_expansion,
@@ -449,7 +449,7 @@ class SimpleCommand:
     def wrapper_segments(self) -> tuple[tuple[Word, ...], ...]:
         """The words ``effective`` strips, one tuple per wrapper (``sudo -E gosu app pip`` -> ``(sudo, -E)``,
         ``(gosu, app)``)."""
-        out = []
+        out: list[tuple[Word, ...]] = []
         cmd = self
         while True:
             nxt = _strip_wrapper(cmd)
@@ -726,33 +726,35 @@ def _chain_flags(seq: Sequence) -> tuple[list[bool], list[bool]]:
 
 # Context while collecting sites: (chain_index, in_pipeline, in_subshell, in_group, in_substitution,
 # compound, conditional, negated, background) - a plain tuple, positional, for speed.
-_Ctx = tuple
+if TYPE_CHECKING:
+    _Ctx = tuple[Any, ...]
 
 
-def _collect_seq(seq: Sequence, ctx: _Ctx, out: list, funcs: list) -> None:
+def _collect_seq(seq: Sequence, ctx: _Ctx, out: list[CommandSite], funcs: list[Compound]) -> None:
     seps = seq.separators
     after, bg = _chain_flags(seq)
     for i, node in enumerate(seq.items):
         c = ctx
-        if i and seps[i - 1] is not None and seps[i - 1].text == "||" or bg[i] or after[i]:
+        if i and (sep := seps[i - 1]) is not None and sep.text == "||" or bg[i] or after[i]:
             c = ctx[:6] + (ctx[6] or after[i], ctx[7], ctx[8] or bg[i])
         _collect_sites(node, c, out, funcs)
 
 
-def _collect_subs(subs: tuple[Sequence, ...], ctx: _Ctx, out: list, funcs: list) -> None:
+def _collect_subs(subs: tuple[Sequence, ...], ctx: _Ctx, out: list[CommandSite], funcs: list[Compound]) -> None:
     if subs:
         c = ctx[:4] + (True,) + ctx[5:]
         for s in subs:
             _collect_seq(s, c, out, funcs)
 
 
-def _collect_redirect_subs(redirects: tuple[Redirect, ...], ctx: _Ctx, out: list, funcs: list) -> None:
+def _collect_redirect_subs(redirects: tuple[Redirect, ...], ctx: _Ctx, out: list[CommandSite],
+                           funcs: list[Compound]) -> None:
     for r in redirects:
         if r.target is not None and r.target.substitutions:
             _collect_subs(r.target.substitutions, ctx, out, funcs)
 
 
-def _collect_sites(node: Node, ctx: _Ctx, out: list, funcs: list) -> None:
+def _collect_sites(node: Node, ctx: _Ctx, out: list[CommandSite], funcs: list[Compound]) -> None:
     if type(node) is SimpleCommand:
         out.append(CommandSite(node, *ctx))
         for w in node.words:
@@ -970,7 +972,7 @@ def _make_word(raw: str, start: int, subs: tuple[Sequence, ...] = ()) -> Word:
 _parser = None
 
 
-def _get_parser():
+def _get_parser() -> Any:
     global _parser
     if _parser is None:
         try:
@@ -981,7 +983,7 @@ def _get_parser():
     return _parser
 
 
-def _binding(package: str):
+def _binding(package: str) -> Any:
     """The compiled ``_binding`` module of ``tree_sitter`` or ``tree_sitter_bash``, without the package ``__init__``.
 
     The ``__init__`` files import ``typing`` (tree_sitter) and ``importlib.resources`` with ``tempfile``,
@@ -998,7 +1000,8 @@ def _binding(package: str):
     try:
         from importlib.machinery import PathFinder
 
-        spec = PathFinder.find_spec(package)
+        # no spec, no loader: an AttributeError, caught below like any surprise
+        spec: Any = PathFinder.find_spec(package)
         spec = PathFinder.find_spec(f"{package}._binding", spec.submodule_search_locations)
         module = spec.loader.create_module(spec)
         spec.loader.exec_module(module)
@@ -1056,7 +1059,8 @@ _REDIRECTS = frozenset({"file_redirect", "heredoc_redirect", "herestring_redirec
 _SUBST = frozenset({"command_substitution", "process_substitution"})
 _GAP_OK = lazy(r"(?:[ \t]|\\\n)*")
 
-_Frag = tuple[list, list]  # (items, separators)
+_Frag = tuple[list[Node], list[Separator | None]]  # (items, separators)
+_Tail = tuple[str, list[Node], list[Separator | None], Separator | None]  # (kind, items, separators, operator)
 
 
 class _Lowerer:
@@ -1076,17 +1080,17 @@ class _Lowerer:
 
     # offsets ------------------------------------------------------------------------------------------
 
-    def span(self, node) -> Span:
+    def span(self, node: Any) -> Span:
         if self.b2c is None:
             return node.start_byte, node.end_byte
         return self.b2c[node.start_byte], self.b2c[node.end_byte]
 
-    def fail(self, msg: str, node_or_pos) -> _Unsupported:
+    def fail(self, msg: str, node_or_pos: Any) -> _Unsupported:
         p = node_or_pos if isinstance(node_or_pos, int) else self.pos(node_or_pos.start_byte)
         return _Unsupported(msg, p)
 
     # sequences ----------------------------------------------------------------------------------------
-    def sequence(self, children, start: int, end: int) -> Sequence:
+    def sequence(self, children: Any, start: int, end: int) -> Sequence:
         items: list[Node] = []
         seps: list[Separator | None] = []
         prev_end = start
@@ -1125,11 +1129,11 @@ class _Lowerer:
                 return Separator("\n", (a + k, a + k + 1))
             k += 1
 
-    def lower(self, node) -> _Frag:
+    def lower(self, node: Any) -> _Frag:
         t = node.type
         if t == "list":
-            items: list = []
-            seps: list = []
+            items: list[Node] = []
+            seps: list[Separator | None] = []
             kids = node.children
             op = None
             for ch in kids:
@@ -1156,19 +1160,19 @@ class _Lowerer:
             return self.pipeline(node)
         if t in ("command", "variable_assignments"):
             cmds = self.commands(node)
-            seps: list = []
+            seps = []
             for a, b in zip(cmds, cmds[1:]):
                 seps.append(self.newline_between(a.span[1], b.span[0]))
-            return cmds, seps + [None]
+            return cmds, seps + [None]  # type: ignore[return-value]  # simple commands are nodes (list is invariant)
         return [self.single(node)], [None]
 
-    def single_of(self, node) -> Node:
+    def single_of(self, node: Any) -> Node:
         fi, fs = self.lower(node)
         if len(fi) != 1:
             raise self.fail("command list where one command was expected", node)
         return fi[0]
 
-    def single(self, node) -> Node:
+    def single(self, node: Any) -> Node:
         t = node.type
         if t in ("command", "declaration_command", "unset_command", "variable_assignment",
                  "variable_assignments"):
@@ -1202,11 +1206,11 @@ class _Lowerer:
             return self.single_of(node)
         raise self.fail(f"unsupported shell construct {t!r}", node)
 
-    def text(self, node) -> str:
+    def text(self, node: Any) -> str:
         s, e = self.span(node)
         return self.src[s:e]
 
-    def inner_seq(self, node, open_tok: str, close_tok: str) -> Sequence:
+    def inner_seq(self, node: Any, open_tok: str, close_tok: str) -> Sequence:
         kids = node.children
         if len(kids) < 2 or kids[0].type != open_tok or kids[-1].type != close_tok:
             raise self.fail(f"unterminated {open_tok!r}", node)
@@ -1215,12 +1219,12 @@ class _Lowerer:
         return self.sequence(kids[1:-1], start, end)
 
     # pipelines ----------------------------------------------------------------------------------------
-    def pipeline(self, node) -> _Frag:
+    def pipeline(self, node: Any) -> _Frag:
         """Lower a pipeline. tree-sitter-bash sometimes nests a list inside a pipeline
         (``a | list(b && c)``); shell binds ``|`` tighter, so such a list is re-associated:
         ``(a | b) && c``."""
-        items: list = []
-        seps: list = []
+        items: list[Node] = []
+        seps: list[Separator | None] = []
         negated = False
         expect_cmd = True
         for ch in node.children:
@@ -1260,7 +1264,8 @@ class _Lowerer:
             items[0] = replace(items[0], raw=self.src[s0:items[0].span[1]], span=(s0, items[0].span[1]))
         return items, seps
 
-    def pipe_join(self, items: list, seps: list, more_items: list, more_seps: list) -> None:
+    def pipe_join(self, items: list[Node], seps: list[Separator | None], more_items: list[Node],
+                  more_seps: list[Separator | None]) -> None:
         """In place: ``items`` + ``|`` + ``more_items``, where ``|`` joins the last and first item."""
         head = items[-1]
         first = more_items[0]
@@ -1268,18 +1273,18 @@ class _Lowerer:
         right = first.commands if isinstance(first, Pipeline) and not first.negated else (first,)
         s, e = head.span[0], first.span[1]
         negated = isinstance(head, Pipeline) and head.negated
-        if negated:
+        if negated and isinstance(head, Pipeline):  # (negated implies it: the test spelled out for the checker)
             left = head.commands
         items[-1] = Pipeline(self.src[s:e], (s, e), left + right, negated)
         items.extend(more_items[1:])
         seps[-1:] = more_seps
 
     # redirections -------------------------------------------------------------------------------------
-    def redirected(self, node) -> _Frag:
+    def redirected(self, node: Any) -> _Frag:
         body = None
         redirects: list[Redirect] = []
-        args: list = []
-        tail: _Frag | None = None
+        args: list[Any] = []
+        tail: _Tail | None = None
         for i, ch in enumerate(node.children):
             fname = node.field_name_for_child(i)
             if fname == "body":
@@ -1299,9 +1304,9 @@ class _Lowerer:
                 raise self.fail(f"unsupported shell construct {ch.type!r} in redirection", ch)
         if body is None:
             s = self.span(node)
-            items: list = [SimpleCommand(self.text(node), s, redirects=tuple(redirects),
+            items: list[Node] = [SimpleCommand(self.text(node), s, redirects=tuple(redirects),
                                          words=tuple(self.words(args)))]
-            seps: list = [None]
+            seps: list[Separator | None] = [None]
         else:
             items, seps = self.lower(body)
             items[-1] = self.attach(items[-1], tuple(redirects), args)
@@ -1315,7 +1320,7 @@ class _Lowerer:
                 seps.extend(frag_seps)
         return items, seps
 
-    def attach(self, target: Node, redirects: tuple[Redirect, ...], args: list) -> Node:
+    def attach(self, target: Node, redirects: tuple[Redirect, ...], args: list[Any]) -> Node:
         """Give trailing redirections (and misplaced arguments) to the rightmost command."""
         if not redirects:
             return target
@@ -1334,7 +1339,7 @@ class _Lowerer:
                            words=target.words + tuple(self.words(args)))
         return replace(target, redirects=target.redirects + redirects, raw=raw, span=(s, e))
 
-    def redirect(self, node):
+    def redirect(self, node: Any) -> tuple[Redirect, tuple[list[Redirect], _Tail | None, list[Any]]]:
         """Return (Redirect, (extra redirects, tail, argument nodes)).
 
         tree-sitter-bash hangs the rest of a heredoc line on the heredoc redirect, and later arguments
@@ -1345,9 +1350,9 @@ class _Lowerer:
         target: Word | None = None
         heredoc: str | None = None
         extra: list[Redirect] = []
-        tail = None
-        target_nodes: list = []
-        args: list = []  # argument nodes tree-sitter misplaced into the redirection
+        tail: _Tail | None = None
+        target_nodes: list[Any] = []
+        args: list[Any] = []  # argument nodes tree-sitter misplaced into the redirection
         kids = node.children
         i = 0
         while i < len(kids):
@@ -1388,8 +1393,8 @@ class _Lowerer:
                 pk = [k for k in ch.children if k.type != "comment"]
                 if not pk or pk[0].type not in ("|", "|&"):
                     raise self.fail("unsupported pipeline after heredoc", ch)
-                fi: list = []
-                fs: list = []
+                fi = []
+                fs = []
                 for k in pk[1:]:
                     if k.type in ("|", "|&"):
                         continue
@@ -1444,20 +1449,20 @@ class _Lowerer:
         return red, (extra, tail, args)
 
     # commands -----------------------------------------------------------------------------------------
-    def command(self, node) -> SimpleCommand:
+    def command(self, node: Any) -> SimpleCommand:
         cmds = self.commands(node)
         if len(cmds) != 1:
             raise self.fail("command list where one command was expected", node)
         return cmds[0]
 
-    def commands(self, node) -> list[SimpleCommand]:
+    def commands(self, node: Any) -> list[SimpleCommand]:
         """One simple command, or several: tree-sitter-bash glues an assignment-only line to the next
         line (``A=1 B=2<newline>cmd``); such a node is split at the line break."""
         t = node.type
         out: list[SimpleCommand] = []
         kids = [node] if t == "variable_assignment" else node.children
         assignments: list[Assignment] = []
-        parts: list = []  # word parts (nodes), merged later when adjacent
+        parts: list[Any] = []  # word parts (nodes), merged later when adjacent
         redirects: list[Redirect] = []
         first = None  # first child of the current command
         last = None
@@ -1500,15 +1505,16 @@ class _Lowerer:
         out.append(self.simple(first, last, assignments, parts, redirects))
         return out
 
-    def simple(self, first, last, assignments, parts, redirects) -> SimpleCommand:
+    def simple(self, first: Any, last: Any, assignments: list[Assignment], parts: list[Any],
+               redirects: list[Redirect]) -> SimpleCommand:
         s = self.pos(first.start_byte)
         e = self.pos(last.end_byte)
         return SimpleCommand(self.src[s:e], (s, e), tuple(assignments), tuple(self.words(parts)),
                              tuple(redirects))
 
-    def words(self, parts: list) -> list[Word]:
+    def words(self, parts: list[Any]) -> list[Word]:
         words: list[Word] = []
-        group: list = []
+        group: list[Any] = []
         data = self.data
         for p in parts:
             if group:
@@ -1521,7 +1527,7 @@ class _Lowerer:
             words.append(self.word_from(group[0], group[-1], group))
         return words
 
-    def word_from(self, first, last, nodes=None) -> Word:
+    def word_from(self, first: Any, last: Any, nodes: list[Any] | None = None) -> Word:
         s = self.pos(first.start_byte)
         e = self.pos(last.end_byte)
         raw = self.src[s:e]
@@ -1535,7 +1541,7 @@ class _Lowerer:
             subs = tuple(found)
         return _make_word(raw, s, subs)
 
-    def assignment(self, node) -> Assignment:
+    def assignment(self, node: Any) -> Assignment:
         raw = self.text(node)
         s, e = self.span(node)
         name = op = None
@@ -1572,7 +1578,7 @@ class _Lowerer:
             value = _make_word(self.src[vstart:e], vstart, tuple(subs))
         return Assignment(raw, (s, e), name, op, value)
 
-    def find_subs(self, node, out: list[Sequence]) -> None:
+    def find_subs(self, node: Any, out: list[Sequence]) -> None:
         if node.type in _SUBST:
             kids = node.children
             if len(kids) >= 2 and kids[0].type in ("$(", "`", "<(", ">(") and kids[-1].type in (")", "`"):
@@ -1584,13 +1590,13 @@ class _Lowerer:
         for ch in node.children:
             self.find_subs(ch, out)
 
-    def subs_in(self, node) -> tuple[Sequence, ...]:
+    def subs_in(self, node: Any) -> tuple[Sequence, ...]:
         out: list[Sequence] = []
         self.find_subs(node, out)
         return tuple(out)
 
     # compounds ----------------------------------------------------------------------------------------
-    def compound(self, node) -> Compound:
+    def compound(self, node: Any) -> Compound:
         t = node.type
         first = node.children[0].type if node.child_count else ""
         if t == "if_statement":
@@ -1628,8 +1634,8 @@ class _Lowerer:
         return Compound(self.text(node), self.span(node), kind, tuple(parts), tuple(redirects), name,
                         tuple(subs))
 
-    def collect_parts(self, node, parts: list[Sequence], subs: list[Sequence]) -> None:
-        run: list = []
+    def collect_parts(self, node: Any, parts: list[Sequence], subs: list[Sequence]) -> None:
+        run: list[Any] = []
 
         def flush() -> None:
             if run:
@@ -1851,7 +1857,7 @@ def parse_shell_strict(src: str) -> Script:
     return script
 
 
-def _first_error(root):
+def _first_error(root: Any) -> Any:
     stack = [root]
     while stack:
         n = stack.pop()
