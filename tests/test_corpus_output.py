@@ -50,7 +50,7 @@ def test_digest_sees_text_files_and_codes():
 def test_corpus_output_is_unchanged():
     require_corpus()
     if not co.SNAPSHOT.exists():
-        pytest.fail(f"no snapshot: run python scripts/corpus_output.py --update", pytrace=False)
+        pytest.fail("no snapshot: run python scripts/corpus_output.py --update", pytrace=False)
     diffs = co.compare(co.read(), co.digests())
     if diffs:
         pytest.fail(
