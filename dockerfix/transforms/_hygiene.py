@@ -445,6 +445,7 @@ class RunHygiene(Transform):
         raise NotImplementedError
 
     def call_span(self, site: RunSite, call: PackageCall) -> tuple[int, int]:
+        assert site.run is not None  # a call was found in its shell
         return site.run.doc_span(call.command.span)
 
 
@@ -511,12 +512,14 @@ class AppendCleanup(RunHygiene):
                           "would fail (exit 127)")
         edit = None
         if reason is None:
+            assert site.run is not None and command is not None  # calls were found; no reason came with a command
             edit = append_cleanup(ctx, site.run, command)
             if edit is None:
                 reason = "the RUN ends with a comment or a background job, so nothing can be appended safely"
         if reason is not None:
             yield self.diagnostic(site.inst, self.message, None, reason=reason, span=span)
             return
+        assert edit is not None  # no reason: the edit was made
         unsafe = self.unsafe_reason(ctx, site, calls)
         title = self.fix_title.format(command=command)
         fix = Fix.unsafe(title, edit) if unsafe else Fix.safe(title, edit)
@@ -562,6 +565,7 @@ class InsertFlag(RunHygiene):
                 continue
             anchor: Word = call.action_words[-1]
             flag = self.flag_for(call)
+            assert site.run is not None  # the call was found in its shell
             edit = insert_after_word(site.run, anchor, flag)
             why = self.unsafe_reason(ctx, site, call)
             title = self.fix_title.format(flag=flag, manager=call.manager)
@@ -607,7 +611,7 @@ def config_written(ctx: Context, site: RunSite, is_path, needle: str) -> bool:
                 break
             if inst is not site.inst:
                 return True
-        if st is site.stage and not site.onbuild and site.run is not None and site.run.ok:
+        if st is site.stage and not site.onbuild and site.run is not None and site.run.script is not None:  # .ok
             if _script_writes(site.run.script, is_path, needle):
                 return True
     return False
@@ -632,7 +636,7 @@ def _writes_config(ctx: Context, inst, is_path, needle: str) -> bool:
     if inst.keyword != "RUN":
         return False
     run = run_shell(ctx, inst)
-    return run.ok and _script_writes(run.script, is_path, needle)
+    return run.script is not None and _script_writes(run.script, is_path, needle)  # run.ok and ...
 
 
 def _script_writes(script: Script, is_path, needle: str) -> bool:

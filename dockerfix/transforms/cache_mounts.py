@@ -174,6 +174,7 @@ without a static value), for exec-form RUN, non-POSIX shells and scripts the she
         anchor = {id(n): a for n, _, a in by_user.fixable}
         existing = site.cache_targets()
         author_ids = _mount_ids(site.inst)
+        assert site.run is not None  # site.script above read it
         if not needs:
             # only tools run as another user whose cache dockerfix cannot place: a finding, unless the author mounts
             # caches in this RUN already (the right ones, for all dockerfix can tell)
@@ -252,12 +253,12 @@ without a static value), for exec-form RUN, non-POSIX shells and scripts the she
         if any(c.target == "/var/lib/apt" for c in caches):
             if site.onbuild:
                 return None
-            own = relies_on_apt_lists(site)
-            if own is not None:
+            why_own = relies_on_apt_lists(site)
+            if why_own is not None:
                 # it reads the lists an earlier step left: a mount hides those in the layer, and lists an earlier
                 # mount holds are gone on a cold builder
                 return self.diagnostic(site.inst, msg, None, span=span, reason=(
-                    f"{own}: it reads the package lists an earlier step left, which a mount on /var/lib/apt hides "
+                    f"{why_own}: it reads the package lists an earlier step left, which a mount on /var/lib/apt hides "
                     "(or holds only while the builder's cache is warm)"))
             why_l = first_later(ctx, site, relies_on_apt_lists)
             if why_l is not None:
@@ -288,8 +289,8 @@ without a static value), for exec-form RUN, non-POSIX shells and scripts the she
             if stores:
                 unsafe.append("the downloaded modules/packages are read back later but no longer stay in the image "
                               f"({why_ships})")
-        targets = ", ".join(c.target for c in caches) or "the existing mounts"
-        title = f"Mount caches ({targets})" + (" and drop the in-layer cleanup" if removed else "")
+        shown = ", ".join(c.target for c in caches) or "the existing mounts"
+        title = f"Mount caches ({shown})" + (" and drop the in-layer cleanup" if removed else "")
         fix = Fix.unsafe(title, *edits) if unsafe else Fix.safe(title, *edits)
         return self.diagnostic(site.inst, msg, fix, reason="; ".join(unsafe) or None, span=span)
 
@@ -327,10 +328,10 @@ without a static value), for exec-form RUN, non-POSIX shells and scripts the she
         from dockerfix.model.pkgmgr import find_package_calls
         from dockerfix.transforms._run import cache_mount_targets
 
-        got = ()
+        got: tuple[tuple[str, bool], ...] = ()
         run = run_shell(ctx, run_inst)
         stage = ctx.model.stage_of(run_inst)
-        if run.ok and stage is not None:
+        if run.script is not None and stage is not None:  # run.ok
             calls = find_package_calls(run.script)
             names = command_tools()
             extra = [(s.command, s) for s in run.script.sites if (s.command.effective.basename or "") in names]
@@ -411,8 +412,8 @@ without a static value), for exec-form RUN, non-POSIX shells and scripts the she
                     refreshed = call.has_option("-U", "--update-cache") or any(
                         c.manager == "apk" and c.action == "update" and c.command.span[1] <= call.command.span[0]
                         for c in calls)
-                    s, e = run.doc_span(o.words[0].span)
-                    edits.append(self._delete_word(run, o.words[0]) if refreshed else Edit(s, e, "--update-cache"))
+                    ws, we = run.doc_span(o.words[0].span)
+                    edits.append(self._delete_word(run, o.words[0]) if refreshed else Edit(ws, we, "--update-cache"))
         # cleanup commands
         items = list(script.items)
         seps = list(script.separators)
