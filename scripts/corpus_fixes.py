@@ -195,7 +195,10 @@ def _class(d: Any) -> str:
     return "safe" if d.fix.applicability is Applicability.SAFE else "unsafe"
 
 
-OLD_EFFECTS: dict[tuple[str, str | None], str] = {("DFX001", None): "cosmetic", ("DFX301", "Remove --chown"): "cosmetic"}
+OLD_EFFECTS: dict[tuple[str, str | None], str] = {
+    ("DFX001", None): "cosmetic", ("DFX301", "Remove --chown"): "cosmetic", ("DFX202", None): "cache",
+    ("DFX102", None): "correctness", ("DFX401", None): "correctness", ("DFX402", None): "correctness",
+}
 """The cosmetic fixes of versions before ``Transform.effect`` (issue 19), to measure a before checkout the same way:
 (code, fix title or None for any) -> effect."""
 
