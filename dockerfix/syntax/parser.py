@@ -22,12 +22,17 @@ _GO_SPACE = "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006
 _GO_SPACE_SET = frozenset(_GO_SPACE)
 _RE_WS = re.compile(r"[\t\v\f\r ]+")
 _NON_SPACE_RUN = re.compile("[^" + re.escape(_GO_SPACE) + "]*")
+_NON_SPACE_WORD = re.compile("[^" + re.escape(_GO_SPACE) + "]+")
 _RE_DIRECTIVE = re.compile(r"^#[ \t]*([a-zA-Z][a-zA-Z0-9]*)[ \t]*=[ \t]*(.+?)[ \t]*$", re.DOTALL)
 _VALID_DIRECTIVES = ("escape", "syntax", "check")
 _RE_HEREDOC = re.compile(r"^(\d*)<<(-?)([^<]*)$", re.DOTALL)
 # BuildKit: `([^E])E[ \t]*$|^E[ \t]*$`: an escape token ending the line, unless it is itself escaped.
 _CONT = {"\\": re.compile(r"(?:(?<=[^\\])|^)\\[ \t]*$"), "`": re.compile(r"(?:(?<=[^`])|^)`[ \t]*$")}
 _HEREDOC_KEYWORDS = frozenset(("ADD", "COPY", "RUN"))
+
+
+# The last character of a line that _continuation may find continued: the escape token, or a blank after it.
+_CONT_TAIL = {"\\": frozenset("\\ \t"), "`": frozenset("` \t")}
 
 
 def _continuation(line: str, escape: str) -> int:
@@ -52,10 +57,6 @@ _STRING = frozenset(("MAINTAINER", "STOPSIGNAL", "USER", "WORKDIR"))
 
 class _NotStringArray(Exception):
     pass
-
-
-def _lstrip(s: str) -> str:
-    return s.lstrip(_GO_SPACE)
 
 
 def _split_lines(text: str, base: int) -> list[tuple[int, int, int]]:
@@ -126,54 +127,53 @@ class _Parser:
         text = self.text
         lines = _split_lines(text, len(self.bom))
         nodes: list[Instruction | Trivia] = []
+        insts: list[Instruction] = []
+        space = _GO_SPACE
         i = 0
         n = len(lines)
         while i < n:
             ls, ce, le = lines[i]
             raw = text[ls:ce]
             lineno = i + 1
-            stripped = _lstrip(raw)
-            is_directive = self._directive(stripped, lineno)
+            stripped = raw.lstrip(space)
+            is_directive = False if self.directives_done else self._directive(stripped, lineno)
             i += 1
-            if stripped.startswith("#"):
+            if stripped[:1] == "#":
                 nodes.append(Trivia("directive" if is_directive else "comment", text[ls:le], ls, lineno))
                 continue
-            escape = self.escape
-            # trimContinuationCharacter
-            m = _continuation(stripped, escape)
-            if m < 0 and not stripped:
+            if not stripped:
                 nodes.append(Trivia("blank", text[ls:le], ls, lineno))
                 continue
+            escape = self.escape
             lead = len(raw) - len(stripped)
-            parts: list[str] = []
-            lmap_l: list[int] = []
-            lmap_s: list[int] = []
-            klen = 0
-            if m >= 0:
-                part = stripped[:m]
-            else:
-                part = stripped
-            lmap_l.append(0)
-            lmap_s.append(ls + lead)
-            parts.append(part)
-            klen = len(part)
             last_end = le
-            while m >= 0 and i < n:
-                ls2, ce2, le2 = lines[i]
-                raw2 = text[ls2:ce2]
-                i += 1
-                last_end = le2
-                s2 = _lstrip(raw2)
-                if s2.startswith("#") or not s2:
-                    continue
-                m = _continuation(raw2, escape)
-                part = raw2[:m] if m >= 0 else raw2
-                lmap_l.append(klen)
-                lmap_s.append(ls2)
-                parts.append(part)
-                klen += len(part)
-            line = "".join(parts)
-            lmap = LineMap(tuple(lmap_l), tuple(lmap_s))
+            # trimContinuationCharacter; a line whose last character is neither the escape token nor a blank
+            # (nearly all) cannot continue, and is the whole logical line
+            if stripped[-1] not in _CONT_TAIL[escape] or (m := _continuation(stripped, escape)) < 0:
+                line = stripped
+                lmap = LineMap((0,), (ls + lead,))
+            else:
+                part = stripped[:m]
+                lmap_l = [0]
+                lmap_s = [ls + lead]
+                parts = [part]
+                klen = len(part)
+                while m >= 0 and i < n:
+                    ls2, ce2, le2 = lines[i]
+                    raw2 = text[ls2:ce2]
+                    i += 1
+                    last_end = le2
+                    s2 = raw2.lstrip(space)
+                    if not s2 or s2[0] == "#":
+                        continue
+                    m = _continuation(raw2, escape) if raw2[-1] in _CONT_TAIL[escape] else -1
+                    part = raw2[:m] if m >= 0 else raw2
+                    lmap_l.append(klen)
+                    lmap_s.append(ls2)
+                    parts.append(part)
+                    klen += len(part)
+                line = "".join(parts)
+                lmap = LineMap(tuple(lmap_l), tuple(lmap_s))
             start_line = lineno
             inst = self._instruction(line, 0, lmap, start_line, i)
             heredocs: tuple[Heredoc, ...] = ()
@@ -213,15 +213,17 @@ class _Parser:
             if heredocs:
                 _set(inst, "heredocs", heredocs)
             nodes.append(inst)
-        if not any(isinstance(x, Instruction) for x in nodes):
+            insts.append(inst)
+        if not insts:
             raise DockerfileSyntaxError("file with no instructions", max(n, 1), 1)
-        return Document(self.bom, tuple(nodes), tuple(self.directives), self.escape, text)
+        return Document(self.bom, tuple(nodes), tuple(self.directives), self.escape, text, tuple(insts))
 
     def _instruction(self, line: str, base: int, lmap: LineMap, start_line: int, end_line: int) -> Instruction:
         """BuildKit's newNodeFromLine for ``line[base:]``."""
         sub_line = line[base:]
-        trimmed = sub_line.strip(_GO_SPACE)
-        lead = len(sub_line) - len(sub_line.lstrip(_GO_SPACE))
+        left = sub_line.lstrip(_GO_SPACE)
+        trimmed = left.rstrip(_GO_SPACE)
+        lead = len(sub_line) - len(left)
         kw_off = base + lead
         mm = _RE_WS.search(trimmed)
         if mm is None:
@@ -480,6 +482,8 @@ def _parse_name_val(rest: str, key: str, escape: str) -> tuple[str, ...]:
 
 def _parse_words(rest: str, escape: str) -> list[str]:
     """BuildKit's parseWords: split on whitespace honouring quotes and the escape token, keeping both."""
+    if "'" not in rest and '"' not in rest and escape not in rest:
+        return _NON_SPACE_WORD.findall(rest)  # no quote, no escape: the loop below only splits on blanks
     words: list[str] = []
     n = len(rest)
     pos = 0
