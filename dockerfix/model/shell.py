@@ -855,6 +855,12 @@ _ANSI_SIMPLE = {"n": "\n", "t": "\t", "r": "\r", "a": "\a", "b": "\b", "e": "\x1
 
 
 _SPECIAL = lazy(r"[\\'\"$`*?\[{~]")
+# Characters _analyze reads one at a time (quotes, escapes, expansions, globs, braces); runs of the others are
+# copied whole. Inside double quotes, only the quote, the escape and the expansions are special.
+_WORD_STOP = frozenset("\\'\"$`*?[{}")
+_WORD_RUN = lazy(r"[^\\'\"$`*?\[{}]+")
+_DQ_STOP = frozenset('"\\$`')
+_DQ_RUN = lazy(r'[^"\\$`]+')
 
 
 def _analyze(raw: str) -> tuple[str | None, bool, bool, bool, bool]:
@@ -889,6 +895,11 @@ def _analyze(raw: str) -> tuple[str | None, bool, bool, bool, bool]:
             i += 2 if c == "$" else 1
             while i < n and raw[i] != '"':
                 d = raw[i]
+                if d not in _DQ_STOP:  # a run of characters that stand for themselves, in one step
+                    j = _DQ_RUN.match(raw, i).end()  # matches at least d
+                    out.append(raw[i:j])
+                    i = j
+                    continue
                 if d == "\\" and i + 1 < n and raw[i + 1] in _DQ_ESCAPABLE:
                     if raw[i + 1] != "\n":
                         out.append(raw[i + 1])
@@ -906,6 +917,10 @@ def _analyze(raw: str) -> tuple[str | None, bool, bool, bool, bool]:
             expansion = True
             out.append(c)
             i += 1
+        elif c not in _WORD_STOP:  # a run of characters that stand for themselves, in one step
+            j = _WORD_RUN.match(raw, i).end()  # matches at least c
+            out.append(raw[i:j])
+            i = j
         else:
             if c in "*?[":
                 glob = True
