@@ -148,6 +148,12 @@ class Suppressions:
 
     @classmethod
     def of(cls, doc: Document) -> "Suppressions":
+        text = doc.text
+        if "hadolint" not in text and text.isascii() and "dockerfix" not in text.lower():
+            # no comment can be a pragma (each names ``dockerfix``, in any case: in ASCII text ``lower`` folds case
+            # as the pragma's re.I does) or a ``# hadolint ignore=``: nothing is suppressed. Once per pass; the
+            # loop below reads every node
+            return cls(frozenset(), [])
         file_codes: set[str] = set()
         spans: list[tuple[int, int, frozenset[str]]] = []
         pending: list[tuple[str, frozenset[str]]] = []
@@ -447,8 +453,12 @@ def run_transforms(ts: Sequence[Transform], ctx: Context) -> tuple[list[Diagnost
     text = ctx.document.text
     for t in ts:
         triggers = getattr(t, "triggers", ())
-        if triggers and not any(s in text for s in triggers):
-            continue  # the file names nothing this transform is about (see Transform.triggers)
+        if triggers:
+            for s in triggers:
+                if s in text:
+                    break
+            else:
+                continue  # the file names nothing this transform is about (see Transform.triggers)
         try:
             diags.extend(t.check(ctx))
         except Exception as exc:  # a transform bug must not take the file down: report it, skip the transform
