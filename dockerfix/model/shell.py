@@ -72,7 +72,9 @@ from dockerfix._record import dataclass, field, replace
 from functools import cached_property, lru_cache
 TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
 if TYPE_CHECKING:
-    from typing import Any, Iterator
+    from typing import Any, Callable, Iterator, TypeVar
+
+    _V = TypeVar("_V")
 
 __all__ = [
     "COMPOUND_KINDS",
@@ -696,6 +698,21 @@ class Script:
     @property
     def has_leaking_state(self) -> bool:
         return any(c.leaks for c in self.state_changes)
+
+    @cached_property
+    def _views(self) -> dict[Any, Any]:
+        return {}
+
+    def view(self, compute: Callable[[Script], _V]) -> _V:
+        """``compute(self)``, computed once per script and kept on it (it lives and dies with the script).
+
+        For views other model modules derive from a script (``pkgmgr.find_package_calls``): ``compute`` must be a
+        pure function of the script, which is immutable, and is the key (a function, never a string)."""
+        views = self._views
+        if compute in views:
+            return views[compute]  # type: ignore[no-any-return]
+        value = views[compute] = compute(self)
+        return value
 
 
 def _chain_flags(seq: Sequence) -> tuple[list[bool], list[bool]]:
