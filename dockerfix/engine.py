@@ -7,6 +7,7 @@ declares is an internal error, never a silent write.
 
 from __future__ import annotations
 
+import operator
 import re
 from bisect import bisect_right, insort
 
@@ -286,7 +287,9 @@ def select_transforms(select: Iterable[str] | None = None, ignore: Iterable[str]
     ignore = None if ignore is None else tuple(ignore)
     key = (select, ignore)
     hit = _SELECTED.get(key)
-    if hit is not None and hit[0] is everything:  # the same registry list (tests swap it)
+    # the same transforms as last time (tests swap the registry); all_transforms() hands out a new list per call, so
+    # compare the members, not the list (an identity test of the list missed every time: a topological sort per file)
+    if hit is not None and len(hit[0]) == len(everything) and all(map(operator.is_, hit[0], everything)):
         return list(hit[1])
     chosen = _select(everything, select, ignore)
     if len(_SELECTED) >= 64:
