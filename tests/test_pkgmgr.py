@@ -275,3 +275,22 @@ def test_cleanup_inside_chain_with_install():
     assert [(c.manager, c.cache) for c in found] == [("apt", None), ("apt", "/var/lib/apt/lists")]
     assert found[0].call is not None and found[0].call.action == "clean"
     assert [c.site.chain_index for c in found] == [2, 3]
+
+
+def test_views_of_a_script_live_and_die_with_it():
+    """A script's calls and cleanups are computed once and kept on the script (``Script.view``), not in a module
+    cache: a second ask gives equal lists without recomputing, and the script is freed with its views."""
+    import gc
+    import weakref
+
+    script = parse_shell("apt-get update && apt-get install -y curl && rm -rf /var/lib/apt/lists/*")
+    calls = find_package_calls(script)
+    assert [c.action for c in calls] == ["update", "install"]
+    again = find_package_calls(script)
+    assert again == calls and again is not calls  # a copy: a caller may change its list
+    assert all(a is b for a, b in zip(again, calls))  # the same calls, not parsed twice
+    assert [c.cache for c in find_cleanups(script)] == ["/var/lib/apt/lists"]
+    ref = weakref.ref(script)
+    del script, calls, again
+    gc.collect()
+    assert ref() is None

@@ -528,3 +528,52 @@ def test_cache_mounts_reports_why_it_cannot_place_yum_or_composer_caches():
     text = "FROM php:8.3-cli\nRUN composer install --no-dev\n"
     (f,) = dockerfix.fix(text, select=["DFX202"], settings={"strategy": "cache-mount"}).findings
     assert "/etc/xdg" in f.reason
+
+
+# ------------------------------------------------------------------ how a manager is invoked: its row, not pkgmgr's code
+_INVOKED = [(m, r) for m in pkgmgr.MANAGERS for r in [tools.manager_tool(m)]]
+
+
+@pytest.mark.parametrize("manager", [m for m, r in _INVOKED if r.versioned])
+def test_a_versioned_row_runs_with_a_version_suffix(manager):
+    for name in (f"{manager}3", f"{manager}3.12", f"/usr/local/bin/{manager}3.12"):
+        call = pkgmgr.parse_package_call(cmd(f"{name} install x"))
+        assert call is not None and call.manager == manager and call.action == "install", name
+    assert pkgmgr.parse_package_call(cmd(f"{manager}x install x")) is None
+    assert pkgmgr.parse_package_call(cmd(f"{manager}.3 install x")) is None
+
+
+@pytest.mark.parametrize("manager", [m for m, r in _INVOKED if r.module])
+def test_a_rows_python_module_runs_it(manager):
+    module = tools.manager_tool(manager).module
+    for src, n in ((f"python3 -m {module} install x", 3), (f"python3.12 -u -W ignore -m {module} install x", 6),
+                   (f"python -m{module} install x", 2)):
+        call = pkgmgr.parse_package_call(cmd(src))
+        assert call is not None and call.manager == manager and len(call.invocation) == n, src
+        assert call.package_names == ("x",)
+    assert pkgmgr.parse_package_call(cmd(f"python3 -c 1 -m {module} install x")) is None
+
+
+@pytest.mark.parametrize("manager,host", [(m, h) for m, r in _INVOKED for h in r.subcommand_of])
+def test_a_row_run_as_a_subcommand_of_another_tool(manager, host):
+    call = pkgmgr.parse_package_call(cmd(f"{host} {manager} install x"))
+    assert call is not None and call.manager == manager and [w.value for w in call.invocation] == [host, manager]
+    # the host's own two-word subcommands (`uv pip cache clean`) and its name for the cleanup
+    for first, subs in (tools.tool_named(host).subverbs or {}).items():
+        for second in subs:
+            script = parse_shell(f"{host} {manager} {first} {second}")
+            (cl,) = pkgmgr.find_cleanups(script)
+            assert cl.manager == host, (first, second)
+
+
+def test_what_consumers_state_about_managers_is_the_rows():
+    from dockerfix.model import chain
+    from dockerfix.transforms import _hygiene, apk_no_cache, dnf_clean
+
+    apt = tools.tool_named("apt")
+    assert _hygiene.APT_INSTALLS == apt.installs
+    assert _hygiene._APT_NEEDS_LISTS == apt.reads_index >= apt.installs | {"satisfy"}
+    assert chain._FAMILY == {m: r.family for m, r in _INVOKED if r.family}
+    assert chain._FAMILY["microdnf"] == "rpm" and chain._FAMILY["micromamba"] == "conda"
+    assert set(apk_no_cache.APK_CACHES) == {"/var/cache/apk", "/etc/apk/cache"}
+    assert set(dnf_clean.RPM_CACHES) == {"/var/cache/dnf", "/var/cache/yum", "/var/cache/libdnf5"}

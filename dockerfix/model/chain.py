@@ -48,11 +48,11 @@ __all__ = ["TOOLS", "Removal", "Tool", "tool_removal"]
 from dockerfix.model.tools import PROVISIONS as TOOLS  # noqa: E402
 from dockerfix.model.tools import Provision as Tool  # noqa: E402
 
-_FAMILY = {"apt-get": "deb", "apt": "deb", "apk": "apk", "dnf": "rpm", "yum": "rpm", "microdnf": "rpm",
-           "zypper": "rpm", "conda": "conda", "mamba": "conda", "micromamba": "conda"}
+from dockerfix.model.tools import ADD_ACTIONS, REMOVE_ACTIONS, manager_names, manager_tool  # noqa: E402
+
+# manager -> the package format it installs (the tool table's ``family``)
+_FAMILY = {m: f for m in manager_names() if (f := manager_tool(m).family) is not None}
 _LOW_LEVEL = {"dpkg": ("deb", ("-r", "-P", "--remove", "--purge")), "rpm": ("rpm", ("-e", "--erase"))}
-_REMOVE_ACTIONS = frozenset({"remove", "purge", "erase", "autoremove"})
-_INSTALL_ACTIONS = frozenset({"install", "add", "reinstall"})
 _DOC_PARTS = frozenset({"doc", "docs", "man", "html", "changelog.md", "readme.md", "license"})
 _GLOBAL_NPM = ("-g", "--global")
 
@@ -189,7 +189,7 @@ def _removes(cmd: SimpleCommand, call: PackageCall | None, names: tuple[str, ...
 
 def _call_removes(call: PackageCall, names: tuple[str, ...],
                   virtuals: dict[str, tuple[str, ...]]) -> tuple[str, str] | None:
-    if call.action not in _REMOVE_ACTIONS:
+    if call.action not in REMOVE_ACTIONS:
         return None
     mgr = call.manager
     if mgr in ("npm", "pnpm", "yarn"):
@@ -306,7 +306,7 @@ def _path_removes(op: str, t: Tool) -> bool:
 
 
 def _reinstalls(call: PackageCall, via: str) -> bool:
-    if call.action not in _INSTALL_ACTIONS:
+    if call.action not in ADD_ACTIONS:
         return False
     family = _FAMILY.get(call.manager)
     if call.manager == "npm" and call.has_option(*_GLOBAL_NPM):

@@ -130,7 +130,16 @@ class Cleanup:
 
 _TOOL: dict[str, tools.Tool] = {m: tools.manager_tool(m) for m in MANAGERS}
 """Manager -> its row of the tool table (apt-get and apt share one, conda and mamba another)."""
-_UV = tools.tool_named("uv")
+_VERSIONED: tuple[str, ...] = tuple(m for m in MANAGERS if _TOOL[m].versioned)
+"""Managers also run with a version suffix (the row's ``versioned``: ``pip3``, ``pip3.12``)."""
+_MODULES: dict[str, str] = {t.module: m for m, t in _TOOL.items() if t.module}
+"""Python module -> manager (the row's ``module``: ``python -m pip``)."""
+_HOSTED: dict[str, dict[str, str]] = {}
+"""Host command -> {subcommand: manager} (the row's ``subcommand_of``: ``uv pip``)."""
+for _m, _t in _TOOL.items():
+    for _h in _t.subcommand_of:
+        _HOSTED.setdefault(_h, {})[_m] = _m
+del _m, _t, _h
 _NO_VERBS: dict[str, str] = {}
 
 
@@ -141,12 +150,17 @@ def _manager_of(cmd: SimpleCommand) -> tuple[str, int] | None:
         return None
     if base in _TOOL:
         return base, 1
-    if base.startswith("pip") and _is_versioned(base[3:]):
-        return "pip", 1
+    for m in _VERSIONED:
+        if base.startswith(m) and _is_versioned(base[len(m):]):
+            return m, 1
     if base.startswith("python") and _is_versioned(base[6:]):
-        return _python_m_pip(cmd)
-    if base == "uv" and len(cmd.words) > 1 and cmd.words[1].value == "pip":
-        return "pip", 2
+        return _python_m(cmd)
+    hosted = _HOSTED.get(base)
+    if hosted is not None and len(cmd.words) > 1:
+        sub = cmd.words[1].value
+        hit = hosted.get(sub) if sub is not None else None
+        if hit is not None:
+            return hit, 2
     return None
 
 
@@ -154,7 +168,8 @@ def _is_versioned(rest: str) -> bool:
     return rest == "" or all(c.isdigit() or c == "." for c in rest) and rest[0].isdigit()
 
 
-def _python_m_pip(cmd: SimpleCommand) -> tuple[str, int] | None:
+def _python_m(cmd: SimpleCommand) -> tuple[str, int] | None:
+    """``python [interpreter options] -m MODULE`` for a module the table names: (manager, words up to MODULE)."""
     words = cmd.words
     i = 1
     while i < len(words):
@@ -162,17 +177,27 @@ def _python_m_pip(cmd: SimpleCommand) -> tuple[str, int] | None:
         if v is None:
             return None
         if v == "-m":
-            if i + 1 < len(words) and words[i + 1].value == "pip":
-                return "pip", i + 2
+            if i + 1 < len(words):
+                m = _MODULES.get(words[i + 1].value)  # type: ignore[arg-type]  # None is no key
+                if m is not None:
+                    return m, i + 2
             return None
         if v.startswith("-m"):
-            return ("pip", i + 1) if v == "-mpip" else None
+            m = _MODULES.get(v[2:])
+            return (m, i + 1) if m is not None else None
         if v.startswith("-") and v not in ("-c", "-"):
             i += 1  # -u, -I, -E, -s, -B, -O, -W x...
             if v in ("-W", "-X") and i < len(words):
                 i += 1
             continue
         return None
+    return None
+
+
+def _host(manager: str, invocation: tuple[Word, ...]) -> tools.Tool | None:
+    """The row of the tool that runs ``manager`` as its subcommand here (``uv`` for ``uv pip``), or None."""
+    if len(invocation) == 2 and invocation[0].value in _HOSTED:
+        return tools.tool_named(invocation[0].value)
     return None
 
 
@@ -261,7 +286,8 @@ def _parse_call(cmd: SimpleCommand, site: CommandSite | None, extra_value_opts: 
             action_words = (rest[0],)
             rest = rest[1:]
             first = rest[0].value  # type: ignore[assignment]  # not None: checked as rest[1] above
-        grammar = _UV if manager == "pip" and invocation[0].value == "uv" and first == "cache" else tool
+        host = _host(manager, invocation) if n == 2 else None
+        grammar = host if host is not None and host.subverbs and first in host.subverbs else tool
         sub = grammar.subverbs.get(first) if grammar.subverbs else None
         if sub is not None and len(rest) > 1 and rest[1].value in sub:
             action = sub[rest[1].value]
@@ -277,19 +303,18 @@ def _parse_call(cmd: SimpleCommand, site: CommandSite | None, extra_value_opts: 
     return PackageCall(manager, action, tuple(options), tuple(rest), cmd, invocation, action_words, site)
 
 
-# Not yet the per-pass memo (``Context.memo``), which this layer cannot see: the views of a script are computed once
-# per script *object*. Scripts come from ``shell.parse_shell_cached`` (a cache of strings), so the same RUN text in
-# every pass and file is the same object and the views are shared; keyed by ``id`` with the object kept, so a reused
-# id never hits. The remaining object-keyed module cache of issue 18 item 6 (see the issue's report): the clean home is
-# a derived view on ``Script`` itself (a ``cached_property``-like slot in ``model/shell.py``).
+# The one object-keyed module cache left (issue 18, item 6): a command's unsited call. A ``SimpleCommand`` has no memo
+# slot for it (``basename`` and ``effective`` have theirs in ``model/shell.py``), and its callers hold the command
+# alone, not its script. Commands come from scripts of ``shell.parse_shell_cached`` (a cache of strings), so the same
+# RUN text in every pass and file gives the same object; keyed by ``id`` with the object kept, so a reused id never
+# hits. The views of a whole script (its calls, its cleanups) live on the script: ``Script.view``.
 _MEMO_MAX = 2048
 _CALLS: dict[int, tuple[object, Any]] = {}
-_VIEWS: dict[str, dict[int, tuple[object, Any]]] = {"calls": {}, "cleanups": {}}
 
 
 def _remember(table: dict[int, tuple[object, Any]], obj: object, compute: Callable[[Any], _V]) -> _V:
-    """``compute(obj)``, once per object: scripts and commands are immutable and shared (one parse per command
-    text), so a view of one is computed once. Keyed by ``id`` with the object kept, so a reused id never hits."""
+    """``compute(obj)``, once per object: commands are immutable and shared (one parse per command text), so a view
+    of one is computed once. Keyed by ``id`` with the object kept, so a reused id never hits."""
     hit: tuple[object, _V] | None = table.get(id(obj))
     if hit is not None and hit[0] is obj:
         return hit[1]
@@ -300,13 +325,9 @@ def _remember(table: dict[int, tuple[object, Any]], obj: object, compute: Callab
     return value
 
 
-def _memo(kind: str, script: Script, compute: Callable[[Script], list[_V]]) -> list[_V]:
-    return list(_remember(_VIEWS[kind], script, compute))
-
-
 def find_package_calls(script: Script) -> list[PackageCall]:
     """Every package-manager call in the script, in source order (empty when the script is not ok)."""
-    return _memo("calls", script, _find_package_calls)
+    return list(script.view(_find_package_calls))
 
 
 def _find_package_calls(script: Script) -> list[PackageCall]:
@@ -400,7 +421,7 @@ def _matches(path: str) -> list[tuple[str, str]]:
 
 def find_cleanups(script: Script) -> list[Cleanup]:
     """Cache and index cleanups in the script, in source order (empty when the script is not ok)."""
-    return _memo("cleanups", script, _find_cleanups)
+    return list(script.view(_find_cleanups))
 
 
 def _find_cleanups(script: Script) -> list[Cleanup]:
@@ -412,9 +433,8 @@ def _find_cleanups(script: Script) -> list[Cleanup]:
         call = parse_package_call(cmd, site)
         if call is not None:
             if _is_clean_call(call):
-                who = tools.cleanup_owner(call.manager)
-                if call.manager == "pip" and call.invocation[0].value == "uv":
-                    who = "uv"
+                host = _host(call.manager, call.invocation)
+                who = tools.cleanup_owner(call.manager) if host is None else host.cleanup_as or host.name
                 out.append(Cleanup(who, cmd, None, None, call, site))
             continue
         for path in removed_paths(cmd):

@@ -183,8 +183,22 @@ class Tool:
     clean_operands: frozenset[str] | None = None
     """For a tool whose ``clean`` takes what to clean (dnf's ``clean all``): the operands that clear the cache. None:
     ``clean`` alone clears it."""
+    versioned: bool = False
+    """Its commands also run with a version suffix: ``pip3``, ``pip3.12``."""
+    module: str | None = None
+    """The Python module that runs it: ``python -m pip``, ``python3.12 -m pip``."""
+    subcommand_of: tuple[str, ...] = ()
+    """Tools that run it as their subcommand (``uv pip``): the rest of the line is its grammar, except where the
+    host's own row has a two-word subcommand for the next word (``uv pip cache clean`` is uv's), and its cleanups
+    are reported under the host."""
     system: bool = False
     """A system package manager (installs into the OS, runs as root, caches at fixed system paths)."""
+    family: str | None = None
+    """The package format its installs and removals are about (``deb``, ``apk``, ``rpm``, ``conda``): what
+    ``dockerfix.model.chain`` asks when a removal takes a tool away, or an install brings it back."""
+    reads_index: frozenset[str] = frozenset()
+    """Actions that read the package index a fetch (``update``) filled and fail without it (apt-get ``install``,
+    ``source``, ``download``, ``satisfy``...)."""
     ecosystem: str | None = None
     """The reorder-manifests ecosystem it installs for."""
     installs: frozenset[str] = frozenset()
@@ -261,6 +275,11 @@ _RPM_INSTALL = frozenset({"install", "reinstall", "upgrade", "dist-upgrade", "up
 INSTALL_ACTIONS = frozenset({"install", "add", "ci", "env-create", "create"})
 """The actions (``PackageCall.action``, aliases resolved by ``verbs``) that install packages."""
 CLEAN_ACTIONS = frozenset({"clean", "dist-clean", "cache-clean", "autoclean"})
+"""Actions that clear a cache or an index."""
+REMOVE_ACTIONS = frozenset({"remove", "purge", "erase", "autoremove"})
+"""Actions that remove installed packages."""
+ADD_ACTIONS = frozenset({"install", "add", "reinstall"})
+"""Actions that put the packages they name in place (what can bring back a tool an earlier removal took)."""
 """The actions that clear a cache or index (``clean`` only with a cache operand for tools with ``clean_operands``)."""
 
 # command-line grammar shared by several rows (one family of tools reads the same options and subcommands)
@@ -290,10 +309,13 @@ _PY_CACHE = "https://platformdirs.readthedocs.io (user_cache_dir: $XDG_CACHE_HOM
 TOOLS: tuple[Tool, ...] = (
     # ----------------------------------------------------------------------------------------------- system managers
     Tool(
-        "apt", ("apt-get", "apt"), pkgmgr=True, system=True,
+        "apt", ("apt-get", "apt"), pkgmgr=True, system=True, family="deb",
         value_options=_APT_OPTS, verbs=_APT_VERBS,
         installs=frozenset({"install", "reinstall", "upgrade", "dist-upgrade", "build-dep"}),
         fetches=frozenset({"update", "download", "source"}),
+        # apt-get(8): these resolve against the lists `apt-get update` downloads (/var/lib/apt/lists)
+        reads_index=frozenset({"install", "reinstall", "upgrade", "dist-upgrade", "build-dep", "source", "download",
+                               "satisfy"}),
         cleans=("apt-get clean", "apt-get dist-clean", "rm -rf /var/lib/apt/lists/*"),
         caches=(
             # apt.conf(5): Dir::Cache "var/cache/apt" (archives, pkgcache.bin), Dir::State "var/lib/apt" (lists,
@@ -316,7 +338,7 @@ TOOLS: tuple[Tool, ...] = (
         source="apt.conf(5), apt-get(8); docs.docker.com build cache mounts (apt example)",
     ),
     Tool(
-        "apk", ("apk",), pkgmgr=True, system=True,
+        "apk", ("apk",), pkgmgr=True, system=True, family="apk",
         value_options=frozenset({"-X", "-t", "-p", "--repository", "--virtual", "--root", "--repositories-file",
                                  "--arch", "--cache-dir", "--keys-dir", "--progress-fd", "--wait", "--cache-max-age"}),
         verbs={"del": "remove", "add": "add", "update": "update", "upgrade": "upgrade"},
@@ -337,7 +359,7 @@ TOOLS: tuple[Tool, ...] = (
         source="apk-cache(5), apk(8) (man.archlinux.org/man/apk-cache.5)",
     ),
     Tool(
-        "dnf", ("dnf",), pkgmgr=True, system=True,
+        "dnf", ("dnf",), pkgmgr=True, system=True, family="rpm",
         value_options=_RPM_OPTS, verbs=_RPM_VERBS, clean_operands=_RPM_CLEAN,
         installs=_RPM_INSTALL, fetches=frozenset({"makecache", "download"}),
         cleans=("dnf clean all",),
@@ -354,7 +376,7 @@ TOOLS: tuple[Tool, ...] = (
         source="dnf.conf(5) cachedir; dnf5-caching(7) (/var/cache/libdnf5)",
     ),
     Tool(
-        "yum", ("yum",), pkgmgr=True, system=True,
+        "yum", ("yum",), pkgmgr=True, system=True, family="rpm",
         value_options=_RPM_OPTS, verbs=_RPM_VERBS, clean_operands=_RPM_CLEAN,
         installs=_RPM_INSTALL, fetches=frozenset({"makecache"}),
         cleans=("yum clean all",),
@@ -368,7 +390,7 @@ TOOLS: tuple[Tool, ...] = (
         source="yum.conf(5) cachedir=/var/cache/yum/$basearch/$releasever (yum 3); on RHEL 8+ and Fedora yum is dnf",
     ),
     Tool(
-        "microdnf", ("microdnf",), pkgmgr=True, system=True,
+        "microdnf", ("microdnf",), pkgmgr=True, system=True, family="rpm",
         value_options=_RPM_OPTS, verbs=_RPM_VERBS, clean_operands=_RPM_CLEAN,
         installs=_RPM_INSTALL, fetches=frozenset({"makecache", "download"}),
         cleans=("microdnf clean all",),
@@ -385,7 +407,7 @@ TOOLS: tuple[Tool, ...] = (
                "(metadata, solv, lock); dnf5.spec: dnf5 provides microdnf on Fedora 38+",
     ),
     Tool(
-        "zypper", ("zypper",), pkgmgr=True, system=True,
+        "zypper", ("zypper",), pkgmgr=True, system=True, family="rpm",
         value_options=frozenset({"-R", "-c", "-D", "-C", "-t", "-r", "--root", "--config", "--reposd-dir",
                                  "--cache-dir", "--raw-cache-dir", "--solv-cache-dir", "--pkg-cache-dir", "--type",
                                  "--repo", "--from", "--download"}),
@@ -408,6 +430,8 @@ TOOLS: tuple[Tool, ...] = (
     # ------------------------------------------------------------------------------------------------------- Python
     Tool(
         "pip", ("pip",), pkgmgr=True,
+        # pip3, pip3.12; `python3 -m pip` (pip's docs: "python -m pip"); `uv pip` (uv's pip interface)
+        versioned=True, module="pip", subcommand_of=("uv",),
         # pip, uv pip (uv's options where pip has none: --index-strategy, --resolution, --python-platform...)
         value_options=frozenset({
             "-r", "-c", "-e", "-i", "-f", "-t", "-C", "-b", "-p", "--requirement", "--constraint", "--editable",
@@ -779,7 +803,7 @@ TOOLS: tuple[Tool, ...] = (
     ),
     # ------------------------------------------------------------------------------------------------------ conda
     Tool(
-        "conda", ("conda", "mamba"), pkgmgr=True,
+        "conda", ("conda", "mamba"), pkgmgr=True, family="conda",
         value_options=_CONDA_OPTS, verbs=_CONDA_VERBS, subverbs=_CONDA_SUBVERBS,
         installs=frozenset({"install", "create", "upgrade", "env-create", "env-update"}),
         cleans=("conda clean -afy",),
@@ -797,7 +821,7 @@ TOOLS: tuple[Tool, ...] = (
         source="docs.conda.io configuration (pkgs_dirs, CONDA_PKGS_DIRS)",
     ),
     Tool(
-        "micromamba", ("micromamba",), pkgmgr=True, cleanup_as="conda",
+        "micromamba", ("micromamba",), pkgmgr=True, cleanup_as="conda", family="conda",
         value_options=_CONDA_OPTS, verbs=_CONDA_VERBS, subverbs=_CONDA_SUBVERBS,
         installs=frozenset({"install", "create", "upgrade", "env-create", "env-update"}),
         cleans=("micromamba clean --all --yes",),

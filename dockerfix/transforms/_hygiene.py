@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from dockerfix.model.stages import Stage
     from dockerfix.syntax.nodes import Instruction
 
+from dockerfix.model import tools
 from dockerfix.model.manifests import cache_strategy
 from dockerfix.model.pkgmgr import Cleanup, PackageCall, find_cleanups, find_package_calls
 from dockerfix.model.shell import Script, Word, is_posix_shell
@@ -679,8 +680,8 @@ def _script_writes_uncached(script: Script, is_path, needle: str) -> bool:
 # =====================================================================================================================
 
 APT = frozenset({"apt-get", "apt"})
-APT_INSTALLS = frozenset({"install", "upgrade", "dist-upgrade", "build-dep", "reinstall"})
-_APT_NEEDS_LISTS = APT_INSTALLS | {"source", "download", "satisfy"}
+APT_INSTALLS = tools.tool_named("apt").installs
+_APT_NEEDS_LISTS = tools.tool_named("apt").reads_index
 LISTS = "/var/lib/apt/lists"
 RM_LISTS = "rm -rf /var/lib/apt/lists/*"
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 
 from dockerfix._lazyre import lazy
+from dockerfix.model import tools
 from dockerfix.model.pkgmgr import PackageCall
 from dockerfix.transforms._hygiene import (
     CLEANUP_STRATEGY_NOTE,
@@ -14,7 +15,7 @@ from dockerfix.transforms._hygiene import (
 )
 from dockerfix.transforms.base import Context
 
-APK_CACHES = ("/var/cache/apk", "/etc/apk/cache")
+APK_CACHES = tools.root_cache_dirs("apk")  # /var/cache/apk, /etc/apk/cache: the row's cleanup paths
 # Alpine releases whose apk predates `--no-cache` (added in apk-tools 2.6, Alpine 3.3).
 _OLD_ALPINE = lazy(r"^(?:docker\.io/)?(?:library/)?alpine:(?:2\.|3\.[0-2](?:\.|$|-))")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dockerfix.model import tools
 from dockerfix.model.pkgmgr import Cleanup, PackageCall
 from dockerfix.transforms._hygiene import (
     CLEANUP_STRATEGY_NOTE,
@@ -15,7 +16,8 @@ from dockerfix.transforms.base import Context
 
 RPM = frozenset({"dnf", "yum", "microdnf"})
 RPM_INSTALLS = frozenset({"install", "reinstall", "groupinstall", "upgrade", "dist-upgrade", "module"})
-RPM_CACHES = ("/var/cache/dnf", "/var/cache/yum", "/var/cache/libdnf5")
+# every cache directory of the three on any release (/var/cache/dnf, /var/cache/libdnf5, /var/cache/yum)
+RPM_CACHES = tuple(dict.fromkeys(p for m in sorted(RPM) for p in tools.root_cache_dirs(m)))
 
 
 class DnfClean(AppendCleanup):
