@@ -198,6 +198,7 @@ class BuildState:
         self._shells: dict[int, Shell] = {}
         self._shells_of: dict[int, list[Instruction]] = {}
         self._ships: tuple[dict[int, int], list[int], dict[str, int], dict[str, int]] | None = None
+        self._by_keyword: dict[tuple[int, str], tuple[list[int], list[Instruction]]] = {}
 
     # ---------------------------------------------------------------- OS and shell
     def root_base(self, stage: "Stage") -> str:
@@ -367,10 +368,21 @@ class BuildState:
         if stage is None:
             return None
         for st in m.stage_chain(stage):
-            found = [i for i in st.instructions if i.keyword == keyword and (st is not stage or i.start < inst.start)]
-            if found:
-                return found[-1]
+            starts, insts = self._keyword_index(st, keyword)
+            k = bisect_left(starts, inst.start) if st is stage else len(starts)
+            if k:
+                return insts[k - 1]
         return False
+
+    def _keyword_index(self, stage: "Stage", keyword: str) -> tuple[list[int], list["Instruction"]]:
+        """The stage's ``keyword`` instructions and their starts, once per stage and keyword: ``_last`` bisects
+        (scanning the stage for every RUN was quadratic in long stages: 2.3 s of 6.9 s on 6,400 lines of installs)."""
+        key = (stage.index, keyword)
+        got = self._by_keyword.get(key)
+        if got is None:
+            insts = [i for i in stage.instructions if i.keyword == keyword]
+            got = self._by_keyword[key] = ([i.start for i in insts], insts)
+        return got
 
     def user_at(self, inst: "Instruction") -> str | None:
         """The USER a RUN at ``inst`` runs as (``root`` by default on a known base); None when unknown."""
