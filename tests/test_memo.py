@@ -63,3 +63,20 @@ def test_close_releases_the_pass_and_the_context_stays_usable() -> None:
     assert len(ctx.memo) == 0
     assert ctx.model is not model  # rebuilt on demand
     assert run_shell(ctx, inst) is not run
+
+
+def test_the_file_style_is_learned_once_per_pass_and_released_with_it() -> None:
+    """The continuation style is the pass's (``ctx.memo``), not an lru_cache keyed by the document that kept up to
+    64 documents alive after their pass."""
+    from dockerfix.transforms._run import file_style, instruction_style
+
+    doc = parse("FROM debian\nRUN apt-get update \\\n\t&& apt-get install -y curl\nRUN true\n")
+    ctx = Context(doc)
+    style = file_style(ctx)
+    assert style.indent == "\t" and style.leading_ops
+    assert file_style(ctx) is style and len(ctx.memo) == 1
+    one_line = list(doc.iter_instructions())[2]
+    assert instruction_style(ctx, one_line).indent == "\t"  # the file's, for a RUN with no continuation of its own
+    ctx.close()
+    assert len(ctx.memo) == 0  # the pass held it, nothing else
+    assert file_style(ctx) == style and file_style(ctx) is not style  # learned again in the next pass

@@ -332,7 +332,7 @@ def append_cleanup(ctx: Context, run: RunShell, command: str) -> Edit | None:
             return None
         at = run.doc_span((0, run.last_end()))[1]
         return Edit.insert(at, f" && {command}")
-    return append_command(ctx.document, run, command)
+    return append_command(ctx, run, command)
 
 
 _ASSIGN_WORD = lazy(r"[A-Za-z_][A-Za-z0-9_]*\+?=")

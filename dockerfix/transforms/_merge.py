@@ -14,7 +14,7 @@ from operator import attrgetter
 from dockerfix._record import dataclass
 from dockerfix.syntax.nodes import Document, Trivia
 from dockerfix.transforms._run import RunShell, instruction_style, parse_shell_cached
-from dockerfix.transforms.base import Edit
+from dockerfix.transforms.base import Context, Edit
 
 TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
 if TYPE_CHECKING:
@@ -68,9 +68,10 @@ class Join:
         return "".join(out)
 
 
-def merge_block(doc: Document, a: RunShell, b: RunShell) -> tuple[Edit | None, str | None]:
-    """The edit merging RUN ``b`` into the RUN ``a`` right above it, or (None, reason)."""
-    join, reason = join_runs(doc, a, b, instruction_style(doc, a.inst))
+def merge_block(ctx: Context, a: RunShell, b: RunShell) -> tuple[Edit | None, str | None]:
+    """The edit merging RUN ``b`` into the RUN ``a`` right above it in the pass's document, or (None, reason)."""
+    doc = ctx.document
+    join, reason = join_runs(doc, a, b, instruction_style(ctx, a.inst))
     if join is None:
         return None, reason
     return Edit(join.at, b.inst.end, join.text(doc) + b.inst.line_break), None

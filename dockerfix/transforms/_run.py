@@ -11,8 +11,6 @@ from __future__ import annotations
 import re
 from dockerfix._lazyre import lazy
 from dockerfix._record import dataclass
-from functools import lru_cache
-
 from dockerfix.syntax.nodes import Document, Instruction
 from dockerfix.transforms.base import Context, Edit
 
@@ -38,12 +36,12 @@ _TRAIL = lazy(r"(&&|\|\|)[ \t]*[\\`][ \t]*$")
 _INDENT = lazy(r"^([ \t]+)\S")
 
 
-def file_style(doc: Document) -> Style:
-    return _style_cached(doc)
+def file_style(ctx: Context) -> Style:
+    """The continuation style of the pass's document, learned once per pass (``ctx.memo``)."""
+    return ctx.memo.get_or(_file_style, None, _file_style, ctx.document)
 
 
-@lru_cache(maxsize=64)
-def _style_cached(doc: Document) -> Style:
+def _file_style(doc: Document) -> Style:
     lead = trail = 0
     indents: dict[str, int] = {}
     for inst in doc.iter_instructions():
@@ -64,9 +62,9 @@ def _style_cached(doc: Document) -> Style:
     return Style(doc.escape, doc.newline, indent, lead > trail)
 
 
-def instruction_style(doc: Document, inst: Instruction) -> Style:
+def instruction_style(ctx: Context, inst: Instruction) -> Style:
     """The file's style, refined by the instruction's own continuation lines when it has some."""
-    base = file_style(doc)
+    base = file_style(ctx)
     lines = inst.source.splitlines()
     if len(lines) < 2 or inst.heredocs:
         nl = inst.line_break or base.newline
@@ -164,12 +162,12 @@ def _node_end(node) -> int:
     raise AttributeError(f"node without span: {node!r}")
 
 
-def append_command(doc: Document, run: RunShell, command: str) -> Edit | None:
+def append_command(ctx: Context, run: RunShell, command: str) -> Edit | None:
     """An edit that runs ``command`` after everything else in the RUN (``&& command``), in the file's style."""
     if not run.ok or not run.tail_is_clean():
         return None
     inst = run.inst
-    style = instruction_style(doc, inst)
+    style = instruction_style(ctx, inst)
     if run.heredoc is not None:
         h = run.heredoc
         body = h.content

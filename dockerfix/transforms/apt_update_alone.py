@@ -76,7 +76,7 @@ Safe, under the same conditions as `merge-runs`. Otherwise a finding without a f
                     if not ctx.model.state.shell_at(inst).is_posix:
                         reason = "the stage does not use a POSIX shell"
                     else:
-                        edit, why = merge_block(doc, run, nrun)
+                        edit, why = merge_block(ctx, run, nrun)
                         if edit is not None:
                             fix = Fix.safe("Merge the update into the RUN that installs", edit)
                             yield self.diagnostic(inst, msg, fix, span=(inst.keyword_span[0], nxt.end))

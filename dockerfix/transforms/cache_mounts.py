@@ -368,7 +368,7 @@ without a static value), for exec-form RUN, non-POSIX shells and scripts the she
             return Edit.insert(at, one)
         from dockerfix.transforms._run import instruction_style
 
-        st = instruction_style(ctx.document, inst)
+        st = instruction_style(ctx, inst)
         brk = f" {st.escape}{st.newline}{st.indent}"
         return Edit.insert(at, brk.join(flags) + brk)
 

@@ -116,7 +116,6 @@ fix: the bytes are in the base image and only a different base removes them.
 """
 
     def check(self, ctx: Context) -> Iterable[Diagnostic]:
-        doc = ctx.document
         for stage in ctx.model.stages:
             insts = stage.instructions
             for k, inst in enumerate(insts):
@@ -165,7 +164,7 @@ fix: the bytes are in the base image and only a different base removes them.
                     yield self.diagnostic(inst, msg, None, reason=reason)
                     continue
                 rm_text = " && ".join(site.command.raw for site in run.script.sites)  # type: ignore[union-attr]
-                app = append_command(doc, target, rm_text)
+                app = append_command(ctx, target, rm_text)
                 if app is None:
                     yield self.diagnostic(inst, msg, None,
                                           reason=f"the RUN on line {target.inst.start_line} ends in a way "

@@ -146,7 +146,7 @@ build stages as in any other.
             # The whole block of RUNs that merge one after the other is one fix: one edit, one pass, one entry in
             # the report. Each join is checked on its own: safe (the shared join rules) and with a reason (the block
             # so far against the RUN below); a RUN that cannot join ends the block.
-            style = instruction_style(doc, first)
+            style = instruction_style(ctx, first)
             only_index = self._build_stage(ctx, first)
             runs = [run_shell(ctx, first)]
             joins = []
