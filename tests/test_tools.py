@@ -577,3 +577,18 @@ def test_what_consumers_state_about_managers_is_the_rows():
     assert chain._FAMILY["microdnf"] == "rpm" and chain._FAMILY["micromamba"] == "conda"
     assert set(apk_no_cache.APK_CACHES) == {"/var/cache/apk", "/etc/apk/cache"}
     assert set(dnf_clean.RPM_CACHES) == {"/var/cache/dnf", "/var/cache/yum", "/var/cache/libdnf5"}
+
+
+@pytest.mark.parametrize("manager", [m for m, r in _INVOKED if r.action_value_options])
+def test_a_rows_per_action_value_options(manager):
+    """An option that takes a value only in one action (conda's `-f`) does so there, and is a flag elsewhere."""
+    row = tools.manager_tool(manager)
+    spelled = {a: f"{w1} {w2}" for w1, subs in (row.subverbs or {}).items() for w2, a in subs.items()}
+    spelled.update({a: w for w, a in (row.verbs or {}).items()})
+    for action, opts in row.action_value_options.items():
+        for opt in opts:
+            call = pkgmgr.parse_package_call(cmd(f"{manager} {spelled[action]} {opt} VALUE x"))
+            assert call is not None and call.action == action
+            assert call.option_values(opt) == ["VALUE"] and call.package_names == ("x",)
+            other = pkgmgr.parse_package_call(cmd(f"{manager} clean {opt} x"))
+            assert other is not None and other.option_values(opt) == [None]

@@ -297,9 +297,9 @@ def _parse_call(cmd: SimpleCommand, site: CommandSite | None, extra_value_opts: 
             action = (tool.verbs or _NO_VERBS).get(first, first)
             action_words += (rest[0],)
             rest = rest[1:]
-    if manager in ("conda", "mamba", "micromamba") and action in ("env-create", "env-update") and not retry:
-        # `-f` is --file for `env create`, but --force for `conda clean -afy`
-        return _parse_call(cmd, site, extra_value_opts={"-f"})
+    if not retry and tool.action_value_options and action in tool.action_value_options:
+        # the row's options that take a value in this action only (conda's `-f`: --file in `env create`)
+        return _parse_call(cmd, site, extra_value_opts=set(tool.action_value_options[action]))
     return PackageCall(manager, action, tuple(options), tuple(rest), cmd, invocation, action_words, site)
 
 

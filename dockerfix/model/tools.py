@@ -178,6 +178,9 @@ class Tool:
     (``dockerfix.model.pkgmgr``, "Actions"): :data:`INSTALL_ACTIONS` and :data:`CLEAN_ACTIONS` among them."""
     subverbs: Any = None
     """``{first word: {second word: action}}`` for two-word subcommands (``npm cache clean``, ``conda env create``)."""
+    action_value_options: Any = None
+    """``{action: options}`` that take a value only in that action (conda's ``-f``: ``--file`` in ``env create``,
+    ``--force`` in ``clean -afy``)."""
     global_prefix: bool = False
     """``global`` before the subcommand is a scope, not the subcommand (``yarn global add x``)."""
     clean_operands: frozenset[str] | None = None
@@ -304,6 +307,7 @@ _CONDA_OPTS = frozenset({"-n", "-p", "-c", "-r", "--name", "--prefix", "--channe
 _CONDA_VERBS = {"install": "install", "create": "create", "update": "upgrade", "upgrade": "upgrade",
                 "remove": "remove", "uninstall": "remove", "clean": "clean"}
 _CONDA_SUBVERBS = {"env": {"create": "env-create", "update": "env-update", "remove": "env-remove"}}
+_CONDA_ACTION_OPTS = {"env-create": frozenset({"-f"}), "env-update": frozenset({"-f"})}  # -f: --file, not --force
 _PY_CACHE = "https://platformdirs.readthedocs.io (user_cache_dir: $XDG_CACHE_HOME or ~/.cache on Linux)"
 
 TOOLS: tuple[Tool, ...] = (
@@ -805,6 +809,7 @@ TOOLS: tuple[Tool, ...] = (
     Tool(
         "conda", ("conda", "mamba"), pkgmgr=True, family="conda",
         value_options=_CONDA_OPTS, verbs=_CONDA_VERBS, subverbs=_CONDA_SUBVERBS,
+        action_value_options=_CONDA_ACTION_OPTS,
         installs=frozenset({"install", "create", "upgrade", "env-create", "env-update"}),
         cleans=("conda clean -afy",),
         caches=(
@@ -823,6 +828,7 @@ TOOLS: tuple[Tool, ...] = (
     Tool(
         "micromamba", ("micromamba",), pkgmgr=True, cleanup_as="conda", family="conda",
         value_options=_CONDA_OPTS, verbs=_CONDA_VERBS, subverbs=_CONDA_SUBVERBS,
+        action_value_options=_CONDA_ACTION_OPTS,
         installs=frozenset({"install", "create", "upgrade", "env-create", "env-update"}),
         cleans=("micromamba clean --all --yes",),
         caches=(
@@ -985,25 +991,27 @@ def manager_names() -> tuple[str, ...]:
 @lru_cache(maxsize=None)
 def command_tools() -> frozenset[str]:
     """Command and wrapper-script names of the tools ``pkgmgr`` does not parse (go, cargo, mvn/mvnw, gradle/gradlew,
-    bundle, dotnet, poetry, uv, pipenv...): cache mounts look for them among a RUN's commands."""
+    bundle, dotnet, poetry, uv, pipenv...): cache mounts look for them among a RUN's commands. Cached: a constant of
+    the constant table."""
     return frozenset(c for t in TOOLS if not t.pkgmgr for c in t.commands + t.scripts)
 
 
 @lru_cache(maxsize=None)
 def cleanups_made_pointless(label: str) -> frozenset[str]:
     """The cleanup owners (``Cleanup.manager``) whose cleanup a cache mount of ``label``'s caches makes pointless
-    (``apt`` -> apt's; ``uv`` -> uv's and pip's, since ``uv pip`` reads pip's commands)."""
+    (``apt`` -> apt's; ``uv`` -> uv's and pip's, since ``uv pip`` reads pip's commands). Cached: a pure function of
+    the string over the constant table."""
     t = _BY_NAME.get(label) or _BY_COMMAND.get(label)
     if t is None:
         return frozenset({label})
     owners = {t.cleanup_as or t.name, label} | {cleanup_owner(c) for c in t.commands}
-    if t.name == "uv":
-        owners.add("pip")
+    owners |= {u.cleanup_as or u.name for u in TOOLS if t.name in u.subcommand_of}  # uv: `uv pip`'s, pip's
     return frozenset(owners)
 
 
 @lru_cache(maxsize=None)
 def system_managers() -> tuple[str, ...]:
+    """The commands of the system package managers, in table order. Cached: a constant of the constant table."""
     out: list[str] = []
     for t in TOOLS:
         if t.system:
