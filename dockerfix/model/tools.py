@@ -278,12 +278,11 @@ _RPM_INSTALL = frozenset({"install", "reinstall", "upgrade", "dist-upgrade", "up
 INSTALL_ACTIONS = frozenset({"install", "add", "ci", "env-create", "create"})
 """The actions (``PackageCall.action``, aliases resolved by ``verbs``) that install packages."""
 CLEAN_ACTIONS = frozenset({"clean", "dist-clean", "cache-clean", "autoclean"})
-"""Actions that clear a cache or an index."""
+"""The actions that clear a cache or index (``clean`` only with a cache operand for tools with ``clean_operands``)."""
 REMOVE_ACTIONS = frozenset({"remove", "purge", "erase", "autoremove"})
 """Actions that remove installed packages."""
 ADD_ACTIONS = frozenset({"install", "add", "reinstall"})
 """Actions that put the packages they name in place (what can bring back a tool an earlier removal took)."""
-"""The actions that clear a cache or index (``clean`` only with a cache operand for tools with ``clean_operands``)."""
 
 # command-line grammar shared by several rows (one family of tools reads the same options and subcommands)
 _APT_OPTS = frozenset({"-o", "-c", "-t", "-a", "--option", "--config-file", "--target-release", "--default-release",
