@@ -592,3 +592,20 @@ def test_a_rows_per_action_value_options(manager):
             assert call.option_values(opt) == ["VALUE"] and call.package_names == ("x",)
             other = pkgmgr.parse_package_call(cmd(f"{manager} clean {opt} x"))
             assert other is not None and other.option_values(opt) == [None]
+
+
+@pytest.mark.parametrize("row", [t for t in tools.TOOLS if t.dependency_install], ids=lambda t: t.name)
+def test_a_rows_dependency_install_is_what_reorder_manifests_moves(row):
+    for command in row.commands:
+        for sub in row.dependency_install:
+            (dep,), _ = manifests.dependency_installs(parse_shell(f"{command} {sub} --quiet"))
+            assert dep.ecosystem == row.ecosystem
+            assert [m.path for m in dep.manifests] == [p for p, _r, _d in row.manifests]
+            assert dep.project_flag == (row.project_flag[0] if row.project_flag else None)
+            for done in row.project_flag:
+                (dep,), _ = manifests.dependency_installs(parse_shell(f"{command} {sub} {done}"))
+                assert dep.project_flag is None
+            installs, _ = manifests.dependency_installs(parse_shell(f"{command} {sub} some-package"))
+            assert len(installs) == (1 if row.dependency_operands else 0)
+        installs, others = manifests.dependency_installs(parse_shell(f"{command} version"))
+        assert installs == [] and [k for _c, k in others] == ["other"]

@@ -348,22 +348,10 @@ def dependency_installs(script: "Script") -> tuple[list[DepInstall], list[tuple[
             continue
         args = [v for v in vals]
         first = args[0] if args else None
-        if base == "poetry" and first == "install":
-            opts = tuple(a for a in args if a and a.startswith("-"))
-            flag = None if ("--no-root" in opts or "--only-root" in opts) else "--no-root"
-            installs.append(DepInstall("poetry", cmd, site, _eco_manifests("poetry"), project_flag=flag,
-                                       action_word=eff.args[0], options=opts))
-        elif base == "uv" and first == "sync":
-            opts = tuple(a for a in args if a and a.startswith("-"))
-            flag = None if ("--no-install-project" in opts or "--no-install-workspace" in opts) else "--no-install-project"
-            installs.append(DepInstall("uv", cmd, site, _eco_manifests("uv"), project_flag=flag,
-                                       action_word=eff.args[0], options=opts))
-        elif base == "pipenv" and first in ("install", "sync") and not any(a and not a.startswith("-") for a in args[1:]):
-            installs.append(DepInstall("pipenv", cmd, site, _eco_manifests("pipenv")))
-        elif base == "go" and args[:2] == ["mod", "download"] and not any(a and not a.startswith("-") for a in args[2:]):
-            installs.append(DepInstall("go", cmd, site, _eco_manifests("go")))
-        elif base == "cargo" and first == "fetch":
-            installs.append(DepInstall("cargo", cmd, site, _eco_manifests("cargo")))
+        dep = _dependency_install(base, args)
+        if dep is not None:
+            installs.append(DepInstall(dep.ecosystem or "", cmd, site, _eco_manifests(dep.ecosystem or ""))
+                            if not dep.project_flag else _with_project_flag(dep, cmd, site, args))
         elif (base == "mvn" or _is_wrapper_script(eff.name_value, "mvnw")) and args and all(
                 a is not None and (a.startswith("-") or a.startswith("dependency:") or a.endswith(":go-offline"))
                 for a in args) and any(a and not a.startswith("-") for a in args):
@@ -377,8 +365,6 @@ def dependency_installs(script: "Script") -> tuple[list[DepInstall], list[tuple[
             if base != "gradle":
                 ms = ms + [Manifest("gradlew", True)]
             installs.append(DepInstall("gradle", cmd, site, ms))
-        elif base == "bundle" and first == "install":
-            installs.append(DepInstall("bundler", cmd, site, _eco_manifests("bundler")))
         elif base == "dotnet" and first == "restore":
             target = next((a for a in args[1:] if a and not a.startswith("-")), None)
             if any(a is None for a in args):
@@ -394,6 +380,31 @@ def dependency_installs(script: "Script") -> tuple[list[DepInstall], list[tuple[
         else:
             others.append((cmd, "other"))
     return installs, others
+
+
+_INSTALLERS = tools.dependency_installers()
+
+
+def _dependency_install(base: str | None, args: list[str | None]) -> tools.Tool | None:
+    """The row whose ``dependency_install`` this command runs (``poetry install``, ``go mod download``), or None."""
+    row = _INSTALLERS.get(base) if base is not None else None
+    if row is None:
+        return None
+    for sub in row.dependency_install:
+        words = sub.split()
+        if args[:len(words)] == words:
+            if row.dependency_operands or not any(a and not a.startswith("-") for a in args[len(words):]):
+                return row
+            return None
+    return None
+
+
+def _with_project_flag(row: tools.Tool, cmd: "SimpleCommand", site: "CommandSite", args: list[str | None]) -> DepInstall:
+    opts = tuple(a for a in args if a and a.startswith("-"))
+    flag = None if set(row.project_flag) & set(opts) else row.project_flag[0]
+    eco = row.ecosystem or ""
+    return DepInstall(eco, cmd, site, _eco_manifests(eco), project_flag=flag, action_word=cmd.effective.args[0],
+                      options=opts)
 
 
 _BENIGN = frozenset({"set", "true", ":", "echo", "corepack", "gem", "conda", "mamba", "micromamba", "rustup",

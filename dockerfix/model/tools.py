@@ -204,6 +204,15 @@ class Tool:
     ``source``, ``download``, ``satisfy``...)."""
     ecosystem: str | None = None
     """The reorder-manifests ecosystem it installs for."""
+    dependency_install: tuple[str, ...] = ()
+    """For a tool ``pkgmgr`` does not parse: the subcommands (words after the command) that install only what its
+    manifests name, which reorder-manifests may move before the full COPY (``poetry install``, ``go mod
+    download``). The package managers' installs (``pip install -r``, ``npm ci``...) are read from their calls."""
+    dependency_operands: bool = True
+    """False: an operand after that subcommand makes it another kind of install (``pipenv install flask``)."""
+    project_flag: tuple[str, ...] = ()
+    """(flag, *flags that do the same): what makes the dependency install skip the project itself (poetry
+    ``--no-root``; ``--only-root`` already keeps it apart), added when the command has none of them."""
     installs: frozenset[str] = frozenset()
     """Actions that install packages."""
     fetches: frozenset[str] = frozenset()
@@ -475,6 +484,7 @@ TOOLS: tuple[Tool, ...] = (
     ),
     Tool(
         "uv", ("uv",), ecosystem="uv",
+        dependency_install=("sync",), project_flag=("--no-install-project", "--no-install-workspace"),
         subverbs={"cache": {"clean": "cache-clean", "prune": "cache-clean"}},  # `uv pip cache ...` (pkgmgr's pip)
         installs=frozenset({"sync", "add", "install"}), fetches=frozenset({"lock"}),
         cleans=("uv cache clean", "uv cache prune"),
@@ -493,6 +503,7 @@ TOOLS: tuple[Tool, ...] = (
     ),
     Tool(
         "poetry", ("poetry",), ecosystem="poetry",
+        dependency_install=("install",), project_flag=("--no-root", "--only-root"),
         installs=frozenset({"install", "add", "update", "sync"}), fetches=frozenset({"lock"}),
         cleans=("poetry cache clear --all .",),
         caches=(
@@ -514,6 +525,7 @@ TOOLS: tuple[Tool, ...] = (
     ),
     Tool(
         "pipenv", ("pipenv",), ecosystem="pipenv",
+        dependency_install=("install", "sync"), dependency_operands=False,
         installs=frozenset({"install", "sync"}), fetches=frozenset({"lock"}),
         caches=(
             # pipenv environments.py: PIPENV_CACHE_DIR default user_cache_dir("pipenv"); pipenv runs pip with
@@ -636,6 +648,7 @@ TOOLS: tuple[Tool, ...] = (
     # ----------------------------------------------------------------------------------------------- Go and Rust
     Tool(
         "go", ("go",), ecosystem="go",
+        dependency_install=("mod download",), dependency_operands=False,
         installs=frozenset({"install", "get"}), fetches=frozenset({"mod download"}),
         cleans=("go clean -modcache", "go clean -cache"),
         two_word=frozenset({"mod"}),
@@ -663,7 +676,7 @@ TOOLS: tuple[Tool, ...] = (
         source="go.dev/ref/mod (module cache, GOPROXY); cmd/go testdata mod_gomodcache.txt, cache_unix.txt",
     ),
     Tool(
-        "cargo", ("cargo",), ecosystem="cargo",
+        "cargo", ("cargo",), ecosystem="cargo", dependency_install=("fetch",),
         installs=frozenset({"install"}), fetches=frozenset({"fetch"}),
         caches=(
             # doc.rust-lang.org/cargo/guide/cargo-home.html: $CARGO_HOME (default $HOME/.cargo) registry/ (index,
@@ -722,7 +735,7 @@ TOOLS: tuple[Tool, ...] = (
     ),
     # ------------------------------------------------------------------------------------------------ Ruby and PHP
     Tool(
-        "bundler", ("bundle",), ecosystem="bundler",
+        "bundler", ("bundle",), ecosystem="bundler", dependency_install=("install",),
         installs=frozenset({"install"}), fetches=frozenset({"cache", "package"}),
         caches=(
             # bundle-config(1): global_gem_cache (BUNDLE_GLOBAL_GEM_CACHE) "cache all gems and compiled extensions
@@ -1016,6 +1029,11 @@ def system_managers() -> tuple[str, ...]:
         if t.system:
             out.extend(t.commands)
     return tuple(out)
+
+
+def dependency_installers() -> dict[str, Tool]:
+    """Command -> the row of a tool ``pkgmgr`` does not parse whose ``dependency_install`` reorder-manifests reads."""
+    return {c: t for t in TOOLS if t.dependency_install and not t.pkgmgr for c in t.commands}
 
 
 def ecosystem_files() -> dict[str, tuple[tuple[str, bool, bool], ...]]:
