@@ -7,6 +7,7 @@ DFX501 (multi-stage) and DFX502 (build-tools-in-final-stage).
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from dockerfix._lazyre import lazy
 from dockerfix.model import tools as _tools
@@ -119,6 +120,8 @@ def package_base(name: str) -> str:
     return re.split(r"[:=<>~]", name, maxsplit=1)[0]
 
 
+# A pure function of the name, asked for the same few names (``gcc``, ``libpq-dev``) by every file: cached by string.
+@lru_cache(maxsize=2048)
 def is_build_package(name: str) -> bool:
     base = package_base(name)
     return base in BUILD_TOOLS or is_header_package(base) or bool(re.fullmatch(r"(gcc|g\+\+|clang)-\d+", base))
@@ -229,6 +232,9 @@ def split_image(ref: str) -> tuple[str, str | None, str | None]:
     return repo, tag, digest
 
 
+# A pure function of the reference, asked for the same few images by the model and the transforms of every file
+# (~6,000 calls over the corpus): cached by string.
+@lru_cache(maxsize=2048)
 def repo_name(ref: str) -> str:
     """``docker.io/library/python`` -> ``python``; ``bitnami/node`` -> ``bitnami/node``."""
     repo = split_image(ref)[0].lower()

@@ -20,12 +20,12 @@ TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
 if TYPE_CHECKING:
     from typing import Callable, Iterable
 
-    from dockerfix.model.shell import SimpleCommand
+    from dockerfix.model.shell import Script, SimpleCommand
 
 from dockerfix.model import ecosystems as eco
 from dockerfix.model.stages import Stage
-from dockerfix.syntax.nodes import Document, Instruction, Trivia
-from dockerfix.transforms._run import RunShell
+from dockerfix.syntax.nodes import Instruction, Trivia
+from dockerfix.transforms._run import RunShell, run_shell
 from dockerfix.transforms.base import Context, Diagnostic, Edit, Fix, Transform
 
 USER_SETUP = frozenset({"useradd", "adduser", "groupadd", "addgroup", "usermod"})
@@ -71,8 +71,8 @@ class Plan:
     ecosystem: str
     build: Instruction
     """The RUN that builds (the first one)."""
-    cwd: str
-    """The working directory of the build command."""
+    cwd: str | None
+    """The working directory of the build command (None: a `cd` the analysis cannot follow)."""
     builder: str
     """The name of the builder stage (the original stage, renamed)."""
     runtime_name: str | None
@@ -145,11 +145,64 @@ class Plan:
                 "lockfile_install": self.lockfile_install, "venv": self.venv}
 
 
-def _commands(doc: Document, inst: Instruction):
-    r = RunShell(doc, inst)
+class _ScriptFacts:
+    """What the analysis reads from one RUN script, once per script (``Script.view``: scripts are shared by every
+    pass and file with the same text): its commands (wrappers looked through), the first command of each build
+    :func:`detect` knows, and the package calls. Before, each question walked every command of the stage again
+    (``Analysis.first`` once per ecosystem, ``package_installs`` reading each command as a package call)."""
+
+    __slots__ = ("commands", "builds", "calls", "tools_install", "pip_install")
+
+    def __init__(self, script: Script) -> None:
+        from dockerfix.model.pkgmgr import find_package_calls
+
+        sites = script.sites
+        cmds = tuple(s.command.effective for s in sites)
+        self.commands = cmds
+        builds: dict[str, int] = {}
+        for i, c in enumerate(cmds):
+            hit = _BUILD_BY_NAME.get(c.basename or "")
+            if hit is not None and hit[0] not in builds and hit[1](c):
+                builds[hit[0]] = i
+        self.builds = builds
+        """Ecosystem -> index of the first command that builds with it."""
+        # the script's package calls, which the other transforms read too (a view of the script); a call's manager,
+        # action, options and packages are those of the command with its wrappers looked through, so each is what
+        # `parse_package_call` gives for the command in ``commands``
+        by_site = {id(call.site): call for call in find_package_calls(script)}
+        self.calls = calls = tuple(by_site.get(id(s)) for s in sites)
+        """Each command read as a package call (None when it is none)."""
+        self.tools_install = any(
+            call is not None and call.manager in eco.SYSTEM_MANAGERS and call.is_install
+            and any(w.value and eco.is_build_package(w.value) for w in call.packages) for call in calls)
+        """A system package install names a build package (before the stage's removals: a superset)."""
+        self.pip_install = any(call is not None and call.manager == "pip" and call.is_install for call in calls)
+
+
+def _facts(ctx: Context, inst: Instruction) -> tuple[RunShell, _ScriptFacts | None]:
+    """The pass's shell of a RUN (shared with the other transforms) and its script's facts (None: no script)."""
+    r = run_shell(ctx, inst)
     if r.script is None:  # not r.ok
-        return r, []
-    return r, [s.command.effective for s in r.script.sites]
+        return r, None
+    return r, r.script.view(_ScriptFacts)
+
+
+def _may_build(ctx: Context, stage: Stage) -> bool:
+    """False when :func:`detect` cannot find a build in the stage: no RUN has a build command, and none installs
+    build packages or no RUN runs ``pip install``. Read from the scripts' facts before the stage is analysed (most
+    files stop here)."""
+    tools = pip = False
+    for inst in stage.instructions[1:]:
+        if inst.keyword != "RUN":
+            continue
+        f = _facts(ctx, inst)[1]
+        if f is None:
+            continue
+        if f.builds:
+            return True
+        tools = tools or f.tools_install
+        pip = pip or f.pip_install
+    return tools and pip
 
 
 def _command_cwds(r: RunShell, cwd: str) -> list[str | None]:
@@ -223,8 +276,9 @@ class Analysis:
         cwd = DEFAULT_WORKDIR.get(self.eco_base or "", "/")
         self.copy_dests: list[str] = []
         self.copy_sources: list[tuple[list[str], str, bool]] = []  # (sources, dest, from_context)
-        self.runs: list[tuple[Instruction, str, RunShell, list]] = []  # (inst, cwd at the RUN, shell, commands)
+        self.runs: list[tuple[Instruction, str, RunShell, tuple]] = []  # (inst, cwd at the RUN, shell, commands)
         self.cwds: list[list[str | None]] = []  # per RUN: each command's working directory (_command_cwds)
+        self.facts: list[_ScriptFacts | None] = []  # per RUN: its script's facts (None: no script)
         self.workdirs: list[Instruction] = []
         self.envs: list[Instruction] = []
         self.args: list[Instruction] = []
@@ -259,8 +313,9 @@ class Analysis:
                                                              or len(vals) > 2 else ""),
                                           inst.flag("from") is None))
             elif k == "RUN":
-                r, cmds = _commands(self.doc, inst)
-                self.runs.append((inst, cwd, r, cmds))
+                r, facts = _facts(ctx, inst)
+                self.runs.append((inst, cwd, r, facts.commands if facts is not None else ()))
+                self.facts.append(facts)
                 self.cwds.append(_command_cwds(r, cwd))
             elif k == "ENV":
                 self.envs.append(inst)
@@ -296,19 +351,17 @@ class Analysis:
     def package_installs(self):
         """(instruction, manager, [package names]) for every system package install of the stage that stays
         installed (``apk del .build-deps`` / ``apt-get purge gcc`` later in the stage take packages out)."""
-        from dockerfix.model.pkgmgr import parse_package_call
-
         installs = []
         removed: set[str] = set()
-        for inst, _cwd, c in self.commands():
-            call = parse_package_call(c)
-            if call is None or call.manager not in eco.SYSTEM_MANAGERS:
-                continue
-            if call.action in ("remove", "purge", "del"):
-                removed.update(w.value for w in call.packages if w.value)
-            elif call.is_install:
-                virtual = call.option_values("--virtual", "-t")
-                installs.append((inst, call.manager, [w.value for w in call.packages], virtual))
+        for (inst, _cwd, _r, _cmds), facts in zip(self.runs, self.facts):
+            for call in facts.calls if facts is not None else ():
+                if call is None or call.manager not in eco.SYSTEM_MANAGERS:
+                    continue
+                if call.action in ("remove", "purge", "del"):
+                    removed.update(w.value for w in call.packages if w.value)
+                elif call.is_install:
+                    virtual = call.option_values("--virtual", "-t")
+                    installs.append((inst, call.manager, [w.value for w in call.packages], virtual))
         for inst, mgr, pkgs, virtual in installs:
             if any(v in removed for v in virtual if v):
                 continue
@@ -371,29 +424,39 @@ class Analysis:
 
 
 # ------------------------------------------------------------------ detection
-def detect(a: Analysis) -> tuple[str, Instruction, str, object] | None:
+def detect(a: Analysis) -> tuple[str, Instruction, str | None, object] | None:
     """(ecosystem, RUN, cwd, command) of the stage's build step, or None when it builds nothing we know."""
-    for name, pred in (("go", eco.is_go_build), ("rust", eco.is_rust_build), ("java", eco.is_java_build),
-                       ("dotnet", eco.is_dotnet_publish), ("node", eco.is_node_build)):
-        hit = a.first(pred)
-        if hit is not None:
-            return (name, *hit)
+    # the first build of the first ecosystem in this order (the scripts' facts hold each script's first build)
+    for name in BUILD_ORDER:
+        for (inst, _cwd, _r, cmds), facts, cwds in zip(a.runs, a.facts, a.cwds):
+            i = facts.builds.get(name) if facts is not None else None
+            if i is not None:
+                return name, inst, cwds[i], cmds[i]
     # Python: build tools or headers installed, then pip install (native wheels compiled in the image).
+    if not any(f is not None and f.tools_install for f in a.facts):
+        return None
     tools_at = None
     for inst, _mgr, pkgs in a.package_installs():
         if any(p and eco.is_build_package(p) for p in pkgs):
             tools_at = inst
             break
     if tools_at is not None:
-        from dockerfix.model.pkgmgr import parse_package_call
-
-        for inst, cwd, c in a.commands():
-            if inst.start < tools_at.start:
+        for (inst, _cwd, _r, cmds), facts, cwds in zip(a.runs, a.facts, a.cwds):
+            if inst.start < tools_at.start or facts is None or not facts.pip_install:
                 continue
-            call = parse_package_call(c)
-            if call is not None and call.manager == "pip" and call.is_install:
-                return "python", inst, cwd, c
+            for c, cwd, call in zip(cmds, cwds, facts.calls):
+                if call is not None and call.manager == "pip" and call.is_install:
+                    return "python", inst, cwd, c
     return None
+
+
+BUILD_ORDER = ("go", "rust", "java", "dotnet", "node")
+"""The ecosystems :func:`detect` looks for, in the order it prefers them."""
+_BUILD_BY_NAME = {"go": ("go", eco.is_go_build), "cargo": ("rust", eco.is_rust_build),
+                  **{b: ("java", eco.is_java_build) for b in ("mvn", "mvnw", "gradle", "gradlew")},
+                  "dotnet": ("dotnet", eco.is_dotnet_publish),
+                  **{b: ("node", eco.is_node_build) for b in ("npm", "yarn", "pnpm", "tsc", "npx")}}
+"""Command name -> (ecosystem, build predicate): each predicate is false for any other command name."""
 
 
 @dataclass(frozen=True)
@@ -705,6 +768,8 @@ user, and only has the files the analysis could see. The message lists what move
             return
         if any(h in stage.base.lower() for h in ("windows", "nanoserver", "servercore")):
             return
+        if not _may_build(ctx, stage):
+            return
         a = Analysis(ctx, stage)
         hit = detect(a)
         if hit is None:
@@ -818,9 +883,11 @@ def _already_multistage(a: Analysis, ecosystem: str) -> None:
                             f"{inst.start_line}), so the final stage is one of the author's variants")
             if inst.keyword != "RUN":
                 continue
-            _r, cmds = _commands(a.doc, inst)
-            is_build = _BUILD_OF.get(ecosystem)
-            if any(is_build(c) if is_build else c.basename in ("pip", "pip3") for c in cmds):
+            facts = _facts(a.ctx, inst)[1]
+            if facts is None:
+                continue
+            if (ecosystem in facts.builds) if ecosystem in _BUILD_OF else \
+                    any(c.basename in ("pip", "pip3") for c in facts.commands):
                 raise NoFix(f"the file is already multi-stage: stage {label} builds {PLANNERS[ecosystem].label} too "
                             f"(line {inst.start_line}), so the final stage is one of the author's variants")
 
@@ -962,7 +1029,7 @@ def _installed_by_stage(a: Analysis, name: str) -> bool:
 
 
 # ------------------------------------------------------------------ the plan: shared steps, then one planner
-def _plan(a: Analysis, ecosystem: str, build: Instruction, cwd: str, cmd) -> Plan:
+def _plan(a: Analysis, ecosystem: str, build: Instruction, cwd: str | None, cmd) -> Plan:
     """The split of the stage: the steps every ecosystem shares around the ecosystem's planner."""
     if a.shells:
         raise NoFix("the stage sets SHELL; the runtime stage would need to repeat it")
