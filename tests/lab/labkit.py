@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,6 +38,7 @@ class Lab:
     _contexts: dict[str, Path] = field(default_factory=dict)
     _results: dict[tuple[str, str], BuildResult] = field(default_factory=dict)
     _built: dict[tuple[str, str, str], Built] = field(default_factory=dict)
+    _edited: dict[tuple[str, str], tuple[BuildResult, BuildResult]] = field(default_factory=dict)
 
     def context(self, app: str) -> Path:
         """A copy of ``fixtures/apps/<app>`` (without bytecode), shared by every build of that app."""
@@ -65,6 +67,19 @@ class Lab:
                              "cached_steps": result.cached_steps, "built_steps": result.built_steps})
         return result
 
+    def original_after_edit(self, app: str, source: str) -> tuple[BuildResult, BuildResult]:
+        """The app's own Dockerfile built in a private copy of its context, then built again after ``source`` was
+        edited there: (first build, build after the edit), once per session. Every test that compares a rewrite's
+        rebuild with the original's shares it (the original re-installs its dependencies after any source edit,
+        so one such build per app is enough)."""
+        key = (app, source)
+        if key not in self._edited:
+            ctx = self.fresh_context(app, "orig-edit")
+            first = self.build(app, "orig-edit", APPS / app / "Dockerfile", ctx)
+            edit_source(ctx / source)
+            self._edited[key] = (first, self.build(app, "orig-edit", APPS / app / "Dockerfile", ctx))
+        return self._edited[key]
+
     def built(self, app: str, variant: str = "orig", fmt: str = "docker-archive") -> Built:
         """Build (once per session), export and flatten ``app`` with the Dockerfile of ``variant``:
         ``orig`` is the app's own Dockerfile, anything else is ``tests/lab/rewrites/<app>/Dockerfile.<variant>``.
@@ -86,6 +101,13 @@ class Lab:
                                  "entries": len(image.entries)})
             self._built[key] = Built(app, variant, tag, self._results[(app, variant)], archive, image)
         return self._built[key]
+
+
+def edit_source(path: Path) -> None:
+    """Append a unique comment to a source file (unique: the lab's layer cache outlives a session)."""
+    mark = "#" if path.suffix == ".py" else "//"
+    with open(path, "a") as f:
+        f.write(f"\n{mark} a source edit {uuid.uuid4()}\n")
 
 
 def why_not(root: str | None) -> str | None:

@@ -3,12 +3,10 @@ seconds), while the original Dockerfile re-installs."""
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 
 import dockerfix
-from labkit import APPS
+from labkit import edit_source
 
 pytestmark = pytest.mark.lab
 
@@ -35,11 +33,6 @@ def _rewrite(ctx):
     return out
 
 
-def _edit(path):
-    with open(path, "a") as f:
-        f.write(f"\n# a source edit {uuid.uuid4()}\n" if path.suffix == ".py" else f"\n// a source edit {uuid.uuid4()}\n")
-
-
 @pytest.mark.parametrize("app", sorted(APPS_UNDER_TEST))
 def test_source_edit_reuses_the_dependency_layer(lab, app):
     source, install = APPS_UNDER_TEST[app]
@@ -47,14 +40,11 @@ def test_source_edit_reuses_the_dependency_layer(lab, app):
     dockerfile = _rewrite(ctx)
     first = lab.build(app, "rebuild-after", dockerfile, ctx)
     assert first.step(install)  # the install is a step of its own
-    _edit(ctx / source)
+    edit_source(ctx / source)
     again = lab.build(app, "rebuild-after", dockerfile, ctx)
     assert again.step(install).cached, again.to_dict()
     assert not again.step("COPY . .").cached  # the edit is seen
 
-    orig_ctx = lab.fresh_context(app, "rebuild-before")
-    lab.build(app, "rebuild-before", APPS / app / "Dockerfile", orig_ctx)
-    _edit(orig_ctx / source)
-    orig = lab.build(app, "rebuild-before", APPS / app / "Dockerfile", orig_ctx)
+    _, orig = lab.original_after_edit(app, source)  # shared with test_python_flask_pair
     assert not orig.step(install).cached  # the original re-installs every dependency
     assert again.built_steps < orig.built_steps
