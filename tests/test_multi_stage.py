@@ -244,3 +244,27 @@ def test_multi_stage_go_exec_name():
     assert _go_exec_name("example.com/svc") == "svc"
     assert _go_exec_name("./cmd/server") == "server"
     assert _go_exec_name("v3") == "v3"
+
+
+def test_the_pre_check_never_hides_a_build_detection_would_find():
+    """``_may_build`` lets most stages skip the analysis; on every corpus file, a final stage it skips is one
+    ``detect`` finds nothing in."""
+    from tests.corpus import corpus_files, read_text, require_corpus
+
+    require_corpus()
+    from dockerfix.syntax import DockerfileSyntaxError, parse
+    from dockerfix.transforms import multi_stage as ms
+    from dockerfix.transforms.base import Context
+
+    checked = 0
+    for p in corpus_files():
+        try:
+            doc = parse(read_text(p))
+        except (DockerfileSyntaxError, UnicodeDecodeError):
+            continue
+        ctx = Context(doc)
+        for stage in ctx.model.stages:
+            if not ms._may_build(ctx, stage):
+                checked += 1
+                assert ms.detect(ms.Analysis(ctx, stage)) is None, (p, stage.index)
+    assert checked > 100
