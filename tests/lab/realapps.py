@@ -58,11 +58,6 @@ REPO = Path(__file__).resolve().parents[2]
 REALAPPS = Path(os.environ.get("DOCKERFIX_REALAPPS") or REPO.parent / "shared" / "realapps")
 TAG_PREFIX = "localhost/dockerfix-realapps"
 
-SLOW_APPS = ("compose-react-nginx", "django-on-docker-prod", "labs-nodejs-debugging")
-"""The apps whose original + safe + unsafe builds cost the most (measured: 241, 155 and 71 s of the 1001 s all 20
-took on buildah, cold); left out of the default run (CI) unless ``DOCKERFIX_REALAPPS_SLOW=1``, to keep CI's lab part
-under its time budget. docs/realapps.md has the measurement."""
-
 DOCKER_APPS = tuple(os.environ.get("DOCKERFIX_REALAPPS_DOCKER", "").split(",")) if os.environ.get(
     "DOCKERFIX_REALAPPS_DOCKER") else ("azure-vote", "compose-nodejs-redis-web", "skaffold-getting-started",
                                        "voting-vote", "skaffold-debug-npm")
@@ -98,10 +93,6 @@ class App:
     @property
     def has_shell(self) -> bool:
         return not self.smoke.startswith("(no shell)")
-
-    @property
-    def slow(self) -> bool:
-        return self.name in SLOW_APPS
 
 
 def load_manifest(root: Path = REALAPPS) -> list[App]:
