@@ -285,6 +285,31 @@ def test_timestamp_pyc_header_is_masked_but_hash_based_pyc_and_other_files_are_n
     assert one["m/data.bin"].sha256 != two["m/data.bin"].sha256
 
 
+SHADOW = (b"root:*:{day}:0:99999:7:::\n"
+          b"_apt:*:{day}:0:99999:7:::\n"
+          b"app:$y$j9T$salt$hash:{day}:0:99999:7:::\n")
+
+
+def test_shadow_last_change_day_is_masked_but_passwords_and_users_are_not(tmp_path):
+    """Two builds either side of midnight write different last-change days (the 2026-12-03 CI failure)."""
+    def entry(content: bytes, sub: str, path: str = "etc/shadow"):
+        d = tmp_path / sub
+        d.mkdir()
+        return flatten_image(oci_layout(d, [L().file(path, content, mode=0o640)])).entries[path]
+
+    monday, tuesday = entry(SHADOW.replace(b"{day}", b"20425"), "a"), entry(SHADOW.replace(b"{day}", b"20426"), "b")
+    assert monday.sha256 == tuesday.sha256
+    assert monday.size == len(SHADOW.replace(b"{day}", b"20425"))
+    backup = entry(SHADOW.replace(b"{day}", b"20426"), "c", "etc/shadow-")
+    assert backup.sha256 == monday.sha256
+    other_hash = entry(SHADOW.replace(b"{day}", b"20425").replace(b"$hash", b"$HASH"), "d")
+    assert other_hash.sha256 != monday.sha256
+    extra_user = entry(SHADOW.replace(b"{day}", b"20425") + b"bob:!:20425:0:99999:7:::\n", "e")
+    assert extra_user.sha256 != monday.sha256
+    elsewhere = entry(SHADOW.replace(b"{day}", b"20426"), "f", "srv/shadow")
+    assert elsewhere.sha256 != entry(SHADOW.replace(b"{day}", b"20425"), "g", "srv/shadow").sha256
+
+
 # ------------------------------------------------------------------------------------------ formats, config
 
 

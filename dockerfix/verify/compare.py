@@ -195,8 +195,8 @@ REGENERATED: tuple[Regenerated, ...] = (
                 "initdb (postgresql's postinst creates the main cluster)", "a random system identifier, "
                 "timestamps in the control file and WAL", "baseline"),
     Regenerated("shadow passwords", ("etc/shadow", "etc/shadow-"),
-                "chpasswd, useradd, passwd", "chpasswd hashes with a random salt, and every write sets the "
-                "last-change field to the day of the build", "baseline"),
+                "chpasswd, useradd, passwd", "chpasswd hashes with a random salt (the last-change day each write "
+                "sets is masked when images are read, like .pyc timestamps)", "baseline"),
     # seen in the real app azure-vote-app-service (`echo "root:Docker!" | chpasswd` in the RUN that DFX103 edits):
     # a second uncached build of the original differed in /etc/shadow and /etc/shadow- (docs/realapps.md)
     Regenerated("configstore state", ("root/.config/configstore/*.json", "home/*/.config/configstore/*.json"),

@@ -561,9 +561,29 @@ def _normalize(name: str) -> str:
     return posixpath.normpath("/" + name).lstrip("/")
 
 
+_DAY_STAMPED = frozenset({"etc/shadow", "etc/shadow-"})
+"""Files whose lines carry the day they were written: shadow(5)'s third field, the day of the last password change,
+is set by useradd, adduser and chpasswd to the build's date, so two builds on either side of midnight differ there."""
+
+
+def _mask_days(content: bytes) -> bytes:
+    """shadow(5) lines with the last-change field (the third) blanked; other lines as they are."""
+    lines = content.split(b"\n")
+    for i, line in enumerate(lines):
+        fields = line.split(b":")
+        if len(fields) >= 3 and fields[2].isdigit():
+            fields[2] = b""
+            lines[i] = b":".join(fields)
+    return b"\n".join(lines)
+
+
 def _hash_content(path: str, f: IO[bytes]) -> tuple[str, int]:
     h = hashlib.sha256()
     size = 0
+    if path in _DAY_STAMPED:
+        content = f.read()
+        h.update(_mask_days(content))
+        return h.hexdigest(), len(content)
     if path.endswith(".pyc"):
         header = f.read(16)
         size += len(header)
@@ -681,7 +701,7 @@ class DirectoryLayerCache(MutableMapping[str, Any]):
     """A ``layer_cache`` for :func:`flatten_image` kept on disk (one gzip'd JSON file per layer digest), so
     base layers are parsed once across runs. Corrupt or foreign files read as missing."""
 
-    VERSION = 1
+    VERSION = 2  # 2: shadow(5) last-change days masked
 
     def __init__(self, directory: str | os.PathLike[str]):
         self.directory = os.fspath(directory)
