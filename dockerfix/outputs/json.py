@@ -23,12 +23,22 @@
     }
 
     Change = {"code": "DFX001", "name": "add-local-to-copy", "line": 1, "column": 1, "end_line": 1,
-              "message": str, "safe": bool, "applied": bool, "fix": str|null, "reason": str|null}
+              "message": str, "safe": bool, "applied": bool, "fix": str|null, "reason": str|null,
+              "kind": str|null,                # why there is no (safe) fix, as data: "needs-network", ...
+              "start": int, "end": int,        # the reported span as character offsets in the input
+              "edits": [Edit],                 # an applied change's fix on the input ([] otherwise)
+              "files": [str]}                  # other files its applied fix changes, relative to the build
+                                               # context (their diffs: side_files)
+
+    Edit = {"start": int, "end": int, "text": str}  # replace input[start:end] with text
 
 Lines and columns are 1-based; columns count characters. They are positions in the input file, whichever pass of
 the fixed point reported them; a finding in ``write`` mode (of a file that was rewritten) is at its position in the
-file as written. Keys are emitted in this order; new keys may be added, existing keys keep their meaning within a
-version.
+file as written. ``start``/``end`` and the edits are always 0-based character offsets in the input (the file as it
+was read), like SARIF's ``charOffset``. The edits of all applied changes, taken once each, are disjoint and applying
+them to the input gives the output; a fix of a later pass that edits text an earlier fix wrote is composed with it
+into one edit, which both changes list. Keys are emitted in this order; new keys may be added, existing keys keep
+their meaning within a version.
 """
 
 from __future__ import annotations
@@ -40,20 +50,25 @@ from dockerfix.outputs import FileReport
 SCHEMA_VERSION = 1
 
 
-def _change_dict(r: FileReport, c, mode: str) -> dict:
+def _change_dict(r: FileReport, c, mode: str, replacements: list | None = None) -> dict:
     d = c.to_dict()
     d["line"], d["column"], d["end_line"] = r.position(c, mode)
+    d["kind"] = c.kind
+    d["start"], d["end"] = c.start, max(c.start, c.end)
+    d["edits"] = [{"start": s, "end": e, "text": t} for s, e, t, held in replacements or () if c in held]
+    d["files"] = [f.path for f in c.files] if c.applied else []
     return d
 
 
 def file_dict(r: FileReport, mode: str = "report") -> dict:
+    reps = r.input_replacements() if r.changed and r.changes else []
     return {
         "path": r.path,
         "changed": r.changed,
         "written": r.written,
         "error": r.error.to_dict() if r.error is not None else None,
         "internal_errors": list(r.internal_errors),
-        "changes": [_change_dict(r, c, mode) for c in r.changes],
+        "changes": [_change_dict(r, c, mode, reps) for c in r.changes],
         "side_files": [
             {"path": f.display, "created": f.before is None, "written": f.written} for f in r.side_files
         ],
