@@ -609,3 +609,19 @@ def test_a_rows_dependency_install_is_what_reorder_manifests_moves(row):
             assert len(installs) == (1 if row.dependency_operands else 0)
         installs, others = manifests.dependency_installs(parse_shell(f"{command} version"))
         assert installs == [] and [k for _c, k in others] == ["other"]
+
+
+@pytest.mark.parametrize("low", tools.LOW_LEVEL.values(), ids=lambda t: t.name)
+def test_a_low_level_tools_remove_options_are_what_chain_reads(low):
+    """dpkg and rpm: each remove option of the table (alone, and a one-letter one in a bundle) takes away a package
+    of the tool's family; another option does not."""
+    from dockerfix.model import chain
+
+    node = {"deb": "nodejs", "rpm": "nodejs"}[low.family]
+    for opt in low.remove_options:
+        got = chain.tool_removal(parse_shell(f"{low.name} {opt} {node}"), "node", 0)
+        assert got is not None and got.via == "node", (low.name, opt)
+        if len(opt) == 2:
+            assert chain.tool_removal(parse_shell(f"{low.name} {opt}v {node}"), "node", 0) is not None
+    assert chain.tool_removal(parse_shell(f"{low.name} -i {node}"), "node", 0) is None
+    assert chain.tool_removal(parse_shell(f"{low.name} {low.remove_options[0]} python3"), "node", 0) is None

@@ -48,11 +48,10 @@ __all__ = ["TOOLS", "Removal", "Tool", "tool_removal"]
 from dockerfix.model.tools import PROVISIONS as TOOLS  # noqa: E402
 from dockerfix.model.tools import Provision as Tool  # noqa: E402
 
-from dockerfix.model.tools import ADD_ACTIONS, REMOVE_ACTIONS, manager_names, manager_tool  # noqa: E402
+from dockerfix.model.tools import ADD_ACTIONS, LOW_LEVEL, REMOVE_ACTIONS, manager_names, manager_tool  # noqa: E402
 
 # manager -> the package format it installs (the tool table's ``family``)
 _FAMILY = {m: f for m in manager_names() if (f := manager_tool(m).family) is not None}
-_LOW_LEVEL = {"dpkg": ("deb", ("-r", "-P", "--remove", "--purge")), "rpm": ("rpm", ("-e", "--erase"))}
 _DOC_PARTS = frozenset({"doc", "docs", "man", "html", "changelog.md", "readme.md", "license"})
 _GLOBAL_NPM = ("-g", "--global")
 
@@ -169,8 +168,9 @@ def _removes(cmd: SimpleCommand, call: PackageCall | None, names: tuple[str, ...
         return None
     if eff.basename == "rm":
         return _rm_removes(eff, names)
-    if eff.basename in _LOW_LEVEL:
-        family, flags = _LOW_LEVEL[eff.basename]
+    low = LOW_LEVEL.get(eff.basename or "")
+    if low is not None:
+        family, flags = low.family, low.remove_options
         vals = [w.value for w in eff.args]
         if not any(v is not None and (v in flags or (v[:1] == "-" and v[1:2] != "-" and
                                                       any(f[1:] in v[1:] for f in flags if len(f) == 2)))

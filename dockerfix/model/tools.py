@@ -11,6 +11,10 @@ Where a location depends on the base image, two more tables answer: :data:`IMAGE
 image sets, such as ``GOPATH=/go`` in ``golang``) and :data:`RPM_CACHEDIRS` (yum/dnf/microdnf's cache per
 distribution release, read from the base with :func:`dockerfix.model.ecosystems.rpm_release`).
 
+Two tables hold what ``dockerfix.model.chain`` asks beyond the rows:
+:data:`PROVISIONS` (where a tool such as ``npm`` is installed and which packages provide it) and :data:`LOW_LEVEL`
+(``dpkg``, ``rpm``: the package format each handles and the options that remove packages).
+
 Location rules (:class:`Loc`, ``kind``), tried in order; the first that applies gives the path, and a rule that
 applies without a static value makes the location unknown (with the reason):
 
@@ -78,10 +82,12 @@ if TYPE_CHECKING:
 __all__ = [
     "IMAGE_ENV",
     "INFER",
+    "LOW_LEVEL",
     "RPM_CACHEDIRS",
     "TOOLS",
     "Cache",
     "Loc",
+    "LowLevel",
     "Offline",
     "Tool",
     "ToolDir",
@@ -965,6 +971,29 @@ PROVISIONS: dict[str, Provision] = {t.name: t for t in (
          _bins("micromamba") + ("/opt/micromamba/bin/micromamba", "~/.local/bin/micromamba"),
          dir_vars=("MAMBA_EXE",)),
 )}
+
+
+@dataclass(frozen=True)
+class LowLevel:
+    """A low-level package tool: it installs and removes package files of one format without a repository or
+    subcommands (``dpkg``, ``rpm``); what ``dockerfix.model.chain`` asks when such a command may take a tool away."""
+
+    name: str
+    """Its command."""
+    family: str
+    """The package format it handles (the rows' ``family``)."""
+    remove_options: tuple[str, ...]
+    """The options that make it remove the packages it names; a one-letter one also counts inside a bundle of
+    short options (``rpm -ev``)."""
+    source: str = ""
+
+
+LOW_LEVEL: dict[str, LowLevel] = {t.name: t for t in (
+    LowLevel("dpkg", "deb", ("-r", "-P", "--remove", "--purge"),
+             source="dpkg(1): -r|--remove package..., -P|--purge package..."),
+    LowLevel("rpm", "rpm", ("-e", "--erase"), source="rpm(8): -e|--erase PACKAGE_NAME ..."),
+)}
+"""Command -> the low-level package tool it runs."""
 
 
 # =====================================================================================================================
