@@ -728,6 +728,10 @@ def manifest_reasons(eco: str, bc: Any, files: list[str], install: DepInstall) -
                               "download", "breaks"))
     elif eco == "cargo":
         toml = text("Cargo.toml")
+        # cargo reads the targets with the manifest: "no targets specified in the manifest, either src/lib.rs,
+        # src/main.rs, a [lib] section, or [[bin]] section must be present" (rust-lang/cargo#5098)
+        out.append(Reason("cargo fetch reads the package's targets (src/main.rs, src/lib.rs) with Cargo.toml, and "
+                          "they are copied only after the fetch (rust-lang/cargo#5098)", "breaks"))
         if re.search(r"^\s*\[workspace\]", toml, re.M):
             out.append(Reason("Cargo.toml is a workspace, whose members' Cargo.toml files live with the sources",
                               "breaks"))

@@ -98,7 +98,7 @@ dependency manifests in place of the full COPY and moves the full COPY to just a
 | yarn | `yarn`, `yarn install` | `package.json`, `yarn.lock`, `.yarnrc(.yml)`, `.yarn/releases`, `.yarn/plugins` |
 | pnpm | `pnpm install` | `package.json`, `pnpm-lock.yaml`, `.npmrc` |
 | Go | `go mod download` | `go.mod`, `go.sum` |
-| Cargo | `cargo fetch` | `Cargo.toml`, `Cargo.lock` |
+| Cargo | `cargo fetch` (a finding: see Fix safety) | `Cargo.toml`, `Cargo.lock` |
 | Maven | `mvn dependency:go-offline` (`./mvnw`) | `pom.xml`, `.mvn/` (`mvnw`) |
 | Gradle | `gradle dependencies` (`./gradlew`) | `build.gradle(.kts)`, `settings.gradle(.kts)`, `gradle.properties`, `gradle/` |
 | Bundler | `bundle install` | `Gemfile`, `Gemfile.lock` |
@@ -142,8 +142,9 @@ finding naming the reason. That is the case for requirement files with `-e`, loc
 lifecycle script (`preinstall`, `install`, `postinstall`, `prepare`, of the root or of a member) that names a file of
 the sources (`node scripts/gen.js`) or runs a tool that reads them (`prisma generate`, `tsc`, `patch-package`...,
 also through `npm run`); `file:`/`link:` dependencies outside the workspace; Go `replace` with local directories,
-Cargo workspaces and path dependencies, Maven multi-module builds, a Gemfile with `gemspec` or `path:`, poetry/uv
-path or editable dependencies and uv workspaces.
+`cargo fetch` (cargo reads the package's targets, `src/main.rs` or `src/lib.rs`, with `Cargo.toml`: rust-lang/cargo
+#5098), Maven multi-module builds, a Gemfile with `gemspec` or `path:`, poetry/uv path or editable dependencies and
+uv workspaces.
 
 It is unsafe without a build context (the manifest names are the ecosystem's usual ones), and when the install may
 need more or write what the full COPY now overwrites: a lifecycle script running a command dockerfix does not know
