@@ -25,7 +25,7 @@ def _join_reason(text):
     """Why the first two RUNs of ``text`` cannot join (None when they can)."""
     doc = parse(text)
     a, b = [i for i in doc.instructions if i.keyword == "RUN"][:2]
-    join, why = join_runs(doc, RunShell(doc, a), RunShell(doc, b), instruction_style(Context(doc), a))
+    join, why = join_runs(doc, RunShell(doc, a), RunShell(doc, b), lambda: instruction_style(Context(doc), a))
     assert (join is None) == (why is not None)
     return why
 

@@ -18,7 +18,9 @@ from dockerfix.transforms.base import Context, Edit
 
 TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import Any, Callable
+
+    from dockerfix.transforms._run import Style
 
 _start = attrgetter("start")
 
@@ -71,7 +73,7 @@ class Join:
 def merge_block(ctx: Context, a: RunShell, b: RunShell) -> tuple[Edit | None, str | None]:
     """The edit merging RUN ``b`` into the RUN ``a`` right above it in the pass's document, or (None, reason)."""
     doc = ctx.document
-    join, reason = join_runs(doc, a, b, instruction_style(ctx, a.inst))
+    join, reason = join_runs(doc, a, b, lambda: instruction_style(ctx, a.inst))
     if join is None:
         return None, reason
     return Edit(join.at, b.inst.end, join.text(doc) + b.inst.line_break), None
@@ -138,8 +140,10 @@ def nodes_between(doc: Document, ia, ib) -> list:
     return out
 
 
-def join_runs(doc: Document, a: RunShell, b: RunShell, style) -> tuple[Join | None, str | None]:
-    """How RUN ``b`` joins the RUN ``a`` right above it, or (None, reason)."""
+def join_runs(doc: Document, a: RunShell, b: RunShell, style: Callable[[], Style]) -> tuple[Join | None, str | None]:
+    """How RUN ``b`` joins the RUN ``a`` right above it, or (None, reason). ``style``: gives the continuation style
+    of the joined text, asked only once every check passed (most RUN pairs do not join, and learning the file's
+    style reads every RUN of it)."""
     ia, ib = a.inst, b.inst
     if not a.ok:
         return None, a.reason
@@ -171,13 +175,14 @@ def join_runs(doc: Document, a: RunShell, b: RunShell, style) -> tuple[Join | No
     why = comment_refusal(between, ib)
     if why is not None:
         return None, why
-    nl, ind, e = style.newline, style.indent, style.escape
+    st = style()
+    nl, ind, e = st.newline, st.indent, st.escape
     bs, be = ib.rest_span
     # comment lines the second RUN owns before its command (`RUN \` then `# note`) move along with the between ones
     inner = [ln.strip() for ln in doc.text[ib.start:bs].splitlines() if ln.strip().startswith("#")]
     comments = "".join(f"{ind}{c}{nl}" for c in [n.text.strip() for n in between if n.kind == "comment"] + inner)
     at = a.doc_span((0, a.last_end()))[1]
-    if style.leading_ops:
+    if st.leading_ops:
         lead = f" {e}{nl}{comments}{ind}&& "
     else:
         lead = f" && {e}{nl}{comments}{ind}"

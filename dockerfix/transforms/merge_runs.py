@@ -9,7 +9,7 @@ if TYPE_CHECKING:
 from dockerfix._lazyre import lazy
 from dockerfix.syntax.nodes import Document, Instruction, Trivia
 from dockerfix.transforms._merge import join_runs, nodes_between
-from dockerfix.transforms._run import RunShell, instruction_style, run_shell
+from dockerfix.transforms._run import RunShell, Style, instruction_style, run_shell
 from dockerfix.transforms.base import Context, Diagnostic, Edit, Fix, Transform
 
 # ------------------------------------------------------------------ when a join earns its place in the diff
@@ -146,7 +146,7 @@ build stages as in any other.
             # The whole block of RUNs that merge one after the other is one fix: one edit, one pass, one entry in
             # the report. Each join is checked on its own: safe (the shared join rules) and with a reason (the block
             # so far against the RUN below); a RUN that cannot join ends the block.
-            style = instruction_style(ctx, first)
+            style = _StyleOf(ctx, first)  # learnt when the first join is made
             only_index = self._build_stage(ctx, first)
             runs = [run_shell(ctx, first)]
             joins = []
@@ -191,6 +191,25 @@ build stages as in any other.
         if stage is None:
             return False
         return not ctx.memo.get_or(_ships, stage.index, _ships, ctx, stage)
+
+
+class _StyleOf:
+    """The continuation style of a block's first RUN (:func:`instruction_style`), learnt on the first call: most
+    RUN pairs do not join, and the file's style reads every RUN of the file."""
+
+    __slots__ = ("ctx", "inst", "style")
+
+    def __init__(self, ctx: Context, inst: Instruction) -> None:
+        self.ctx: Context | None = ctx
+        self.inst = inst
+        self.style: Style | None = None
+
+    def __call__(self) -> Style:
+        if self.style is None:
+            assert self.ctx is not None
+            self.style = instruction_style(self.ctx, self.inst)
+            self.ctx = None
+        return self.style
 
 
 def _ships(ctx: Context, stage) -> bool:
