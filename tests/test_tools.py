@@ -600,6 +600,7 @@ def test_a_rows_dependency_install_is_what_reorder_manifests_moves(row):
         for sub in row.dependency_install:
             (dep,), _ = manifests.dependency_installs(parse_shell(f"{command} {sub} --quiet"))
             assert dep.ecosystem == row.ecosystem
+            assert dep.options == ("--quiet",)  # what reorder-manifests reads the lockfile flags from
             assert [m.path for m in dep.manifests] == [p for p, _r, _d in row.manifests]
             assert dep.project_flag == (row.project_flag[0] if row.project_flag else None)
             for done in row.project_flag:

@@ -350,8 +350,7 @@ def dependency_installs(script: "Script") -> tuple[list[DepInstall], list[tuple[
         first = args[0] if args else None
         dep = _dependency_install(base, args)
         if dep is not None:
-            installs.append(DepInstall(dep.ecosystem or "", cmd, site, _eco_manifests(dep.ecosystem or ""))
-                            if not dep.project_flag else _with_project_flag(dep, cmd, site, args))
+            installs.append(_row_install(dep, cmd, site, args))
         elif (base == "mvn" or _is_wrapper_script(eff.name_value, "mvnw")) and args and all(
                 a is not None and (a.startswith("-") or a.startswith("dependency:") or a.endswith(":go-offline"))
                 for a in args) and any(a and not a.startswith("-") for a in args):
@@ -399,9 +398,12 @@ def _dependency_install(base: str | None, args: list[str | None]) -> tools.Tool 
     return None
 
 
-def _with_project_flag(row: tools.Tool, cmd: "SimpleCommand", site: "CommandSite", args: list[str | None]) -> DepInstall:
+def _row_install(row: tools.Tool, cmd: "SimpleCommand", site: "CommandSite", args: list[str | None]) -> DepInstall:
+    """The dependency install of a row's ``dependency_install``, with its options (what keeps the lockfile as it
+    is: ``pipenv install --deploy``, ``bundle install --frozen``) and, for a row with a ``project_flag``, that flag
+    when the command has none of them."""
     opts = tuple(a for a in args if a and a.startswith("-"))
-    flag = None if set(row.project_flag) & set(opts) else row.project_flag[0]
+    flag = None if not row.project_flag or set(row.project_flag) & set(opts) else row.project_flag[0]
     eco = row.ecosystem or ""
     return DepInstall(eco, cmd, site, _eco_manifests(eco), project_flag=flag, action_word=cmd.effective.args[0],
                       options=opts)
