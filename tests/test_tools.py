@@ -626,3 +626,22 @@ def test_a_low_level_tools_remove_options_are_what_chain_reads(low):
             assert chain.tool_removal(parse_shell(f"{low.name} {opt}v {node}"), "node", 0) is not None
     assert chain.tool_removal(parse_shell(f"{low.name} -i {node}"), "node", 0) is None
     assert chain.tool_removal(parse_shell(f"{low.name} {low.remove_options[0]} python3"), "node", 0) is None
+
+
+def test_reorder_manifests_lockfile_flags_and_project_dirs_are_the_rows():
+    """FROZEN and INSTALLED_IN_PROJECT are the rows' `frozen` and `project_dirs`; a `frozen` word is an option or an
+    action the row's grammar names (npm's `ci`, whatever alias the command spells)."""
+    from dockerfix.transforms import reorder_manifests
+
+    rows = {t.ecosystem: t for t in tools.TOOLS if t.ecosystem}
+    assert reorder_manifests.FROZEN == {e: t.frozen for e, t in rows.items() if t.frozen}
+    assert reorder_manifests.INSTALLED_IN_PROJECT == {e: t.project_dirs for e, t in rows.items() if t.project_dirs}
+    for eco, words in reorder_manifests.FROZEN.items():
+        assert rows[eco].lockfile, f"{eco}: frozen flags without a lockfile"
+        for w in words:
+            assert w.startswith("-") or w in set((rows[eco].verbs or {}).values()) | set(rows[eco].dependency_install)
+    for alias in ("ci", "clean-install", "ic", "install-clean"):
+        (dep,), _ = manifests.dependency_installs(parse_shell(f"npm {alias}"))
+        assert dep.action == "ci" and dep.action in reorder_manifests.FROZEN["npm"]
+    (dep,), _ = manifests.dependency_installs(parse_shell("npm install"))
+    assert dep.action == "install" and not set(reorder_manifests.FROZEN["npm"]) & {*dep.options, dep.action}

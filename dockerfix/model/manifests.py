@@ -251,6 +251,9 @@ class DepInstall:
     when the command lacks it; the project is then installed by re-running the original command after the source
     is copied."""
     action_word: "Word | None" = None
+    action: str | None = None
+    """The install's action as its row names it (npm's ``ci`` for ``clean-install`` and ``ic`` too; a row's
+    ``dependency_install`` subcommand); None for yarn's bare ``yarn``."""
     ignore_scripts: bool = False
     options: tuple[str, ...] = ()
 
@@ -312,7 +315,7 @@ def dependency_installs(script: "Script") -> tuple[list[DepInstall], list[tuple[
             if not reqs:
                 others.append((cmd, "benign"))
                 continue
-            installs.append(DepInstall("pip", cmd, site, [Manifest(v) for v in reqs if v],
+            installs.append(DepInstall("pip", cmd, site, [Manifest(v) for v in reqs if v], action=call.action,
                                        options=tuple(o.name for o in call.options)))
             continue
         if call is not None and call.manager in ("npm", "yarn", "pnpm"):
@@ -323,15 +326,16 @@ def dependency_installs(script: "Script") -> tuple[list[DepInstall], list[tuple[
                     others.append((cmd, "project"))
                     continue
                 installs.append(DepInstall("npm", cmd, site, _eco_manifests("npm"), action_word=(call.action_words or (None,))[-1],
-                                           ignore_scripts=ign, options=tuple(o.name for o in call.options)))
+                                           action=call.action, ignore_scripts=ign,
+                                           options=tuple(o.name for o in call.options)))
                 continue
             if call.manager == "yarn" and call.action in (None, "install") and not call.package_names:
-                installs.append(DepInstall("yarn", cmd, site, _eco_manifests("yarn"), ignore_scripts=ign,
-                                           options=tuple(o.name for o in call.options)))
+                installs.append(DepInstall("yarn", cmd, site, _eco_manifests("yarn"), action=call.action,
+                                           ignore_scripts=ign, options=tuple(o.name for o in call.options)))
                 continue
             if call.manager == "pnpm" and call.action in ("install", "i") and not call.package_names and not glob_install:
-                installs.append(DepInstall("pnpm", cmd, site, _eco_manifests("pnpm"), ignore_scripts=ign,
-                                           options=tuple(o.name for o in call.options)))
+                installs.append(DepInstall("pnpm", cmd, site, _eco_manifests("pnpm"), action=call.action,
+                                           ignore_scripts=ign, options=tuple(o.name for o in call.options)))
                 continue
             if glob_install or call.action in ("cache-clean",) or (call.manager == "npm" and call.action == "config"):
                 others.append((cmd, "benign"))
@@ -342,7 +346,8 @@ def dependency_installs(script: "Script") -> tuple[list[DepInstall], list[tuple[
             # system package managers, gem, conda...: they do not read the build's sources
             if call.manager == "composer" and call.action == "install":
                 opts = tuple(o.name for o in call.options)
-                installs.append(DepInstall("composer", cmd, site, _eco_manifests("composer"), options=opts))
+                installs.append(DepInstall("composer", cmd, site, _eco_manifests("composer"), action=call.action,
+                                           options=opts))
                 continue
             others.append((cmd, "benign"))
             continue
@@ -350,7 +355,7 @@ def dependency_installs(script: "Script") -> tuple[list[DepInstall], list[tuple[
         first = args[0] if args else None
         dep = _dependency_install(base, args)
         if dep is not None:
-            installs.append(_row_install(dep, cmd, site, args))
+            installs.append(_row_install(dep[0], dep[1], cmd, site, args))
         elif (base == "mvn" or _is_wrapper_script(eff.name_value, "mvnw")) and args and all(
                 a is not None and (a.startswith("-") or a.startswith("dependency:") or a.endswith(":go-offline"))
                 for a in args) and any(a and not a.startswith("-") for a in args):
@@ -384,8 +389,9 @@ def dependency_installs(script: "Script") -> tuple[list[DepInstall], list[tuple[
 _INSTALLERS = tools.dependency_installers()
 
 
-def _dependency_install(base: str | None, args: list[str | None]) -> tools.Tool | None:
-    """The row whose ``dependency_install`` this command runs (``poetry install``, ``go mod download``), or None."""
+def _dependency_install(base: str | None, args: list[str | None]) -> tuple[tools.Tool, str] | None:
+    """(the row, its ``dependency_install`` subcommand) this command runs (``poetry install``, ``go mod
+    download``), or None."""
     row = _INSTALLERS.get(base) if base is not None else None
     if row is None:
         return None
@@ -393,12 +399,13 @@ def _dependency_install(base: str | None, args: list[str | None]) -> tools.Tool 
         words = sub.split()
         if args[:len(words)] == words:
             if row.dependency_operands or not any(a and not a.startswith("-") for a in args[len(words):]):
-                return row
+                return row, sub
             return None
     return None
 
 
-def _row_install(row: tools.Tool, cmd: "SimpleCommand", site: "CommandSite", args: list[str | None]) -> DepInstall:
+def _row_install(row: tools.Tool, sub: str, cmd: "SimpleCommand", site: "CommandSite",
+                 args: list[str | None]) -> DepInstall:
     """The dependency install of a row's ``dependency_install``, with its options (what keeps the lockfile as it
     is: ``pipenv install --deploy``, ``bundle install --frozen``) and, for a row with a ``project_flag``, that flag
     when the command has none of them."""
@@ -406,7 +413,7 @@ def _row_install(row: tools.Tool, cmd: "SimpleCommand", site: "CommandSite", arg
     flag = None if not row.project_flag or set(row.project_flag) & set(opts) else row.project_flag[0]
     eco = row.ecosystem or ""
     return DepInstall(eco, cmd, site, _eco_manifests(eco), project_flag=flag, action_word=cmd.effective.args[0],
-                      options=opts)
+                      action=sub, options=opts)
 
 
 _BENIGN = frozenset({"set", "true", ":", "echo", "corepack", "gem", "conda", "mamba", "micromamba", "rustup",

@@ -57,9 +57,10 @@ the RUN's user, None for the image's default, which is root on the bases this pr
     the network. Empty when the command runs online.
 ``rpm_cache_dir(tool, base) -> (path | None, reason | None)``
     yum, dnf or microdnf's cache directory on that base.
-``tool_named(name)``, ``manager_tool(manager)``, ``manager_names()``, ``system_managers()``, ``ecosystem_files()``, ``lockfiles()``,
-``cleanup_paths()``, ``cleanup_owner(manager)``, ``root_cache_dirs(manager)``
-    The table's views for ``pkgmgr``, ``manifests`` and ``ecosystems``.
+``tool_named(name)``, ``manager_tool(manager)``, ``manager_names()``, ``system_managers()``, ``ecosystem_files()``,
+``lockfiles()``, ``frozen_lockfile()``, ``project_dirs()``, ``cleanup_paths()``, ``cleanup_owner(manager)``,
+``root_cache_dirs(manager)``
+    The table's views for ``pkgmgr``, ``manifests``, ``ecosystems`` and ``reorder-manifests``.
 
 Notes on what the table does not claim: a tool's config files (``pip.conf``, ``.npmrc``, ``.yarnrc``,
 ``settings.xml``, ``nuget.config``, ``poetry.toml``) may move a cache too; they live in the image or the build
@@ -97,11 +98,13 @@ __all__ = [
     "cleanup_paths",
     "ecosystem_files",
     "fills",
+    "frozen_lockfile",
     "identify",
     "lockfiles",
     "manager_names",
     "manager_tool",
     "offline_reads",
+    "project_dirs",
     "root_cache_dirs",
     "rpm_cache_dir",
     "system_managers",
@@ -233,6 +236,13 @@ class Tool:
     """(path, required, is_dir) the install reads, relative to where it runs; optional ones are named only when they
     exist in the build context."""
     lockfile: str | None = None
+    frozen: tuple[str, ...] = ()
+    """What makes the dependency install keep ``lockfile`` as it is (fail rather than rewrite it): its options
+    (``--frozen-lockfile``, ``pipenv install --deploy``) and actions (npm's ``ci``). An install with none of them
+    may rewrite the lockfile; empty: the install is not one that rewrites it (poetry, composer, go)."""
+    project_dirs: tuple[str, ...] = ()
+    """What the dependency install writes inside the project (``node_modules``, ``.venv``, ``vendor``), relative to
+    where it runs: a copy of the project made after the install overwrites it."""
     cleanup_paths: tuple[str, ...] = ()
     """Directories whose removal clears its cache (``~`` = the home directory)."""
     cleanup_as: str | None = None
@@ -504,6 +514,9 @@ TOOLS: tuple[Tool, ...] = (
         no_cache_env=("UV_NO_CACHE",),
         manifests=(("pyproject.toml", True, False), ("uv.lock", False, False), (".python-version", False, False)),
         lockfile="uv.lock",
+        # docs.astral.sh/uv/reference/cli (uv sync): --locked "assert that the uv.lock will remain unchanged",
+        # --frozen "sync without updating the uv.lock file"; the project environment is .venv
+        frozen=("--locked", "--frozen"), project_dirs=(".venv",),
         cleanup_paths=("~/.cache/uv",),
         source="docs.astral.sh/uv/reference/storage; uv-cache CacheArgs (--no-cache, UV_NO_CACHE, UV_CACHE_DIR)",
     ),
@@ -527,6 +540,9 @@ TOOLS: tuple[Tool, ...] = (
         ),
         manifests=(("pyproject.toml", True, False), ("poetry.lock", False, False), ("poetry.toml", False, False)),
         lockfile="poetry.lock",
+        # poetry install installs from poetry.lock and never rewrites it (it fails when the lock is stale);
+        # virtualenvs.in-project puts the environment in .venv
+        project_dirs=(".venv",),
         source="python-poetry.org/docs/configuration (cache-dir, virtualenvs.path); poetry/config/config.py",
     ),
     Tool(
@@ -542,6 +558,9 @@ TOOLS: tuple[Tool, ...] = (
         ),
         manifests=(("Pipfile", True, False), ("Pipfile.lock", False, False)),
         lockfile="Pipfile.lock",
+        # pipenv install --deploy "abort if the Pipfile.lock is out-of-date", --ignore-pipfile installs from the
+        # lock alone; PIPENV_VENV_IN_PROJECT (or an existing .venv) puts the environment in the project
+        frozen=("--deploy", "--ignore-pipfile"), project_dirs=(".venv",),
         source="pypa/pipenv environments.py, routines/install.py; " + _PY_CACHE,
     ),
     # ----------------------------------------------------------------------------------------------------- Node.js
@@ -577,6 +596,9 @@ TOOLS: tuple[Tool, ...] = (
         manifests=(("package.json", True, False), ("package-lock.json", False, False),
                    ("npm-shrinkwrap.json", False, False), (".npmrc", False, False)),
         lockfile="package-lock.json",
+        # docs.npmjs.com npm-ci: "if dependencies in the package lock do not match those in package.json, npm ci
+        # will exit with an error, instead of updating the package lock"
+        frozen=("ci",), project_dirs=("node_modules",),
         cleanup_paths=("~/.npm", "/usr/local/share/.cache/npm"),
         source="npm/cli lib/utils/config/definitions.js (cacheRoot, cacheExtra '.npm')",
     ),
@@ -606,6 +628,11 @@ TOOLS: tuple[Tool, ...] = (
                    (".yarnrc.yml", False, False), (".npmrc", False, False), (".yarn/releases", False, True),
                    (".yarn/plugins", False, True), (".yarn/patches", False, True)),
         lockfile="yarn.lock",
+        # classic.yarnpkg.com cli/install: --frozen-lockfile "don't generate a yarn.lock lockfile and fail if an
+        # update is needed", --pure-lockfile "don't generate a yarn.lock lockfile"; Yarn Berry --immutable. Berry
+        # installs into .pnp.cjs and .yarn/cache instead of node_modules
+        frozen=("--frozen-lockfile", "--immutable", "--pure-lockfile"),
+        project_dirs=("node_modules", ".pnp.cjs", ".yarn/cache"),
         cleanup_paths=("~/.cache/yarn", "/usr/local/share/.cache/yarn", "~/.yarn-cache", "~/.yarn/berry/cache"),
         source="yarnpkg/yarn src/util/user-dirs.js, user-home-dir.js, root-user.js",
     ),
@@ -648,6 +675,9 @@ TOOLS: tuple[Tool, ...] = (
         manifests=(("package.json", True, False), ("pnpm-lock.yaml", False, False), (".npmrc", False, False),
                    (".pnpmfile.cjs", False, False)),
         lockfile="pnpm-lock.yaml",
+        # pnpm.io/cli/install --frozen-lockfile: "pnpm doesn't generate a lockfile and fails to install if the
+        # lockfile is out of sync with the manifest"
+        frozen=("--frozen-lockfile",), project_dirs=("node_modules",),
         cleanup_paths=("~/.local/share/pnpm/store", "~/.pnpm-store", "~/.cache/pnpm"),
         source="pnpm/pnpm config/config/src/dirs.ts, store/store-path/src/index.ts",
     ),
@@ -701,6 +731,9 @@ TOOLS: tuple[Tool, ...] = (
         ),
         manifests=(("Cargo.toml", True, False), ("Cargo.lock", False, False)),
         lockfile="Cargo.lock",
+        # doc.rust-lang.org/cargo/commands/cargo-fetch.html --locked: "asserts that the exact same dependencies
+        # and versions are used as when the existing Cargo.lock file was originally generated"
+        frozen=("--locked",),
         source="doc.rust-lang.org/cargo/guide/cargo-home.html, commands/cargo-fetch.html",
     ),
     # ---------------------------------------------------------------------------------------------------------- JVM
@@ -759,6 +792,9 @@ TOOLS: tuple[Tool, ...] = (
         offline=(Offline("opt", "--local", ("app-cache",), actions=frozenset({"install"})),),
         manifests=(("Gemfile", True, False), ("Gemfile.lock", False, False)),
         lockfile="Gemfile.lock",
+        # bundle-install(1): --frozen "do not allow the Gemfile.lock to be updated after this install",
+        # --deployment implies it; installs into vendor/bundle (deployment) with its config in .bundle
+        frozen=("--frozen", "--deployment"), project_dirs=(".bundle", "vendor/bundle"),
         source="bundler.io/man/bundle-config.1.html (global_gem_cache), bundle-cache(1), bundle-install(1)",
     ),
     Tool(
@@ -797,6 +833,9 @@ TOOLS: tuple[Tool, ...] = (
                          source="getcomposer.org/doc/03-cli.md COMPOSER_DISABLE_NETWORK"),),
         manifests=(("composer.json", True, False), ("composer.lock", False, False), ("auth.json", False, False)),
         lockfile="composer.lock",
+        # getcomposer.org/doc/03-cli.md install: reads composer.lock and installs into vendor/ (it warns about a
+        # stale lock, it does not rewrite it)
+        project_dirs=("vendor",),
         cleanup_paths=("~/.composer/cache", "~/.cache/composer"),
         source="composer/composer src/Composer/Factory.php; docker-library composer (COMPOSER_HOME=/tmp)",
     ),
@@ -821,6 +860,8 @@ TOOLS: tuple[Tool, ...] = (
         manifests=(("nuget.config", False, False), ("NuGet.Config", False, False),
                    ("Directory.Build.props", False, False), ("Directory.Packages.props", False, False),
                    ("global.json", False, False)),
+        # dotnet restore writes project.assets.json and the NuGet props/targets into each project's obj/
+        project_dirs=("obj",),
         source="learn.microsoft.com/nuget/consume-packages/managing-the-global-packages-and-cache-folders",
     ),
     # ------------------------------------------------------------------------------------------------------ conda
@@ -1071,6 +1112,17 @@ def ecosystem_files() -> dict[str, tuple[tuple[str, bool, bool], ...]]:
 
 def lockfiles() -> dict[str, str]:
     return {t.ecosystem: t.lockfile for t in TOOLS if t.ecosystem and t.lockfile}
+
+
+def frozen_lockfile() -> dict[str, tuple[str, ...]]:
+    """Ecosystem -> the options and actions that make its dependency install keep the lockfile (the rows'
+    ``frozen``), for the ecosystems whose install may otherwise rewrite it."""
+    return {t.ecosystem: t.frozen for t in TOOLS if t.ecosystem and t.frozen}
+
+
+def project_dirs() -> dict[str, tuple[str, ...]]:
+    """Ecosystem -> what its dependency install writes inside the project (the rows' ``project_dirs``)."""
+    return {t.ecosystem: t.project_dirs for t in TOOLS if t.ecosystem and t.project_dirs}
 
 
 def cleanup_paths() -> tuple[tuple[str, str], ...]:

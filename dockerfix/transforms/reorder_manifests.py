@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
     from dockerfix.syntax.nodes import Instruction
 
+from dockerfix.model import tools
 from dockerfix.model.manifests import (
     LOCKFILES,
     DepInstall,
@@ -41,16 +42,10 @@ from dockerfix.transforms.base import Context, Diagnostic, Edit, Fix, Transform,
 CARRIED_FLAGS = ("chown", "chmod", "link")
 TRANSPARENT = frozenset({"ENV", "ARG", "LABEL", "EXPOSE", "USER", "STOPSIGNAL", "HEALTHCHECK", "MAINTAINER", "SHELL",
                          "CMD", "ENTRYPOINT"})
-FROZEN = {
-    "npm": ("ci",), "yarn": ("--frozen-lockfile", "--immutable", "--pure-lockfile"),
-    "pnpm": ("--frozen-lockfile",), "uv": ("--locked", "--frozen"), "pipenv": ("--deploy", "--ignore-pipfile"),
-    "bundler": ("--frozen", "--deployment"), "poetry": (), "composer": (), "go": (), "cargo": ("--locked",),
-}
-INSTALLED_IN_PROJECT = {
-    "npm": ("node_modules",), "yarn": ("node_modules", ".pnp.cjs", ".yarn/cache"), "pnpm": ("node_modules",),
-    "poetry": (".venv",), "uv": (".venv",), "pipenv": (".venv",), "composer": ("vendor",),
-    "bundler": (".bundle", "vendor/bundle"), "dotnet": ("obj",),
-}
+FROZEN = tools.frozen_lockfile()
+"""Ecosystem -> the options and actions that keep its lockfile as it is (the tool table's ``frozen``)."""
+INSTALLED_IN_PROJECT = tools.project_dirs()
+"""Ecosystem -> what its install writes inside the project (the tool table's ``project_dirs``)."""
 
 
 def workdir_at(ctx: Context, inst) -> str | None:
@@ -261,8 +256,8 @@ is used only right after the full COPY and for installs that are cheap to repeat
                 break
         if not taken or end is None or len(taken) != len(installs):
             return None
-        if any(i.project_flag or (i.ecosystem == "npm" and _npm_ci(i)) for i in taken):
-            return None  # re-running the install after the full COPY would not be cheap
+        if any(i.project_flag or (i.ecosystem == "npm" and i.action == "ci") for i in taken):
+            return None  # re-running the install after the full COPY would not be cheap (npm ci: node_modules anew)
         return taken, end
 
     def _mounts_ok(self, inst) -> bool:
@@ -379,7 +374,7 @@ is used only right after the full COPY and for installs that are cheap to repeat
                 lock = LOCKFILES.get(ins.ecosystem)
                 frozen = FROZEN.get(ins.ecosystem, ())
                 if lock and any(posixpath.basename(f) == lock for f in eco_files) and frozen and not (
-                        set(frozen) & set(ins.options) or (ins.ecosystem == "npm" and _npm_ci(ins))):
+                        set(frozen) & {*ins.options, ins.action}):
                     unsafe.append(f"{ins.command.effective.raw.split()[0]} may rewrite {lock}, which the full COPY "
                                   "now overwrites with the context's copy")
         if not files:
@@ -447,11 +442,6 @@ is used only right after the full COPY and for installs that are cheap to repeat
             tail = nl + tail.rstrip("\r\n")
         edits.append(Edit.insert(run_inst.end, tail))
         return edits
-
-
-def _npm_ci(ins: DepInstall) -> bool:
-    w = ins.action_word
-    return w is not None and w.value in ("ci", "clean-install", "install-clean", "ic")
 
 
 TRANSFORMS = (ReorderManifests,)
