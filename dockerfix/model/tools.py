@@ -559,8 +559,10 @@ TOOLS: tuple[Tool, ...] = (
         manifests=(("Pipfile", True, False), ("Pipfile.lock", False, False)),
         lockfile="Pipfile.lock",
         # pipenv install --deploy "abort if the Pipfile.lock is out-of-date", --ignore-pipfile installs from the
-        # lock alone; PIPENV_VENV_IN_PROJECT (or an existing .venv) puts the environment in the project
-        frozen=("--deploy", "--ignore-pipfile"), project_dirs=(".venv",),
+        # lock alone; pipenv sync installs what Pipfile.lock names and never writes it (pypa/pipenv d21efa0
+        # "check lockfile exists on sync, and don't update it"); PIPENV_VENV_IN_PROJECT (or an existing .venv) puts
+        # the environment in the project
+        frozen=("--deploy", "--ignore-pipfile", "sync"), project_dirs=(".venv",),
         source="pypa/pipenv environments.py, routines/install.py; " + _PY_CACHE,
     ),
     # ----------------------------------------------------------------------------------------------------- Node.js
