@@ -577,6 +577,8 @@ def test_what_consumers_state_about_managers_is_the_rows():
     assert chain._FAMILY["microdnf"] == "rpm" and chain._FAMILY["micromamba"] == "conda"
     assert set(apk_no_cache.APK_CACHES) == {"/var/cache/apk", "/etc/apk/cache"}
     assert set(dnf_clean.RPM_CACHES) == {"/var/cache/dnf", "/var/cache/yum", "/var/cache/libdnf5"}
+    for m in dnf_clean.RPM:
+        assert dnf_clean.RPM_INSTALLS == tools.manager_tool(m).installs
 
 
 @pytest.mark.parametrize("manager", [m for m, r in _INVOKED if r.action_value_options])
@@ -645,3 +647,26 @@ def test_reorder_manifests_lockfile_flags_and_project_dirs_are_the_rows():
         assert dep.action == "ci" and dep.action in reorder_manifests.FROZEN["npm"]
     (dep,), _ = manifests.dependency_installs(parse_shell("npm install"))
     assert dep.action == "install" and not set(reorder_manifests.FROZEN["npm"]) & {*dep.options, dep.action}
+
+
+@pytest.mark.parametrize("manager", pkgmgr.MANAGERS)
+def test_a_rows_install_and_fetch_actions_are_actions_its_grammar_gives(manager):
+    """`installs` and `fetches` name actions as pkgmgr gives them: never a subcommand the row's verbs turn into
+    another action (dnf's makecache is the action update)."""
+    row = tools.manager_tool(manager)
+    aliased = {w for w, a in (row.verbs or {}).items() if w != a and w not in (row.verbs or {}).values()}
+    assert not (row.installs | row.fetches) & aliased, (manager, (row.installs | row.fetches) & aliased)
+
+
+@pytest.mark.parametrize("src", ["dnf groupinstall -y 'Development Tools'", "yum groupinstall -y 'Development Tools'",
+                                 "dnf module install -y nodejs:20", "dnf -y module enable nodejs:20",
+                                 "dnf install -y gcc", "dnf makecache"])
+def test_rpm_installs_and_makecache_write_the_cache(src):
+    """Every rpm install dnf-clean cleans up after writes the cache, and so does makecache (a fetch): cache-mounts
+    mounts it (groupinstall and module were installs to dnf-clean but wrote no cache as far as the rows knew)."""
+    import dockerfix
+
+    assert dirs(src, base="fedora:40") == [("cache", "/var/cache/dnf")]
+    text = f"# syntax=docker/dockerfile:1\nFROM fedora:40\nRUN {src}\n"
+    out = dockerfix.fix(text, select=["DFX202"]).text
+    assert f"RUN --mount=type=cache,target=/var/cache/dnf,sharing=locked {src}\n" in out

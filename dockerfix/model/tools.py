@@ -298,7 +298,13 @@ INFER = object()
 # the table
 # =====================================================================================================================
 
-_RPM_INSTALL = frozenset({"install", "reinstall", "upgrade", "dist-upgrade", "update"})
+# dnf(8), yum(8), microdnf: the actions that install packages, as pkgmgr names them (in/localinstall -> install,
+# update/up -> upgrade, distro-sync -> dist-upgrade); groupinstall is dnf 4's and yum's spelling of `group install`;
+# module is `module install` (`module enable` installs nothing, but loads the repository metadata into the cache all
+# the same). What dnf-clean cleans up after.
+_RPM_INSTALL = frozenset({"install", "reinstall", "groupinstall", "upgrade", "dist-upgrade", "module"})
+# what writes the cache: every install, and makecache (pkgmgr's update), which only fills the metadata
+_RPM_CACHE_WRITES = _RPM_INSTALL | {"update"}
 
 INSTALL_ACTIONS = frozenset({"install", "add", "ci", "env-create", "create"})
 """The actions (``PackageCall.action``, aliases resolved by ``verbs``) that install packages."""
@@ -389,12 +395,12 @@ TOOLS: tuple[Tool, ...] = (
     Tool(
         "dnf", ("dnf",), pkgmgr=True, system=True, family="rpm",
         value_options=_RPM_OPTS, verbs=_RPM_VERBS, clean_operands=_RPM_CLEAN,
-        installs=_RPM_INSTALL, fetches=frozenset({"makecache", "download"}),
+        installs=_RPM_INSTALL, fetches=frozenset({"update", "download"}),
         cleans=("dnf clean all",),
         caches=(
             Cache("cache", (Loc("unless-opt", "--installroot", "the cache is under --installroot"),
                             Loc("setopt", "cachedir"), Loc("family", "dnf")),
-                  sharing="locked", actions=_RPM_INSTALL),
+                  sharing="locked", actions=_RPM_CACHE_WRITES),
         ),
         offline=(Offline("opt", "-C", ("cache",)), Offline("opt", "--cacheonly", ("cache",))),
         cleanup_paths=("/var/cache/dnf",),
@@ -406,12 +412,12 @@ TOOLS: tuple[Tool, ...] = (
     Tool(
         "yum", ("yum",), pkgmgr=True, system=True, family="rpm",
         value_options=_RPM_OPTS, verbs=_RPM_VERBS, clean_operands=_RPM_CLEAN,
-        installs=_RPM_INSTALL, fetches=frozenset({"makecache"}),
+        installs=_RPM_INSTALL, fetches=frozenset({"update"}),
         cleans=("yum clean all",),
         caches=(
             Cache("cache", (Loc("unless-opt", "--installroot", "the cache is under --installroot"),
                             Loc("setopt", "cachedir"), Loc("family", "yum")),
-                  sharing="locked", actions=_RPM_INSTALL),
+                  sharing="locked", actions=_RPM_CACHE_WRITES),
         ),
         offline=(Offline("opt", "-C", ("cache",)), Offline("opt", "--cacheonly", ("cache",))),
         cleanup_paths=("/var/cache/yum",),
@@ -420,12 +426,12 @@ TOOLS: tuple[Tool, ...] = (
     Tool(
         "microdnf", ("microdnf",), pkgmgr=True, system=True, family="rpm",
         value_options=_RPM_OPTS, verbs=_RPM_VERBS, clean_operands=_RPM_CLEAN,
-        installs=_RPM_INSTALL, fetches=frozenset({"makecache", "download"}),
+        installs=_RPM_INSTALL, fetches=frozenset({"update", "download"}),
         cleans=("microdnf clean all",),
         caches=(
             Cache("cache", (Loc("unless-opt", "--installroot", "the cache is under --installroot"),
                             Loc("family", "microdnf")),
-                  sharing="locked", actions=_RPM_INSTALL),
+                  sharing="locked", actions=_RPM_CACHE_WRITES),
         ),
         # microdnf dnf/dnf-main.c process_global_option(): `--setopt=install_weak_deps=` takes "0" or "1" only
         # (rpm-software-management/microdnf#62; "Micro DNF does not support True/False, only 1/0", OSInside/kiwi#1628);
