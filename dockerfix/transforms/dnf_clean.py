@@ -15,7 +15,8 @@ from dockerfix.transforms._hygiene import (
 from dockerfix.transforms.base import Context
 
 RPM = frozenset({"dnf", "yum", "microdnf"})
-RPM_INSTALLS = frozenset({"install", "reinstall", "groupinstall", "upgrade", "dist-upgrade", "module"})
+# the actions that install, and so leave repository metadata and packages in the cache: the rows' installs
+RPM_INSTALLS = frozenset(a for m in sorted(RPM) for a in tools.manager_tool(m).installs)
 # every cache directory of the three on any release (/var/cache/dnf, /var/cache/libdnf5, /var/cache/yum)
 RPM_CACHES = tuple(dict.fromkeys(p for m in sorted(RPM) for p in tools.root_cache_dirs(m)))
 
