@@ -364,7 +364,8 @@ def dependency_installs(script: "Script") -> tuple[list[DepInstall], list[tuple[
                 ms = ms + [Manifest("mvnw", True)]
             installs.append(DepInstall("maven", cmd, site, ms))
         elif (base == "gradle" or _is_wrapper_script(eff.name_value, "gradlew")) and args and all(
-                a is not None and (a.startswith("-") or a in ("dependencies", "androidDependencies")) for a in args):
+                a is not None and (a.startswith("-") or a in ("dependencies", "androidDependencies")) for a in args
+        ) and any(a and not a.startswith("-") for a in args):
             ms = _eco_manifests("gradle")
             if base != "gradle":
                 ms = ms + [Manifest("gradlew", True)]
