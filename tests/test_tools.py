@@ -596,20 +596,26 @@ def test_a_rows_per_action_value_options(manager):
             assert other is not None and other.option_values(opt) == [None]
 
 
-@pytest.mark.parametrize("row", [t for t in tools.TOOLS if t.dependency_install], ids=lambda t: t.name)
+@pytest.mark.parametrize("row", [t for t in tools.TOOLS if t.dependency_install and not t.pkgmgr],
+                         ids=lambda t: t.name)
 def test_a_rows_dependency_install_is_what_reorder_manifests_moves(row):
     for command in row.commands:
         for sub in row.dependency_install:
             (dep,), _ = manifests.dependency_installs(parse_shell(f"{command} {sub} --quiet"))
-            assert dep.ecosystem == row.ecosystem
+            assert dep.ecosystem == row.ecosystem and dep.action == sub
             assert dep.options == ("--quiet",)  # what reorder-manifests reads the lockfile flags from
-            assert [m.path for m in dep.manifests] == [p for p, _r, _d in row.manifests]
+            operand = [row.operand_manifest] if row.operand_manifest else []
+            assert [m.path for m in dep.manifests] == [p for p, _r, _d in row.manifests] + operand
             assert dep.project_flag == (row.project_flag[0] if row.project_flag else None)
             for done in row.project_flag:
                 (dep,), _ = manifests.dependency_installs(parse_shell(f"{command} {sub} {done}"))
                 assert dep.project_flag is None
             installs, _ = manifests.dependency_installs(parse_shell(f"{command} {sub} some-package"))
             assert len(installs) == (1 if row.dependency_operands else 0)
+            if row.operand_manifest:
+                assert installs[0].manifests[-1].path == "some-package"  # the operand is the manifest
+                _, others = manifests.dependency_installs(parse_shell(f"{command} {sub} $PROJECT"))
+                assert [k for _c, k in others] == ["other"]
         installs, others = manifests.dependency_installs(parse_shell(f"{command} version"))
         assert installs == [] and [k for _c, k in others] == ["other"]
 
@@ -670,3 +676,80 @@ def test_rpm_installs_and_makecache_write_the_cache(src):
     text = f"# syntax=docker/dockerfile:1\nFROM fedora:40\nRUN {src}\n"
     out = dockerfix.fix(text, select=["DFX202"]).text
     assert f"RUN --mount=type=cache,target=/var/cache/dnf,sharing=locked {src}\n" in out
+
+
+def _spellings(row, action):
+    """How a command line spells ``action`` of a pkgmgr row (the action itself, or a verb that maps onto it)."""
+    if action == "":
+        return [""]
+    words = [w for w, a in (row.verbs or {}).items() if a == action]
+    words += [f"{w1} {w2}" for w1, subs in (row.subverbs or {}).items() for w2, a in subs.items() if a == action]
+    return words or [action]
+
+
+@pytest.mark.parametrize("row", [t for t in tools.TOOLS if t.dependency_install and t.pkgmgr], ids=lambda t: t.name)
+def test_a_package_managers_dependency_install_is_its_rows_grammar(row):
+    """For the managers pkgmgr parses, the row's dependency actions, manifest options, project options and operands,
+    global options, lifecycle-script options and benign actions are what dependency_installs reads."""
+    command = row.commands[0]
+    req = f" {row.manifest_options[0]} requirements.txt" if row.manifest_options else ""
+    eco_files = [p for p, _r, _d in row.manifests]
+    for action in row.dependency_install:
+        for word in _spellings(row, action):
+            line = " ".join(x for x in (command, word) if x) + req
+            (dep,), others = manifests.dependency_installs(parse_shell(line))
+            assert others == [] and dep.ecosystem == row.ecosystem and (dep.action or "") == action, line
+            assert [m.path for m in dep.manifests] == (["requirements.txt"] if req else eco_files)
+            assert not dep.ignore_scripts
+            for opt in row.no_scripts_options:
+                (dep,), _ = manifests.dependency_installs(parse_shell(f"{line} {opt}"))
+                assert dep.ignore_scripts
+            for opt in row.global_options:
+                installs, others = manifests.dependency_installs(parse_shell(f"{line} {opt}"))
+                assert installs == [] and [k for _c, k in others] == ["benign"], (line, opt)
+            for opt in row.project_options:
+                installs, others = manifests.dependency_installs(parse_shell(f"{line} {opt} ."))
+                assert installs == [] and [k for _c, k in others] == ["project"], (line, opt)
+            installs, others = manifests.dependency_installs(parse_shell(f"{line} ./local-package"))
+            kinds = [k for _c, k in others]
+            if row.project_operands is not None:
+                assert installs == [] and kinds == ["project"], line
+            else:
+                assert len(installs) == (1 if row.dependency_operands else 0), line
+            for suffix in row.project_operands or ():
+                _, others = manifests.dependency_installs(parse_shell(f"{line} dist/x{suffix}"))
+                assert [k for _c, k in others] == ["project"], (line, suffix)
+    for opt in row.manifest_options:
+        installs, others = manifests.dependency_installs(parse_shell(f"{command} install {opt} $FILE"))
+        assert installs == [] and [k for _c, k in others] == ["other"]
+    if row.manifest_options:
+        _, others = manifests.dependency_installs(parse_shell(f"{command} install flask"))
+        assert [k for _c, k in others] == ["benign"]  # no manifest of the project
+    for action in row.benign_actions or ():
+        for word in _spellings(row, action):
+            installs, others = manifests.dependency_installs(parse_shell(f"{command} {word}"))
+            assert installs == [] and [k for _c, k in others] == ["benign"], (command, word)
+    installs, others = manifests.dependency_installs(parse_shell(f"{command} run-something-else"))
+    assert installs == [] and [k for _c, k in others] == (["benign"] if row.benign_actions is None else ["other"])
+    for action in row.lockfile_fetch:  # pnpm fetch: the stage already holds what the install needs
+        assert manifests.prefetches(parse_shell(f"{command} {_spellings(row, action)[0]} --prod")) == {row.ecosystem}
+    assert manifests.prefetches(parse_shell(f"{command} run-something-else")) == set()
+
+
+@pytest.mark.parametrize("row", [t for t in tools.TOOLS if t.dependency_goals], ids=lambda t: t.name)
+def test_a_build_tools_dependency_goals_are_its_rows(row):
+    """Maven and Gradle: options and at least one dependency goal make a dependency install; any other goal, or
+    none, does not; the wrapper script run by path is one of its manifests."""
+    eco_files = [p for p, _r, _d in row.manifests]
+    goal = row.dependency_goals[0].replace("*", "x")
+    for command in row.commands:
+        (dep,), _ = manifests.dependency_installs(parse_shell(f"{command} -q {goal}"))
+        assert dep.ecosystem == row.ecosystem and [m.path for m in dep.manifests] == eco_files
+        for line in (f"{command} -q", f"{command} {goal} build", f"{command} $GOAL"):
+            installs, others = manifests.dependency_installs(parse_shell(line))
+            assert installs == [] and [k for _c, k in others] == ["other"], line
+    for script in row.scripts:
+        (dep,), _ = manifests.dependency_installs(parse_shell(f"./{script} {goal}"))
+        assert [m.path for m in dep.manifests] == eco_files + [script]
+        installs, _ = manifests.dependency_installs(parse_shell(f"{script} {goal}"))
+        assert installs == []  # on PATH: not the project's wrapper

@@ -8,7 +8,8 @@
     everything under it (unless a later ``!`` pattern re-includes the path).
 ``dependency_installs(script)``
     The dependency installs of a RUN (``pip install -r``, ``npm ci``, ``go mod download``, ...), each with the
-    manifests it reads, relative to the directory it runs in.
+    manifests it reads, relative to the directory it runs in. Which commands those are is the tool table's
+    (``dependency_install``, ``dependency_goals``, ``manifest_options``... on each row); this module applies it.
 ``cache_needs(calls, extra, env, home, base_image, *, user=INFER)``
     The cache directories the package-manager calls of one RUN write (what a cache mount would hold), with a reason
     when their place is not known statically. Read from the tool table, ``dockerfix.model.tools``, like the
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+from fnmatch import fnmatchcase
 from dockerfix._lazyre import lazy
 from dockerfix._record import dataclass, field
 from dockerfix.model import tools
@@ -264,8 +266,8 @@ exist in the context. From ``dockerfix.model.tools``."""
 
 LOCKFILES: dict[str, str] = tools.lockfiles()
 
-_PIP_LOCAL = lazy(r"^(\.{1,2}(/|$)|/|file:|git\+file:)")
-_PIP_REQ_OPTS = ("-r", "--requirement", "-c", "--constraint")
+_LOCAL_PATH = lazy(r"^(\.{1,2}(/|$)|/|file:|git\+file:)")
+"""An operand that names a local path (``./pkg``, ``/src``, ``file:``, ``git+file:``): the project's sources."""
 
 
 def _vals(cmd: "SimpleCommand") -> list[str | None]:
@@ -299,85 +301,22 @@ def dependency_installs(script: "Script") -> tuple[list[DepInstall], list[tuple[
             others.append((cmd, "benign"))
             continue
         call = parse_package_call(cmd, site)
-        if call is not None and call.manager == "pip":
-            if call.action != "install":
-                others.append((cmd, "benign" if call.action in ("download", "cache-clean", "list", "freeze") else "other"))
-                continue
-            reqs = [o.value for o in call.options if o.name in _PIP_REQ_OPTS]
-            if any(v is None for v in reqs):
-                others.append((cmd, "other"))
-                continue
-            local = call.has_option("-e", "--editable") or any(
-                v is None or _PIP_LOCAL.match(v) or v.endswith((".whl", ".tar.gz", ".zip")) for v in call.package_names)
-            if local:
-                others.append((cmd, "project"))
-                continue
-            if not reqs:
-                others.append((cmd, "benign"))
-                continue
-            installs.append(DepInstall("pip", cmd, site, [Manifest(v) for v in reqs if v], action=call.action,
-                                       options=tuple(o.name for o in call.options)))
-            continue
-        if call is not None and call.manager in ("npm", "yarn", "pnpm"):
-            ign = call.has_option("--ignore-scripts")
-            glob_install = call.has_option("-g", "--global", "--location")
-            if call.manager == "npm" and call.action in ("ci", "install") and not glob_install:
-                if any(v is None or _PIP_LOCAL.match(v or "") for v in call.package_names):
-                    others.append((cmd, "project"))
-                    continue
-                installs.append(DepInstall("npm", cmd, site, _eco_manifests("npm"), action_word=(call.action_words or (None,))[-1],
-                                           action=call.action, ignore_scripts=ign,
-                                           options=tuple(o.name for o in call.options)))
-                continue
-            if call.manager == "yarn" and call.action in (None, "install") and not call.package_names:
-                installs.append(DepInstall("yarn", cmd, site, _eco_manifests("yarn"), action=call.action,
-                                           ignore_scripts=ign, options=tuple(o.name for o in call.options)))
-                continue
-            if call.manager == "pnpm" and call.action in ("install", "i") and not call.package_names and not glob_install:
-                installs.append(DepInstall("pnpm", cmd, site, _eco_manifests("pnpm"), action=call.action,
-                                           ignore_scripts=ign, options=tuple(o.name for o in call.options)))
-                continue
-            if glob_install or call.action in ("cache-clean",) or (call.manager == "npm" and call.action == "config"):
-                others.append((cmd, "benign"))
-                continue
-            others.append((cmd, "other"))
-            continue
         if call is not None:
-            # system package managers, gem, conda...: they do not read the build's sources
-            if call.manager == "composer" and call.action == "install":
-                opts = tuple(o.name for o in call.options)
-                installs.append(DepInstall("composer", cmd, site, _eco_manifests("composer"), action=call.action,
-                                           options=opts))
-                continue
-            others.append((cmd, "benign"))
+            got = _call_install(tools.manager_tool(call.manager), call, site)
+            if isinstance(got, DepInstall):
+                installs.append(got)
+            else:
+                others.append((cmd, got))
             continue
         args = [v for v in vals]
-        first = args[0] if args else None
-        dep = _dependency_install(base, args)
-        if dep is not None:
-            installs.append(_row_install(dep[0], dep[1], cmd, site, args))
-        elif (base == "mvn" or _is_wrapper_script(eff.name_value, "mvnw")) and args and all(
-                a is not None and (a.startswith("-") or a.startswith("dependency:") or a.endswith(":go-offline"))
-                for a in args) and any(a and not a.startswith("-") for a in args):
-            ms = _eco_manifests("maven")
-            if base != "mvn":
-                ms = ms + [Manifest("mvnw", True)]
-            installs.append(DepInstall("maven", cmd, site, ms))
-        elif (base == "gradle" or _is_wrapper_script(eff.name_value, "gradlew")) and args and all(
-                a is not None and (a.startswith("-") or a in ("dependencies", "androidDependencies")) for a in args
-        ) and any(a and not a.startswith("-") for a in args):
-            ms = _eco_manifests("gradle")
-            if base != "gradle":
-                ms = ms + [Manifest("gradlew", True)]
-            installs.append(DepInstall("gradle", cmd, site, ms))
-        elif base == "dotnet" and first == "restore":
-            target = next((a for a in args[1:] if a and not a.startswith("-")), None)
-            if any(a is None for a in args):
-                others.append((cmd, "other"))
-                continue
-            ms = _eco_manifests("dotnet")
-            ms.append(Manifest(target or "*.csproj|*.fsproj|*.vbproj|*.sln", True))
-            installs.append(DepInstall("dotnet", cmd, site, ms))
+        row = _INSTALLERS.get(base) if base is not None else None
+        if row is not None and base in row.scripts and not _is_wrapper_script(eff.name_value, base):
+            row = None  # `mvnw` found on PATH is not the project's wrapper
+        dep = _row_install(row, cmd, site, args) if row is not None else None
+        if isinstance(dep, DepInstall):
+            installs.append(dep)
+        elif dep is not None:
+            others.append((cmd, dep))
         elif base in ("python", "python3") and "setup.py" in args:
             others.append((cmd, "project"))
         elif base in _BENIGN:
@@ -390,31 +329,67 @@ def dependency_installs(script: "Script") -> tuple[list[DepInstall], list[tuple[
 _INSTALLERS = tools.dependency_installers()
 
 
-def _dependency_install(base: str | None, args: list[str | None]) -> tuple[tools.Tool, str] | None:
-    """(the row, its ``dependency_install`` subcommand) this command runs (``poetry install``, ``go mod
-    download``), or None."""
-    row = _INSTALLERS.get(base) if base is not None else None
-    if row is None:
-        return None
+def _call_install(row: tools.Tool, call: Any, site: "CommandSite") -> "DepInstall | str":
+    """The dependency install a package-manager call is, by its row's grammar (``dependency_install`` actions,
+    ``manifest_options``, ``project_options``/``project_operands``, ``global_options``...); else what it is:
+    ``benign`` (reads nothing of the sources: another action the row lists as such, a global install, any action
+    of a system manager), ``project`` (installs the sources themselves: ``pip install -e .``) or ``other``."""
+    action = call.action or ""
+    glob = bool(row.global_options) and call.has_option(*row.global_options)
+    if action in row.dependency_install and not glob:
+        reqs = [o.value for o in call.options if o.name in row.manifest_options]
+        if any(v is None for v in reqs):
+            return "other"  # a requirement file named by a variable
+        if row.project_options and call.has_option(*row.project_options) or row.project_operands is not None and any(
+                v is None or _LOCAL_PATH.match(v) or v.endswith(row.project_operands) for v in call.package_names):
+            return "project"
+        if row.manifest_options and not reqs:
+            return "benign"  # `pip install flask`: no manifest of the project
+        if row.dependency_operands or not call.package_names:
+            eco = row.ecosystem or ""
+            manifests = [Manifest(v) for v in reqs if v] if row.manifest_options else _eco_manifests(eco)
+            return DepInstall(eco, call.command, site, manifests,
+                              action_word=call.action_words[-1] if call.action_words else None, action=call.action,
+                              ignore_scripts=bool(row.no_scripts_options) and call.has_option(*row.no_scripts_options),
+                              options=tuple(o.name for o in call.options))
+    if glob or row.benign_actions is None or action in row.benign_actions:
+        return "benign"
+    return "other"
+
+
+def _row_install(row: tools.Tool, cmd: "SimpleCommand", site: "CommandSite",
+                 args: list[str | None]) -> "DepInstall | str | None":
+    """The dependency install a command of a row ``pkgmgr`` does not parse runs, by the row: a
+    ``dependency_install`` subcommand (``poetry install``, ``go mod download``, ``dotnet restore``) or only
+    ``dependency_goals`` (``mvn dependency:go-offline``, ``./gradlew dependencies``); ``other`` when such an install
+    names its manifest with a variable; None for another use of the tool.
+
+    It carries its options (what keeps the lockfile as it is: ``pipenv install --deploy``, ``bundle install
+    --frozen``) and, for a row with a ``project_flag``, that flag when the command has none of them. A wrapper
+    script (``./mvnw``) is a manifest too."""
+    eco = row.ecosystem or ""
+    opts = tuple(a for a in args if a and a.startswith("-"))
+    wrapper = [Manifest(cmd.effective.basename, True)] if cmd.effective.basename in row.scripts else []
     for sub in row.dependency_install:
         words = sub.split()
-        if args[:len(words)] == words:
-            if row.dependency_operands or not any(a and not a.startswith("-") for a in args[len(words):]):
-                return row, sub
+        if args[:len(words)] != words:
+            continue
+        operands = [a for a in args[len(words):] if a and not a.startswith("-")]
+        if not row.dependency_operands and operands:
             return None
+        manifests = _eco_manifests(eco)
+        if row.operand_manifest is not None:
+            if any(a is None for a in args):
+                return "other"
+            manifests.append(Manifest(operands[0] if operands else row.operand_manifest, True))
+        flag = None if not row.project_flag or set(row.project_flag) & set(opts) else row.project_flag[0]
+        return DepInstall(eco, cmd, site, manifests + wrapper, project_flag=flag,
+                          action_word=cmd.effective.args[0], action=sub, options=opts)
+    if row.dependency_goals and args and all(
+            a is not None and (a.startswith("-") or any(fnmatchcase(a, g) for g in row.dependency_goals))
+            for a in args) and any(a and not a.startswith("-") for a in args):
+        return DepInstall(eco, cmd, site, _eco_manifests(eco) + wrapper, options=opts)
     return None
-
-
-def _row_install(row: tools.Tool, sub: str, cmd: "SimpleCommand", site: "CommandSite",
-                 args: list[str | None]) -> DepInstall:
-    """The dependency install of a row's ``dependency_install``, with its options (what keeps the lockfile as it
-    is: ``pipenv install --deploy``, ``bundle install --frozen``) and, for a row with a ``project_flag``, that flag
-    when the command has none of them."""
-    opts = tuple(a for a in args if a and a.startswith("-"))
-    flag = None if not row.project_flag or set(row.project_flag) & set(opts) else row.project_flag[0]
-    eco = row.ecosystem or ""
-    return DepInstall(eco, cmd, site, _eco_manifests(eco), project_flag=flag, action_word=cmd.effective.args[0],
-                      action=sub, options=opts)
 
 
 _BENIGN = frozenset({"set", "true", ":", "echo", "corepack", "gem", "conda", "mamba", "micromamba", "rustup",
@@ -422,7 +397,7 @@ _BENIGN = frozenset({"set", "true", ":", "echo", "corepack", "gem", "conda", "ma
 
 
 def _eco_manifests(eco: str) -> list[Manifest]:
-    return [Manifest(p, req, d) for p, req, d in ECOSYSTEM_FILES[eco]]
+    return [Manifest(p, req, d) for p, req, d in ECOSYSTEM_FILES.get(eco, ())]
 
 
 @dataclass(frozen=True)
@@ -475,7 +450,7 @@ def pip_requirements_closure(bc: Any, start: list[str], ignore: DockerIgnore) ->
                                       "after the install", "breaks"))
                 continue
             word = line.split(";", 1)[0].strip()
-            if _PIP_LOCAL.match(word) or re.search(r"@\s*file:", line):
+            if _LOCAL_PATH.match(word) or re.search(r"@\s*file:", line):
                 reasons.append(Reason(f"{rel} installs from a local path ({line}), which is copied only after the "
                                       "install", "breaks"))
     return seen, reasons
@@ -764,7 +739,7 @@ def manifest_reasons(eco: str, bc: Any, files: list[str], install: DepInstall) -
         if "--no-autoloader" not in opts:
             out.append(Reason("composer install builds the autoloader from the sources (add --no-autoloader and run "
                               "`composer dump-autoload` after the full COPY)"))
-        if "--no-scripts" not in opts:
+        if not install.ignore_scripts:
             raw = text("composer.json")
             if '"scripts"' in raw:
                 out.append(Reason("composer.json has scripts that run on install"))
@@ -787,8 +762,11 @@ def prefetches(script: "Script") -> set[str]:
     out: set[str] = set()
     for site in script.sites:
         call = parse_package_call(site.command, site)
-        if call is not None and call.manager == "pnpm" and call.action == "fetch":
-            out.add("pnpm")
+        if call is None:
+            continue
+        row = tools.manager_tool(call.manager)
+        if row.ecosystem and (call.action or "") in row.lockfile_fetch:
+            out.add(row.ecosystem)
     return out
 
 

@@ -4,8 +4,9 @@ Everything dockerfix knows about a tool is a record in :data:`TOOLS` (data, no c
 which of its actions install, only fetch, or clean; its cache directories, each as a chain of :class:`Loc` rules
 (the options, variables and defaults that place it, first match wins); whether the tool reads a cache back later
 as installed data (a *store*: Go modules, the Cargo registry, Maven/Gradle/NuGet packages); the flags and variables
-that make a later step read only what an earlier fetch filled (:class:`Offline`); manifests and lockfiles; the
-cleanup commands and the directories an ``rm`` clears. Each entry names its source (the tool's docs or code).
+that make a later step read only what an earlier fetch filled (:class:`Offline`); manifests and lockfiles, which
+commands install a project's dependencies from them and what keeps the lockfile; the cleanup commands and the
+directories an ``rm`` clears. Each entry names its source (the tool's docs or code).
 
 Where a location depends on the base image, two more tables answer: :data:`IMAGE_ENV` (variables an official
 image sets, such as ``GOPATH=/go`` in ``golang``) and :data:`RPM_CACHEDIRS` (yum/dnf/microdnf's cache per
@@ -58,8 +59,8 @@ the RUN's user, None for the image's default, which is root on the bases this pr
 ``rpm_cache_dir(tool, base) -> (path | None, reason | None)``
     yum, dnf or microdnf's cache directory on that base.
 ``tool_named(name)``, ``manager_tool(manager)``, ``manager_names()``, ``system_managers()``, ``ecosystem_files()``,
-``lockfiles()``, ``frozen_lockfile()``, ``project_dirs()``, ``cleanup_paths()``, ``cleanup_owner(manager)``,
-``root_cache_dirs(manager)``
+``lockfiles()``, ``frozen_lockfile()``, ``project_dirs()``, ``dependency_installers()``, ``cleanup_paths()``,
+``cleanup_owner(manager)``, ``root_cache_dirs(manager)``
     The table's views for ``pkgmgr``, ``manifests``, ``ecosystems`` and ``reorder-manifests``.
 
 Notes on what the table does not claim: a tool's config files (``pip.conf``, ``.npmrc``, ``.yarnrc``,
@@ -214,11 +215,37 @@ class Tool:
     ecosystem: str | None = None
     """The reorder-manifests ecosystem it installs for."""
     dependency_install: tuple[str, ...] = ()
-    """For a tool ``pkgmgr`` does not parse: the subcommands (words after the command) that install only what its
-    manifests name, which reorder-manifests may move before the full COPY (``poetry install``, ``go mod
-    download``). The package managers' installs (``pip install -r``, ``npm ci``...) are read from their calls."""
+    """What installs only what the project's manifests name, which reorder-manifests may move before the full COPY
+    (``dockerfix.model.manifests.dependency_installs``): for a tool ``pkgmgr`` parses, its actions (``""`` for
+    none: a bare ``yarn``); for another, the subcommands, the words after the command (``poetry install``, ``go mod
+    download``)."""
     dependency_operands: bool = True
     """False: an operand after that subcommand makes it another kind of install (``pipenv install flask``)."""
+    dependency_goals: tuple[str, ...] = ()
+    """For a build tool run with goals or tasks (Maven, Gradle): the ones that only download dependencies (fnmatch
+    patterns). A run whose words are options and at least one of these is a dependency install; a wrapper script
+    of ``scripts`` (``./mvnw``) is then one of its manifests."""
+    operand_manifest: str | None = None
+    """The dependency install's operand names one of its manifests (``dotnet restore app.csproj``); without an
+    operand, the files these ``|``-separated patterns match under where it runs."""
+    manifest_options: tuple[str, ...] = ()
+    """Options whose values are the manifests the install reads (``pip install -r``, ``-c``): it is a dependency
+    install only with one."""
+    project_options: tuple[str, ...] = ()
+    """Options that make the install install the project itself from its sources (``pip install -e .``)."""
+    project_operands: tuple[str, ...] | None = None
+    """A local path operand (``./pkg``, ``/src``, ``file:``) or one ending with one of these (pip's package files)
+    makes the install install the project's own sources; None: the operands are not read."""
+    global_options: tuple[str, ...] = ()
+    """Options that make an install global, the tool's own and not the project's (``npm install -g``)."""
+    no_scripts_options: tuple[str, ...] = ()
+    """Options that keep the install from running the packages' lifecycle scripts (``--ignore-scripts``)."""
+    lockfile_fetch: frozenset[str] = frozenset()
+    """Actions that download the dependencies from the lockfile alone (``pnpm fetch``): an install after the full
+    COPY then only links what an earlier layer holds, and moving it gains nothing."""
+    benign_actions: frozenset[str] | None = None
+    """For a tool ``pkgmgr`` parses: the actions, besides the dependency install, that read nothing of the build's
+    sources (``pip download``, ``npm cache clean``); None: every action (system managers, gem, conda, composer)."""
     project_flag: tuple[str, ...] = ()
     """(flag, *flags that do the same): what makes the dependency install skip the project itself (poetry
     ``--no-root``; ``--only-root`` already keeps it apart), added when the command has none of them."""
@@ -481,6 +508,13 @@ TOOLS: tuple[Tool, ...] = (
         verbs={"uninstall": "remove", "install": "install", "sync": "install", "compile": "compile"},
         subverbs={"cache": {"purge": "cache-clean", "remove": "cache-clean", "clean": "cache-clean"}},
         installs=frozenset({"install"}), fetches=frozenset({"download", "wheel"}),
+        # pip install -r/-c: "install from the given requirements (constraints) file"; -e/--editable "install a
+        # project in editable mode"; an operand may be a local project path or a package file (pip.pypa.io
+        # cli/pip_install, "Requirement Specifiers", "Local project installs")
+        ecosystem="pip", dependency_install=("install",),
+        manifest_options=("-r", "--requirement", "-c", "--constraint"), project_options=("-e", "--editable"),
+        project_operands=(".whl", ".tar.gz", ".zip"),
+        benign_actions=frozenset({"download", "cache-clean", "list", "freeze"}),
         cleans=("pip cache purge",),
         caches=(
             # pip docs, Caching: "pip cache dir"; --cache-dir / PIP_CACHE_DIR; default user_cache_dir("pip")
@@ -587,6 +621,12 @@ TOOLS: tuple[Tool, ...] = (
         subverbs={"cache": {"clean": "cache-clean", "clear": "cache-clean", "rm": "cache-clean",
                             "verify": "cache-verify"}},
         installs=frozenset({"install", "ci"}),
+        # docs.npmjs.com npm-install/npm-ci: with no arguments they install the project's dependencies (a folder
+        # or file: argument installs that local package); -g/--global, --location=global install globally;
+        # --ignore-scripts skips the lifecycle scripts
+        dependency_install=("ci", "install"), project_operands=(),
+        global_options=("-g", "--global", "--location"), no_scripts_options=("--ignore-scripts",),
+        benign_actions=frozenset({"cache-clean", "config"}),
         cleans=("npm cache clean --force",),
         caches=(
             # npm/cli config definitions: cache = ~/.npm on POSIX (%LocalAppData%/npm-cache on Windows);
@@ -618,6 +658,11 @@ TOOLS: tuple[Tool, ...] = (
         verbs={"add": "add", "install": "install", "remove": "remove", "upgrade": "upgrade", "up": "upgrade"},
         subverbs={"cache": {"clean": "cache-clean"}}, global_prefix=True,
         installs=frozenset({"install", "add"}),
+        # classic.yarnpkg.com cli/install: `yarn install` ("yarn" alone is the same) installs the project's
+        # dependencies; `yarn add x` adds one
+        dependency_install=("", "install"), dependency_operands=False,
+        global_options=("-g", "--global", "--location"), no_scripts_options=("--ignore-scripts",),
+        benign_actions=frozenset({"cache-clean"}),
         cleans=("yarn cache clean",),
         caches=(
             # yarnpkg/yarn src/util/user-dirs.js getCacheDir(): $XDG_CACHE_HOME/yarn, else <userHome>/.cache/yarn;
@@ -667,6 +712,11 @@ TOOLS: tuple[Tool, ...] = (
                "uninstall": "remove", "un": "remove", "update": "upgrade", "up": "upgrade", "upgrade": "upgrade"},
         subverbs={"store": {"prune": "cache-clean"}}, global_prefix=True,
         installs=frozenset({"install", "add"}), fetches=frozenset({"fetch"}),
+        # pnpm.io/cli/install: "used to install all dependencies for a project" (pnpm add installs one);
+        # pnpm.io/cli/fetch: "fetch packages from a lockfile into virtual store, package manifest is ignored"
+        dependency_install=("install",), dependency_operands=False, lockfile_fetch=frozenset({"fetch"}),
+        global_options=("-g", "--global", "--location"), no_scripts_options=("--ignore-scripts",),
+        benign_actions=frozenset({"cache-clean"}),
         cleans=("pnpm store prune",),
         caches=(
             # pnpm config/config/src/dirs.ts getDataDir(): PNPM_HOME, $XDG_DATA_HOME/pnpm, ~/.local/share/pnpm;
@@ -749,6 +799,9 @@ TOOLS: tuple[Tool, ...] = (
         "maven", ("mvn",), scripts=("mvnw",), ecosystem="maven",
         installs=frozenset({"install", "package", "verify"}),
         fetches=frozenset({"dependency:go-offline", "dependency:resolve", "dependency:resolve-plugins"}),
+        # maven-dependency-plugin's goals (dependency:go-offline, dependency:resolve...) and other plugins'
+        # go-offline goals
+        dependency_goals=("dependency:*", "*:go-offline"),
         caches=(
             # maven settings.xml localRepository "Default: ${user.home}/.m2/repository"; -Dmaven.repo.local
             Cache("repository", (Loc("prop", "maven.repo.local", vars=("MAVEN_OPTS", "MAVEN_ARGS")),
@@ -766,6 +819,9 @@ TOOLS: tuple[Tool, ...] = (
         "gradle", ("gradle",), scripts=("gradlew",), ecosystem="gradle",
         installs=frozenset({"build", "assemble", "installDist"}),
         fetches=frozenset({"dependencies", "androidDependencies"}),
+        # docs.gradle.org viewing_debugging_dependencies: `gradle dependencies` resolves (downloads) every
+        # configuration's dependencies; the Android plugin's androidDependencies the same for its variants
+        dependency_goals=("dependencies", "androidDependencies"),
         caches=(
             # docs.gradle.org/userguide/gradle_directories.html: Gradle User Home (~/.gradle, GRADLE_USER_HOME)
             # holds caches/ (dependencies) and wrapper/dists; -g/--gradle-user-home, -Dgradle.user.home
@@ -826,6 +882,9 @@ TOOLS: tuple[Tool, ...] = (
                "clearcache": "cache-clean", "cc": "cache-clean"},
         global_prefix=True,
         installs=frozenset({"install", "add", "upgrade"}),
+        # getcomposer.org/doc/03-cli.md: install "reads the composer.json file ..., resolves the dependencies, and
+        # installs them into vendor"; --no-scripts "skips execution of scripts defined in composer.json"
+        dependency_install=("install",), no_scripts_options=("--no-scripts",),
         cleans=("composer clear-cache",),
         caches=(
             # composer src/Composer/Factory.php getCacheDir(): COMPOSER_CACHE_DIR; $COMPOSER_HOME/cache; on an XDG
@@ -851,6 +910,9 @@ TOOLS: tuple[Tool, ...] = (
     Tool(
         "dotnet", ("dotnet",), ecosystem="dotnet",
         installs=frozenset({"build", "publish"}), fetches=frozenset({"restore"}),
+        # learn.microsoft.com dotnet-restore: `dotnet restore [<ROOT>]`, ROOT "optional path to the project file to
+        # restore", else the project or solution file found in the current directory
+        dependency_install=("restore",), operand_manifest="*.csproj|*.fsproj|*.vbproj|*.sln",
         cleans=("dotnet nuget locals all --clear",),
         caches=(
             # learn.microsoft.com nuget/consume-packages/managing-the-global-packages-and-cache-folders:
@@ -1110,8 +1172,10 @@ def system_managers() -> tuple[str, ...]:
 
 
 def dependency_installers() -> dict[str, Tool]:
-    """Command -> the row of a tool ``pkgmgr`` does not parse whose ``dependency_install`` reorder-manifests reads."""
-    return {c: t for t in TOOLS if t.dependency_install and not t.pkgmgr for c in t.commands}
+    """Command or wrapper script -> the row of a tool ``pkgmgr`` does not parse with a ``dependency_install`` or
+    ``dependency_goals`` (what ``manifests.dependency_installs`` reads for it)."""
+    return {c: t for t in TOOLS if (t.dependency_install or t.dependency_goals) and not t.pkgmgr
+            for c in t.commands + t.scripts}
 
 
 def ecosystem_files() -> dict[str, tuple[tuple[str, bool, bool], ...]]:
