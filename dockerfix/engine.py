@@ -205,6 +205,8 @@ class Suppressions:
             c.startswith("lint:") for _, _, codes in self.spans for c in codes)
 
     def is_suppressed(self, d: Diagnostic) -> bool:
+        if not self.file and not self.spans:
+            return False  # nothing is suppressed in the file (nearly every file): no keys to build per diagnostic
         code = d.code.lower()
         keys = {code, d.name.lower(), "all", *(code[:i] for i in range(3, len(code)))}  # dfx, dfx1, dfx10
         if self.has_lint:
