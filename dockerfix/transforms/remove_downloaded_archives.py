@@ -62,6 +62,19 @@ def _download_target(cmd) -> str | None:
     return None
 
 
+def _downloads(script) -> tuple[tuple[int, str], ...]:
+    """(index in ``script.sites``, file) of each archive a ``curl``/``wget`` of the script writes under a static name:
+    what the transform looks for, read once per script (``Script.view``: scripts are shared by every pass and file
+    that has them) instead of every command of every RUN in every pass; few scripts download an archive."""
+    out = []
+    for k, s in enumerate(script.sites):
+        path = _download_target(s.command)
+        if not path or path == "-" or not _is_archive(path) or any(c in path for c in "*?[$~"):
+            continue
+        out.append((k, path))
+    return tuple(out)
+
+
 def _names(value: str | None, path: str, cwd_rel: bool) -> bool:
     """Does the word ``value`` name ``path`` (same spelling, or normalised)?"""
     if not value:
@@ -140,8 +153,8 @@ so the RUN's exit status is unchanged.
     def check(self, ctx: Context) -> Iterable[Diagnostic]:
         ships: dict[int, bool] = {}
         for site in iter_run_sites(ctx):
-            if site.run is None or site.onbuild:
-                continue
+            if site.run is None or site.onbuild or not site.script.view(_downloads):
+                continue  # (no archive downloaded to a static name: nothing to delete)
             idx = site.stage.index
             if idx not in ships:
                 ships[idx] = ctx.model.state.ships(site.stage)[0]
@@ -157,10 +170,8 @@ so the RUN's exit status is unchanged.
         script = site.script
         sites = script.sites
         moved = any(c.kind in ("cd", "pushd", "popd") for c in script.state_changes)
-        for k, s in enumerate(sites):
-            path = _download_target(s.command)
-            if not path or path == "-" or not _is_archive(path) or any(c in path for c in "*?[$~"):
-                continue
+        for k, path in script.view(_downloads):
+            s = sites[k]
             relative = not path.startswith("/")
             if relative and moved:
                 continue
