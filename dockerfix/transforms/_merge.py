@@ -140,41 +140,50 @@ def nodes_between(doc: Document, ia, ib) -> list:
     return out
 
 
+def join_refusal(doc: Document, a: RunShell, b: RunShell) -> str | None:
+    """Why RUN ``b`` cannot join the RUN ``a`` right above it, or None: :func:`join_runs`'s checks, without building
+    the joined text (most RUN pairs fail a check or have no reason to join; the text needs the file's style and the
+    second RUN's re-indent)."""
+    ia, ib = a.inst, b.inst
+    if not a.ok:
+        return a.reason or "the first RUN's shell cannot be read"
+    if not b.ok:
+        return b.reason or "the second RUN's shell cannot be read"
+    if ia.heredocs or ib.heredocs:
+        return "heredoc RUNs are kept as they are"
+    if sorted(f.raw for f in ia.flags) != sorted(f.raw for f in ib.flags):
+        return "the RUNs have different flags (mounts, network, security)"
+    assert a.script is not None and b.script is not None
+    if a.script.has_leaking_state:
+        kinds = sorted({c.kind for c in a.script.state_changes if c.leaks})
+        return f"the first RUN changes shell state ({', '.join(kinds)}) that the second would inherit"
+    if not a.tail_is_clean():
+        return "the first RUN ends with a comment or a background job"
+    for run, which in ((a, "first"), (b, "second")):
+        cf = control_flow(run)
+        if cf is not None:
+            return f"the {which} RUN has {cf}: joined, it would change what runs or where the build fails"
+    # `a || b`, `a; b` in the first RUN are fine: `&&` and `||` bind left to right and tighter than `;`, so
+    # `a || b && c` is `(a || b) && c`, which is what two RUNs do. In the second RUN they are not.
+    if any(s is not None and s.text != "&&" for s in b.script.separators):
+        return "the second RUN is not a plain && chain, so `&&` would change what runs when a command fails"
+    if not b.script.items:
+        return "the second RUN is empty"
+    between = nodes_between(doc, ia, ib)
+    if any(not isinstance(n, Trivia) for n in between):
+        return "the RUNs are not adjacent"
+    return comment_refusal(between, ib)
+
+
 def join_runs(doc: Document, a: RunShell, b: RunShell, style: Callable[[], Style]) -> tuple[Join | None, str | None]:
     """How RUN ``b`` joins the RUN ``a`` right above it, or (None, reason). ``style``: gives the continuation style
     of the joined text, asked only once every check passed (most RUN pairs do not join, and learning the file's
     style reads every RUN of it)."""
-    ia, ib = a.inst, b.inst
-    if not a.ok:
-        return None, a.reason
-    if not b.ok:
-        return None, b.reason
-    if ia.heredocs or ib.heredocs:
-        return None, "heredoc RUNs are kept as they are"
-    if sorted(f.raw for f in ia.flags) != sorted(f.raw for f in ib.flags):
-        return None, "the RUNs have different flags (mounts, network, security)"
-    assert a.script is not None and b.script is not None
-    if a.script.has_leaking_state:
-        kinds = sorted({c.kind for c in a.script.state_changes if c.leaks})
-        return None, f"the first RUN changes shell state ({', '.join(kinds)}) that the second would inherit"
-    if not a.tail_is_clean():
-        return None, "the first RUN ends with a comment or a background job"
-    for run, which in ((a, "first"), (b, "second")):
-        cf = control_flow(run)
-        if cf is not None:
-            return None, f"the {which} RUN has {cf}: joined, it would change what runs or where the build fails"
-    # `a || b`, `a; b` in the first RUN are fine: `&&` and `||` bind left to right and tighter than `;`, so
-    # `a || b && c` is `(a || b) && c`, which is what two RUNs do. In the second RUN they are not.
-    if any(s is not None and s.text != "&&" for s in b.script.separators):
-        return None, "the second RUN is not a plain && chain, so `&&` would change what runs when a command fails"
-    if not b.script.items:
-        return None, "the second RUN is empty"
-    between = nodes_between(doc, ia, ib)
-    if any(not isinstance(n, Trivia) for n in between):
-        return None, "the RUNs are not adjacent"
-    why = comment_refusal(between, ib)
+    why = join_refusal(doc, a, b)
     if why is not None:
         return None, why
+    ia, ib = a.inst, b.inst
+    between = nodes_between(doc, ia, ib)
     st = style()
     nl, ind, e = st.newline, st.indent, st.escape
     bs, be = ib.rest_span

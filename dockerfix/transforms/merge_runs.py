@@ -8,7 +8,7 @@ if TYPE_CHECKING:
 
 from dockerfix._lazyre import lazy
 from dockerfix.syntax.nodes import Document, Instruction, Trivia
-from dockerfix.transforms._merge import join_runs, nodes_between
+from dockerfix.transforms._merge import join_refusal, join_runs, nodes_between
 from dockerfix.transforms._run import RunShell, Style, instruction_style, run_shell
 from dockerfix.transforms.base import Context, Diagnostic, Edit, Fix, Transform
 
@@ -156,11 +156,15 @@ build stages as in any other.
                 if _ignored_above(doc, nxt_inst, runs[-1].inst, mentions):
                     break
                 nxt = run_shell(ctx, nxt_inst)
-                join, _ = join_runs(doc, runs[-1], nxt, style)
-                if join is None:
+                # the checks, then the reason, then the joined text: most pairs stop at the first two, and the text
+                # needs the file's style and a re-indent (the same three tests as before, in the cheaper order)
+                if join_refusal(doc, runs[-1], nxt) is not None:
                     break
                 why = join_reason(ctx, runs, nxt)
                 if why is None or (only_index and why[0] != "index"):
+                    break
+                join, _ = join_runs(doc, runs[-1], nxt, style)
+                if join is None:
                     break
                 runs.append(nxt)
                 joins.append(join)
