@@ -35,10 +35,17 @@ def _related(word: str, path: str) -> bool:
 
 def _rm_only(run: RunShell) -> list[str] | None:
     """The paths of a RUN made only of ``rm`` commands joined by && or ;, or None."""
+    s = run.script
+    if s is None:
+        return None
+    paths = s.view(_rm_only_paths)  # once per script (Script.view): asked for every RUN in every pass
+    return list(paths) if paths is not None else None
+
+
+def _rm_only_paths(s) -> tuple[str, ...] | None:
     from dockerfix.model.pkgmgr import removed_paths
 
-    s = run.script
-    if s is None or not s.items:
+    if not s.items:
         return None
     if any(sep is not None and sep.text not in ("&&", ";") for sep in s.separators):
         return None
@@ -55,7 +62,7 @@ def _rm_only(run: RunShell) -> list[str] | None:
         paths.extend(ps)
     if len(s.sites) != len(s.items):
         return None
-    return paths
+    return tuple(paths)
 
 
 def _cache_dirs(run: RunShell) -> list[str]:
