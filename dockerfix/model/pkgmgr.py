@@ -42,6 +42,8 @@ Options (``Option``)
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from dockerfix._record import dataclass
 
 from dockerfix.model import tools
@@ -404,25 +406,36 @@ def _normalize(path: str) -> tuple[str, bool] | None:
     return p, exact
 
 
-def _matches(path: str) -> list[tuple[str, str]]:
+# each cache with the forms an rm operand may name it by ("~" caches as ``~/...`` and ``/root/...``), each with its
+# trailing "/": built once, not per operand and cache
+_CACHE_FORMS: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = tuple(
+    (manager, cache, tuple((f, f + "/") for f in ([h + cache[1:] for h in _HOMES] if cache.startswith("~")
+                                                   else [cache])))
+    for manager, cache in _CACHES
+)
+
+
+@lru_cache(maxsize=4096)
+def _matches(path: str) -> tuple[tuple[str, str], ...]:
     """(manager, cache dir) pairs that removing ``path`` clears: the dir itself, inside it, or a parent
-    at least two levels deep (``/var/cache``, ``/root/.cache``)."""
+    at least two levels deep (``/var/cache``, ``/root/.cache``). A pure function of the operand, once per distinct
+    operand (the same few cleanups recur in every file; each was compared with every cache form)."""
     norm = _normalize(path)
     if norm is None:
-        return []
+        return ()
     p, exact = norm
+    deep_enough = p.count("/") >= 2 or p.startswith("~/")
+    parent_of = p + "/"
     hits = []
-    for manager, cache in _CACHES:
-        forms = [h + cache[1:] for h in _HOMES] if cache.startswith("~") else [cache]
-        for form in forms:
-            if p == form or p.startswith(form + "/"):
+    for manager, cache, forms in _CACHE_FORMS:
+        for form, form_dir in forms:
+            if p == form or p.startswith(form_dir):
                 hits.append((manager, cache))
                 break
-            deep_enough = p.count("/") >= 2 or p.startswith("~/")
-            if exact and deep_enough and form.startswith(p + "/"):
+            if exact and deep_enough and form.startswith(parent_of):
                 hits.append((manager, cache))
                 break
-    return hits
+    return tuple(hits)
 
 
 def find_cleanups(script: Script) -> list[Cleanup]:
