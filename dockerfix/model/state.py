@@ -26,6 +26,7 @@ from __future__ import annotations
 import posixpath
 import weakref
 from bisect import bisect_left, bisect_right
+from functools import lru_cache
 
 from dockerfix._record import dataclass
 TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
@@ -80,7 +81,10 @@ PACKAGE_MANAGERS = frozenset({"apt-get", "apt", "aptitude", "dpkg", "apk", "dnf"
                               "pacman", "tdnf", "emerge", "xbps-install"})
 
 
+@lru_cache(maxsize=1024)
 def _repo(ref: str) -> str:
+    """``ecosystems.repo_name``, once per reference: asked for the base of every stage whenever the OS or a user is
+    looked up (an import statement and a split of the reference each time)."""
     from dockerfix.model.ecosystems import repo_name
 
     return repo_name(ref)
@@ -262,8 +266,6 @@ class BuildState:
         return got
 
     def _shell_at(self, inst: "Instruction") -> Shell:
-        from dockerfix.model.shell import is_posix_shell
-
         m = self.model
         stage = m.stage_of(inst)
         if stage is None:
@@ -279,6 +281,8 @@ class BuildState:
                 src = f"SHELL on line {sh.start_line}"
                 if not sh.json:
                     return Shell("unknown", argv, os_, src)
+                from dockerfix.model.shell import is_posix_shell  # (a SHELL instruction: rare, so imported here)
+
                 if is_posix_shell(list(argv)):
                     return Shell("posix", argv, os_, src)
                 return Shell(_dialect(argv), argv, os_, src)
@@ -287,6 +291,8 @@ class BuildState:
         if prag:
             name = prag[-1]
             argv = (name,)
+            from dockerfix.model.shell import is_posix_shell
+
             if is_posix_shell([name]):
                 return Shell("posix", argv, os_, f"# hadolint shell={name}")
             return Shell(_dialect(argv), argv, os_, f"# hadolint shell={name}")

@@ -16,6 +16,8 @@ from dockerfix.transforms.base import Context, Edit
 
 TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
 if TYPE_CHECKING:
+    from typing import Callable
+
     from dockerfix.model.shell import Script
     from dockerfix.syntax.nodes import Heredoc
 
@@ -81,12 +83,22 @@ def instruction_style(ctx: Context, inst: Instruction) -> Style:
     return Style(base.escape, nl, indent, lead if (lead or trail) else base.leading_ops)
 
 
-def parse_shell_cached(src: str):
+def parse_shell_cached(src: str) -> "Script":
     """The model's one cached parse per distinct command text (``dockerfix.model.shell.parse_shell_cached``), shared
     by the model and every transform and pass."""
+    return (_PARSE[0] if _PARSE else _load_parse())(src)
+
+
+_PARSE: "list[Callable[[str], Script]]" = []
+
+
+def _load_parse() -> "Callable[[str], Script]":
+    # the model's shell module, imported on first use and kept: an import statement per RUN and pass cost more
+    # than the cache's lookup
     from dockerfix.model.shell import parse_shell_cached as parse
 
-    return parse(src)
+    _PARSE.append(parse)
+    return parse
 
 
 def run_shell(ctx: Context, inst: Instruction) -> "RunShell":

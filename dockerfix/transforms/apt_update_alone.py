@@ -6,6 +6,7 @@ TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
 if TYPE_CHECKING:
     from typing import Iterable
 
+from dockerfix.model.pkgmgr import find_package_calls  # (a lazy registry entry: loaded with its first check)
 from dockerfix.syntax.nodes import Instruction
 from dockerfix.transforms._run import RunShell, run_shell
 from dockerfix.transforms.base import Context, Diagnostic, Fix, Transform
@@ -15,8 +16,6 @@ APT = ("apt-get", "apt")
 
 
 def apt_actions(run: RunShell) -> list[str]:
-    from dockerfix.model.pkgmgr import find_package_calls
-
     if run.script is None:
         return []
     return [c.action or "" for c in find_package_calls(run.script) if c.manager in APT]

@@ -298,15 +298,24 @@ def _family(call) -> str:
 
 
 def _calls(run: RunShell) -> list:
-    from dockerfix.model.pkgmgr import find_package_calls
-
-    return find_package_calls(run.script) if run.script is not None else []
+    return _pkgmgr().find_package_calls(run.script) if run.script is not None else []
 
 
 def _cleanups(run: RunShell) -> list:
-    from dockerfix.model.pkgmgr import find_cleanups
+    return _pkgmgr().find_cleanups(run.script) if run.script is not None else []
 
-    return find_cleanups(run.script) if run.script is not None else []
+
+_PKGMGR: list = []
+
+
+def _pkgmgr():
+    """The model's package-manager module, imported on first use and kept (an import statement per RUN pair asked
+    cost more than the views it reads)."""
+    if not _PKGMGR:
+        from dockerfix.model import pkgmgr
+
+        _PKGMGR.append(pkgmgr)
+    return _PKGMGR[0]
 
 
 def _words(words) -> str:
