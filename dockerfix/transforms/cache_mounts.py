@@ -17,8 +17,9 @@ if TYPE_CHECKING:
 
 from dockerfix._lazyre import lazy
 from dockerfix.model.manifests import CacheDir, cache_needs, cache_strategy
-from dockerfix.model.tools import INFER, cleanups_made_pointless, command_tools, system_managers
-from dockerfix.transforms._run import RunShell, run_shell
+from dockerfix.model.pkgmgr import find_cleanups, find_package_calls, removed_paths
+from dockerfix.model.tools import INFER, cleanups_made_pointless, command_tools, offline_reads, system_managers
+from dockerfix.transforms._run import RunShell, cache_mount_targets, instruction_style, mounts, run_shell
 from dockerfix.transforms._hygiene import (
     RunSite,
     covers,
@@ -40,8 +41,6 @@ _COMMENT_IN_SPAN = lazy(r"\n[ \t]*#")
 def _reads_cache(need, env=None) -> bool:
     """The RUN reads what is already in the cache: a store read back as installed data, or an offline flag or
     variable (the tool table's ``offline_reads``)."""
-    from dockerfix.model.tools import offline_reads
-
     return any(c.store for c in need.caches) or bool(offline_reads(need.command, env or {}))
 
 
@@ -326,9 +325,6 @@ without a static value), for exec-form RUN, non-POSIX shells and scripts the she
 
     @staticmethod
     def _find_run_caches(ctx: Context, run_inst) -> tuple[tuple[str, bool], ...]:
-        from dockerfix.model.pkgmgr import find_package_calls
-        from dockerfix.transforms._run import cache_mount_targets
-
         got: tuple[tuple[str, bool], ...] = ()
         run = run_shell(ctx, run_inst)
         stage = ctx.model.stage_of(run_inst)
@@ -366,8 +362,6 @@ without a static value), for exec-form RUN, non-POSIX shells and scripts the she
         one = " ".join(flags) + " "
         if (line_end - line_start) + len(one) <= MAX_LINE:
             return Edit.insert(at, one)
-        from dockerfix.transforms._run import instruction_style
-
         st = instruction_style(ctx, inst)
         brk = f" {st.escape}{st.newline}{st.indent}"
         return Edit.insert(at, brk.join(flags) + brk)
@@ -427,8 +421,6 @@ without a static value), for exec-form RUN, non-POSIX shells and scripts the she
             cmd = cl.command
             if cl.call is None:
                 # `rm` of a cache directory: drop the operand, or the whole command when nothing else is removed
-                from dockerfix.model.pkgmgr import removed_paths
-
                 paths = removed_paths(cmd)
                 words = [w for w in cmd.effective.args if w.value in paths]
                 cached = [w for w in words if w.value is not None and covers(targets, _strip_glob(w.value))]
@@ -502,8 +494,6 @@ def _needs_by_user(ctx: Context, inst, stage, script, calls, extra) -> _ByUser:
     SCRIPT`` write the *target* user's caches, with the HOME and environment the wrapper gives them. Those are
     placed when the model knows that user: root (HOME ``/root``, uid 0) or the RUN's own user (its HOME and uid);
     any other user's home and uid the model does not know, so the need is skipped with the reason."""
-    from dockerfix.model.pkgmgr import find_cleanups, find_package_calls
-
     state = ctx.model.state
     env = state.env_at(inst)
     user = state.user_at(inst)
@@ -611,8 +601,6 @@ def _target_of(sw, env, user, home, ids) -> tuple:
 
 def _mount_ids(inst) -> set[str]:
     """``id=`` values of the RUN's own cache mounts (``id=pip``, ``id=npm-cache``): the tools they name."""
-    from dockerfix.transforms._run import mounts
-
     out: set[str] = set()
     for m in mounts(inst):
         if m.get("type") == "cache" and m.get("id"):
@@ -631,8 +619,6 @@ def _overlaps(existing: list[str], target: str) -> bool:
 def _wipes_above(script, targets: list[str]) -> str | None:
     """A path the RUN removes with ``rm`` that is a folder *above* one of the mount targets (``rm -rf /root/.cache``
     over ``/root/.cache/pip``): the author wipes the cache anyway, and rm fails on the mount point (EBUSY)."""
-    from dockerfix.model.pkgmgr import removed_paths
-
     for s in script.sites:
         if (s.command.effective.basename or "") != "rm":
             continue
@@ -651,8 +637,6 @@ def _strip_glob(p: str) -> str:
 
 
 def _cleanups(script):
-    from dockerfix.model.pkgmgr import find_cleanups
-
     out = []
     for cl in find_cleanups(script):
         if cl.site is not None and (cl.site.is_nested or cl.site.in_pipeline or cl.site.conditional):
