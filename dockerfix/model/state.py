@@ -201,6 +201,7 @@ class BuildState:
         self._pragmas: list[tuple[int, str]] | None = None
         self._shells: dict[int, Shell] = {}
         self._shells_of: dict[int, list[Instruction]] = {}
+        self._default_shells: dict[tuple[str | None, str], Shell] = {}
         self._ships: tuple[dict[int, int], list[int], dict[str, int], dict[str, int]] | None = None
         self._by_keyword: dict[tuple[int, str], tuple[list[int], list[Instruction]]] = {}
 
@@ -273,7 +274,7 @@ class BuildState:
         os_, why = self.stage_os(stage)
         for st in m.stage_chain(stage):
             shells = self._stage_shells(st)
-            if st is stage:
+            if shells and st is stage:
                 shells = shells[:bisect_left(shells, inst.start, key=_start)]
             if shells:
                 sh = shells[-1]
@@ -287,7 +288,7 @@ class BuildState:
                     return Shell("posix", argv, os_, src)
                 return Shell(_dialect(argv), argv, os_, src)
         pragmas = self._hadolint_shells()
-        prag = [s for at, s in pragmas[:bisect_left(pragmas, inst.start, key=_first)]]
+        prag = [s for at, s in pragmas[:bisect_left(pragmas, inst.start, key=_first)]] if pragmas else ()
         if prag:
             name = prag[-1]
             argv = (name,)
@@ -296,9 +297,13 @@ class BuildState:
             if is_posix_shell([name]):
                 return Shell("posix", argv, os_, f"# hadolint shell={name}")
             return Shell(_dialect(argv), argv, os_, f"# hadolint shell={name}")
-        if os_ == "windows":
-            return Shell("cmd", ("cmd", "/S", "/C"), os_, why)
-        return Shell("posix", ("/bin/sh", "-c"), os_, why)
+        # the stage's default shell: one per (OS, why), shared by its RUNs (records are values)
+        got = self._default_shells.get((os_, why))
+        if got is None:
+            got = self._default_shells[(os_, why)] = (
+                Shell("cmd", ("cmd", "/S", "/C"), os_, why) if os_ == "windows"
+                else Shell("posix", ("/bin/sh", "-c"), os_, why))
+        return got
 
     # ---------------------------------------------------------------- which stages ship
     def ships(self, stage: "Stage") -> tuple[bool, str]:
