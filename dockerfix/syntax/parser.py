@@ -237,10 +237,13 @@ class _Parser:
         rest = ""
         rest_off = after_off
         if after:
-            rest_rel, fl = _extract_builder_flags(after)
-            flags = tuple(
-                _make_flag(w, lmap, after_off + a, after_off + b) for w, a, b in fl
-            )
+            if after[:2] == "--" or after[0] in _GO_SPACE_SET:  # else no flag: the rest starts right here
+                rest_rel, fl = _extract_builder_flags(after)
+                flags = tuple(
+                    _make_flag(w, lmap, after_off + a, after_off + b) for w, a, b in fl
+                )
+            else:
+                rest_rel = 0
             r0 = after[rest_rel:]
             rest = r0.strip(_GO_SPACE)
             rest_off = after_off + rest_rel + (len(r0) - len(r0.lstrip(_GO_SPACE)))
