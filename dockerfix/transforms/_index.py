@@ -56,7 +56,7 @@ INDEX: tuple[tuple[str, str, str, str, bool, str, str, tuple[str, ...], frozense
      (), frozenset([]), ('dnf',), ()),
     ('DFX115', 'remove-downloaded-archives', 'remove_downloaded_archives', 'RemoveDownloadedArchives', True, 'mixed',
      'Delete a downloaded installer or archive in the RUN that unpacks or installs it',
-     (), frozenset([]), ('.zip', '.tar', '.tgz', '.tbz', '.txz', '.tzst', '.deb', '.rpm', '.apk', '.7z'), ()),
+     (), frozenset([]), ('curl', 'wget'), ()),
     ('DFX201', 'reorder-manifests', 'reorder_manifests', 'ReorderManifests', True, 'mixed',
      'Copy dependency manifests and install before copying the whole source, so code edits keep the cache',
      (), frozenset([]), (), ()),

@@ -113,8 +113,10 @@ class RemoveDownloadedArchives(Transform):
     summary = "Delete a downloaded installer or archive in the RUN that unpacks or installs it"
     safety = "mixed"
     effect = "size"
-    triggers = (".zip", ".tar", ".tgz", ".tbz", ".txz", ".tzst", ".deb", ".rpm", ".apk", ".7z")
-    """The fix needs a static file name with one of :data:`ARCHIVE_SUFFIXES`, so the text holds one of these."""
+    triggers = ("curl", "wget")
+    """It reads only the files ``curl`` and ``wget`` write (:func:`_download_target`), so the text names one of them (two
+    scans of a file without them instead of one per archive suffix; and a file that names an archive but downloads
+    none is passed over)."""
     docs = """\
 ## What it does
 When a RUN downloads an installer or archive to a file (`curl -o FILE`, `curl --output FILE`, `wget -O FILE`;
