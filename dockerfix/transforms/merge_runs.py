@@ -133,7 +133,7 @@ build stages as in any other.
         doc = ctx.document
         if _globally_ignored(doc):
             return
-        insts = [n for n in doc.nodes if isinstance(n, Instruction)]
+        insts = doc.instructions  # the instruction nodes, in order
         mentions = "hadolint" in doc.text  # once per check, not per RUN (a search of the whole text each time)
         i = 0
         while i + 1 < len(insts):
@@ -147,7 +147,7 @@ build stages as in any other.
             # the report. Each join is checked on its own: safe (the shared join rules) and with a reason (the block
             # so far against the RUN below); a RUN that cannot join ends the block.
             style = _StyleOf(ctx, first)  # learnt when the first join is made
-            only_index = self._build_stage(ctx, first)
+            only_index: bool | None = None  # whether only the index join is made here: asked at the first reason
             runs = [run_shell(ctx, first)]
             joins = []
             reasons: list[tuple[int, str, str]] = []  # (line, kind, text) per join
@@ -161,7 +161,11 @@ build stages as in any other.
                 if join_refusal(doc, runs[-1], nxt) is not None:
                     break
                 why = join_reason(ctx, runs, nxt)
-                if why is None or (only_index and why[0] != "index"):
+                if why is None:
+                    break
+                if only_index is None:
+                    only_index = self._build_stage(ctx, first)
+                if only_index and why[0] != "index":
                     break
                 join, _ = join_runs(doc, runs[-1], nxt, style)
                 if join is None:
