@@ -119,9 +119,9 @@ def _shape(flist: list[Field]) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _template(shape: tuple[str, ...], frozen: bool, post_init: bool) -> CodeType:
+def _template(shape: tuple[str, ...], frozen: bool, post_init: bool, slots: bool = False) -> CodeType:
     """``__init__`` for fields named ``_r0_``, ``_r1_``... of this shape, compiled once per shape."""
-    key = (shape, frozen, post_init)
+    key = (shape, frozen, post_init, slots)
     code = _TEMPLATES.get(key)
     if code is not None:
         return code
@@ -145,7 +145,10 @@ def _template(shape: tuple[str, ...], frozen: bool, post_init: bool) -> CodeType
             value = f"_d{i}"
         else:
             continue
-        body.append(f"  _set(self, {name!r}, {value})" if frozen else f"  self.{name} = {value}")
+        if frozen and slots:
+            body.append(f"  _s{i}(self, {value})")
+        else:
+            body.append(f"  _set(self, {name!r}, {value})" if frozen else f"  self.{name} = {value}")
     if post_init:
         body.append("  self.__post_init__()")
     src = f"def __init__(self, {', '.join(params)}):\n" + ("\n".join(body) or "  pass") + "\n"
@@ -155,9 +158,9 @@ def _template(shape: tuple[str, ...], frozen: bool, post_init: bool) -> CodeType
     return code
 
 
-def _make_init(qualname: str, flist: list[Field], frozen: bool, post_init: bool) -> FunctionType:
+def _make_init(qualname: str, flist: list[Field], frozen: bool, post_init: bool, slots: bool = False) -> FunctionType:
     shape = _shape(flist)
-    code = _template(shape, frozen, post_init)
+    code = _template(shape, frozen, post_init, slots)
     rename = {f"_r{i}_": f.name for i, f in enumerate(flist)}
     code = code.replace(
         co_varnames=tuple(rename.get(v, v) for v in code.co_varnames),
@@ -218,7 +221,7 @@ def _process(cls, frozen: bool, slots: bool, eq: bool, order: bool, want_repr: b
 
     # __init__: the one compiled method, from a template shared by every class of the same shape
     if "__init__" not in cls.__dict__:
-        ns["__init__"] = _make_init(cls.__qualname__, flist, frozen, "__post_init__" in ns)
+        ns["__init__"] = _make_init(cls.__qualname__, flist, frozen, "__post_init__" in ns, slots)
     ns["__record_fields__"] = tuple(flist)
     ns["__match_args__"] = tuple(f.name for f in flist if f.init)
 
@@ -281,6 +284,12 @@ def _process(cls, frozen: bool, slots: bool, eq: bool, order: bool, want_repr: b
         return cls
     new = type(cls)(cls.__name__, cls.__bases__, ns)
     new.__qualname__ = cls.__qualname__
+    init = ns.get("__init__")
+    if frozen and "__init__" not in cls.__dict__ and isinstance(init, FunctionType):
+        # each field is set through its slot's descriptor, cheaper than object.__setattr__ by name
+        for i, f in enumerate(flist):
+            slot = next(k.__dict__[f.name] for k in new.__mro__ if f.name in k.__dict__)
+            init.__globals__[f"_s{i}"] = slot.__set__
     # methods that use zero-argument super() or __class__ keep pointing at the class they were defined in
     for value in ns.values():
         func = getattr(value, "__func__", value)
