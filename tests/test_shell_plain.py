@@ -82,13 +82,17 @@ def test_corpus_scripts_agree() -> None:
     "echo \"multi\nline\" 'also\nthis'",
     "echo a\udcffb \"\udcff\" '\udcff' && x",  # a lone surrogate (undecodable bytes read with surrogateescape)
     "echo a\x00b \x7f",
+    "a > /dev/null", "a 2>&1", "a < in", "a >> log 2>&1", "echo >&2 msg x", "echo a > f b",
+    'a >f | b > "$G" && c 2>/dev/null; d <in >out',
 ])
 def test_plain_scripts_are_taken_and_agree(src: str) -> None:
     assert _agrees(src), src
 
 
 @pytest.mark.parametrize("src", [
-    "# a comment", "a # comment", "a > /dev/null", "a 2>&1", "a < in", "a &", "a & b", "(a)", "{ a; }", "! a",
+    "# a comment", "a # comment", "a>f", "a 12>f", "a >&-", "a >&$fd", "a <<EOF\nx\nEOF", "a <<< x", "a <>f",
+    "a >| f", "a &> f", "a > <(b)", "> f a", "A=1 > f", "a >", "a > && b", "a 2>&1x", "a &", "a & b", "(a)",
+    "{ a; }", "! a",
     "a $(b)", "a `b`", "a $((1+2))", "a <(b)", "echo $'x'", 'echo "a\\"b"', "echo a\\ b", "a\r\n",
     "if a; then b; fi", "for x in a; do b; done", "[ -f x ] && y", "[[ a ]]", "export A=1", "local a=b",
     "declare -x A", "unset A", "time a", "a ;; b", "; a", "a && && b", "a &&", "a |", "a\n&& b", "a =b", "x ==",
@@ -105,9 +109,10 @@ _TOKENS = ["a", "apt-get", "-y", "--x=1", "A=1", "B+=2", "C=", '"q q"', "'s s'",
            '"${V:-d}"', "$1", "$@", '"$@"', "~/x", "*.txt", "a?b", "\u00e9", "\u65e5\u672c", "x=y", "export", "echo",
            "done", "in", "time", "then", "{", "}", "a{b,c}", "$$", '"$"', '"a$1b"', "$VAR_x", '"x"y', 'y"x"', "''",
            '""', "-", "--", ".", "/", "=", "==", "a=b=c", "_A=1", "_=x", "1A=2", "%", "^", "+", "@", ":", ",", "g++",
-           "a+:", "A@", "${#V}", "${V/a/b}", "$'x'", "a\\ b", "x#y", "[", "a[1]=x", "2", "-eq", "!=", "$(x)", "`x`"]
+           "a+:", "A@", "${#V}", "${V/a/b}", "$'x'", "a\\ b", "x#y", "[", "a[1]=x", "2", "-eq", "!=", "$(x)", "`x`",
+           ">", ">>", "<", "2>", "1>>", ">&2", "2>&1", "<&0", "> f", ">/dev/null", "2>&-", "12>x", "<<", "<(x)", "&>"]
 _SEPS = [" ", " ", "  ", "\t", "\n", "\n\n", " && ", " || ", " ; ", ";", " | ", "|", "&&", "&&\n", "|\n", " \\\n ",
-         "#c", "&", ">", "2>&1", "\r", " ! ", "(", ")", ""]
+         "#c", "&", ">", "2>&1", " > ", " >> ", " 2> ", " < ", " >&2 ", "\r", " ! ", "(", ")", ""]
 
 
 @settings(max_examples=1500, deadline=None)
@@ -136,7 +141,7 @@ def test_a_file_of_plain_scripts_never_loads_tree_sitter() -> None:
     """Loading tree-sitter-bash costs milliseconds of a format-on-save: a file whose scripts are all plain skips it."""
     code = ("import io, sys; from dockerfix.__main__ import main\n"
             "sys.stdin = io.TextIOWrapper(io.BytesIO(b'FROM debian\\nRUN apt-get update && apt-get install -y curl\\n"
-            "RUN pip install flask\\nCMD [\\\"curl\\\", \\\"-h\\\"]\\n'))\n"
+            "RUN pip install flask > /dev/null 2>&1\\nCMD [\\\"curl\\\", \\\"-h\\\"]\\n'))\n"
             "sys.stdout = io.TextIOWrapper(io.BytesIO())\n"
             "try:\n    main(['-'])\nexcept SystemExit:\n    pass\n"
             "from dockerfix.model import shell\n"

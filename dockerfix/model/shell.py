@@ -1709,14 +1709,18 @@ class _Lowerer:
 #
 # The subset: blanks, newlines, ``&&``, ``||``, ``;``, ``|``; words of unquoted characters other than the shell's
 # operators and specials, ``'...'``, ``"..."`` holding no backslash or backquote, and ``$NAME``, ``$1``, ``$@`` and
-# friends, ``${...}`` without nested quotes, expansions or braces, inside or outside double quotes. Not in it (the
-# reader gives up): comments, redirections, ``&``, ``( ) { } [ ] !``, backslashes outside single quotes, ``$(``,
-# backquotes, ``$'...'``, carriage returns, reserved words and test brackets in command position, empty commands.
+# friends, ``${...}`` without nested quotes, expansions or braces, inside or outside double quotes; file
+# redirections after a command word and a blank (``> f``, ``>> f``, ``< f``, ``2> f``, ``2>&1``, ``>&2``) with one
+# plain word as target. Not in it (the reader gives up): comments, other redirections (``<<``, ``<<<``, ``&>``,
+# ``>|``, ``<>``, ``>&-``, a descriptor glued to a word), ``&``, ``( ) { } [ ] !``, backslashes outside single
+# quotes, ``$(``, backquotes, ``$'...'``, carriage returns, reserved words and test brackets in command position,
+# empty commands.
 _PLAIN_DOLLAR = r"\$(?:[A-Za-z_][A-Za-z0-9_]*(?![A-Za-z0-9_])|[0-9@*#?$!-]|\{[A-Za-z0-9_:#%/+=?.,@*^~ -]*\})"
 # Each repetition starts with a character no other branch may start with, so a failed match never backtracks
 # through the ways of splitting a run (nested ``(a+)+`` loops are exponential on a failed match).
 _PLAIN_TOKEN = lazy(
-    r"""(?P<blank>[ \t]+)|(?P<nl>\n)|(?P<op>&&|\|\||;|\|)|(?P<word>[^\s'"\\$`&|;<>(){}\[\]#!]*"""
+    r"""(?P<blank>[ \t]+)|(?P<nl>\n)|(?P<op>&&|\|\||;|\|)|(?P<redir>[0-9]?(?:>>|>&|<&|>|<)(?![<>(|&]))"""
+    r"""|(?P<word>[^\s'"\\$`&|;<>(){}\[\]#!]*"""
     r"""(?:(?:'[^']*'|"[^"\\$`]*(?:""" + _PLAIN_DOLLAR + r"""[^"\\$`]*)*"|""" + _PLAIN_DOLLAR + r""")"""
     r"""[^\s'"\\$`&|;<>(){}\[\]#!]*)*)"""
 )
@@ -1741,6 +1745,7 @@ def _plain_sequence(src: str) -> Sequence | None:
     pipe: list[SimpleCommand] = []  # commands of the pipeline being read
     assignments: list[Assignment] = []
     words: list[Word] = []
+    redirects: list[Redirect] = []
     cmd_start = cmd_end = newline = -1
     # START: at the start or after `;` | NEED: after `&&`, `||`, `|` (a command must follow; newlines may come
     # first) | IN: inside a command | AFTER_NL: a pipeline ended by a newline (the separator if a command follows)
@@ -1785,11 +1790,33 @@ def _plain_sequence(src: str) -> Sequence | None:
             cmd_end = end
             pos = end
             continue
+        if kind == "redir":
+            # `> f`, `>> f`, `< f`, `2> f`, `2>&1`, `>&2` after a word of the command (a blank before it, so a digit
+            # glued to a word is never a descriptor); the target is one plain word on the same line
+            if state != IN or not words or src[pos - 1] not in " \t":
+                return None
+            raw_op = m.group()
+            fd = raw_op[0] if raw_op[0].isdigit() else None
+            op = raw_op[1:] if fd is not None else raw_op
+            t = end
+            while t < n and src[t] in " \t":
+                t += 1
+            tm = match(src, t)
+            if tm is None or tm.lastgroup != "word" or tm.end() == t:
+                return None
+            traw = tm.group()
+            if op[-1] == "&" and not traw.isdigit():
+                return None  # `>&-`, `>&$fd`, `>&file`: left to tree-sitter
+            target = _fast_word(traw, (t, tm.end()), traw) if _SPECIAL.search(traw) is None else _make_word(traw, t)
+            redirects.append(Redirect(src[pos:tm.end()], (pos, tm.end()), op, fd, target))
+            cmd_end = pos = tm.end()
+            continue
         if state == IN:  # a newline or an operator ends the command
             pipe.append(SimpleCommand(src[cmd_start:cmd_end], (cmd_start, cmd_end), tuple(assignments),
-                                      tuple(words)))
+                                      tuple(words), tuple(redirects)))
             assignments = []
             words = []
+            redirects = []
         if kind == "nl":
             if state == IN:
                 _plain_close(src, pipe, items, seps)
@@ -1812,7 +1839,8 @@ def _plain_sequence(src: str) -> Sequence | None:
     if state == NEED:
         return None  # ends in `&&`, `||` or `|`
     if state == IN:
-        pipe.append(SimpleCommand(src[cmd_start:cmd_end], (cmd_start, cmd_end), tuple(assignments), tuple(words)))
+        pipe.append(SimpleCommand(src[cmd_start:cmd_end], (cmd_start, cmd_end), tuple(assignments), tuple(words),
+                                  tuple(redirects)))
         _plain_close(src, pipe, items, seps)
     if not items:
         return None
