@@ -1719,10 +1719,10 @@ _PLAIN_DOLLAR = r"\$(?:[A-Za-z_][A-Za-z0-9_]*(?![A-Za-z0-9_])|[0-9@*#?$!-]|\{[A-
 # Each repetition starts with a character no other branch may start with, so a failed match never backtracks
 # through the ways of splitting a run (nested ``(a+)+`` loops are exponential on a failed match).
 _PLAIN_TOKEN = lazy(
-    r"""(?P<blank>[ \t]+)|(?P<nl>\n)|(?P<op>&&|\|\||;|\|)|(?P<redir>[0-9]?(?:>>|>&|<&|>|<)(?![<>(|&]))"""
+    r"""[ \t]*(?:(?P<nl>\n)|(?P<op>&&|\|\||;|\|)|(?P<redir>[0-9]?(?:>>|>&|<&|>|<)(?![<>(|&]))"""
     r"""|(?P<word>[^\s'"\\$`&|;<>(){}\[\]#!]*"""
     r"""(?:(?:'[^']*'|"[^"\\$`]*(?:""" + _PLAIN_DOLLAR + r"""[^"\\$`]*)*"|""" + _PLAIN_DOLLAR + r""")"""
-    r"""[^\s'"\\$`&|;<>(){}\[\]#!]*)*)"""
+    r"""[^\s'"\\$`&|;<>(){}\[\]#!]*)*))"""
 )
 _PLAIN_COMMAND_NAME = lazy(r"[A-Za-z0-9_./~:$\"'{}-]+\+*")  # `g++`; `a+:` is an error to tree-sitter-bash
 # words that are grammar in command position (reserved words, test brackets, declaration builtins whose operands
@@ -1757,13 +1757,13 @@ def _plain_sequence(src: str) -> Sequence | None:
             return None
         kind = m.lastgroup
         end = m.end()
-        if kind == "blank":
-            pos = end
-            continue
+        pos = m.start(kind)  # after the blanks before it
         if kind == "word":
             if end == pos:
+                if pos == n:
+                    break  # blanks at the end
                 return None  # a character no token starts with
-            raw = m.group()
+            raw = src[pos:end]
             if state != IN:
                 if state == AFTER_NL:
                     seps[-1] = Separator("\n", (newline, newline + 1))
@@ -1795,16 +1795,13 @@ def _plain_sequence(src: str) -> Sequence | None:
             # glued to a word is never a descriptor); the target is one plain word on the same line
             if state != IN or not words or src[pos - 1] not in " \t":
                 return None
-            raw_op = m.group()
+            raw_op = src[pos:end]
             fd = raw_op[0] if raw_op[0].isdigit() else None
             op = raw_op[1:] if fd is not None else raw_op
-            t = end
-            while t < n and src[t] in " \t":
-                t += 1
-            tm = match(src, t)
-            if tm is None or tm.lastgroup != "word" or tm.end() == t:
+            tm = match(src, end)  # the target, after blanks on the same line
+            if tm is None or tm.lastgroup != "word" or tm.end() == (t := tm.start("word")):
                 return None
-            traw = tm.group()
+            traw = src[t:tm.end()]
             if op[-1] == "&" and not traw.isdigit():
                 return None  # `>&-`, `>&$fd`, `>&file`: left to tree-sitter
             target = _fast_word(traw, (t, tm.end()), traw) if _SPECIAL.search(traw) is None else _make_word(traw, t)
@@ -1826,7 +1823,7 @@ def _plain_sequence(src: str) -> Sequence | None:
             continue
         if state != IN:
             return None  # an operator without a command before it (`&& x`, `;;`, `a<newline>&& b`)
-        op = m.group()
+        op = src[pos:end]
         if op == "|":
             if not pipe[-1].words:
                 return None  # `A=1 | b`: tree-sitter-bash wants a word after the assignment
