@@ -230,7 +230,8 @@ without a static value), for exec-form RUN, non-POSIX shells and scripts the she
         # cannot be placed)
         run_user = state.user_at(site.inst)
         users = {runs_as(anchor[id(n)], run_user) for n in needs if n.caches}
-        mounted_calls = [c for c in calls if any(n.command is c.command for n in needs if n.caches)]
+        mounted = {id(n.command) for n in needs if n.caches}
+        mounted_calls = [c for c in calls if id(c.command) in mounted]
         removed = self._cleanup_edits(ctx, site, tools, mounted_calls, [c.target for c in caches] + existing,
                                       users=users, run_user=run_user)
         if not caches and not removed:
