@@ -652,3 +652,17 @@ def test_scanner_hazards_do_not_crash_the_process():
     for _ in range(3):
         r = subprocess.run([sys.executable, "-c", code], input=data, capture_output=True, timeout=120)
         assert r.returncode == 0 and r.stdout.strip() == b"survived", (r.returncode, r.stderr[-500:])
+
+
+def test_a_long_and_chain_through_tree_sitter_is_read_without_recursing_per_operator() -> None:
+    """tree-sitter-bash nests ``a && b && c`` to the left, one list per operator; lowering it by one recursive call
+    per level refused chains of a few hundred commands ("nesting too deep"). ``$(..)`` keeps the script on the
+    tree-sitter route."""
+    n = 3000
+    src = " && ".join(f"echo $(x{i})" if i % 2 else f"apt-get install -y p{i}" for i in range(n))
+    script = parse_shell(src)
+    assert script.ok, script.error
+    items, seps = script.body.items, script.body.separators
+    assert len(items) == n and [s.text for s in seps[:-1]] == ["&&"] * (n - 1) and seps[-1] is None
+    assert items[0].raw == "apt-get install -y p0" and items[-1].raw == f"echo $(x{n - 1})"
+    assert [w.raw for w in items[1].words] == ["echo", "$(x1)"] and items[1].words[1].substitutions

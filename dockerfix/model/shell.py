@@ -1164,27 +1164,37 @@ class _Lowerer:
     def lower(self, node: Any) -> _Frag:
         t = node.type
         if t == "list":
+            # tree-sitter-bash nests a chain to the left, ((a && b) && c) && d: the lists are walked from the
+            # innermost out, not by one recursive call per operator (a chain of a few hundred commands ran out of
+            # stack, and the script was refused as "nesting too deep")
+            chain = [node]
+            while True:
+                first = next((k for k in chain[-1].children if k.type != "comment"), None)
+                if first is None or first.type != "list":
+                    break
+                chain.append(first)
             items: list[Node] = []
             seps: list[Separator | None] = []
-            kids = node.children
-            op = None
-            for ch in kids:
-                ct = ch.type
-                if ct in ("&&", "||"):
-                    if not items or seps[-1] is not None:
-                        raise self.fail("dangling operator", ch)
-                    op = Separator(ct, self.span(ch))
-                    seps[-1] = op
-                elif ct == "comment":
-                    continue
-                elif ct in _STATEMENTS:
-                    if items and seps[-1] is None:
-                        raise self.fail("list without operator", ch)
-                    fi, fs = self.lower(ch)
-                    items.extend(fi)
-                    seps.extend(fs)
-                else:
-                    raise self.fail(f"unsupported shell construct {ct!r} in list", ch)
+            for depth in range(len(chain) - 1, -1, -1):
+                inner_done = depth + 1 < len(chain)  # its first statement is the list lowered just before
+                for ch in chain[depth].children:
+                    ct = ch.type
+                    if ct in ("&&", "||"):
+                        if not items or seps[-1] is not None:
+                            raise self.fail("dangling operator", ch)
+                        seps[-1] = Separator(ct, self.span(ch))
+                    elif ct == "comment":
+                        continue
+                    elif inner_done:
+                        inner_done = False
+                    elif ct in _STATEMENTS:
+                        if items and seps[-1] is None:
+                            raise self.fail("list without operator", ch)
+                        fi, fs = self.lower(ch)
+                        items.extend(fi)
+                        seps.extend(fs)
+                    else:
+                        raise self.fail(f"unsupported shell construct {ct!r} in list", ch)
             return items, seps
         if t == "redirected_statement":
             return self.redirected(node)
