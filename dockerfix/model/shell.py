@@ -1722,14 +1722,14 @@ class _Lowerer:
 # friends, ``${...}`` without nested quotes, expansions or braces, inside or outside double quotes; file
 # redirections after a command word and a blank (``> f``, ``>> f``, ``< f``, ``2> f``, ``2>&1``, ``>&2``) with one
 # plain word as target. Not in it (the reader gives up): comments, other redirections (``<<``, ``<<<``, ``&>``,
-# ``>|``, ``<>``, ``>&-``, a descriptor glued to a word), ``&``, ``( ) { } [ ] !``, backslashes outside single
-# quotes, ``$(``, backquotes, ``$'...'``, carriage returns, reserved words and test brackets in command position,
-# empty commands.
+# ``>|``, ``<>``, ``>&-``, descriptor 0, a descriptor glued to a word), ``&``, ``( ) { } [ ] !``, backslashes
+# outside single quotes, ``$(``, backquotes, ``$'...'``, carriage returns, reserved words and test brackets in
+# command position, empty commands.
 _PLAIN_DOLLAR = r"\$(?:[A-Za-z_][A-Za-z0-9_]*(?![A-Za-z0-9_])|[0-9@*#?$!-]|\{[A-Za-z0-9_:#%/+=?.,@*^~ -]*\})"
 # Each repetition starts with a character no other branch may start with, so a failed match never backtracks
 # through the ways of splitting a run (nested ``(a+)+`` loops are exponential on a failed match).
 _PLAIN_TOKEN = lazy(
-    r"""[ \t]*(?:(?P<nl>\n)|(?P<op>&&|\|\||;|\|)|(?P<redir>[0-9]?(?:>>|>&|<&|>|<)(?![<>(|&]))"""
+    r"""[ \t]*(?:(?P<nl>\n)|(?P<op>&&|\|\||;|\|)|(?P<redir>[1-9]?(?:>>|>&|<&|>|<)(?![<>(|&]))"""
     r"""|(?P<word>[^\s'"\\$`&|;<>(){}\[\]#!]*"""
     r"""(?:(?:'[^']*'|"[^"\\$`]*(?:""" + _PLAIN_DOLLAR + r"""[^"\\$`]*)*"|""" + _PLAIN_DOLLAR + r""")"""
     r"""[^\s'"\\$`&|;<>(){}\[\]#!]*)*))"""
@@ -1802,7 +1802,8 @@ def _plain_sequence(src: str) -> Sequence | None:
             continue
         if kind == "redir":
             # `> f`, `>> f`, `< f`, `2> f`, `2>&1`, `>&2` after a word of the command (a blank before it, so a digit
-            # glued to a word is never a descriptor); the target is one plain word on the same line
+            # glued to a word is never a descriptor; tree-sitter-bash reads a `0` before `<` or `>` as a word, so
+            # descriptor 0 is left to it); the target is one plain word on the same line
             if state != IN or not words or src[pos - 1] not in " \t":
                 return None
             raw_op = src[pos:end]
