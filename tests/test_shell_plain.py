@@ -83,14 +83,19 @@ def test_corpus_scripts_agree() -> None:
     "echo a\udcffb \"\udcff\" '\udcff' && x",  # a lone surrogate (undecodable bytes read with surrogateescape)
     "echo a\x00b \x7f",
     "a > /dev/null", "a 2>&1", "a < in", "a >> log 2>&1", "echo >&2 msg x", "echo a > f b",
-    'a >f | b > "$G" && c 2>/dev/null; d <in >out',
+    'a >f | b > "$G" && c 2>/dev/null; d <in >out', "a|b\nc > f", "a|b|x; c > f", "a|b|x &&\nc > f",
+    "c > f\na|b|x\nd", "a|b|x > g", "a ${V:0:7} ${V: -3} ${V^^} ${V,,} ${#V} ${#} ${@} ${10} ${V:=d}",
+    "a|b|c\nd | e", "a|b|c\nd; e", "a|b|c;\nd && e", "a|b|c &&\nd && e",
 ])
 def test_plain_scripts_are_taken_and_agree(src: str) -> None:
     assert _agrees(src), src
 
 
 @pytest.mark.parametrize("src", [
-    "# a comment", "a # comment", "a>f", "a 12>f", "a 0< f", "a 0>> f", "a 0<&3",
+    "# a comment", "a # comment", "a>f", "a 12>f", "a 0< f", "a 0>> f", "a 0<&3", "a - 2>&1", "a - > f",
+    "a|b|x\nc > f", "a | b | x\n\nc\nd 2>&1 | e", "x;a|b|c|d\ne < f", "a|b|c\nd && e", "a|b|c\nd\ne || f",
+    "x && 1 | y|x\n$V && a", "a ${:x}", "a ${%x}", "a ${a@}", "a ${a.}", "a ${?x}", "a ${#:-y}", "a ${a:^}",
+    'a "${:}"', "a ${-x}",
     "a >&-", "a >&$fd", "a <<EOF\nx\nEOF", "a <<< x", "a <>f",
     "a >| f", "a &> f", "a > <(b)", "> f a", "A=1 > f", "a >", "a > && b", "a 2>&1x", "a &", "a & b", "(a)",
     "{ a; }", "! a",
@@ -122,6 +127,29 @@ _SEPS = [" ", " ", "  ", "\t", "\n", "\n\n", " && ", " || ", " ; ", ";", " | ", 
        st.sampled_from(["", " ", "\n"]))
 def test_generated_token_scripts_agree(parts: list[tuple[str, str]], lead: str) -> None:
     _agrees(lead + "".join(t + s for t, s in parts))
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.sampled_from(["a", "A_1", "0", "12", "", "#", "#a"]),
+       st.text(alphabet="Aa0_:#%/+=?.,@*^~ -", max_size=6), st.sampled_from(["a ${%s}", 'a "${%s}"', "a x${%s}y"]))
+def test_generated_braced_expansions_agree(head: str, rest: str, shape: str) -> None:
+    """``${...}`` forms: tree-sitter-bash refuses many that look harmless (``${:x}``, ``${a@}``, ``${a:^}``)."""
+    _agrees(shape % (head + rest))
+
+
+_PIPE_WORDS = ["a", "x", "-y", "-", "--", '"q q"', "'s'", "$V", '"$V"', "${V:-x}", "1", "A=1", "~/x", "*.log"]
+_PIPE_REDIRS = [">", ">>", "<", "2>", "1>", ">&2", "2>&1", "3<&0", "> /dev/null", "2>/dev/null"]
+_PIPE_SEPS = [" ", "  ", "\t", " && ", " || ", "; ", " | ", "|", " | ", "\n", "\n", " &&\n ", "\n\n", " |\n "]
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.lists(st.tuples(st.one_of(st.sampled_from(_PIPE_WORDS), st.sampled_from(_PIPE_REDIRS)),
+                          st.sampled_from(_PIPE_SEPS)), min_size=2, max_size=12))
+def test_generated_pipelines_lines_and_redirections_agree(parts: list[tuple[str, str]]) -> None:
+    """Pipelines, line breaks, lists and redirections together, where tree-sitter-bash has readings of its own (a
+    pipeline of three commands ended by a newline glued to a later `&&` or redirection: the reader must leave those
+    to it)."""
+    _agrees("".join(t + s for t, s in parts).rstrip())
 
 
 @settings(max_examples=1500, deadline=None)

@@ -1725,7 +1725,13 @@ class _Lowerer:
 # ``>|``, ``<>``, ``>&-``, descriptor 0, a descriptor glued to a word), ``&``, ``( ) { } [ ] !``, backslashes
 # outside single quotes, ``$(``, backquotes, ``$'...'``, carriage returns, reserved words and test brackets in
 # command position, empty commands.
-_PLAIN_DOLLAR = r"\$(?:[A-Za-z_][A-Za-z0-9_]*(?![A-Za-z0-9_])|[0-9@*#?$!-]|\{[A-Za-z0-9_:#%/+=?.,@*^~ -]*\})"
+# ``${...}``: a name or digits, then nothing, or one of bash's operators (``:-`` ``-`` ``:=`` ``=`` ``:?`` ``?``
+# ``:+`` ``+`` ``#`` ``##`` ``%`` ``%%`` ``/`` ``//`` ``^`` ``^^`` ``,`` ``,,``) and its word, or a substring (``:N``,
+# ``:N:M``, ``: -N``); ``${#name}``, ``${#}`` or one special parameter. Anything else (``${:x}``, ``${a@}``,
+# ``${a.}``...) tree-sitter-bash refuses or reads otherwise
+_PLAIN_DOLLAR = (r"\$(?:[A-Za-z_][A-Za-z0-9_]*(?![A-Za-z0-9_])|[0-9@*#?$!-]"
+                 r"|\{(?:(?:[A-Za-z_][A-Za-z0-9_]*|[0-9]+)(?:(?::?[-=?+]|##?|%%?|//?|\^\^?|,,?)"
+                 r"[A-Za-z0-9_:#%/+=?.,@*^~ -]*|: ?-?[0-9]+(?::[0-9]+)?)?|#(?:[A-Za-z_][A-Za-z0-9_]*)?|[@*?!$-])\})")
 # Each repetition starts with a character no other branch may start with, so a failed match never backtracks
 # through the ways of splitting a run (nested ``(a+)+`` loops are exponential on a failed match).
 _PLAIN_TOKEN = lazy(
@@ -1756,6 +1762,10 @@ def _plain_sequence(src: str) -> Sequence | None:
     assignments: list[Assignment] = []
     words: list[Word] = []
     redirects: list[Redirect] = []
+    # tree-sitter-bash glues a pipeline of three or more commands that a newline ends to a later `&&`, `||` or
+    # redirection, across the line break (`a | b | c<newline>d && e`), and the lowering refuses the result: such
+    # scripts are left to it
+    long_pipe_nl = False
     cmd_start = cmd_end = newline = -1
     # START: at the start or after `;` | NEED: after `&&`, `||`, `|` (a command must follow; newlines may come
     # first) | IN: inside a command | AFTER_NL: a pipeline ended by a newline (the separator if a command follows)
@@ -1806,6 +1816,8 @@ def _plain_sequence(src: str) -> Sequence | None:
             # descriptor 0 is left to it); the target is one plain word on the same line
             if state != IN or not words or src[pos - 1] not in " \t":
                 return None
+            if words[-1].raw == "-" or long_pipe_nl:
+                return None  # tree-sitter-bash's own readings: `a - 2>&1` loses the `-`; `long_pipe_nl` above
             raw_op = src[pos:end]
             fd = raw_op[0] if raw_op[0].isdigit() else None
             op = raw_op[1:] if fd is not None else raw_op
@@ -1827,6 +1839,8 @@ def _plain_sequence(src: str) -> Sequence | None:
             redirects = []
         if kind == "nl":
             if state == IN:
+                if len(pipe) >= 3:
+                    long_pipe_nl = True
                 _plain_close(src, pipe, items, seps)
                 state = AFTER_NL
                 newline = pos
@@ -1835,6 +1849,8 @@ def _plain_sequence(src: str) -> Sequence | None:
         if state != IN:
             return None  # an operator without a command before it (`&& x`, `;;`, `a<newline>&& b`)
         op = src[pos:end]
+        if long_pipe_nl and op in ("&&", "||"):
+            return None  # glued to the pipeline before the line break by tree-sitter-bash (see the redirections)
         if op == "|":
             if not pipe[-1].words:
                 return None  # `A=1 | b`: tree-sitter-bash wants a word after the assignment
