@@ -85,7 +85,7 @@ def test_corpus_scripts_agree() -> None:
     "a > /dev/null", "a 2>&1", "a < in", "a >> log 2>&1", "echo >&2 msg x", "echo a > f b",
     'a >f | b > "$G" && c 2>/dev/null; d <in >out', "a|b\nc > f", "a|b|x; c > f", "a|b|x &&\nc > f",
     "c > f\na|b|x\nd", "a|b|x > g", "a ${V:0:7} ${V: -3} ${V^^} ${V,,} ${#V} ${#} ${@} ${10} ${V:=d}",
-    "a|b|c\nd | e", "a|b|c\nd; e", "a|b|c;\nd && e", "a|b|c &&\nd && e",
+    "a:b x", "a x:y", "x=y a/b", "a|b|c\nd | e", "a|b|c\nd; e", "a|b|c;\nd && e", "a|b|c &&\nd && e",
 ])
 def test_plain_scripts_are_taken_and_agree(src: str) -> None:
     assert _agrees(src), src
@@ -95,7 +95,7 @@ def test_plain_scripts_are_taken_and_agree(src: str) -> None:
     "# a comment", "a # comment", "a>f", "a 12>f", "a 0< f", "a 0>> f", "a 0<&3", "a - 2>&1", "a - > f",
     "a|b|x\nc > f", "a | b | x\n\nc\nd 2>&1 | e", "x;a|b|c|d\ne < f", "a|b|c\nd && e", "a|b|c\nd\ne || f",
     "x && 1 | y|x\n$V && a", "a ${:x}", "a ${%x}", "a ${a@}", "a ${a.}", "a ${?x}", "a ${#:-y}", "a ${a:^}",
-    'a "${:}"', "a ${-x}",
+    'a "${:}"', "a ${-x}", "x=y a:b z", "A=1 B=2 a: z", "a|\nx=y x:y",
     "a >&-", "a >&$fd", "a <<EOF\nx\nEOF", "a <<< x", "a <>f",
     "a >| f", "a &> f", "a > <(b)", "> f a", "A=1 > f", "a >", "a > && b", "a 2>&1x", "a &", "a & b", "(a)",
     "{ a; }", "! a",

@@ -1799,9 +1799,10 @@ def _plain_sequence(src: str) -> Sequence | None:
                 name = raw[: eq - 1] if op == "+=" else raw[:eq]
                 assignments.append(Assignment(raw, (pos, end), name, op, _make_word(raw[eq + 1:], pos + eq + 1)))
             else:
-                if not words and (raw in _PLAIN_NOT_A_COMMAND or _PLAIN_COMMAND_NAME.fullmatch(raw) is None):
+                if not words and (raw in _PLAIN_NOT_A_COMMAND or _PLAIN_COMMAND_NAME.fullmatch(raw) is None
+                                  or (assignments and ":" in raw)):
                     # grammar; or a name tree-sitter-bash reads otherwise: `--x=1` and `1A=2` as assignments,
-                    # `a%`, `A@`, globs as errors
+                    # `a%`, `A@`, globs as errors, `x=y a:b` (a name with a colon after an assignment) as an error
                     return None
                 if _SPECIAL.search(raw) is None:
                     words.append(_fast_word(raw, (pos, end), raw))
