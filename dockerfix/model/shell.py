@@ -1791,7 +1791,7 @@ def _plain_sequence(src: str) -> Sequence | None:
                 cmd_start = pos
             if raw[0] == "=":
                 return None  # tree-sitter-bash reads `==`, `=~` as test operators, even outside `[[ ]]`
-            if not words and _ASSIGN_RE.match(raw) is not None and raw[:2] != "_=":
+            if not words and _ASSIGN_RE.match(raw) is not None and raw[:2] != "_=" and raw[:3] != "_+=":
                 eq = raw.index("=")
                 if eq == len(raw) - 1:
                     return None  # `A= x`: tree-sitter-bash may take the next word as the value, or drop it
