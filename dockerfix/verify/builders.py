@@ -461,6 +461,16 @@ def _build_flags(dockerfile: str | os.PathLike[str], tag: str, no_cache: bool,
 # ---------------------------------------------------------------------------------------------------- buildah
 
 
+RUNTIME_HICCUPS = (
+    "sealing memfd copy: Device or resource busy",
+)
+"""Failures of the OCI runtime itself while it starts a RUN step's container, which a second attempt gets past:
+runc copies its own binary into a sealed memfd for each container, and adding the write seal fails with EBUSY while
+another mapping of the copy is writable (seen once in the lab under load, runc 1.1.5:
+``Close_Fd sealing memfd copy: Device or resource busy``; opencontainers/runc#4641 on the sealing). A build that
+fails with one of these is run once more; any other failure is the Dockerfile's."""
+
+
 class BuildahBuilder(Builder):
     """buildah in the user's containers storage, or in a lab's private storage under ``lab_root``.
 
@@ -585,6 +595,14 @@ class BuildahBuilder(Builder):
         argv += [*_build_flags(dockerfile, tag, no_cache, build_args, target), os.fspath(context)]
         r = self._buildah(*argv)
         log = r.stdout + r.stderr
+        seconds = r.seconds
+        if not r.ok and any(m in log for m in RUNTIME_HICCUPS):
+            # the OCI runtime failed to start a step's container, not the step: once more (the layers built so far
+            # are reused; --no-cache builds them again)
+            self._remember(tag, _buildah_created(log))
+            r = self._buildah(*argv)
+            seconds += r.seconds
+            log += f"\n[dockerfix: the OCI runtime failed to start a container; built again]\n{r.stdout}{r.stderr}"
         if not r.ok:
             self._remember(tag, _buildah_created(log))
             raise BuildError(f"{self.program} {self.build_command} failed ({r.returncode}) for {dockerfile}", log,
@@ -592,7 +610,7 @@ class BuildahBuilder(Builder):
         ids = _IMAGE_ID.findall(r.stdout)
         image_id = ids[-1] if ids else None
         self._remember(tag, [image_id])
-        return BuildResult(tag, r.seconds, parse_buildah_log(log), log, image_id)
+        return BuildResult(tag, seconds, parse_buildah_log(r.stdout + r.stderr), log, image_id)
 
     def export(self, tag, dest, *, fmt="oci-archive") -> Path:
         path = Path(dest)

@@ -632,3 +632,23 @@ def test_subprocess_runner_timeout_ends_what_the_program_started():
         time.sleep(0.05)
     assert not _alive(pid), "the sleep the shell started outlived the timeout"
     assert not subprocess_runner(["true"], timeout=5).timed_out
+
+
+def test_buildah_builds_again_once_when_the_oci_runtime_fails_to_start_a_step(tmp_path):
+    """runc's sealed copy of itself can fail with EBUSY under load (seen in the lab): not the Dockerfile's fault."""
+    hiccup = (1, "STEP 1/3: FROM debian\nSTEP 2/3: RUN echo x > /f\n--> 1a2dbd0b8ce\nSTEP 3/3: RUN apt-get update\n",
+              "Close_Fd sealing memfd copy: Device or resource busy\nsubprocess exited with status 1\n")
+    runner = FakeRunner(hiccup, (0, BUILDAH_LOG))
+    result = BuildahBuilder(tmp_path, runner=runner).build("Dockerfile", tmp_path, "localhost/demo")
+    assert len(runner.calls) == 2 and runner.calls[0][0] == runner.calls[1][0]
+    assert result.seconds == 3.0 and (result.cached_steps, result.built_steps) == (3, 2)  # the second log's steps
+    assert "built again" in result.log and "sealing memfd" in result.log
+    # twice in a row, or any other failure: the build fails, with every attempt's log
+    runner = FakeRunner(hiccup, hiccup)
+    with pytest.raises(BuildError) as info:
+        BuildahBuilder(tmp_path, runner=runner).build("Dockerfile", tmp_path, "t")
+    assert len(runner.calls) == 2 and info.value.log.count("sealing memfd") == 2
+    runner = FakeRunner((1, "STEP 1/2: RUN false\n", "subprocess exited with status 1\n"), (0, BUILDAH_LOG))
+    with pytest.raises(BuildError):
+        BuildahBuilder(tmp_path, runner=runner).build("Dockerfile", tmp_path, "t")
+    assert len(runner.calls) == 1
