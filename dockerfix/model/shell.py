@@ -1167,17 +1167,17 @@ class _Lowerer:
             # tree-sitter-bash nests a chain to the left, ((a && b) && c) && d: the lists are walked from the
             # innermost out, not by one recursive call per operator (a chain of a few hundred commands ran out of
             # stack, and the script was refused as "nesting too deep")
-            chain = [node]
+            chain = [node.children]  # each list's children, read once (the binding builds them on every access)
             while True:
-                first = next((k for k in chain[-1].children if k.type != "comment"), None)
+                first = next((k for k in chain[-1] if k.type != "comment"), None)
                 if first is None or first.type != "list":
                     break
-                chain.append(first)
+                chain.append(first.children)
             items: list[Node] = []
             seps: list[Separator | None] = []
             for depth in range(len(chain) - 1, -1, -1):
                 inner_done = depth + 1 < len(chain)  # its first statement is the list lowered just before
-                for ch in chain[depth].children:
+                for ch in chain[depth]:
                     ct = ch.type
                     if ct in ("&&", "||"):
                         if not items or seps[-1] is not None:

@@ -604,7 +604,7 @@ class BuildahBuilder(Builder):
             seconds += r.seconds
             log += f"\n[dockerfix: the OCI runtime failed to start a container; built again]\n{r.stdout}{r.stderr}"
         if not r.ok:
-            self._remember(tag, _buildah_created(log))
+            self._remember(tag, _buildah_created(r.stdout + r.stderr))  # the first attempt's are remembered above
             raise BuildError(f"{self.program} {self.build_command} failed ({r.returncode}) for {dockerfile}", log,
                              r.returncode)
         ids = _IMAGE_ID.findall(r.stdout)
