@@ -471,6 +471,62 @@ def run_transforms(ts: Sequence[Transform], ctx: Context) -> tuple[list[Diagnost
     return diags, errors
 
 
+def _applicable(diags: list[Diagnostic], sup: Suppressions, transforms: Sequence[Transform], ignored: tuple[str, ...],
+                unsafe: bool, order: dict[str, int]) -> list[Diagnostic]:
+    """The fixes among ``diags`` the engine may apply, in the order it considers them (transform order, then place)."""
+    diags = withhold_fixes([d for d in diags if not sup.is_suppressed(d)], transforms, sup, ignored)
+    return _ordered(diags, unsafe, order)
+
+
+def _ordered(diags: list[Diagnostic], unsafe: bool, order: dict[str, int]) -> list[Diagnostic]:
+    return sorted(
+        (d for d in diags if _is_applicable(d, unsafe)),
+        key=lambda d: (order.get(d.code, 0), d.fix.start, d.fix.end),  # type: ignore[union-attr]
+    )
+
+
+def _choose(applicable: list[Diagnostic], doc: Document, *,
+            joined: bool = False) -> tuple[list[Diagnostic], list[Edit], set[int]]:
+    """The fixes of one pass, taken in order: each one whose edits overlap no fix taken before it (an edit equal to
+    a taken one is shared); a fix that joins instructions only on instructions no other fix touched, and no other
+    fix on instructions a join took. Returns the chosen fixes, their edits, and the indices of the instructions a
+    chosen join covers. The choice of a prefix of ``applicable`` does not depend on what follows it."""
+    chosen: list[Diagnostic] = []
+    edits: list[Edit] = []
+    taken = _Taken()
+    taken_edits: set[Edit] = set()
+    taken_files: set[str] = set()
+    spans = _InstructionSpans(doc) if len(applicable) > 1 or joined else None
+    touched: set[int] = set()
+    structural: set[int] = set()
+    for d in applicable:
+        assert d.fix is not None
+        # An edit equal to one already chosen (the same `# syntax=` line every cache-mount fix adds at the
+        # top) is shared, not a conflict: applied once, it gives both fixes what they asked for. Without
+        # this, a file with k such fixes took k passes.
+        own = [e for e in d.fix.edits if e not in taken_edits]
+        if taken.overlaps(own) or any(f.path in taken_files for f in d.fix.files):
+            continue
+        if spans is not None:
+            # A fix that joins instructions (one edit across an instruction boundary: a merge) is applied
+            # alone on the instructions it touches, and another fix on those waits a pass: each is then
+            # checked against the text the other left (a cleanup appended to a RUN that a merge joins to the
+            # next would land in the middle of the chain, before an install that needs what it deletes).
+            mine, joins = spans.touched(own)
+            if mine & structural or (joins and mine & touched):
+                continue
+            touched |= mine
+            if joins:
+                structural |= mine
+        chosen.append(d)
+        edits.extend(own)
+        for e in own:
+            taken.add(e.start, e.end)
+        taken_edits.update(own)
+        taken_files.update(f.path for f in d.fix.files)
+    return chosen, edits, structural
+
+
 def fix_document(
     doc: Document,
     transforms: Sequence[Transform],
@@ -501,50 +557,25 @@ def fix_document(
     text = original
     order = {t.code: i for i, t in enumerate(transforms)}
     overlay = OverlayContext(build_context, result.files) if build_context is not None else None
+    # the transforms up to the last one that joins instructions run first; their chosen joins tell the rest which
+    # instructions to skip in this pass (Transform.joins, Context.waiting)
+    last_join = max((i for i, t in enumerate(transforms) if getattr(t, "joins", False)), default=-1)
+    head, tail = transforms[:last_join + 1], transforms[last_join + 1:]
     for n in range(max_passes):
+        sup = Suppressions.of(doc)
         ctx = Context(doc, path=path, build_context=overlay, settings=settings, services=services)
-        diags, errors = run_transforms(transforms, ctx)
+        diags, errors = run_transforms(head, ctx)
+        if head and tail:
+            early = _applicable(diags, sup, transforms, ignored, unsafe, order)
+            if early:
+                ctx.waiting = frozenset(doc.instructions[i].start for i in _choose(early, doc, joined=True)[2])
+        more, errors2 = run_transforms(tail, ctx)
+        diags.extend(more)
+        errors.extend(errors2)
         ctx.close()  # the pass's memo and model point back at it: free them now, not in the cyclic collector
         result.errors.extend(e for e in errors if e not in result.errors)
-        sup = Suppressions.of(doc)
         diags = withhold_fixes([d for d in diags if not sup.is_suppressed(d)], transforms, sup, ignored)
-        chosen: list[Diagnostic] = []
-        edits: list[Edit] = []
-        taken = _Taken()
-        taken_edits: set[Edit] = set()
-        taken_files: set[str] = set()
-        applicable = sorted(
-            (d for d in diags if _is_applicable(d, unsafe)),
-            key=lambda d: (order.get(d.code, 0), d.fix.start, d.fix.end),  # type: ignore[union-attr]
-        )
-        spans = _InstructionSpans(doc) if len(applicable) > 1 else None
-        touched: set[int] = set()
-        structural: set[int] = set()
-        for d in applicable:
-            assert d.fix is not None
-            # An edit equal to one already chosen (the same `# syntax=` line every cache-mount fix adds at the
-            # top) is shared, not a conflict: applied once, it gives both fixes what they asked for. Without
-            # this, a file with k such fixes took k passes.
-            own = [e for e in d.fix.edits if e not in taken_edits]
-            if taken.overlaps(own) or any(f.path in taken_files for f in d.fix.files):
-                continue
-            if spans is not None:
-                # A fix that joins instructions (one edit across an instruction boundary: a merge) is applied
-                # alone on the instructions it touches, and another fix on those waits a pass: each is then
-                # checked against the text the other left (a cleanup appended to a RUN that a merge joins to the
-                # next would land in the middle of the chain, before an install that needs what it deletes).
-                mine, joins = spans.touched(own)
-                if mine & structural or (joins and mine & touched):
-                    continue
-                touched |= mine
-                if joins:
-                    structural |= mine
-            chosen.append(d)
-            edits.extend(own)
-            for e in own:
-                taken.add(e.start, e.end)
-            taken_edits.update(own)
-            taken_files.update(f.path for f in d.fix.files)
+        chosen, edits, _ = _choose(_ordered(diags, unsafe, order), doc)
         result.passes = n + 1
         if not chosen:
             here = _Lines(text) if n else input_lines
@@ -557,6 +588,11 @@ def fix_document(
         except DockerfileSyntaxError as exc:
             codes = ", ".join(sorted({d.code for d in chosen}))
             result.errors.append(f"fixes from {codes} produced a file that does not parse ({exc}); reverted")
+            if ctx.waiting:  # the pass skipped what its joins cover: the findings need all of it
+                ctx = Context(doc, path=path, build_context=overlay, settings=settings, services=services)
+                diags = run_transforms(transforms, ctx)[0]
+                ctx.close()
+                diags = withhold_fixes([d for d in diags if not sup.is_suppressed(d)], transforms, sup, ignored)
             here = _Lines(text) if n else input_lines
             result.findings = [_change(input_lines, d, False, history, n, here) for d in diags]
             break

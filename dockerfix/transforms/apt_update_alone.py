@@ -30,6 +30,7 @@ class AptUpdateAlone(Transform):
     safety = "safe"
     after = ("merge-runs",)
     edits_like = ("merge-runs",)
+    joins = True
     effect = "correctness"  # a cached `apt-get update` layer goes stale; the lists it leaves are the smaller part
     docs = """\
 ## What it does

@@ -53,6 +53,7 @@ class MergeRuns(Transform):
     code = "DFX101"
     name = "merge-runs"
     after = ("reorder-manifests",)
+    joins = True
     answers = ("DL3059",)
     """hadolint rules this transform answers: their ignore pragmas are the author's word and are respected."""
     summary = ("Merge consecutive RUN instructions of a stage into one && chain where a join has a reason (a cleanup, "

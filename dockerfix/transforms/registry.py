@@ -41,7 +41,7 @@ class LazyTransform:
 
     def __init__(self, code: str, name: str, module: str, cls: str, default_enabled: bool, safety: str,
                  summary: str, after: tuple[str, ...] = (), declares: frozenset[str] = frozenset(),
-                 triggers: tuple[str, ...] = (), needs: tuple[str, ...] = ()) -> None:
+                 triggers: tuple[str, ...] = (), needs: tuple[str, ...] = (), joins: bool = False) -> None:
         self.code = code
         self.name = name
         self.module = module
@@ -53,6 +53,7 @@ class LazyTransform:
         self.declares = declares
         self.triggers = triggers
         self.needs = needs  # the frontends ask every selected transform before a run (dockerfix.request)
+        self.joins = joins  # the engine asks every transform before a pass (Transform.joins)
         self._real: Transform | None = None
 
     def load(self) -> Transform:
