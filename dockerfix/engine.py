@@ -230,14 +230,16 @@ def withhold_fixes(diags: list[Diagnostic], transforms: Sequence[Transform], sup
     that says why. Suppressed diagnostics are expected to be filtered out already."""
     keys = {k.strip().lower() for k in ignored if k and k.strip()}
     out = diags
-    by_code: dict[str, Transform] | None = None
+    by_code: dict[str, tuple[str, ...]] = {}  # a transform's own edits_like, read once per code (a lazy transform
+    # answers it through __getattr__)
     for i, d in enumerate(diags):
         if d.fix is None:
             continue
-        if by_code is None:
-            by_code = {t.code: t for t in transforms}
-        t = by_code.get(d.code)
-        likes = tuple(getattr(t, "edits_like", ())) + tuple(d.edits_like) if t is not None else tuple(d.edits_like)
+        own = by_code.get(d.code)
+        if own is None:
+            t = next((t for t in transforms if t.code == d.code), None)
+            own = by_code[d.code] = tuple(getattr(t, "edits_like", ())) if t is not None else ()
+        likes = own + tuple(d.edits_like) if d.edits_like else own
         if not likes:
             continue
         for name in likes:
@@ -494,7 +496,7 @@ def _choose(applicable: list[Diagnostic], doc: Document, *,
     chosen: list[Diagnostic] = []
     edits: list[Edit] = []
     taken = _Taken()
-    taken_edits: set[Edit] = set()
+    taken_edits: set[tuple[int, int, str]] = set()  # (start, end, text): a tuple hashes in C, an Edit in Python
     taken_files: set[str] = set()
     spans = _InstructionSpans(doc) if len(applicable) > 1 or joined else None
     touched: set[int] = set()
@@ -504,7 +506,7 @@ def _choose(applicable: list[Diagnostic], doc: Document, *,
         # An edit equal to one already chosen (the same `# syntax=` line every cache-mount fix adds at the
         # top) is shared, not a conflict: applied once, it gives both fixes what they asked for. Without
         # this, a file with k such fixes took k passes.
-        own = [e for e in d.fix.edits if e not in taken_edits]
+        own = [e for e in d.fix.edits if (e.start, e.end, e.text) not in taken_edits]
         if taken.overlaps(own) or any(f.path in taken_files for f in d.fix.files):
             continue
         if spans is not None:
@@ -522,7 +524,7 @@ def _choose(applicable: list[Diagnostic], doc: Document, *,
         edits.extend(own)
         for e in own:
             taken.add(e.start, e.end)
-        taken_edits.update(own)
+        taken_edits.update((e.start, e.end, e.text) for e in own)
         taken_files.update(f.path for f in d.fix.files)
     return chosen, edits, structural
 

@@ -59,12 +59,12 @@ class _NotStringArray(Exception):
     pass
 
 
-def _split_lines(text: str, base: int) -> list[tuple[int, int, int]]:
-    """Physical lines as (start, content_end, end); the content drops the line break and any ``\\r`` before it
-    (BuildKit's trimNewline)."""
+def _split_lines(text: str, base: int, stop: int | None = None) -> list[tuple[int, int, int]]:
+    """Physical lines of ``text[base:stop]`` as (start, content_end, end); the content drops the line break and any
+    ``\\r`` before it (BuildKit's trimNewline). ``stop`` must be a line start (or the end)."""
     out = []
     pos = base
-    n = len(text)
+    n = len(text) if stop is None else stop
     while pos < n:
         nl = text.find("\n", pos)
         if nl < 0:
@@ -99,6 +99,10 @@ class _Parser:
         self.directives: list[Directive] = []
         self.directives_done = False
         self.seen: set[str] = set()
+        # a region of the text (syntax.incremental): its first line's offset and number - 1, and where it stops
+        self.begin: int | None = None
+        self.line0 = 0
+        self.stop: int | None = None
 
     # BuildKit: directives.possibleParserDirective
     def _directive(self, line: str, lineno: int) -> bool:
@@ -125,7 +129,8 @@ class _Parser:
 
     def run(self) -> Document:
         text = self.text
-        lines = _split_lines(text, len(self.bom))
+        lines = _split_lines(text, len(self.bom) if self.begin is None else self.begin, self.stop)
+        l0 = self.line0
         nodes: list[Instruction | Trivia] = []
         insts: list[Instruction] = []
         space = _GO_SPACE
@@ -134,7 +139,7 @@ class _Parser:
         while i < n:
             ls, ce, le = lines[i]
             raw = text[ls:ce]
-            lineno = i + 1
+            lineno = i + 1 + l0
             stripped = raw.lstrip(space)
             is_directive = False if self.directives_done else self._directive(stripped, lineno)
             i += 1
@@ -175,7 +180,7 @@ class _Parser:
                 line = "".join(parts)
                 lmap = LineMap(tuple(lmap_l), tuple(lmap_s))
             start_line = lineno
-            inst = self._instruction(line, 0, lmap, start_line, i)
+            inst = self._instruction(line, 0, lmap, start_line, i + l0)
             heredocs: tuple[Heredoc, ...] = ()
             eff = inst.sub if inst.sub is not None else inst
             if eff.keyword in _HEREDOC_KEYWORDS and not eff.json and "<<" in line:
@@ -201,15 +206,15 @@ class _Parser:
                         col = line.find("<<") + 1
                         raise DockerfileSyntaxError(
                             f"unterminated heredoc {name!r} (started on line {start_line})", start_line,
-                            lmap.to_source(max(col - 1, 0)) - lines[start_line - 1][0] + 1,
+                            lmap.to_source(max(col - 1, 0)) - lines[start_line - 1 - l0][0] + 1,
                         )
                 heredocs = tuple(docs)
             # finish the node in place (it is not shared yet): its span, source and heredoc bodies
-            first = lines[start_line - 1][0]
+            first = lines[start_line - 1 - l0][0]
             _set(inst, "source", text[first:last_end])
             _set(inst, "start", first)
             _set(inst, "end", last_end)
-            _set(inst, "end_line", i)
+            _set(inst, "end_line", i + l0)
             if heredocs:
                 _set(inst, "heredocs", heredocs)
             nodes.append(inst)
