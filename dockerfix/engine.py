@@ -563,11 +563,12 @@ def fix_document(
     # instructions to skip in this pass (Transform.joins, Context.waiting)
     last_join = max((i for i, t in enumerate(transforms) if getattr(t, "joins", False)), default=-1)
     head, tail = transforms[:last_join + 1], transforms[last_join + 1:]
+    join_codes = {t.code for t in head if getattr(t, "joins", False)}
     for n in range(max_passes):
         sup = Suppressions.of(doc)
         ctx = Context(doc, path=path, build_context=overlay, settings=settings, services=services)
         diags, errors = run_transforms(head, ctx)
-        if head and tail:
+        if tail and any(d.fix is not None and d.code in join_codes for d in diags):
             early = _applicable(diags, sup, transforms, ignored, unsafe, order)
             if early:
                 ctx.waiting = frozenset(doc.instructions[i].start for i in _choose(early, doc, joined=True)[2])
