@@ -175,16 +175,29 @@ def join_refusal(doc: Document, a: RunShell, b: RunShell) -> str | None:
     return comment_refusal(between, ib)
 
 
-def join_runs(doc: Document, a: RunShell, b: RunShell, style: Callable[[], Style]) -> tuple[Join | None, str | None]:
+def join_runs(doc: Document, a: RunShell, b: RunShell, style: Callable[[], Style], *,
+              check: bool = True) -> tuple[Join | None, str | None]:
     """How RUN ``b`` joins the RUN ``a`` right above it, or (None, reason). ``style``: gives the continuation style
     of the joined text, asked only once every check passed (most RUN pairs do not join, and learning the file's
-    style reads every RUN of it)."""
-    why = join_refusal(doc, a, b)
+    style reads every RUN of it). ``check=False``: the caller has just had None from :func:`join_refusal` for the
+    pair."""
+    why = join_refusal(doc, a, b) if check else None
     if why is not None:
         return None, why
+    st = style()
+    # merge-runs and apt-update-alone join the same pairs (the same style, when the block is the pair): the join is
+    # kept on ``a`` (a RunShell is one per instruction and pass, and its document is ``doc``)
+    kept = a.__dict__.get("_join")
+    if kept is not None and kept[0] is b and kept[1] == st:
+        return kept[2]
+    out = _join(doc, a, b, st)
+    a._join = (b, st, out)  # type: ignore[attr-defined]
+    return out
+
+
+def _join(doc: Document, a: RunShell, b: RunShell, st: Style) -> tuple[Join | None, str | None]:
     ia, ib = a.inst, b.inst
     between = nodes_between(doc, ia, ib)
-    st = style()
     nl, ind, e = st.newline, st.indent, st.escape
     bs, be = ib.rest_span
     # comment lines the second RUN owns before its command (`RUN \` then `# note`) move along with the between ones

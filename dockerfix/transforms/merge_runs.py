@@ -168,7 +168,7 @@ build stages as in any other.
                     only_index = self._build_stage(ctx, first)
                 if only_index and why[0] != "index":
                     break
-                join, _ = join_runs(doc, runs[-1], nxt, style)
+                join, _ = join_runs(doc, runs[-1], nxt, style, check=False)
                 if join is None:
                     break
                 runs.append(nxt)
