@@ -110,3 +110,47 @@ def test_a_reverted_join_keeps_the_findings_of_what_it_would_have_joined(monkeyp
     assert any("does not parse" in e for e in r.errors)
     # apt-lists-cleanup's diagnostic on the install RUN, which the breaking join covered in its pass
     assert [c.code for c in r.findings if c.code == "DFX103"], r.findings
+
+
+# ------------------------------------------------------------------ generated files dense in joins
+_LINES = (
+    "RUN apt-get update", "RUN apt-get install -y curl", "RUN apt-get install -y --no-install-recommends git",
+    "RUN rm -rf /var/lib/apt/lists/*", "RUN apt-get update && apt-get install -y wget", "RUN apk add curl",
+    "RUN pip install flask", "RUN npm ci", "RUN echo hi > /tmp/x", "RUN rm -rf /tmp/x", "RUN set -e",
+    "RUN apt-get update \\\n    && apt-get install -y make", "RUN --mount=type=cache,target=/root/.cache pip install a",
+    "ADD app.tar /opt/", "ADD . /src", "COPY . /app", "USER app", "USER root", "WORKDIR /app", "ENV A=1",
+    "SHELL [\"/bin/bash\", \"-c\"]", "# a comment", "", "# dockerfix: ignore=merge-runs", "# hadolint ignore=DL3009",
+    "RUN chown -R app /app", "RUN curl -o /tmp/a.tgz https://example.com/a.tgz && tar xzf /tmp/a.tgz",
+)
+_BASES = ("FROM debian:12", "FROM ubuntu:22.04 AS build", "FROM alpine:3.19", "FROM python:3.12-slim")
+
+
+def _dense(draw) -> str:
+    from hypothesis import strategies as st
+
+    out = []
+    for _ in range(draw(st.integers(1, 3))):
+        out.append(draw(st.sampled_from(_BASES)))
+        out.extend(draw(st.lists(st.sampled_from(_LINES), min_size=1, max_size=12)))
+    return "\n".join(out) + "\n"
+
+
+def test_the_hint_never_changes_a_result_on_generated_files(monkeypatch):
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    transforms = registry.all_transforms()
+    real = {id(t): getattr(t, "joins", False) for t in transforms}
+
+    def outcome(text, unsafe, hint):
+        for t in transforms:
+            monkeypatch.setattr(t, "joins", real[id(t)] if hint else False, raising=False)
+        return _outcome(dockerfix.fix(text, unsafe=unsafe))
+
+    @settings(max_examples=120, deadline=None, derandomize=True, database=None,
+              suppress_health_check=[HealthCheck.too_slow])
+    @given(st.composite(_dense)(), st.booleans())
+    def check(text, unsafe):
+        assert outcome(text, unsafe, True) == outcome(text, unsafe, False), text
+
+    check()
