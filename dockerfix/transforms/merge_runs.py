@@ -354,6 +354,11 @@ def _cleanup(ctx: Context, block: list[RunShell], nxt: RunShell) -> str | None:
     s = nxt.script
     if s is None:
         return None
+    own = [(call.command.span[0], _family(call), call) for call in _calls(nxt)]
+    nxt_cleanups = _cleanups(nxt)
+    if not nxt_cleanups and not any(call.action in _REMOVALS for _, _, call in own):
+        # nothing below can match (most RUN pairs): what the block installed and left is not needed
+        return _removed_block_files(ctx, block, nxt)
     dirty: set[str] = set()  # managers whose caches or lists the block left behind
     installed: dict[str, set[str]] = {}
     for run in block:
@@ -364,9 +369,8 @@ def _cleanup(ctx: Context, block: list[RunShell], nxt: RunShell) -> str | None:
                 installed.setdefault(_family(call), set()).update(_pkg_name(w) for w in call.packages)
         for _, clean, fam in sorted(events):
             (dirty.discard if clean else dirty.add)(fam)
-    own = [(call.command.span[0], _family(call), call) for call in _calls(nxt)]
     # a package manager's own cleanup (or an rm of its cache) of what the block left, not of what nxt made itself
-    for c in _cleanups(nxt):
+    for c in nxt_cleanups:
         fam = _FAMILY.get(c.manager, c.manager)
         if fam in dirty and not any(at < c.command.span[0] and f == fam and call.action not in _REMOVALS
                                     and not call.is_cleanup for at, f, call in own):
