@@ -492,7 +492,8 @@ def _choose(applicable: list[Diagnostic], doc: Document, *,
     """The fixes of one pass, taken in order: each one whose edits overlap no fix taken before it (an edit equal to
     a taken one is shared); a fix that joins instructions only on instructions no other fix touched, and no other
     fix on instructions a join took. Returns the chosen fixes, their edits, and the indices of the instructions a
-    chosen join covers. The choice of a prefix of ``applicable`` does not depend on what follows it."""
+    chosen join covers (always with ``joined``; otherwise only when there is more than one fix, the only case in
+    which the choice needs them). The choice among a prefix of ``applicable`` does not depend on what follows it."""
     chosen: list[Diagnostic] = []
     edits: list[Edit] = []
     taken = _Taken()
