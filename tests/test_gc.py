@@ -99,3 +99,46 @@ def test_nested_batches_and_an_outer_freeze_are_kept() -> None:
         assert outer_frozen > 1000 and gc.get_freeze_count() > outer_frozen // 2
     finally:
         gc.unfreeze()
+
+
+def _collector_during_fix(monkeypatch, text: str) -> bool:
+    """Whether the cyclic collector was enabled while the engine ran on ``text``."""
+    from dockerfix import api
+
+    seen: list[bool] = []
+    real = api.fix_document
+
+    def spy(*args, **kwargs):
+        seen.append(gc.isenabled())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(api, "fix_document", spy)
+    dockerfix.fix(text, unsafe=True)
+    assert len(seen) == 1
+    return seen[0]
+
+
+def test_fix_pauses_the_collector_on_large_files_only(monkeypatch) -> None:
+    from dockerfix.api import PAUSE_COLLECTOR_AT
+
+    big = "FROM debian:12\n" + "RUN apt-get update && apt-get install -y curl\n" * (PAUSE_COLLECTOR_AT // 40)
+    assert len(big) >= PAUSE_COLLECTOR_AT
+    assert gc.isenabled()
+    assert _collector_during_fix(monkeypatch, big) is False
+    assert gc.isenabled()  # restored
+    assert _collector_during_fix(monkeypatch, "FROM debian:12\nRUN apt-get update\n") is True
+    gc.disable()  # a caller's own choice is kept
+    try:
+        assert _collector_during_fix(monkeypatch, big) is False
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_fix_restores_the_collector_after_an_error() -> None:
+    from dockerfix.api import PAUSE_COLLECTOR_AT
+
+    bad = "# " + "x" * PAUSE_COLLECTOR_AT + "\n"  # no instruction: a syntax error
+    with pytest.raises(dockerfix.DockerfileSyntaxError):
+        dockerfix.fix(bad)
+    assert gc.isenabled()

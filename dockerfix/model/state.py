@@ -204,6 +204,7 @@ class BuildState:
         self._default_shells: dict[tuple[str | None, str], Shell] = {}
         self._ships: tuple[dict[int, int], list[int], dict[str, int], dict[str, int]] | None = None
         self._by_keyword: dict[tuple[int, str], tuple[list[int], list[Instruction]]] = {}
+        self._wd: dict[tuple[int, bool], tuple[list[int], list[str | None], str | None]] = {}
 
     # ---------------------------------------------------------------- OS and shell
     def root_base(self, stage: "Stage") -> str:
@@ -461,31 +462,52 @@ class BuildState:
         ``symbolic``: on a base whose working directory is unknown, answer relative to a stand-in root
         ``/@baseN`` (N: the root stage's index) instead of None, so two paths in the same unknown directory can still
         be compared."""
-        m = self.model
-        stage = m.stage_of(inst)
+        stage = self.model.stage_of(inst)
         if stage is None:
             return None
+        starts, after, at_start = self._workdirs(stage, symbolic)
+        k = bisect_left(starts, inst.start)
+        return after[k - 1] if k else at_start
+
+    def _workdirs(self, stage: "Stage", symbolic: bool) -> tuple[list[int], list[str | None], str | None]:
+        """(starts of the stage's WORKDIRs, the working directory after each, the one the stage starts in), once
+        per stage and pass: each answer of :meth:`workdir_at` is then a bisect (folding every earlier WORKDIR of
+        the chain for every question was quadratic in a file of many WORKDIRs)."""
+        key = (stage.index, symbolic)
+        got = self._wd.get(key)
+        if got is not None:
+            return got
+        m = self.model
         chain = m.stage_chain(stage)
-        cwd: str | None = None
         root = chain[-1]
         base = self.root_base(root)
+        cwd: str | None = None
         if base.lower() == "scratch" or is_known_base(base):
             cwd = "/"
         elif symbolic:
             cwd = f"/@base{root.index}"
-        for st in reversed(chain):
-            for i in st.instructions[1:]:
-                if st is stage and i.start >= inst.start:
-                    break
-                if i.keyword == "WORKDIR" and i.args:
-                    v = m.expand(i.args[0], m.scope_at(i))
-                    if v is None:
-                        cwd = None
-                    elif v.startswith("/"):
-                        cwd = norm(v)
-                    else:
-                        cwd = norm(v, cwd) if cwd is not None else None
-        return cwd
+        for st in reversed(chain[1:]):  # the stages it is built FROM, the root first: it starts where they end
+            for i in self._keyword_index(st, "WORKDIR")[1]:
+                cwd = self._after_workdir(i, cwd)
+        at_start = cwd
+        starts, workdirs = self._keyword_index(stage, "WORKDIR")
+        after: list[str | None] = []
+        for i in workdirs:
+            cwd = self._after_workdir(i, cwd)
+            after.append(cwd)
+        got = self._wd[key] = (starts, after, at_start)
+        return got
+
+    def _after_workdir(self, i: "Instruction", cwd: str | None) -> str | None:
+        if not i.args:
+            return cwd
+        m = self.model
+        v = m.expand(i.args[0], m.scope_at(i))
+        if v is None:
+            return None
+        if v.startswith("/"):
+            return norm(v)
+        return norm(v, cwd) if cwd is not None else None
 
     # ---------------------------------------------------------------- contents of paths
     def base_contents(self, stage: "Stage", path: str) -> Contents:
@@ -534,6 +556,18 @@ class BuildState:
                     elif u and unknown is None:
                         unknown = u
         return Contents(tuple(fillers), unknown)
+
+    def writes(self, inst: "Instruction", path: str, *,
+               fills: "Callable[[Instruction], list[str]] | None" = None) -> tuple[str | None, str | None]:
+        """What one instruction of a stage chain (a COPY, ADD or RUN) may put in ``path`` or below it: (why it may,
+        or None; why dockerfix cannot tell, or None). :meth:`contents` is this over every earlier instruction; a
+        question about a few known instructions asks them alone (asking :meth:`contents` for each of a stage's RUNs
+        reads the stage once per RUN)."""
+        if inst.keyword in ("COPY", "ADD"):
+            return self._copy_fills(inst, path), None
+        if inst.keyword == "RUN":
+            return self._run_fills(inst, path, fills)
+        return None, None
 
     def _copy_fills(self, i: "Instruction", path: str) -> str | None:
         m = self.model

@@ -184,25 +184,34 @@ def _run_sites(ctx: Context, onbuild: bool) -> Iterator[RunSite]:
             yield RunSite(ctx, stage, inst, run, reason, is_onbuild)
 
 
-def later_sites(ctx: Context, site: RunSite) -> Iterator[RunSite]:
+def later_sites(ctx: Context, site: RunSite, *, own_stage: bool = True) -> Iterator[RunSite]:
     """RUNs whose layer sits on top of ``site``'s: later RUNs of its stage, RUNs of stages built FROM it, and the
-    ONBUILD RUNs of all of those (they run in images built from this one).
+    ONBUILD RUNs of all of those (they run in images built from this one). ``own_stage=False``: without the later
+    plain RUNs of ``site``'s own stage (the same sequence with those left out, in time proportional to what is left:
+    a caller that skipped them one by one read the whole stage for every RUN).
 
     In the order of :func:`iter_run_sites`, read from the RUN on (a scan from the top for every RUN was quadratic:
     the callers stop at the first later RUN that matters, usually the next one)."""
     table = _sites_by_stage(ctx)
     p = table[2].get(id(site.inst)) if not site.onbuild else None
     if p is None:  # an ONBUILD RUN (its instruction has no offset of its own), or a site from elsewhere
-        yield from _later_sites_scan(ctx, site)
+        for other in _later_sites_scan(ctx, site):
+            if own_stage or other.onbuild or other.stage is not site.stage:
+                yield other
         return
     own = site.stage.index
     for q, other in table[1].get(own, ()):  # the stage's ONBUILD RUNs before this RUN run later too
         if q >= p:
             break
         yield other
-    mine = table[0][own]
-    for k in range(p + 1, len(mine)):
-        yield mine[k]
+    if own_stage:
+        mine = table[0][own]
+        for k in range(p + 1, len(mine)):
+            yield mine[k]
+    else:
+        for q, other in table[1].get(own, ()):  # the ONBUILD RUNs among the later ones, in the same order
+            if q > p:
+                yield other
     for d in descendant_stages(ctx, site.stage):
         yield from table[0].get(d.index, ())
 

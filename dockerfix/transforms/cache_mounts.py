@@ -279,8 +279,8 @@ without a static value), for exec-form RUN, non-POSIX shells and scripts the she
         stores = [c.target for c in caches if c.store]
         if exposed:
             targets = [c.target for c in caches]
-            for other in later_sites(ctx, site):
-                if other.run is None or other.stage is site.stage and not other.onbuild:
+            for other in later_sites(ctx, site, own_stage=False):
+                if other.run is None:
                     continue
                 read = [t for t in self._run_reads(ctx, other.inst) if covers(targets, t)]
                 if read:

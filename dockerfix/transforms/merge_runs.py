@@ -399,7 +399,6 @@ def _removed_block_files(ctx: Context, block: list[RunShell], nxt: RunShell) -> 
     s = nxt.script
     assert s is not None
     state = ctx.model.state
-    by_line = {r.inst.start_line: r for r in block}
     cwd: str | None = None
     cwd_known = False
     for site in s.sites:
@@ -424,10 +423,10 @@ def _removed_block_files(ctx: Context, block: list[RunShell], nxt: RunShell) -> 
             path = norm(p, cwd if not p.startswith("/") else "/")
             if path is None or path == "/":
                 continue
-            held = state.contents(path, nxt.inst, include_base=False)
-            for f in held.fillers:
-                run = by_line.get(f.line)
-                if run is not None and _names(ctx, run, path):
+            # what the block's RUNs may have put there (the model's answer per RUN; the RUNs before the block
+            # do not matter, so the stage is not read again for every pair)
+            for run in block:
+                if state.writes(run.inst, path)[0] is not None and _names(ctx, run, path):
                     return op
     return None
 
