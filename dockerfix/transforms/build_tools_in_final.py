@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
 if TYPE_CHECKING:
     from typing import Iterable
@@ -44,6 +45,38 @@ def _compiles_later(ctx: Context, stage, after: int) -> str | None:
         if why is not None:
             return f"{why} (line {line})"
     return None
+
+
+def _first_dev_step(ctx: Context, stage, after: int) -> str | None:
+    """Why the first command after offset ``after`` in the stage that runs dev dependencies does (or the first RUN
+    there that cannot be read), or None: the loop over :func:`_later_commands` that stops at the first such command,
+    answered by a bisect in the stage's list of them, built once per stage and pass (the loop read the rest of the
+    stage for every npm install: quadratic in a file of many)."""
+    starts, whys = ctx.memo.get_or(_first_dev_step, stage.index, _dev_steps, ctx, stage)
+    k = bisect_right(starts, after)
+    return whys[k] if k < len(whys) else None
+
+
+def _dev_steps(ctx: Context, stage) -> tuple[list[int], list[str]]:
+    # each entry is found by _later_commands(after) exactly when after < its threshold: a command's start in the
+    # document, an unreadable RUN's end; the thresholds grow in the stage's order
+    starts: list[int] = []
+    whys: list[str] = []
+    for inst in stage.instructions:
+        if inst.keyword != "RUN":
+            continue
+        r = run_shell(ctx, inst)
+        if r.script is None:
+            starts.append(inst.end)
+            whys.append(f"line {inst.start_line} cannot be read ({r.reason or 'its shell cannot be read'})")
+            continue
+        for site in r.script.sites:
+            eff = site.command.effective
+            why = _dev_step([eff.name_value] + [w.value for w in eff.args])
+            if why is not None:
+                starts.append(r.doc_span(site.command.span)[0])
+                whys.append(f"{why} (line {inst.start_line})")
+    return starts, whys
 
 
 _DEV_TOOLS = frozenset({
@@ -266,16 +299,7 @@ there, a stage that builds or tests is left alone.
         msg = f"`npm {call.action}` in {where} installs dev dependencies"
         span = (inst.keyword_span[0], inst.end)
         after = r.doc_span(call.command.span)[1]
-        dev = None
-        for cmd, line, unread in _later_commands(ctx, stage, after):
-            if cmd is None:
-                dev = f"line {line} cannot be read ({unread})"
-                break
-            eff = cmd.effective
-            why = _dev_step([eff.name_value] + [w.value for w in eff.args])
-            if why is not None:
-                dev = f"{why} (line {line})"
-                break
+        dev = _first_dev_step(ctx, stage, after)
         if dev is None:
             for words, line in _entry_words(ctx, stage):
                 why = _dev_step(words)
