@@ -216,6 +216,37 @@ def later_sites(ctx: Context, site: RunSite, *, own_stage: bool = True) -> Itera
         yield from table[0].get(d.index, ())
 
 
+def later_sites_among(ctx: Context, site: RunSite, candidates: Iterable[RunSite]) -> list[RunSite]:
+    """The sites of ``candidates`` that :func:`later_sites` yields for ``site``, in its order, without reading the
+    others: a caller that keeps an index of the few RUNs that can matter (by the paths they name) asks this instead
+    of walking every later RUN for every question, which is quadratic in a file of many."""
+    table = _sites_by_stage(ctx)
+    p = table[2].get(id(site.inst)) if not site.onbuild else None
+    wanted = {id(c): c for c in candidates}
+    if p is None:  # an ONBUILD RUN, or a site from elsewhere: the plain walk (rare)
+        return [o for o in later_sites(ctx, site) if id(o) in wanted]
+    where = ctx.memo.get_or(later_sites_among, None, _site_positions, table)
+    own = site.stage.index
+    desc = {d.index: j for j, d in enumerate(descendant_stages(ctx, site.stage))}
+    keyed = []
+    for c in wanted.values():
+        st, k = where[id(c)]
+        if st == own:
+            if k > p:
+                keyed.append(((1, 0, k), c))  # a later RUN of the stage (an ONBUILD one among them too)
+            elif k < p and c.onbuild:
+                keyed.append(((0, 0, k), c))  # the stage's ONBUILD RUNs before this RUN run later too
+        elif st in desc:
+            keyed.append(((2, desc[st], k), c))
+    keyed.sort(key=lambda kc: kc[0])
+    return [c for _, c in keyed]
+
+
+def _site_positions(table: tuple[dict, dict, dict]) -> dict[int, tuple[int, int]]:
+    """id of every site (ONBUILD ones too) -> (its stage's index, its position in the stage's list)."""
+    return {id(s): (st, k) for st, lst in table[0].items() for k, s in enumerate(lst)}
+
+
 def fold_later(ctx: Context, site: RunSite, of_site) -> dict:
     """``of_site(other)`` (a small dict) of every RUN of :func:`later_sites`, merged in that order, the first value of
     each key kept: what ``for other in later_sites(...): for k, v in of_site(other).items(): out.setdefault(k, v)``

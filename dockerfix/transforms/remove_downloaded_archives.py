@@ -18,7 +18,7 @@ TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
 if TYPE_CHECKING:
     from typing import Iterable
 
-from dockerfix.transforms._hygiene import append_cleanup, iter_run_sites, later_sites
+from dockerfix.transforms._hygiene import append_cleanup, iter_run_sites, later_sites_among
 from dockerfix.transforms.base import Context, Diagnostic, Fix, Transform
 
 ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tbz", ".tar.xz", ".txz", ".tar.zst",
@@ -73,6 +73,47 @@ def _downloads(script) -> tuple[tuple[int, str], ...]:
             continue
         out.append((k, path))
     return tuple(out)
+
+
+def _entrypoints(stage) -> list:
+    return [i for i in stage.instructions if i.keyword in ("CMD", "ENTRYPOINT")]
+
+
+def _script_words(script) -> tuple[frozenset[str], bool]:
+    """(the normalised spelling of every word value and rm operand of the script's commands, whether any of them is
+    a glob): what :meth:`RemoveDownloadedArchives._later_readers` compares with a download's path."""
+    from dockerfix.model.pkgmgr import removed_paths
+
+    out: set[str] = set()
+    glob = False
+    for o in script.sites:
+        values = [w.value for w in o.command.effective.words if w.value is not None] + list(removed_paths(o.command))
+        for v in values:
+            if not isinstance(v, str):
+                glob = True  # (not a string: never skipped)
+                continue
+            if "*" in v or "?" in v or "[" in v:
+                glob = True
+            out.add(posixpath.normpath(v))
+    return frozenset(out), glob
+
+
+def _may_read_index(ctx: Context) -> tuple[dict[str, list], list]:
+    """(normalised word -> the pass's RUN sites that name it, the sites that must always be read: unreadable ones
+    and those with a glob), over every RUN and ONBUILD RUN of the pass."""
+    by_key: dict[str, list] = {}
+    always: list = []
+    for other in iter_run_sites(ctx, onbuild=True):
+        if other.run is None:
+            always.append(other)
+            continue
+        words, glob = other.script.view(_script_words)
+        if glob:
+            always.append(other)
+            continue
+        for k in words:
+            by_key.setdefault(k, []).append(other)
+    return by_key, always
 
 
 def _names(value: str | None, path: str, cwd_rel: bool) -> bool:
@@ -228,7 +269,7 @@ so the RUN's exit status is unchanged.
         from dockerfix.model.pkgmgr import removed_paths
 
         reasons: list[str] = []
-        for other in later_sites(ctx, site):
+        for other in self._may_read(ctx, site, abs_path, path):
             line = other.inst.start_line
             if other.run is None:
                 reasons.append(f"line {line} runs a command dockerfix cannot read ({other.reason}), which may use "
@@ -269,10 +310,30 @@ so the RUN's exit status is unchanged.
                 for src in inst.args[:-1]:
                     if abs_path is None or "$" in src or _covers(src if src.startswith("/") else "/" + src, abs_path):
                         reasons.append(f"line {inst.start_line} copies {src} from this stage, which holds {path}")
-        for inst in site.stage.instructions:
-            if inst.keyword in ("CMD", "ENTRYPOINT") and path in inst.rest:
+        for inst in ctx.memo.get_or(_entrypoints, site.stage.index, _entrypoints, site.stage):
+            if path in inst.rest:
                 reasons.append(f"line {inst.start_line} names {path}")
         return list(dict.fromkeys(reasons)), False
+
+    @staticmethod
+    def _may_read(ctx: Context, site, abs_path: str | None, path: str) -> list:
+        """The later RUNs (:func:`later_sites`, in its order) that can give :meth:`_later_readers` a reason or a
+        delete: those that cannot be read, use a glob, or name ``path`` or, by an absolute spelling, ``abs_path`` or
+        a folder above it. Every other later RUN gives nothing there, so they are left unread: found through an
+        index of the words the pass's RUNs name, built once (reading every later RUN for every download was
+        quadratic in a file of many)."""
+        by_key, always = ctx.memo.get_or(_may_read_index, None, _may_read_index, ctx)
+        keys = {posixpath.normpath(path)}
+        if abs_path is not None:
+            a = posixpath.normpath(abs_path)
+            keys.add(a)
+            while a not in ("/", "//", ""):
+                a = posixpath.dirname(a)
+                keys.add(a)
+        found = list(always)
+        for k in keys:
+            found.extend(by_key.get(k, ()))
+        return later_sites_among(ctx, site, found)
 
 
 TRANSFORMS = (RemoveDownloadedArchives,)

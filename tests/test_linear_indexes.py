@@ -1,0 +1,123 @@
+"""The indexes that made per-occurrence questions linear (issue 20, round 5) answer exactly what the walks they
+replaced answered: each is compared with the old walk on generated files dense in the shapes it indexes, and
+on every fixture (``dockerfix.fix`` with the index, and with the walk put back)."""
+
+from __future__ import annotations
+
+import posixpath
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import dockerfix
+from dockerfix.transforms import _hygiene, build_tools_in_final, remove_downloaded_archives
+from dockerfix.transforms._hygiene import later_sites
+from tests.fixture_format import all_fixtures
+
+_LINES = (
+    "RUN curl -fsSL -o /tmp/a.tgz https://example.com/a.tgz && tar xzf /tmp/a.tgz -C /opt",
+    "RUN wget -O /tmp/b.zip https://example.com/b.zip && unzip /tmp/b.zip -d /srv",
+    "RUN curl -o app.tar.gz https://example.com/x.tar.gz && tar xzf app.tar.gz",
+    "RUN rm -f /tmp/a.tgz", "RUN rm -rf /tmp/*", "RUN rm -rf /tmp", "RUN cat /tmp/a.tgz | sha256sum",
+    "RUN ls /tmp", "RUN cp /tmp/b.zip /backup/", "RUN sha256sum /tmp/*.tgz", "RUN echo $X > /tmp/a.tgz",
+    "RUN [\"sh\", \"-c\", \"cat /tmp/a.tgz\"]", "RUN mv /tmp/a.tgz /keep/a.tgz", "RUN tar tzf ./app.tar.gz",
+    "ONBUILD RUN cat /tmp/a.tgz", "WORKDIR /work", "WORKDIR sub", "WORKDIR $DIR", "CMD [\"cat\", \"/tmp/a.tgz\"]",
+    "COPY . /app", "RUN npm ci", "RUN npm install", "RUN npm test", "RUN npx tsc", "RUN npm run build",
+    "RUN yarn install", "RUN node server.js", "RUN if true; then npm test; fi", "ENV NODE_ENV=development",
+    "RUN apt-get update && apt-get install -y curl", "USER node",
+)
+_BASES = ("FROM node:20 AS build", "FROM debian:12", "FROM build", "FROM alpine:3.19 AS final")
+
+
+@st.composite
+def _files(draw) -> str:
+    out = []
+    for _ in range(draw(st.integers(1, 3))):
+        out.append(draw(st.sampled_from(_BASES)))
+        out.extend(draw(st.lists(st.sampled_from(_LINES), min_size=1, max_size=14)))
+    out.append("COPY --from=build /tmp/a.tgz /x" if draw(st.booleans()) else "CMD [\"true\"]")
+    return "\n".join(out) + "\n"
+
+
+def _walks(monkeypatch) -> None:
+    """Put back the walks the indexes replaced."""
+    monkeypatch.setattr(remove_downloaded_archives.RemoveDownloadedArchives, "_may_read",
+                        staticmethod(lambda ctx, site, abs_path, path: list(later_sites(ctx, site))))
+
+    def first_dev_step(ctx, stage, after):
+        for cmd, line, unread in build_tools_in_final._later_commands(ctx, stage, after):
+            if cmd is None:
+                return f"line {line} cannot be read ({unread})"
+            eff = cmd.effective
+            why = build_tools_in_final._dev_step([eff.name_value] + [w.value for w in eff.args])
+            if why is not None:
+                return f"{why} (line {line})"
+        return None
+
+    monkeypatch.setattr(build_tools_in_final, "_first_dev_step", first_dev_step)
+
+
+def _outcome(r):
+    return (r.text, r.passes, [(c.code, c.line, c.applied, c.message, c.reason) for c in r.changes],
+            [(c.code, c.line, c.message, c.reason) for c in r.findings])
+
+
+def _both(monkeypatch, texts):
+    new = [_outcome(dockerfix.fix(t, unsafe=True)) for t in texts]
+    with monkeypatch.context() as m:
+        _walks(m)
+        old = [_outcome(dockerfix.fix(t, unsafe=True)) for t in texts]
+    return new, old
+
+
+def test_the_indexes_answer_as_the_walks_on_generated_files(monkeypatch):
+    @settings(max_examples=150, deadline=None, derandomize=True, database=None,
+              suppress_health_check=[HealthCheck.too_slow])
+    @given(_files())
+    def check(text):
+        new, old = _both(monkeypatch, [text])
+        assert new == old, text
+
+    check()
+
+
+def test_the_indexes_answer_as_the_walks_on_every_fixture(monkeypatch):
+    texts = sorted({fx.input for fx in all_fixtures()})
+    new, old = _both(monkeypatch, texts)
+    assert [t for t, a, b in zip(texts, new, old) if a != b] == []
+
+
+def test_the_walks_can_be_told_apart(monkeypatch):
+    # the comparison above can fail: a download read later is unsafe with the index and safe without any reader
+    text = "FROM debian:12\nRUN curl -o /tmp/a.tgz https://e.com/a.tgz && tar xzf /tmp/a.tgz -C /opt\n" \
+           "RUN sha256sum /tmp/a.tgz\nCMD [\"true\"]\n"
+    with_index = dockerfix.fix(text, unsafe=True)
+    with monkeypatch.context() as m:
+        m.setattr(remove_downloaded_archives.RemoveDownloadedArchives, "_may_read",
+                  staticmethod(lambda ctx, site, abs_path, path: []))
+        blind = dockerfix.fix(text, unsafe=True)
+    assert _outcome(with_index) != _outcome(blind)
+    assert any("reads /tmp/a.tgz" in (c.reason or "") for c in with_index.changes + with_index.findings)
+
+
+def test_later_sites_among_keeps_the_walks_order(monkeypatch):
+    text = ("FROM debian:12 AS base\nONBUILD RUN echo o1\nRUN echo a\nONBUILD RUN echo o2\nRUN echo b\n"
+            "FROM base AS child\nRUN echo c\nFROM debian:12\nRUN echo d\n")
+    seen = []
+    real = _hygiene.later_sites_among
+
+    def spy(ctx, site, candidates):
+        got = real(ctx, site, candidates)
+        everything = list(later_sites(ctx, site))
+        assert got == everything  # every site a candidate: the same list, in the same order
+        seen.append(len(got))
+        return got
+
+    from dockerfix.syntax import parse
+    from dockerfix.transforms.base import Context
+
+    ctx = Context(parse(text))
+    sites = list(_hygiene.iter_run_sites(ctx, onbuild=True))
+    for s in sites:
+        spy(ctx, s, sites)
+    assert max(seen) >= 3 and posixpath.sep == "/"
