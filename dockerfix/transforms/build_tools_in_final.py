@@ -113,7 +113,12 @@ def _dev_step(words: list[str | None]) -> str | None:
 
 
 def _entry_words(ctx: Context, stage) -> list[tuple[list[str | None], int]]:
-    """The words of the stage's CMD/ENTRYPOINT (exec form as given, shell form through the shell parser)."""
+    """The words of the stage's CMD/ENTRYPOINT (exec form as given, shell form through the shell parser); once per
+    stage and pass (asked for every npm install, it read the whole stage each time)."""
+    return ctx.memo.get_or(_entry_words, stage.index, _read_entry_words, stage)
+
+
+def _read_entry_words(stage) -> list[tuple[list[str | None], int]]:
     from dockerfix.model.shell import parse_shell_cached
 
     out = []
