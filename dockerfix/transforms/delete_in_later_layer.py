@@ -126,8 +126,8 @@ fix: the bytes are in the base image and only a different base removes them.
         for stage in ctx.model.stages:
             insts = stage.instructions
             for k, inst in enumerate(insts):
-                if inst.keyword != "RUN" or inst.json or inst.heredocs or inst.flags:
-                    continue
+                if inst.keyword != "RUN" or inst.json or inst.heredocs or inst.flags or ctx.waits(inst):
+                    continue  # (waits: a merge chosen in this pass joins it; its fix would wait for the next pass)
                 run = run_shell(ctx, inst)
                 paths = _rm_only(run)
                 if not paths:

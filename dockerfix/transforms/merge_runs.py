@@ -424,8 +424,9 @@ def _removed_block_files(ctx: Context, block: list[RunShell], nxt: RunShell) -> 
             if path is None or path == "/":
                 continue
             # what the block's RUNs may have put there (the model's answer per RUN; the RUNs before the block
-            # do not matter, so the stage is not read again for every pair)
-            for run in block:
+            # do not matter, so the stage is not read again for every pair), nearest first: the answer is the
+            # same whichever RUN gives it, and it is usually the one just above
+            for run in reversed(block):
                 if state.writes(run.inst, path)[0] is not None and _names(ctx, run, path):
                     return op
     return None
