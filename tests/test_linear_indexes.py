@@ -121,3 +121,68 @@ def test_later_sites_among_keeps_the_walks_order(monkeypatch):
     for s in sites:
         spy(ctx, s, sites)
     assert max(seen) >= 3 and posixpath.sep == "/"
+
+
+# ------------------------------------------------------------------ merge-runs' block facts
+def _names_walk(ctx, run, path):
+    """merge-runs' walk before the index (round 4): does a static word of ``run`` name ``path`` or inside it?"""
+    from dockerfix.model.state import norm
+
+    if run.script is None:
+        return False
+    cwd = None
+    cwd_known = False
+    moved = any(c.kind in ("cd", "pushd", "popd") for c in run.script.state_changes)
+    for node in run.script.walk():
+        for w in getattr(node, "words", ()) or ():
+            v = w.value
+            if v is None or "/" not in v or w.has_glob or v.startswith("~") or (moved and not v.startswith("/")):
+                continue
+            if not v.startswith("/") and not cwd_known:
+                cwd, cwd_known = ctx.model.state.workdir_at(run.inst), True
+            q = norm(v, cwd if not v.startswith("/") else "/")
+            if q is not None and q != "/" and (q == path or q.startswith(path.rstrip("/") + "/")):
+                return True
+    return False
+
+
+_BLOCK_LINES = (
+    "RUN echo 1 > /tmp/f1", "RUN rm /tmp/f1", "RUN mkdir -p /opt/app/sub && touch /opt/app/sub/x", "RUN rm -rf /opt/app",
+    "RUN rm -rf /opt/app/sub/x", "RUN cd /opt && touch rel", "RUN rm /opt/rel", "RUN touch data/x", "RUN rm -rf data",
+    "WORKDIR /srv", "RUN touch ./a/b", "RUN rm -r /srv/a", "RUN curl -o /tmp/x.tgz https://e.com/x.tgz",
+    "RUN rm /tmp/x.tgz", "RUN apt-get update", "RUN apt-get install -y curl", "RUN rm -rf /var/lib/apt/lists/*",
+    "RUN apt-get clean", "RUN pip install flask", "RUN rm -rf /root/.cache/pip", "RUN apt-get purge -y curl",
+    "RUN chmod 700 /tmp/f1", "RUN ls /opt/app*", "RUN rm -rf /tmp/*", "RUN echo $HOME > /opt/app/h",
+)
+
+
+@st.composite
+def _block_files(draw) -> str:
+    out = [draw(st.sampled_from(("FROM debian:12", "FROM python:3.12", "FROM scratch AS s")))]
+    out.extend(draw(st.lists(st.sampled_from(_BLOCK_LINES), min_size=2, max_size=16)))
+    return "\n".join(out) + "\n"
+
+
+def test_the_block_index_answers_as_the_walk(monkeypatch):
+    from dockerfix.transforms import merge_runs
+
+    def naming_walk(self, path):
+        return [r for r in self.runs if _names_walk(self.ctx, r, path)]
+
+    texts = []
+
+    @settings(max_examples=200, deadline=None, derandomize=True, database=None,
+              suppress_health_check=[HealthCheck.too_slow])
+    @given(_block_files())
+    def collect(text):
+        texts.append(text)
+
+    collect()
+    texts += sorted({fx.input for fx in all_fixtures()})
+    new = [_outcome(dockerfix.fix(t, unsafe=True)) for t in texts]
+    with monkeypatch.context() as m:
+        m.setattr(merge_runs._BlockFacts, "naming", naming_walk)
+        old = [_outcome(dockerfix.fix(t, unsafe=True)) for t in texts]
+    assert [t for t, a, b in zip(texts, new, old) if a != b] == []
+    joined = sum(1 for o in new if any(c[0] == "DFX101" and c[2] for c in o[2]))
+    assert joined > 40  # the generated files do merge (the index is asked)

@@ -6,6 +6,8 @@ TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
 if TYPE_CHECKING:
     from typing import Iterable
 
+from bisect import bisect_left, insort
+
 from dockerfix._lazyre import lazy
 from dockerfix.syntax.nodes import Document, Instruction, Trivia
 from dockerfix.transforms._merge import join_refusal, join_runs, nodes_between
@@ -150,6 +152,8 @@ build stages as in any other.
             style = _StyleOf(ctx, first)  # learnt when the first join is made
             only_index: bool | None = None  # whether only the index join is made here: asked at the first reason
             runs = [run_shell(ctx, first)]
+            facts = _BlockFacts(ctx)
+            facts.add(runs[0])
             joins = []
             reasons: list[tuple[int, str, str]] = []  # (line, kind, text) per join
             while i + len(runs) < len(insts) and insts[i + len(runs)].keyword == "RUN":
@@ -161,7 +165,7 @@ build stages as in any other.
                 # needs the file's style and a re-indent (the same three tests as before, in the cheaper order)
                 if join_refusal(doc, runs[-1], nxt) is not None:
                     break
-                why = join_reason(ctx, runs, nxt)
+                why = join_reason(ctx, runs, nxt, facts)
                 if why is None:
                     break
                 if only_index is None:
@@ -172,6 +176,7 @@ build stages as in any other.
                 if join is None:
                     break
                 runs.append(nxt)
+                facts.add(nxt)
                 joins.append(join)
                 reasons.append((nxt_inst.start_line, why[0], why[1]))
             if not joins:
@@ -281,19 +286,80 @@ def _ignored_above(doc: Document, inst: Instruction, prev: Instruction | None, m
 
 
 # ------------------------------------------------------------------ reasons
-def join_reason(ctx: Context, block: list[RunShell], nxt: RunShell) -> tuple[str, str] | None:
-    """Why RUN ``nxt`` should join the RUNs of ``block`` above it: (kind, text), or None (it keeps its layer)."""
-    why = _cleanup(ctx, block, nxt)
+def join_reason(ctx: Context, block: list[RunShell], nxt: RunShell,
+                facts: "_BlockFacts | None" = None) -> tuple[str, str] | None:
+    """Why RUN ``nxt`` should join the RUNs of ``block`` above it: (kind, text), or None (it keeps its layer).
+    ``facts``: what the block holds, kept by the caller as the block grows (read from ``block`` when not given)."""
+    if facts is None:
+        facts = _BlockFacts(ctx)
+        for run in block:
+            facts.add(run)
+    why = _cleanup(ctx, block, nxt, facts)
     if why is not None:
         return "cleanup", f"{REASONS['cleanup']} ({why})"
-    update = _stale_index(block, nxt)
+    update = _stale_index(facts, nxt)
     if update is not None:
         return "index", REASONS["index"].format(update=update)
     if is_bookkeeping(nxt):
         return "bookkeeping", REASONS["bookkeeping"]
-    if all(is_bookkeeping(r) for r in block):  # cheap steps before it: merged, a change to them re-runs no more
+    if facts.all_bookkeeping:  # cheap steps before it: merged, a change to them re-runs no more
         return "bookkeeping", REASONS["bookkeeping-above"]
     return None
+
+
+class _BlockFacts:
+    """What :func:`join_reason` reads from a block of RUNs, kept up to date one RUN at a time (:meth:`add`) as the
+    block grows: read from the whole block for every RUN it asked about, a file whose RUNs all join (a RUN writes
+    a file, the next deletes it, repeated) was quadratic.
+
+    ``pending``: index refreshes with no install after them, by manager family (:func:`_stale_index`); ``dirty`` and
+    ``installed``: the families whose caches the block left and the packages it installed (:func:`_cleanup`);
+    ``all_bookkeeping``; ``named``: the paths the block's RUNs name by static words (:func:`_named_paths`), sorted, with
+    the RUN's position."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.runs: list[RunShell] = []
+        self.pending: dict[str, str] = {}
+        self.dirty: set[str] = set()
+        self.installed: dict[str, set[str]] = {}
+        self.all_bookkeeping = True
+        self.named: list[tuple[str, int]] = []
+
+    def add(self, run: RunShell) -> None:
+        calls = _calls(run)
+        for call in calls:  # _stale_index's fold
+            fam = _family(call)
+            if call.action == "update":
+                self.pending[fam] = _words(call.invocation + call.action_words)
+            elif call.is_install or call.action in _INSTALLS:
+                self.pending.pop(fam, None)
+        events = [(c.command.span[0], 1, _FAMILY.get(c.manager, c.manager)) for c in _cleanups(run)]
+        for call in calls:  # _cleanup's fold
+            events.append((call.command.span[0], 0, _family(call)))
+            if call.is_install:
+                self.installed.setdefault(_family(call), set()).update(_pkg_name(w) for w in call.packages)
+        for _, clean, fam in sorted(events):
+            (self.dirty.discard if clean else self.dirty.add)(fam)
+        self.all_bookkeeping = self.all_bookkeeping and is_bookkeeping(run)
+        k = len(self.runs)
+        for q in _named_paths(self.ctx, run):
+            insort(self.named, (q, k))
+        self.runs.append(run)
+
+    def naming(self, path: str) -> list[RunShell]:
+        """The block's RUNs that name ``path`` (normalised, not ``/``) or something inside it by static words
+        (:func:`_named_paths`), found by bisect."""
+        named = self.named
+        ks: set[int] = set()
+        lo = bisect_left(named, (path,))
+        while lo < len(named) and named[lo][0] == path:
+            ks.add(named[lo][1])
+            lo += 1
+        lo = bisect_left(named, (path + "/",))
+        hi = bisect_left(named, (path + "0",))  # "0" follows "/": every path starting with path + "/" is in between
+        ks.update(k for _, k in named[lo:hi])
+        return [self.runs[k] for k in sorted(ks)]
 
 
 def _family(call) -> str:
@@ -327,17 +393,10 @@ def _words(words) -> str:
     return " ".join(w.raw for w in words)
 
 
-def _stale_index(block: list[RunShell], nxt: RunShell) -> str | None:
+def _stale_index(facts: _BlockFacts, nxt: RunShell) -> str | None:
     """``apt-get update`` (or another manager's index refresh) in the block with no install after it, when ``nxt``
     installs with that manager: the words of the refresh, else None."""
-    pending: dict[str, str] = {}
-    for run in block:
-        for call in _calls(run):
-            fam = _family(call)
-            if call.action == "update":
-                pending[fam] = _words(call.invocation + call.action_words)
-            elif call.is_install or call.action in _INSTALLS:
-                pending.pop(fam, None)
+    pending = facts.pending
     for call in _calls(nxt):
         if (call.is_install or call.action in _INSTALLS) and _family(call) in pending:
             return pending[_family(call)]
@@ -349,7 +408,7 @@ def _pkg_name(w) -> str:
     return v.split("=", 1)[0]
 
 
-def _cleanup(ctx: Context, block: list[RunShell], nxt: RunShell) -> str | None:
+def _cleanup(ctx: Context, block: list[RunShell], nxt: RunShell, facts: _BlockFacts) -> str | None:
     """What ``nxt`` deletes or cleans that the block created (a short description), or None."""
     s = nxt.script
     if s is None:
@@ -358,17 +417,9 @@ def _cleanup(ctx: Context, block: list[RunShell], nxt: RunShell) -> str | None:
     nxt_cleanups = _cleanups(nxt)
     if not nxt_cleanups and not any(call.action in _REMOVALS for _, _, call in own):
         # nothing below can match (most RUN pairs): what the block installed and left is not needed
-        return _removed_block_files(ctx, block, nxt)
-    dirty: set[str] = set()  # managers whose caches or lists the block left behind
-    installed: dict[str, set[str]] = {}
-    for run in block:
-        events = [(c.command.span[0], 1, _FAMILY.get(c.manager, c.manager)) for c in _cleanups(run)]
-        for call in _calls(run):
-            events.append((call.command.span[0], 0, _family(call)))
-            if call.is_install:
-                installed.setdefault(_family(call), set()).update(_pkg_name(w) for w in call.packages)
-        for _, clean, fam in sorted(events):
-            (dirty.discard if clean else dirty.add)(fam)
+        return _removed_block_files(ctx, facts, nxt)
+    dirty = facts.dirty  # managers whose caches or lists the block left behind
+    installed = facts.installed
     # a package manager's own cleanup (or an rm of its cache) of what the block left, not of what nxt made itself
     for c in nxt_cleanups:
         fam = _FAMILY.get(c.manager, c.manager)
@@ -382,14 +433,14 @@ def _cleanup(ctx: Context, block: list[RunShell], nxt: RunShell) -> str | None:
             if names & installed[fam] or (call.action == "autoremove" and not any(
                     a < at and f == fam and (c.is_install or c.action in _INSTALLS) for a, f, c in own)):
                 return _words(call.invocation + call.action_words)
-    return _removed_block_files(ctx, block, nxt)
+    return _removed_block_files(ctx, facts, nxt)
 
 
 def _under(path: str, root: str) -> bool:
     return path == root or root == "/" or path.startswith(root.rstrip("/") + "/")
 
 
-def _removed_block_files(ctx: Context, block: list[RunShell], nxt: RunShell) -> str | None:
+def _removed_block_files(ctx: Context, facts: _BlockFacts, nxt: RunShell) -> str | None:
     """The first ``rm`` operand of ``nxt`` that deletes files a RUN of the block wrote, or None. The model says which
     earlier steps may have filled the path; the block RUN must also name it (or something inside it), so that a
     package install that only *may* have written to ``/tmp`` is no reason."""
@@ -423,21 +474,22 @@ def _removed_block_files(ctx: Context, block: list[RunShell], nxt: RunShell) -> 
             path = norm(p, cwd if not p.startswith("/") else "/")
             if path is None or path == "/":
                 continue
-            # what the block's RUNs may have put there (the model's answer per RUN; the RUNs before the block
-            # do not matter, so the stage is not read again for every pair), nearest first: the answer is the
-            # same whichever RUN gives it, and it is usually the one just above
-            for run in reversed(block):
-                if state.writes(run.inst, path)[0] is not None and _names(ctx, run, path):
+            # the block's RUNs that name the path (an index kept as the block grows) and that the model says may
+            # have put files there (the RUNs before the block do not matter)
+            for run in facts.naming(path):
+                if state.writes(run.inst, path)[0] is not None:
                     return op
     return None
 
 
-def _names(ctx: Context, run: RunShell, path: str) -> bool:
-    """Does a static word of ``run`` name ``path`` or something inside it?"""
+def _named_paths(ctx: Context, run: RunShell) -> list[str]:
+    """The normalised paths the static words of ``run`` name (not ``/``): the RUN names ``path`` or something inside
+    it exactly when one of them is ``path`` or inside it (:meth:`_BlockFacts.naming` asks that by bisect)."""
     from dockerfix.model.state import norm
 
     if run.script is None:
-        return False
+        return []
+    out: list[str] = []
     cwd: str | None = None
     cwd_known = False
     moved = any(c.kind in ("cd", "pushd", "popd") for c in run.script.state_changes)
@@ -449,9 +501,9 @@ def _names(ctx: Context, run: RunShell, path: str) -> bool:
             if not v.startswith("/") and not cwd_known:
                 cwd, cwd_known = ctx.model.state.workdir_at(run.inst), True
             q = norm(v, cwd if not v.startswith("/") else "/")
-            if q is not None and q != "/" and _under(q, path):
-                return True
-    return False
+            if q is not None and q != "/":
+                out.append(q)
+    return out
 
 
 def is_bookkeeping(run: RunShell) -> bool:
