@@ -136,7 +136,7 @@ CASES = {
     "copy-chown": copy_chown,
 }
 BIG = {"comments", "labels"}  # scaled to --mb at 16x
-SUPERLINEAR = {"create-delete", "copy-chown"}
+SUPERLINEAR = {"copy-chown"}
 """Known to grow faster than the file (docs/performance.md, round 5): run up to 4x unless ``--all-sizes`` (at 16x
 each would take minutes)."""
 
