@@ -320,36 +320,71 @@ class _BlockFacts:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self.runs: list[RunShell] = []
-        self.pending: dict[str, str] = {}
-        self.dirty: set[str] = set()
-        self.installed: dict[str, set[str]] = {}
-        self.all_bookkeeping = True
+        self._pending: dict[str, str] = {}
+        self._dirty: set[str] = set()
+        self._installed: dict[str, set[str]] = {}
+        self._fold_upto = 0
+        self._bookkeeping = True
+        self._bk_upto = 0
         self.named: list[tuple[str, int]] = []
+        self._named_upto = 0
 
     def add(self, run: RunShell) -> None:
-        calls = _calls(run)
-        for call in calls:  # _stale_index's fold
-            fam = _family(call)
-            if call.action == "update":
-                self.pending[fam] = _words(call.invocation + call.action_words)
-            elif call.is_install or call.action in _INSTALLS:
-                self.pending.pop(fam, None)
-        events = [(c.command.span[0], 1, _FAMILY.get(c.manager, c.manager)) for c in _cleanups(run)]
-        for call in calls:  # _cleanup's fold
-            events.append((call.command.span[0], 0, _family(call)))
-            if call.is_install:
-                self.installed.setdefault(_family(call), set()).update(_pkg_name(w) for w in call.packages)
-        for _, clean, fam in sorted(events):
-            (self.dirty.discard if clean else self.dirty.add)(fam)
-        self.all_bookkeeping = self.all_bookkeeping and is_bookkeeping(run)
-        k = len(self.runs)
-        for q in _named_paths(self.ctx, run):
-            insort(self.named, (q, k))
         self.runs.append(run)
+
+    def _fold(self) -> None:
+        """Bring ``pending``, ``dirty`` and ``installed`` up to the last RUN added (read only when a reason is asked:
+        most RUN pairs are refused before)."""
+        for run in self.runs[self._fold_upto:]:
+            calls = _calls(run)
+            for call in calls:  # _stale_index's fold
+                fam = _family(call)
+                if call.action == "update":
+                    self._pending[fam] = _words(call.invocation + call.action_words)
+                elif call.is_install or call.action in _INSTALLS:
+                    self._pending.pop(fam, None)
+            events = [(c.command.span[0], 1, _FAMILY.get(c.manager, c.manager)) for c in _cleanups(run)]
+            for call in calls:  # _cleanup's fold
+                events.append((call.command.span[0], 0, _family(call)))
+                if call.is_install:
+                    self._installed.setdefault(_family(call), set()).update(_pkg_name(w) for w in call.packages)
+            for _, clean, fam in sorted(events):
+                (self._dirty.discard if clean else self._dirty.add)(fam)
+        self._fold_upto = len(self.runs)
+
+    @property
+    def pending(self) -> dict[str, str]:
+        self._fold()
+        return self._pending
+
+    @property
+    def dirty(self) -> set[str]:
+        self._fold()
+        return self._dirty
+
+    @property
+    def installed(self) -> dict[str, set[str]]:
+        self._fold()
+        return self._installed
+
+    @property
+    def all_bookkeeping(self) -> bool:
+        """Whether every RUN of the block is bookkeeping (:func:`is_bookkeeping`), read only when asked and only for
+        the RUNs added since (most pairs are decided before the question)."""
+        runs = self.runs
+        while self._bookkeeping and self._bk_upto < len(runs):
+            self._bookkeeping = is_bookkeeping(runs[self._bk_upto])
+            self._bk_upto += 1
+        return self._bookkeeping
 
     def naming(self, path: str) -> list[RunShell]:
         """The block's RUNs that name ``path`` (normalised, not ``/``) or something inside it by static words
-        (:func:`_named_paths`), found by bisect."""
+        (:func:`_named_paths`), found by bisect; the RUNs added since the last question are read first (only an rm
+        asks, so most blocks never read their words)."""
+        for k in range(self._named_upto, len(self.runs)):
+            for q in _named_paths(self.ctx, self.runs[k]):
+                insort(self.named, (q, k))
+        self._named_upto = len(self.runs)
         named = self.named
         ks: set[int] = set()
         lo = bisect_left(named, (path,))
