@@ -545,12 +545,8 @@ class BuildState:
             for i in st.instructions[1:]:
                 if st is stage and i.start >= inst.start:
                     break
-                if i.keyword in ("COPY", "ADD"):
-                    why = self._copy_fills(i, path)
-                    if why:
-                        fillers.append(Filler(i.start_line, why))
-                elif i.keyword == "RUN":
-                    f, u = self._run_fills(i, path, fills)
+                if i.keyword in _WRITERS:
+                    f, u = self.writes(i, path, fills=fills)
                     if f:
                         fillers.append(Filler(i.start_line, f))
                     elif u and unknown is None:
@@ -563,10 +559,10 @@ class BuildState:
         or None; why dockerfix cannot tell, or None). :meth:`contents` is this over every earlier instruction; a
         question about a few known instructions asks them alone (asking :meth:`contents` for each of a stage's RUNs
         reads the stage once per RUN)."""
-        if inst.keyword in ("COPY", "ADD"):
-            return self._copy_fills(inst, path), None
         if inst.keyword == "RUN":
             return self._run_fills(inst, path, fills)
+        if inst.keyword in _WRITERS:
+            return self._copy_fills(inst, path) or None, None
         return None, None
 
     def _copy_fills(self, i: "Instruction", path: str) -> str | None:
@@ -621,6 +617,10 @@ class BuildState:
         if cwd is None:
             return None, f"the working directory of the RUN on line {i.start_line} is not known"
         return None, None
+
+
+_WRITERS = frozenset(("COPY", "ADD", "RUN"))
+"""The instructions that may put files in the image (:meth:`BuildState.writes`)."""
 
 
 def _parsed(src: str) -> "Script | None":
