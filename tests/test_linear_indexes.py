@@ -186,3 +186,173 @@ def test_the_block_index_answers_as_the_walk(monkeypatch):
     assert [t for t, a, b in zip(texts, new, old) if a != b] == []
     joined = sum(1 for o in new if any(c[0] == "DFX101" and c[2] for c in o[2]))
     assert joined > 40  # the generated files do merge (the index is asked)
+
+
+# ------------------------------------------------------------------ round 6: copy-chown's replay, the model's contents
+def _first_writer_walk(self, t, lo, hi, skip=None):
+    from dockerfix.transforms.copy_chown import CopyChown
+
+    for ev in self.events[lo:hi]:
+        if skip and ev.kind == "copy" and ev.copy in skip:
+            continue
+        why = CopyChown._writes(ev, t)
+        if why:
+            return why
+    return None
+
+
+def _own_copies(self, hi):
+    return [ev.copy for ev in self.events[self.own_start:hi] if ev.kind == "copy" and ev.copy]
+
+
+def _copies_back_walk(self, t, hi):
+    return [c for c in reversed(_own_copies(self, hi)) if c.dest is None or c.may_touch(t) or c.file_at(t)]
+
+
+def _copies_into_walk(self, t, hi):
+    return [c for c in _own_copies(self, hi) if c.outputs_in(t)]
+
+
+def _makes_parent_walk(self, d, hi):
+    from dockerfix.transforms.copy_chown import _under
+
+    for ev in self.events[:hi]:
+        if ev.kind == "workdir" and ev.cwd and _under(ev.cwd, d):
+            return True
+        if ev.kind == "copy" and ev.copy and ev.copy.dest and (
+                _under(posixpath.dirname(ev.copy.dest), d) or (ev.copy.is_dir and _under(ev.copy.dest, d))):
+            return True
+        if ev.kind == "run" and any(_under(p, d) for p in ev.paths):
+            return True
+    return False
+
+
+def _first_maker_walk(self, lo, hi):
+    for ev in self.events[lo:hi]:
+        if ev.kind == "run" and ev.makes_users:
+            return ev
+    return None
+
+
+def _contents_walk(self, path, inst, *, fills=None, include_base=True):
+    """BuildState.contents before its index (round 5): writes() over every earlier instruction of the chain."""
+    from dockerfix.model.state import _WRITERS, Contents, Filler
+
+    m = self.model
+    stage = m.stage_of(inst)
+    if stage is None:
+        return Contents(unknown="the instruction is outside any stage")
+    fillers, unknown = [], None
+    if include_base:
+        b = self.base_contents(stage, path)
+        fillers.extend(b.fillers)
+        unknown = b.unknown
+    for s in reversed(m.stage_chain(stage)):
+        for i in s.instructions[1:]:
+            if s is stage and i.start >= inst.start:
+                break
+            if i.keyword in _WRITERS:
+                f, u = self.writes(i, path, fills=fills)
+                if f:
+                    fillers.append(Filler(i.start_line, f))
+                elif u and unknown is None:
+                    unknown = u
+    return Contents(tuple(fillers), unknown)
+
+
+def _replay_walks(m) -> None:
+    from dockerfix.model.state import BuildState
+    from dockerfix.transforms.copy_chown import _Replay
+
+    m.setattr(_Replay, "first_writer", _first_writer_walk)
+    m.setattr(_Replay, "copies_back", _copies_back_walk)
+    m.setattr(_Replay, "copies_into", _copies_into_walk)
+    m.setattr(_Replay, "makes_parent", _makes_parent_walk)
+    m.setattr(_Replay, "first_maker", _first_maker_walk)
+    m.setattr(BuildState, "contents", _contents_walk)
+
+
+_CHOWN_DIRS = ("/app", "/app/a", "/app/a/b", "/usr/local/bin", "/opt/x", "/home/app", "app", "sub", ".", "$D")
+_CHOWN_LINES = (
+    "COPY a {d}", "COPY a b {d}/", "COPY --chown=app:app x {d}", "COPY --chown=root:root c.sh {d}/",
+    "ADD d.tar.gz {d}/", "COPY --from=s0 /out {d}", "RUN chown -R app:app {d}", "RUN chown app {d}/a",
+    "RUN chmod +x {d}/c.sh", "RUN chmod -R 755 {d}", "RUN chgrp -R grp {d}", "RUN chown -R 1000:1000 /app",
+    "RUN useradd -m app && chown -R app {d}", "RUN mkdir -p {d}/new && touch {d}/f", "RUN cp -r $SRC {d}",
+    "RUN apt-get update && apt-get install -y curl", "WORKDIR {d}", "USER app", "USER root", "ARG D=/app/a",
+    "RUN echo hi > {d}/x && chown app {d}/x", "RUN useradd -m app",
+)
+
+
+@st.composite
+def _chown_files(draw) -> str:
+    out = []
+    for s in range(draw(st.integers(1, 3))):
+        base = draw(st.sampled_from(("debian:12", "myimage", "scratch", "node:20", "s0") if s else
+                                    ("debian:12", "myimage", "scratch", "node:20")))
+        out.append(f"FROM {base} AS s{s}")
+        for line in draw(st.lists(st.sampled_from(_CHOWN_LINES), min_size=2, max_size=14)):
+            out.append(line.format(d=draw(st.sampled_from(_CHOWN_DIRS))))
+    return "\n".join(out) + "\n"
+
+
+def test_copy_chown_and_contents_indexes_answer_as_the_walks(monkeypatch):
+    texts = []
+
+    @settings(max_examples=300, deadline=None, derandomize=True, database=None,
+              suppress_health_check=[HealthCheck.too_slow])
+    @given(_chown_files())
+    def collect(text):
+        texts.append(text)
+
+    collect()
+    texts += sorted({fx.input for fx in all_fixtures()})
+    new = [_outcome(dockerfix.fix(t, unsafe=True)) for t in texts]
+    with monkeypatch.context() as m:
+        _replay_walks(m)
+        old = [_outcome(dockerfix.fix(t, unsafe=True)) for t in texts]
+    assert [t for t, a, b in zip(texts, new, old) if a != b] == []
+    fixed = sum(1 for o in new if any(c[0] == "DFX301" and c[2] for c in o[2]))
+    unsafe = sum(1 for o in new if any(c[0] == "DFX301" and c[-1] for c in o[2] + o[3]))
+    assert fixed > 60 and unsafe > 60  # the generated files do ask the indexes, and get both kinds of answer
+
+
+def test_the_replay_walks_can_be_told_apart(monkeypatch):
+    # a RUN before the chown's COPY wrote the directory: unsafe, found by first_writer (and by contents)
+    text = "FROM debian:12\nRUN mkdir -p /app/x\nCOPY b /app\nRUN chown -R app /app\n"
+    told = [c.reason or "" for c in dockerfix.fix(text, unsafe=True).changes if c.code == "DFX301"]
+    assert any("the RUN on line 2 writes there; /app existed before the COPY on line 3" in r for r in told)
+    from dockerfix.transforms.copy_chown import _Replay
+
+    with monkeypatch.context() as m:
+        m.setattr(_Replay, "first_writer", lambda self, t, lo, hi, skip=None: None)
+        blind = [c.reason or "" for c in dockerfix.fix(text, unsafe=True).changes if c.code == "DFX301"]
+    assert blind != told
+
+
+def test_contents_answers_as_the_walk_for_every_path_and_instruction():
+    from dockerfix.model.stages import Model
+    from dockerfix.syntax import parse
+
+    texts = []
+
+    @settings(max_examples=150, deadline=None, derandomize=True, database=None,
+              suppress_health_check=[HealthCheck.too_slow])
+    @given(_chown_files())
+    def collect(text):
+        texts.append(text)
+
+    collect()
+    texts += [t for t in sorted({fx.input for fx in all_fixtures()})]
+    paths = ("/", "/app", "/app/a", "/app/a/b", "/app-x", "/usr", "/usr/local/bin", "/usr/local/bin/c.sh",
+             "/var/lib/apt/lists", "/opt", "/opt/x/y", "/home/app", "/srv", "/tmp", "/root/.cache")
+    asked = differing = 0
+    for text in texts:
+        doc = parse(text)
+        model = Model(doc)
+        state = model.state
+        for inst in doc.iter_instructions():
+            for p in paths:
+                asked += 1
+                if state.contents(p, inst) != _contents_walk(state, p, inst):
+                    differing += 1
+    assert asked > 20000 and differing == 0

@@ -33,6 +33,7 @@ TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
 if TYPE_CHECKING:
     from typing import Callable
 
+    from dockerfix.model.paths import PathIndex
     from dockerfix.model.shell import Script
     from dockerfix.model.stages import Model, Stage
     from dockerfix.syntax.nodes import Instruction
@@ -205,6 +206,8 @@ class BuildState:
         self._ships: tuple[dict[int, int], list[int], dict[str, int], dict[str, int]] | None = None
         self._by_keyword: dict[tuple[int, str], tuple[list[int], list[Instruction]]] = {}
         self._wd: dict[tuple[int, bool], tuple[list[int], list[str | None], str | None]] = {}
+        self._writers_of: dict[int, _Writers] = {}
+        self._footprints: dict[int, _Footprint] = {}
 
     # ---------------------------------------------------------------- OS and shell
     def root_base(self, stage: "Stage") -> str:
@@ -530,7 +533,11 @@ class BuildState:
                  include_base: bool = True) -> Contents:
         """What may be in ``path`` (or below it) just before ``inst`` runs, from the base image, parent stages and
         the earlier instructions of the stage chain. ``fills(run)`` lists extra directories a RUN fills (the caches
-        its tools write, from the tool table ``dockerfix.model.tools``); package installs fill the system directories."""
+        its tools write, from the tool table ``dockerfix.model.tools``); package installs fill the system directories.
+
+        The answer is :meth:`writes` over every earlier instruction of the chain; without ``fills`` only the
+        instructions a per-stage :class:`~dockerfix.model.paths.PathIndex` names for ``path`` are asked (asking every
+        earlier instruction for every COPY + ``chown -R`` pair of a file was quadratic)."""
         m = self.model
         stage = m.stage_of(inst)
         if stage is None:
@@ -541,17 +548,91 @@ class BuildState:
             b = self.base_contents(stage, path)
             fillers.extend(b.fillers)
             unknown = b.unknown
+        if fills is not None:
+            for st in reversed(m.stage_chain(stage)):
+                for i in st.instructions[1:]:
+                    if st is stage and i.start >= inst.start:
+                        break
+                    if i.keyword in _WRITERS:
+                        f, u = self.writes(i, path, fills=fills)
+                        if f:
+                            fillers.append(Filler(i.start_line, f))
+                        elif u and unknown is None:
+                            unknown = u
+            return Contents(tuple(fillers), unknown)
+        system = is_system_path(path, package_space=True)
         for st in reversed(m.stage_chain(stage)):
-            for i in st.instructions[1:]:
-                if st is stage and i.start >= inst.start:
-                    break
-                if i.keyword in _WRITERS:
-                    f, u = self.writes(i, path, fills=fills)
-                    if f:
-                        fillers.append(Filler(i.start_line, f))
-                    elif u and unknown is None:
+            w = self._writers(st)
+            hi = bisect_left(w.starts, inst.start) if st is stage else len(w.starts)
+            if not hi:
+                continue
+            numbers = w.paths.candidates(path, 0, hi)
+            if system and w.installs:
+                k = bisect_left(w.installs, hi)
+                numbers = sorted(set(numbers).union(w.installs[:k])) if k else numbers
+            said: dict[int, tuple[str | None, str | None]] = {}
+            for n in numbers:
+                i = w.insts[n]
+                said[n] = f, u = self.writes(i, path)
+                if f:
+                    fillers.append(Filler(i.start_line, f))
+            if unknown is None:
+                # the first instruction that cannot tell: one filed as unknown, unless it named the path (then it
+                # was a candidate and may have said so above)
+                for n in w.unknown:
+                    if n >= hi:
+                        break
+                    f, u = said[n] if n in said else self.writes(w.insts[n], path)
+                    if u and not f:
                         unknown = u
+                        break
         return Contents(tuple(fillers), unknown)
+
+    def _writers(self, stage: "Stage") -> "_Writers":
+        """The stage's COPY/ADD/RUN instructions filed by the paths they may write (:meth:`writes`), once per stage."""
+        got = self._writers_of.get(stage.index)
+        if got is not None:
+            return got
+        from dockerfix.model.paths import PathIndex
+
+        w = _Writers([], [], PathIndex(), [], [])
+        m = self.model
+        for i in stage.instructions[1:]:
+            if i.keyword not in _WRITERS:
+                continue
+            n = len(w.insts)
+            w.insts.append(i)
+            w.starts.append(i.start)
+            if i.keyword != "RUN":
+                if not i.args:
+                    continue
+                dest = m.expand(i.args[-1], m.scope_at(i))
+                d = norm(dest, self.workdir_at(i)) if dest else None
+                if d is None:
+                    w.paths.always(n)
+                else:
+                    w.paths.around(d, n)
+                continue
+            fp = self._footprint(i)
+            if fp.unreadable is not None:
+                w.unknown.append(n)
+                continue
+            for kind, value in fp.steps:
+                if kind is _PKG:
+                    if not w.installs or w.installs[-1] != n:
+                        w.installs.append(n)
+                elif kind is _UNRESOLVED:
+                    w.unknown.append(n)
+                else:
+                    assert value is not None  # a _PATH step carries its path
+                    w.paths.inside(value, n)
+            if not fp.stops:
+                if fp.cwd is None:
+                    w.unknown.append(n)
+                elif fp.has_items:
+                    w.paths.inside(fp.cwd, n)
+        self._writers_of[stage.index] = w
+        return w
 
     def writes(self, inst: "Instruction", path: str, *,
                fills: "Callable[[Instruction], list[str]] | None" = None) -> tuple[str | None, str | None]:
@@ -578,45 +659,111 @@ class BuildState:
             return f"the {i.keyword} on line {i.start_line} writes to {d}"
         return None
 
+    def _footprint(self, i: "Instruction") -> "_Footprint":
+        """What a RUN may write, read once per pass: its static words' paths and package installs in the order
+        :meth:`_run_fills` asks them."""
+        got = self._footprints.get(i.start)
+        if got is not None and got.inst is i:
+            return got
+        fp = _Footprint(i)
+        if i.json or i.heredocs:
+            fp.unreadable = f"the RUN on line {i.start_line} cannot be read (exec form or heredoc) and may write there"
+        else:
+            script = _parsed(i.rest)
+            if script is None:
+                fp.unreadable = f"the RUN on line {i.start_line} cannot be read and may write there"
+            else:
+                fp.cwd = cwd = self.workdir_at(i)
+                fp.has_items = bool(script.items)
+                m = self.model
+                env = None
+                steps = fp.steps
+                for node in script.walk():
+                    name = getattr(node, "basename", None)
+                    if name in PACKAGE_MANAGERS:
+                        steps.append((_PKG, None))
+                    for w in getattr(node, "words", ()) or ():
+                        v = w.value
+                        if v is None:
+                            env = env if env is not None else m.scope_at(i)
+                            v = m.expand(w.raw, env)
+                            if v is None:
+                                if "/" in w.raw:
+                                    steps.append((_UNRESOLVED, None))
+                                    fp.stops = True
+                                    break
+                                continue
+                        if "/" not in v and v not in (".", ".."):
+                            continue
+                        p = norm(v.split("*", 1)[0].rstrip("/") or "/", cwd)
+                        if p is not None:
+                            steps.append((_PATH, p))
+                    if fp.stops:
+                        break
+        self._footprints[i.start] = fp
+        return fp
+
     def _run_fills(self, i: "Instruction", path: str,
                    fills: "Callable[[Instruction], list[str]] | None") -> tuple[str | None, str | None]:
-        if i.json or i.heredocs:
-            return None, f"the RUN on line {i.start_line} cannot be read (exec form or heredoc) and may write there"
-        script = _parsed(i.rest)
-        if script is None:
-            return None, f"the RUN on line {i.start_line} cannot be read and may write there"
-        m = self.model
-        cwd = self.workdir_at(i)
+        fp = self._footprint(i)
+        if fp.unreadable is not None:
+            return None, fp.unreadable
         if fills is not None:
             for d in fills(i):
                 if _under(d, path) or _under(path, d):
                     return f"the RUN on line {i.start_line} fills {d}", None
-        env = None
-        for node in script.walk():
-            name = getattr(node, "basename", None)
-            if name in PACKAGE_MANAGERS and is_system_path(path, package_space=True):
-                return f"the package install on line {i.start_line} may put files in {path}", None
-            for w in getattr(node, "words", ()) or ():
-                v = w.value
-                if v is None:
-                    env = env if env is not None else m.scope_at(i)
-                    v = m.expand(w.raw, env)
-                    if v is None:
-                        if "/" in w.raw:
-                            return None, f"the RUN on line {i.start_line} names a path dockerfix cannot resolve"
-                        continue
-                if "/" not in v and v not in (".", ".."):
-                    continue
-                p = norm(v.split("*", 1)[0].rstrip("/") or "/", cwd)
-                if p is None:
-                    continue
+        for kind, p in fp.steps:
+            if kind is _PATH:
+                assert p is not None
                 if (_under(p, path) and p != "/") or (p == path):
                     return f"the RUN on line {i.start_line} writes to {p}", None
-        if cwd is not None and _under(cwd, path) and script.items:
+            elif kind is _PKG:
+                if is_system_path(path, package_space=True):
+                    return f"the package install on line {i.start_line} may put files in {path}", None
+            else:
+                return None, f"the RUN on line {i.start_line} names a path dockerfix cannot resolve"
+        cwd = fp.cwd
+        if cwd is not None and _under(cwd, path) and fp.has_items:
             return f"the RUN on line {i.start_line} runs in {cwd} and may create files there", None
         if cwd is None:
             return None, f"the working directory of the RUN on line {i.start_line} is not known"
         return None, None
+
+
+_PKG, _PATH, _UNRESOLVED = "pkg", "path", "unresolved"
+
+
+class _Footprint:
+    """What a RUN may write (:meth:`BuildState._footprint`): ``steps`` in walk order, each a package install
+    (``_PKG``), a path its static words name (``_PATH``) or a word naming a path that cannot be resolved
+    (``_UNRESOLVED``, the last step: the question ends there)."""
+
+    __slots__ = ("inst", "unreadable", "steps", "stops", "cwd", "has_items")
+
+    def __init__(self, inst: "Instruction") -> None:
+        self.inst = inst
+        self.unreadable: str | None = None
+        self.steps: list[tuple[str, str | None]] = []
+        self.stops = False
+        self.cwd: str | None = None
+        self.has_items = False
+
+
+class _Writers:
+    """A stage's writers (:meth:`BuildState._writers`): instructions and starts in order; ``paths`` files them by
+    the paths they name (a COPY's destination around it, a RUN's paths and working directory inside them);
+    ``installs``: RUNs with a package install (they may write any system path); ``unknown``: RUNs that may answer
+    "cannot tell" (unreadable, a path word that cannot be resolved, an unknown working directory)."""
+
+    __slots__ = ("insts", "starts", "paths", "installs", "unknown")
+
+    def __init__(self, insts: list["Instruction"], starts: list[int], paths: "PathIndex",
+                 installs: list[int], unknown: list[int]) -> None:
+        self.insts = insts
+        self.starts = starts
+        self.paths = paths
+        self.installs = installs
+        self.unknown = unknown
 
 
 _WRITERS = frozenset(("COPY", "ADD", "RUN"))

@@ -11,14 +11,18 @@ from __future__ import annotations
 
 import posixpath
 import re
+from bisect import bisect_left
 from dockerfix._lazyre import lazy
 from dockerfix._record import dataclass, field
 TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
 if TYPE_CHECKING:
     from typing import Iterable
 
+    from dockerfix.model.stages import Stage
+
 from dockerfix.syntax.nodes import Document, Instruction
 from dockerfix.transforms._run import RunShell
+from dockerfix.model.paths import PathIndex
 from dockerfix.model.sources import is_remote, looks_like_archive_name
 from dockerfix.transforms.base import Context, Diagnostic, Edit, Fix, Transform
 
@@ -182,39 +186,104 @@ class _Event:
 _EVENT_KEYWORDS = frozenset(("WORKDIR", "USER", "COPY", "ADD", "RUN"))
 
 
-class _Stage:
-    """The instructions before a RUN (parent stages first), replayed into events."""
+class _Replay:
+    """A stage (and the stages it is built ``FROM``) replayed into events once per pass, as far as a RUN with a chown
+    asks (:meth:`upto`): every such RUN sees a prefix of it (:class:`_Stage`). Parent stages come first in the file,
+    so event numbers follow instruction starts. The questions :meth:`CopyChown._judge` asks about one path go
+    through :class:`~dockerfix.model.paths.PathIndex` indexes that file the events as the replay grows (reading
+    every earlier event for every chown was quadratic in a file of COPY + ``chown -R`` pairs)."""
 
-    def __init__(self, ctx: Context, inst: Instruction) -> None:
+    def __init__(self, ctx: Context, stage: Stage | None) -> None:
         self.ctx = ctx
         self.events: list[_Event] = []
+        self.starts: list[int] = []
         model = ctx.model
-        stage = model.stage_of(inst)
         chain = model.stage_chain(stage) if stage is not None else ()
-        self.from_stage = stage
         self.inherits = len(chain) > 1
         # the base image's working directory: "/" for a known base, unknown (None) otherwise (the model's answer)
         cwd: str | None = model.state.workdir_at(chain[-1].from_inst) if chain else None
-        user = ""
-        # Every RUN with a chown replays the instructions before it: an instruction's event depends only on it, the
-        # working directory and the user, so it is made once per pass (``ctx.memo``; events are never changed).
-        memo = ctx.memo
-        i: Instruction | None  # None: an ONBUILD, which runs in children only
-        for st in reversed(chain):
+        self.cwds: list[str | None] = [cwd]
+        """The working directory before each event (and after the last)."""
+        self.users: list[str] = [""]
+        # the parent stages replay whole (every RUN of the stage comes after them), the stage itself as asked
+        for st in reversed(chain[1:]):
             for i in st.instructions[1:]:
-                if st is stage and i.start >= inst.start:
-                    break
-                i = i.effective if i.keyword != "ONBUILD" else None  # ONBUILD runs in children only
-                if i is None or i.keyword not in _EVENT_KEYWORDS or (i.keyword == "WORKDIR" and not i.args):
+                self._replay(i)
+        self.own_start = len(self.events)
+        """The number of the stage's first event (those before it come from parent stages)."""
+        self._own = stage.instructions[1:] if stage is not None else []
+        self._next = 0  # the next instruction of the stage to replay
+        self._writers = PathIndex()
+        self._copies = PathIndex()
+        self._parents = PathIndex()
+        self._makers: list[int] = []
+        self._filed = 0  # events filed in the indexes so far
+
+    def upto(self, inst: Instruction) -> int:
+        """Replay the stage's instructions before ``inst``; the number of events before it."""
+        own = self._own
+        k = self._next
+        while k < len(own) and own[k].start < inst.start:
+            self._replay(own[k])
+            k += 1
+        self._next = k
+        return bisect_left(self.starts, inst.start)
+
+    def _replay(self, i: Instruction) -> None:
+        # an instruction's event depends only on it, the working directory and the user: a parent stage's events
+        # are shared by its children's replays (``ctx.memo``; events are never changed)
+        if i.keyword == "ONBUILD":
+            return  # runs in children only
+        if i.keyword not in _EVENT_KEYWORDS or (i.keyword == "WORKDIR" and not i.args):
+            return
+        cwd, user = self.cwds[-1], self.users[-1]
+        ev = self.ctx.memo.get_or(_Event, (i.start, cwd, user), self._event, i, cwd, user)
+        if ev.kind == "workdir":
+            cwd = ev.cwd
+        elif ev.kind == "user":
+            user = ev.user
+        self.events.append(ev)
+        self.starts.append(i.start)
+        self.cwds.append(cwd)
+        self.users.append(user)
+
+    def _file(self) -> None:
+        """File the events replayed since the last question in the indexes."""
+        for n in range(self._filed, len(self.events)):
+            ev = self.events[n]
+            writers, parents = self._writers, self._parents
+            if ev.kind == "workdir":
+                if ev.cwd is None:
+                    writers.always(n)
+                else:
+                    writers.inside(ev.cwd, n)
+                    parents.inside(ev.cwd, n)
+            elif ev.kind == "copy":
+                c = ev.copy
+                if c is None or c.dest is None:
+                    writers.always(n)
+                else:
+                    writers.around(c.dest, n)
+                    parents.inside(posixpath.dirname(c.dest), n)
+                    if c.is_dir:
+                        parents.inside(c.dest, n)
+                if c is not None and n >= self.own_start:
+                    if c.dest is None:
+                        self._copies.always(n)
+                    else:
+                        self._copies.around(c.dest, n)
+            elif ev.kind == "run":
+                if ev.makes_users:
+                    self._makers.append(n)
+                for p in ev.paths:
+                    parents.inside(p, n)
+                if ev.unreadable or ev.cwd is None:
+                    writers.always(n)
                     continue
-                ev = memo.get_or(_Event, (i.start, cwd, user), self._event, i, cwd, user)
-                if ev.kind == "workdir":
-                    cwd = ev.cwd
-                elif ev.kind == "user":
-                    user = ev.user
-                self.events.append(ev)
-        self.cwd = cwd
-        self.user = user
+                writers.inside(ev.cwd, n)
+                for p in ev.paths:
+                    writers.inside(p, n)
+        self._filed = len(self.events)
 
     def _event(self, i: Instruction, cwd: str | None, user: str) -> _Event:
         model = self.ctx.model
@@ -298,13 +367,49 @@ class _Stage:
         ev.paths = tuple(paths)
         return ev
 
-    def exists(self, d: str, before: Instruction) -> bool:
-        """Is directory ``d`` known to exist before ``before``?"""
-        if d in KNOWN_DIRS:
-            return True
-        for ev in self.events:
-            if ev.inst.start >= before.start and ev.inst in self._own:
-                break
+    def number(self, inst: Instruction) -> int:
+        """The number of the first event at or after ``inst`` (the count of events before it)."""
+        return bisect_left(self.starts, inst.start)
+
+    # ------------------------------------------------------------------ questions about a path
+    def first_writer(self, t: str, lo: int, hi: int, skip: list[_Copy] | None = None) -> str | None:
+        """:meth:`CopyChown._writes` of the first event in ``[lo, hi)`` that may write ``t`` (COPYs in ``skip``
+        left out)."""
+        self._file()
+        left_out = {id(c) for c in skip} if skip else ()
+        for n in self._writers.forward(t, lo, hi):
+            ev = self.events[n]
+            if left_out and ev.kind == "copy" and id(ev.copy) in left_out:
+                continue
+            why = CopyChown._writes(ev, t)
+            if why:
+                return why
+        return None
+
+    def copies_back(self, t: str, hi: int):
+        """The stage's own COPYs before event ``hi`` that may write ``t``, the last first (the others neither write
+        exactly ``t`` nor may touch it)."""
+        self._file()
+        for n in self._copies.backward(t, self.own_start, hi):
+            c = self.events[n].copy
+            assert c is not None
+            yield c
+
+    def copies_into(self, t: str, hi: int) -> list[_Copy]:
+        """The stage's own COPYs before event ``hi`` whose destination is ``t`` or inside it, in order."""
+        self._file()
+        out = []
+        for n in self._copies.below(t, self.own_start, hi):
+            c = self.events[n].copy
+            assert c is not None
+            out.append(c)
+        return out
+
+    def makes_parent(self, d: str, hi: int) -> bool:
+        """Does an event before ``hi`` make directory ``d`` (:meth:`_Stage.exists`)?"""
+        self._file()
+        for n in self._parents.forward(d, 0, hi):
+            ev = self.events[n]
             if ev.kind == "workdir" and ev.cwd and _under(ev.cwd, d):
                 return True
             if ev.kind == "copy" and ev.copy and ev.copy.dest and (
@@ -314,11 +419,32 @@ class _Stage:
                 return True
         return False
 
-    @property
-    def _own(self) -> set:
-        st = self.from_stage
-        return set(st.instructions) if st is not None else set()
+    def first_maker(self, lo: int, hi: int) -> _Event | None:
+        """The first RUN in ``[lo, hi)`` that creates users or groups."""
+        self._file()
+        makers = self._makers
+        k = bisect_left(makers, lo)
+        return self.events[makers[k]] if k < len(makers) and makers[k] < hi else None
 
+
+class _Stage:
+    """The instructions before a RUN (parent stages first): a prefix of the stage's :class:`_Replay`."""
+
+    def __init__(self, ctx: Context, inst: Instruction) -> None:
+        self.ctx = ctx
+        stage = ctx.model.stage_of(inst)
+        self.from_stage = stage
+        self.replay = r = ctx.memo.get_or(_Replay, stage.index if stage is not None else None, _Replay, ctx, stage)
+        self.n = n = r.upto(inst)
+        self.inherits = r.inherits
+        self.cwd = r.cwds[n]
+        self.user = r.users[n]
+
+    def exists(self, d: str, before: Instruction) -> bool:
+        """Is directory ``d`` known to exist before ``before``?"""
+        if d in KNOWN_DIRS:
+            return True
+        return self.replay.makes_parent(d, self.replay.number(before))
 
 def _home_dirs(cmd) -> list[str]:
     """Home directories ``useradd -m`` / ``adduser`` create (static words only)."""
@@ -598,11 +724,10 @@ as a safe fix under either policy.
             elif unsafe_why:
                 v.unsafe.append(unsafe_why)
         if v.nofix is None and ch.kind == "owner" and policy != "root-owned" and (ch.user or "").strip("0123456789"):
-            for ev in stage.events:
-                if ev.kind == "run" and ev.makes_users and ev.inst.start > v.copies[0].inst.start:
-                    v.nofix = (f"the RUN on line {ev.inst.start_line} creates users or groups after the COPY, "
-                               "which looks the names up as it runs")
-                    break
+            ev = stage.replay.first_maker(stage.replay.number(v.copies[0].inst) + 1, stage.n)
+            if ev is not None:
+                v.nofix = (f"the RUN on line {ev.inst.start_line} creates users or groups after the COPY, "
+                           "which looks the names up as it runs")
         if v.nofix is None:
             assert run.script is not None  # the site is one of its commands (_sites)
             earlier = [it for it in run.script.items[:site.chain_index]]
@@ -658,15 +783,15 @@ as a safe fix under either policy.
 
     def _judge(self, stage: _Stage, inst: Instruction, targets: list[str], ch: _Change) -> _Verdict:
         v = _Verdict()
-        own = stage._own
+        r = stage.replay
         for t in targets:
             if t in KNOWN_DIRS:
                 v.skip = True
                 return v
-            copies = [ev.copy for ev in stage.events if ev.kind == "copy" and ev.inst in own and ev.copy]
-            # a file target: the last COPY writing exactly that file
+            # a file target: the last COPY writing exactly that file (the COPYs that are not candidates neither
+            # write exactly t nor may touch it)
             file_copy = None
-            for c in reversed(copies):
+            for c in r.copies_back(t, stage.n):
                 if c.file_at(t) or (c.dest == t and not c.is_dir and c.kind is None and ch.recursive is False
                                     and len(c.sources) == 1):
                     file_copy = c
@@ -684,7 +809,7 @@ as a safe fix under either policy.
                                     "COPY creates it")
                 v.copies.append(file_copy)
                 continue
-            mine = [c for c in copies if c.outputs_in(t)]
+            mine = r.copies_into(t, stage.n)
             if not mine:
                 v.skip = True  # nothing this stage copied lands there: not this pattern
                 return v
@@ -705,39 +830,28 @@ as a safe fix under either policy.
                 v.unsafe.append(f"{held.reason}; `{cmd} -R {t}` also changes those files, while "
                                 "COPY --chown/--chmod changes only the copied ones")
             # and what the instructions before it wrote
-            for ev in stage.events:
-                if ev.inst.start >= first.inst.start and ev.inst in own:
-                    break
-                why = self._writes(ev, t)
-                if why:
-                    v.unsafe.append(why + f"; {t} existed before the COPY on line {first.inst.start_line}, and "
-                                    "COPY --chown/--chmod leaves an existing directory and its content as they are")
-                    break
+            at = r.number(first.inst)
+            why = r.first_writer(t, 0, at)
+            if why:
+                v.unsafe.append(why + f"; {t} existed before the COPY on line {first.inst.start_line}, and "
+                                "COPY --chown/--chmod leaves an existing directory and its content as they are")
             # between the contributions and the RUN
-            for ev in stage.events:
-                if ev.inst.start <= first.inst.start or ev.inst not in own:
-                    continue
-                if ev.kind == "copy" and ev.copy in mine:
-                    continue
-                why = self._writes(ev, t)
-                if why:
-                    v.unsafe.append(why + ", and those files would keep their old owner/mode")
-                    break
+            why = r.first_writer(t, at + 1, stage.n, skip=mine)
+            if why:
+                v.unsafe.append(why + ", and those files would keep their old owner/mode")
             if ch.kind == "owner" and not self._parent_known(stage, first, posixpath.dirname(t)):
                 v.unsafe.append(f"{posixpath.dirname(t)} may not exist yet, and COPY --chown also gives the "
                                 "directories it creates to the owner")
-            v.copies.extend(c for c in mine if c not in v.copies)
+            have = {id(c) for c in v.copies}  # each COPY has one _Copy (the replay's): identity is enough
+            v.copies.extend(c for c in mine if id(c) not in have)
         return v
 
     @staticmethod
     def _after(stage: _Stage, copy: _Copy, inst: Instruction, t: str, v: _Verdict) -> None:
-        for ev in stage.events:
-            if ev.inst.start <= copy.inst.start or ev.inst not in stage._own:
-                continue
-            why = CopyChown._writes(ev, t)
-            if why:
-                v.unsafe.append(why + " after the COPY")
-                return
+        r = stage.replay
+        why = r.first_writer(t, r.number(copy.inst) + 1, stage.n)
+        if why:
+            v.unsafe.append(why + " after the COPY")
 
     @staticmethod
     def _writes(ev: _Event, t: str) -> str | None:
