@@ -107,3 +107,21 @@ def test_parse_change(text, kind, user, group, mode, rec, targets):
 ])
 def test_apply_symbolic(mode, base, is_dir, want):
     assert _apply_symbolic(mode, base, is_dir) == want
+
+
+def test_repeated_same_chowns_settle_in_one_pass():
+    # each block's chown sets the owner the next one sets again: none stands between the COPYs and a later chown, so
+    # every fix is safe in the first pass (before: one per pass, and the 12-pass bound left the rest of 20 unfixed)
+    src = "FROM debian:12\nRUN useradd app\n" + "".join(f"COPY a{k} /app/\nRUN chown -R app /app\n" for k in range(20))
+    r = dockerfix.fix(src, select=["DFX301"])
+    assert r.passes == 2 and "chown -R" not in r.text
+    assert r.text.count("COPY --chown=app:0 ") == 20
+    assert dockerfix.fix(r.text, select=["DFX301"]).text == r.text
+
+
+def test_a_chown_between_that_also_writes_is_not_the_same_change():
+    # `chown -R app /app && touch /app/x` creates a file the later chown covers: still unsafe
+    src = "FROM debian:12\nCOPY a /app/\nRUN chown -R app /app && touch /app/x\nCOPY b /app/\nRUN chown -R app /app\n"
+    r = dockerfix.fix(src, select=["DFX301"], unsafe=True)
+    later = [c for c in r.changes + r.findings if c.line == 5]
+    assert later and all("the RUN on line 3" in (c.reason or "") for c in later)

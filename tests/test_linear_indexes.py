@@ -189,11 +189,13 @@ def test_the_block_index_answers_as_the_walk(monkeypatch):
 
 
 # ------------------------------------------------------------------ round 6: copy-chown's replay, the model's contents
-def _first_writer_walk(self, t, lo, hi, skip=None):
-    from dockerfix.transforms.copy_chown import CopyChown
+def _first_writer_walk(self, t, lo, hi, skip=None, same=None):
+    from dockerfix.transforms.copy_chown import CopyChown, _same_change
 
     for ev in self.events[lo:hi]:
         if skip and ev.kind == "copy" and ev.copy in skip:
+            continue
+        if same is not None and ev.kind == "run" and _same_change(ev, same, t):
             continue
         why = CopyChown._writes(ev, t)
         if why:
@@ -324,7 +326,7 @@ def test_the_replay_walks_can_be_told_apart(monkeypatch):
     from dockerfix.transforms.copy_chown import _Replay
 
     with monkeypatch.context() as m:
-        m.setattr(_Replay, "first_writer", lambda self, t, lo, hi, skip=None: None)
+        m.setattr(_Replay, "first_writer", lambda self, t, lo, hi, skip=None, same=None: None)
         blind = [c.reason or "" for c in dockerfix.fix(text, unsafe=True).changes if c.code == "DFX301"]
     assert blind != told
 

@@ -181,6 +181,10 @@ class _Event:
     paths: tuple[str, ...] = ()
     unreadable: bool = False
     makes_users: bool = False
+    changes: tuple[tuple[str, str | None, str | None, str | None, tuple[str, ...]], ...] | None = None
+    """For a RUN that only runs ``chown``/``chgrp``/``chmod`` commands (a plain ``&&`` chain of static words, no
+    redirection): each one's (kind, user, group, mode, absolute targets). It writes no file, so a later chown
+    setting the same owner or mode over the same files is not undone by it (:meth:`CopyChown._judge`)."""
 
 
 _EVENT_KEYWORDS = frozenset(("WORKDIR", "USER", "COPY", "ADD", "RUN"))
@@ -365,6 +369,8 @@ class _Replay:
                     if p is not None:
                         paths.append(p)
         ev.paths = tuple(paths)
+        if not ev.unreadable:
+            ev.changes = _only_changes(run, env, cwd, self.ctx)
         return ev
 
     def number(self, inst: Instruction) -> int:
@@ -372,14 +378,17 @@ class _Replay:
         return bisect_left(self.starts, inst.start)
 
     # ------------------------------------------------------------------ questions about a path
-    def first_writer(self, t: str, lo: int, hi: int, skip: list[_Copy] | None = None) -> str | None:
+    def first_writer(self, t: str, lo: int, hi: int, skip: list[_Copy] | None = None,
+                     same: _Change | None = None) -> str | None:
         """:meth:`CopyChown._writes` of the first event in ``[lo, hi)`` that may write ``t`` (COPYs in ``skip``
-        left out)."""
+        left out, and RUNs that only make the change ``same`` makes, :func:`_same_change`)."""
         self._file()
         left_out = {id(c) for c in skip} if skip else ()
         for n in self._writers.forward(t, lo, hi):
             ev = self.events[n]
             if left_out and ev.kind == "copy" and id(ev.copy) in left_out:
+                continue
+            if same is not None and ev.kind == "run" and _same_change(ev, same, t):
                 continue
             why = CopyChown._writes(ev, t)
             if why:
@@ -445,6 +454,38 @@ class _Stage:
         if d in KNOWN_DIRS:
             return True
         return self.replay.makes_parent(d, self.replay.number(before))
+
+def _only_changes(run: RunShell, env, cwd: str | None, ctx: Context):
+    """:attr:`_Event.changes` of ``run``, or None when it runs anything else (or anything not plain)."""
+    script = run.script
+    assert script is not None
+    sites = script.sites
+    if not sites or len(sites) != len(script.items) or any(
+            sep is not None and sep.text not in ("&&", ";") for sep in script.separators):
+        return None
+    out = []
+    for site in sites:
+        cmd = site.command
+        if site.is_nested or site.in_pipeline or site.conditional or site.background or cmd.redirects or \
+                cmd.assignments or cmd.wrappers or cmd.basename not in ("chown", "chgrp", "chmod"):
+            return None
+        ch = _parse_change(cmd, lambda raw: ctx.model.expand(raw, env))
+        if ch is None or ch.problem or ch.via_variable:
+            return None
+        targets = tuple(_norm(t, cwd) for t in ch.targets)
+        if any(t is None for t in targets):
+            return None
+        out.append((ch.kind, ch.user, ch.group, ch.mode, targets))
+    return tuple(out)
+
+
+def _same_change(ev: _Event, ch: _Change, t: str) -> bool:
+    """``ev`` is a RUN that only sets the owner (or mode) ``ch`` sets, on ``t`` or inside it: it creates nothing
+    and changes nothing ``ch`` would not set again, so it does not stand between the COPYs and ``ch``."""
+    return bool(ev.changes) and all(
+        kind == ch.kind and user == ch.user and group == ch.group and mode == ch.mode and
+        all(_under(x, t) for x in targets) for kind, user, group, mode, targets in ev.changes or ())
+
 
 def _home_dirs(cmd) -> list[str]:
     """Home directories ``useradd -m`` / ``adduser`` create (static words only)."""
@@ -620,7 +661,10 @@ Safe only when the result is the same file tree:
 - the parent of the destination exists already (a standard directory, or one the stage made): `COPY --chown`
   also gives the directories it creates on the way to the new owner, a later `chown` does not (unsafe otherwise);
 - no RUN after the COPY (or before the chown in its RUN) may have written into the destination, and no user or
-  group is created between the COPY and the chown (the COPY looks names up in `/etc/passwd` as it runs);
+  group is created between the COPY and the chown (the COPY looks names up in `/etc/passwd` as it runs). A RUN
+  that only runs the same change (the same owner or mode, on the destination or inside it: a chown after each
+  COPY into one directory) is not in the way: it creates nothing and sets what the later chown sets again, so
+  every such chown moves into its COPY in the same pass (lab: buildah and BuildKit build the same image);
 - a `chown user` without a group becomes `--chown=user:0` (the group of copied files is root), since builders
   differ on the group of a bare `--chown=user` (BuildKit: the user's primary group; the classic builder: the
   group named like the user);
@@ -803,7 +847,7 @@ as a safe fix under either policy.
                     v.unsafe.append(f"it is not known whether {file_copy.sources[0]} is a file or a directory")
                 if file_copy.archive:
                     v.nofix = "ADD may unpack an archive, whose entries keep their own owners and modes"
-                self._after(stage, file_copy, inst, t, v)
+                self._after(stage, file_copy, t, ch, v)
                 if not self._parent_known(stage, file_copy, posixpath.dirname(t)) and ch.kind == "owner":
                     v.unsafe.append(f"COPY --chown would also give {posixpath.dirname(t)} to the owner if the "
                                     "COPY creates it")
@@ -836,7 +880,7 @@ as a safe fix under either policy.
                 v.unsafe.append(why + f"; {t} existed before the COPY on line {first.inst.start_line}, and "
                                 "COPY --chown/--chmod leaves an existing directory and its content as they are")
             # between the contributions and the RUN
-            why = r.first_writer(t, at + 1, stage.n, skip=mine)
+            why = r.first_writer(t, at + 1, stage.n, skip=mine, same=ch)
             if why:
                 v.unsafe.append(why + ", and those files would keep their old owner/mode")
             if ch.kind == "owner" and not self._parent_known(stage, first, posixpath.dirname(t)):
@@ -847,9 +891,9 @@ as a safe fix under either policy.
         return v
 
     @staticmethod
-    def _after(stage: _Stage, copy: _Copy, inst: Instruction, t: str, v: _Verdict) -> None:
+    def _after(stage: _Stage, copy: _Copy, t: str, ch: _Change, v: _Verdict) -> None:
         r = stage.replay
-        why = r.first_writer(t, r.number(copy.inst) + 1, stage.n)
+        why = r.first_writer(t, r.number(copy.inst) + 1, stage.n, same=ch)
         if why:
             v.unsafe.append(why + " after the COPY")
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -133,6 +134,18 @@ def test_a_cache_mount_rewrite_is_equal(lab, verdicts, verify_builder, tmp_path)
                                                           ).read_text()
     assert rep.equal, _why(rep)
     assert rep.checks and rep.checks[0].before.stdout == "1.16.0\n"
+
+
+def test_repeated_chowns_moved_into_their_copies_are_equal(lab, verdicts, verify_builder, tmp_path):
+    """Three COPYs into /app, each followed by ``chown -R app /app`` (tests/lab/cases/chown-repeated-dir): every
+    chown moves into its COPY in one pass; BuildKit and buildah give /app, the files and the copied folder the owners
+    the chowns gave them."""
+    ctx = tmp_path / "app"
+    shutil.copytree(Path(__file__).resolve().parent / "cases" / "chown-repeated-dir", ctx)
+    rep = run_verify(lab, verdicts, "repeated chown", verify_builder, ctx / "Dockerfile", rebuild=False,
+                     workdir=tmp_path / "work")
+    assert [c["code"] for c in rep.changes] == ["DFX301"] * 3
+    assert rep.equal, _why(rep)
 
 
 VERDICT = ("equal", "changes", "violations")
