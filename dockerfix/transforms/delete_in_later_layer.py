@@ -65,6 +65,19 @@ def _rm_only_paths(s) -> tuple[str, ...] | None:
     return tuple(paths)
 
 
+def _ends_deleted(run: RunShell, named: list, paths: list[str]) -> bool:
+    """For each of ``paths``, the last word of ``run`` naming it (``named``, in source order) is an ``rm`` operand
+    naming exactly that path: the RUN leaves none of them behind."""
+    assert run.script is not None
+    operands = {id(w) for site in run.script.sites if site.command.effective.is_command("rm")
+                for w in site.command.effective.args}
+    for p in paths:
+        last = [w for w in named if _related(w.value, p)][-1:]
+        if not last or id(last[0]) not in operands or _norm(last[0].value) != p:
+            return False
+    return True
+
+
 def _cache_dirs(run: RunShell) -> list[str]:
     """Where the package managers the RUN calls (as root) may leave their caches: the RUN "touches" these paths."""
     from dockerfix.model.pkgmgr import find_package_calls
@@ -119,7 +132,9 @@ Safe: the final image has the same files; only the deleted bytes leave the lower
 static paths (no variables, no globs), when an earlier RUN of the stage names the path, no RUN in between uses
 words it cannot read (variables, globs) and no COPY/ADD in between writes there, and the stage uses a POSIX shell.
 A later-layer delete of files no RUN of this stage created (they come from the base image) is a finding without a
-fix: the bytes are in the base image and only a different base removes them.
+fix: the bytes are in the base image and only a different base removes them. So is a delete of paths the nearest
+earlier RUN naming them already deletes at its end (nothing is left to delete; moving the `rm` there would only
+repeat it).
 """
 
     def check(self, ctx: Context) -> Iterable[Diagnostic]:
@@ -159,9 +174,13 @@ fix: the bytes are in the base image and only a different base removes them.
                     if words is None or prev.json:
                         reason = f"the RUN on line {prev.start_line} cannot be read"
                         break
-                    if any(_related(w.value, p) for w in words if w.value for p in norm) or any(
-                        _related(d, p) or _related(p, d) for d in _cache_dirs(prun) for p in norm
-                    ):
+                    named = [w for w in words if w.value and any(_related(w.value, p) for p in norm)]
+                    if named or any(_related(d, p) or _related(p, d) for d in _cache_dirs(prun) for p in norm):
+                        if named and not _cache_dirs(prun) and _ends_deleted(prun, named, norm):
+                            # it ends by deleting them: nothing is left for the later rm to delete, and moving it
+                            # there would only repeat the rm
+                            reason = f"the RUN on line {prev.start_line} already deletes these paths"
+                            break
                         target = prun
                         break
                     if any(w.value is None or w.has_glob for w in words):
