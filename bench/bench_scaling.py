@@ -134,12 +134,18 @@ def copy_chown_dir(n: int) -> str:
     return _repeat(n, "COPY a{k} /app/\nRUN chown -R app /app\n", 2)
 
 
+def rm_users(n: int) -> str:
+    """A RUN deleting base-image files, then a USER switch, repeated: no merge joins them, so delete-in-later-layer
+    walked back over every earlier RUN per rm until round 6."""
+    return _repeat(n, "RUN rm -rf /usr/share/doc/p{k}\nUSER u{k}\n", 2)
+
+
 CASES = {
     "install-blocks": install_blocks, "and-chain": and_chain, "stages": stages, "arg-env": arg_env,
     "continuations": continuations, "heredoc": heredoc, "comments": comments, "labels": labels,
     "update-install": update_install_runs, "cache-mount-runs": cache_mount_runs, "workdir-steps": workdir_steps,
     "download-unpack": download_unpack, "create-delete": create_delete, "npm-manifests": npm_manifests,
-    "copy-chown": copy_chown, "copy-chown-dir": copy_chown_dir,
+    "copy-chown": copy_chown, "copy-chown-dir": copy_chown_dir, "rm-users": rm_users,
 }
 BIG = {"comments", "labels"}  # scaled to --mb at 16x
 SUPERLINEAR = {"copy-chown-dir"}

@@ -358,3 +358,50 @@ def test_contents_answers_as_the_walk_for_every_path_and_instruction():
                 if state.contents(p, inst) != _contents_walk(state, p, inst):
                     differing += 1
     assert asked > 20000 and differing == 0
+
+
+# ------------------------------------------------------------------ round 6: delete-in-later-layer's walk back
+_RM_LINES = (
+    "RUN rm -rf /opt/app", "RUN rm -f /tmp/a.tgz", "RUN rm -rf /usr/share/doc/x", "RUN rm -rf /var/lib/apt/lists/*",
+    "RUN rm -rf /root/.cache/pip", "RUN curl -o /tmp/a.tgz https://e.com/a.tgz && tar xzf /tmp/a.tgz -C /opt/app",
+    "RUN mkdir -p /opt/app/sub && touch /opt/app/sub/x", "RUN echo $X > /opt/app/y", "RUN ls /opt/*",
+    "RUN pip install flask", "RUN apt-get update && apt-get install -y curl", "COPY a /opt/app/", "COPY b rel/",
+    "ADD c.tgz /tmp/", "COPY d /opt", "SHELL [\"/bin/bash\", \"-c\"]", "USER app", "USER root", "WORKDIR /opt",
+    "RUN curl -o /tmp/a.tgz https://e.com/a && rm -rf /tmp/a.tgz", "RUN [\"rm\", \"-rf\", \"/opt/app\"]",
+    "RUN rm -rf /opt/app/sub && rm -f /tmp/a.tgz", "ENV A=1", "RUN cd /opt && make",
+)
+
+
+@st.composite
+def _rm_files(draw) -> str:
+    out = [draw(st.sampled_from(("FROM debian:12", "FROM python:3.12", "FROM alpine:3.19")))]
+    out.extend(draw(st.lists(st.sampled_from(_RM_LINES), min_size=2, max_size=18)))
+    return "\n".join(out) + "\n"
+
+
+def test_delete_in_later_layer_index_answers_as_the_walk(monkeypatch):
+    from dockerfix.transforms import delete_in_later_layer
+
+    texts = []
+
+    @settings(max_examples=250, deadline=None, derandomize=True, database=None,
+              suppress_health_check=[HealthCheck.too_slow])
+    @given(_rm_files())
+    def collect(text):
+        texts.append(text)
+
+    collect()
+    texts += sorted({fx.input for fx in all_fixtures()})
+
+    def outcomes():
+        return ([_outcome(dockerfix.fix(t, unsafe=True)) for t in texts] +
+                [_outcome(dockerfix.fix(t, unsafe=True, select=["DFX112"])) for t in texts])
+
+    new = outcomes()
+    with monkeypatch.context() as m:
+        m.setattr(delete_in_later_layer._StageIndex, "backward", lambda self, paths, k: range(k - 1, 0, -1))
+        old = outcomes()
+    assert [t for t, a, b in zip(texts + texts, new, old) if a != b] == []
+    moved = sum(1 for o in new if any(c[0] == "DFX112" and c[2] for c in o[2]))
+    refused = sum(1 for o in new if any(c[0] == "DFX112" for c in o[3]))
+    assert moved > 25 and refused > 60, (moved, refused)  # the generated files ask the index, and get both answers

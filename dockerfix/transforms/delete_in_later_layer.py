@@ -91,6 +91,53 @@ def _cache_dirs(run: RunShell) -> list[str]:
     return out
 
 
+class _StageIndex:
+    """The instructions of a stage that may stop or end the walk back from an rm, filed by the paths they name
+    (:class:`~dockerfix.model.paths.PathIndex`), once per stage and pass: the walk asks only those (walking back
+    over every earlier RUN for every rm was quadratic in a stage of rm RUNs no merge joins). Everything else the
+    walk would pass over: instructions that are not COPY/ADD/SHELL/RUN, COPYs elsewhere, RUNs whose words are all
+    static and name none of the paths (nor a cache directory around them)."""
+
+    def __init__(self, ctx: Context, insts) -> None:
+        from dockerfix.model.paths import PathIndex
+
+        self.paths = index = PathIndex()
+        for j, prev in enumerate(insts):
+            if j == 0:
+                continue
+            if prev.keyword in ("COPY", "ADD"):
+                dest = prev.args[-1] if prev.args else ""
+                if dest.startswith("/"):
+                    index.around(_norm(dest), j)
+                else:
+                    index.always(j)  # a relative destination may be anywhere
+            elif prev.keyword == "SHELL":
+                index.always(j)
+            elif prev.keyword == "RUN":
+                prun = run_shell(ctx, prev)
+                words = _words(prun)
+                if words is None or prev.json or any(w.value is None or w.has_glob for w in words):
+                    index.always(j)
+                    continue
+                for w in words:
+                    if w.value.startswith("/"):
+                        index.inside(_norm(w.value), j)
+                for d in _cache_dirs(prun):
+                    if d.startswith("/"):  # (a relative one is never related to an absolute path)
+                        index.around(_norm(d), j)
+
+    def backward(self, paths: list[str], k: int):
+        """The numbers of the instructions before ``k`` (and after the FROM) that may concern any of ``paths``,
+        the nearest first."""
+        hi = k
+        while True:
+            found = [n for n in (self.paths.last(p, 1, hi) for p in paths) if n is not None]
+            if not found:
+                return
+            hi = max(found)
+            yield hi
+
+
 def _words(run: RunShell) -> list | None:
     if run.script is None:
         return None
@@ -155,7 +202,8 @@ repeat it).
                 msg = "files deleted in a later layer still ship in the layer that created them"
                 target = None
                 reason = "no earlier RUN of this stage creates these paths (they come from the base image)"
-                for j in range(k - 1, 0, -1):
+                index = ctx.memo.get_or(_StageIndex, stage.index, _StageIndex, ctx, insts)
+                for j in index.backward(norm, k):
                     prev = insts[j]
                     if prev.keyword in ("COPY", "ADD"):
                         dest = prev.args[-1] if prev.args else ""
