@@ -39,6 +39,20 @@ def _files(draw) -> str:
     return "\n".join(out) + "\n"
 
 
+def _generated(strategy, n: int) -> list[str]:
+    """``n`` files drawn from ``strategy`` (derandomized: the same files every run)."""
+    texts: list[str] = []
+
+    @settings(max_examples=n, deadline=None, derandomize=True, database=None,
+              suppress_health_check=[HealthCheck.too_slow])
+    @given(strategy)
+    def collect(text):
+        texts.append(text)
+
+    collect()
+    return texts
+
+
 def _walks(monkeypatch) -> None:
     """Put back the walks the indexes replaced."""
     monkeypatch.setattr(remove_downloaded_archives.RemoveDownloadedArchives, "_may_read",
@@ -169,15 +183,7 @@ def test_the_block_index_answers_as_the_walk(monkeypatch):
     def naming_walk(self, path):
         return [r for r in self.runs if _names_walk(self.ctx, r, path)]
 
-    texts = []
-
-    @settings(max_examples=200, deadline=None, derandomize=True, database=None,
-              suppress_health_check=[HealthCheck.too_slow])
-    @given(_block_files())
-    def collect(text):
-        texts.append(text)
-
-    collect()
+    texts = _generated(_block_files(), 200)
     texts += sorted({fx.input for fx in all_fixtures()})
     new = [_outcome(dockerfix.fix(t, unsafe=True)) for t in texts]
     with monkeypatch.context() as m:
@@ -298,15 +304,7 @@ def _chown_files(draw) -> str:
 
 
 def test_copy_chown_and_contents_indexes_answer_as_the_walks(monkeypatch):
-    texts = []
-
-    @settings(max_examples=300, deadline=None, derandomize=True, database=None,
-              suppress_health_check=[HealthCheck.too_slow])
-    @given(_chown_files())
-    def collect(text):
-        texts.append(text)
-
-    collect()
+    texts = _generated(_chown_files(), 300)
     texts += sorted({fx.input for fx in all_fixtures()})
     new = [_outcome(dockerfix.fix(t, unsafe=True)) for t in texts]
     with monkeypatch.context() as m:
@@ -335,15 +333,7 @@ def test_contents_answers_as_the_walk_for_every_path_and_instruction():
     from dockerfix.model.stages import Model
     from dockerfix.syntax import parse
 
-    texts = []
-
-    @settings(max_examples=150, deadline=None, derandomize=True, database=None,
-              suppress_health_check=[HealthCheck.too_slow])
-    @given(_chown_files())
-    def collect(text):
-        texts.append(text)
-
-    collect()
+    texts = _generated(_chown_files(), 150)
     texts += [t for t in sorted({fx.input for fx in all_fixtures()})]
     paths = ("/", "/app", "/app/a", "/app/a/b", "/app-x", "/usr", "/usr/local/bin", "/usr/local/bin/c.sh",
              "/var/lib/apt/lists", "/opt", "/opt/x/y", "/home/app", "/srv", "/tmp", "/root/.cache")
@@ -382,15 +372,7 @@ def _rm_files(draw) -> str:
 def test_delete_in_later_layer_index_answers_as_the_walk(monkeypatch):
     from dockerfix.transforms import delete_in_later_layer
 
-    texts = []
-
-    @settings(max_examples=250, deadline=None, derandomize=True, database=None,
-              suppress_health_check=[HealthCheck.too_slow])
-    @given(_rm_files())
-    def collect(text):
-        texts.append(text)
-
-    collect()
+    texts = _generated(_rm_files(), 250)
     texts += sorted({fx.input for fx in all_fixtures()})
 
     def outcomes():

@@ -28,13 +28,18 @@ _entries = st.lists(st.tuples(st.sampled_from(("inside", "around", "always")), s
                     max_size=40)
 
 
+def _file(index: PathIndex, n: int, entry) -> None:
+    how, key = entry
+    if how == "always":
+        index.always(n)
+    else:
+        getattr(index, how)(key, n)
+
+
 def _index(entries) -> PathIndex:
     index = PathIndex()
-    for n, (how, key) in enumerate(entries):
-        if how == "always":
-            index.always(n)
-        else:
-            getattr(index, how)(key, n)
+    for n, entry in enumerate(entries):
+        _file(index, n, entry)
     return index
 
 
@@ -58,11 +63,8 @@ def test_questions_between_filings_see_every_entry(entries, asked, every):
     # a replay files its events as it grows and is asked in between: the merged lists kept for the paths asked
     # take the new entries in
     index = PathIndex()
-    for n, (how, key) in enumerate(entries):
-        if how == "always":
-            index.always(n)
-        else:
-            getattr(index, how)(key, n)
+    for n, entry in enumerate(entries):
+        _file(index, n, entry)
         if n % every == 0:
             for path in asked:
                 want = [k for k, e in enumerate(entries[:n + 1]) if _concerns(e, path)]
