@@ -8,7 +8,7 @@ import json
 from hypothesis import given, settings, strategies as st
 
 import dockerfix
-from dockerfix.positions import History, apply, back_through, input_replacements
+from dockerfix.positions import History, _back_span, _forward, _PassSpans, apply, back_through, input_replacements
 from dockerfix.transforms.base import Edit
 
 # merge-runs joins the apt RUNs and the chown RUN to `RUN nginx -qt` in pass 0; apt-lists-cleanup appends a line
@@ -159,6 +159,62 @@ def test_replacements_of_any_passes_give_the_last_text(history):
     for k, text in enumerate(history.texts):
         for off in range(len(text) + 1):
             assert 0 <= history.to_input(off, k) <= len(history.input)
+
+
+@st.composite
+def _one_pass(draw):
+    """A text and one pass of sorted, disjoint edits, several insertions at one point and an insertion next to a
+    replacement at the same start included."""
+    text = draw(st.text(alphabet="ab\n", min_size=0, max_size=24))
+    edits = []
+    pos = 0
+    while pos <= len(text) and len(edits) < 8:
+        pos = draw(st.integers(pos, len(text)))
+        for _ in range(draw(st.integers(0, 2))):  # insertions at pos
+            edits.append(Edit(pos, pos, draw(st.text(alphabet="xy\n", min_size=1, max_size=3))))
+        if draw(st.booleans()) and pos < len(text):
+            end = draw(st.integers(pos + 1, len(text)))
+            edits.append(Edit(pos, end, draw(st.text(alphabet="xy\n", max_size=4))))
+            pos = end
+        pos += 1
+    edits = sorted(edits)
+    return text, edits
+
+
+@settings(max_examples=500, deadline=None, derandomize=True, database=None)
+@given(_one_pass())
+def test_the_pass_index_answers_as_the_walks(case):
+    # _PassSpans answers span_to_input and the output mapping by bisect; the walks are the definition
+    text, edits = case
+    h = History(text)
+    h.add(edits, apply(text, [(e.start, e.end, e.text) for e in edits]))
+    spans = h._pass_spans(0)
+    assert isinstance(spans, _PassSpans)
+    new_len = len(h.texts[1])
+    for start in range(new_len + 1):
+        for end in range(start, new_len + 1):
+            assert spans.back_span(start, end) == _back_span(text, edits, start, end), (start, end)
+    for offset in range(len(text) + 1):
+        for after in (False, True):
+            assert spans.forward(offset, after) == _forward(edits, offset, after), (offset, after)
+
+
+def test_input_replacements_name_the_changes_holding_each_edit():
+    h = History("abcdef")
+    h.add([Edit(1, 2, "X"), Edit(4, 5, "Y")], "aXcdYf")
+
+    class C:
+        def __init__(self, *edits):
+            self.pass_index = 0
+            self.edits = edits
+
+    one, both, other = C(Edit(1, 2, "X")), C(Edit(1, 2, "X"), Edit(4, 5, "Y")), C(Edit(4, 5, "Y"))
+    reps = input_replacements(h, "abcdef", "aXcdYf", [one, both, other])
+    assert reps == [(1, 2, "X", [one, both]), (4, 5, "Y", [both, other])]
+    from dockerfix.positions import by_change
+
+    assert by_change(reps) == {id(one): [(1, 2, "X")], id(both): [(1, 2, "X"), (4, 5, "Y")],
+                               id(other): [(4, 5, "Y")]}
 
 
 def test_input_replacements_fall_back_to_one_span_when_the_mapping_disagrees():

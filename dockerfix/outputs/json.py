@@ -50,18 +50,20 @@ from dockerfix.outputs import FileReport
 SCHEMA_VERSION = 1
 
 
-def _change_dict(r: FileReport, c, mode: str, replacements: list | None = None) -> dict:
+def _change_dict(r: FileReport, c, mode: str, replacements: dict | None = None) -> dict:
     d = c.to_dict()
     d["line"], d["column"], d["end_line"] = r.position(c, mode)
     d["kind"] = c.kind
     d["start"], d["end"] = c.start, max(c.start, c.end)
-    d["edits"] = [{"start": s, "end": e, "text": t} for s, e, t, held in replacements or () if c in held]
+    d["edits"] = [{"start": s, "end": e, "text": t} for s, e, t in (replacements or {}).get(id(c), ())]
     d["files"] = [f.path for f in c.files] if c.applied else []
     return d
 
 
 def file_dict(r: FileReport, mode: str = "report") -> dict:
-    reps = r.input_replacements() if r.changed and r.changes else []
+    from dockerfix.positions import by_change
+
+    reps = by_change(r.input_replacements()) if r.changed and r.changes else {}
     return {
         "path": r.path,
         "changed": r.changed,

@@ -61,6 +61,7 @@ def _fixes(r: FileReport, replacements: list[tuple[int, int, str]], title: str |
 
 def sarif_log(reports: list[FileReport]) -> dict:
     from dockerfix import __version__
+    from dockerfix.positions import by_change
 
     rule_list = rules()
     index = {r["id"]: i for i, r in enumerate(rule_list)}
@@ -85,7 +86,7 @@ def sarif_log(reports: list[FileReport]) -> dict:
                 "level": "error", "message": {"text": e},
                 "locations": [{"physicalLocation": {"artifactLocation": {"uri": r.path}}}],
             })
-        reps = r.input_replacements() if r.changed else []
+        reps = by_change(r.input_replacements()) if r.changed else {}
         for c in r.all():
             res: dict[str, Any] = {
                 "ruleId": c.code,
@@ -102,7 +103,7 @@ def sarif_log(reports: list[FileReport]) -> dict:
             if c.code in index:
                 res["ruleIndex"] = index[c.code]
             if c.applied:
-                fixes = _fixes(r, [(s, e, t) for s, e, t, held in reps if c in held], c.fix_title)
+                fixes = _fixes(r, reps.get(id(c), []), c.fix_title)
                 if fixes:
                     res["fixes"] = fixes
             results.append(res)
