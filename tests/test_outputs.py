@@ -37,6 +37,66 @@ def fixed_report(path="app/Dockerfile", before=BEFORE, after=AFTER) -> FileRepor
 
 
 # ------------------------------------------------------------------ diff
+def _patch(before: str, diff: str) -> str:
+    """Apply a unified diff of one file (the hunks in order, context and removed lines checked)."""
+    import re
+
+    old = split_lines(before)
+    lines = split_lines(diff)
+    out: list[str] = []
+    pos = 0
+    i = 2  # past the --- / +++ header
+    while i < len(lines):
+        m = re.match(r"@@ -(\d+)(?:,(\d+))? \+\d+(?:,\d+)? @@", lines[i])
+        assert m, lines[i]
+        start = int(m.group(1)) - (0 if m.group(2) == "0" else 1)
+        out.extend(old[pos:start])
+        pos = start
+        i += 1
+        while i < len(lines) and not lines[i].startswith("@@"):
+            line = lines[i]
+            nxt = lines[i + 1] if i + 1 < len(lines) else ""
+            body = line[1:]
+            if nxt == NO_NEWLINE:
+                body = body[:-1]
+                i += 1
+            if line[0] in " -":
+                assert old[pos] == body, (old[pos], body)
+                pos += 1
+            if line[0] in " +":
+                out.append(body)
+            i += 1
+    out.extend(old[pos:])
+    return "".join(out)
+
+
+def test_large_diffs_read_only_the_replaced_lines(monkeypatch):
+    # above WHOLE_DIFF_LINES the diff compares only the lines the fixes replaced: on every fixture (forced) and on a
+    # large generated file it applies, and on most fixtures it is what difflib over the whole files writes
+    import dockerfix
+    from dockerfix.outputs import diff as diff_module
+    from tests.fixture_format import all_fixtures
+
+    texts = sorted({fx.input for fx in all_fixtures()})
+    texts.append("FROM debian:12\n" + "RUN apt-get update\nRUN apt-get install -y curl\nADD app.tar /opt/\n" * 700)
+    cases = []
+    for t in texts:
+        r = dockerfix.fix(t, unsafe=True)
+        if r.text != t:
+            cases.append((t, r.text, [(s, e, x) for s, e, x, _ in r.input_replacements()]))
+    whole = [unified_diff(t, x, "Dockerfile") for t, x, _ in cases]
+    monkeypatch.setattr(diff_module, "WHOLE_DIFF_LINES", 0)
+    region = [unified_diff(t, x, "Dockerfile", replaced=reps) for t, x, reps in cases]
+    for (t, x, _), d in zip(cases, region):
+        assert _patch(t, d) == x
+    same = sum(1 for a, b in zip(whole, region) if a == b)
+    assert len(cases) > 150 and same >= 0.9 * len(cases), (same, len(cases))
+    # the large file: difflib over the whole file junks its repeated lines and removes and adds back every ADD;
+    # the region diff keeps them as context
+    assert len(region[-1]) < len(whole[-1])
+    assert region[-1].count("-ADD app.tar") == 0 < whole[-1].count("-ADD app.tar")
+
+
 def test_split_lines_only_on_newline():
     assert split_lines("a\r\nb\x0cc\u2028d\re\n") == ["a\r\n", "b\x0cc\u2028d\re\n"]
     assert split_lines("a\nb") == ["a\n", "b"]
