@@ -83,11 +83,26 @@ def text_edit(index: LineIndex, start: int, end: int, new_text: str) -> dict[str
     return {"range": lsp_range(index, start, end), "newText": new_text}
 
 
-def minimal_edits(before: str, after: str, encoding: str = "utf-16") -> list[dict[str, Any]]:
-    """Line-level edits turning ``before`` into ``after`` (unchanged lines are not touched, so marks and folds stay)."""
+def minimal_edits(before: str, after: str, encoding: str = "utf-16",
+                  replaced: "list[tuple[int, int, str]] | None" = None) -> list[dict[str, Any]]:
+    """Line-level edits turning ``before`` into ``after`` (unchanged lines are not touched, so marks and folds stay).
+
+    ``replaced``: the fix result's replacements of ``before`` (``FixResult.input_replacements``); for files over
+    ``WHOLE_DIFF_LINES`` lines only the lines they touch are compared, as ``--diff`` does (difflib on the middle
+    of a fix-dense 6,400-line file took 1.7 s, and its junk heuristic made one edit of the whole middle)."""
     if before == after:
         return []
     index = LineIndex(before, encoding)
+    if replaced:
+        from dockerfix.outputs.diff import WHOLE_DIFF_LINES, line_opcodes, split_lines
+
+        la, lb = split_lines(before), split_lines(after)
+        if len(la) + len(lb) > WHOLE_DIFF_LINES:
+            offsets = [0]
+            for line in la:
+                offsets.append(offsets[-1] + len(line))
+            return [text_edit(index, offsets[i1], offsets[i2], "".join(lb[j1:j2]))
+                    for tag, i1, i2, j1, j2 in line_opcodes(before, la, lb, replaced) if tag != "equal"]
     a = before.splitlines(keepends=True)
     b = after.splitlines(keepends=True)
     starts = [0]
@@ -147,13 +162,15 @@ class Analysis:
     _options: dict[str, Any] = field(default_factory=dict)
     _fixed: str | None = None
     _fixed_done: bool = False
+    _replaced: list[tuple[int, int, str]] | None = None
     _edits: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     def safe_edits(self, encoding: str = "utf-16") -> list[dict[str, Any]]:
         """:func:`minimal_edits` to :meth:`safe_text`, computed once per encoding (formatting and fix-all share it)."""
         if encoding not in self._edits:
             fixed = self.safe_text() if self.error is None else None
-            self._edits[encoding] = [] if fixed is None else minimal_edits(self.text, fixed, encoding)
+            self._edits[encoding] = [] if fixed is None else minimal_edits(self.text, fixed, encoding,
+                                                                            self._replaced)
         return self._edits[encoding]
 
     def safe_text(self) -> str | None:
@@ -166,9 +183,13 @@ class Analysis:
                 from dockerfix.syntax import DockerfileSyntaxError
 
                 try:
-                    self._fixed = fix(self.text, unsafe=False, **self._options).text
+                    r = fix(self.text, unsafe=False, **self._options)
                 except (DockerfileSyntaxError, EngineError, ValueError):
                     self._fixed = None
+                else:
+                    self._fixed = r.text
+                    if r.text != self.text:
+                        self._replaced = [(s, e, t) for s, e, t, _ in r.input_replacements()]
         return self._fixed
 
 

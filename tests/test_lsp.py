@@ -269,6 +269,21 @@ def test_minimal_edits_touch_only_changed_lines():
     assert lsp.minimal_edits(before, before) == []
 
 
+def test_formatting_a_large_fix_dense_file_edits_only_the_changed_lines(tmp_path):
+    # over WHOLE_DIFF_LINES the edits come from the fix result's replacements (difflib on the middle grew with the
+    # square of the file, and its junk heuristic made one edit of the whole middle of repeated blocks)
+    from dockerfix.outputs.diff import WHOLE_DIFF_LINES
+
+    block = "RUN apt-get update\nRUN apt-get install -y curl\nADD app.tar /opt/\n"
+    text = "FROM debian:12\n" + block * (WHOLE_DIFF_LINES // 3)
+    a = lsp.analyze(text, str(tmp_path / "Dockerfile"))
+    edits = lsp.formatting(a)
+    assert apply_text_edits(text, edits) == a.safe_text() != text
+    assert len(edits) >= WHOLE_DIFF_LINES // 3  # one per block at least: the ADD lines between stay untouched
+    edited = {e["range"]["start"]["line"] for e in edits}
+    assert not any(text.splitlines()[k].startswith("ADD") for k in edited)
+
+
 def test_analysis_syntax_error_and_suppression(tmp_path):
     a = lsp.analyze("FROM alpine\nRUN <<EOF\n", str(tmp_path / "Dockerfile"))
     assert a.error is not None and lsp.formatting(a) == [] and lsp.code_actions(a, "u", 0, 9) == []

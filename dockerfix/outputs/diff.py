@@ -48,7 +48,7 @@ def unified_diff(before: str | None, after: str, path: str, *, context: int = 3,
     old_name = f"a/{p}" if before is not None else "/dev/null"
     a, b = split_lines(before or ""), split_lines(after)
     if replaced and before is not None and len(a) + len(b) > WHOLE_DIFF_LINES:
-        lines = _unified(a, b, _opcodes(before, a, b, replaced), old_name, f"b/{p}", context)
+        lines = _unified(a, b, line_opcodes(before, a, b, replaced), old_name, f"b/{p}", context)
     else:
         lines = difflib.unified_diff(a, b, old_name, f"b/{p}", n=context, lineterm="\n")
     for line in lines:
@@ -58,7 +58,7 @@ def unified_diff(before: str | None, after: str, path: str, *, context: int = 3,
     return "".join(out)
 
 
-def _opcodes(before: str, a: list[str], b: list[str], replaced: "Sequence[tuple[int, int, str]]"
+def line_opcodes(before: str, a: list[str], b: list[str], replaced: "Sequence[tuple[int, int, str]]"
              ) -> list[tuple[str, int, int, int, int]]:
     """difflib-style opcodes of ``a`` -> ``b``: the lines the replacements touch (from the line holding a
     replacement's start to the line holding its end, in both texts) compared by difflib, the lines between them
@@ -126,7 +126,7 @@ def _opcodes(before: str, a: list[str], b: list[str], replaced: "Sequence[tuple[
 
 
 class _Known(difflib.SequenceMatcher):
-    """A matcher whose opcodes are given (:func:`_opcodes`): difflib groups them into hunks as it groups its own."""
+    """A matcher whose opcodes are given (:func:`line_opcodes`): difflib groups them into hunks as it groups its own."""
 
     def __init__(self, opcodes: list[tuple[str, int, int, int, int]]) -> None:
         super().__init__(None, [], [])
