@@ -140,15 +140,25 @@ def rm_users(n: int) -> str:
     return _repeat(n, "RUN rm -rf /usr/share/doc/p{k}\nUSER u{k}\n", 2)
 
 
+def from_chain(n: int) -> str:
+    """Each stage FROM the one before (a chain as deep as the file), each with an install, a COPY + chown -R and an
+    rm: a stage's questions read its whole chain (copy-chown replays the parent stages, the model's contents() asks
+    every stage of the chain), so the work grows with the square of the depth (docs/performance.md, round 6)."""
+    return "FROM debian:12 AS s0\n" + "".join(
+        f"FROM s{k} AS s{k + 1}\nRUN apt-get install -y x{k}\nCOPY a{k} /app/a{k}\nRUN chown -R app /app/a{k}\n"
+        f"RUN rm -rf /usr/share/doc/x{k}\n" for k in range(max(n // 5, 1)))
+
+
 CASES = {
     "install-blocks": install_blocks, "and-chain": and_chain, "stages": stages, "arg-env": arg_env,
     "continuations": continuations, "heredoc": heredoc, "comments": comments, "labels": labels,
     "update-install": update_install_runs, "cache-mount-runs": cache_mount_runs, "workdir-steps": workdir_steps,
     "download-unpack": download_unpack, "create-delete": create_delete, "npm-manifests": npm_manifests,
     "copy-chown": copy_chown, "copy-chown-dir": copy_chown_dir, "rm-users": rm_users,
+    "from-chain": from_chain,
 }
 BIG = {"comments", "labels"}  # scaled to --mb at 16x
-SUPERLINEAR = {"copy-chown-dir"}
+SUPERLINEAR = {"copy-chown-dir", "from-chain"}
 """Known to grow faster than the file (docs/performance.md, round 6): run up to 4x unless ``--all-sizes`` (at 16x
 each would take minutes)."""
 
