@@ -59,7 +59,7 @@ def unified_diff(before: str | None, after: str, path: str, *, context: int = 3,
 
 
 def line_opcodes(before: str, a: list[str], b: list[str], replaced: "Sequence[tuple[int, int, str]]"
-             ) -> list[tuple[str, int, int, int, int]]:
+                 ) -> list[tuple[str, int, int, int, int]]:
     """difflib-style opcodes of ``a`` -> ``b``: the lines the replacements touch (from the line holding a
     replacement's start to the line holding its end, in both texts) compared by difflib, the lines between them
     equal (they hold no replaced character, so they are the same lines in the same order)."""
