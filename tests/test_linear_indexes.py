@@ -217,8 +217,18 @@ def _copies_back_walk(self, t, hi):
     return [c for c in reversed(_own_copies(self, hi)) if c.dest is None or c.may_touch(t) or c.file_at(t)]
 
 
-def _copies_into_walk(self, t, hi):
-    return [c for c in _own_copies(self, hi) if c.outputs_in(t)]
+def _copies_into_walk(self, t, hi, lo=0):
+    return [ev.copy for ev in self.events[max(lo, self.own_start):hi]
+            if ev.kind == "copy" and ev.copy and ev.copy.outputs_in(t)]
+
+
+def _last_cover_walk(self, t, ch, hi):
+    from dockerfix.transforms.copy_chown import _covers
+
+    for n in range(hi - 1, -1, -1):
+        if self.events[n].kind == "run" and _covers(self.events[n], ch, t):
+            return n
+    return None
 
 
 def _makes_parent_walk(self, d, hi):
@@ -277,6 +287,7 @@ def _replay_walks(m) -> None:
     m.setattr(_Replay, "copies_into", _copies_into_walk)
     m.setattr(_Replay, "makes_parent", _makes_parent_walk)
     m.setattr(_Replay, "first_maker", _first_maker_walk)
+    m.setattr(_Replay, "last_cover", _last_cover_walk)
     m.setattr(BuildState, "contents", _contents_walk)
 
 
@@ -287,7 +298,8 @@ _CHOWN_LINES = (
     "RUN chmod +x {d}/c.sh", "RUN chmod -R 755 {d}", "RUN chgrp -R grp {d}", "RUN chown -R 1000:1000 /app",
     "RUN useradd -m app && chown -R app {d}", "RUN mkdir -p {d}/new && touch {d}/f", "RUN cp -r $SRC {d}",
     "RUN apt-get update && apt-get install -y curl", "WORKDIR {d}", "USER app", "USER root", "ARG D=/app/a",
-    "RUN echo hi > {d}/x && chown app {d}/x", "RUN useradd -m app",
+    "RUN echo hi > {d}/x && chown app {d}/x", "RUN useradd -m app", "RUN chown -R app:app /app",
+    "RUN chown -R app:app /app/a && chown app:app /app", "RUN chmod -R 755 /app",
 )
 
 

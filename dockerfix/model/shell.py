@@ -166,6 +166,22 @@ class Redirect:
     heredoc_span: Span | None = None  # body and closing delimiter line
 
 
+_WRITES = frozenset((">", ">>", ">|", "&>", "&>>", "<>", ">&"))
+
+
+def written_targets(node: object) -> tuple[Word, ...]:
+    """The target words of ``node``'s redirections that write a file (``> f``, ``>> f``, ``&> f``, ``<> f``; not
+    ``2>&1`` or ``>&2``, which duplicate a descriptor): a command writes these paths as surely as its arguments
+    name them. Empty for nodes without redirections."""
+    out = []
+    for r in getattr(node, "redirects", ()) or ():
+        t = r.target
+        if t is None or r.op not in _WRITES or (r.op == ">&" and (t.value or "").isdigit()) or t.value == "-":
+            continue
+        out.append(t)
+    return tuple(out)
+
+
 @dataclass(frozen=True, slots=True)
 class Separator:
     text: str  # one of "&&", "||", ";", "&", "\n"

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from typing import Callable
 
     from dockerfix.model.paths import PathIndex
-    from dockerfix.model.shell import Script
+    from dockerfix.model.shell import Script, Word
     from dockerfix.model.stages import Model, Stage
     from dockerfix.syntax.nodes import Instruction
 
@@ -682,7 +682,7 @@ class BuildState:
                     name = getattr(node, "basename", None)
                     if name in PACKAGE_MANAGERS:
                         steps.append((_PKG, None))
-                    for w in getattr(node, "words", ()) or ():
+                    for w in (getattr(node, "words", ()) or ()) + written_targets(node):
                         v = w.value
                         if v is None:
                             env = env if env is not None else m.scope_at(i)
@@ -768,6 +768,12 @@ class _Writers:
 
 _WRITERS = frozenset(("COPY", "ADD", "RUN"))
 """The instructions that may put files in the image (:meth:`BuildState.writes`)."""
+
+
+def written_targets(node: object) -> "tuple[Word, ...]":
+    from dockerfix.model.shell import written_targets as targets
+
+    return targets(node)
 
 
 def _parsed(src: str) -> "Script | None":

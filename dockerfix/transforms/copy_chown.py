@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 from dockerfix.syntax.nodes import Document, Instruction
 from dockerfix.transforms._run import RunShell
 from dockerfix.model.paths import PathIndex
+from dockerfix.model.shell import written_targets
 from dockerfix.model.sources import is_remote, looks_like_archive_name
 from dockerfix.transforms.base import Context, Diagnostic, Edit, Fix, Transform
 
@@ -181,10 +182,10 @@ class _Event:
     paths: tuple[str, ...] = ()
     unreadable: bool = False
     makes_users: bool = False
-    changes: tuple[tuple[str, str | None, str | None, str | None, tuple[str, ...]], ...] | None = None
+    changes: tuple[tuple[str, str | None, str | None, str | None, tuple[str, ...], bool], ...] | None = None
     """For a RUN that only runs ``chown``/``chgrp``/``chmod`` commands (a plain ``&&`` chain of static words, no
-    redirection): each one's (kind, user, group, mode, absolute targets). It writes no file, so a later chown
-    setting the same owner or mode over the same files is not undone by it (:meth:`CopyChown._judge`)."""
+    redirection): each one's (kind, user, group, mode, absolute targets, recursive). It writes no file, so a later
+    chown setting the same owner or mode over the same files is not undone by it (:meth:`CopyChown._judge`)."""
 
 
 _EVENT_KEYWORDS = frozenset(("WORKDIR", "USER", "COPY", "ADD", "RUN"))
@@ -221,6 +222,7 @@ class _Replay:
         self._copies = PathIndex()
         self._parents = PathIndex()
         self._makers: list[int] = []
+        self._changers: dict[str, list[int]] = {}  # a target -> the RUNs that only change owners or modes, with it
         self._filed = 0  # events filed in the indexes so far
 
     def upto(self, inst: Instruction) -> int:
@@ -279,6 +281,11 @@ class _Replay:
             elif ev.kind == "run":
                 if ev.makes_users:
                     self._makers.append(n)
+                for *_, targets, recursive in ev.changes or ():
+                    for x in targets if recursive else ():
+                        got = self._changers.setdefault(x, [])
+                        if not got or got[-1] != n:
+                            got.append(n)
                 for p in ev.paths:
                     parents.inside(p, n)
                 if ev.unreadable or ev.cwd is None:
@@ -358,7 +365,7 @@ class _Replay:
             if name in USER_TOOLS:
                 ev.makes_users = True
                 paths.extend(_home_dirs(node))
-            for w in getattr(node, "words", ()) or ():
+            for w in (getattr(node, "words", ()) or ()) + written_targets(node):
                 v = w.value if w.value is not None else self.ctx.model.expand(w.raw, env)
                 if v is None:
                     if w.raw.startswith(("$", "`", "\"$")) or "/" in w.raw:
@@ -404,11 +411,11 @@ class _Replay:
             assert c is not None
             yield c
 
-    def copies_into(self, t: str, hi: int) -> list[_Copy]:
-        """The stage's own COPYs before event ``hi`` whose destination is ``t`` or inside it, in order."""
+    def copies_into(self, t: str, hi: int, lo: int = 0) -> list[_Copy]:
+        """The stage's own COPYs in ``[lo, hi)`` whose destination is ``t`` or inside it, in order."""
         self._file()
         out = []
-        for n in self._copies.below(t, self.own_start, hi):
+        for n in self._copies.below(t, max(lo, self.own_start), hi):
             c = self.events[n].copy
             assert c is not None
             out.append(c)
@@ -427,6 +434,17 @@ class _Replay:
             if ev.kind == "run" and any(_under(p, d) and p != d or p == d for p in ev.paths):
                 return True
         return False
+
+    def last_cover(self, t: str, ch: _Change, hi: int) -> int | None:
+        """The number of the last event before ``hi`` that :func:`_covers` ``t`` for ``ch``."""
+        self._file()
+        numbers = self._changers.get(t, ())
+        k = bisect_left(numbers, hi)
+        while k:
+            k -= 1
+            if _covers(self.events[numbers[k]], ch, t):
+                return numbers[k]
+        return None
 
     def first_maker(self, lo: int, hi: int) -> _Event | None:
         """The first RUN in ``[lo, hi)`` that creates users or groups."""
@@ -475,7 +493,7 @@ def _only_changes(run: RunShell, env, cwd: str | None, ctx: Context):
         targets = tuple(_norm(t, cwd) for t in ch.targets)
         if any(t is None for t in targets):
             return None
-        out.append((ch.kind, ch.user, ch.group, ch.mode, targets))
+        out.append((ch.kind, ch.user, ch.group, ch.mode, targets, ch.recursive))
     return tuple(out)
 
 
@@ -484,7 +502,14 @@ def _same_change(ev: _Event, ch: _Change, t: str) -> bool:
     and changes nothing ``ch`` would not set again, so it does not stand between the COPYs and ``ch``."""
     return bool(ev.changes) and all(
         kind == ch.kind and user == ch.user and group == ch.group and mode == ch.mode and
-        all(_under(x, t) for x in targets) for kind, user, group, mode, targets in ev.changes or ())
+        all(_under(x, t) for x in targets) for kind, user, group, mode, targets, _ in ev.changes or ())
+
+
+def _covers(ev: _Event, ch: _Change, t: str) -> bool:
+    """``ev`` only makes the change ``ch`` makes (:func:`_same_change`), and makes it recursively on ``t`` itself: after
+    it, everything in ``t`` has the owner (or mode) ``ch`` sets."""
+    return _same_change(ev, ch, t) and any(
+        recursive and t in targets for *_, targets, recursive in ev.changes or ())
 
 
 def _home_dirs(cmd) -> list[str]:
@@ -664,7 +689,9 @@ Safe only when the result is the same file tree:
   group is created between the COPY and the chown (the COPY looks names up in `/etc/passwd` as it runs). A RUN
   that only runs the same change (the same owner or mode, on the destination or inside it: a chown after each
   COPY into one directory) is not in the way: it creates nothing and sets what the later chown sets again, so
-  every such chown moves into its COPY in the same pass (lab: buildah and BuildKit build the same image);
+  every such chown moves into its COPY in the same pass (lab: buildah and BuildKit build the same image). After
+  such a RUN that makes the change recursively on the destination itself (an earlier `chown -R` of it, fixed or
+  kept), everything there already has the owner or mode, so a later chown moves only into the COPYs after it;
 - a `chown user` without a group becomes `--chown=user:0` (the group of copied files is root), since builders
   differ on the group of a bare `--chown=user` (BuildKit: the user's primary group; the classic builder: the
   group named like the user);
@@ -810,7 +837,7 @@ as a safe fix under either policy.
     @staticmethod
     def _touches(node, targets: list[str], cwd: str | None) -> bool:
         for n in _walk(node):
-            for w in getattr(n, "words", ()) or ():
+            for w in (getattr(n, "words", ()) or ()) + written_targets(n):
                 val = w.value
                 if val is None:
                     if "/" in w.raw or w.raw.startswith("$"):
@@ -853,7 +880,13 @@ as a safe fix under either policy.
                                     "COPY creates it")
                 v.copies.append(file_copy)
                 continue
-            mine = r.copies_into(t, stage.n)
+            # a RUN that already set this owner (or mode) on all of t since the stage began (an earlier chown of the
+            # same kind): the COPYs before it are its business, this chown's are the ones after it
+            cover = r.last_cover(t, ch, stage.n) if ch.recursive else None
+            mine = r.copies_into(t, stage.n, cover + 1) if cover is not None else []
+            if not mine:
+                cover = None  # nothing copied since: every COPY into t is this chown's, as without it
+                mine = r.copies_into(t, stage.n)
             if not mine:
                 v.skip = True  # nothing this stage copied lands there: not this pattern
                 return v
@@ -868,14 +901,15 @@ as a safe fix under either policy.
             if any(c.archive for c in mine):
                 v.nofix = "ADD may unpack an archive, whose entries keep their own owners and modes"
             # what was there before the first contribution: the model knows the base image and package installs
-            held = stage.ctx.model.state.contents(t, first.inst)
-            if not held.is_empty and ch.recursive:
+            # (after a covering chown, everything there already has the owner or mode)
+            held = stage.ctx.model.state.contents(t, first.inst) if cover is None else None
+            if held is not None and not held.is_empty and ch.recursive:
                 cmd = "chmod" if ch.kind == "mode" else "chown"
                 v.unsafe.append(f"{held.reason}; `{cmd} -R {t}` also changes those files, while "
                                 "COPY --chown/--chmod changes only the copied ones")
-            # and what the instructions before it wrote
+            # and what the instructions before it wrote (since the covering chown)
             at = r.number(first.inst)
-            why = r.first_writer(t, 0, at)
+            why = r.first_writer(t, 0, at) if cover is None else r.first_writer(t, cover + 1, at, same=ch)
             if why:
                 v.unsafe.append(why + f"; {t} existed before the COPY on line {first.inst.start_line}, and "
                                 "COPY --chown/--chmod leaves an existing directory and its content as they are")

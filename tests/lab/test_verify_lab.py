@@ -148,6 +148,20 @@ def test_repeated_chowns_moved_into_their_copies_are_equal(lab, verdicts, verify
     assert rep.equal, _why(rep)
 
 
+def test_a_chown_after_a_kept_chown_moves_into_the_later_copies_only(lab, verdicts, verify_builder, tmp_path):
+    """The first ``chown -R app /app`` is kept by a pragma (``Dockerfile.kept``): it already gave a.txt to app, so
+    the last chown moves into the two COPYs after it alone, and the image is the same."""
+    ctx = tmp_path / "app"
+    shutil.copytree(Path(__file__).resolve().parent / "cases" / "chown-repeated-dir", ctx)
+    (ctx / "Dockerfile").write_text((ctx / "Dockerfile.kept").read_text())
+    rep = run_verify(lab, verdicts, "chown after a kept chown", verify_builder, ctx / "Dockerfile", rebuild=False,
+                     workdir=tmp_path / "work")
+    assert [c["code"] for c in rep.changes] == ["DFX301"]
+    after = (tmp_path / "work" / "context-after" / "Dockerfile").read_text()
+    assert "COPY a.txt /app/" in after and "COPY --chown=app:0 b.txt" in after and after.count("chown -R") == 1
+    assert rep.equal, _why(rep)
+
+
 VERDICT = ("equal", "changes", "violations")
 
 
