@@ -79,6 +79,12 @@ def _entrypoints(stage) -> list:
     return [i for i in stage.instructions if i.keyword in ("CMD", "ENTRYPOINT")]
 
 
+def _named_words(cmd) -> tuple:
+    """The words of a command that may name a file it reads: its arguments and the targets of its redirections
+    (``sha256sum < /tmp/a.tgz`` reads the archive as surely as ``sha256sum /tmp/a.tgz``)."""
+    return cmd.effective.words + tuple(r.target for r in cmd.redirects if r.target is not None)
+
+
 def _script_words(script) -> tuple[frozenset[str], bool]:
     """(the normalised spelling of every word value and rm operand of the script's commands, whether any of them is
     a glob): what :meth:`RemoveDownloadedArchives._later_readers` compares with a download's path."""
@@ -87,7 +93,7 @@ def _script_words(script) -> tuple[frozenset[str], bool]:
     out: set[str] = set()
     glob = False
     for o in script.sites:
-        values = [w.value for w in o.command.effective.words if w.value is not None] + list(removed_paths(o.command))
+        values = [w.value for w in _named_words(o.command) if w.value is not None] + list(removed_paths(o.command))
         for v in values:
             if not isinstance(v, str):
                 glob = True  # (not a string: never skipped)
@@ -282,7 +288,7 @@ so the RUN's exit status is unchanged.
                     if any(posixpath.normpath(v) == abs_path or "*" in v for v in ops):
                         return reasons, True  # a later RUN deletes it: delete-in-later-layer moves that rm here
                     continue
-                for w in o.command.effective.words:
+                for w in _named_words(o.command):
                     v = w.value
                     if v is None:
                         continue
