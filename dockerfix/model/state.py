@@ -399,6 +399,18 @@ class BuildState:
             got = self._by_keyword[key] = ([i.start for i in insts], insts)
         return got
 
+    def same_user(self, a: "Instruction", b: "Instruction") -> bool:
+        """Do ``a`` and ``b`` (``a`` first) run as the same user? True when both are known and equal, or when they are
+        in one stage with no USER instruction between them (whatever that user is)."""
+        ua, ub = self.user_at(a), self.user_at(b)
+        if ua is not None and ua == ub:
+            return True
+        stage = self.model.stage_of(a)
+        if stage is None or self.model.stage_of(b) is not stage:
+            return False
+        starts = self._keyword_index(stage, "USER")[0]
+        return bisect_left(starts, a.start) == bisect_left(starts, b.start)
+
     def user_at(self, inst: "Instruction") -> str | None:
         """The USER a RUN at ``inst`` runs as (``root`` by default on a known base); None when unknown."""
         m = self.model

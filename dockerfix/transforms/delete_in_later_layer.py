@@ -139,12 +139,18 @@ class _StageIndex:
 
 
 def _words(run: RunShell) -> list | None:
+    """Every word of the RUN that may name a path: arguments and the targets of redirections (``sha256sum <
+    /tmp/a.tgz`` reads the file as surely as ``sha256sum /tmp/a.tgz``; before, a RUN reading it only through ``<``
+    was walked past, and the rm moved before it)."""
     if run.script is None:
         return None
     out = []
     for node in run.script.walk():
         for w in getattr(node, "words", ()) or ():
             out.append(w)
+        for r in getattr(node, "redirects", ()) or ():
+            if r.target is not None:
+                out.append(r.target)
     return out
 
 
@@ -176,8 +182,10 @@ RUN curl -fsSLo /tmp/app.tgz https://example.com/app.tgz && tar -xzf /tmp/app.tg
 
 ## Fix safety
 Safe: the final image has the same files; only the deleted bytes leave the lower layer. It only fires for absolute,
-static paths (no variables, no globs), when an earlier RUN of the stage names the path, no RUN in between uses
-words it cannot read (variables, globs) and no COPY/ADD in between writes there, and the stage uses a POSIX shell.
+static paths (no variables, no globs), when an earlier RUN of the stage names the path (an argument or a
+redirection), no RUN in between uses words it cannot read (variables, globs), no COPY/ADD in between writes there,
+both RUNs run as the same user (an rm moved from root into a RUN of another user fails on root's files in `/tmp`),
+and the stage uses a POSIX shell.
 A later-layer delete of files no RUN of this stage created (they come from the base image) is a finding without a
 fix: the bytes are in the base image and only a different base removes them. So is a delete of paths the nearest
 earlier RUN naming them already deletes at its end (nothing is left to delete; moving the `rm` there would only
@@ -234,6 +242,16 @@ repeat it).
                     if any(w.value is None or w.has_glob for w in words):
                         reason = f"the RUN on line {prev.start_line} uses words that could name these paths"
                         break
+                if target is not None:
+                    # the rm runs as the user of its own RUN; moved, it runs as the target's (a root-owned file in
+                    # the sticky /tmp cannot be deleted by another user: the build would fail)
+                    state = ctx.model.state
+                    if not state.same_user(target.inst, inst):
+                        u_rm, u_target = state.user_at(inst), state.user_at(target.inst)
+                        reason = (f"the RUN on line {target.inst.start_line} runs as "
+                                  f"{u_target or 'a user dockerfix cannot tell'}, the rm as "
+                                  f"{u_rm or 'a user dockerfix cannot tell'}")
+                        target = None
                 if target is None or not ctx.model.state.shell_at(inst).is_posix:
                     yield self.diagnostic(inst, msg, None, reason=reason)
                     continue

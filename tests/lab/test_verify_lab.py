@@ -162,6 +162,29 @@ def test_a_chown_after_a_kept_chown_moves_into_the_later_copies_only(lab, verdic
     assert rep.equal, _why(rep)
 
 
+REDIRECTED_READ = """\
+FROM debian:bookworm-slim
+RUN echo data > /tmp/f.txt
+RUN sha256sum < /tmp/f.txt > /f.sha256
+RUN rm -f /tmp/f.txt
+"""
+"""A file made and read through redirections, deleted in a later layer: delete-in-later-layer moves the rm into the
+RUN that reads it last (before, redirections were not read as names: the rm went into the first RUN and the read
+failed)."""
+
+
+def test_a_delete_moved_past_a_redirected_read_is_equal(lab, verdicts, verify_builder, tmp_path):
+    ctx = tmp_path / "app"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text(REDIRECTED_READ)
+    rep = run_verify(lab, verdicts, "rm after a redirected read", verify_builder, ctx / "Dockerfile", rebuild=False,
+                     workdir=tmp_path / "work", select=["DFX112"])  # (merge-runs would join all three RUNs)
+    assert [c["code"] for c in rep.changes] == ["DFX112"]
+    after = (tmp_path / "work" / "context-after" / "Dockerfile").read_text()
+    assert "sha256sum < /tmp/f.txt > /f.sha256 && rm -f /tmp/f.txt" in after, after
+    assert rep.equal, _why(rep)
+
+
 VERDICT = ("equal", "changes", "violations")
 
 
