@@ -169,6 +169,12 @@ class Redirect:
 _WRITES = frozenset((">", ">>", ">|", "&>", "&>>", "<>", ">&"))
 
 
+def redirect_targets(node: object) -> tuple[Word, ...]:
+    """The target words of every redirection of ``node`` (``< f`` reads a file as surely as an argument names it;
+    see :func:`written_targets` for the ones that write). Empty for nodes without redirections."""
+    return tuple(r.target for r in getattr(node, "redirects", ()) or () if r.target is not None)
+
+
 def written_targets(node: object) -> tuple[Word, ...]:
     """The target words of ``node``'s redirections that write a file (``> f``, ``>> f``, ``&> f``, ``<> f``; not
     ``2>&1`` or ``>&2``, which duplicate a descriptor): a command writes these paths as surely as its arguments

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from typing import Callable
 
     from dockerfix.model.paths import PathIndex
-    from dockerfix.model.shell import Script, Word
+    from dockerfix.model.shell import Script
     from dockerfix.model.stages import Model, Stage
     from dockerfix.syntax.nodes import Instruction
 
@@ -685,6 +685,8 @@ class BuildState:
             if script is None:
                 fp.unreadable = f"the RUN on line {i.start_line} cannot be read and may write there"
             else:
+                from dockerfix.model.shell import written_targets
+
                 fp.cwd = cwd = self.workdir_at(i)
                 fp.has_items = bool(script.items)
                 m = self.model
@@ -780,12 +782,6 @@ class _Writers:
 
 _WRITERS = frozenset(("COPY", "ADD", "RUN"))
 """The instructions that may put files in the image (:meth:`BuildState.writes`)."""
-
-
-def written_targets(node: object) -> "tuple[Word, ...]":
-    from dockerfix.model.shell import written_targets as targets
-
-    return targets(node)
 
 
 def _parsed(src: str) -> "Script | None":

@@ -144,13 +144,12 @@ def _words(run: RunShell) -> list | None:
     was walked past, and the rm moved before it)."""
     if run.script is None:
         return None
-    out = []
+    from dockerfix.model.shell import redirect_targets
+
+    out: list = []
     for node in run.script.walk():
-        for w in getattr(node, "words", ()) or ():
-            out.append(w)
-        for r in getattr(node, "redirects", ()) or ():
-            if r.target is not None:
-                out.append(r.target)
+        out.extend(getattr(node, "words", ()) or ())
+        out.extend(redirect_targets(node))
     return out
 
 
@@ -231,8 +230,9 @@ repeat it).
                         reason = f"the RUN on line {prev.start_line} cannot be read"
                         break
                     named = [w for w in words if w.value and any(_related(w.value, p) for p in norm)]
-                    if named or any(_related(d, p) or _related(p, d) for d in _cache_dirs(prun) for p in norm):
-                        if named and not _cache_dirs(prun) and _ends_deleted(prun, named, norm):
+                    dirs = _cache_dirs(prun)
+                    if named or any(_related(d, p) or _related(p, d) for d in dirs for p in norm):
+                        if named and not dirs and _ends_deleted(prun, named, norm):
                             # it ends by deleting them: nothing is left for the later rm to delete, and moving it
                             # there would only repeat the rm
                             reason = f"the RUN on line {prev.start_line} already deletes these paths"

@@ -82,7 +82,9 @@ def _entrypoints(stage) -> list:
 def _named_words(cmd) -> tuple:
     """The words of a command that may name a file it reads: its arguments and the targets of its redirections
     (``sha256sum < /tmp/a.tgz`` reads the archive as surely as ``sha256sum /tmp/a.tgz``)."""
-    return cmd.effective.words + tuple(r.target for r in cmd.redirects if r.target is not None)
+    from dockerfix.model.shell import redirect_targets
+
+    return cmd.effective.words + redirect_targets(cmd)
 
 
 def _script_words(script) -> tuple[frozenset[str], bool]:
