@@ -26,7 +26,7 @@ import os
 import re
 import sys
 from dockerfix._record import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 SOURCE = "dockerfix"
 FIX_ALL_KIND = "source.fixAll.dockerfix"
@@ -84,11 +84,11 @@ def text_edit(index: LineIndex, start: int, end: int, new_text: str) -> dict[str
 
 
 def minimal_edits(before: str, after: str, encoding: str = "utf-16",
-                  replaced: "list[tuple[int, int, str]] | None" = None) -> list[dict[str, Any]]:
+                  replaced: "Callable[[], list[tuple[int, int, str]]] | None" = None) -> list[dict[str, Any]]:
     """Line-level edits turning ``before`` into ``after`` (unchanged lines are not touched, so marks and folds stay).
 
-    ``replaced``: the fix result's replacements of ``before`` (``FixResult.input_replacements``); for files over
-    ``WHOLE_DIFF_LINES`` lines only the lines they touch are compared, as ``--diff`` does (difflib on the middle
+    ``replaced``: a function giving the fix result's replacements of ``before`` (``FixResult.input_replacements``),
+    called only for files over ``WHOLE_DIFF_LINES`` lines, where only the lines they touch are compared, as ``--diff`` does (difflib on the middle
     of a fix-dense 6,400-line file took 1.7 s, and its junk heuristic made one edit of the whole middle)."""
     if before == after:
         return []
@@ -102,7 +102,7 @@ def minimal_edits(before: str, after: str, encoding: str = "utf-16",
             for line in la:
                 offsets.append(offsets[-1] + len(line))
             return [text_edit(index, offsets[i1], offsets[i2], "".join(lb[j1:j2]))
-                    for tag, i1, i2, j1, j2 in line_opcodes(before, la, lb, replaced) if tag != "equal"]
+                    for tag, i1, i2, j1, j2 in line_opcodes(before, la, lb, replaced()) if tag != "equal"]
     a = before.splitlines(keepends=True)
     b = after.splitlines(keepends=True)
     starts = [0]
@@ -162,15 +162,17 @@ class Analysis:
     _options: dict[str, Any] = field(default_factory=dict)
     _fixed: str | None = None
     _fixed_done: bool = False
-    _replaced: list[tuple[int, int, str]] | None = None
+    _result: Any = None
+    """The safe fix's ``FixResult`` (its replacements are stated on the input only for a large file)."""
     _edits: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     def safe_edits(self, encoding: str = "utf-16") -> list[dict[str, Any]]:
         """:func:`minimal_edits` to :meth:`safe_text`, computed once per encoding (formatting and fix-all share it)."""
         if encoding not in self._edits:
             fixed = self.safe_text() if self.error is None else None
-            self._edits[encoding] = [] if fixed is None else minimal_edits(self.text, fixed, encoding,
-                                                                            self._replaced)
+            r = self._result
+            replaced = (lambda: [(s, e, t) for s, e, t, _ in r.input_replacements()]) if r is not None else None
+            self._edits[encoding] = [] if fixed is None else minimal_edits(self.text, fixed, encoding, replaced)
         return self._edits[encoding]
 
     def safe_text(self) -> str | None:
@@ -188,8 +190,7 @@ class Analysis:
                     self._fixed = None
                 else:
                     self._fixed = r.text
-                    if r.text != self.text:
-                        self._replaced = [(s, e, t) for s, e, t, _ in r.input_replacements()]
+                    self._result = r if r.text != self.text else None
         return self._fixed
 
 

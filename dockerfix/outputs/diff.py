@@ -11,7 +11,7 @@ import difflib
 
 TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
 if TYPE_CHECKING:
-    from typing import Sequence
+    from typing import Callable, Sequence
 
 NO_NEWLINE = "\\ No newline at end of file\n"
 WHOLE_DIFF_LINES = 4000
@@ -32,11 +32,12 @@ def split_lines(text: str) -> list[str]:
 
 
 def unified_diff(before: str | None, after: str, path: str, *, context: int = 3,
-                 replaced: "Sequence[tuple[int, int, str]] | None" = None) -> str:
+                 replaced: "Sequence[tuple[int, int, str]] | Callable[[], Sequence[tuple[int, int, str]]] | None"
+                 = None) -> str:
     """The diff of one file as ``--- a/path`` / ``+++ b/path`` (``--- /dev/null`` for a new file); empty when equal.
 
     ``replaced``: the ``(start, end, new text)`` replacements of ``before`` that give ``after`` (sorted, disjoint:
-    :meth:`FixResult.input_replacements`). For files of more than :data:`WHOLE_DIFF_LINES` lines (both sides) only
+    :meth:`FixResult.input_replacements`), or a function giving them (called only for a large file). For files of more than :data:`WHOLE_DIFF_LINES` lines (both sides) only
     the lines they touch are compared (difflib on each changed region, the lines between them equal): difflib over
     the whole files grows with the square of a file of many repeated lines (6,400 lines of stages: 1.1 s). Smaller
     files are compared whole: on the corpus the two agree on 839 of 853 diffs, and where they differ (a moved line
@@ -47,6 +48,8 @@ def unified_diff(before: str | None, after: str, path: str, *, context: int = 3,
     out: list[str] = []
     old_name = f"a/{p}" if before is not None else "/dev/null"
     a, b = split_lines(before or ""), split_lines(after)
+    if callable(replaced):
+        replaced = replaced() if before is not None and len(a) + len(b) > WHOLE_DIFF_LINES else None
     if replaced and before is not None and len(a) + len(b) > WHOLE_DIFF_LINES:
         lines = _unified(a, b, line_opcodes(before, a, b, replaced), old_name, f"b/{p}", context)
     else:
@@ -203,9 +206,14 @@ def render_diffs(reports, *, color: bool = False) -> str:
         if r.changed:
             d = ""
             if r.text != r.original:
-                reps = r.input_replacements() if r.changes else []
-                d = unified_diff(r.original, r.text, r.path, replaced=[(s, e, t) for s, e, t, _ in reps] or None)
+                d = unified_diff(r.original, r.text, r.path, replaced=_replacements_of(r) if r.changes else None)
             for f in r.side_files:
                 d += unified_diff(f.before, f.after, f.display)
             parts.append(colorize(d) if color else d)
     return "".join(parts)
+
+
+def _replacements_of(r):
+    """A function giving ``r``'s input replacements as ``(start, end, text)``: :func:`unified_diff` asks only for a
+    large file (a small one is diffed whole, and stating the fixes on the input would be work thrown away)."""
+    return lambda: [(s, e, t) for s, e, t, _ in r.input_replacements()]
