@@ -80,6 +80,8 @@ def fix(
     )
     if result.changed:
         guard(doc, result.document or parse(result.text), ts, unsafe)
+    if batch.freezing:
+        batch.after_file()
     return result
 
 
@@ -91,9 +93,19 @@ class batch:
     a seventh of the time over a corpus. Inside the block, objects that exist on entry (modules, classes, caches)
     are moved out of the collector's way (``gc.freeze``) and the young generation is collected every 20,000
     allocations instead; both are restored on exit. The CLI and the bot run their file loops in it.
+
+    What outlives a file is frozen too, after each :func:`fix` (:meth:`after_file`): the parses the caches keep for
+    the next file or pass (every RUN script read, its commands and words) are alive and acyclic, and each young
+    collection walked all of them again only to move them on (9 collections and 60-80 ms of a 0.75 s loop over the
+    corpus's real-world files, collecting nothing). ``gc.freeze`` is a constant-time move of the generations into the
+    permanent one; reference counting still frees a frozen object when its last reference goes (a cache evicting a
+    script). Only the block that froze first does this, as only it unfreezes on exit: a program that froze its own
+    objects before keeps exactly what it froze.
     """
 
     GEN0 = 20_000
+    freezing = 0
+    """Open blocks that freeze what each file leaves (read by :func:`fix`)."""
 
     def __enter__(self) -> "batch":
         import gc
@@ -104,6 +116,8 @@ class batch:
         self._unfreeze = gc.get_freeze_count() == 0
         gc.freeze()
         gc.set_threshold(self.GEN0, self._threshold[1], self._threshold[2])
+        if self._unfreeze:
+            batch.freezing += 1
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -111,7 +125,15 @@ class batch:
 
         gc.set_threshold(*self._threshold)
         if self._unfreeze:
+            batch.freezing -= 1
             gc.unfreeze()
+
+    @staticmethod
+    def after_file() -> None:
+        """Freeze what is alive after a file (see the class): the next young collection walks only new objects."""
+        import gc
+
+        gc.freeze()
 
 
 __all__ = ["EngineError", "FixResult", "TransformInfo", "batch", "fix", "transforms"]

@@ -75,6 +75,25 @@ def test_batch_tunes_and_restores_the_collector() -> None:
     assert gc.get_freeze_count() == frozen_before
 
 
+def test_batch_freezes_what_each_file_leaves_and_nothing_outside() -> None:
+    """In a batch, what outlives a file (the caches' parses) is frozen after it, so a young collection does not walk
+    it again; outside a batch, fixing a file freezes nothing; on exit the block unfreezes all it froze."""
+    dockerfix.fix("FROM scratch\nRUN true\n")
+    frozen_before = gc.get_freeze_count()
+    dockerfix.fix("FROM debian\nRUN apt-get update && apt-get install -y curl wget git\n", unsafe=True)
+    assert gc.get_freeze_count() == frozen_before  # not in a batch: the caller's collector is untouched
+    with dockerfix.batch():
+        entered = gc.get_freeze_count()
+        script = "RUN apt-get update && apt-get install -y " + " ".join(f"pkg{i}" for i in range(300)) + "\n"
+        dockerfix.fix("FROM debian\n" + script, unsafe=True)
+        # the cached parse of that script (hundreds of words) is alive and frozen; the young generation is empty
+        assert gc.get_freeze_count() > entered + 300
+        assert gc.get_count()[0] < 50
+        assert batch.freezing == 1
+    assert batch.freezing == 0
+    assert gc.get_freeze_count() == frozen_before
+
+
 def test_batch_restores_the_collector_after_an_error() -> None:
     before = gc.get_threshold()
     with pytest.raises(dockerfix.DockerfileSyntaxError):
@@ -92,6 +111,7 @@ def test_nested_batches_and_an_outer_freeze_are_kept() -> None:
         with dockerfix.batch():
             with dockerfix.batch():
                 dockerfix.fix("FROM debian\nRUN apt-get update\n")
+                assert batch.freezing == 0  # neither block froze first: no per-file freeze either
             assert gc.get_threshold()[0] == batch.GEN0  # the inner block restored the outer's setting
         assert gc.get_threshold() == before
         # not unfrozen behind the program's back (an unfreeze empties the permanent generation; a few frozen
