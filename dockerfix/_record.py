@@ -30,7 +30,30 @@ else:  # what type checkers read; at run time the markers do nothing
     def overload(f):
         return f
 
-__all__ = ["FrozenInstanceError", "dataclass", "field", "fields", "replace"]
+if TYPE_CHECKING:
+    from functools import cached_property
+else:
+    class cached_property:  # noqa: N801 - the stdlib's spelling
+        """``functools.cached_property`` without its lock: Python 3.11's takes an ``RLock`` on the first read of every
+        instance (a model asks thousands of such reads per run, ~1% of a run over the corpus; 3.12 dropped the lock
+        for the same reason). dockerfix reads each instance from one thread. The value goes into the instance's
+        ``__dict__`` and shadows this non-data descriptor from then on, as the stdlib's does."""
+
+        def __init__(self, func):
+            self.func = func
+            self.attrname = func.__name__
+            self.__doc__ = func.__doc__
+
+        def __set_name__(self, owner, name):
+            self.attrname = name
+
+        def __get__(self, instance, owner=None):
+            if instance is None:
+                return self
+            value = instance.__dict__[self.attrname] = self.func(instance)
+            return value
+
+__all__ = ["FrozenInstanceError", "cached_property", "dataclass", "field", "fields", "replace"]
 
 
 class FrozenInstanceError(AttributeError):

@@ -12,8 +12,7 @@ import re
 from bisect import bisect_right, insort
 
 from dockerfix._lazyre import lazy
-from dockerfix._record import dataclass, field, replace
-from functools import cached_property
+from dockerfix._record import cached_property, dataclass, field, replace
 TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
 if TYPE_CHECKING:
     from typing import Any, Iterable, Sequence

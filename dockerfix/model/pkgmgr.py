@@ -49,12 +49,6 @@ from dockerfix._record import dataclass
 from dockerfix.model import tools
 from dockerfix.model.shell import CommandSite, Script, SimpleCommand, Word
 
-TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
-if TYPE_CHECKING:
-    from typing import Any, Callable, TypeVar
-
-    _V = TypeVar("_V")
-
 __all__ = [
     "MANAGERS",
     "Cleanup",
@@ -256,14 +250,18 @@ def _parse_args(words: tuple[Word, ...], i: int, value_opts: frozenset[str] | se
 def parse_package_call(cmd: SimpleCommand, site: CommandSite | None = None) -> PackageCall | None:
     """Read one simple command as a package-manager call (wrappers looked through), or None.
 
-    Without a ``site`` the answer depends on the (immutable) command alone and is memoised per command object:
-    the transforms ask about the same commands ~36k times over the corpus."""
-    call = _remember(_CALLS, cmd, _parse_unsited)
-    if site is None or call is None:
-        return call
-    # the site changes nothing of the reading (it is only carried along): the command's one reading, placed
-    return PackageCall(call.manager, call.action, call.options, call.packages, call.command, call.invocation,
-                       call.action_words, site)
+    The reading depends on the (immutable) command alone and is kept in the command's memo slot: the transforms ask
+    about the same commands ~36k times over the corpus. The slot keeps the call's fields without the command (a call
+    holds its command: kept whole, the pair would be a reference cycle), and a call is built per question."""
+    memo = cmd._reading
+    if memo is None:
+        call = _parse_unsited(cmd)
+        memo = False if call is None else (call.manager, call.action, call.options, call.packages, call.invocation,
+                                           call.action_words)
+        object.__setattr__(cmd, "_reading", memo)
+    if memo is False:
+        return None
+    return PackageCall(memo[0], memo[1], memo[2], memo[3], cmd, memo[4], memo[5], site)
 
 
 def _parse_unsited(cmd: SimpleCommand) -> PackageCall | None:
@@ -306,31 +304,6 @@ def _parse_call(cmd: SimpleCommand, site: CommandSite | None, extra_value_opts: 
         # the row's options that take a value in this action only (conda's `-f`: --file in `env create`)
         return _parse_call(cmd, site, extra_value_opts=set(tool.action_value_options[action]))
     return PackageCall(manager, action, tuple(options), tuple(rest), cmd, invocation, action_words, site)
-
-
-# The one object-keyed module cache left (issue 18, item 6): a command's unsited call. A ``SimpleCommand`` has no memo
-# slot for it (``basename`` and ``effective`` have theirs in ``model/shell.py``), and its callers hold the command
-# alone, not its script. Commands come from scripts of ``shell.parse_shell_cached`` (a cache of strings), so the same
-# RUN text in every pass and file gives the same object; keyed by ``id`` with the object kept, so a reused id never
-# hits. The views of a whole script (its calls, its cleanups) live on the script: ``Script.view``.
-_MEMO_MAX = 16384
-"""Above the commands of the scripts ``parse_shell_cached`` holds (4,096 scripts; the corpus's 1,464 have about 9,000
-commands): at 2,048 a run over the corpus cleared the table every few files and read each command again in every
-pass (7,300 readings in a warm loop over the corpus, every one a miss)."""
-_CALLS: dict[int, tuple[object, Any]] = {}
-
-
-def _remember(table: dict[int, tuple[object, Any]], obj: object, compute: Callable[[Any], _V]) -> _V:
-    """``compute(obj)``, once per object: commands are immutable and shared (one parse per command text), so a view
-    of one is computed once. Keyed by ``id`` with the object kept, so a reused id never hits."""
-    hit: tuple[object, _V] | None = table.get(id(obj))
-    if hit is not None and hit[0] is obj:
-        return hit[1]
-    if len(table) >= _MEMO_MAX:
-        table.clear()
-    value = compute(obj)
-    table[id(obj)] = (obj, value)
-    return value
 
 
 def find_package_calls(script: Script) -> list[PackageCall]:

@@ -68,8 +68,8 @@ from __future__ import annotations
 
 import operator
 from dockerfix._lazyre import lazy
-from dockerfix._record import dataclass, field, replace
-from functools import cached_property, lru_cache
+from dockerfix._record import cached_property, dataclass, field, replace
+from functools import lru_cache
 TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
 if TYPE_CHECKING:
     from typing import Any, Callable, Iterator, TypeVar
@@ -131,14 +131,34 @@ class Word:
 _new = object.__new__
 _set = object.__setattr__
 
+# A word whose flags are all at their defaults keeps only raw, span and value in its ``__dict__`` (``_plain_word``);
+# the flags are read from the class. Most words of a script are plain, and a three-key dict costs about 60% of the
+# eight-key one to build (a parse makes one word per word: ~3% of a run over the corpus went to building them).
+# Equality, hashing, repr, pickling and ``replace`` read every field through ``getattr``, so both forms are the same
+# word to every reader.
+for _name, _default in (("has_expansion", False), ("has_glob", False), ("has_tilde", False), ("is_quoted", False),
+                        ("substitutions", ())):
+    setattr(Word, _name, _default)
+del _name, _default
+
 
 def _fast_word(raw: str, span: Span, value: str | None, has_expansion: bool = False, has_glob: bool = False,
                has_tilde: bool = False, is_quoted: bool = False, substitutions: tuple[Sequence, ...] = ()) -> Word:
     """``Word(...)`` without the frozen-dataclass ``__init__`` cost (a parse makes one per word)."""
     w = _new(Word)
-    _set(w, "__dict__", {"raw": raw, "span": span, "value": value, "has_expansion": has_expansion,
-                         "has_glob": has_glob, "has_tilde": has_tilde, "is_quoted": is_quoted,
-                         "substitutions": substitutions})
+    if has_expansion or has_glob or has_tilde or is_quoted or substitutions:
+        _set(w, "__dict__", {"raw": raw, "span": span, "value": value, "has_expansion": has_expansion,
+                             "has_glob": has_glob, "has_tilde": has_tilde, "is_quoted": is_quoted,
+                             "substitutions": substitutions})
+    else:
+        _set(w, "__dict__", {"raw": raw, "span": span, "value": value})
+    return w
+
+
+def _plain_word(raw: str, span: Span) -> Word:
+    """A word of plain characters (its value is its text; no flag set): ``_fast_word(raw, span, raw)``."""
+    w = _new(Word)
+    _set(w, "__dict__", {"raw": raw, "span": span, "value": raw})
     return w
 
 
@@ -418,6 +438,9 @@ class SimpleCommand:
     _basename: str | None | bool = field(default=False, init=False, repr=False, compare=False)
     _effective: SimpleCommand | bool | None = field(default=None, init=False, repr=False, compare=False)
     """None: not computed yet; True: this command itself (no reference cycle); else the stripped command."""
+    _reading: Any = field(default=None, init=False, repr=False, compare=False)
+    """A memo slot for a module that reads the command once (``pkgmgr.parse_package_call``: None, not read yet; else
+    what that module keeps, never an object holding the command, which would make a reference cycle)."""
 
     @property
     def name(self) -> Word | None:
@@ -1596,7 +1619,7 @@ class _Lowerer:
         e = self.pos(last.end_byte)
         raw = self.src[s:e]
         if _SPECIAL.search(raw) is None:  # fast path: a plain word
-            return _fast_word(raw, (s, e), raw)
+            return _plain_word(raw, (s, e))
         subs: tuple[Sequence, ...] = ()
         if "$(" in raw or "`" in raw or "<(" in raw or ">(" in raw:
             found: list[Sequence] = []
@@ -1827,7 +1850,7 @@ def _plain_sequence(src: str) -> Sequence | None:
                     # `a%`, `A@`, globs as errors, `x=y a:b` (a name with a colon after an assignment) as an error
                     return None
                 if _SPECIAL.search(raw) is None:
-                    words.append(_fast_word(raw, (pos, end), raw))
+                    words.append(_plain_word(raw, (pos, end)))
                 else:
                     words.append(_make_word(raw, pos))
             cmd_end = end
@@ -1850,7 +1873,7 @@ def _plain_sequence(src: str) -> Sequence | None:
             traw = src[t:tm.end()]
             if op[-1] == "&" and not traw.isdigit():
                 return None  # `>&-`, `>&$fd`, `>&file`: left to tree-sitter
-            target = _fast_word(traw, (t, tm.end()), traw) if _SPECIAL.search(traw) is None else _make_word(traw, t)
+            target = _plain_word(traw, (t, tm.end())) if _SPECIAL.search(traw) is None else _make_word(traw, t)
             redirects.append(Redirect(src[pos:tm.end()], (pos, tm.end()), op, fd, target))
             cmd_end = pos = tm.end()
             continue

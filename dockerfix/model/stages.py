@@ -7,9 +7,9 @@ visible to later instructions of that stage and of stages built ``FROM`` it.
 
 from __future__ import annotations
 
-from dockerfix._record import dataclass, field
+from dockerfix._record import cached_property, dataclass, field
 from bisect import bisect_left, bisect_right
-from functools import cached_property, lru_cache
+from functools import lru_cache
 
 from dockerfix.syntax.nodes import Document, Instruction
 
