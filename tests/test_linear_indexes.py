@@ -209,16 +209,16 @@ def _first_writer_walk(self, t, lo, hi, skip=None, same=None):
     return None
 
 
-def _own_copies(self, hi):
-    return [ev.copy for ev in self.events[self.own_start:hi] if ev.kind == "copy" and ev.copy]
+def _own_copies(self, own_start, hi):
+    return [ev.copy for ev in self.events[own_start:hi] if ev.kind == "copy" and ev.copy]
 
 
-def _copies_back_walk(self, t, hi):
-    return [c for c in reversed(_own_copies(self, hi)) if c.dest is None or c.may_touch(t) or c.file_at(t)]
+def _copies_back_walk(self, t, own_start, hi):
+    return [c for c in reversed(_own_copies(self, own_start, hi)) if c.dest is None or c.may_touch(t) or c.file_at(t)]
 
 
-def _copies_into_walk(self, t, hi, lo=0):
-    return [ev.copy for ev in self.events[max(lo, self.own_start):hi]
+def _copies_into_walk(self, t, own_start, hi, lo=0):
+    return [ev.copy for ev in self.events[max(lo, own_start):hi]
             if ev.kind == "copy" and ev.copy and ev.copy.outputs_in(t)]
 
 
@@ -347,19 +347,62 @@ def test_contents_answers_as_the_walk_for_every_path_and_instruction():
 
     texts = _generated(_chown_files(), 150)
     texts += [t for t in sorted({fx.input for fx in all_fixtures()})]
+    texts += _generated(_chain_files(), 100)  # chains several deep: one index per chain (round 7)
     paths = ("/", "/app", "/app/a", "/app/a/b", "/app-x", "/usr", "/usr/local/bin", "/usr/local/bin/c.sh",
              "/var/lib/apt/lists", "/opt", "/opt/x/y", "/home/app", "/srv", "/tmp", "/root/.cache")
     asked = differing = 0
-    for text in texts:
+    for k, text in enumerate(texts):
         doc = parse(text)
         model = Model(doc)
         state = model.state
-        for inst in doc.iter_instructions():
+        insts = list(doc.iter_instructions())
+        if k % 2:
+            insts.reverse()  # a child's stage asked before its parent's: the index is filed in another order
+        for inst in insts:
             for p in paths:
                 asked += 1
                 if state.contents(p, inst) != _contents_walk(state, p, inst):
                     differing += 1
-    assert asked > 20000 and differing == 0
+    assert asked > 30000 and differing == 0
+
+
+# ------------------------------------------------------------------ round 7: stage chains
+@st.composite
+def _chain_files(draw) -> str:
+    """Stages built FROM an earlier one (chains several deep, siblings, a stage without a chown between), with the
+    COPY + chown lines above: the shapes in which one stage's replay goes on into its child's."""
+    out = []
+    for s in range(draw(st.integers(2, 6))):
+        base = draw(st.sampled_from(("debian:12", "myimage")) if s == 0 else
+                    st.sampled_from((f"s{s - 1}", f"s{s - 1}", f"s{max(s - 2, 0)}", "s0", "debian:12")))
+        out.append(f"FROM {base} AS s{s}")
+        for line in draw(st.lists(st.sampled_from(_CHOWN_LINES), min_size=1, max_size=8)):
+            out.append(line.format(d=draw(st.sampled_from(_CHOWN_DIRS))))
+    return "\n".join(out) + "\n"
+
+
+def test_a_childs_replay_going_on_from_its_parents_answers_as_a_replay_of_its_own(monkeypatch):
+    """copy-chown replays a chain once (a child goes on from its parent's replay, :meth:`_Replay.extend`): every
+    outcome is the one a replay per stage of its whole chain gives (the code before round 7)."""
+    from dockerfix.transforms import copy_chown
+
+    texts = _generated(_chain_files(), 300)
+    extended = []
+    real_extend = copy_chown._Replay.extend
+
+    def counting(self, stage):
+        extended.append(stage.index)
+        return real_extend(self, stage)
+
+    with monkeypatch.context() as m:
+        m.setattr(copy_chown._Replay, "extend", counting)
+        new = [_outcome(dockerfix.fix(t, unsafe=True)) for t in texts]
+    with monkeypatch.context() as m:
+        m.setattr(copy_chown, "_replay_of", lambda ctx, stage: copy_chown._Replay(ctx, stage))
+        old = [_outcome(dockerfix.fix(t, unsafe=True)) for t in texts]
+    assert [t for t, a, b in zip(texts, new, old) if a != b] == []
+    assert len(extended) > 200  # the files do go on from a parent's replay
+    assert sum(1 for o in new if any(c[0] == "DFX301" and c[2] for c in o[2])) > 40
 
 
 # ------------------------------------------------------------------ round 6: delete-in-later-layer's walk back

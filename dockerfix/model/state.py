@@ -206,7 +206,7 @@ class BuildState:
         self._ships: tuple[dict[int, int], list[int], dict[str, int], dict[str, int]] | None = None
         self._by_keyword: dict[tuple[int, str], tuple[list[int], list[Instruction]]] = {}
         self._wd: dict[tuple[int, bool], tuple[list[int], list[str | None], str | None]] = {}
-        self._writers_of: dict[int, _Writers] = {}
+        self._writers_of: dict[int, tuple[_Writers, int, int]] = {}
         self._footprints: dict[int, _Footprint] = {}
 
     # ---------------------------------------------------------------- OS and shell
@@ -573,41 +573,67 @@ class BuildState:
                             unknown = u
             return Contents(tuple(fillers), unknown)
         system = is_system_path(path, package_space=True)
-        for st in reversed(m.stage_chain(stage)):
-            w = self._writers(st)
-            hi = bisect_left(w.starts, inst.start) if st is stage else len(w.starts)
-            if not hi:
-                continue
-            numbers = w.paths.candidates(path, 0, hi)
-            if system and w.installs:
-                k = bisect_left(w.installs, hi)
-                numbers = sorted(set(numbers).union(w.installs[:k])) if k else numbers
-            said: dict[int, tuple[str | None, str | None]] = {}
-            for n in numbers:
-                i = w.insts[n]
-                said[n] = f, u = self.writes(i, path)
-                if f:
-                    fillers.append(Filler(i.start_line, f))
-            if unknown is None:
-                # the first instruction that cannot tell: one filed as unknown, unless it named the path (then it
-                # was a candidate and may have said so above)
-                for n in w.unknown:
-                    if n >= hi:
-                        break
-                    f, u = said[n] if n in said else self.writes(w.insts[n], path)
-                    if u and not f:
-                        unknown = u
-                        break
+        w, lo, end = self._writers(stage)
+        hi = bisect_left(w.starts, inst.start, lo, end)  # the chain's writers before inst, root stage first
+        if not hi:
+            return Contents(tuple(fillers), unknown)
+        numbers = w.paths.candidates(path, 0, hi)
+        if system and w.installs:
+            k = bisect_left(w.installs, hi)
+            numbers = sorted(set(numbers).union(w.installs[:k])) if k else numbers
+        said: dict[int, tuple[str | None, str | None]] = {}
+        for n in numbers:
+            i = w.insts[n]
+            said[n] = f, u = self.writes(i, path)
+            if f:
+                fillers.append(Filler(i.start_line, f))
+        if unknown is None:
+            # the first instruction that cannot tell: one filed as unknown, unless it named the path (then it was a
+            # candidate and may have said so above)
+            for n in w.unknown:
+                if n >= hi:
+                    break
+                f, u = said[n] if n in said else self.writes(w.insts[n], path)
+                if u and not f:
+                    unknown = u
+                    break
         return Contents(tuple(fillers), unknown)
 
-    def _writers(self, stage: "Stage") -> "_Writers":
-        """The stage's COPY/ADD/RUN instructions filed by the paths they may write (:meth:`writes`), once per stage."""
+    def _writers(self, stage: "Stage") -> "tuple[_Writers, int, int]":
+        """The COPY/ADD/RUN instructions of the stage's chain, root stage first, filed by the paths they may write
+        (:meth:`writes`) in one index; with the numbers of the stage's first writer and of the one after its last.
+
+        A child goes on from its parent's index when the parent is the last stage filed in it (no other child went
+        on from it first): each stage of a chain is filed once, and a question reads one index, not one per stage of
+        the chain (stages each built FROM the one before, as deep as the file, were quadratic in the depth). A
+        stage's questions stop at its own writers (``hi``), so what a child files after it changes none of them."""
         got = self._writers_of.get(stage.index)
         if got is not None:
             return got
-        from dockerfix.model.paths import PathIndex
+        chain = self.model.stage_chain(stage)
+        todo = [stage]
+        w: _Writers | None = None
+        for anc in chain[1:]:
+            filed = self._writers_of.get(anc.index)
+            if filed is not None:
+                if filed[0].tail is anc:
+                    w = filed[0]
+                break
+            todo.append(anc)
+        if w is None:
+            from dockerfix.model.paths import PathIndex
 
-        w = _Writers([], [], PathIndex(), [], [])
+            w = _Writers([], [], PathIndex(), [], [])
+            todo = list(chain)
+        for st in reversed(todo):
+            lo = len(w.insts)
+            self._file_writers(w, st)
+            w.tail = st
+            self._writers_of[st.index] = (w, lo, len(w.insts))
+        return self._writers_of[stage.index]
+
+    def _file_writers(self, w: "_Writers", stage: "Stage") -> None:
+        """File the stage's COPY/ADD/RUN instructions in ``w`` after the ones filed so far."""
         m = self.model
         for i in stage.instructions[1:]:
             if i.keyword not in _WRITERS:
@@ -643,8 +669,6 @@ class BuildState:
                     w.unknown.append(n)
                 elif fp.has_items:
                     w.paths.inside(fp.cwd, n)
-        self._writers_of[stage.index] = w
-        return w
 
     def writes(self, inst: "Instruction", path: str, *,
                fills: "Callable[[Instruction], list[str]] | None" = None) -> tuple[str | None, str | None]:
@@ -764,12 +788,13 @@ class _Footprint:
 
 
 class _Writers:
-    """A stage's writers (:meth:`BuildState._writers`): instructions and starts in order; ``paths`` files them by
-    the paths they name (a COPY's destination around it, a RUN's paths and working directory inside them);
+    """A stage chain's writers (:meth:`BuildState._writers`): instructions and starts in order; ``paths`` files them
+    by the paths they name (a COPY's destination around it, a RUN's paths and working directory inside them);
     ``installs``: RUNs with a package install (they may write any system path); ``unknown``: RUNs that may answer
-    "cannot tell" (unreadable, a path word that cannot be resolved, an unknown working directory)."""
+    "cannot tell" (unreadable, a path word that cannot be resolved, an unknown working directory); ``tail``: the
+    last stage filed."""
 
-    __slots__ = ("insts", "starts", "paths", "installs", "unknown")
+    __slots__ = ("insts", "starts", "paths", "installs", "unknown", "tail")
 
     def __init__(self, insts: list["Instruction"], starts: list[int], paths: "PathIndex",
                  installs: list[int], unknown: list[int]) -> None:
@@ -778,6 +803,7 @@ class _Writers:
         self.paths = paths
         self.installs = installs
         self.unknown = unknown
+        self.tail: Stage | None = None
 
 
 _WRITERS = frozenset(("COPY", "ADD", "RUN"))

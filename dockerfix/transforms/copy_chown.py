@@ -204,7 +204,6 @@ class _Replay:
         self.starts: list[int] = []
         model = ctx.model
         chain = model.stage_chain(stage) if stage is not None else ()
-        self.inherits = len(chain) > 1
         # the base image's working directory: "/" for a known base, unknown (None) otherwise (the model's answer)
         cwd: str | None = model.state.workdir_at(chain[-1].from_inst) if chain else None
         self.cwds: list[str | None] = [cwd]
@@ -215,18 +214,35 @@ class _Replay:
             for i in st.instructions[1:]:
                 self._replay(i)
         self.own_start = len(self.events)
-        """The number of the stage's first event (those before it come from parent stages)."""
+        """The number of the first event of the stage being replayed now (the tail: see :meth:`extend`)."""
+        self.tail = stage
         self._own = stage.instructions[1:] if stage is not None else []
         self._next = 0  # the next instruction of the stage to replay
         self._writers = PathIndex()
         self._copies = PathIndex()
+        self._copies_from = self.own_start  # COPYs are filed from here on (the stages' own; each asks from its own)
         self._parents = PathIndex()
         self._makers: list[int] = []
         self._changers: dict[str, list[int]] = {}  # a target -> the RUNs that only change owners or modes, with it
         self._filed = 0  # events filed in the indexes so far
 
+    def extend(self, stage: Stage) -> None:
+        """Go on into ``stage``, a stage built FROM the tail: the rest of the tail replays, then ``stage`` as asked.
+
+        A child's replay is its parent's followed by its own events, numbered alike: stages each built FROM the one
+        before (a chain as deep as the file) replay every stage once, not every stage's whole chain again (quadratic
+        in the depth). Every question takes the number of events before the asking RUN (and a stage's own COPYs
+        from its own start), so the tail's earlier questions are answered the same after it."""
+        own = self._own
+        for k in range(self._next, len(own)):
+            self._replay(own[k])
+        self.own_start = len(self.events)
+        self.tail = stage
+        self._own = stage.instructions[1:]
+        self._next = 0
+
     def upto(self, inst: Instruction) -> int:
-        """Replay the stage's instructions before ``inst``; the number of events before it."""
+        """Replay the tail's instructions before ``inst``; the number of events before it."""
         own = self._own
         k = self._next
         while k < len(own) and own[k].start < inst.start:
@@ -273,7 +289,7 @@ class _Replay:
                     parents.inside(posixpath.dirname(c.dest), n)
                     if c.is_dir:
                         parents.inside(c.dest, n)
-                if c is not None and n >= self.own_start:
+                if c is not None and n >= self._copies_from:
                     if c.dest is None:
                         self._copies.always(n)
                     else:
@@ -402,20 +418,21 @@ class _Replay:
                 return why
         return None
 
-    def copies_back(self, t: str, hi: int):
-        """The stage's own COPYs before event ``hi`` that may write ``t``, the last first (the others neither write
-        exactly ``t`` nor may touch it)."""
+    def copies_back(self, t: str, own_start: int, hi: int):
+        """The stage's own COPYs (from event ``own_start``) before event ``hi`` that may write ``t``, the last first
+        (the others neither write exactly ``t`` nor may touch it)."""
         self._file()
-        for n in self._copies.backward(t, self.own_start, hi):
+        for n in self._copies.backward(t, own_start, hi):
             c = self.events[n].copy
             assert c is not None
             yield c
 
-    def copies_into(self, t: str, hi: int, lo: int = 0) -> list[_Copy]:
-        """The stage's own COPYs in ``[lo, hi)`` whose destination is ``t`` or inside it, in order."""
+    def copies_into(self, t: str, own_start: int, hi: int, lo: int = 0) -> list[_Copy]:
+        """The stage's own COPYs (from event ``own_start``) in ``[lo, hi)`` whose destination is ``t`` or inside it,
+        in order."""
         self._file()
         out = []
-        for n in self._copies.below(t, max(lo, self.own_start), hi):
+        for n in self._copies.below(t, max(lo, own_start), hi):
             c = self.events[n].copy
             assert c is not None
             out.append(c)
@@ -454,6 +471,26 @@ class _Replay:
         return self.events[makers[k]] if k < len(makers) and makers[k] < hi else None
 
 
+def _replay_of(ctx: Context, stage: Stage | None) -> _Replay:
+    """The replay of ``stage``: the replay of its nearest ancestor that has one, extended through the stages between
+    (when that replay's tail is the ancestor: no other child took it over), else a new one. Each stage of a chain is
+    then replayed once in a pass (see :meth:`_Replay.extend`)."""
+    if stage is None:
+        return _Replay(ctx, None)
+    tails: dict[int, _Replay] = ctx.memo.get_or(_replay_of, None, dict)  # stage index -> its replay, if the tail
+    chain = ctx.model.stage_chain(stage)
+    for k in range(1, len(chain)):
+        r = tails.pop(chain[k].index, None)
+        if r is not None and r.tail is chain[k]:
+            for st in reversed(chain[:k]):
+                r.extend(st)
+            break
+    else:
+        r = _Replay(ctx, stage)
+    tails[stage.index] = r
+    return r
+
+
 class _Stage:
     """The instructions before a RUN (parent stages first): a prefix of the stage's :class:`_Replay`."""
 
@@ -461,9 +498,12 @@ class _Stage:
         self.ctx = ctx
         stage = ctx.model.stage_of(inst)
         self.from_stage = stage
-        self.replay = r = ctx.memo.get_or(_Replay, stage.index if stage is not None else None, _Replay, ctx, stage)
+        self.replay = r = ctx.memo.get_or(_Replay, stage.index if stage is not None else None, _replay_of, ctx, stage)
+        if r.tail is not stage:  # asked after a child took the replay over (not in document order): a replay of its own
+            r = self.replay = _Replay(ctx, stage)
+        self.own_start = r.own_start
         self.n = n = r.upto(inst)
-        self.inherits = r.inherits
+        self.inherits = stage is not None and len(ctx.model.stage_chain(stage)) > 1
         self.cwd = r.cwds[n]
         self.user = r.users[n]
 
@@ -862,7 +902,7 @@ as a safe fix under either policy.
             # a file target: the last COPY writing exactly that file (the COPYs that are not candidates neither
             # write exactly t nor may touch it)
             file_copy = None
-            for c in r.copies_back(t, stage.n):
+            for c in r.copies_back(t, stage.own_start, stage.n):
                 if c.file_at(t) or (c.dest == t and not c.is_dir and c.kind is None and ch.recursive is False
                                     and len(c.sources) == 1):
                     file_copy = c
@@ -883,10 +923,10 @@ as a safe fix under either policy.
             # a RUN that already set this owner (or mode) on all of t since the stage began (an earlier chown of the
             # same kind): the COPYs before it are its business, this chown's are the ones after it
             cover = r.last_cover(t, ch, stage.n) if ch.recursive else None
-            mine = r.copies_into(t, stage.n, cover + 1) if cover is not None else []
+            mine = r.copies_into(t, stage.own_start, stage.n, cover + 1) if cover is not None else []
             if not mine:
                 cover = None  # nothing copied since: every COPY into t is this chown's, as without it
-                mine = r.copies_into(t, stage.n)
+                mine = r.copies_into(t, stage.own_start, stage.n)
             if not mine:
                 v.skip = True  # nothing this stage copied lands there: not this pattern
                 return v
