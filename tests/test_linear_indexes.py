@@ -405,6 +405,161 @@ def test_a_childs_replay_going_on_from_its_parents_answers_as_a_replay_of_its_ow
     assert sum(1 for o in new if any(c[0] == "DFX301" and c[2] for c in o[2])) > 40
 
 
+_TREE_RUNS = ("RUN apt-get update", "RUN apt-get install -y curl", "RUN rm -rf /var/lib/apt/lists/*",
+              "ONBUILD RUN echo o", "RUN npm ci --offline", "RUN echo {s}", "COPY a /a", "USER app")
+
+
+@st.composite
+def _stage_trees(draw) -> str:
+    """Stages built FROM any earlier one (chains, siblings, a tree), RUNs and ONBUILD RUNs in them."""
+    out = []
+    for s in range(draw(st.integers(1, 8))):
+        base = "debian:12" if s == 0 else draw(st.sampled_from([f"s{k}" for k in range(s)] + ["debian:12"]))
+        out.append(f"FROM {base} AS s{s}")
+        out.extend(line.format(s=s) for line in draw(st.lists(st.sampled_from(_TREE_RUNS), max_size=5)))
+    return "\n".join(out) + "\n"
+
+
+def _site_fact(other) -> dict:
+    """A small dict per RUN for fold_later: the first command's name, and a key shared by some RUNs."""
+    words = other.inst.line.split()
+    return {words[1] if len(words) > 1 else "?": other.inst.start_line, "any": other.inst.start_line}
+
+
+def _site_answer(other):
+    return f"line {other.inst.start_line}" if "rm" in other.inst.line or "npm" in other.inst.line else None
+
+
+def test_the_stage_family_answers_as_the_chain_walks():
+    """descendant_stages, later_sites_among and fold_later/first_later over the pass's stage family (round 7: no
+    table of every stage's descendants) answer as walks of every stage's chain and of every later RUN."""
+    from dockerfix.syntax import parse
+    from dockerfix.transforms.base import Context
+
+    texts = _generated(_stage_trees(), 250)
+    asked = 0
+    for text in texts:
+        ctx = Context(parse(text))
+        model = ctx.model
+        for stage in model.stages:  # the walk: every later stage whose chain holds this one
+            walk = [s for s in model.stages if s.index > stage.index and stage in model.stage_chain(s)[1:]]
+            assert _hygiene.descendant_stages(ctx, stage) == walk, text
+            fam = _hygiene._family(ctx)
+            assert [s for s in model.stages if fam.is_descendant(s.index, stage.index)] == walk, text
+        sites = list(_hygiene.iter_run_sites(ctx, onbuild=True))
+        for site in sites:
+            everything = list(later_sites(ctx, site))
+            assert _hygiene.later_sites_among(ctx, site, sites) == everything, text
+            folded: dict = {}
+            for other in everything:
+                for k, v in _site_fact(other).items():
+                    folded.setdefault(k, v)
+            assert _hygiene.fold_later(ctx, site, _site_fact) == folded, text
+            first = next((a for a in map(_site_answer, everything) if a is not None), None)
+            assert _hygiene.first_later(ctx, site, _site_answer) == first, text
+            asked += 1
+    assert asked > 1000
+
+
+_STATE_LINES = ("SHELL [\"/bin/bash\", \"-c\"]", "USER app", "USER 1000:1000", "WORKDIR /app", "WORKDIR sub",
+                "WORKDIR $D", "ARG D=/opt", "ENV A=1 B=$A", "ARG V", "RUN echo $A", "COPY --from=s0 /x /x",
+                "COPY --from=$V /y /y", "ONBUILD RUN echo o")
+
+
+@st.composite
+def _state_trees(draw) -> str:
+    out = []
+    for s in range(draw(st.integers(1, 7))):
+        base = draw(st.sampled_from(("debian:12", "myimage"))) if s == 0 else draw(
+            st.sampled_from([f"s{k}" for k in range(s)] + ["debian:12", "myimage"]))
+        out.append(f"FROM {base} AS s{s}")
+        out.extend(draw(st.lists(st.sampled_from(_STATE_LINES), max_size=6)))
+    return "\n".join(out) + "\n"
+
+
+def _walk_last(model, inst, keyword):
+    stage = model.stage_of(inst)
+    for st_ in model.stage_chain(stage):
+        found = [i for i in st_.instructions if i.keyword == keyword and (st_ is not stage or i.start < inst.start)]
+        if found:
+            return found[-1]
+    return False
+
+
+def _walk_scope(model, inst):
+    from dockerfix.model.stages import _arg_pairs, _env_pairs
+
+    stage = model.stage_of(inst)
+    env: dict = {}
+    for st_ in reversed(model.stage_chain(stage)):
+        for i in st_.instructions[1:]:
+            if st_ is stage and i.start >= inst.start:
+                break
+            if i.keyword == "ARG":
+                for k, v in _arg_pairs(i):
+                    if v is not None:
+                        env[k] = model.expand(v, env)
+                    elif k in model.meta_values:
+                        env[k] = model.meta_values[k]
+                    else:
+                        env.setdefault(k, None)
+            elif i.keyword == "ENV":
+                for k, v in _env_pairs(i):
+                    env[k] = model.expand(v, env)
+    return env
+
+
+def _walk_workdir(state, inst, symbolic):
+    from dockerfix.model.state import is_known_base
+
+    m = state.model
+    stage = m.stage_of(inst)
+    chain = m.stage_chain(stage)
+    base = state.root_base(chain[-1])
+    cwd = "/" if base.lower() == "scratch" or is_known_base(base) else (f"/@base{chain[-1].index}" if symbolic else None)
+    for st_ in reversed(chain):
+        for i in st_.instructions[1:]:
+            if st_ is stage and i.start >= inst.start:
+                break
+            if i.keyword == "WORKDIR":
+                cwd = state._after_workdir(i, cwd)
+    return cwd
+
+
+def test_the_state_of_a_stage_chain_answers_as_the_walks():
+    """The chain's USER/SHELL (each stage from its parent's answer), WORKDIR, the variables in scope and the first
+    later stage built FROM a stage (round 7: no walk of the chain per question) answer as walks of the chain, asked
+    in document order and against it."""
+    from dockerfix.model.stages import Model
+    from dockerfix.syntax import parse
+
+    texts = _generated(_state_trees(), 250)
+    asked = 0
+    for k, text in enumerate(texts):
+        doc = parse(text)
+        model = Model(doc)
+        state = model.state
+        insts = [i for i in doc.iter_instructions() if model.stage_of(i) is not None]
+        if k % 2:
+            insts.reverse()
+        for inst in insts:
+            for kw in ("USER", "SHELL", "WORKDIR"):
+                assert state._last(inst, kw) == _walk_last(model, inst, kw), text
+            assert model.scope_at(inst) == _walk_scope(model, inst), text
+            sh, walked = state.shell_at(inst), _walk_last(model, inst, "SHELL")
+            assert (sh.source == f"SHELL on line {walked.start_line}" if walked
+                    else not sh.source.startswith("SHELL")), text
+            for symbolic in (False, True):
+                assert state.workdir_at(inst, symbolic=symbolic) == _walk_workdir(state, inst, symbolic), text
+            asked += 1
+        first_child = {}
+        for other in model.stages:
+            for anc in model.stage_chain(other)[1:]:
+                first_child.setdefault(anc.index, other.index)
+        assert state._ship_facts()[0] == first_child, text
+    assert asked > 1000
+
+
 # ------------------------------------------------------------------ round 6: delete-in-later-layer's walk back
 _RM_LINES = (
     "RUN rm -rf /opt/app", "RUN rm -f /tmp/a.tgz", "RUN rm -rf /usr/share/doc/x", "RUN rm -rf /var/lib/apt/lists/*",

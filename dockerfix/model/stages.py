@@ -185,19 +185,25 @@ class Model:
         return s if s is not None and s.index < stage.index else None
 
     def stage_chain(self, stage: Stage) -> tuple[Stage, ...]:
-        """``stage``, its parent, the parent's parent... (each stage once). Computed once per stage: the hygiene
-        transforms ask for it for every RUN."""
+        """``stage``, its parent, the parent's parent... (each stage once: a parent comes earlier in the file).
+        Computed once per stage, each from its parent's chain (the hygiene transforms ask for it for every RUN; a
+        walk up the chain for every stage was quadratic in files whose stages each build FROM the one before)."""
         got = self._chains.get(stage.index)
-        if got is None:
-            chain = []
-            seen = set()
-            s: Stage | None = stage
-            while s is not None and s.index not in seen:
-                seen.add(s.index)
-                chain.append(s)
-                s = self.parent_stage(s)
-            got = self._chains[stage.index] = tuple(chain)
-        return got
+        if got is not None:
+            return got
+        up = [stage]  # the stages without a chain yet, up to one with a chain or the root (no recursion: deep)
+        p = self.parent_stage(stage)
+        while p is not None and p.index not in self._chains:
+            up.append(p)
+            p = self.parent_stage(p)
+        tail: tuple[Stage, ...] = self._chains[p.index] if p is not None else ()
+        for s in reversed(up):
+            tail = self._chains[s.index] = (s,) + tail
+        return tail
+
+    def root_stage(self, stage: Stage) -> Stage:
+        """The last stage of :meth:`stage_chain`: the one built FROM an image."""
+        return self.stage_chain(stage)[-1]
 
     def scope_at(self, inst: Instruction) -> dict[str, str | None]:
         """Variables visible to ``inst`` (static values, or None when unknown): ARG and ENV of its stage chain."""
@@ -217,11 +223,12 @@ class Model:
             return got
         chain = self.stage_chain(stage)
         env: dict[str, str | None] = {}
-        for st in reversed(chain):  # root first; each stage continues from its parent's final scope
-            done = self._stage_scopes.get(st.index)
-            if done is not None:
-                env = dict(done[1][-1])
-                continue
+        j = 1  # up to the nearest stage with its scopes (a walk from the root for every stage was quadratic in a chain)
+        while j < len(chain) and chain[j].index not in self._stage_scopes:
+            j += 1
+        if j < len(chain):
+            env = dict(self._stage_scopes[chain[j].index][1][-1])
+        for st in reversed(chain[:j]):  # each stage continues from its parent's final scope
             starts: list[int] = []
             scopes = [dict(env)]
             for i in st.instructions[1:]:

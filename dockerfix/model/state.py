@@ -207,6 +207,7 @@ class BuildState:
         self._by_keyword: dict[tuple[int, str], tuple[list[int], list[Instruction]]] = {}
         self._wd: dict[tuple[int, bool], tuple[list[int], list[str | None], str | None]] = {}
         self._writers_of: dict[int, tuple[_Writers, int, int]] = {}
+        self._inherits: dict[tuple[int, str], Instruction | None] = {}
         self._footprints: dict[int, _Footprint] = {}
 
     # ---------------------------------------------------------------- OS and shell
@@ -276,21 +277,19 @@ class BuildState:
         if stage is None:
             return Shell("unknown", (), None, "no stage")
         os_, why = self.stage_os(stage)
-        for st in m.stage_chain(stage):
-            shells = self._stage_shells(st)
-            if shells and st is stage:
-                shells = shells[:bisect_left(shells, inst.start, key=_start)]
-            if shells:
-                sh = shells[-1]
-                argv = tuple(sh.args) if sh.json else ()
-                src = f"SHELL on line {sh.start_line}"
-                if not sh.json:
-                    return Shell("unknown", argv, os_, src)
-                from dockerfix.model.shell import is_posix_shell  # (a SHELL instruction: rare, so imported here)
+        shells = self._stage_shells(stage)
+        k = bisect_left(shells, inst.start, key=_start) if shells else 0
+        sh = shells[k - 1] if k else self._inherited(stage, "SHELL")  # the stage's own before inst, else the chain's
+        if sh is not None:
+            argv = tuple(sh.args) if sh.json else ()
+            src = f"SHELL on line {sh.start_line}"
+            if not sh.json:
+                return Shell("unknown", argv, os_, src)
+            from dockerfix.model.shell import is_posix_shell  # (a SHELL instruction: rare, so imported here)
 
-                if is_posix_shell(list(argv)):
-                    return Shell("posix", argv, os_, src)
-                return Shell(_dialect(argv), argv, os_, src)
+            if is_posix_shell(list(argv)):
+                return Shell("posix", argv, os_, src)
+            return Shell(_dialect(argv), argv, os_, src)
         pragmas = self._hadolint_shells()
         prag = [s for at, s in pragmas[:bisect_left(pragmas, inst.start, key=_first)]] if pragmas else ()
         if prag:
@@ -347,9 +346,11 @@ class BuildState:
             last_ref: dict[str, int] = {}
             last_ref_lower: dict[str, int] = {}
             for other in m.stages:
-                for anc in m.stage_chain(other)[1:]:
-                    if anc.index < other.index and anc.index not in first_child:
-                        first_child[anc.index] = other.index
+                # the first later stage built FROM a stage, directly or not, is its first child (a descendant's
+                # chain goes through a child, which comes before it): no walk of every stage's chain (quadratic)
+                parent = m.parent_stage(other)
+                if parent is not None and parent.index < other.index and parent.index not in first_child:
+                    first_child[parent.index] = other.index
                 for i in other.instructions:
                     i = i.effective if i.keyword == "ONBUILD" else i
                     refs = [f.value for f in i.flags_named("from")] if i.keyword in ("COPY", "ADD") else []
@@ -382,12 +383,34 @@ class BuildState:
         stage = m.stage_of(inst)
         if stage is None:
             return None
-        for st in m.stage_chain(stage):
-            starts, insts = self._keyword_index(st, keyword)
-            k = bisect_left(starts, inst.start) if st is stage else len(starts)
-            if k:
-                return insts[k - 1]
-        return False
+        starts, insts = self._keyword_index(stage, keyword)
+        k = bisect_left(starts, inst.start)
+        if k:
+            return insts[k - 1]
+        got = self._inherited(stage, keyword)
+        return False if got is None else got
+
+    def _inherited(self, stage: "Stage", keyword: str) -> "Instruction | None":
+        """The last ``keyword`` instruction of the stages ``stage`` is built FROM (the nearest that has one), or
+        None; once per stage and keyword, each stage from its parent's answer (a walk of the chain for every
+        question was quadratic in files whose stages each build FROM the one before)."""
+        memo = self._inherits
+        key = (stage.index, keyword)
+        if key in memo:
+            return memo[key]
+        chain = self.model.stage_chain(stage)  # chain[j] is built FROM chain[j + 1]
+        k = len(chain) - 1
+        got: Instruction | None = None  # what the root inherits
+        for j in range(1, len(chain)):
+            if (chain[j].index, keyword) in memo:
+                k, got = j, memo[(chain[j].index, keyword)]
+                break
+        memo[(chain[k].index, keyword)] = got
+        for j in range(k - 1, -1, -1):  # down the chain, each stage from its parent's own and inherited
+            own = self._keyword_index(chain[j + 1], keyword)[1]
+            got = own[-1] if own else got
+            memo[(chain[j].index, keyword)] = got
+        return got
 
     def _keyword_index(self, stage: "Stage", keyword: str) -> tuple[list[int], list["Instruction"]]:
         """The stage's ``keyword`` instructions and their starts, once per stage and keyword: ``_last`` bisects
@@ -494,16 +517,24 @@ class BuildState:
             return got
         m = self.model
         chain = m.stage_chain(stage)
-        root = chain[-1]
-        base = self.root_base(root)
-        cwd: str | None = None
-        if base.lower() == "scratch" or is_known_base(base):
-            cwd = "/"
-        elif symbolic:
-            cwd = f"/@base{root.index}"
-        for st in reversed(chain[1:]):  # the stages it is built FROM, the root first: it starts where they end
-            for i in self._keyword_index(st, "WORKDIR")[1]:
-                cwd = self._after_workdir(i, cwd)
+        if len(chain) > 1:
+            # it starts where the stage it is built FROM ends (that stage's answer first: no recursion, a chain may
+            # be as deep as the file, and each stage of it is read once)
+            j = 1
+            while j + 1 < len(chain) and (chain[j].index, symbolic) not in self._wd:
+                j += 1  # up to the nearest stage answered, or the root
+            for st in reversed(chain[1:j + 1]):
+                if (st.index, symbolic) not in self._wd:
+                    self._workdirs(st, symbolic)  # its parent is answered: no walk up from there
+            p_starts, p_after, p_start = self._wd[(chain[1].index, symbolic)]
+            cwd = p_after[-1] if p_after else p_start
+        else:
+            base = self.root_base(stage)
+            cwd = None
+            if base.lower() == "scratch" or is_known_base(base):
+                cwd = "/"
+            elif symbolic:
+                cwd = f"/@base{stage.index}"
         at_start = cwd
         starts, workdirs = self._keyword_index(stage, "WORKDIR")
         after: list[str | None] = []

@@ -109,26 +109,76 @@ def _with_keyword(stage, keyword: str) -> tuple:
     return tuple(i for i in stage.instructions if i.keyword == keyword)
 
 
-def stage_chain(ctx: Context, stage) -> list:
-    """``stage`` and the stages it is built FROM, nearest first (the model computes it once per stage)."""
-    return list(ctx.model.stage_chain(stage))
+def stage_chain(ctx: Context, stage) -> tuple:
+    """``stage`` and the stages it is built FROM, nearest first (the model computes it once per stage; not copied:
+    a copy per RUN was quadratic in a chain as deep as the file)."""
+    return ctx.model.stage_chain(stage)
 
 
 def descendant_stages(ctx: Context, stage) -> list:
-    """Stages built FROM ``stage`` (directly or through other stages). Computed once per stage and pass: asked for
-    every RUN, and a scan of every later stage's chain each time is quadratic in files with many stages."""
-    table = ctx.memo.get_or(descendant_stages, None, _descendants, ctx)
-    return list(table.get(stage.index, ()))
+    """Stages built FROM ``stage`` (directly or through other stages), in stage order. Built per call from the
+    pass's :class:`_Family` (a walk of them is as long as they are); the questions that must not walk them (is one
+    stage a descendant of another, the first of them, how many) ask the family."""
+    fam = _family(ctx)
+    out: list = []
+    todo = list(reversed(fam.children.get(stage.index, ())))
+    while todo:
+        s = todo.pop()
+        out.append(s)
+        todo.extend(reversed(fam.children.get(s.index, ())))
+    out.sort(key=lambda s: s.index)
+    return out
 
 
-def _descendants(ctx: Context) -> dict:
-    # one walk of every stage's chain gives every stage's descendants (in stage order)
-    table: dict = {}
-    for s in ctx.model.stages:
-        for p in ctx.model.stage_chain(s)[1:]:
-            if s.index > p.index:
-                table.setdefault(p.index, []).append(s)
-    return table
+class _Family:
+    """The stages' family in one pass: each stage's children (stages built FROM it, in order), how many
+    descendants it has, and an interval per stage such that a stage's descendants are exactly the stages whose
+    ``enter`` falls in its ``(enter, leave]``. Built in one walk of the stages, so asking it for every RUN stays
+    linear in files whose stages each build FROM the one before (a table of every stage's descendants is quadratic
+    in the depth of such a chain)."""
+
+    __slots__ = ("children", "count", "enter", "leave")
+
+    def __init__(self, ctx: Context) -> None:
+        model = ctx.model
+        self.children: dict[int, list] = {}
+        roots = []
+        for s in model.stages:
+            p = model.parent_stage(s)
+            if p is not None and p.index < s.index:
+                self.children.setdefault(p.index, []).append(s)
+            else:
+                roots.append(s)
+        self.count: dict[int, int] = {}
+        for s in reversed(model.stages):  # children come after their parent
+            self.count[s.index] = sum(1 + self.count[c.index] for c in self.children.get(s.index, ()))
+        self.enter: dict[int, int] = {}
+        self.leave: dict[int, int] = {}
+        clock = 0
+        for root in roots:  # a walk without recursion (a chain may be as deep as the file)
+            todo = [(root, False)]
+            while todo:
+                s, done = todo.pop()
+                if done:
+                    self.leave[s.index] = clock
+                    continue
+                clock += 1
+                self.enter[s.index] = clock
+                todo.append((s, True))
+                todo.extend((c, False) for c in reversed(self.children.get(s.index, ())))
+
+    def is_descendant(self, stage_index: int, of: int) -> bool:
+        e = self.enter.get(stage_index)
+        return e is not None and self.enter[of] < e <= self.leave[of]
+
+    def first(self, stage_index: int):
+        """The descendant of the stage that comes first (its first child), or None."""
+        kids = self.children.get(stage_index)
+        return kids[0] if kids else None
+
+
+def _family(ctx: Context) -> _Family:
+    return ctx.memo.get_or(_Family, None, _Family, ctx)
 
 
 def shell_reason(ctx: Context, stage, inst) -> str | None:
@@ -227,7 +277,7 @@ def later_sites_among(ctx: Context, site: RunSite, candidates: Iterable[RunSite]
         return [o for o in later_sites(ctx, site) if id(o) in wanted]
     where = ctx.memo.get_or(later_sites_among, None, _site_positions, table)
     own = site.stage.index
-    desc = {d.index: j for j, d in enumerate(descendant_stages(ctx, site.stage))}
+    fam = _family(ctx)
     keyed = []
     for c in wanted.values():
         st, k = where[id(c)]
@@ -236,8 +286,8 @@ def later_sites_among(ctx: Context, site: RunSite, candidates: Iterable[RunSite]
                 keyed.append(((1, 0, k), c))  # a later RUN of the stage (an ONBUILD one among them too)
             elif k < p and c.onbuild:
                 keyed.append(((0, 0, k), c))  # the stage's ONBUILD RUNs before this RUN run later too
-        elif st in desc:
-            keyed.append(((2, desc[st], k), c))
+        elif fam.is_descendant(st, own):
+            keyed.append(((2, st, k), c))  # descendants in stage order
     keyed.sort(key=lambda kc: kc[0])
     return [c for _, c in keyed]
 
@@ -272,12 +322,50 @@ def _fold(ctx: Context, site: RunSite, name: object, of_site) -> dict:
             break
         for k, v in _of_site(ctx, name, of_site, other):
             out.setdefault(k, v)
-    parts = [_suffixes(ctx, name, of_site, own)[p + 1]]
-    parts.extend(_suffixes(ctx, name, of_site, d.index)[0] for d in descendant_stages(ctx, site.stage))
-    for part in parts:
+    for part in (_suffixes(ctx, name, of_site, own)[p + 1], _below(ctx, name, of_site, site.stage)):
         for k, v in part:
             out.setdefault(k, v)
     return out
+
+
+def _below(ctx: Context, name: object, of_site, stage) -> tuple:
+    """The first-wins merge of ``of_site`` over every RUN of the stage's descendants, in stage order; once per stage
+    and pass. A stage whose descendants are its first one and that one's descendants (a chain: one child) takes
+    the child's merge, so a chain as deep as the file merges each stage once, not its whole tail for every RUN."""
+    table: dict = ctx.memo.get_or(_below, name, dict)  # stage index -> merge
+    got = table.get(stage.index)
+    if got is not None:
+        return got
+    fam = _family(ctx)
+    path = []
+    s = stage
+    while True:  # down the chain of only children, to a merge known or made here (no recursion: chains are deep)
+        got = table.get(s.index)
+        if got is not None:
+            break
+        c = fam.first(s.index)
+        if c is not None and fam.count[s.index] == 1 + fam.count[c.index]:
+            path.append(s)
+            s = c
+            continue
+        got = ()
+        for d in descendant_stages(ctx, s):
+            got = _first_wins(got, _suffixes(ctx, name, of_site, d.index)[0])
+        table[s.index] = got
+        break
+    for st in reversed(path):
+        got = table[st.index] = _first_wins(_suffixes(ctx, name, of_site, fam.first(st.index).index)[0], got)
+    return got
+
+
+def _first_wins(a: tuple, b: tuple) -> tuple:
+    """``a`` then the items of ``b`` whose keys ``a`` lacks."""
+    if not b:
+        return a
+    if not a:
+        return b
+    seen = {k for k, _ in a}
+    return a + tuple(kv for kv in b if kv[0] not in seen)
 
 
 def first_later(ctx: Context, site: RunSite, answer) -> str | None:
@@ -647,18 +735,38 @@ def config_written(ctx: Context, site: RunSite, is_path, needle: str) -> bool:
     """Whether the Dockerfile writes a config file (path matching ``is_path``) that contains ``needle``, before
     this RUN in its stage chain, or in this RUN before it ends. COPY/ADD to such a path counts (its content is
     unknown, so the transform stands down)."""
-    for st in stage_chain(ctx, site.stage):
-        for inst in _config_writers(ctx, st, is_path, needle):
-            # the writers of each stage in order, found once per stage and pass (a walk of the chain for every
-            # RUN was quadratic); the RUN itself is read with its own site's shell
-            if st is site.stage and inst.start > site.inst.start:
-                break
-            if inst is not site.inst:
-                return True
-        if st is site.stage and not site.onbuild and site.run is not None and site.run.script is not None:  # .ok
-            if _script_writes(site.run.script, is_path, needle):
-                return True
-    return False
+    for inst in _config_writers(ctx, site.stage, is_path, needle):
+        # the writers of each stage in order, found once per stage and pass (a walk of the chain for every RUN was
+        # quadratic); the RUN itself is read with its own site's shell
+        if inst.start > site.inst.start:
+            break
+        if inst is not site.inst:
+            return True
+    if not site.onbuild and site.run is not None and site.run.script is not None:  # .ok
+        if _script_writes(site.run.script, is_path, needle):
+            return True
+    return _written_above(ctx, site.stage, is_path, needle)
+
+
+def _written_above(ctx: Context, stage, is_path, needle: str) -> bool:
+    """Whether a stage ``stage`` is built FROM writes such a config file; once per stage and pass, each stage from
+    its parent's answer (the chain walked for every RUN was quadratic in a chain as deep as the file)."""
+    table: dict = ctx.memo.get_or(_written_above, (is_path, needle), dict)  # stage index -> answer
+    got = table.get(stage.index)
+    if got is not None:
+        return got
+    chain = ctx.model.stage_chain(stage)  # chain[j] is built FROM chain[j + 1]
+    k = len(chain) - 1
+    above = False  # what the root inherits
+    for j in range(1, len(chain)):
+        if chain[j].index in table:
+            k, above = j, table[chain[j].index]
+            break
+    table[chain[k].index] = above
+    for j in range(k - 1, -1, -1):
+        above = above or bool(_config_writers(ctx, chain[j + 1], is_path, needle))
+        table[chain[j].index] = above
+    return above
 
 
 def _config_writers(ctx: Context, stage, is_path, needle: str) -> list:
