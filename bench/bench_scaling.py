@@ -143,8 +143,9 @@ def rm_users(n: int) -> str:
 
 def from_chain(n: int) -> str:
     """Each stage FROM the one before (a chain as deep as the file), each with an install, a COPY + chown -R and an
-    rm: a stage's questions read its whole chain (copy-chown replays the parent stages, the model's contents() asks
-    every stage of the chain), so the work grows with the square of the depth (docs/performance.md, round 6)."""
+    rm: until round 7 a stage's questions read its whole chain (copy-chown replayed the parent stages, contents(),
+    the shell, user, working directory and scope walked every stage of the chain), so the work grew with the square
+    of the depth (docs/performance.md, round 7)."""
     return "FROM debian:12 AS s0\n" + "".join(
         f"FROM s{k} AS s{k + 1}\nRUN apt-get install -y x{k}\nCOPY a{k} /app/a{k}\nRUN chown -R app /app/a{k}\n"
         f"RUN rm -rf /usr/share/doc/x{k}\n" for k in range(max(n // 5, 1)))
@@ -159,9 +160,9 @@ CASES = {
     "from-chain": from_chain,
 }
 BIG = {"comments", "labels"}  # scaled to --mb at 16x
-SUPERLINEAR = {"from-chain"}
-"""Known to grow faster than the file (docs/performance.md, round 6): run up to 4x unless ``--all-sizes`` (at 16x
-each would take minutes)."""
+SUPERLINEAR: set[str] = set()
+"""Cases known to grow faster than the file: run up to 4x unless ``--all-sizes`` (at 16x each would take minutes).
+None since round 7 (``from-chain`` was one, docs/performance.md)."""
 
 
 RUN_ONE = textwrap.dedent("""
