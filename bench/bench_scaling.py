@@ -151,13 +151,20 @@ def from_chain(n: int) -> str:
         f"RUN rm -rf /usr/share/doc/x{k}\n" for k in range(max(n // 5, 1)))
 
 
+def cache_chain(n: int) -> str:
+    """The same chain under the cache-mount strategy: every stage ships (others build FROM it), so cache-mounts asked
+    every later RUN of the chain whether it reads a cache back, for every RUN (quadratic until round 7)."""
+    return "# syntax=docker/dockerfile:1\nFROM debian:12 AS s0\n" + "".join(
+        f"FROM s{k} AS s{k + 1}\nRUN apt-get update && apt-get install -y x{k}\n" for k in range(max(n // 2, 1)))
+
+
 CASES = {
     "install-blocks": install_blocks, "and-chain": and_chain, "stages": stages, "arg-env": arg_env,
     "continuations": continuations, "heredoc": heredoc, "comments": comments, "labels": labels,
     "update-install": update_install_runs, "cache-mount-runs": cache_mount_runs, "workdir-steps": workdir_steps,
     "download-unpack": download_unpack, "create-delete": create_delete, "npm-manifests": npm_manifests,
     "copy-chown": copy_chown, "copy-chown-dir": copy_chown_dir, "rm-users": rm_users,
-    "from-chain": from_chain,
+    "from-chain": from_chain, "cache-chain": cache_chain,
 }
 BIG = {"comments", "labels"}  # scaled to --mb at 16x
 SUPERLINEAR: set[str] = set()

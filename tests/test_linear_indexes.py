@@ -406,7 +406,8 @@ def test_a_childs_replay_going_on_from_its_parents_answers_as_a_replay_of_its_ow
 
 
 _TREE_RUNS = ("RUN apt-get update", "RUN apt-get install -y curl", "RUN rm -rf /var/lib/apt/lists/*",
-              "ONBUILD RUN echo o", "RUN npm ci --offline", "RUN echo {s}", "COPY a /a", "USER app")
+              "ONBUILD RUN echo o", "RUN npm ci --offline", "RUN echo {s}", "COPY a /a", "USER app",
+              "ONBUILD RUN rm -rf /o{s}")
 
 
 @st.composite
@@ -457,8 +458,50 @@ def test_the_stage_family_answers_as_the_chain_walks():
             assert _hygiene.fold_later(ctx, site, _site_fact) == folded, text
             first = next((a for a in map(_site_answer, everything) if a is not None), None)
             assert _hygiene.first_later(ctx, site, _site_answer) == first, text
+            elsewhere = next((a for a in map(_site_answer, later_sites(ctx, site, own_stage=False)) if a is not None),
+                             None)
+            assert _hygiene.first_below(ctx, site, "t", _site_answer) == elsewhere, text
             asked += 1
     assert asked > 1000
+
+
+_CACHE_LINES = ("RUN apt-get update && apt-get install -y curl", "RUN pip install flask", "RUN npm ci --offline",
+                "RUN npm ci", "RUN go build ./...", "RUN cargo build --offline", "ONBUILD RUN npm ci --offline",
+                "RUN pip install --no-index --find-links /root/.cache/pip flask", "USER app", "COPY . /src")
+
+
+@st.composite
+def _cache_trees(draw) -> str:
+    out = ["# syntax=docker/dockerfile:1"]
+    for s in range(draw(st.integers(1, 6))):
+        base = draw(st.sampled_from(("debian:12", "node:20", "python:3.12"))) if s == 0 else draw(
+            st.sampled_from([f"s{k}" for k in range(s)] + ["debian:12"]))
+        out.append(f"FROM {base} AS s{s}")
+        out.extend(draw(st.lists(st.sampled_from(_CACHE_LINES), min_size=1, max_size=5)))
+    return "\n".join(out) + "\n"
+
+
+def test_cache_mounts_reads_back_answers_as_the_walk(monkeypatch):
+    """cache-mounts asks for the first RUN built on a stage that reads a cache back through first_below (round 7):
+    every outcome is the walk's over later_sites(own_stage=False), the code before."""
+    from dockerfix.transforms import cache_mounts
+
+    texts = _generated(_cache_trees(), 200)
+    new = [_outcome(dockerfix.fix(t, unsafe=True)) for t in texts]
+
+    def walk(ctx, site, name, answer):
+        for other in later_sites(ctx, site, own_stage=False):
+            got = answer(other)
+            if got is not None:
+                return got
+        return None
+
+    with monkeypatch.context() as m:
+        m.setattr(cache_mounts, "first_below", walk)
+        old = [_outcome(dockerfix.fix(t, unsafe=True)) for t in texts]
+    assert [t for t, a, b in zip(texts, new, old) if a != b] == []
+    told = sum(1 for o in new for c in o[2] + o[3] if c[0] == "DFX202" and "(a stage built FROM this one)" in (c[-1] or ""))
+    assert told > 10  # the files do reach the question, with a reader found
 
 
 _STATE_LINES = ("SHELL [\"/bin/bash\", \"-c\"]", "USER app", "USER 1000:1000", "WORKDIR /app", "WORKDIR sub",

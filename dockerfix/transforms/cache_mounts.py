@@ -25,8 +25,8 @@ from dockerfix.transforms._hygiene import (
     covers,
     runs_as,
     iter_run_sites,
+    first_below,
     first_later,
-    later_sites,
     relies_on_apt_lists,
     stage_chain,
 )
@@ -278,15 +278,15 @@ without a static value), for exec-form RUN, non-POSIX shells and scripts the she
                 unsafe.append("the image keeps no /var/lib/apt state (package lists, auto-installed marks)")
         stores = [c.target for c in caches if c.store]
         if exposed:
-            targets = [c.target for c in caches]
-            for other in later_sites(ctx, site, own_stage=False):
-                if other.run is None:
-                    continue
-                read = [t for t in self._run_reads(ctx, other.inst) if covers(targets, t)]
-                if read:
-                    return self.diagnostic(site.inst, msg, None, span=span, reason=(
-                        f"the RUN on line {other.inst.start_line} (a stage built FROM this one) reads {read[0]} "
-                        "back; with a cache mount here it would no longer be in the image"))
+            targets = tuple(c.target for c in caches)
+            # the first RUN built on this stage that reads one of the caches back (once per RUN and set of targets
+            # in a pass, not a walk of every later RUN for every RUN: quadratic in a chain of stages)
+            found = first_below(ctx, site, (CacheMounts._reads_back, targets),
+                                lambda other: self._reads_back(ctx, other, targets))
+            if isinstance(found, tuple):  # (line, path) from _reads_back
+                return self.diagnostic(site.inst, msg, None, span=span, reason=(
+                    f"the RUN on line {found[0]} (a stage built FROM this one) reads {found[1]} back; with a cache "
+                    "mount here it would no longer be in the image"))
             if stores:
                 unsafe.append("the downloaded modules/packages are read back later but no longer stay in the image "
                               f"({why_ships})")
@@ -345,6 +345,14 @@ without a static value), for exec-form RUN, non-POSIX shells and scripts the she
     def _run_fills(cls, ctx: Context, run_inst) -> list[str]:
         """The cache directories an earlier RUN fills in its layer (those its own cache mounts do not cover)."""
         return [t for t, _ in cls._run_caches(ctx, run_inst)]
+
+    @classmethod
+    def _reads_back(cls, ctx: Context, other: RunSite, targets: tuple[str, ...]) -> tuple[int, str] | None:
+        """(line, the first cache directory among ``targets`` it reads back) for a RUN that reads one, else None."""
+        if other.run is None:
+            return None
+        read = [t for t in cls._run_reads(ctx, other.inst) if covers(targets, t)]
+        return (other.inst.start_line, read[0]) if read else None
 
     @classmethod
     def _run_reads(cls, ctx: Context, run_inst) -> list[str]:
