@@ -158,13 +158,21 @@ def cache_chain(n: int) -> str:
         f"FROM s{k} AS s{k + 1}\nRUN apt-get update && apt-get install -y x{k}\n" for k in range(max(n // 2, 1)))
 
 
+def offline_npm(n: int) -> str:
+    """COPY a manifest, then npm ci --offline, repeated under the cache-mount strategy: each RUN reads the npm cache
+    back, and cache-mounts asked every earlier instruction what filled it, for every such RUN (quadratic until round
+    7)."""
+    return "# syntax=docker/dockerfile:1\nFROM node:20\n" + "".join(
+        f"COPY p{k}/package.json p{k}/\nRUN cd p{k} && npm ci --offline\n" for k in range(max(n // 2, 1)))
+
+
 CASES = {
     "install-blocks": install_blocks, "and-chain": and_chain, "stages": stages, "arg-env": arg_env,
     "continuations": continuations, "heredoc": heredoc, "comments": comments, "labels": labels,
     "update-install": update_install_runs, "cache-mount-runs": cache_mount_runs, "workdir-steps": workdir_steps,
     "download-unpack": download_unpack, "create-delete": create_delete, "npm-manifests": npm_manifests,
     "copy-chown": copy_chown, "copy-chown-dir": copy_chown_dir, "rm-users": rm_users,
-    "from-chain": from_chain, "cache-chain": cache_chain,
+    "from-chain": from_chain, "cache-chain": cache_chain, "offline-npm": offline_npm,
 }
 BIG = {"comments", "labels"}  # scaled to --mb at 16x
 SUPERLINEAR: set[str] = set()

@@ -252,8 +252,14 @@ def _first_maker_walk(self, lo, hi):
     return None
 
 
-def _contents_walk(self, path, inst, *, fills=None, include_base=True):
-    """BuildState.contents before its index (round 5): writes() over every earlier instruction of the chain."""
+def _contents_walk(self, path, inst, *, fills=None, include_base=True, fills_key=None, first=False):
+    """BuildState.contents before its index (round 5): writes() over every earlier instruction of the chain (with
+    ``first``, the first filler only: round 7's option; ``fills_key`` names the index the walk does without)."""
+    if first:
+        full = _contents_walk(self, path, inst, fills=fills, include_base=include_base)
+        from dockerfix.model.state import Contents
+
+        return Contents(full.fillers[:1], full.unknown)
     from dockerfix.model.state import _WRITERS, Contents, Filler
 
     m = self.model
@@ -361,9 +367,31 @@ def test_contents_answers_as_the_walk_for_every_path_and_instruction():
         for inst in insts:
             for p in paths:
                 asked += 1
-                if state.contents(p, inst) != _contents_walk(state, p, inst):
+                walk_plain = _contents_walk(state, p, inst)
+                if state.contents(p, inst) != walk_plain:
+                    differing += 1
+                # with the directories a RUN fills (cache-mounts' question), indexed per key (round 7)
+                walked = _contents_walk(state, p, inst, fills=_fills, include_base=k % 3 == 0)
+                if state.contents(p, inst, fills=_fills, fills_key=_fills, include_base=k % 3 == 0) != walked:
+                    differing += 1
+                # only the first filler wanted (cache-mounts' question): the walk's first and its unknown
+                got = state.contents(p, inst, fills=_fills, fills_key=_fills, include_base=k % 3 == 0, first=True)
+                if (got.fillers, got.unknown) != (walked.fillers[:1], walked.unknown):
+                    differing += 1
+                got = state.contents(p, inst, first=True)
+                if (got.fillers, got.unknown) != (walk_plain.fillers[:1], walk_plain.unknown):
                     differing += 1
     assert asked > 30000 and differing == 0
+
+
+def _fills(run) -> list[str]:
+    """Directories a RUN fills, by the words of its line (a stand-in for cache-mounts' caches)."""
+    out = []
+    for word, d in (("apt", "/var/cache/apt"), ("pip", "/root/.cache/pip"), ("chown", "/app"), ("touch", "/usr"),
+                    ("mkdir", "/home/app/.cache"), ("cp", "/")):
+        if word in run.line:
+            out.append(d)
+    return out
 
 
 # ------------------------------------------------------------------ round 7: stage chains
@@ -479,6 +507,36 @@ def _cache_trees(draw) -> str:
         out.append(f"FROM {base} AS s{s}")
         out.extend(draw(st.lists(st.sampled_from(_CACHE_LINES), min_size=1, max_size=5)))
     return "\n".join(out) + "\n"
+
+
+def test_cache_mounts_filled_caches_answer_as_the_walk(monkeypatch):
+    """cache-mounts asks what filled a cache before a RUN that reads it back with an index per pass (``fills_key``,
+    round 7): every outcome is the walk's (no key), the code before."""
+    from dockerfix.model.state import BuildState
+
+    texts = _generated(_cache_trees(), 200)
+    asked = []
+    real = BuildState.contents
+
+    def counting(self, path, inst, **kw):
+        asked.append(kw.get("fills_key") is not None)
+        return real(self, path, inst, **kw)
+
+    with monkeypatch.context() as m:
+        m.setattr(BuildState, "contents", counting)
+        new = [_outcome(dockerfix.fix(t, unsafe=True)) for t in texts]
+
+    def walk(self, path, inst, **kw):
+        kw.pop("fills_key", None)
+        return real(self, path, inst, **kw)
+
+    with monkeypatch.context() as m:
+        m.setattr(BuildState, "contents", walk)
+        old = [_outcome(dockerfix.fix(t, unsafe=True)) for t in texts]
+    assert [t for t, a, b in zip(texts, new, old) if a != b] == []
+    assert sum(asked) > 100  # the files do ask it
+    told = sum(1 for o in new for c in o[2] + o[3] if c[0] == "DFX202" and "reads it back" in (c[-1] or ""))
+    assert told > 10
 
 
 def test_cache_mounts_reads_back_answers_as_the_walk(monkeypatch):

@@ -31,7 +31,7 @@ from functools import lru_cache
 from dockerfix._record import dataclass
 TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
 if TYPE_CHECKING:
-    from typing import Callable
+    from typing import Callable, Iterable, Iterator
 
     from dockerfix.model.paths import PathIndex
     from dockerfix.model.shell import Script
@@ -208,6 +208,7 @@ class BuildState:
         self._wd: dict[tuple[int, bool], tuple[list[int], list[str | None], str | None]] = {}
         self._writers_of: dict[int, tuple[_Writers, int, int]] = {}
         self._inherits: dict[tuple[int, str], Instruction | None] = {}
+        self._fills_of: dict[tuple[int, object], tuple[_Writers, PathIndex, list[int]]] = {}
         self._footprints: dict[int, _Footprint] = {}
 
     # ---------------------------------------------------------------- OS and shell
@@ -572,15 +573,19 @@ class BuildState:
         return Contents()
 
     def contents(self, path: str, inst: "Instruction", *,
-                 fills: "Callable[[Instruction], list[str]] | None" = None,
-                 include_base: bool = True) -> Contents:
+                 fills: "Callable[[Instruction], list[str]] | None" = None, fills_key: object = None,
+                 include_base: bool = True, first: bool = False) -> Contents:
         """What may be in ``path`` (or below it) just before ``inst`` runs, from the base image, parent stages and
         the earlier instructions of the stage chain. ``fills(run)`` lists extra directories a RUN fills (the caches
         its tools write, from the tool table ``dockerfix.model.tools``); package installs fill the system directories.
 
-        The answer is :meth:`writes` over every earlier instruction of the chain; without ``fills`` only the
-        instructions a per-stage :class:`~dockerfix.model.paths.PathIndex` names for ``path`` are asked (asking every
-        earlier instruction for every COPY + ``chown -R`` pair of a file was quadratic)."""
+        The answer is :meth:`writes` over every earlier instruction of the chain; only the instructions the chain's
+        :class:`~dockerfix.model.paths.PathIndex` names for ``path`` are asked (asking every earlier instruction for
+        every COPY + ``chown -R`` pair of a file was quadratic). With ``fills``, the directories it gives are filed
+        too, in an index per ``fills_key`` (a value that says which answers ``fills`` gives in this pass); without a
+        key every earlier instruction is asked (the walk). ``first``: only the first filler is wanted (the answer
+        holds at most one, and the same ``unknown``): the candidates are read in order up to it, not all of them (a
+        question answered by every earlier COPY into ``/`` read them all, for every RUN asking)."""
         m = self.model
         stage = m.stage_of(inst)
         if stage is None:
@@ -591,7 +596,7 @@ class BuildState:
             b = self.base_contents(stage, path)
             fillers.extend(b.fillers)
             unknown = b.unknown
-        if fills is not None:
+        if fills is not None and fills_key is None:
             for st in reversed(m.stage_chain(stage)):
                 for i in st.instructions[1:]:
                     if st is stage and i.start >= inst.start:
@@ -608,27 +613,64 @@ class BuildState:
         hi = bisect_left(w.starts, inst.start, lo, end)  # the chain's writers before inst, root stage first
         if not hi:
             return Contents(tuple(fillers), unknown)
-        numbers = w.paths.candidates(path, 0, hi)
-        if system and w.installs:
-            k = bisect_left(w.installs, hi)
-            numbers = sorted(set(numbers).union(w.installs[:k])) if k else numbers
         said: dict[int, tuple[str | None, str | None]] = {}
+        if first and fillers:
+            numbers: "Iterable[int]" = ()
+        elif first:
+            from heapq import merge  # (heapq stays off the start-up path)
+
+            # the candidates one at a time, in order, up to the first filler
+            streams: list[Iterable[int]] = [w.paths.forward(path, 0, hi)]
+            if fills is not None:
+                streams.append(self._fills_index(w, fills_key, fills).forward(path, 0, hi))
+            if system and w.installs:
+                streams.append(w.installs[:bisect_left(w.installs, hi)])
+            numbers = _distinct(merge(*streams))
+        else:
+            numbers = w.paths.candidates(path, 0, hi)
+            if fills is not None:  # (with a key: the walk returned above)
+                filled = self._fills_index(w, fills_key, fills).candidates(path, 0, hi)
+                if filled:
+                    numbers = sorted(set(numbers).union(filled))
+            if system and w.installs:
+                k = bisect_left(w.installs, hi)
+                numbers = sorted(set(numbers).union(w.installs[:k])) if k else numbers
         for n in numbers:
             i = w.insts[n]
-            said[n] = f, u = self.writes(i, path)
+            said[n] = f, u = self.writes(i, path, fills=fills)
             if f:
                 fillers.append(Filler(i.start_line, f))
+                if first:
+                    break
         if unknown is None:
             # the first instruction that cannot tell: one filed as unknown, unless it named the path (then it was a
             # candidate and may have said so above)
             for n in w.unknown:
                 if n >= hi:
                     break
-                f, u = said[n] if n in said else self.writes(w.insts[n], path)
+                f, u = said[n] if n in said else self.writes(w.insts[n], path, fills=fills)
                 if u and not f:
                     unknown = u
                     break
         return Contents(tuple(fillers), unknown)
+
+    def _fills_index(self, w: "_Writers", key: object, fills: "Callable[[Instruction], list[str]]") -> "PathIndex":
+        """The RUNs of the chain index ``w`` filed by the directories ``fills`` gives for them (around each: a
+        directory is filled, what is below it and the directories above it hold it), in ``w``'s numbers; one per
+        index and key in a pass, filed further when the chain's index has grown since."""
+        got = self._fills_of.get((id(w), key))
+        if got is None or got[0] is not w:
+            from dockerfix.model.paths import PathIndex
+
+            got = self._fills_of[(id(w), key)] = (w, PathIndex(), [0])
+        _, idx, filed = got
+        insts = w.insts
+        for n in range(filed[0], len(insts)):
+            if insts[n].keyword == "RUN":
+                for d in fills(insts[n]):
+                    idx.around(d, n)
+        filed[0] = len(insts)
+        return idx
 
     def _writers(self, stage: "Stage") -> "tuple[_Writers, int, int]":
         """The COPY/ADD/RUN instructions of the stage's chain, root stage first, filed by the paths they may write
@@ -797,6 +839,15 @@ class BuildState:
         if cwd is None:
             return None, f"the working directory of the RUN on line {i.start_line} is not known"
         return None, None
+
+
+def _distinct(numbers: "Iterable[int]") -> "Iterator[int]":
+    """The numbers of a sorted stream, each once."""
+    last = -1
+    for n in numbers:
+        if n != last:
+            yield n
+            last = n
 
 
 _PKG, _PATH, _UNRESOLVED = "pkg", "path", "unresolved"

@@ -307,7 +307,8 @@ without a static value), for exec-form RUN, non-POSIX shells and scripts the she
             if not _reads_cache(n, env):
                 continue
             for c in n.caches:
-                held = state.contents(c.target, site.inst, fills=fills, include_base=False)
+                held = state.contents(c.target, site.inst, fills=fills, fills_key=CacheMounts._run_fills,
+                                      include_base=False, first=True)
                 if held.fillers:
                     return (f"{held.fillers[0].what} (line {held.fillers[0].line}), and this RUN reads it back: a "
                             f"cache mount on {c.target} would hide that content")
