@@ -14,6 +14,7 @@ Fix ("how"): ``&& rm -f FILE`` at the end of the RUN, in the RUN's continuation 
 from __future__ import annotations
 
 import posixpath
+from dockerfix._lazyre import lazy
 TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
 if TYPE_CHECKING:
     from typing import Iterable
@@ -95,7 +96,10 @@ def _script_words(script) -> tuple[frozenset[str], bool]:
     out: set[str] = set()
     glob = False
     for o in script.sites:
-        values = [w.value for w in _named_words(o.command) if w.value is not None] + list(removed_paths(o.command))
+        words = _named_words(o.command)
+        if any(w.value is None for w in words):
+            glob = True  # a word with an expansion may name anything: the RUN is always read (see _may_name)
+        values = [w.value for w in words if w.value is not None] + list(removed_paths(o.command))
         for v in values:
             if not isinstance(v, str):
                 glob = True  # (not a string: never skipped)
@@ -149,6 +153,45 @@ def _covers(word: str, path: str) -> bool:
         fnmatchcase(p[:k], w) for k in range(len(p)) if p[k] == "/"))
 
 
+def _may_name(raw: str, path: str, abs_path: str | None) -> bool:
+    """Whether a word whose expansions dockerfix cannot resolve may name ``path`` (or, absolute, a folder holding
+    ``abs_path``): its text with quotes dropped and each expansion read as "anything" (``$TMP/a.tgz`` may name
+    ``/tmp/a.tgz``; ``$HOME/.cache`` cannot; a lone ``$X`` may name anything)."""
+    from fnmatch import fnmatchcase
+
+    pattern = _EXPANSION.sub("*", raw).replace('"', "").replace("'", "")
+    if pattern.strip("*") == "":
+        return True
+    for target in (path, abs_path):
+        if not target:
+            continue
+        if fnmatchcase(target, pattern) or fnmatchcase(posixpath.normpath(target), pattern):
+            return True
+        if target.startswith("/"):  # a folder above it
+            t = posixpath.normpath(target)
+            if any(fnmatchcase(t[:k], pattern) for k in range(1, len(t)) if t[k] == "/"):
+                return True
+    return False
+
+
+def _dockerfile_value(model, raw: str, inst) -> str | None:
+    """The value of a RUN word whose expansions all read ARG or ENV values the model knows at ``inst``, else None
+    (a variable the file does not set may come from the script, the base image or the shell: unknown)."""
+    if "$(" in raw or "`" in raw:
+        return None
+    scope = model.scope_at(inst)
+    for m in _EXPANSION.finditer(raw):
+        name = m.group(0).lstrip("${").split("}")[0]
+        name = _NAME_HEAD.match(name)
+        if name is None or scope.get(name.group(0)) is None:
+            return None
+    return model.expand(raw, scope)
+
+
+_NAME_HEAD = lazy(r"[A-Za-z_][A-Za-z0-9_]*")
+_EXPANSION = lazy(r"\$\{[^}]*\}|\$\([^)]*\)|`[^`]*`|\$[A-Za-z_][A-Za-z0-9_]*|\$[0-9@*#?$!-]")
+
+
 def _glob_names(word: str, path: str) -> bool:
     """A glob ``rm`` operand in the same spelling (``openjdk.tgz*``, ``git-lfs*``, ``/tmp/*.tgz``) matching it."""
     from fnmatch import fnmatchcase
@@ -194,8 +237,10 @@ RUN curl -fsSLo /tmp/go.tgz https://go.dev/dl/go1.22.5.linux-amd64.tar.gz \\
 It does not fire in a stage that never ships (one other stages only copy from): the bytes are in no image anyone
 pulls. Safe when nothing later reads the file: no later RUN of the stage (or of a stage built FROM it, or an ONBUILD RUN)
 names it or a folder that holds it, no `COPY --from` of this stage copies it, and CMD/ENTRYPOINT do not name it.
-Unsafe (the image loses a file a later step may use) when one does, or when a later RUN cannot be read (a
-non-POSIX shell, exec form). It does not fire when the RUN already deletes or moves the file, when a later RUN
+A later RUN's word with an expansion names what it expands to when it reads only ARG and ENV values the file
+sets (`sha256sum "$TOOL"`); otherwise (a variable the script, the base image or the shell may set) it may name
+anything its text allows (`"$DIR/tool.tgz"` may be `/tmp/tool.tgz`, `"$HOME/.cache"` cannot). Unsafe (the image
+loses a file a later step may use) when one does, or when a later RUN cannot be read (a non-POSIX shell, exec form). It does not fire when the RUN already deletes or moves the file, when a later RUN
 deletes it (delete-in-later-layer moves that `rm` here), for a relative path in a RUN that changes directory, for a
 file in a cache or tmpfs mount (it is not in the layer), or for a name built from a variable. `rm -f` cannot fail,
 so the RUN's exit status is unchanged.
@@ -277,6 +322,7 @@ so the RUN's exit status is unchanged.
         from dockerfix.model.pkgmgr import removed_paths
 
         reasons: list[str] = []
+        model = ctx.model
         for other in self._may_read(ctx, site, abs_path, path):
             line = other.inst.start_line
             if other.run is None:
@@ -293,7 +339,15 @@ so the RUN's exit status is unchanged.
                 for w in _named_words(o.command):
                     v = w.value
                     if v is None:
-                        continue
+                        # an expansion: the ARG and ENV values the RUN sees, else any value (`sha256sum $F` reads the
+                        # archive when F names it; skipping the word made the delete a safe fix that broke that RUN)
+                        v = _dockerfile_value(model, w.raw, other.inst)
+                        if v is None:
+                            if _may_name(w.raw, path, abs_path):
+                                reasons.append(f"line {line} reads {w.raw}, whose value dockerfix cannot tell (it "
+                                               f"may name {path})")
+                                break
+                            continue
                     if _names(v, path, True) or (abs_path is not None and v.startswith("/") and (
                             _covers(v, abs_path) and posixpath.normpath(v) != "/")):
                         reasons.append(f"line {line} reads {v}, which holds {path}")
