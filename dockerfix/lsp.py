@@ -88,8 +88,9 @@ def minimal_edits(before: str, after: str, encoding: str = "utf-16",
     """Line-level edits turning ``before`` into ``after`` (unchanged lines are not touched, so marks and folds stay).
 
     ``replaced``: a function giving the fix result's replacements of ``before`` (``FixResult.input_replacements``),
-    called only for files over ``WHOLE_DIFF_LINES`` lines, where only the lines they touch are compared, as ``--diff`` does (difflib on the middle
-    of a fix-dense 6,400-line file took 1.7 s, and its junk heuristic made one edit of the whole middle)."""
+    called only for files over ``WHOLE_DIFF_LINES`` lines, where only the lines they touch are compared, as
+    ``--diff`` does (difflib on the middle of a fix-dense 6,400-line file took 1.7 s, and its junk heuristic made
+    one edit of the whole middle)."""
     if before == after:
         return []
     index = LineIndex(before, encoding)
@@ -170,9 +171,13 @@ class Analysis:
         """:func:`minimal_edits` to :meth:`safe_text`, computed once per encoding (formatting and fix-all share it)."""
         if encoding not in self._edits:
             fixed = self.safe_text() if self.error is None else None
-            r = self._result
-            replaced = (lambda: [(s, e, t) for s, e, t, _ in r.input_replacements()]) if r is not None else None
-            self._edits[encoding] = [] if fixed is None else minimal_edits(self.text, fixed, encoding, replaced)
+            if fixed is None:
+                self._edits[encoding] = []
+            else:
+                from dockerfix.outputs.diff import replacements_of
+
+                replaced = replacements_of(self._result) if self._result is not None else None
+                self._edits[encoding] = minimal_edits(self.text, fixed, encoding, replaced)
         return self._edits[encoding]
 
     def safe_text(self) -> str | None:

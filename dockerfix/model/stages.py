@@ -15,7 +15,7 @@ from dockerfix.syntax.nodes import Document, Instruction
 
 TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import Any, Callable
 
     from dockerfix.model.state import BuildState
 
@@ -201,9 +201,17 @@ class Model:
             tail = self._chains[s.index] = (s,) + tail
         return tail
 
-    def root_stage(self, stage: Stage) -> Stage:
-        """The last stage of :meth:`stage_chain`: the one built FROM an image."""
-        return self.stage_chain(stage)[-1]
+    def unanswered(self, stage: Stage, answered: Callable[[Stage], bool]) -> tuple[Stage | None, list[Stage]]:
+        """For a fact each stage takes from the stage it is built FROM: (the nearest stage of the chain above
+        ``stage`` for which ``answered`` holds, or None; the stages below it down to ``stage``, the one built on it
+        first). Answer those in that order, each from the one before (the first from the answered stage, or as the
+        root when there is none): each stage of a chain is then answered once, without recursion, where a walk of
+        the chain for every question was quadratic in files whose stages each build FROM the one before."""
+        chain = self.stage_chain(stage)
+        j = 1
+        while j < len(chain) and not answered(chain[j]):
+            j += 1
+        return (chain[j] if j < len(chain) else None), list(reversed(chain[:j]))
 
     def scope_at(self, inst: Instruction) -> dict[str, str | None]:
         """Variables visible to ``inst`` (static values, or None when unknown): ARG and ENV of its stage chain."""
@@ -221,14 +229,9 @@ class Model:
         got = self._stage_scopes.get(stage.index)
         if got is not None:
             return got
-        chain = self.stage_chain(stage)
-        env: dict[str, str | None] = {}
-        j = 1  # up to the nearest stage with its scopes (a walk from the root for every stage was quadratic in a chain)
-        while j < len(chain) and chain[j].index not in self._stage_scopes:
-            j += 1
-        if j < len(chain):
-            env = dict(self._stage_scopes[chain[j].index][1][-1])
-        for st in reversed(chain[:j]):  # each stage continues from its parent's final scope
+        above, todo = self.unanswered(stage, lambda s: s.index in self._stage_scopes)
+        env: dict[str, str | None] = dict(self._stage_scopes[above.index][1][-1]) if above is not None else {}
+        for st in todo:  # each stage continues from its parent's final scope
             starts: list[int] = []
             scopes = [dict(env)]
             for i in st.instructions[1:]:

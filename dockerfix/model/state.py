@@ -399,18 +399,14 @@ class BuildState:
         key = (stage.index, keyword)
         if key in memo:
             return memo[key]
-        chain = self.model.stage_chain(stage)  # chain[j] is built FROM chain[j + 1]
-        k = len(chain) - 1
-        got: Instruction | None = None  # what the root inherits
-        for j in range(1, len(chain)):
-            if (chain[j].index, keyword) in memo:
-                k, got = j, memo[(chain[j].index, keyword)]
-                break
-        memo[(chain[k].index, keyword)] = got
-        for j in range(k - 1, -1, -1):  # down the chain, each stage from its parent's own and inherited
-            own = self._keyword_index(chain[j + 1], keyword)[1]
-            got = own[-1] if own else got
-            memo[(chain[j].index, keyword)] = got
+        parent, todo = self.model.unanswered(stage, lambda s: (s.index, keyword) in memo)
+        got: Instruction | None = memo[(parent.index, keyword)] if parent is not None else None  # the root: None
+        for st in todo:  # down the chain, each stage from its parent's own and inherited
+            if parent is not None:
+                own = self._keyword_index(parent, keyword)[1]
+                got = own[-1] if own else got
+            memo[(st.index, keyword)] = got
+            parent = st
         return got
 
     def _keyword_index(self, stage: "Stage", keyword: str) -> tuple[list[int], list["Instruction"]]:
@@ -516,34 +512,28 @@ class BuildState:
         got = self._wd.get(key)
         if got is not None:
             return got
-        m = self.model
-        chain = m.stage_chain(stage)
-        if len(chain) > 1:
-            # it starts where the stage it is built FROM ends (that stage's answer first: no recursion, a chain may
-            # be as deep as the file, and each stage of it is read once)
-            j = 1
-            while j + 1 < len(chain) and (chain[j].index, symbolic) not in self._wd:
-                j += 1  # up to the nearest stage answered, or the root
-            for st in reversed(chain[1:j + 1]):
-                if (st.index, symbolic) not in self._wd:
-                    self._workdirs(st, symbolic)  # its parent is answered: no walk up from there
-            p_starts, p_after, p_start = self._wd[(chain[1].index, symbolic)]
+        # each stage starts where the stage it is built FROM ends
+        above, todo = self.model.unanswered(stage, lambda s: (s.index, symbolic) in self._wd)
+        cwd: str | None = None
+        if above is not None:
+            _, p_after, p_start = self._wd[(above.index, symbolic)]
             cwd = p_after[-1] if p_after else p_start
         else:
-            base = self.root_base(stage)
-            cwd = None
+            root = todo[0]
+            base = self.root_base(root)
             if base.lower() == "scratch" or is_known_base(base):
                 cwd = "/"
             elif symbolic:
-                cwd = f"/@base{stage.index}"
-        at_start = cwd
-        starts, workdirs = self._keyword_index(stage, "WORKDIR")
-        after: list[str | None] = []
-        for i in workdirs:
-            cwd = self._after_workdir(i, cwd)
-            after.append(cwd)
-        got = self._wd[key] = (starts, after, at_start)
-        return got
+                cwd = f"/@base{root.index}"
+        for st in todo:
+            at_start = cwd
+            starts, workdirs = self._keyword_index(st, "WORKDIR")
+            after: list[str | None] = []
+            for i in workdirs:
+                cwd = self._after_workdir(i, cwd)
+                after.append(cwd)
+            self._wd[(st.index, symbolic)] = (starts, after, at_start)
+        return self._wd[key]
 
     def _after_workdir(self, i: "Instruction", cwd: str | None) -> str | None:
         if not i.args:

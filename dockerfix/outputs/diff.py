@@ -37,20 +37,23 @@ def unified_diff(before: str | None, after: str, path: str, *, context: int = 3,
     """The diff of one file as ``--- a/path`` / ``+++ b/path`` (``--- /dev/null`` for a new file); empty when equal.
 
     ``replaced``: the ``(start, end, new text)`` replacements of ``before`` that give ``after`` (sorted, disjoint:
-    :meth:`FixResult.input_replacements`), or a function giving them (called only for a large file). For files of more than :data:`WHOLE_DIFF_LINES` lines (both sides) only
-    the lines they touch are compared (difflib on each changed region, the lines between them equal): difflib over
-    the whole files grows with the square of a file of many repeated lines (6,400 lines of stages: 1.1 s). Smaller
-    files are compared whole: on the corpus the two agree on 839 of 853 diffs, and where they differ (a moved line
-    matched on the other side of a tie) both are right, but the whole-file diff is the one users have seen."""
+    :meth:`FixResult.input_replacements`), or a function giving them (called only for a large file). For files of
+    more than :data:`WHOLE_DIFF_LINES` lines (both sides) only the lines they touch are compared (difflib on each
+    changed region, the lines between them equal): difflib over the whole files grows with the square of a file of
+    many repeated lines (6,400 lines of stages: 1.1 s). Smaller files are compared whole: on the corpus the two agree
+    on 839 of 853 diffs, and where they differ (a moved line matched on the other side of a tie) both are right, but
+    the whole-file diff is the one users have seen."""
     if before == after:
         return ""
     p = path.lstrip("/")
     out: list[str] = []
     old_name = f"a/{p}" if before is not None else "/dev/null"
     a, b = split_lines(before or ""), split_lines(after)
+    large = before is not None and len(a) + len(b) > WHOLE_DIFF_LINES
     if callable(replaced):
-        replaced = replaced() if before is not None and len(a) + len(b) > WHOLE_DIFF_LINES else None
-    if replaced and before is not None and len(a) + len(b) > WHOLE_DIFF_LINES:
+        replaced = replaced() if large else None
+    if replaced and large:
+        assert before is not None  # (large says so)
         lines = _unified(a, b, line_opcodes(before, a, b, replaced), old_name, f"b/{p}", context)
     else:
         lines = difflib.unified_diff(a, b, old_name, f"b/{p}", n=context, lineterm="\n")
@@ -206,14 +209,15 @@ def render_diffs(reports, *, color: bool = False) -> str:
         if r.changed:
             d = ""
             if r.text != r.original:
-                d = unified_diff(r.original, r.text, r.path, replaced=_replacements_of(r) if r.changes else None)
+                d = unified_diff(r.original, r.text, r.path, replaced=replacements_of(r) if r.changes else None)
             for f in r.side_files:
                 d += unified_diff(f.before, f.after, f.display)
             parts.append(colorize(d) if color else d)
     return "".join(parts)
 
 
-def _replacements_of(r):
-    """A function giving ``r``'s input replacements as ``(start, end, text)``: :func:`unified_diff` asks only for a
-    large file (a small one is diffed whole, and stating the fixes on the input would be work thrown away)."""
+def replacements_of(r):
+    """A function giving the input replacements of ``r`` (a report or a fix result) as ``(start, end, text)``:
+    :func:`unified_diff` and the language server's line edits ask only for a large file (a small one is compared
+    whole, and stating the fixes on the input would be work thrown away)."""
     return lambda: [(s, e, t) for s, e, t, _ in r.input_replacements()]

@@ -777,17 +777,13 @@ def _written_above(ctx: Context, stage, is_path, needle: str) -> bool:
     got = table.get(stage.index)
     if got is not None:
         return got
-    chain = ctx.model.stage_chain(stage)  # chain[j] is built FROM chain[j + 1]
-    k = len(chain) - 1
-    above = False  # what the root inherits
-    for j in range(1, len(chain)):
-        if chain[j].index in table:
-            k, above = j, table[chain[j].index]
-            break
-    table[chain[k].index] = above
-    for j in range(k - 1, -1, -1):
-        above = above or bool(_config_writers(ctx, chain[j + 1], is_path, needle))
-        table[chain[j].index] = above
+    parent, todo = ctx.model.unanswered(stage, lambda s: s.index in table)
+    above = table[parent.index] if parent is not None else False  # the root: nothing above it
+    for st in todo:
+        if parent is not None:
+            above = above or bool(_config_writers(ctx, parent, is_path, needle))
+        table[st.index] = above
+        parent = st
     return above
 
 

@@ -503,7 +503,6 @@ class _Stage:
             r = self.replay = _Replay(ctx, stage)
         self.own_start = r.own_start
         self.n = n = r.upto(inst)
-        self.inherits = stage is not None and len(ctx.model.stage_chain(stage)) > 1
         self.cwd = r.cwds[n]
         self.user = r.users[n]
 

@@ -240,8 +240,8 @@ names it or a folder that holds it, no `COPY --from` of this stage copies it, an
 A later RUN's word with an expansion names what it expands to when it reads only ARG and ENV values the file
 sets (`sha256sum "$TOOL"`); otherwise (a variable the script, the base image or the shell may set) it may name
 anything its text allows (`"$DIR/tool.tgz"` may be `/tmp/tool.tgz`, `"$HOME/.cache"` cannot). Unsafe (the image
-loses a file a later step may use) when one does, or when a later RUN cannot be read (a non-POSIX shell, exec form). It does not fire when the RUN already deletes or moves the file, when a later RUN
-deletes it (delete-in-later-layer moves that `rm` here), for a relative path in a RUN that changes directory, for a
+loses a file a later step may use) when one does, or when a later RUN cannot be read (a non-POSIX shell, exec
+form). It does not fire when the RUN already deletes or moves the file, when a later RUN deletes it (delete-in-later-layer moves that `rm` here), for a relative path in a RUN that changes directory, for a
 file in a cache or tmpfs mount (it is not in the layer), or for a name built from a variable. `rm -f` cannot fail,
 so the RUN's exit status is unchanged.
 """
