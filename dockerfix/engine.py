@@ -265,6 +265,29 @@ def withhold_fixes(diags: list[Diagnostic], transforms: Sequence[Transform], sup
 _EDIT_KIND = {"merge-runs": "merge RUNs like"}
 
 
+def withhold_unmet(diags: list[Diagnostic], text: str, unsafe: bool | None = None) -> list[Diagnostic]:
+    """``diags`` with the fixes taken away that need another fix of their transform (:attr:`Fix.requires`) that has
+    none here: suppressed, withheld by :func:`withhold_fixes`, itself withheld by this rule, or (``unsafe`` given)
+    not applied in this run. The diagnostic stays, as a finding that says which line's fix it needs."""
+    if not any(d.fix is not None and d.fix.requires for d in diags):
+        return diags  # (nearly every file: no fix needs another)
+    fixed: set[tuple[str, int]] = set()
+    out = list(diags)
+    for i in sorted(range(len(out)), key=lambda k: out[k].start):  # requirements point back: earlier first
+        d = out[i]
+        if d.fix is None or (unsafe is not None and not _is_applicable(d, unsafe)):
+            continue
+        missing = [s for s in d.fix.requires if (d.code, s) not in fixed]
+        if missing:
+            line = text.count("\n", 0, missing[0]) + 1
+            out[i] = replace(d, fix=None, reason=(
+                f"not fixed: the fix goes with the {d.code} fix on line {line}, which is not applied here "
+                "(suppressed, ignored, or unsafe in a safe run)"))
+            continue
+        fixed.add((d.code, d.start))
+    return out
+
+
 def _by_name(name: str) -> Transform | None:
     for t in registry.all_transforms():
         if t.name == name:
@@ -501,8 +524,11 @@ def _choose(applicable: list[Diagnostic], doc: Document, *,
     spans = _InstructionSpans(doc) if len(applicable) > 1 or joined else None
     touched: set[int] = set()
     structural: set[int] = set()
+    needed: set[tuple[str, int]] = set()  # (code, start) of the chosen fixes, for Fix.requires
     for d in applicable:
         assert d.fix is not None
+        if d.fix.requires and any((d.code, s) not in needed for s in d.fix.requires):
+            continue  # a fix it needs was not chosen (an overlap): both wait for a pass that takes them together
         # An edit equal to one already chosen (the same `# syntax=` line every cache-mount fix adds at the
         # top) is shared, not a conflict: applied once, it gives both fixes what they asked for. Without
         # this, a file with k such fixes took k passes.
@@ -521,6 +547,7 @@ def _choose(applicable: list[Diagnostic], doc: Document, *,
             if joins:
                 structural |= mine
         chosen.append(d)
+        needed.add((d.code, d.start))
         edits.extend(own)
         for e in own:
             taken.add(e.start, e.end)
@@ -578,6 +605,7 @@ def fix_document(
         ctx.close()  # the pass's memo and model point back at it: free them now, not in the cyclic collector
         result.errors.extend(e for e in errors if e not in result.errors)
         diags = withhold_fixes([d for d in diags if not sup.is_suppressed(d)], transforms, sup, ignored)
+        diags = withhold_unmet(diags, text, unsafe)
         chosen, edits, _ = _choose(_ordered(diags, unsafe, order), doc)
         result.passes = n + 1
         if not chosen:
@@ -596,6 +624,7 @@ def fix_document(
                 diags = run_transforms(transforms, ctx)[0]
                 ctx.close()
                 diags = withhold_fixes([d for d in diags if not sup.is_suppressed(d)], transforms, sup, ignored)
+                diags = withhold_unmet(diags, text, unsafe)
             here = _Lines(text) if n else input_lines
             result.findings = [_change(input_lines, d, False, history, n, here) for d in diags]
             break

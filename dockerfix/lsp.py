@@ -210,7 +210,7 @@ def _config(path: str | None):
 def analyze(text: str, path: str | None = None) -> Analysis:
     """Findings of the configured transforms on ``text`` (never raises for bad input)."""
     from dockerfix.config import ConfigError
-    from dockerfix.engine import Suppressions, run_transforms, select_transforms, withhold_fixes
+    from dockerfix.engine import Suppressions, run_transforms, select_transforms, withhold_fixes, withhold_unmet
     from dockerfix.syntax import DockerfileSyntaxError, parse
     from dockerfix.transforms.base import Context
 
@@ -243,6 +243,7 @@ def analyze(text: str, path: str | None = None) -> Analysis:
     diags, errors = run_transforms(transforms, Context(doc, path=path, build_context=bc, settings=settings))
     sup = Suppressions.of(doc)
     kept = withhold_fixes([d for d in diags if not sup.is_suppressed(d)], transforms, sup, req.ignore or ())
+    kept = withhold_unmet(kept, text)
     result.findings = [
         Finding(d.code, d.name, d.message, d.start, d.end, d.fix, d.reason)
         for d in sorted(kept, key=lambda d: (d.start, d.code))
@@ -297,6 +298,25 @@ def _fix_parses(text: str, edits) -> bool:
     return True
 
 
+def _with_required(a: Analysis, f: Finding) -> list:
+    """The edits of ``f``'s fix and of the fixes it needs (:attr:`Fix.requires`, transitively), each once, in order:
+    a quick fix for a RUN whose cache mount reads what an earlier RUN's new mount holds adds both mounts."""
+    if not f.fix.requires:
+        return list(f.fix.edits)
+    by_start = {(g.code, g.start): g for g in a.findings if g.fix is not None}
+    seen: set = set()
+    todo = [f]
+    edits: set = set()
+    while todo:
+        g = todo.pop()
+        if (g.code, g.start) in seen:
+            continue
+        seen.add((g.code, g.start))
+        edits.update(g.fix.edits)
+        todo.extend(by_start[(g.code, s)] for s in g.fix.requires if (g.code, s) in by_start)
+    return sorted(edits)
+
+
 def code_actions(a: Analysis, uri: str, first_line: int, last_line: int, only: list[str] | None = None,
                  encoding: str = "utf-16") -> list[dict[str, Any]]:
     """Quick fixes for findings touching lines ``first_line..last_line`` (0-based), then "apply all safe fixes"."""
@@ -313,7 +333,8 @@ def code_actions(a: Analysis, uri: str, first_line: int, last_line: int, only: l
             line_a, line_b = d["range"]["start"]["line"], d["range"]["end"]["line"]
             if line_b < first_line or line_a > last_line:
                 continue
-            if not _fix_parses(a.text, f.fix.edits):
+            edits = _with_required(a, f)
+            if not _fix_parses(a.text, edits):
                 continue
             label = "safe fix" if f.is_safe else "unsafe fix: may change the image"
             out.append({
@@ -321,7 +342,7 @@ def code_actions(a: Analysis, uri: str, first_line: int, last_line: int, only: l
                 "kind": "quickfix",
                 "diagnostics": [d],
                 "isPreferred": f.is_safe,
-                "edit": {"changes": {uri: [text_edit(index, e.start, e.end, e.text) for e in f.fix.edits]}},
+                "edit": {"changes": {uri: [text_edit(index, e.start, e.end, e.text) for e in edits]}},
             })
     if wanted(FIX_ALL_KIND) and any(f.is_safe for f in a.findings):
         edits = a.safe_edits(encoding)

@@ -85,6 +85,11 @@ class Fix:
     applicability: Applicability
     title: str
     files: tuple[FileChange, ...] = ()
+    requires: tuple[int, ...] = ()
+    """The starts of other diagnostics of the same transform whose fixes this one needs in the same pass (a cache
+    mount on a RUN that reads what an earlier RUN's new mount holds): the engine applies it only together with
+    those, and withholds it, with the reason, where one of them is not applied (suppressed, ignored, unsafe in a
+    safe run). They point back, to earlier places in the file."""
 
     @classmethod
     def safe(cls, title: str, *edits: Edit) -> "Fix":

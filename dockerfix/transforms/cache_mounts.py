@@ -11,6 +11,7 @@ fails on air-gapped builders.
 from __future__ import annotations
 
 import posixpath
+from dockerfix._record import replace
 TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
 if TYPE_CHECKING:
     from typing import Iterable
@@ -27,6 +28,7 @@ from dockerfix.transforms._hygiene import (
     iter_run_sites,
     first_below,
     first_later,
+    fold_later,
     relies_on_apt_lists,
     stage_chain,
 )
@@ -124,7 +126,16 @@ are the same and only the cache leaves the layer. Unsafe when:
 Never (a finding) when the mount would hide content the RUN reads back: a parent stage, an earlier RUN, a COPY or
 an unknown base image filled the cache, and the RUN reads it as installed data (Go modules, Cargo registry,
 Maven/Gradle/NuGet stores) or runs offline (`--offline`, `--no-restore`, `--no-index`...); and never for a store in
-a stage whose child stages read it. Never for apt when this RUN or a later one (same stage, a stage
+a stage whose child stages read it. Never when a later RUN (same stage, a stage built FROM it, ONBUILD) reads one of
+the caches back offline and no earlier command of that RUN fetched it (`npm ci` then `npm ci --offline`; `dotnet
+restore` then `dotnet publish --no-restore`, the .NET samples' shape): with mounts on both, the reader works only
+while the builder's cache mount is warm (a builder that imports layers with `--cache-from`, or pruned its mounts,
+re-runs it on an empty mount after a source edit and fails), so both keep the cache in the layer. A RUN that reads
+back a cache only earlier RUNs of its stage filled, each of which gets a mount on it from the same pass (`go mod
+download`, then `go build`), gets its mount in that pass too, applied only together with theirs (a fix that
+*requires* theirs: the engine withholds it, with the reason, where one of them is suppressed, ignored or unsafe in a
+safe run; the language server's quick fix adds both), and unsafe when one of them is.
+Never for apt when this RUN or a later one (same stage, a stage
 built FROM it, ONBUILD) runs `apt-get install`/`apt-cache` without its own `apt-get update`: it reads lists an
 earlier step left, which the mount hides or holds only while the builder's cache is warm (a builder that imports
 layers with `--cache-from`, or pruned its mounts, fails there). A tool that already has one of its caches mounted
@@ -149,14 +160,17 @@ without a static value), for exec-form RUN, non-POSIX shells and scripts the she
         if cache_strategy(ctx.settings, ctx.document) != "cache-mount":
             return
         keep_cache_planned: set[int] = set()
+        layer = _LayerCaches()
         for site in iter_run_sites(ctx):
-            if site.reason is not None:
-                continue
-            d = self._check_run(ctx, site, keep_cache_planned)
-            if d is not None:
-                yield d
+            d = None
+            if site.reason is None:
+                d = self._check_run(ctx, site, keep_cache_planned, layer)
+                if d is not None:
+                    yield d
+            layer.after(ctx, site, d, self._run_fills(ctx, site.inst))
 
-    def _check_run(self, ctx: Context, site: RunSite, keep_cache_planned: set[int]) -> Diagnostic | None:
+    def _check_run(self, ctx: Context, site: RunSite, keep_cache_planned: set[int],
+                   layer: "_LayerCaches | None" = None) -> Diagnostic | None:
         calls = site.calls()
         names = command_tools()
         extra = [(s.command, s) for s in site.script.sites if (s.command.effective.basename or "") in names]
@@ -204,8 +218,9 @@ without a static value), for exec-form RUN, non-POSIX shells and scripts the she
         elif user is not None and ids is None and own:
             reason = reason or (f"the RUN runs as user {user!r}, whose uid the Dockerfile does not show (a cache "
                                 "mount is owned by root unless uid/gid are given)")
+        goes_with: list[tuple[str, _Held]] = []  # (cache directory, the earlier mounts) it reads from mounts
         if reason is None:
-            reason = self._filled_reason(ctx, site, needs, env, home, base)
+            reason = self._filled_reason(ctx, site, needs, env, home, base, layer, goes_with)
         if reason is not None:
             if any(not covers(existing, c.target) for n in needs for c in n.caches) or not needs[0].caches:
                 return self.diagnostic(site.inst, msg, None, reason=reason, span=span)
@@ -276,6 +291,19 @@ without a static value), for exec-form RUN, non-POSIX shells and scripts the she
                     edits.append(keep)
             else:
                 unsafe.append("the image keeps no /var/lib/apt state (package lists, auto-installed marks)")
+        if caches:
+            # a later RUN (this stage, ONBUILD, a stage built FROM it) that reads one of the caches offline needs what
+            # this RUN leaves there: in the layer it is in every build; in a cache mount, only while the builder's
+            # mount is warm (one that imports layers with --cache-from, or pruned its mounts, re-runs that RUN on an
+            # empty mount after a source edit, and it fails: the lab's npm-offline cases). Never a fix, like apt's
+            later_reads = fold_later(ctx, site, _strict_reads_back)
+            for c in caches:
+                for t, line in later_reads.items():
+                    if covers((c.target,), t) or covers((t,), c.target):
+                        return self.diagnostic(site.inst, msg, None, span=span, reason=(
+                            f"the RUN on line {line} reads {t} back offline (it fails without it); with a cache mount "
+                            f"here {t} would hold it only while the builder's cache is warm (a builder that imports "
+                            "layers with --cache-from, or pruned its mounts, fails there)"))
         stores = [c.target for c in caches if c.store]
         if exposed:
             targets = tuple(c.target for c in caches)
@@ -292,12 +320,30 @@ without a static value), for exec-form RUN, non-POSIX shells and scripts the she
                               f"({why_ships})")
         shown = ", ".join(c.target for c in caches) or "the existing mounts"
         title = f"Mount caches ({shown})" + (" and drop the in-layer cleanup" if removed else "")
+        own = list(unsafe)
+        for _, held in goes_with:  # the unsafety of the mounts it reads from, unless it is this RUN's too
+            for why in held.unsafe:
+                if why not in own:
+                    own.append(why)
+                    unsafe.append(f"it reads what the cache mount of line {held.line} holds, whose fix is unsafe: "
+                                  f"{why}")
         fix = Fix.unsafe(title, *edits) if unsafe else Fix.safe(title, *edits)
+        if goes_with:
+            fix = replace(fix, requires=tuple(sorted({s for _, held in goes_with for s in held.frontier})))
+        if layer is not None:
+            layer.plan(site, [c.target for c in caches], "; ".join(unsafe) or None, {t for t, _ in goes_with})
         return self.diagnostic(site.inst, msg, fix, reason="; ".join(unsafe) or None, span=span)
 
-    def _filled_reason(self, ctx: Context, site: RunSite, needs, env, home, base) -> str | None:
+    def _filled_reason(self, ctx: Context, site: RunSite, needs, env, home, base, layer: "_LayerCaches | None" = None,
+                       goes_with: "list[tuple[str, _Held]] | None" = None) -> str | None:
         """Why a mount would hide content the RUN reads: a parent stage, an earlier RUN, a COPY or the base image
-        filled the cache, and this RUN reads it back (a store such as Cargo's registry, or an offline flag)."""
+        filled the cache, and this RUN reads it back (a store such as Cargo's registry, or an offline flag).
+
+        Except when everything there comes from earlier RUNs of this stage whose fixes in this pass mount that cache
+        (``layer``): then the content is in the mount, not the layer, and this RUN reads it with a mount too; Go
+        modules after ``go mod download`` get both mounts in one pass instead of one per pass. Not for an offline
+        read (those RUNs' mounts are refused: a later offline read needs the layer). The unsafety of those mounts
+        goes into ``goes_with``."""
         state = ctx.model.state
 
         def fills(run_inst) -> list[str]:
@@ -309,6 +355,15 @@ without a static value), for exec-form RUN, non-POSIX shells and scripts the she
             for c in n.caches:
                 held = state.contents(c.target, site.inst, fills=fills, fills_key=CacheMounts._run_fills,
                                       include_base=False, first=True)
+                if held.fillers and held.unknown is None and layer is not None:
+                    got = layer.mounted_only(ctx, site, c.target, held.fillers[0].line)
+                    if got is not None:
+                        if goes_with is not None:
+                            goes_with.append((c.target, got))
+                        b = state.base_contents(site.stage, c.target)
+                        if b.unknown is not None:
+                            return f"{b.unknown}; this RUN reads {c.target} back, so a cache mount could hide it"
+                        continue
                 if held.fillers:
                     return (f"{held.fillers[0].what} (line {held.fillers[0].line}), and this RUN reads it back: a "
                             f"cache mount on {c.target} would hide that content")
@@ -320,14 +375,16 @@ without a static value), for exec-form RUN, non-POSIX shells and scripts the she
         return None
 
     @staticmethod
-    def _run_caches(ctx: Context, run_inst) -> tuple[tuple[str, bool], ...]:
-        """(cache directory, read back?) of each cache an earlier or later RUN's tools write in its layer (those its
-        own cache mounts do not cover); "read back" is a store or an offline read. Once per RUN and pass."""
+    def _run_caches(ctx: Context, run_inst) -> tuple[tuple[str, bool, bool], ...]:
+        """(cache directory, read back?, read back offline?) of each cache an earlier or later RUN's tools write in
+        its layer (those its own cache mounts do not cover); "read back" is a store or an offline read, "offline" a
+        strict offline read (the tool fails without the cache) that no earlier command of the same RUN fetched for
+        (``dotnet restore && dotnet build --no-restore`` fetches its own). Once per RUN and pass."""
         return ctx.memo.get_or(CacheMounts._run_caches, run_inst.start, CacheMounts._find_run_caches, ctx, run_inst)
 
     @staticmethod
-    def _find_run_caches(ctx: Context, run_inst) -> tuple[tuple[str, bool], ...]:
-        got: tuple[tuple[str, bool], ...] = ()
+    def _find_run_caches(ctx: Context, run_inst) -> tuple[tuple[str, bool, bool], ...]:
+        got: tuple[tuple[str, bool, bool], ...] = ()
         run = run_shell(ctx, run_inst)
         stage = ctx.model.stage_of(run_inst)
         if run.script is not None and stage is not None:  # run.ok
@@ -336,16 +393,17 @@ without a static value), for exec-form RUN, non-POSIX shells and scripts the she
             extra = [(s.command, s) for s in run.script.sites if (s.command.effective.basename or "") in names]
             if calls or extra or any(s.command.basename in ("su", "runuser") for s in run.script.sites):
                 env = ctx.model.state.env_at(run_inst)
-                needs = [n for n, _, _ in _needs_by_user(ctx, run_inst, stage, run.script, calls, extra).fixable]
+                fixable = _needs_by_user(ctx, run_inst, stage, run.script, calls, extra).fixable
                 mounted = [t.rstrip("/") for t in cache_mount_targets(run_inst)]
-                got = tuple((c.target, _reads_cache(n, env)) for n in needs for c in n.caches
-                            if not covers(mounted, c.target))
+                offline = _offline_first(fixable, env)
+                got = tuple((c.target, _reads_cache(n, env), c.target in offline) for n, _, _ in fixable
+                            for c in n.caches if not covers(mounted, c.target))
         return got
 
     @classmethod
     def _run_fills(cls, ctx: Context, run_inst) -> list[str]:
         """The cache directories an earlier RUN fills in its layer (those its own cache mounts do not cover)."""
-        return [t for t, _ in cls._run_caches(ctx, run_inst)]
+        return [t for t, _, _ in cls._run_caches(ctx, run_inst)]
 
     @classmethod
     def _reads_back(cls, ctx: Context, other: RunSite, targets: tuple[str, ...]) -> tuple[int, str] | None:
@@ -358,7 +416,7 @@ without a static value), for exec-form RUN, non-POSIX shells and scripts the she
     @classmethod
     def _run_reads(cls, ctx: Context, run_inst) -> list[str]:
         """The cache directories a RUN reads back (stores, or caches it reads offline), its own mounts aside."""
-        return [t for t, reads in cls._run_caches(ctx, run_inst) if reads]
+        return [t for t, reads, _ in cls._run_caches(ctx, run_inst) if reads]
 
     def _flags_edit(self, ctx: Context, site: RunSite, flags: list[str]) -> Edit:
         """The mount flags before the RUN's command, on the RUN's line, or each on its own continuation line when
@@ -560,6 +618,98 @@ def _needs_by_user(ctx: Context, inst, stage, script, calls, extra) -> _ByUser:
             else:
                 out.fixable.append((n, t_ids, at))
     return out
+
+
+def _offline_first(fixable: list[tuple], env) -> set[str]:
+    """The cache directories the RUN's commands (``fixable`` of :class:`_ByUser`) read offline before any command of
+    the RUN fetched into them: a strict offline read (``npm ci --offline``, ``cargo build --offline``, ``dotnet build
+    --no-restore``; not ``--prefer-offline``) of what an earlier step left. The directories are the need's caches the
+    offline rule names, or all its caches when the rule's paths do not say (conservative)."""
+    out: set[str] = set()
+    fetched: set[str] = set()
+    for n, _, anchor in sorted(fixable, key=lambda f: f[2].span[0]):  # in script order (stable within `su -c`)
+        strict = [d for d in offline_reads(n.command, env) if d.strict]
+        if strict:
+            named = {d.path for d in strict}
+            read = [c.target for c in n.caches if c.target in named] or [c.target for c in n.caches]
+            out.update(t for t in read if t not in fetched)
+        fetched.update(c.target for c in n.caches)
+    return out
+
+
+def _strict_reads_back(other: RunSite) -> dict[str, int]:
+    """{cache directory: line} for each cache ``other`` reads back offline (see ``CacheMounts._run_caches``); the
+    memo key of :func:`fold_later` in :meth:`CacheMounts._check_run`."""
+    if other.run is None:
+        return {}
+    return {t: other.inst.start_line for t, _, off in CacheMounts._run_caches(other.ctx, other.inst) if off}
+
+
+class _Held:
+    """What the RUNs of a stage so far left in one cache directory while each that fills it gets a mount on it from
+    this pass's fixes: the first such RUN's line, why those mounts are unsafe, and the diagnostics (starts) a RUN that
+    reads the directory next needs applied with its own fix (the fillers since the last such reader, and it)."""
+
+    __slots__ = ("line", "unsafe", "frontier")
+
+    def __init__(self, line: int) -> None:
+        self.line = line
+        self.unsafe: list[str] = []
+        self.frontier: list[int] = []
+
+
+class _LayerCaches:
+    """Per stage and cache directory, what the RUNs checked so far in a pass leave in their layers: nothing (no
+    entry), a :class:`_Held` while every RUN that fills it gets a mount on it from this pass's fixes, or None once one
+    leaves content in the layer. A later RUN that reads the cache back then reads only what mounts hold, and may take
+    a mount of its own in the same pass, applied only with those (:attr:`Fix.requires`): Go modules after ``go mod
+    download`` get both mounts in one pass instead of one per pass."""
+
+    __slots__ = ("state", "planned")
+
+    def __init__(self) -> None:
+        self.state: dict[tuple[int, str], _Held | None] = {}
+        self.planned: dict[int, tuple[list[str], str | None, set[str]]] = {}
+
+    def plan(self, site: RunSite, targets: list[str], unsafe: str | None, read: set[str]) -> None:
+        """The fix of ``site`` mounts ``targets`` (``unsafe``: why it is unsafe); it reads ``read`` from mounts."""
+        self.planned[site.inst.start] = (targets, unsafe, read)
+
+    def after(self, ctx: Context, site: RunSite, d: Diagnostic | None, fills: list[str]) -> None:
+        plan = self.planned.pop(site.inst.start, None)
+        if not fills:
+            return
+        if d is None or d.fix is None or site.onbuild or ctx.waits(site.inst):
+            plan = None  # (a fix set aside this pass, or none)
+        s = site.stage.index
+        for t in fills:
+            key = (s, t)
+            was = self.state.get(key, False)
+            if plan is None or not covers(plan[0], t) or was is None:
+                self.state[key] = None
+                continue
+            assert d is not None
+            held = was if isinstance(was, _Held) else _Held(site.inst.start_line)
+            self.state[key] = held
+            if plan[1] and plan[1] not in held.unsafe:
+                held.unsafe.append(plan[1])
+            if t in plan[2]:
+                held.frontier = [d.start]  # its fix needs the ones before: a later reader needs only it
+            else:
+                held.frontier.append(d.start)
+
+    def mounted_only(self, ctx: Context, site: RunSite, target: str, first_filler: int) -> _Held | None:
+        """None when content of ``target`` may be in the layer before ``site`` (the caller's answer stands); else what
+        the mounts that hold it are. ``first_filler``: the line of the first instruction of the stage chain that fills
+        it (``BuildState.contents``); it must be the first RUN of this stage that fills it, with no other writer of
+        the directory before ``site`` (a COPY, a parent stage)."""
+        got = self.state.get((site.stage.index, target))
+        if got is None or got.line != first_filler:
+            return None
+        other = ctx.model.state.contents(target, site.inst, include_base=False, first=True)
+        if other.fillers or other.unknown is not None:
+            return None
+        return got
 
 
 def _same_switch(a, b) -> bool:

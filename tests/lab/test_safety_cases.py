@@ -19,6 +19,14 @@ Cases:
     (``Dockerfile.buggy``: ENOTCACHED). Mounting on both steps (``Dockerfile.mounted``, what cache-mounts writes
     before the fix) moves the cache out of the layer into the mount: it builds while the mount is warm and fails
     after a source edit on a builder whose mount is cold but whose layers are cached.
+``npm-offline-same-stage``
+    The same in one stage: ``npm ci``, then ``COPY index.js`` and ``npm ci --offline``. dockerfix mounts neither
+    (before issue 20 it mounted the first in one pass and the offline one in the next, ``Dockerfile.mounted``, which
+    fails on a cold builder after a source edit).
+``go-download-then-build``
+    ``go mod download``, then ``go build`` in a build stage: both get a mount on ``/go/pkg/mod`` in the first pass
+    (the build's fix requires the download's). The rewrite builds, keeps the image, and builds after a source edit
+    on a cold builder.
 ``pip-wheels-offline``
     ``pip download -d /wheels`` in ``base``, ``pip install --no-index --find-links /wheels`` in ``builder``. No
     hazard: ``/wheels`` is not a package-manager cache, so whatever dockerfix does must build and keep the image.
@@ -338,3 +346,77 @@ def test_privoxy_safe_rewrite_builds_and_keeps_the_image(cases):
     cases.require(PRIVOXY, "rewrite")
     result = cases.compare(PRIVOXY, "rewrite", cases.applied(PRIVOXY))
     assert result.equal, _explain(result)
+
+
+# ------------------------------------------------------------- case 1c: npm cache filled earlier in the same stage
+
+SAME = "npm-offline-same-stage"
+
+
+def test_npm_same_stage_dockerfix_refuses_both_mounts(cases):
+    """`npm ci` then `npm ci --offline` in one stage: neither RUN gets a cache mount. Fails at 5cc4435, which wrote
+    ``Dockerfile.mounted`` (the first RUN's mount in one pass, the offline RUN's in the next, both safe)."""
+    fixed = cases.fixed(SAME)
+    npm = [r for r in _runs(fixed.text) if "npm ci" in r.line]
+    assert len(npm) == 2 and all("/root/.npm" not in _cache_targets(r) for r in npm), [r.line for r in npm]
+    reasons = [f.reason or "" for f in fixed.findings if f.code == "DFX202"]
+    assert any("reads /root/.npm back offline" in r for r in reasons), reasons
+
+
+def test_npm_same_stage_control_mounts_on_both_fail_on_a_cold_builder(cases):
+    """The hazard is real in one stage too: with mounts on both RUNs the offline install reads the builder's cache
+    mount; after a source edit on a builder whose layers are cached but whose mount is empty it fails, where the
+    original, reading the cache from the first RUN's layer, builds."""
+    warm = cases.build(SAME, "mounted")
+    assert warm.ok, "with the cache mount warm from the first npm ci, the offline install finds the packages\n" + \
+        warm.why()
+    edited = cases.context(SAME, "mounted", name="mounted-edited")
+    edit_source(edited / "index.js")
+    cold = cases.build(SAME, "mounted", builder=cases.cold_builder("same-mounted"), context=edited,
+                       label="mounted-cold")
+    assert not cold.ok and "ENOTCACHED" in cold.error.log, cold.why() or "built on a cold cache mount"
+    assert cold.error.log.count("Using cache") >= 3, "the first npm ci should come from the layer cache"
+
+    cases.require(SAME, "orig")
+    orig_edited = cases.context(SAME, "orig", name="orig-edited")
+    edit_source(orig_edited / "index.js")
+    orig_cold = cases.build(SAME, "orig", builder=cases.cold_builder("same-orig"), context=orig_edited,
+                            label="orig-cold")
+    assert orig_cold.ok, "the original reads the cache from the first RUN's layer, not a mount\n" + orig_cold.why()
+
+
+def test_npm_same_stage_safe_rewrite_builds_keeps_the_image_and_survives_a_cold_builder(cases):
+    cases.require(SAME, "orig")
+    cases.require(SAME, "rewrite")
+    result = cases.compare(SAME, "rewrite", cases.applied(SAME))
+    assert result.equal, _explain(result)
+    edited = cases.context(SAME, "rewrite", name="rewrite-edited")
+    edit_source(edited / "index.js")
+    cold = cases.build(SAME, "rewrite", builder=cases.cold_builder("same-rewrite"), context=edited,
+                       label="rewrite-cold")
+    assert cold.ok, cold.why()
+
+
+# ------------------------------------------------- case 1d: Go modules read back under mounts taken in one pass
+
+GO = "go-download-then-build"
+
+
+def test_go_mounts_taken_together_build_warm_and_cold(cases):
+    """`go mod download`, then `go build` in a build stage: the build's mount requires the download's and both come
+    in the first pass. The rewrite builds, keeps the image, and builds again after a source edit on a builder whose
+    cache mounts are empty (``go build`` fetches what a cold mount lacks; this module has no dependencies, so the
+    cold build shows the mounts themselves do not break it)."""
+    fixed = cases.fixed(GO)
+    runs = {r.line.split(" go ", 1)[-1].split()[0]: r for r in _runs(fixed.text) if " go " in r.line}
+    assert "/go/pkg/mod" in _cache_targets(runs["mod"]) and "/go/pkg/mod" in _cache_targets(runs["build"]), \
+        fixed.text
+    assert {c.pass_index for c in fixed.changes if c.code == "DFX202"} == {0}
+    cases.require(GO, "orig")
+    cases.require(GO, "rewrite")
+    result = cases.compare(GO, "rewrite", cases.applied(GO))
+    assert result.equal, _explain(result)
+    edited = cases.context(GO, "rewrite", name="rewrite-edited")
+    edit_source(edited / "main.go")
+    cold = cases.build(GO, "rewrite", builder=cases.cold_builder("go-rewrite"), context=edited, label="rewrite-cold")
+    assert cold.ok, cold.why()
