@@ -166,13 +166,22 @@ def offline_npm(n: int) -> str:
         f"COPY p{k}/package.json p{k}/\nRUN cd p{k} && npm ci --offline\n" for k in range(max(n // 2, 1)))
 
 
+def go_reads_back(n: int) -> str:
+    """`go mod download` then `go build` in a build stage, repeated under the cache-mount strategy: each build reads
+    back the module cache the RUNs above filled. Each mount waited for the one above (a pass per RUN, the 12-pass
+    bound from 12 RUNs: "fixes did not settle") until issue 20's Fix.requires; the case prints the passes."""
+    return "# syntax=docker/dockerfile:1\nFROM golang:1.22 AS build\n" + "".join(
+        f"COPY m{k}/go.mod m{k}/\nRUN cd m{k} && go mod download\nRUN cd m{k} && go build -o /out/a{k} .\n"
+        for k in range(max(n // 3, 1))) + "FROM scratch\nCOPY --from=build /out /out\n"
+
+
 CASES = {
     "install-blocks": install_blocks, "and-chain": and_chain, "stages": stages, "arg-env": arg_env,
     "continuations": continuations, "heredoc": heredoc, "comments": comments, "labels": labels,
     "update-install": update_install_runs, "cache-mount-runs": cache_mount_runs, "workdir-steps": workdir_steps,
     "download-unpack": download_unpack, "create-delete": create_delete, "npm-manifests": npm_manifests,
     "copy-chown": copy_chown, "copy-chown-dir": copy_chown_dir, "rm-users": rm_users,
-    "from-chain": from_chain, "cache-chain": cache_chain, "offline-npm": offline_npm,
+    "from-chain": from_chain, "cache-chain": cache_chain, "offline-npm": offline_npm, "go-reads-back": go_reads_back,
 }
 BIG = {"comments", "labels"}  # scaled to --mb at 16x
 SUPERLINEAR: set[str] = set()
