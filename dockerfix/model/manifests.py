@@ -782,6 +782,8 @@ class CacheDir:
     """The tool reads it later as installed data (Go modules, Cargo registry, Maven/Gradle/NuGet stores): every
     later use needs the mount too."""
     sharing: str | None = None
+    key: str = ""
+    """Its name within the tool (``Cache.key`` of ``dockerfix.model.tools``: ``cache``, ``registry``...)."""
 
 
 @dataclass
@@ -792,6 +794,8 @@ class CacheNeed:
     caches: list[CacheDir] = field(default_factory=list)
     reason: str | None = None
     """Why no mount can be added for this call (the cache location is not known statically)."""
+    use: Any = None
+    """The tool and action (``dockerfix.model.tools.Use``) the need was read from."""
 
 
 def home_of(user: str | None, env: dict[str, str | None]) -> str | None:
@@ -823,7 +827,7 @@ def cache_needs(calls: Iterable[Any], extra: Iterable[tuple["SimpleCommand", "Co
         dirs = tools.cache_dirs(use, env, home, base_image, user=user)
         if not dirs:
             continue
-        n = CacheNeed(use.label, cmd, site)
+        n = CacheNeed(use.label, cmd, site, use=use)
         for d in dirs:
             if d.path is None:
                 n.reason = n.reason or f"the cache of {use.label} is not at a known place: {d.reason}"
@@ -831,6 +835,6 @@ def cache_needs(calls: Iterable[Any], extra: Iterable[tuple["SimpleCommand", "Co
             if not d.path.startswith("/"):
                 n.reason = n.reason or f"{use.label} keeps its cache in {d.path}, relative to the working directory"
                 continue
-            n.caches.append(CacheDir(d.path, d.store, d.sharing))
+            n.caches.append(CacheDir(d.path, d.store, d.sharing, d.key))
         out.append(n)
     return out

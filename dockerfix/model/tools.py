@@ -104,6 +104,7 @@ __all__ = [
     "lockfiles",
     "manager_names",
     "manager_tool",
+    "offline_keys",
     "offline_reads",
     "project_dirs",
     "root_cache_dirs",
@@ -1505,14 +1506,14 @@ def fills(obj: Any, env: dict[str, str | None] | None = None, home: str | None =
     return _dirs(use, caches, env, home, base, user)
 
 
-def offline_reads(obj: Any, env: dict[str, str | None] | None = None, home: str | None = None, base: str = "", *,
-                  user: Any = INFER) -> list[ToolDir]:
-    """What ``obj`` reads without the network because of an offline flag or variable (see the module docstring)."""
+def offline_keys(obj: Any, env: dict[str, str | None] | None = None) -> dict[str, bool]:
+    """:func:`offline_reads` without the paths: {cache key (``Cache.key``): strict?} of what ``obj`` (a command, a
+    ``PackageCall`` or a :class:`Use`) reads offline."""
     use = _use(obj, env)
-    if use is None:
-        return []
-    ctx = _Ctx(use, env or {}, home, base or "", user)
     keys: dict[str, bool] = {}
+    if use is None or not use.tool.offline:
+        return keys
+    ctx = _Ctx(use, env or {}, None, "", INFER)
     for f in use.tool.offline:
         if f.actions is not None and (use.action or "") not in f.actions:
             continue
@@ -1528,8 +1529,19 @@ def offline_reads(obj: Any, env: dict[str, str | None] | None = None, home: str 
         if on:
             for k in f.reads:
                 keys[k] = keys.get(k, False) or f.strict
+    return keys
+
+
+def offline_reads(obj: Any, env: dict[str, str | None] | None = None, home: str | None = None, base: str = "", *,
+                  user: Any = INFER) -> list[ToolDir]:
+    """What ``obj`` reads without the network because of an offline flag or variable (see the module docstring)."""
+    use = _use(obj, env)
+    if use is None:
+        return []
+    keys = offline_keys(use, env)
     if not keys:
         return []
+    ctx = _Ctx(use, env or {}, home, base or "", user)
     caches = [c for c in use.tool.caches if c.key in keys]
     out = _dirs(use, caches, env, home, base, user)
     return [ToolDir(d.tool, d.key, d.path, d.reason, d.store, d.sharing, d.mount, keys[d.key]) for d in out]

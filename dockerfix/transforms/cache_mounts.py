@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 from dockerfix._lazyre import lazy
 from dockerfix.model.manifests import CacheDir, cache_needs, cache_strategy
 from dockerfix.model.pkgmgr import find_cleanups, find_package_calls, removed_paths
-from dockerfix.model.tools import INFER, cleanups_made_pointless, command_tools, offline_reads, system_managers
+from dockerfix.model.tools import INFER, cleanups_made_pointless, command_tools, offline_keys, system_managers
 from dockerfix.transforms._run import RunShell, cache_mount_targets, instruction_style, mounts, run_shell
 from dockerfix.transforms._hygiene import (
     RunSite,
@@ -43,7 +43,7 @@ _COMMENT_IN_SPAN = lazy(r"\n[ \t]*#")
 def _reads_cache(need, env=None) -> bool:
     """The RUN reads what is already in the cache: a store read back as installed data, or an offline flag or
     variable (the tool table's ``offline_reads``)."""
-    return any(c.store for c in need.caches) or bool(offline_reads(need.command, env or {}))
+    return any(c.store for c in need.caches) or bool(offline_keys(need.use or need.command, env or {}))
 
 
 class CacheMounts(Transform):
@@ -160,14 +160,14 @@ without a static value), for exec-form RUN, non-POSIX shells and scripts the she
         if cache_strategy(ctx.settings, ctx.document) != "cache-mount":
             return
         keep_cache_planned: set[int] = set()
-        layer = _LayerCaches()
+        layer = _LayerCaches(lambda inst: self._run_fills(ctx, inst))
         for site in iter_run_sites(ctx):
             d = None
             if site.reason is None:
                 d = self._check_run(ctx, site, keep_cache_planned, layer)
                 if d is not None:
                     yield d
-            layer.after(ctx, site, d, self._run_fills(ctx, site.inst))
+            layer.after(ctx, site, d)
 
     def _check_run(self, ctx: Context, site: RunSite, keep_cache_planned: set[int],
                    layer: "_LayerCaches | None" = None) -> Diagnostic | None:
@@ -395,9 +395,7 @@ without a static value), for exec-form RUN, non-POSIX shells and scripts the she
                 env = ctx.model.state.env_at(run_inst)
                 fixable = _needs_by_user(ctx, run_inst, stage, run.script, calls, extra).fixable
                 mounted = [t.rstrip("/") for t in cache_mount_targets(run_inst)]
-                offline = _offline_first(fixable, env)
-                got = tuple((c.target, _reads_cache(n, env), c.target in offline) for n, _, _ in fixable
-                            for c in n.caches if not covers(mounted, c.target))
+                got = _caches_read(fixable, env, mounted)
         return got
 
     @classmethod
@@ -555,6 +553,12 @@ class _ByUser:
 
 
 def _needs_by_user(ctx: Context, inst, stage, script, calls, extra) -> _ByUser:
+    """:func:`_find_needs_by_user`, once per RUN and pass (the RUN's own check and the questions later and earlier
+    RUNs ask about it, ``CacheMounts._run_caches``, read the same needs)."""
+    return ctx.memo.get_or(_needs_by_user, inst.start, _find_needs_by_user, ctx, inst, stage, script, calls, extra)
+
+
+def _find_needs_by_user(ctx: Context, inst, stage, script, calls, extra) -> _ByUser:
     """Cache needs of the RUN's package-manager calls, each computed for the user that runs it.
 
     A call behind a wrapper that switches the user (``sudo``, ``gosu``, ``su-exec``, ``runuser``, ``setpriv``,
@@ -620,21 +624,24 @@ def _needs_by_user(ctx: Context, inst, stage, script, calls, extra) -> _ByUser:
     return out
 
 
-def _offline_first(fixable: list[tuple], env) -> set[str]:
-    """The cache directories the RUN's commands (``fixable`` of :class:`_ByUser`) read offline before any command of
-    the RUN fetched into them: a strict offline read (``npm ci --offline``, ``cargo build --offline``, ``dotnet build
-    --no-restore``; not ``--prefer-offline``) of what an earlier step left. The directories are the need's caches the
-    offline rule names, or all its caches when the rule's paths do not say (conservative)."""
-    out: set[str] = set()
+def _caches_read(fixable: list[tuple], env, mounted: list[str]) -> tuple[tuple[str, bool, bool], ...]:
+    """(cache directory, read back?, read back offline?) of each cache the RUN's commands (``fixable`` of
+    :class:`_ByUser`) write outside ``mounted``: "read back" as in :func:`_reads_cache`; "offline" a strict offline
+    read (``npm ci --offline``, ``cargo build --offline``, ``dotnet build --no-restore``; not ``--prefer-offline``)
+    of what an earlier step left, i.e. before any command of the RUN fetched into it: the need's caches the offline
+    rule names (``Cache.key``)."""
+    offline: set[str] = set()
     fetched: set[str] = set()
-    for n, _, anchor in sorted(fixable, key=lambda f: f[2].span[0]):  # in script order (stable within `su -c`)
-        strict = [d for d in offline_reads(n.command, env) if d.strict]
-        if strict:
-            named = {d.path for d in strict}
-            read = [c.target for c in n.caches if c.target in named] or [c.target for c in n.caches]
-            out.update(t for t in read if t not in fetched)
+    reads: dict[int, bool] = {}
+    order = sorted(fixable, key=lambda f: f[2].span[0]) if len(fixable) > 1 else fixable  # script order
+    for n, _, _ in order:
+        keys = offline_keys(n.use or n.command, env) if n.caches else {}
+        reads[id(n)] = bool(keys) or any(c.store for c in n.caches)
+        if keys:
+            offline.update(c.target for c in n.caches if keys.get(c.key) and c.target not in fetched)
         fetched.update(c.target for c in n.caches)
-    return out
+    return tuple((c.target, reads[id(n)], c.target in offline) for n, _, _ in fixable
+                 for c in n.caches if not covers(mounted, c.target))
 
 
 def _strict_reads_back(other: RunSite) -> dict[str, int]:
@@ -663,46 +670,56 @@ class _LayerCaches:
     entry), a :class:`_Held` while every RUN that fills it gets a mount on it from this pass's fixes, or None once one
     leaves content in the layer. A later RUN that reads the cache back then reads only what mounts hold, and may take
     a mount of its own in the same pass, applied only with those (:attr:`Fix.requires`): Go modules after ``go mod
-    download`` get both mounts in one pass instead of one per pass."""
+    download`` get both mounts in one pass instead of one per pass.
 
-    __slots__ = ("state", "planned")
+    Lazy: the check records each RUN's outcome (:meth:`after`); what the RUNs fill is read only when a RUN that reads
+    a cache back asks (:meth:`mounted_only`), up to it, once per RUN and pass (files without such a RUN pay nothing)."""
 
-    def __init__(self) -> None:
+    __slots__ = ("fills", "state", "planned", "done", "cursor")
+
+    def __init__(self, fills) -> None:
+        self.fills = fills  # RUN instruction -> the cache directories it fills in its layer
         self.state: dict[tuple[int, str], _Held | None] = {}
         self.planned: dict[int, tuple[list[str], str | None, set[str]]] = {}
+        self.done: dict[int, list[tuple[RunSite, tuple[list[str], str | None, set[str]] | None, int]]] = {}
+        self.cursor: dict[int, int] = {}
 
     def plan(self, site: RunSite, targets: list[str], unsafe: str | None, read: set[str]) -> None:
         """The fix of ``site`` mounts ``targets`` (``unsafe``: why it is unsafe); it reads ``read`` from mounts."""
         self.planned[site.inst.start] = (targets, unsafe, read)
 
-    def after(self, ctx: Context, site: RunSite, d: Diagnostic | None, fills: list[str]) -> None:
+    def after(self, ctx: Context, site: RunSite, d: Diagnostic | None) -> None:
         plan = self.planned.pop(site.inst.start, None)
-        if not fills:
-            return
         if d is None or d.fix is None or site.onbuild or ctx.waits(site.inst):
             plan = None  # (a fix set aside this pass, or none)
-        s = site.stage.index
-        for t in fills:
-            key = (s, t)
-            was = self.state.get(key, False)
-            if plan is None or not covers(plan[0], t) or was is None:
-                self.state[key] = None
-                continue
-            assert d is not None
-            held = was if isinstance(was, _Held) else _Held(site.inst.start_line)
-            self.state[key] = held
-            if plan[1] and plan[1] not in held.unsafe:
-                held.unsafe.append(plan[1])
-            if t in plan[2]:
-                held.frontier = [d.start]  # its fix needs the ones before: a later reader needs only it
-            else:
-                held.frontier.append(d.start)
+        self.done.setdefault(site.stage.index, []).append((site, plan, d.start if d is not None else -1))
+
+    def _advance(self, stage_index: int) -> None:
+        todo = self.done.get(stage_index, [])
+        k = self.cursor.get(stage_index, 0)
+        for site, plan, start in todo[k:]:
+            for t in self.fills(site.inst):
+                key = (stage_index, t)
+                was = self.state.get(key, False)
+                if plan is None or not covers(plan[0], t) or was is None:
+                    self.state[key] = None
+                    continue
+                held = was if isinstance(was, _Held) else _Held(site.inst.start_line)
+                self.state[key] = held
+                if plan[1] and plan[1] not in held.unsafe:
+                    held.unsafe.append(plan[1])
+                if t in plan[2]:
+                    held.frontier = [start]  # its fix needs the ones before: a later reader needs only it
+                else:
+                    held.frontier.append(start)
+        self.cursor[stage_index] = len(todo)
 
     def mounted_only(self, ctx: Context, site: RunSite, target: str, first_filler: int) -> _Held | None:
         """None when content of ``target`` may be in the layer before ``site`` (the caller's answer stands); else what
         the mounts that hold it are. ``first_filler``: the line of the first instruction of the stage chain that fills
         it (``BuildState.contents``); it must be the first RUN of this stage that fills it, with no other writer of
         the directory before ``site`` (a COPY, a parent stage)."""
+        self._advance(site.stage.index)
         got = self.state.get((site.stage.index, target))
         if got is None or got.line != first_filler:
             return None
