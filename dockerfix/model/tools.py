@@ -1541,7 +1541,6 @@ def offline_reads(obj: Any, env: dict[str, str | None] | None = None, home: str 
     keys = offline_keys(use, env)
     if not keys:
         return []
-    ctx = _Ctx(use, env or {}, home, base or "", user)
     caches = [c for c in use.tool.caches if c.key in keys]
     out = _dirs(use, caches, env, home, base, user)
     return [ToolDir(d.tool, d.key, d.path, d.reason, d.store, d.sharing, d.mount, keys[d.key]) for d in out]
