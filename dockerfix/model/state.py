@@ -210,6 +210,7 @@ class BuildState:
         self._inherits: dict[tuple[int, str], Instruction | None] = {}
         self._fills_of: dict[tuple[int, object], tuple[_Writers, PathIndex, list[int]]] = {}
         self._footprints: dict[int, _Footprint] = {}
+        self._copied: dict[int, list[tuple["Instruction", str | None]]] | None = None
 
     # ---------------------------------------------------------------- OS and shell
     def root_base(self, stage: "Stage") -> str:
@@ -373,6 +374,48 @@ class BuildState:
                         last_ref_lower[v.lower()] = other.index
             got = self._ships = (first_child, unknown_at, last_ref, last_ref_lower)
         return got
+
+    def copied_out(self, stage: "Stage") -> list[tuple["Instruction", str | None]]:
+        """(instruction, source path) for each path a later stage reads out of ``stage``: the sources of a ``COPY``
+        or ``ADD --from`` naming it (relative to the stage's root, as BuildKit reads them) and the ``source=`` of a
+        ``RUN --mount=from=`` naming it (``/`` when not given), normalised; None for a source a variable hides. A
+        ``--from`` whose value a variable hides names no stage here (:meth:`ships` says the stage may ship then).
+        Once per document."""
+        got = self._copied
+        if got is None:
+            got = self._copied = {}
+            m = self.model
+            by_name: dict[str, int] = {}
+            for other in m.stages:
+                for i in other.instructions:
+                    i = i.effective if i.keyword == "ONBUILD" else i
+                    reads: list[tuple[str | None, list[str | None]]] = []
+                    if i.keyword in ("COPY", "ADD"):
+                        f = i.flag("from")
+                        if f is not None and f.value is not None and len(i.args) > 1:
+                            scope = m.scope_at(i)
+                            reads.append((m.expand(f.value, scope), [m.expand(a, scope) for a in i.args[:-1]]))
+                    elif i.keyword == "RUN":
+                        for f in i.flags_named("mount"):
+                            opts = dict(part.strip().partition("=")[::2] for part in (f.value or "").split(","))
+                            if "from" in opts:
+                                scope = m.scope_at(i)
+                                src = opts.get("source") or opts.get("src") or "/"
+                                reads.append((m.expand(opts["from"], scope), [m.expand(src, scope)]))
+                    for ref, sources in reads:
+                        if ref is None:
+                            continue
+                        k = by_name.get(ref.lower())
+                        if k is None and ref.isdigit() and int(ref) < other.index:
+                            k = int(ref)
+                        if k is None:
+                            continue  # an image, not a stage
+                        got.setdefault(k, []).extend(
+                            (i, None if src is None else norm(src.split("*", 1)[0].rstrip("/") or "/", "/"))
+                            for src in sources)
+                if other.name:
+                    by_name[other.name.lower()] = other.index
+        return got.get(stage.index, [])
 
     # ---------------------------------------------------------------- WORKDIR, USER, HOME, env
     def env_at(self, inst: "Instruction") -> dict[str, str | None]:

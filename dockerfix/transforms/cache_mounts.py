@@ -126,7 +126,9 @@ are the same and only the cache leaves the layer. Unsafe when:
 Never (a finding) when the mount would hide content the RUN reads back: a parent stage, an earlier RUN, a COPY or
 an unknown base image filled the cache, and the RUN reads it as installed data (Go modules, Cargo registry,
 Maven/Gradle/NuGet stores) or runs offline (`--offline`, `--no-restore`, `--no-index`...); and never for a store in
-a stage whose child stages read it. Never when a later RUN (same stage, a stage built FROM it, ONBUILD) reads one of
+a stage whose child stages read it. Never when a later stage copies the cache out of this one (`COPY --from=deps
+/root/.npm ...`, a `RUN --mount=from=` whose source is in it): with the mount it is not in the stage's layers (buildah
+fails at the COPY, BuildKit copies an empty directory). Never when a later RUN (same stage, a stage built FROM it, ONBUILD) reads one of
 the caches back offline and no earlier command of that RUN fetched it (`npm ci` then `npm ci --offline`; `dotnet
 restore` then `dotnet publish --no-restore`, the .NET samples' shape): with mounts on both, the reader works only
 while the builder's cache mount is warm (a builder that imports layers with `--cache-from`, or pruned its mounts,
@@ -291,6 +293,16 @@ without a static value), for exec-form RUN, non-POSIX shells and scripts the she
                     edits.append(keep)
             else:
                 unsafe.append("the image keeps no /var/lib/apt state (package lists, auto-installed marks)")
+        if caches and not site.onbuild:
+            # a later stage that copies the cache out of this one (COPY --from=this /root/.npm, RUN --mount=from=)
+            # reads what this RUN leaves there: with a mount it copies an empty directory
+            for inst, src in state.copied_out(site.stage):
+                hit = next((c.target for c in caches if src is None or covers((c.target,), src)), None)
+                if hit is not None:
+                    what = f"copies {src}" if src is not None else "copies a path dockerfix cannot resolve"
+                    return self.diagnostic(site.inst, msg, None, span=span, reason=(
+                        f"the {inst.keyword} on line {inst.start_line} {what} out of this stage; with a cache mount "
+                        f"here {hit} would be empty in this stage's layers"))
         if caches:
             # a later RUN (this stage, ONBUILD, a stage built FROM it) that reads one of the caches offline needs what
             # this RUN leaves there: in the layer it is in every build; in a cache mount, only while the builder's

@@ -27,6 +27,11 @@ Cases:
     ``go mod download``, then ``go build`` in a build stage: both get a mount on ``/go/pkg/mod`` in the first pass
     (the build's fix requires the download's). The rewrite builds, keeps the image, and builds after a source edit
     on a cold builder.
+``npm-cache-copied-out``
+    ``npm ci`` in ``deps``; ``build`` copies ``/root/.npm`` out of ``deps`` and installs offline. A cache mount on the
+    npm ci of ``deps`` (``Dockerfile.buggy``, what cache-mounts wrote before it asked what later stages copy out)
+    keeps the cache out of the layers of ``deps``: the build fails on any builder (buildah: the COPY finds no
+    ``/root/.npm``; BuildKit: an empty directory, and the offline install fails).
 ``pip-wheels-offline``
     ``pip download -d /wheels`` in ``base``, ``pip install --no-index --find-links /wheels`` in ``builder``. No
     hazard: ``/wheels`` is not a package-manager cache, so whatever dockerfix does must build and keep the image.
@@ -420,3 +425,31 @@ def test_go_mounts_taken_together_build_warm_and_cold(cases):
     edit_source(edited / "main.go")
     cold = cases.build(GO, "rewrite", builder=cases.cold_builder("go-rewrite"), context=edited, label="rewrite-cold")
     assert cold.ok, cold.why()
+
+
+# ------------------------------------------------------- case 1e: npm's cache copied out of the stage that fills it
+
+COPIED = "npm-cache-copied-out"
+
+
+def test_npm_copied_out_control_mount_on_the_filling_stage_fails(cases):
+    """The hazard is real: with a cache mount on the npm ci of `deps`, /root/.npm is not in its layers, and the build
+    fails on any builder: buildah leaves no mount point behind, so the COPY finds no /root/.npm (BuildKit leaves an
+    empty directory, and the offline install fails with ENOTCACHED)."""
+    cases.require(COPIED, "orig")
+    out = cases.build(COPIED, "buggy")
+    assert not out.ok, "built with the cache copied out of a mount"
+    log = out.error.log
+    assert "ENOTCACHED" in log or ('"/root/.npm": no such file or directory' in log and "COPY --from=deps" in log), \
+        out.why()
+
+
+def test_npm_copied_out_dockerfix_refuses_and_its_rewrite_builds(cases):
+    """dockerfix mounts no cache over what a later stage copies out (BuildState.copied_out). Fails at 5cc4435,
+    whose rewrite is ``Dockerfile.buggy``."""
+    fixed = cases.fixed(COPIED)
+    assert all("/root/.npm" not in _cache_targets(r) for r in _runs(fixed.text)), fixed.text
+    assert any("copies /root/.npm out of this stage" in (f.reason or "") for f in fixed.findings)
+    cases.require(COPIED, "rewrite")
+    result = cases.compare(COPIED, "rewrite", cases.applied(COPIED))
+    assert result.equal, _explain(result)
