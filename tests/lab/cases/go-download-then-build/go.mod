@@ -1,3 +1,3 @@
-module example.com/gohttp
+module example.com/gomounts
 
 go 1.19
