@@ -142,3 +142,35 @@ def test_language_server_quick_fix_carries_the_required_mount(tmp_path):
     assert sorted(e["range"]["start"]["line"] for e in edits) == [2, 3]  # both RUNs get their mount
     fixed = dockerfix.fix(text).text
     assert fixed.count("target=/go/pkg/mod") == 2
+
+
+# ---------------------------------------------------------------------- generated files: one pass, a fixed point
+
+from hypothesis import given, settings as hsettings, strategies as hst  # noqa: E402
+
+_LINES = ["RUN go mod download", "RUN go build -o /out/a .", "RUN GOPROXY=off go build ./...", "RUN npm ci",
+          "RUN npm ci --offline", "RUN npm ci --prefer-offline", "RUN cargo fetch", "RUN cargo build --offline",
+          "RUN cargo build", "COPY . .", "COPY --from=s0 /root/.npm /root/.npm", "COPY --from=s0 /go/pkg/mod /go/pkg/mod",
+          "RUN dotnet restore", "RUN dotnet build --no-restore", "RUN dotnet restore && dotnet build --no-restore",
+          "RUN mvn dependency:go-offline", "RUN mvn -o package", "RUN mvn package", "# dockerfix: ignore=DFX202",
+          "USER node", "USER 1000", "ENV GOFLAGS=-mod=mod", "RUN apt-get update && apt-get install -y curl",
+          "RUN --mount=type=cache,target=/root/.npm npm ci", "WORKDIR /w", "ONBUILD RUN npm ci --offline"]
+_BASES = ["golang:1.22", "node:20", "rust:1.75", "maven:3.9", "mcr.microsoft.com/dotnet/sdk:8.0", "s0"]
+
+
+@hsettings(max_examples=60, deadline=None)
+@given(hst.lists(hst.tuples(hst.sampled_from(_BASES), hst.lists(hst.sampled_from(_LINES), min_size=1, max_size=7)),
+                 min_size=1, max_size=3))
+def test_generated_cache_files_settle_in_one_pass_and_stay_fixed(stages):
+    """Files mixing fillers, store and offline readers, copies out of a stage, suppressions and author mounts under
+    the cache-mount strategy: no error, at most one fixing pass before the confirming one (three with a merge), and
+    a second run changes nothing."""
+    lines = [HEAD.rstrip("\n")]
+    for k, (base, body) in enumerate(stages):
+        lines.append(f"FROM {base if base != 's0' or k else 'node:20'} AS s{k}")
+        lines.extend(body)
+    text = "\n".join(lines) + "\n"
+    for unsafe in (False, True):
+        r = dockerfix.fix(text, unsafe=unsafe)
+        assert not r.errors and r.passes <= 3, (r.errors, r.passes, text)
+        assert not dockerfix.fix(r.text, unsafe=unsafe).changes, (unsafe, text)
