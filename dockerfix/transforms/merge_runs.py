@@ -518,8 +518,10 @@ def _removed_block_files(ctx: Context, facts: _BlockFacts, nxt: RunShell) -> str
 
 
 def _named_paths(ctx: Context, run: RunShell) -> list[str]:
-    """The normalised paths the static words of ``run`` name (not ``/``): the RUN names ``path`` or something inside
-    it exactly when one of them is ``path`` or inside it (:meth:`_BlockFacts.naming` asks that by bisect)."""
+    """The normalised paths the static words of ``run`` name (not ``/``), its commands' arguments and the files its
+    redirections write (``echo x > /tmp/f``): the RUN names ``path`` or something inside it exactly when one of them
+    is ``path`` or inside it (:meth:`_BlockFacts.naming` asks that by bisect)."""
+    from dockerfix.model.shell import written_targets
     from dockerfix.model.state import norm
 
     if run.script is None:
@@ -529,7 +531,7 @@ def _named_paths(ctx: Context, run: RunShell) -> list[str]:
     cwd_known = False
     moved = any(c.kind in ("cd", "pushd", "popd") for c in run.script.state_changes)
     for node in run.script.walk():
-        for w in getattr(node, "words", ()) or ():
+        for w in (getattr(node, "words", ()) or ()) + written_targets(node):
             v = w.value
             if v is None or "/" not in v or w.has_glob or v.startswith("~") or (moved and not v.startswith("/")):
                 continue

@@ -185,6 +185,29 @@ def test_a_delete_moved_past_a_redirected_read_is_equal(lab, verdicts, verify_bu
     assert rep.equal, _why(rep)
 
 
+REDIRECTED_WRITE = """\
+FROM debian:bookworm-slim
+RUN sed -n 1p /etc/os-release > /tmp/os.txt
+RUN grep -c Debian /tmp/os.txt > /os-count
+RUN rm /tmp/os.txt
+"""
+"""A file written through a redirection, read, then deleted in later layers: merge-runs joins all three RUNs (the
+first names /tmp/os.txt only as its redirection's target, which merge-runs' reason did not read before round 8, so
+the sed stayed in a layer of its own, the file with it)."""
+
+
+def test_a_file_written_through_a_redirection_joins_the_rm_and_is_equal(lab, verdicts, verify_builder, tmp_path):
+    ctx = tmp_path / "app"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text(REDIRECTED_WRITE)
+    rep = run_verify(lab, verdicts, "rm of a redirected write", verify_builder, ctx / "Dockerfile", rebuild=False,
+                     workdir=tmp_path / "work", select=["DFX101"])
+    assert {c["code"] for c in rep.changes} == {"DFX101"}
+    after = (tmp_path / "work" / "context-after" / "Dockerfile").read_text()
+    assert after.count("RUN ") == 1 and "> /tmp/os.txt && \\" in after, after
+    assert rep.equal, _why(rep)
+
+
 VERDICT = ("equal", "changes", "violations")
 
 
