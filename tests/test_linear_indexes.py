@@ -139,7 +139,9 @@ def test_later_sites_among_keeps_the_walks_order(monkeypatch):
 
 # ------------------------------------------------------------------ merge-runs' block facts
 def _names_walk(ctx, run, path):
-    """merge-runs' walk before the index (round 4): does a static word of ``run`` name ``path`` or inside it?"""
+    """merge-runs' walk before the index (round 4): does a static word of ``run`` (an argument, or since round 8 the
+    target of a redirection that writes) name ``path`` or inside it?"""
+    from dockerfix.model.shell import written_targets
     from dockerfix.model.state import norm
 
     if run.script is None:
@@ -148,7 +150,7 @@ def _names_walk(ctx, run, path):
     cwd_known = False
     moved = any(c.kind in ("cd", "pushd", "popd") for c in run.script.state_changes)
     for node in run.script.walk():
-        for w in getattr(node, "words", ()) or ():
+        for w in list(getattr(node, "words", ()) or ()) + list(written_targets(node)):
             v = w.value
             if v is None or "/" not in v or w.has_glob or v.startswith("~") or (moved and not v.startswith("/")):
                 continue
