@@ -11,12 +11,12 @@ fails on air-gapped builders.
 from __future__ import annotations
 
 import posixpath
-from dockerfix._record import replace
 TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
 if TYPE_CHECKING:
     from typing import Iterable
 
 from dockerfix._lazyre import lazy
+from dockerfix._record import replace
 from dockerfix.model.manifests import CacheDir, cache_needs, cache_strategy
 from dockerfix.model.pkgmgr import find_cleanups, find_package_calls, removed_paths
 from dockerfix.model.tools import INFER, cleanups_made_pointless, command_tools, offline_keys, system_managers
@@ -127,17 +127,17 @@ Never (a finding) when the mount would hide content the RUN reads back: a parent
 an unknown base image filled the cache, and the RUN reads it as installed data (Go modules, Cargo registry,
 Maven/Gradle/NuGet stores) or runs offline (`--offline`, `--no-restore`, `--no-index`...); and never for a store in
 a stage whose child stages read it. Never when a later stage copies the cache out of this one (`COPY --from=deps
-/root/.npm ...`, a `RUN --mount=from=` whose source is in it): with the mount it is not in the stage's layers (buildah
-fails at the COPY, BuildKit copies an empty directory). Never when a later RUN (same stage, a stage built FROM it, ONBUILD) reads one of
-the caches back offline and no earlier command of that RUN fetched it (`npm ci` then `npm ci --offline`; `dotnet
-restore` then `dotnet publish --no-restore`, the .NET samples' shape): with mounts on both, the reader works only
-while the builder's cache mount is warm (a builder that imports layers with `--cache-from`, or pruned its mounts,
-re-runs it on an empty mount after a source edit and fails), so both keep the cache in the layer. A RUN that reads
-back a cache only earlier RUNs of its stage filled, each of which gets a mount on it from the same pass (`go mod
-download`, then `go build`), gets its mount in that pass too, applied only together with theirs (a fix that
-*requires* theirs: the engine withholds it, with the reason, where one of them is suppressed, ignored or unsafe in a
-safe run; the language server's quick fix adds both), and unsafe when one of them is.
-Never for apt when this RUN or a later one (same stage, a stage
+/root/.npm ...`, a `RUN --mount=from=` whose source is in it): with the mount it is not in the stage's layers
+(buildah fails at the COPY, BuildKit copies an empty directory). Never when a later RUN (same stage, a stage built
+FROM it, ONBUILD) reads one of the caches back offline and no earlier command of that RUN fetched it (`npm ci` then
+`npm ci --offline`; `dotnet restore` then `dotnet publish --no-restore`, the .NET samples' shape): with mounts on
+both, the reader works only while the builder's cache mount is warm (a builder that imports layers with
+`--cache-from`, or pruned its mounts, re-runs it on an empty mount after a source edit and fails), so both keep the
+cache in the layer. A RUN that reads back a cache only earlier RUNs of its stage filled, each of which gets a mount
+on it from the same pass (`go mod download`, then `go build`), gets its mount in that pass too, applied only
+together with theirs (a fix that *requires* theirs: the engine withholds it, with the reason, where one of them is
+suppressed, ignored or unsafe in a safe run; the language server's quick fix adds both), and unsafe when one of
+them is. Never for apt when this RUN or a later one (same stage, a stage
 built FROM it, ONBUILD) runs `apt-get install`/`apt-cache` without its own `apt-get update`: it reads lists an
 earlier step left, which the mount hides or holds only while the builder's cache is warm (a builder that imports
 layers with `--cache-from`, or pruned its mounts, fails there). A tool that already has one of its caches mounted
