@@ -127,8 +127,10 @@ Never (a finding) when the mount would hide content the RUN reads back: a parent
 an unknown base image filled the cache, and the RUN reads it as installed data (Go modules, Cargo registry,
 Maven/Gradle/NuGet stores) or runs offline (`--offline`, `--no-restore`, `--no-index`...); and never for a store in
 a stage whose child stages read it. Never when a later stage copies the cache out of this one (`COPY --from=deps
-/root/.npm ...`, a `RUN --mount=from=` whose source is in it): with the mount it is not in the stage's layers
-(buildah fails at the COPY, BuildKit copies an empty directory). Never when a later RUN (same stage, a stage built
+/root/.npm ...`, a `RUN --mount=from=` whose source is in it), or a folder that holds it (`/root`, `/go/pkg`,
+`$CARGO_HOME`: copied to carry the cache along; not the whole filesystem, `COPY --from=build / /`): with the mount
+it is not in the stage's layers (buildah fails at the COPY, BuildKit copies an empty directory, an offline install
+after it fails). Never when a later RUN (same stage, a stage built
 FROM it, ONBUILD) reads one of the caches back offline and no earlier command of that RUN fetched it (`npm ci` then
 `npm ci --offline`; `dotnet restore` then `dotnet publish --no-restore`, the .NET samples' shape): with mounts on
 both, the reader works only while the builder's cache mount is warm (a builder that imports layers with
@@ -294,10 +296,12 @@ without a static value), for exec-form RUN, non-POSIX shells and scripts the she
             else:
                 unsafe.append("the image keeps no /var/lib/apt state (package lists, auto-installed marks)")
         if caches and not site.onbuild:
-            # a later stage that copies the cache out of this one (COPY --from=this /root/.npm, RUN --mount=from=)
-            # reads what this RUN leaves there: with a mount it copies an empty directory
+            # a later stage that copies the cache out of this one (COPY --from=this /root/.npm, RUN --mount=from=),
+            # or a folder holding it (/root, /go/pkg, $CARGO_HOME: copied to carry the cache along; not the whole
+            # root, `COPY --from=build / /`), reads what this RUN leaves there: with a mount it is not there
             for inst, src in state.copied_out(site.stage):
-                hit = next((c.target for c in caches if src is None or covers((c.target,), src)), None)
+                hit = next((c.target for c in caches if src is None or covers((c.target,), src)
+                            or (src != "/" and covers((src,), c.target))), None)
                 if hit is not None:
                     what = f"copies {src}" if src is not None else "copies a path dockerfix cannot resolve"
                     return self.diagnostic(site.inst, msg, None, span=span, reason=(

@@ -32,6 +32,8 @@ Cases:
     npm ci of ``deps`` (``Dockerfile.buggy``, what cache-mounts wrote before it asked what later stages copy out)
     keeps the cache out of the layers of ``deps``: the build fails on any builder (buildah: the COPY finds no
     ``/root/.npm``; BuildKit: an empty directory, and the offline install fails).
+``npm-home-copied-out``
+    The same with ``COPY --from=deps /root /root``: a folder holding the cache, copied to carry it along.
 ``pip-wheels-offline``
     ``pip download -d /wheels`` in ``base``, ``pip install --no-index --find-links /wheels`` in ``builder``. No
     hazard: ``/wheels`` is not a package-manager cache, so whatever dockerfix does must build and keep the image.
@@ -452,4 +454,25 @@ def test_npm_copied_out_dockerfix_refuses_and_its_rewrite_builds(cases):
     assert any("copies /root/.npm out of this stage" in (f.reason or "") for f in fixed.findings)
     cases.require(COPIED, "rewrite")
     result = cases.compare(COPIED, "rewrite", cases.applied(COPIED))
+    assert result.equal, _explain(result)
+
+
+# ------------------------------------------- case 1f: a folder holding npm's cache copied out of the filling stage
+
+HOME = "npm-home-copied-out"
+
+
+def test_npm_home_copied_out_control_fails_and_dockerfix_refuses(cases):
+    """``COPY --from=deps /root /root`` carries npm's cache: with a mount on the npm ci of `deps` the offline install
+    of `build` fails (the copied home has no usable cache); dockerfix refuses the mount (round 8: a copied folder
+    above the cache counts, not only the cache itself), and its rewrite builds and keeps the image."""
+    cases.require(HOME, "orig")
+    out = cases.build(HOME, "buggy")
+    assert not out.ok, "built with the cache carried out of a mount"
+    assert "ENOTCACHED" in out.error.log, out.why()
+    fixed = cases.fixed(HOME)
+    assert all("/root/.npm" not in _cache_targets(r) for r in _runs(fixed.text)), fixed.text
+    assert any("copies /root out of this stage" in (f.reason or "") for f in fixed.findings)
+    cases.require(HOME, "rewrite")
+    result = cases.compare(HOME, "rewrite", cases.applied(HOME))
     assert result.equal, _explain(result)
