@@ -210,7 +210,8 @@ class BuildState:
         self._inherits: dict[tuple[int, str], Instruction | None] = {}
         self._fills_of: dict[tuple[int, object], tuple[_Writers, PathIndex, list[int]]] = {}
         self._footprints: dict[int, _Footprint] = {}
-        self._copied: dict[int, list[tuple["Instruction", str | None]]] | None = None
+        self._copied: dict[int, list[tuple[Instruction, str | None, bool]]] | None = None
+        self._copied_unknown: list[tuple[int, list[tuple[Instruction, str | None, bool]]]] = []
 
     # ---------------------------------------------------------------- OS and shell
     def root_base(self, stage: "Stage") -> str:
@@ -375,16 +376,17 @@ class BuildState:
             got = self._ships = (first_child, unknown_at, last_ref, last_ref_lower)
         return got
 
-    def copied_out(self, stage: "Stage") -> list[tuple["Instruction", str | None]]:
-        """(instruction, source path) for each path a later stage reads out of ``stage``: the sources of a ``COPY``
+    def copied_out(self, stage: "Stage") -> list[tuple["Instruction", str | None, bool]]:
+        """(instruction, source path, named?) for each path a later stage reads out of ``stage``: the sources of a ``COPY``
         or ``ADD --from`` naming it (relative to the stage's root, as BuildKit reads them) and the ``source=`` of a
         ``RUN --mount=from=`` naming it (``/`` when not given), normalised; None for a source a variable hides. A
-        ``--from`` whose value a variable hides names no stage here (:meth:`ships` says the stage may ship then).
-        Once per document."""
+        ``--from`` whose value a variable hides may name any earlier stage: its sources count for every stage before
+        the one it is in, with ``named`` False (unknown is not "none"). Once per document."""
         got = self._copied
         if got is None:
             got = self._copied = {}
             m = self.model
+            unknown: list[tuple[int, list[tuple[Instruction, str | None, bool]]]] = []  # (stage index, reads)
             by_name: dict[str, int] = {}
             for other in m.stages:
                 for i in other.instructions:
@@ -403,19 +405,23 @@ class BuildState:
                                 src = opts.get("source") or opts.get("src") or "/"
                                 reads.append((m.expand(opts["from"], scope), [m.expand(src, scope)]))
                     for ref, sources in reads:
+                        paths = [(i, None if src is None else norm(src.split("*", 1)[0].rstrip("/") or "/", "/"),
+                                  ref is not None) for src in sources]
                         if ref is None:
+                            unknown.append((other.index, paths))
                             continue
                         k = by_name.get(ref.lower())
                         if k is None and ref.isdigit() and int(ref) < other.index:
                             k = int(ref)
                         if k is None:
                             continue  # an image, not a stage
-                        got.setdefault(k, []).extend(
-                            (i, None if src is None else norm(src.split("*", 1)[0].rstrip("/") or "/", "/"))
-                            for src in sources)
+                        got.setdefault(k, []).extend(paths)
                 if other.name:
                     by_name[other.name.lower()] = other.index
-        return got.get(stage.index, [])
+            self._copied_unknown = unknown
+        out = got.get(stage.index, [])
+        later = [p for at, paths in self._copied_unknown if at > stage.index for p in paths]
+        return out + later if later else out
 
     # ---------------------------------------------------------------- WORKDIR, USER, HOME, env
     def env_at(self, inst: "Instruction") -> dict[str, str | None]:

@@ -299,13 +299,14 @@ without a static value), for exec-form RUN, non-POSIX shells and scripts the she
             # a later stage that copies the cache out of this one (COPY --from=this /root/.npm, RUN --mount=from=),
             # or a folder holding it (/root, /go/pkg, $CARGO_HOME: copied to carry the cache along; not the whole
             # root, `COPY --from=build / /`), reads what this RUN leaves there: with a mount it is not there
-            for inst, src in state.copied_out(site.stage):
+            for inst, src, named in state.copied_out(site.stage):
                 hit = next((c.target for c in caches if src is None or covers((c.target,), src)
                             or (src != "/" and covers((src,), c.target))), None)
                 if hit is not None:
                     what = f"copies {src}" if src is not None else "copies a path dockerfix cannot resolve"
+                    where = "this stage" if named else "a stage a variable names (this one, for all dockerfix knows)"
                     return self.diagnostic(site.inst, msg, None, span=span, reason=(
-                        f"the {inst.keyword} on line {inst.start_line} {what} out of this stage; with a cache mount "
+                        f"the {inst.keyword} on line {inst.start_line} {what} out of {where}; with a cache mount "
                         f"here {hit} would be empty in this stage's layers"))
         if caches:
             # a later RUN (this stage, ONBUILD, a stage built FROM it) that reads one of the caches offline needs what
