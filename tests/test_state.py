@@ -138,3 +138,18 @@ def test_unreadable_run_makes_contents_unknown():
 def test_ships(text, index, ships):
     st, _ = state(text)
     assert st.ships(st.model.stages[index])[0] is ships
+
+
+def test_copied_out_names_what_later_stages_read_out_of_a_stage():
+    m = Model(parse(
+        "FROM node:20 AS deps\nRUN npm ci\n"
+        "FROM node:20 AS mid\nCOPY --from=deps /root/.npm/ /cache\nCOPY --from=node:20 /usr/local /usr/local\n"
+        "RUN --mount=from=deps,target=/d ls /d\nRUN --mount=type=bind,from=0,source=/app/*.json,target=/j true\n"
+        "FROM node:20 AS last\nARG WHICH\nCOPY --from=${WHICH} /root /root\nCOPY --from=$WHICH /root /again\n"))
+    deps, mid, last = m.stages
+    got = [(i.start_line, src, named) for i, src, named in m.state.copied_out(deps)]
+    # the stage's own copies (an image's is not), a mount's source ("/" when not given, a glob cut at its folder),
+    # and the copies through a hidden --from in later stages, once per source
+    assert got == [(4, "/root/.npm", True), (6, "/", True), (7, "/app", True), (10, "/root", False)]
+    assert [(i.start_line, src, named) for i, src, named in m.state.copied_out(mid)] == [(10, "/root", False)]
+    assert m.state.copied_out(last) == []

@@ -211,7 +211,6 @@ class BuildState:
         self._fills_of: dict[tuple[int, object], tuple[_Writers, PathIndex, list[int]]] = {}
         self._footprints: dict[int, _Footprint] = {}
         self._copied: dict[int, list[tuple[Instruction, str | None, bool]]] | None = None
-        self._copied_unknown: list[tuple[int, list[tuple[Instruction, str | None, bool]]]] = []
 
     # ---------------------------------------------------------------- OS and shell
     def root_base(self, stage: "Stage") -> str:
@@ -418,10 +417,20 @@ class BuildState:
                         got.setdefault(k, []).extend(paths)
                 if other.name:
                     by_name[other.name.lower()] = other.index
-            self._copied_unknown = unknown
-        out = got.get(stage.index, [])
-        later = [p for at, paths in self._copied_unknown if at > stage.index for p in paths]
-        return out + later if later else out
+            # for each stage, the copies through a hidden --from in the stages after it, one per source: built from
+            # the last stage back, each from the next one's (a list per stage scanned for every question was
+            # quadratic in a file of such copies)
+            suffix: dict[str | None, tuple[Instruction, str | None, bool]] = {}
+            by_stage: dict[int, list[tuple[int, list[tuple[Instruction, str | None, bool]]]]] = {}
+            for at, paths in unknown:
+                by_stage.setdefault(at, []).append((at, paths))
+            for st in reversed(m.stages):
+                if suffix:
+                    got[st.index] = got.get(st.index, []) + list(suffix.values())
+                for _, paths in reversed(by_stage.get(st.index, [])):
+                    for p in reversed(paths):
+                        suffix[p[1]] = p  # (read backwards: the first copy of a source in the file wins)
+        return got.get(stage.index, [])
 
     # ---------------------------------------------------------------- WORKDIR, USER, HOME, env
     def env_at(self, inst: "Instruction") -> dict[str, str | None]:
