@@ -31,7 +31,7 @@ from functools import lru_cache
 from dockerfix._record import dataclass
 TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
 if TYPE_CHECKING:
-    from typing import Callable, Iterable, Iterator
+    from typing import Callable, Iterable, Iterator, Sequence
 
     from dockerfix.model.paths import PathIndex
     from dockerfix.model.shell import Script
@@ -211,6 +211,7 @@ class BuildState:
         self._fills_of: dict[tuple[int, object], tuple[_Writers, PathIndex, list[int]]] = {}
         self._footprints: dict[int, _Footprint] = {}
         self._copied: dict[int, list[tuple[Instruction, str | None, bool]]] | None = None
+        self._refs: list[tuple[int, Instruction, str | None, Sequence[str]]] | None = None
 
     # ---------------------------------------------------------------- OS and shell
     def root_base(self, stage: "Stage") -> str:
@@ -353,31 +354,50 @@ class BuildState:
                 parent = m.parent_stage(other)
                 if parent is not None and parent.index < other.index and parent.index not in first_child:
                     first_child[parent.index] = other.index
-                for i in other.instructions:
-                    i = i.effective if i.keyword == "ONBUILD" else i
-                    refs = [f.value for f in i.flags_named("from")] if i.keyword in ("COPY", "ADD") else []
-                    if i.keyword == "RUN":
-                        for f in i.flags_named("mount"):
-                            for part in (f.value or "").split(","):
-                                k, _, val = part.partition("=")
-                                if k.strip().lower() == "from":
-                                    refs.append(val.strip())
-                    for r in refs:
-                        if r is None:
-                            continue
-                        v = m.expand(r, m.scope_at(i))
-                        if v is None:
-                            if not unknown_at or unknown_at[-1] != other.index:
-                                unknown_at.append(other.index)
-                            continue
-                        last_ref[v] = other.index
-                        last_ref_lower[v.lower()] = other.index
+            for at, _, v, _ in self._from_refs():
+                if v is None:
+                    if not unknown_at or unknown_at[-1] != at:
+                        unknown_at.append(at)
+                    continue
+                last_ref[v] = at
+                last_ref_lower[v.lower()] = at
             got = self._ships = (first_child, unknown_at, last_ref, last_ref_lower)
         return got
 
+    def _from_refs(self) -> list[tuple[int, "Instruction", str | None, "Sequence[str]"]]:
+        """(stage index, instruction, the ``--from`` value expanded or None, the paths it reads there as written) of
+        every reference to another stage or image: ``COPY``/``ADD --from`` (its sources) and ``RUN --mount=from=``
+        (its ``source=``, ``/`` when not given), ONBUILD ones included; in document order, once per document (what
+        :meth:`ships` and :meth:`copied_out` read)."""
+        got = self._refs
+        if got is None:
+            got = self._refs = []
+            m = self.model
+            for other in m.stages:
+                for i in other.instructions:
+                    i = i.effective if i.keyword == "ONBUILD" else i
+                    reads: list[tuple[str, "Sequence[str]"]] = []
+                    if i.keyword in ("COPY", "ADD"):
+                        reads = [(f.value, i.args[:-1]) for f in i.flags_named("from") if f.value is not None]
+                    elif i.keyword == "RUN":
+                        for f in i.flags_named("mount"):
+                            refs: list[str] = []
+                            source = "/"
+                            for part in (f.value or "").split(","):
+                                k, _, val = part.partition("=")
+                                k = k.strip().lower()  # (BuildKit reads the keys in any case)
+                                if k == "from":
+                                    refs.append(val.strip())
+                                elif k in ("source", "src") and val.strip():
+                                    source = val.strip()
+                            reads.extend((r, [source]) for r in refs)
+                    for r, sources in reads:
+                        got.append((other.index, i, m.expand(r, m.scope_at(i)), sources))
+        return got
+
     def copied_out(self, stage: "Stage") -> list[tuple["Instruction", str | None, bool]]:
-        """(instruction, source path, named?) for each path a later stage reads out of ``stage``: the sources of a ``COPY``
-        or ``ADD --from`` naming it (relative to the stage's root, as BuildKit reads them) and the ``source=`` of a
+        """(instruction, source path, named?) for each path a later stage reads out of ``stage``: the sources of a
+        ``COPY`` or ``ADD --from`` naming it (relative to the stage's root, as BuildKit reads them) and the ``source=`` of a
         ``RUN --mount=from=`` naming it (``/`` when not given), normalised; None for a source a variable hides. A
         ``--from`` whose value a variable hides may name any earlier stage: its sources count for every stage before
         the one it is in, with ``named`` False (unknown is not "none"). Once per document."""
@@ -385,51 +405,34 @@ class BuildState:
         if got is None:
             got = self._copied = {}
             m = self.model
-            unknown: list[tuple[int, list[tuple[Instruction, str | None, bool]]]] = []  # (stage index, reads)
-            by_name: dict[str, int] = {}
-            for other in m.stages:
-                for i in other.instructions:
-                    i = i.effective if i.keyword == "ONBUILD" else i
-                    reads: list[tuple[str | None, list[str | None]]] = []
-                    if i.keyword in ("COPY", "ADD"):
-                        f = i.flag("from")
-                        if f is not None and f.value is not None and len(i.args) > 1:
-                            scope = m.scope_at(i)
-                            reads.append((m.expand(f.value, scope), [m.expand(a, scope) for a in i.args[:-1]]))
-                    elif i.keyword == "RUN":
-                        for f in i.flags_named("mount"):
-                            opts = dict(part.strip().partition("=")[::2] for part in (f.value or "").split(","))
-                            if "from" in opts:
-                                scope = m.scope_at(i)
-                                src = opts.get("source") or opts.get("src") or "/"
-                                reads.append((m.expand(opts["from"], scope), [m.expand(src, scope)]))
-                    for ref, sources in reads:
-                        paths = [(i, None if src is None else norm(src.split("*", 1)[0].rstrip("/") or "/", "/"),
-                                  ref is not None) for src in sources]
-                        if ref is None:
-                            unknown.append((other.index, paths))
-                            continue
-                        k = by_name.get(ref.lower())
-                        if k is None and ref.isdigit() and int(ref) < other.index:
-                            k = int(ref)
-                        if k is None:
-                            continue  # an image, not a stage
-                        got.setdefault(k, []).extend(paths)
-                if other.name:
-                    by_name[other.name.lower()] = other.index
+            hidden: dict[int, list[tuple[Instruction, str | None, bool]]] = {}  # stage -> its copies through a
+            # --from a variable hides
+            names = {st.name.lower(): st.index for st in m.stages if st.name}
+            for at, i, ref, sources in self._from_refs():
+                scope = m.scope_at(i)
+                paths = []
+                for raw in sources:
+                    src = m.expand(raw, scope)
+                    paths.append((i, None if src is None else norm(src.split("*", 1)[0].rstrip("/") or "/", "/"),
+                                  ref is not None))
+                if ref is None:
+                    hidden.setdefault(at, []).extend(paths)
+                    continue
+                k = names.get(ref.lower())
+                if k is None or k >= at:  # a stage is named only after it
+                    k = int(ref) if ref.isdigit() and int(ref) < at else None
+                if k is None:
+                    continue  # an image, not a stage
+                got.setdefault(k, []).extend(paths)
             # for each stage, the copies through a hidden --from in the stages after it, one per source: built from
             # the last stage back, each from the next one's (a list per stage scanned for every question was
             # quadratic in a file of such copies)
             suffix: dict[str | None, tuple[Instruction, str | None, bool]] = {}
-            by_stage: dict[int, list[tuple[int, list[tuple[Instruction, str | None, bool]]]]] = {}
-            for at, paths in unknown:
-                by_stage.setdefault(at, []).append((at, paths))
             for st in reversed(m.stages):
                 if suffix:
                     got[st.index] = got.get(st.index, []) + list(suffix.values())
-                for _, paths in reversed(by_stage.get(st.index, [])):
-                    for p in reversed(paths):
-                        suffix[p[1]] = p  # (read backwards: the first copy of a source in the file wins)
+                for p in reversed(hidden.get(st.index, ())):
+                    suffix[p[1]] = p  # (read backwards: the first copy of a source in the file wins)
         return got.get(stage.index, [])
 
     # ---------------------------------------------------------------- WORKDIR, USER, HOME, env
