@@ -207,6 +207,15 @@ class SafetyCases:
     def cold_builder(self, name: str) -> ColdCacheBuildah:
         return ColdCacheBuildah(self.lab.root, self.work / "cold-tmp" / name)
 
+    def cold_after_edit(self, case: str, variant: str, source: str) -> Outcome:
+        """``variant`` built again after an edit of ``source`` in a copy of its context, on a builder whose layers come
+        from the cache but whose cache mounts are empty (one cache folder per case and variant): label
+        ``<variant>-cold``."""
+        edited = self.context(case, variant, name=f"{variant}-edited")
+        edit_source(edited / source)
+        return self.build(case, variant, builder=self.cold_builder(f"{case}-{variant}"), context=edited,
+                          label=f"{variant}-cold")
+
 
 @pytest.fixture(scope="session")
 def cases(lab) -> SafetyCases:
@@ -257,16 +266,12 @@ def test_npm_control_mounts_on_both_steps_fail_on_a_cold_builder(cases):
     original survives the same edit on the same cold builder: it reads the cache from the parent's layer."""
     warm = cases.build(NPM, "mounted")
     assert warm.ok, "with the shared cache mount warm from `base`, the offline step finds the packages\n" + warm.why()
-    edited = cases.context(NPM, "mounted", name="mounted-edited")
-    edit_source(edited / "index.js")
-    cold = cases.build(NPM, "mounted", builder=cases.cold_builder("mounted"), context=edited, label="mounted-cold")
+    cold = cases.cold_after_edit(NPM, "mounted", "index.js")
     assert not cold.ok and "ENOTCACHED" in cold.error.log, cold.why() or "built on a cold cache mount"
     assert cold.error.log.count("Using cache") >= 3, "the layers of `base` should come from the layer cache"
 
     cases.require(NPM, "orig")
-    orig_edited = cases.context(NPM, "orig", name="orig-edited")
-    edit_source(orig_edited / "index.js")
-    orig_cold = cases.build(NPM, "orig", builder=cases.cold_builder("orig"), context=orig_edited, label="orig-cold")
+    orig_cold = cases.cold_after_edit(NPM, "orig", "index.js")
     assert orig_cold.ok, "the original reads the cache from the parent's layer, not a mount\n" + orig_cold.why()
 
 
@@ -300,9 +305,7 @@ def test_npm_safe_rewrite_survives_a_cold_builder(cases):
     """The refusal as behaviour, whatever the rewrite looks like: build it warm, edit the source, build again on
     a cold builder. Fails at b866cc1, whose rewrite is ``Dockerfile.mounted``."""
     cases.require(NPM, "rewrite")
-    edited = cases.context(NPM, "rewrite", name="rewrite-edited")
-    edit_source(edited / "index.js")
-    cold = cases.build(NPM, "rewrite", builder=cases.cold_builder("rewrite"), context=edited, label="rewrite-cold")
+    cold = cases.cold_after_edit(NPM, "rewrite", "index.js")
     assert cold.ok, cold.why()
 
 
@@ -377,18 +380,12 @@ def test_npm_same_stage_control_mounts_on_both_fail_on_a_cold_builder(cases):
     warm = cases.build(SAME, "mounted")
     assert warm.ok, "with the cache mount warm from the first npm ci, the offline install finds the packages\n" + \
         warm.why()
-    edited = cases.context(SAME, "mounted", name="mounted-edited")
-    edit_source(edited / "index.js")
-    cold = cases.build(SAME, "mounted", builder=cases.cold_builder("same-mounted"), context=edited,
-                       label="mounted-cold")
+    cold = cases.cold_after_edit(SAME, "mounted", "index.js")
     assert not cold.ok and "ENOTCACHED" in cold.error.log, cold.why() or "built on a cold cache mount"
     assert cold.error.log.count("Using cache") >= 3, "the first npm ci should come from the layer cache"
 
     cases.require(SAME, "orig")
-    orig_edited = cases.context(SAME, "orig", name="orig-edited")
-    edit_source(orig_edited / "index.js")
-    orig_cold = cases.build(SAME, "orig", builder=cases.cold_builder("same-orig"), context=orig_edited,
-                            label="orig-cold")
+    orig_cold = cases.cold_after_edit(SAME, "orig", "index.js")
     assert orig_cold.ok, "the original reads the cache from the first RUN's layer, not a mount\n" + orig_cold.why()
 
 
@@ -397,10 +394,7 @@ def test_npm_same_stage_safe_rewrite_builds_keeps_the_image_and_survives_a_cold_
     cases.require(SAME, "rewrite")
     result = cases.compare(SAME, "rewrite", cases.applied(SAME))
     assert result.equal, _explain(result)
-    edited = cases.context(SAME, "rewrite", name="rewrite-edited")
-    edit_source(edited / "index.js")
-    cold = cases.build(SAME, "rewrite", builder=cases.cold_builder("same-rewrite"), context=edited,
-                       label="rewrite-cold")
+    cold = cases.cold_after_edit(SAME, "rewrite", "index.js")
     assert cold.ok, cold.why()
 
 
@@ -423,9 +417,7 @@ def test_go_mounts_taken_together_build_warm_and_cold(cases):
     cases.require(GO, "rewrite")
     result = cases.compare(GO, "rewrite", cases.applied(GO))
     assert result.equal, _explain(result)
-    edited = cases.context(GO, "rewrite", name="rewrite-edited")
-    edit_source(edited / "main.go")
-    cold = cases.build(GO, "rewrite", builder=cases.cold_builder("go-rewrite"), context=edited, label="rewrite-cold")
+    cold = cases.cold_after_edit(GO, "rewrite", "main.go")
     assert cold.ok, cold.why()
 
 
