@@ -1816,13 +1816,13 @@ def _plain_sequence(src: str) -> Sequence | None:
     # first) | IN: inside a command | AFTER_NL: a pipeline ended by a newline (the separator if a command follows)
     START, NEED, IN, AFTER_NL = 0, 1, 2, 3
     state = START
+    special = _SPECIAL.search
     while pos < n:
         m = match(src, pos)
         if m is None:
             return None
         kind = m.lastgroup
-        end = m.end()
-        pos = m.start(kind)  # after the blanks before it
+        pos, end = m.span(kind)  # after the blanks before it; every group ends the match
         if kind == "word":
             if end == pos:
                 if pos == n:
@@ -1836,25 +1836,28 @@ def _plain_sequence(src: str) -> Sequence | None:
                 cmd_start = pos
             if raw[0] == "=":
                 return None  # tree-sitter-bash reads `==`, `=~` as test operators, even outside `[[ ]]`
-            if not words and _ASSIGN_RE.match(raw) is not None and raw[:2] != "_=" and raw[:3] != "_+=":
-                eq = raw.index("=")
-                if eq == len(raw) - 1:
-                    return None  # `A= x`: tree-sitter-bash may take the next word as the value, or drop it
-                op = "+=" if raw[eq - 1] == "+" else "="
-                name = raw[: eq - 1] if op == "+=" else raw[:eq]
-                assignments.append(Assignment(raw, (pos, end), name, op, _make_word(raw[eq + 1:], pos + eq + 1)))
-            else:
-                if not words and (raw in _PLAIN_NOT_A_COMMAND or _PLAIN_COMMAND_NAME.fullmatch(raw) is None
-                                  or (assignments and ":" in raw)):
+            if not words:
+                if _ASSIGN_RE.match(raw) is not None and raw[:2] != "_=" and raw[:3] != "_+=":
+                    eq = raw.index("=")
+                    if eq == len(raw) - 1:
+                        return None  # `A= x`: tree-sitter-bash may take the next word as the value, or drop it
+                    op = "+=" if raw[eq - 1] == "+" else "="
+                    name = raw[: eq - 1] if op == "+=" else raw[:eq]
+                    assignments.append(Assignment(raw, (pos, end), name, op, _make_word(raw[eq + 1:], pos + eq + 1)))
+                    cmd_end = pos = end
+                    continue
+                if raw in _PLAIN_NOT_A_COMMAND or _PLAIN_COMMAND_NAME.fullmatch(raw) is None \
+                        or (assignments and ":" in raw):
                     # grammar; or a name tree-sitter-bash reads otherwise: `--x=1` and `1A=2` as assignments,
                     # `a%`, `A@`, globs as errors, `x=y a:b` (a name with a colon after an assignment) as an error
                     return None
-                if _SPECIAL.search(raw) is None:
-                    words.append(_plain_word(raw, (pos, end)))
-                else:
-                    words.append(_make_word(raw, pos))
-            cmd_end = end
-            pos = end
+            if special(raw) is None:  # a plain word (``_plain_word``, inlined: one per word of the script)
+                w = _new(Word)
+                _set(w, "__dict__", {"raw": raw, "span": (pos, end), "value": raw})
+                words.append(w)
+            else:
+                words.append(_make_word(raw, pos))
+            cmd_end = pos = end
             continue
         if kind == "redir":
             # `> f`, `>> f`, `< f`, `2> f`, `2>&1`, `>&2` after a word of the command (a blank before it, so a digit

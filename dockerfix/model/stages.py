@@ -253,6 +253,13 @@ class Model:
             self._stage_scopes[st.index] = (starts, scopes)
         return self._stage_scopes[stage.index]
 
+    def expand_at(self, word: str, inst: Instruction) -> str | None:
+        """``expand(word, scope_at(inst))``, without building the scope when ``word`` reads no variable and quotes
+        nothing (most ``--from`` values, destinations and paths: a copy of the scope per question otherwise)."""
+        if "$" not in word and "\\" not in word and "'" not in word and '"' not in word:
+            return word
+        return self.expand(word, self.scope_at(inst))
+
     def expand(self, word: str, env: dict[str, str | None]) -> str | None:
         """Expand ``word`` the way BuildKit does; None when it reads a variable whose value is unknown."""
         if "$" not in word and "\\" not in word and "'" not in word and '"' not in word:

@@ -96,8 +96,10 @@ def is_known_base(ref: str) -> bool:
     return r in KNOWN_BASES or r.startswith("docker.io/library/")
 
 
+@lru_cache(maxsize=1024)
 def windows_hint(ref: str, platform: str | None) -> str | None:
-    """Why the base ``ref`` (with the FROM's ``--platform`` value) is a Windows image, or None."""
+    """Why the base ``ref`` (with the FROM's ``--platform`` value) is a Windows image, or None; once per pair (asked
+    for every root stage in every pass: a lower-cased copy and a dozen searches each time)."""
     if platform and platform.lower().startswith("windows"):
         return f"FROM --platform={platform}"
     r = ref.lower()
@@ -392,7 +394,7 @@ class BuildState:
                                     source = val.strip()
                             reads.extend((r, [source]) for r in refs)
                     for r, sources in reads:
-                        got.append((other.index, i, m.expand(r, m.scope_at(i)), sources))
+                        got.append((other.index, i, m.expand_at(r, i), sources))
         return got
 
     def copied_out(self, stage: "Stage") -> list[tuple["Instruction", str | None, bool]]:
@@ -409,10 +411,9 @@ class BuildState:
             # --from a variable hides
             names = {st.name.lower(): st.index for st in m.stages if st.name}
             for at, i, ref, sources in self._from_refs():
-                scope = m.scope_at(i)
                 paths = []
                 for raw in sources:
-                    src = m.expand(raw, scope)
+                    src = m.expand_at(raw, i)
                     paths.append((i, None if src is None else norm(src.split("*", 1)[0].rstrip("/") or "/", "/"),
                                   ref is not None))
                 if ref is None:
@@ -509,7 +510,7 @@ class BuildState:
         assert not isinstance(last, bool)
         if not last.args:
             return None
-        return m.expand(last.args[0], m.scope_at(last))
+        return m.expand_at(last.args[0], last)
 
     def base_user_known(self, inst: "Instruction") -> bool:
         return self.user_at(inst) is not None
@@ -600,7 +601,7 @@ class BuildState:
         if not i.args:
             return cwd
         m = self.model
-        v = m.expand(i.args[0], m.scope_at(i))
+        v = m.expand_at(i.args[0], i)
         if v is None:
             return None
         if v.startswith("/"):
@@ -768,7 +769,7 @@ class BuildState:
             if i.keyword != "RUN":
                 if not i.args:
                     continue
-                dest = m.expand(i.args[-1], m.scope_at(i))
+                dest = m.expand_at(i.args[-1], i)
                 d = norm(dest, self.workdir_at(i)) if dest else None
                 if d is None:
                     w.paths.always(n)
@@ -810,7 +811,7 @@ class BuildState:
         m = self.model
         if not i.args:
             return None
-        dest = m.expand(i.args[-1], m.scope_at(i))
+        dest = m.expand_at(i.args[-1], i)
         cwd = self.workdir_at(i)
         d = norm(dest, cwd) if dest else None
         if d is None:

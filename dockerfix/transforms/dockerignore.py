@@ -632,7 +632,7 @@ def _read(model, outer, inst, src: str, via: str) -> Read:
     value: str | None = src
     if "$" in src:
         try:
-            value = model.expand(src, model.scope_at(outer))
+            value = model.expand_at(src, outer)
         except Exception:  # an instruction the model cannot place: unknown
             value = None
     return Read(inst.start_line, src, _clean_source(value) if value is not None else None, via,

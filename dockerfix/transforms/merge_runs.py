@@ -326,6 +326,7 @@ class _BlockFacts:
         self._dirty: set[str] = set()
         self._installed: dict[str, set[str]] = {}
         self._fold_upto = 0
+        self._pending_upto = 0
         self._bookkeeping = True
         self._bk_upto = 0
         self.named: list[tuple[str, int]] = []
@@ -334,19 +335,24 @@ class _BlockFacts:
     def add(self, run: RunShell) -> None:
         self.runs.append(run)
 
-    def _fold(self) -> None:
-        """Bring ``pending``, ``dirty`` and ``installed`` up to the last RUN added (read only when a reason is asked:
-        most RUN pairs are refused before)."""
-        for run in self.runs[self._fold_upto:]:
-            calls = _calls(run)
-            for call in calls:  # _stale_index's fold
+    def _fold_pending(self) -> None:
+        """Bring ``pending`` up to the last RUN added (read only when a reason is asked: most RUN pairs are refused
+        before; a build stage asks only this)."""
+        for run in self.runs[self._pending_upto:]:
+            for call in _calls(run):
                 fam = _family(call)
                 if call.action == "update":
                     self._pending[fam] = _words(call.invocation + call.action_words)
                 elif call.is_install or call.action in _INSTALLS:
                     self._pending.pop(fam, None)
+        self._pending_upto = len(self.runs)
+
+    def _fold(self) -> None:
+        """Bring ``dirty`` and ``installed`` up to the last RUN added (read only when :func:`_cleanup` asks)."""
+        for run in self.runs[self._fold_upto:]:
+            calls = _calls(run)
             events = [(c.command.span[0], 1, _FAMILY.get(c.manager, c.manager)) for c in _cleanups(run)]
-            for call in calls:  # _cleanup's fold
+            for call in calls:
                 events.append((call.command.span[0], 0, _family(call)))
                 if call.is_install:
                     self._installed.setdefault(_family(call), set()).update(_pkg_name(w) for w in call.packages)
@@ -356,7 +362,7 @@ class _BlockFacts:
 
     @property
     def pending(self) -> dict[str, str]:
-        self._fold()
+        self._fold_pending()
         return self._pending
 
     @property

@@ -292,7 +292,7 @@ class Analysis:
             k = inst.keyword
             if k == "WORKDIR":
                 self.workdirs.append(inst)
-                w = m.expand(inst.args[0], m.scope_at(inst)) if inst.args else None
+                w = m.expand_at(inst.args[0], inst) if inst.args else None
                 if w is None:
                     self.cwd_unknown = True
                 else:

@@ -363,7 +363,7 @@ so the RUN's exit status is unchanged.
                 ref = inst.flag("from")
                 if ref is None or ref.value is None:
                     continue
-                v = model.expand(ref.value, model.scope_at(inst))
+                v = model.expand_at(ref.value, inst)
                 if v is None:
                     reasons.append(f"line {inst.start_line} copies from a stage named through a variable")
                     continue

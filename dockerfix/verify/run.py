@@ -242,7 +242,7 @@ def built_stages(text: str, target: str | None = None) -> set[int] | None:
             todo.append(parent)
         for inst in stage.instructions[1:]:
             for ref in _stage_refs(inst):
-                value = model.expand(ref, model.scope_at(inst))
+                value = model.expand_at(ref, inst)
                 if value is None:
                     return None
                 if value.isdigit() and int(value) < stage.index:
