@@ -156,9 +156,13 @@ def _fast_word(raw: str, span: Span, value: str | None, has_expansion: bool = Fa
 
 
 def _plain_word(raw: str, span: Span) -> Word:
-    """A word of plain characters (its value is its text; no flag set): ``_fast_word(raw, span, raw)``."""
+    """A word of plain characters (its value is its text; no flag set): ``_fast_word(raw, span, raw)``. The keys are
+    stored into the new instance's own ``__dict__`` (a quarter cheaper than building a dict and setting it)."""
     w = _new(Word)
-    _set(w, "__dict__", {"raw": raw, "span": span, "value": raw})
+    d = w.__dict__
+    d["raw"] = raw
+    d["span"] = span
+    d["value"] = raw
     return w
 
 
@@ -1853,7 +1857,10 @@ def _plain_sequence(src: str) -> Sequence | None:
                     return None
             if special(raw) is None:  # a plain word (``_plain_word``, inlined: one per word of the script)
                 w = _new(Word)
-                _set(w, "__dict__", {"raw": raw, "span": (pos, end), "value": raw})
+                d = w.__dict__
+                d["raw"] = raw
+                d["span"] = (pos, end)
+                d["value"] = raw
                 words.append(w)
             else:
                 words.append(_make_word(raw, pos))
