@@ -1488,10 +1488,10 @@ def cache_dirs(obj: Any, env: dict[str, str | None] | None = None, home: str | N
     use = _use(obj, env)
     if use is None:
         return []
-    merged = dict(env or {})
-    merged.update({a.name: (a.value.value if a.value is not None else None) for a in use.command.assignments})
-    if any(v in merged for v in use.tool.no_cache_env):
-        return []
+    off = use.tool.no_cache_env
+    if off and any((env is not None and v in env) or any(a.name == v for a in use.command.assignments)
+                   for v in off):
+        return []  # a variable that turns the cache off is set (its value does not matter), in the scope or inline
     caches = [c for c in use.tool.caches if c.mount and _writes(c, use.action)]
     return _dirs(use, caches, env, home, base, user)
 
