@@ -55,6 +55,19 @@ def test_shell_before_the_shell_instruction_is_the_default():
     assert not st.shell_at(insts[3]).is_posix
 
 
+@pytest.mark.parametrize("text", [
+    "FROM debian\nRUN a\n# hadolint shell=powershell\nRUN b\n",  # a pragma between the RUNs
+    "FROM debian AS s\nRUN a\nSHELL [\"pwsh\", \"-c\"]\nFROM s\nRUN b\n",  # the next stage inherits the SHELL
+])
+def test_a_stage_default_shell_is_not_kept_for_runs_a_later_shell_governs(text):
+    # the default shell is kept per stage only where nothing in the stage, its chain or the file sets another: the
+    # first RUN asked first must not make the second one default too
+    st, insts = state(text)
+    runs = [i for i in insts if i.keyword == "RUN"]
+    assert st.shell_at(runs[0]).is_posix
+    assert st.shell_at(runs[1]).dialect == "powershell"
+
+
 @pytest.mark.parametrize("text, user, home", [
     ("FROM python:3.12\nRUN a\n", "root", "/root"),
     ("FROM scratch\nRUN a\n", "root", "/root"),

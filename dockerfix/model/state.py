@@ -205,6 +205,7 @@ class BuildState:
         self._shells: dict[int, Shell] = {}
         self._shells_of: dict[int, list[Instruction]] = {}
         self._default_shells: dict[tuple[str | None, str], Shell] = {}
+        self._stage_default: dict[int, Shell] = {}  # stage -> its shell, for stages where no SHELL or pragma sets one
         self._ships: tuple[dict[int, int], list[int], dict[str, int], dict[str, int]] | None = None
         self._by_keyword: dict[tuple[int, str], tuple[list[int], list[Instruction]]] = {}
         self._wd: dict[tuple[int, bool], tuple[list[int], list[str | None], str | None]] = {}
@@ -281,6 +282,9 @@ class BuildState:
         stage = m.stage_of(inst)
         if stage is None:
             return Shell("unknown", (), None, "no stage")
+        got = self._stage_default.get(stage.index)
+        if got is not None:
+            return got  # every instruction of the stage runs the default shell (found at its first question)
         os_, why = self.stage_os(stage)
         shells = self._stage_shells(stage)
         k = bisect_left(shells, inst.start, key=_start) if shells else 0
@@ -311,6 +315,8 @@ class BuildState:
             got = self._default_shells[(os_, why)] = (
                 Shell("cmd", ("cmd", "/S", "/C"), os_, why) if os_ == "windows"
                 else Shell("posix", ("/bin/sh", "-c"), os_, why))
+        if not shells and not pragmas:
+            self._stage_default[stage.index] = got  # no SHELL in the stage or its chain, no pragma in the file
         return got
 
     # ---------------------------------------------------------------- which stages ship

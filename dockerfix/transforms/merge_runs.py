@@ -150,7 +150,7 @@ build stages as in any other.
             # the report. Each join is checked on its own: safe (the shared join rules) and with a reason (the block
             # so far against the RUN below); a RUN that cannot join ends the block.
             style = _StyleOf(ctx, first)  # learnt when the first join is made
-            only_index: bool | None = None  # whether only the index join is made here: asked after the first refusal
+            only_index: bool | None = None  # whether only the index join is made here: asked at the first pair
             runs = [run_shell(ctx, first)]
             facts = _BlockFacts(ctx)
             facts.add(runs[0])
@@ -162,13 +162,14 @@ build stages as in any other.
                     break
                 nxt = run_shell(ctx, nxt_inst)
                 # the checks, then the reason, then the joined text: most pairs stop at the first two, and the text
-                # needs the file's style and a re-indent (the same three tests as before, in the cheaper order)
-                if join_refusal(doc, runs[-1], nxt) is not None:
-                    break
+                # needs the file's style and a re-indent (the same three tests as before, in the cheaper order); a
+                # build stage takes only the index join, so there a stale index is asked first (most pairs have none)
                 if only_index is None:
                     only_index = self._build_stage(ctx, first)
                 if only_index and _stale_index(facts, nxt) is None:
-                    break  # a build stage takes only the index join: no stale index, no join (the cheap question)
+                    break
+                if join_refusal(doc, runs[-1], nxt) is not None:
+                    break
                 why = join_reason(ctx, runs, nxt, facts)
                 if why is None:
                     break
