@@ -1855,13 +1855,8 @@ def _plain_sequence(src: str) -> Sequence | None:
                     # grammar; or a name tree-sitter-bash reads otherwise: `--x=1` and `1A=2` as assignments,
                     # `a%`, `A@`, globs as errors, `x=y a:b` (a name with a colon after an assignment) as an error
                     return None
-            if special(raw) is None:  # a plain word (``_plain_word``, inlined: one per word of the script)
-                w = _new(Word)
-                d = w.__dict__
-                d["raw"] = raw
-                d["span"] = (pos, end)
-                d["value"] = raw
-                words.append(w)
+            if special(raw) is None:
+                words.append(_plain_word(raw, (pos, end)))
             else:
                 words.append(_make_word(raw, pos))
             cmd_end = pos = end
@@ -1883,7 +1878,7 @@ def _plain_sequence(src: str) -> Sequence | None:
             traw = src[t:tm.end()]
             if op[-1] == "&" and not traw.isdigit():
                 return None  # `>&-`, `>&$fd`, `>&file`: left to tree-sitter
-            target = _plain_word(traw, (t, tm.end())) if _SPECIAL.search(traw) is None else _make_word(traw, t)
+            target = _plain_word(traw, (t, tm.end())) if special(traw) is None else _make_word(traw, t)
             redirects.append(Redirect(src[pos:tm.end()], (pos, tm.end()), op, fd, target))
             cmd_end = pos = tm.end()
             continue
