@@ -47,7 +47,7 @@ from functools import lru_cache
 from dockerfix._record import dataclass
 
 from dockerfix.model import tools
-from dockerfix.model.shell import CommandSite, Script, SimpleCommand, Word
+from dockerfix.model.shell import WRAPPERS, CommandSite, Script, SimpleCommand, Word
 
 __all__ = [
     "MANAGERS",
@@ -137,6 +137,16 @@ for _m, _t in _TOOL.items():
         _HOSTED.setdefault(_h, {})[_m] = _m
 del _m, _t, _h
 _NO_VERBS: dict[str, str] = {}
+_NAMES: frozenset[str] = frozenset(_TOOL) | frozenset(_HOSTED) | frozenset(WRAPPERS)
+"""Command names that may run a manager (itself, its host, a wrapper before it); with the versioned and ``python``
+prefixes of :func:`_manager_of`, the test :func:`_may_be_call` makes before reading a command."""
+_PREFIXES: tuple[str, ...] = _VERSIONED + ("python",)
+
+
+def _may_be_call(base: str | None) -> bool:
+    """False when a command named ``base`` is certainly no package-manager call (most commands: ``echo``, ``rm``):
+    such a command is refused without stripping wrappers or reading its words."""
+    return base is not None and (base in _NAMES or base.startswith(_PREFIXES))
 
 
 def _manager_of(cmd: SimpleCommand) -> tuple[str, int] | None:
@@ -255,20 +265,17 @@ def parse_package_call(cmd: SimpleCommand, site: CommandSite | None = None) -> P
     holds its command: kept whole, the pair would be a reference cycle), and a call is built per question."""
     memo = cmd._reading
     if memo is None:
-        call = _parse_unsited(cmd)
+        call = _parse_call(cmd, site, None) if _may_be_call(cmd.basename) else None
         memo = False if call is None else (call.manager, call.action, call.options, call.packages, call.invocation,
                                            call.action_words)
         object.__setattr__(cmd, "_reading", memo)
+        return call  # (the first question's call is the one just read)
     if memo is False:
         return None
     return PackageCall(memo[0], memo[1], memo[2], memo[3], cmd, memo[4], memo[5], site)
 
 
-def _parse_unsited(cmd: SimpleCommand) -> PackageCall | None:
-    return _parse_call(cmd, None, set())
-
-
-def _parse_call(cmd: SimpleCommand, site: CommandSite | None, extra_value_opts: set[str]) -> PackageCall | None:
+def _parse_call(cmd: SimpleCommand, site: CommandSite | None, extra_value_opts: set[str] | None) -> PackageCall | None:
     retry = bool(extra_value_opts)
     eff = cmd.effective
     found = _manager_of(eff)
@@ -278,7 +285,7 @@ def _parse_call(cmd: SimpleCommand, site: CommandSite | None, extra_value_opts: 
     tool = _TOOL[manager]
     words = eff.words
     invocation = words[:n]
-    value_opts = tool.value_options | extra_value_opts
+    value_opts = tool.value_options | extra_value_opts if extra_value_opts else tool.value_options
     options, positionals = _parse_args(words, n, value_opts)
     action_words: tuple[Word, ...] = ()
     action = None

@@ -1781,11 +1781,14 @@ class _Lowerer:
 _PLAIN_DOLLAR = (r"\$(?:[A-Za-z_][A-Za-z0-9_]*(?![A-Za-z0-9_])|[0-9@*#?$!-]"
                  r"|\{(?:(?:[A-Za-z_][A-Za-z0-9_]*|[0-9]+)(?:(?::?[-=?+]|##?|%%?|//?|\^\^?|,,?)"
                  r"[A-Za-z0-9_:#%/+=?.,@*^~ -]*|: ?-?[0-9]+(?::[0-9]+)?)?|#(?:[A-Za-z_][A-Za-z0-9_]*)?|[@*?!$-])\})")
-# Each repetition starts with a character no other branch may start with, so a failed match never backtracks
-# through the ways of splitting a run (nested ``(a+)+`` loops are exponential on a failed match).
-_PLAIN_TOKEN = lazy(
-    r"""[ \t]*(?:(?P<nl>\n)|(?P<op>&&|\|\||;|\|)|(?P<redir>[1-9]?(?:>>|>&|<&|>|<)(?![<>(|&]))"""
-    r"""|(?P<word>[^\s'"\\$`&|;<>(){}\[\]#!]*"""
+# One token per match, with the blanks before it: (blanks, newline, operator, redirection, word); ``findall`` reads
+# the whole script into that list in C. A match of blanks alone (every other group empty) is the end of the script
+# or a character no token starts with. Each repetition starts with a character no other branch may start with, so a
+# failed match never backtracks through the ways of splitting a run (nested ``(a+)+`` loops are exponential on a
+# failed match).
+_PLAIN_TOKENS = lazy(
+    r"""([ \t]*)(?:(\n)|(&&|\|\||;|\|)|([1-9]?(?:>>|>&|<&|>|<)(?![<>(|&]))"""
+    r"""|([^\s'"\\$`&|;<>(){}\[\]#!]*"""
     r"""(?:(?:'[^']*'|"[^"\\$`]*(?:""" + _PLAIN_DOLLAR + r"""[^"\\$`]*)*"|""" + _PLAIN_DOLLAR + r""")"""
     r"""[^\s'"\\$`&|;<>(){}\[\]#!]*)*))"""
 )
@@ -1802,9 +1805,11 @@ _PLAIN_NOT_A_COMMAND = frozenset(
 
 def _plain_sequence(src: str) -> Sequence | None:
     """The ``Sequence`` of a plain script (see above), or None when ``src`` is not one."""
-    match = _PLAIN_TOKEN.match
+    tokens = _PLAIN_TOKENS.findall(src)
+    ntok = len(tokens)
     n = len(src)
     pos = 0
+    k = 0
     items: list[Node] = []
     seps: list[Separator | None] = []
     pipe: list[SimpleCommand] = []  # commands of the pipeline being read
@@ -1821,18 +1826,13 @@ def _plain_sequence(src: str) -> Sequence | None:
     START, NEED, IN, AFTER_NL = 0, 1, 2, 3
     state = START
     special = _SPECIAL.search
-    while pos < n:
-        m = match(src, pos)
-        if m is None:
-            return None
-        kind = m.lastgroup
-        pos, end = m.span(kind)  # after the blanks before it; every group ends the match
-        if kind == "word":
-            if end == pos:
-                if pos == n:
-                    break  # blanks at the end
-                return None  # a character no token starts with
-            raw = src[pos:end]
+    while k < ntok:
+        blanks, nl, op, redir, raw = tokens[k]
+        k += 1
+        if blanks:
+            pos += len(blanks)
+        if raw:
+            end = pos + len(raw)
             if state != IN:
                 if state == AFTER_NL:
                     seps[-1] = Separator("\n", (newline, newline + 1))
@@ -1845,9 +1845,9 @@ def _plain_sequence(src: str) -> Sequence | None:
                     eq = raw.index("=")
                     if eq == len(raw) - 1:
                         return None  # `A= x`: tree-sitter-bash may take the next word as the value, or drop it
-                    op = "+=" if raw[eq - 1] == "+" else "="
-                    name = raw[: eq - 1] if op == "+=" else raw[:eq]
-                    assignments.append(Assignment(raw, (pos, end), name, op, _make_word(raw[eq + 1:], pos + eq + 1)))
+                    aop = "+=" if raw[eq - 1] == "+" else "="
+                    name = raw[: eq - 1] if aop == "+=" else raw[:eq]
+                    assignments.append(Assignment(raw, (pos, end), name, aop, _make_word(raw[eq + 1:], pos + eq + 1)))
                     cmd_end = pos = end
                     continue
                 if raw in _PLAIN_NOT_A_COMMAND or _PLAIN_COMMAND_NAME.fullmatch(raw) is None \
@@ -1861,47 +1861,55 @@ def _plain_sequence(src: str) -> Sequence | None:
                 words.append(_make_word(raw, pos))
             cmd_end = pos = end
             continue
-        if kind == "redir":
+        if redir:
             # `> f`, `>> f`, `< f`, `2> f`, `2>&1`, `>&2` after a word of the command (a blank before it, so a digit
             # glued to a word is never a descriptor; tree-sitter-bash reads a `0` before `<` or `>` as a word, so
             # descriptor 0 is left to it); the target is one plain word on the same line
-            if state != IN or not words or src[pos - 1] not in " \t":
+            if state != IN or not words or not blanks:
                 return None
             if words[-1].raw == "-" or long_pipe_nl:
                 return None  # tree-sitter-bash's own readings: `a - 2>&1` loses the `-`; `long_pipe_nl` above
-            raw_op = src[pos:end]
-            fd = raw_op[0] if raw_op[0].isdigit() else None
-            op = raw_op[1:] if fd is not None else raw_op
-            tm = match(src, end)  # the target, after blanks on the same line
-            if tm is None or tm.lastgroup != "word" or tm.end() == (t := tm.start("word")):
+            end = pos + len(redir)
+            fd = redir[0] if redir[0].isdigit() else None
+            rop = redir[1:] if fd is not None else redir
+            if k == ntok:
                 return None
-            traw = src[t:tm.end()]
-            if op[-1] == "&" and not traw.isdigit():
+            tblanks, _, _, _, traw = tokens[k]  # the target, after blanks on the same line
+            if not traw:
+                return None
+            k += 1
+            t = end + len(tblanks)
+            tend = t + len(traw)
+            if rop[-1] == "&" and not traw.isdigit():
                 return None  # `>&-`, `>&$fd`, `>&file`: left to tree-sitter
-            target = _plain_word(traw, (t, tm.end())) if special(traw) is None else _make_word(traw, t)
-            redirects.append(Redirect(src[pos:tm.end()], (pos, tm.end()), op, fd, target))
-            cmd_end = pos = tm.end()
+            target = _plain_word(traw, (t, tend)) if special(traw) is None else _make_word(traw, t)
+            redirects.append(Redirect(src[pos:tend], (pos, tend), rop, fd, target))
+            cmd_end = pos = tend
             continue
+        if not nl and not op:
+            if pos == n:
+                break  # blanks at the end
+            return None  # a character no token starts with
         if state == IN:  # a newline or an operator ends the command
             pipe.append(SimpleCommand(src[cmd_start:cmd_end], (cmd_start, cmd_end), tuple(assignments),
                                       tuple(words), tuple(redirects)))
             assignments = []
             words = []
             redirects = []
-        if kind == "nl":
+        if nl:
             if state == IN:
                 if len(pipe) >= 3:
                     long_pipe_nl = True
                 _plain_close(src, pipe, items, seps)
                 state = AFTER_NL
                 newline = pos
-            pos = end
+            pos += 1
             continue
         if state != IN:
             return None  # an operator without a command before it (`&& x`, `;;`, `a<newline>&& b`)
-        op = src[pos:end]
         if long_pipe_nl and op in ("&&", "||"):
             return None  # glued to the pipeline before the line break by tree-sitter-bash (see the redirections)
+        end = pos + len(op)
         if op == "|":
             if not pipe[-1].words:
                 return None  # `A=1 | b`: tree-sitter-bash wants a word after the assignment
@@ -1911,6 +1919,8 @@ def _plain_sequence(src: str) -> Sequence | None:
             seps[-1] = Separator(op, (pos, end))
             state = START if op == ";" else NEED
         pos = end
+    if pos != n:
+        return None  # (not reached: the last match is the end's)
     if state == NEED:
         return None  # ends in `&&`, `||` or `|`
     if state == IN:
