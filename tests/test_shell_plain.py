@@ -180,3 +180,42 @@ def test_a_file_of_plain_scripts_never_loads_tree_sitter() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd="/", check=True)
     assert out.stdout == "(None, True)", (out.stdout, out.stderr[-2000:])
     assert shell._plain_sequence("RUN") is not None
+
+
+def _sites_agree(src: str) -> bool:
+    """True when ``Script.sites`` took the flat path for ``src``; fails when it differs from the full walk."""
+    script = parse_shell(src)
+    if not script.ok:
+        return False
+    after, bg = shell._chain_flags(script.body)
+    walked = shell._walk_sites(script.body.items, after, bg)
+    assert script._collected == (script.sites, walked[1])
+    assert script.sites == walked[0], src
+    flat = shell._flat_sites(script.body.items, after, bg)
+    return flat is not None and "(" not in src and "`" not in src
+
+
+def test_flat_sites_equal_the_walk_on_corpus_scripts() -> None:
+    """The sites of a script without substitutions, taken in source order without the walk, are the walk's: every
+    script of the corpus and the fixtures, the flat ones counted (so the test cannot pass on none)."""
+    files = corpus_files()
+    if not files:
+        pytest.skip("corpus not found at ../shared/corpus")
+    fx = all_fixtures()
+    scripts = _scripts([read_text(p) for p in files] + [f.input for f in fx])
+    flat = sum(_sites_agree(s) for s in scripts)
+    assert flat > len(scripts) // 3, (flat, len(scripts))
+
+
+@pytest.mark.parametrize("src", [
+    "a | b && c || d; e & f",
+    "! a | b | c",
+    "x=1 a > f 2>&1 | tee log & b",
+    "a || b && c &",
+    "if a; then b | c; fi; d",  # a compound: the walk
+    "a $(b | c) && d",  # a substitution: the walk
+    "(a; b) | c",
+    "f() { a; }; f",
+])
+def test_flat_sites_equal_the_walk(src: str) -> None:
+    _sites_agree(src)

@@ -711,14 +711,14 @@ class Script:
 
     @cached_property
     def _collected(self) -> tuple[tuple[CommandSite, ...], tuple[Compound, ...]]:
-        out: list[CommandSite] = []
-        funcs: list[Compound] = []
         after, bg = _chain_flags(self.body)
-        for i, node in enumerate(self.body.items):
-            ctx = (i, False, False, False, False, None, after[i], False, bg[i])
-            _collect_sites(node, ctx, out, funcs)
-        out.sort(key=lambda s: s.command.span)
-        return tuple(out), tuple(funcs)
+        if "(" not in self.source and "`" not in self.source:
+            # no substitution anywhere (they start with `$(`, `<(`, `>(` or a backquote): a script of commands and
+            # pipelines has its sites in source order, without the walk and the sort
+            flat = _flat_sites(self.body.items, after, bg)
+            if flat is not None:
+                return flat, ()
+        return _walk_sites(self.body.items, after, bg)
 
     @property
     def sites(self) -> tuple[CommandSite, ...]:
@@ -794,6 +794,39 @@ def _chain_flags(seq: Sequence) -> tuple[list[bool], list[bool]]:
 # compound, conditional, negated, background) - a plain tuple, positional, for speed.
 if TYPE_CHECKING:
     _Ctx = tuple[Any, ...]
+
+
+def _walk_sites(items: tuple[Node, ...], after: list[bool], bg: list[bool]
+                ) -> tuple[tuple[CommandSite, ...], tuple[Compound, ...]]:
+    """Every command site of a script's items (substitutions, subshells, compounds included) in source order, and
+    the functions it defines."""
+    out: list[CommandSite] = []
+    funcs: list[Compound] = []
+    for i, node in enumerate(items):
+        ctx = (i, False, False, False, False, None, after[i], False, bg[i])
+        _collect_sites(node, ctx, out, funcs)
+    out.sort(key=lambda s: s.command.span)
+    return tuple(out), tuple(funcs)
+
+
+def _flat_sites(items: tuple[Node, ...], after: list[bool], bg: list[bool]) -> tuple[CommandSite, ...] | None:
+    """The sites of a sequence of simple commands and pipelines of them, none holding a substitution (what
+    :func:`_collect_sites` gives for them, in the same order), or None for any other node."""
+    out: list[CommandSite] = []
+    append = out.append
+    for i, node in enumerate(items):
+        if type(node) is SimpleCommand:
+            append(CommandSite(node, i, False, False, False, False, None, after[i], False, bg[i]))
+        elif type(node) is Pipeline:
+            piped = len(node.commands) > 1
+            negated = node.negated
+            for c in node.commands:
+                if type(c) is not SimpleCommand:
+                    return None
+                append(CommandSite(c, i, piped, False, False, False, None, after[i], negated, bg[i]))
+        else:
+            return None
+    return tuple(out)
 
 
 def _collect_seq(seq: Sequence, ctx: _Ctx, out: list[CommandSite], funcs: list[Compound]) -> None:
