@@ -556,6 +556,38 @@ def _choose(applicable: list[Diagnostic], doc: Document, *,
     return chosen, edits, structural
 
 
+def _run_sources(inst: Any) -> list[str]:
+    """The texts the model parses as shell for an instruction (a RUN's command or heredoc bodies, ONBUILD's RUN)."""
+    out = []
+    for i in (inst, inst.sub) if inst.sub is not None else (inst,):
+        if i.keyword == "RUN" and not i.json:
+            out.append(i.rest)
+            out.extend(h.content for h in i.heredocs)
+    return out
+
+
+def _forget_replaced(doc: Document, new_doc: Document, edits: Sequence[Edit]) -> None:
+    """Drop from the shell cache the scripts of the instructions ``edits`` touched whose text no instruction of
+    ``new_doc`` holds (:func:`dockerfix.model.shell.forget_scripts`): the next pass then reuses their memory."""
+    insts = doc.instructions
+    starts = [i.start for i in insts]
+    old: set[str] = set()
+    for e in edits:
+        k = max(bisect_right(starts, e.start) - 1, 0)
+        while k < len(insts) and insts[k].start <= e.end:
+            if insts[k].end >= e.start:
+                old.update(_run_sources(insts[k]))
+            k += 1
+    if old:
+        for inst in new_doc.instructions:
+            if inst.keyword == "RUN" or inst.sub is not None:
+                old.difference_update(_run_sources(inst))
+        if old:
+            from dockerfix.model.shell import forget_scripts
+
+            forget_scripts(old)
+
+
 def fix_document(
     doc: Document,
     transforms: Sequence[Transform],
@@ -628,6 +660,7 @@ def fix_document(
             here = _Lines(text) if n else input_lines
             result.findings = [_change(input_lines, d, False, history, n, here) for d in diags]
             break
+        _forget_replaced(doc, new_doc, edits)
         result.changes.extend(_change(input_lines, d, True, history, n) for d in chosen)
         for fc in file_changes:
             first = result.files.get(fc.path)

@@ -152,3 +152,50 @@ def test_history_maps_offsets_back_as_back_through_does(text, data) -> None:
     h.add(edits, new)
     for off in range(len(new) + 1):
         assert h.to_input(off, 1) == back_through(text, sorted(edits), off)
+
+
+def test_a_pass_forgets_the_scripts_its_edits_replaced() -> None:
+    """After a pass, the shell cache no longer holds a script an edit replaced, unless another instruction of the new
+    document still has that text (it is asked again next pass); the scripts of the result are cached."""
+    from dockerfix.engine import _forget_replaced
+    from dockerfix.model.shell import _SCRIPTS, parse_shell_cached
+
+    text = ("FROM debian:12\nRUN apt-get install -y curl\nRUN echo same\nRUN echo same\n"
+            "ONBUILD RUN echo onbuild\nRUN <<EOF\necho body\nEOF\n")
+    doc = parse(text)
+    for inst in doc.instructions:
+        for i in (inst, inst.sub) if inst.sub is not None else (inst,):
+            if i.keyword == "RUN":
+                parse_shell_cached(i.rest)
+                for h in i.heredocs:
+                    parse_shell_cached(h.content)
+    for src in ("apt-get install -y curl", "echo same", "echo onbuild", "echo body\n"):
+        assert src in _SCRIPTS
+    # edit the install, the second `echo same`, the ONBUILD RUN and the heredoc body
+    edits = []
+    for old, new, nth in (("curl", "curl wget", 0), ("echo same", "echo other", 1), ("onbuild", "later", 0),
+                          ("body", "text", 0)):
+        at = -1
+        for _ in range(nth + 1):
+            at = text.index(old, at + 1)
+        edits.append(Edit(at, at + len(old), new))
+    edits.sort()
+    new_text = text
+    for e in reversed(edits):
+        new_text = new_text[:e.start] + e.text + new_text[e.end:]
+    _forget_replaced(doc, parse(new_text), edits)
+    assert "apt-get install -y curl" not in _SCRIPTS
+    assert "echo onbuild" not in _SCRIPTS
+    assert "echo body\n" not in _SCRIPTS
+    assert "echo same" in _SCRIPTS  # the first `RUN echo same` still has it
+
+
+def test_a_fix_leaves_its_result_scripts_cached_and_the_replaced_ones_out() -> None:
+    from dockerfix.model.shell import _SCRIPTS
+
+    chain = " && ".join(f"apt-get install -y pkg{i}" for i in range(30))
+    r = dockerfix.fix(f"FROM debian:12\nRUN apt-get update && {chain}\n", unsafe=True)
+    assert r.changes and r.text != r.original
+    assert f"apt-get update && {chain}" not in _SCRIPTS
+    final = parse(r.text).instructions[1].rest
+    assert final in _SCRIPTS

@@ -337,6 +337,9 @@ def removed_paths(cmd: SimpleCommand) -> list[str]:
     Values are quote-removed; globs and a leading ``~`` are kept verbatim. Operands holding an
     expansion (``$HOME/.cache``) are left out.
     """
+    base = cmd.basename
+    if base != "rm" and base not in WRAPPERS:
+        return []  # (a command is its own effective command unless a wrapper runs it)
     eff = cmd.effective
     if eff.basename != "rm":
         return []

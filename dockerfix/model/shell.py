@@ -69,10 +69,9 @@ from __future__ import annotations
 import operator
 from dockerfix._lazyre import lazy
 from dockerfix._record import cached_property, dataclass, field, replace
-from functools import lru_cache
 TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
 if TYPE_CHECKING:
-    from typing import Any, Callable, Iterator, TypeVar
+    from typing import Any, Callable, Iterable, Iterator, TypeVar
 
     _V = TypeVar("_V")
 
@@ -1991,16 +1990,39 @@ def parse_shell(src: str) -> Script:
 
 
 
-@lru_cache(maxsize=4096)
 def parse_shell_cached(src: str) -> Script:
     """``parse_shell`` once per distinct command text: scripts are immutable, so the model and every transform of
     every pass share one parse.
 
-    The bound is above the distinct scripts of any one file we expect: a file with more than the bound reads its
-    RUNs in the same order in every pass, which evicts each script from a least-recently-used cache just before it
-    is asked again (1,600 stages of distinct scripts parsed everything three times at 1,024). The whole corpus has
-    1,464 distinct scripts; the 4,096 bound costs 2 MB of peak memory over it."""
-    return parse_shell(src)
+    The cache keeps the most recently asked 4,096 texts. The bound is above the distinct scripts of any one file we
+    expect: a file with more than the bound reads its RUNs in the same order in every pass, which evicts each script
+    from a least-recently-used cache just before it is asked again (1,600 stages of distinct scripts parsed
+    everything three times at 1,024). The whole corpus has 1,464 distinct scripts; the 4,096 bound costs 2 MB of
+    peak memory over it. :func:`forget_scripts` drops the texts an edit replaced."""
+    got = _SCRIPTS.pop(src, None)
+    if got is None:
+        got = parse_shell(src)
+        if len(_SCRIPTS) >= _SCRIPTS_MAX:
+            del _SCRIPTS[next(iter(_SCRIPTS))]  # the least recently asked (a dict keeps insertion order)
+    _SCRIPTS[src] = got  # (re)inserted last: the most recent
+    return got
+
+
+_SCRIPTS: dict[str, Script] = {}
+_SCRIPTS_MAX = 4096
+
+
+def forget_scripts(sources: Iterable[str]) -> None:
+    """Drop the parses of these texts from :func:`parse_shell_cached`'s cache (the engine's word after a pass: texts
+    its edits replaced that no instruction of the new document holds). Nothing asks them again in this file, and a
+    long script's tree is megabytes: kept, the next pass's trees took fresh memory (a page fault per 4 KiB) instead
+    of reusing theirs."""
+    for src in sources:
+        _SCRIPTS.pop(src, None)
+
+
+parse_shell_cached.cache_clear = _SCRIPTS.clear  # type: ignore[attr-defined]  # as functools' caches spell it
+
 
 def _parse_tree_sitter(src: str) -> Script:
     """``parse_shell`` through tree-sitter-bash and the lowering above (any script)."""

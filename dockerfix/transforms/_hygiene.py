@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 from dockerfix.model import tools
 from dockerfix.model.manifests import cache_strategy
 from dockerfix.model.pkgmgr import Cleanup, PackageCall, find_cleanups, find_package_calls
-from dockerfix.model.shell import Script, Word, is_posix_shell
+from dockerfix.model.shell import WRAPPERS, Script, Word, is_posix_shell
 from dockerfix.transforms._run import (
     RunShell,
     append_command,
@@ -825,23 +825,33 @@ def _source_writes(source: str, is_path, needle: str) -> bool:
 
 
 def _script_writes_uncached(script: Script, is_path, needle: str) -> bool:
+    # first whether a command writes such a file (most scripts write none: the needle is then not looked for)
+    sites = script.sites
     writes = False
-    has_needle = False
-    for s in script.sites:
+    for s in sites:
         c = s.command
         for r in c.redirects:
             if r.op in (">", ">>", ">|") and r.target is not None and r.target.value is not None:
                 if is_path(norm_path(r.target.value)):
                     writes = True
+        base = c.basename
+        if base == "tee" or base in WRAPPERS:  # (a command is its own effective command unless a wrapper runs it)
+            eff = c.effective
+            if eff.basename == "tee":
+                if any(w.value is not None and is_path(norm_path(w.value)) for w in eff.args):
+                    writes = True
+        if writes:
+            break
+    if not writes:
+        return False
+    for s in sites:
+        c = s.command
+        for r in c.redirects:
             if r.heredoc and needle in r.heredoc:
-                has_needle = True
-        eff = c.effective
-        if eff.basename == "tee":
-            if any(w.value is not None and is_path(norm_path(w.value)) for w in eff.args):
-                writes = True
+                return True
         if any(needle in (w.value or w.raw) for w in c.words):
-            has_needle = True
-    return writes and has_needle
+            return True
+    return False
 
 
 # =====================================================================================================================
