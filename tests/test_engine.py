@@ -160,8 +160,9 @@ def test_a_pass_forgets_the_scripts_its_edits_replaced() -> None:
     from dockerfix.engine import _forget_replaced
     from dockerfix.model.shell import _SCRIPTS, parse_shell_cached
 
-    text = ("FROM debian:12\nRUN apt-get install -y curl\nRUN echo same\nRUN echo same\n"
-            "ONBUILD RUN echo onbuild\nRUN <<EOF\necho body\nEOF\n")
+    pad = " " + "x" * 4096  # the cache keeps scripts under 4 KiB whatever happens
+    text = (f"FROM debian:12\nRUN apt-get install -y curl{pad}\nRUN echo same{pad}\nRUN echo same{pad}\n"
+            f"ONBUILD RUN echo onbuild{pad}\nRUN <<EOF\necho body{pad}\nEOF\nRUN echo short\n")
     doc = parse(text)
     for inst in doc.instructions:
         for i in (inst, inst.sub) if inst.sub is not None else (inst,):
@@ -169,12 +170,13 @@ def test_a_pass_forgets_the_scripts_its_edits_replaced() -> None:
                 parse_shell_cached(i.rest)
                 for h in i.heredocs:
                     parse_shell_cached(h.content)
-    for src in ("apt-get install -y curl", "echo same", "echo onbuild", "echo body\n"):
+    for src in (f"apt-get install -y curl{pad}", f"echo same{pad}", f"echo onbuild{pad}", f"echo body{pad}\n",
+                "echo short"):
         assert src in _SCRIPTS
     # edit the install, the second `echo same`, the ONBUILD RUN and the heredoc body
     edits = []
     for old, new, nth in (("curl", "curl wget", 0), ("echo same", "echo other", 1), ("onbuild", "later", 0),
-                          ("body", "text", 0)):
+                          ("body", "text", 0), ("short", "brief", 0)):
         at = -1
         for _ in range(nth + 1):
             at = text.index(old, at + 1)
@@ -184,16 +186,17 @@ def test_a_pass_forgets_the_scripts_its_edits_replaced() -> None:
     for e in reversed(edits):
         new_text = new_text[:e.start] + e.text + new_text[e.end:]
     _forget_replaced(doc, parse(new_text), edits)
-    assert "apt-get install -y curl" not in _SCRIPTS
-    assert "echo onbuild" not in _SCRIPTS
-    assert "echo body\n" not in _SCRIPTS
-    assert "echo same" in _SCRIPTS  # the first `RUN echo same` still has it
+    assert f"apt-get install -y curl{pad}" not in _SCRIPTS
+    assert f"echo onbuild{pad}" not in _SCRIPTS
+    assert f"echo body{pad}\n" not in _SCRIPTS
+    assert f"echo same{pad}" in _SCRIPTS  # the first `RUN echo same` still has it
+    assert "echo short" in _SCRIPTS  # small: kept for the next file that has it
 
 
 def test_a_fix_leaves_its_result_scripts_cached_and_the_replaced_ones_out() -> None:
     from dockerfix.model.shell import _SCRIPTS
 
-    chain = " && ".join(f"apt-get install -y pkg{i}" for i in range(30))
+    chain = " && ".join(f"apt-get install -y pkg{i}" for i in range(200))  # over 4 KiB
     r = dockerfix.fix(f"FROM debian:12\nRUN apt-get update && {chain}\n", unsafe=True)
     assert r.changes and r.text != r.original
     assert f"apt-get update && {chain}" not in _SCRIPTS

@@ -1835,6 +1835,26 @@ _PLAIN_NOT_A_COMMAND = frozenset(
 )
 
 
+_PLAIN_FIRST: dict[str, int] = {}
+"""A word in command position -> :func:`_plain_first` (a few names start most commands of a file)."""
+
+
+def _plain_first(raw: str) -> int:
+    """What a word in command position is to the reader: 0 a command name, 1 an assignment, 2 a word that sends the
+    script to tree-sitter (grammar; or a name tree-sitter-bash reads otherwise: `--x=1` and `1A=2` as assignments,
+    `a%`, `A@`, globs as errors). Kept in :data:`_PLAIN_FIRST` (bounded)."""
+    if _ASSIGN_RE.match(raw) is not None and raw[:2] != "_=" and raw[:3] != "_+=":
+        kind = 1
+    elif raw in _PLAIN_NOT_A_COMMAND or _PLAIN_COMMAND_NAME.fullmatch(raw) is None:
+        kind = 2
+    else:
+        kind = 0
+    if len(_PLAIN_FIRST) >= 1024:
+        _PLAIN_FIRST.clear()
+    _PLAIN_FIRST[raw] = kind
+    return kind
+
+
 def _plain_sequence(src: str) -> Sequence | None:
     """The ``Sequence`` of a plain script (see above), or None when ``src`` is not one."""
     tokens = _PLAIN_TOKENS.findall(src)
@@ -1873,7 +1893,13 @@ def _plain_sequence(src: str) -> Sequence | None:
             if raw[0] == "=":
                 return None  # tree-sitter-bash reads `==`, `=~` as test operators, even outside `[[ ]]`
             if not words:
-                if _ASSIGN_RE.match(raw) is not None and raw[:2] != "_=" and raw[:3] != "_+=":
+                kind = _PLAIN_FIRST.get(raw)
+                if kind is None:
+                    kind = _plain_first(raw)
+                if kind == 0:  # a command name
+                    if assignments and ":" in raw:
+                        return None  # `x=y a:b` (a name with a colon after an assignment): an error to tree-sitter
+                elif kind == 1:
                     eq = raw.index("=")
                     if eq == len(raw) - 1:
                         return None  # `A= x`: tree-sitter-bash may take the next word as the value, or drop it
@@ -1882,10 +1908,7 @@ def _plain_sequence(src: str) -> Sequence | None:
                     assignments.append(Assignment(raw, (pos, end), name, aop, _make_word(raw[eq + 1:], pos + eq + 1)))
                     cmd_end = pos = end
                     continue
-                if raw in _PLAIN_NOT_A_COMMAND or _PLAIN_COMMAND_NAME.fullmatch(raw) is None \
-                        or (assignments and ":" in raw):
-                    # grammar; or a name tree-sitter-bash reads otherwise: `--x=1` and `1A=2` as assignments,
-                    # `a%`, `A@`, globs as errors, `x=y a:b` (a name with a colon after an assignment) as an error
+                else:
                     return None
             if special(raw) is None:
                 words.append(_plain_word(raw, (pos, end)))
@@ -2016,9 +2039,10 @@ def forget_scripts(sources: Iterable[str]) -> None:
     """Drop the parses of these texts from :func:`parse_shell_cached`'s cache (the engine's word after a pass: texts
     its edits replaced that no instruction of the new document holds). Nothing asks them again in this file, and a
     long script's tree is megabytes: kept, the next pass's trees took fresh memory (a page fault per 4 KiB) instead
-    of reusing theirs."""
+    of reusing theirs. Scripts under 4 KiB stay (the same short RUN recurs from file to file, and its tree is small)."""
     for src in sources:
-        _SCRIPTS.pop(src, None)
+        if len(src) >= 4096:
+            _SCRIPTS.pop(src, None)
 
 
 parse_shell_cached.cache_clear = _SCRIPTS.clear  # type: ignore[attr-defined]  # as functools' caches spell it
