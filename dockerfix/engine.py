@@ -397,6 +397,8 @@ def _is_applicable(d: Diagnostic, unsafe: bool) -> bool:
 def reparse_after(doc: Document, new_text: str, edits: Sequence[Edit]) -> Document:
     """The document of ``new_text`` (``doc`` with ``edits`` applied): only the touched nodes are parsed again when
     that is provably the same as a full parse (see :mod:`dockerfix.syntax.incremental`), else the whole text."""
+    if 3 * len(edits) > len(doc.instructions):
+        return parse(new_text)  # edits in most instructions: shifting the rest costs more than parsing them
     from dockerfix.syntax.incremental import reparse
 
     new_doc = reparse(doc, new_text, [(e.start, e.end, len(e.text)) for e in sorted(edits)])
@@ -567,25 +569,26 @@ def _run_sources(inst: Any) -> list[str]:
 
 
 def _forget_replaced(doc: Document, new_doc: Document, edits: Sequence[Edit]) -> None:
-    """Drop from the shell cache the scripts of the instructions ``edits`` touched whose text no instruction of
+    """Drop from the shell cache the long scripts of the instructions ``edits`` touched whose text no instruction of
     ``new_doc`` holds (:func:`dockerfix.model.shell.forget_scripts`): the next pass then reuses their memory."""
+    from dockerfix.model.shell import SCRIPTS_KEPT_BELOW as LONG, forget_scripts
+
     insts = doc.instructions
     starts = [i.start for i in insts]
     old: set[str] = set()
     for e in edits:
         k = max(bisect_right(starts, e.start) - 1, 0)
         while k < len(insts) and insts[k].start <= e.end:
-            if insts[k].end >= e.start:
-                old.update(_run_sources(insts[k]))
+            inst = insts[k]
+            # (a script is part of its instruction's text: a short instruction holds no long script)
+            if inst.end >= e.start and inst.end - inst.start >= LONG:
+                old.update(s for s in _run_sources(inst) if len(s) >= LONG)
             k += 1
     if old:
         for inst in new_doc.instructions:
-            if inst.keyword == "RUN" or inst.sub is not None:
+            if (inst.keyword == "RUN" or inst.sub is not None) and inst.end - inst.start >= LONG:
                 old.difference_update(_run_sources(inst))
-        if old:
-            from dockerfix.model.shell import forget_scripts
-
-            forget_scripts(old)
+        forget_scripts(old)
 
 
 def fix_document(

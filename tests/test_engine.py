@@ -155,25 +155,20 @@ def test_history_maps_offsets_back_as_back_through_does(text, data) -> None:
 
 
 def test_a_pass_forgets_the_scripts_its_edits_replaced() -> None:
-    """After a pass, the shell cache no longer holds a script an edit replaced, unless another instruction of the new
-    document still has that text (it is asked again next pass); the scripts of the result are cached."""
+    """After a pass, the shell cache no longer holds a long script an edit replaced, unless another instruction of the
+    new document still has that text (it is asked again next pass); short scripts stay for the next file."""
     from dockerfix.engine import _forget_replaced
-    from dockerfix.model.shell import _SCRIPTS, parse_shell_cached
+    from dockerfix.model.shell import parse_shell_cached
 
     pad = " " + "x" * 4096  # the cache keeps scripts under 4 KiB whatever happens
     text = (f"FROM debian:12\nRUN apt-get install -y curl{pad}\nRUN echo same{pad}\nRUN echo same{pad}\n"
             f"ONBUILD RUN echo onbuild{pad}\nRUN <<EOF\necho body{pad}\nEOF\nRUN echo short\n")
     doc = parse(text)
-    for inst in doc.instructions:
-        for i in (inst, inst.sub) if inst.sub is not None else (inst,):
-            if i.keyword == "RUN":
-                parse_shell_cached(i.rest)
-                for h in i.heredocs:
-                    parse_shell_cached(h.content)
-    for src in (f"apt-get install -y curl{pad}", f"echo same{pad}", f"echo onbuild{pad}", f"echo body{pad}\n",
-                "echo short"):
-        assert src in _SCRIPTS
-    # edit the install, the second `echo same`, the ONBUILD RUN and the heredoc body
+    sources = (f"apt-get install -y curl{pad}", f"echo same{pad}", f"echo onbuild{pad}", f"echo body{pad}\n",
+               "echo short")
+    before = {src: parse_shell_cached(src) for src in sources}
+    assert all(parse_shell_cached(src) is before[src] for src in sources)  # cached
+    # edit the install, the second `echo same`, the ONBUILD RUN, the heredoc body and the short one
     edits = []
     for old, new, nth in (("curl", "curl wget", 0), ("echo same", "echo other", 1), ("onbuild", "later", 0),
                           ("body", "text", 0), ("short", "brief", 0)):
@@ -186,19 +181,17 @@ def test_a_pass_forgets_the_scripts_its_edits_replaced() -> None:
     for e in reversed(edits):
         new_text = new_text[:e.start] + e.text + new_text[e.end:]
     _forget_replaced(doc, parse(new_text), edits)
-    assert f"apt-get install -y curl{pad}" not in _SCRIPTS
-    assert f"echo onbuild{pad}" not in _SCRIPTS
-    assert f"echo body{pad}\n" not in _SCRIPTS
-    assert f"echo same{pad}" in _SCRIPTS  # the first `RUN echo same` still has it
-    assert "echo short" in _SCRIPTS  # small: kept for the next file that has it
+    kept = {src for src in sources if parse_shell_cached(src) is before[src]}
+    # the first `RUN echo same` still has its text; the short one is kept for the next file that has it
+    assert kept == {f"echo same{pad}", "echo short"}
 
 
 def test_a_fix_leaves_its_result_scripts_cached_and_the_replaced_ones_out() -> None:
-    from dockerfix.model.shell import _SCRIPTS
+    from dockerfix.model.shell import _LONG
 
     chain = " && ".join(f"apt-get install -y pkg{i}" for i in range(200))  # over 4 KiB
     r = dockerfix.fix(f"FROM debian:12\nRUN apt-get update && {chain}\n", unsafe=True)
     assert r.changes and r.text != r.original
-    assert f"apt-get update && {chain}" not in _SCRIPTS
+    assert f"apt-get update && {chain}" not in _LONG
     final = parse(r.text).instructions[1].rest
-    assert final in _SCRIPTS
+    assert final in _LONG

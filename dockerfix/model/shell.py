@@ -69,6 +69,7 @@ from __future__ import annotations
 import operator
 from dockerfix._lazyre import lazy
 from dockerfix._record import cached_property, dataclass, field, replace
+from functools import lru_cache
 TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
 if TYPE_CHECKING:
     from typing import Any, Callable, Iterable, Iterator, TypeVar
@@ -2021,31 +2022,41 @@ def parse_shell_cached(src: str) -> Script:
     expect: a file with more than the bound reads its RUNs in the same order in every pass, which evicts each script
     from a least-recently-used cache just before it is asked again (1,600 stages of distinct scripts parsed
     everything three times at 1,024). The whole corpus has 1,464 distinct scripts; the 4,096 bound costs 2 MB of
-    peak memory over it. :func:`forget_scripts` drops the texts an edit replaced."""
-    got = _SCRIPTS.pop(src, None)
+    peak memory over it. Scripts of :data:`SCRIPTS_KEPT_BELOW` characters and more are kept apart, where
+    :func:`forget_scripts` can drop the ones an edit replaced (``functools.lru_cache``, which holds the others, is the
+    cheaper lookup but cannot drop one key)."""
+    if len(src) < SCRIPTS_KEPT_BELOW:
+        return _parse_short(src)
+    got = _LONG.pop(src, None)
     if got is None:
         got = parse_shell(src)
-        if len(_SCRIPTS) >= _SCRIPTS_MAX:
-            del _SCRIPTS[next(iter(_SCRIPTS))]  # the least recently asked (a dict keeps insertion order)
-    _SCRIPTS[src] = got  # (re)inserted last: the most recent
+        if len(_LONG) >= 4096:
+            del _LONG[next(iter(_LONG))]  # the least recently asked (a dict keeps insertion order)
+    _LONG[src] = got  # (re)inserted last: the most recent
     return got
 
 
-_SCRIPTS: dict[str, Script] = {}
-_SCRIPTS_MAX = 4096
+_parse_short = lru_cache(maxsize=4096)(parse_shell)
+_LONG: dict[str, Script] = {}
+SCRIPTS_KEPT_BELOW = 4096
 
 
 def forget_scripts(sources: Iterable[str]) -> None:
     """Drop the parses of these texts from :func:`parse_shell_cached`'s cache (the engine's word after a pass: texts
     its edits replaced that no instruction of the new document holds). Nothing asks them again in this file, and a
     long script's tree is megabytes: kept, the next pass's trees took fresh memory (a page fault per 4 KiB) instead
-    of reusing theirs. Scripts under 4 KiB stay (the same short RUN recurs from file to file, and its tree is small)."""
+    of reusing theirs. Scripts shorter than :data:`SCRIPTS_KEPT_BELOW` stay (the same short RUN recurs from file to
+    file, and its tree is small)."""
     for src in sources:
-        if len(src) >= 4096:
-            _SCRIPTS.pop(src, None)
+        _LONG.pop(src, None)
 
 
-parse_shell_cached.cache_clear = _SCRIPTS.clear  # type: ignore[attr-defined]  # as functools' caches spell it
+def _cache_clear() -> None:
+    _parse_short.cache_clear()
+    _LONG.clear()
+
+
+parse_shell_cached.cache_clear = _cache_clear  # type: ignore[attr-defined]  # as functools' caches spell it
 
 
 def _parse_tree_sitter(src: str) -> Script:

@@ -32,7 +32,7 @@ class Stage:
     instructions: list[Instruction] = field(default_factory=list)
     """All instructions of the stage, FROM first."""
 
-    @property
+    @cached_property
     def name(self) -> str | None:
         a = self.from_inst.args
         if len(a) >= 3 and a[1].lower() == "as":
