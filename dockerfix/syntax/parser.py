@@ -180,8 +180,8 @@ class _Parser:
                 line = "".join(parts)
                 lmap = LineMap(tuple(lmap_l), tuple(lmap_s))
             start_line = lineno
-            inst = self._instruction(line, 0, lmap, start_line, i + l0)
-            heredocs: tuple[Heredoc, ...] = ()
+            # the node's span and source as far as its lines go (heredoc bodies below extend them)
+            inst = self._instruction(line, 0, lmap, start_line, i + l0, text[ls:last_end], ls, last_end)
             eff = inst.sub if inst.sub is not None else inst
             if eff.keyword in _HEREDOC_KEYWORDS and not eff.json and "<<" in line:
                 docs = []
@@ -208,22 +208,21 @@ class _Parser:
                             f"unterminated heredoc {name!r} (started on line {start_line})", start_line,
                             lmap.to_source(max(col - 1, 0)) - lines[start_line - 1 - l0][0] + 1,
                         )
-                heredocs = tuple(docs)
-            # finish the node in place (it is not shared yet): its span, source and heredoc bodies
-            first = lines[start_line - 1 - l0][0]
-            _set(inst, "source", text[first:last_end])
-            _set(inst, "start", first)
-            _set(inst, "end", last_end)
-            _set(inst, "end_line", i + l0)
-            if heredocs:
-                _set(inst, "heredocs", heredocs)
+                # finish the node in place (it is not shared yet): its heredoc bodies, and its span and source
+                # to the last terminator
+                if docs:
+                    _set(inst, "heredocs", tuple(docs))
+                _set(inst, "source", text[ls:last_end])
+                _set(inst, "end", last_end)
+                _set(inst, "end_line", i + l0)
             nodes.append(inst)
             insts.append(inst)
         if not insts:
             raise DockerfileSyntaxError("file with no instructions", max(n, 1), 1)
         return Document(self.bom, tuple(nodes), tuple(self.directives), self.escape, text, tuple(insts))
 
-    def _instruction(self, line: str, base: int, lmap: LineMap, start_line: int, end_line: int) -> Instruction:
+    def _instruction(self, line: str, base: int, lmap: LineMap, start_line: int, end_line: int, source: str = "",
+                     start: int = 0, end: int = 0) -> Instruction:
         """BuildKit's newNodeFromLine for ``line[base:]``."""
         sub_line = line[base:]
         left = sub_line.lstrip(_GO_SPACE)
@@ -283,11 +282,8 @@ class _Parser:
             ) from None
         except DockerfileSyntaxError as e:
             raise DockerfileSyntaxError(e.message, start_line, _col(lmap, line, rest_off, self.text)) from None
-        return Instruction(
-            keyword=keyword, raw_keyword=raw_kw, source="", start=0, end=0, start_line=start_line,
-            end_line=end_line, line=line, flags=flags, rest=rest, rest_offset=rest_off, json=is_json, args=args,
-            heredocs=(), sub=sub, map=lmap, keyword_offset=kw_off,
-        )
+        return Instruction(keyword, raw_kw, source, start, end, start_line, end_line, line, flags, rest, rest_off,
+                           is_json, args, (), sub, lmap, kw_off)
 
 
 _set = object.__setattr__
@@ -305,7 +301,7 @@ def _make_flag(word: str, lmap: LineMap, k0: int, k1: int) -> Flag:
         name, value = body.split("=", 1)
     else:
         name, value = body, None
-    return Flag(name=name, value=value, word=word, start=s, end=e)
+    return Flag(name, value, word, s, e)
 
 
 def _extract_builder_flags(line: str) -> tuple[int, list[tuple[str, int, int]]]:
