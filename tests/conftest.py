@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import os
 
-from hypothesis import settings
+# frozen records refuse assignment at run time in the suite (and in the processes it starts): see dockerfix._record.
+# Set before anything imports dockerfix (the classes read it when they are made).
+os.environ["DOCKERFIX_FROZEN_GUARD"] = "1"
+
+from hypothesis import settings  # noqa: E402
 
 settings.register_profile("deterministic", derandomize=True, database=None)
 settings.register_profile("explore", max_examples=2000, derandomize=False)

@@ -212,3 +212,56 @@ def test_same_shape_classes_share_a_template_but_not_names_or_defaults():
     with pytest.raises(TypeError, match="unexpected keyword argument 'left'"):
         B(left=1)
     assert A.__init__.__qualname__.endswith("A.__init__")
+
+
+def test_the_suite_runs_with_the_frozen_guard() -> None:
+    """The guard is on in the test suite (tests/conftest.py), so an assignment to a frozen field fails a test."""
+    import dockerfix._record as record
+
+    assert record.GUARD_FROZEN
+    assert Point.__setattr__ is record._frozen_setattr
+
+
+def test_unguarded_frozen_records_build_compare_hash_and_pickle_alike() -> None:
+    """Outside the suite (no DOCKERFIX_FROZEN_GUARD) frozen records are built with plain stores: the same values,
+    equality, hashing, ordering, pickling and replace; only a run-time assignment is no longer refused."""
+    import os
+    import subprocess
+    import sys
+
+    code = """
+import pickle, copy
+from dockerfix._record import GUARD_FROZEN, dataclass, field, replace
+assert not GUARD_FROZEN
+
+@dataclass(frozen=True, slots=True, order=True)
+class P:
+    x: int
+    y: str = "a"
+    z: tuple = field(default=(), compare=False)
+
+@dataclass(frozen=True)
+class Q:
+    a: int
+    b: tuple = field(default_factory=tuple)
+
+p, q = P(1), P(1, "b")
+assert (p.x, p.y, p.z) == (1, "a", ()) and p < q and p == P(1, "a", (9,)) and hash(p) == hash(P(1))
+assert pickle.loads(pickle.dumps(q)) == q and copy.copy(q) == q and replace(p, y="b") == q
+try:
+    p.other = 1
+except AttributeError:
+    pass
+else:
+    raise SystemExit("a slotted record took an attribute it has no slot for")
+r = Q(2)
+assert r.b == () and r == Q(2) and hash(Q(3)) == hash(Q(3)) is not None and pickle.loads(pickle.dumps(r)) == r
+from dockerfix.syntax import parse
+import dockerfix
+res = dockerfix.fix("FROM debian:12\\nRUN apt-get update\\nRUN apt-get install -y curl\\n", unsafe=True)
+assert res.changes and parse(res.text).instructions[1].keyword == "RUN"
+print("ok")
+"""
+    env = {k: v for k, v in os.environ.items() if k != "DOCKERFIX_FROZEN_GUARD"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
