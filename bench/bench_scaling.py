@@ -198,8 +198,9 @@ RUN_ONE = textwrap.dedent("""
     with dockerfix.batch():
         t0 = time.process_time(); r = dockerfix.fix(text, unsafe=True); t1 = time.process_time()
     import resource
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"s": t1 - t0, "lines": text.count("\\n"), "passes": r.passes, "changes": len(r.changes),
-                      "errors": r.errors, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                      "errors": r.errors, "rss_mb": rss, "insts": len(dockerfix.parse(text).instructions)}))
 """)
 
 
@@ -217,7 +218,13 @@ CORPUS = textwrap.dedent("""
             except Exception:
                 pass
         t1 = time.process_time()
-    print(json.dumps({"loop_s": t1 - t0}))
+    insts = 0
+    for t in texts:
+        try:
+            insts += len(dockerfix.parse(t).instructions)
+        except Exception:
+            pass
+    print(json.dumps({"loop_s": t1 - t0, "insts": insts}))
 """)
 
 
@@ -240,13 +247,17 @@ def main() -> None:
     best = min(runs, key=lambda r: r["loop_s"])
     corpus_lines = sum(p.read_bytes().count(b"\n") for p in rw)
     corpus_lps = corpus_lines / best["loop_s"]
+    corpus_ips = best["insts"] / best["loop_s"]
     print(f"corpus: {len(rw)} real-world files, {corpus_lines} lines, {corpus_lps:,.0f} lines/s "
           f"({1e6 / corpus_lps:.1f} us/line)   target per row: >= "
           f"{corpus_lps / 2:,.0f} lines/s (0.5x), us/line flat (last column <= 1.25)")
+    print(f"        {best['insts']} instructions ({corpus_lines / best['insts']:.1f} lines each), "
+          f"{1e6 / corpus_ips:.1f} us/instruction (xinst: a row's instructions/s against the corpus's; not the target, "
+          "which is per line: see docs/performance.md)")
     tmp = Path(os.environ.get("TMPDIR", "/tmp"), f"dockerfix-scaling-{os.getpid()}")
     tmp.mkdir(parents=True, exist_ok=True)
     print(f"{'case':16s} {'size':>4s} {'lines':>8s} {'MB':>6s} {'s':>8s} {'lines/s':>9s} {'us/line':>8s} "
-          f"{'xcorpus':>7s} {'passes':>6s} {'fixes':>6s} {'RSS MB':>6s} {'us/line vs 1x':>13s}")
+          f"{'xcorpus':>7s} {'passes':>6s} {'fixes':>6s} {'RSS MB':>6s} {'us/line vs 1x':>13s} {'xinst':>6s}")
     worst = {}
     for case in a.cases.split(","):
         gen = CASES[case]
@@ -270,6 +281,7 @@ def main() -> None:
             worst[case] = max(worst.get(case, 0), us / first)
             print(f"{case:16s} {k:>3d}x {r['lines']:8d} {len(text) / 1e6:6.2f} {r['s']:8.3f} {lps:9,.0f} {us:8.1f} "
                   f"{lps / corpus_lps:7.2f} {r['passes']:6d} {r['changes']:6d} {r['rss_mb']:6.0f} {us / first:13.2f}"
+                  f" {r['insts'] / r['s'] / corpus_ips:6.2f}"
                   + (f"  errors: {r['errors']}" if r["errors"] else ""), flush=True)
             f.unlink()
     tmp.rmdir()
