@@ -1651,14 +1651,25 @@ _NATIVE_TOOLS = {
 }
 
 
+_PARSE_CALL: list[Any] = []
+
+
+def _load_parse_call() -> Any:
+    # pkgmgr imports this module: imported on first use and kept (an import statement per command cost 2% of a fix
+    # of a file of install blocks)
+    from dockerfix.model.pkgmgr import parse_package_call
+
+    _PARSE_CALL.append(parse_package_call)
+    return parse_package_call
+
+
 def native_build(command: Any, env: dict[str, str | None] | None = None) -> str | None:
     """Why ``command`` (a ``SimpleCommand``, wrappers looked through) may compile native code, or None.
 
     A compiler or build system; a package install that builds from sources when no binary fits (pip without
     ``--only-binary=:all:``, npm/yarn/pnpm without ``--ignore-scripts``, gem, bundle); ``cargo build``; ``go build``
     unless ``CGO_ENABLED=0``; ``python setup.py``; and a script dockerfix cannot read (``sh build.sh``, ``./x``)."""
-    from dockerfix.model.pkgmgr import parse_package_call
-
+    parse_package_call = _PARSE_CALL[0] if _PARSE_CALL else _load_parse_call()
     eff = command.effective
     base = eff.basename or ""
     args = [w.value for w in eff.args]

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 from dockerfix.model import tools
 from dockerfix.model.manifests import cache_strategy
-from dockerfix.model.pkgmgr import Cleanup, PackageCall, find_cleanups, find_package_calls
+from dockerfix.model.pkgmgr import Cleanup, PackageCall, find_cleanups, find_package_calls, parse_package_call
 from dockerfix.model.shell import WRAPPERS, Script, Word, is_posix_shell
 from dockerfix.transforms._run import (
     RunShell,
@@ -895,8 +895,6 @@ def _relies_on_apt_lists(site: RunSite) -> str | None:
             return f"line {site.inst.start_line} runs {eff.basename} without its own apt-get update"
         if eff.basename not in APT:
             continue
-        from dockerfix.model.pkgmgr import parse_package_call
-
         call = parse_package_call(s.command, s)
         if call is None:
             continue

@@ -101,11 +101,17 @@ class Fix:
 
     @property
     def start(self) -> int:
-        return min((e.start for e in self.edits), default=0)
+        edits = self.edits
+        if len(edits) == 1:
+            return edits[0].start  # (most fixes: one edit, without a generator per question)
+        return min((e.start for e in edits), default=0)
 
     @property
     def end(self) -> int:
-        return max((e.end for e in self.edits), default=0)
+        edits = self.edits
+        if len(edits) == 1:
+            return edits[0].end
+        return max((e.end for e in edits), default=0)
 
 
 @dataclass(frozen=True, slots=True)
