@@ -467,6 +467,9 @@ class BuildState:
         key = (stage.index, keyword)
         if key in memo:
             return memo[key]
+        if self.model.parent_stage(stage) is None:
+            memo[key] = None  # a stage built FROM an image inherits no instruction (most stages)
+            return None
         parent, todo = self.model.unanswered(stage, lambda s: (s.index, keyword) in memo)
         got: Instruction | None = memo[(parent.index, keyword)] if parent is not None else None  # the root: None
         for st in todo:  # down the chain, each stage from its parent's own and inherited
