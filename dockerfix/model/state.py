@@ -206,6 +206,7 @@ class BuildState:
         self._shells_of: dict[int, list[Instruction]] = {}
         self._default_shells: dict[tuple[str | None, str], Shell] = {}
         self._stage_default: dict[int, Shell] = {}  # stage -> its shell, for stages where no SHELL or pragma sets one
+        self._any_shell: bool | None = None  # whether the file has a SHELL instruction (found at the first question)
         self._ships: tuple[dict[int, int], list[int], dict[str, int], dict[str, int]] | None = None
         self._by_keyword: dict[tuple[int, str], tuple[list[int], list[Instruction]]] = {}
         self._wd: dict[tuple[int, bool], tuple[list[int], list[str | None], str | None]] = {}
@@ -286,9 +287,14 @@ class BuildState:
         if got is not None:
             return got  # every instruction of the stage runs the default shell (found at its first question)
         os_, why = self.stage_os(stage)
-        shells = self._stage_shells(stage)
-        k = bisect_left(shells, inst.start, key=_start) if shells else 0
-        sh = shells[k - 1] if k else self._inherited(stage, "SHELL")  # the stage's own before inst, else the chain's
+        if self._any_shell is None:
+            self._any_shell = any(i.keyword == "SHELL" for i in m.document.instructions)
+        if self._any_shell:
+            shells = self._stage_shells(stage)
+            k = bisect_left(shells, inst.start, key=_start) if shells else 0
+            sh = shells[k - 1] if k else self._inherited(stage, "SHELL")  # the stage's own before inst, else the chain's
+        else:
+            shells, sh = [], None  # no SHELL in the file (most files): neither the stage's own nor an inherited one
         if sh is not None:
             argv = tuple(sh.args) if sh.json else ()
             src = f"SHELL on line {sh.start_line}"
