@@ -47,7 +47,7 @@ from functools import lru_cache
 from dockerfix._record import dataclass
 
 from dockerfix.model import tools
-from dockerfix.model.shell import WRAPPERS, CommandSite, Script, SimpleCommand, Word
+from dockerfix.model.shell import CommandSite, Script, SimpleCommand, Word
 
 __all__ = [
     "MANAGERS",
@@ -137,15 +137,15 @@ for _m, _t in _TOOL.items():
         _HOSTED.setdefault(_h, {})[_m] = _m
 del _m, _t, _h
 _NO_VERBS: dict[str, str] = {}
-_NAMES: frozenset[str] = frozenset(_TOOL) | frozenset(_HOSTED) | frozenset(WRAPPERS)
-"""Command names that may run a manager (itself, its host, a wrapper before it); with the versioned and ``python``
-prefixes of :func:`_manager_of`, the test :func:`_may_be_call` makes before reading a command."""
+_NAMES: frozenset[str] = frozenset(_TOOL) | frozenset(_HOSTED)
+"""Effective command names that may run a manager (itself or its host); with the versioned and ``python`` prefixes of
+:func:`_manager_of`, the test :func:`_may_be_call` makes before reading a command."""
 _PREFIXES: tuple[str, ...] = _VERSIONED + ("python",)
 
 
 def _may_be_call(base: str | None) -> bool:
-    """False when a command named ``base`` is certainly no package-manager call (most commands: ``echo``, ``rm``):
-    such a command is refused without stripping wrappers or reading its words."""
+    """False when a command whose effective command is named ``base`` is certainly no package-manager call (most
+    commands: ``echo``, ``rm``): such a command is refused without reading its words."""
     return base is not None and (base in _NAMES or base.startswith(_PREFIXES))
 
 
@@ -265,7 +265,7 @@ def parse_package_call(cmd: SimpleCommand, site: CommandSite | None = None) -> P
     holds its command: kept whole, the pair would be a reference cycle), and a call is built per question."""
     memo = cmd._reading
     if memo is None:
-        call = _parse_call(cmd, site, None) if _may_be_call(cmd.basename) else None
+        call = _parse_call(cmd, site, None) if _may_be_call(cmd.effective_basename) else None
         memo = False if call is None else (call.manager, call.action, call.options, call.packages, call.invocation,
                                            call.action_words)
         object.__setattr__(cmd, "_reading", memo)
@@ -337,12 +337,9 @@ def removed_paths(cmd: SimpleCommand) -> list[str]:
     Values are quote-removed; globs and a leading ``~`` are kept verbatim. Operands holding an
     expansion (``$HOME/.cache``) are left out.
     """
-    base = cmd.basename
-    if base != "rm" and base not in WRAPPERS:
-        return []  # (a command is its own effective command unless a wrapper runs it)
-    eff = cmd.effective
-    if eff.basename != "rm":
+    if cmd.effective_basename != "rm":
         return []
+    eff = cmd.effective
     out = []
     end_of_opts = False
     for w in eff.args:

@@ -497,6 +497,13 @@ class SimpleCommand:
         return self if memo is True else memo  # type: ignore[return-value]
 
     @property
+    def effective_basename(self) -> str | None:
+        """``effective.basename``, without stripping wrappers from a command no wrapper runs (a command is its own
+        effective command unless its name is one of :data:`WRAPPERS`)."""
+        b = self.basename
+        return b if b not in WRAPPERS else self.effective.basename
+
+    @property
     def wrapper_segments(self) -> tuple[tuple[Word, ...], ...]:
         """The words ``effective`` strips, one tuple per wrapper (``sudo -E gosu app pip`` -> ``(sudo, -E)``,
         ``(gosu, app)``)."""

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 from dockerfix.model import tools
 from dockerfix.model.manifests import cache_strategy
 from dockerfix.model.pkgmgr import Cleanup, PackageCall, find_cleanups, find_package_calls, parse_package_call
-from dockerfix.model.shell import WRAPPERS, Script, Word, is_posix_shell
+from dockerfix.model.shell import Script, Word, is_posix_shell
 from dockerfix.transforms._run import (
     RunShell,
     append_command,
@@ -834,12 +834,9 @@ def _script_writes_uncached(script: Script, is_path, needle: str) -> bool:
             if r.op in (">", ">>", ">|") and r.target is not None and r.target.value is not None:
                 if is_path(norm_path(r.target.value)):
                     writes = True
-        base = c.basename
-        if base == "tee" or base in WRAPPERS:  # (a command is its own effective command unless a wrapper runs it)
-            eff = c.effective
-            if eff.basename == "tee":
-                if any(w.value is not None and is_path(norm_path(w.value)) for w in eff.args):
-                    writes = True
+        if c.effective_basename == "tee":
+            if any(w.value is not None and is_path(norm_path(w.value)) for w in c.effective.args):
+                writes = True
         if writes:
             break
     if not writes:
