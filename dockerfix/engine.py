@@ -1,4 +1,5 @@
-"""Apply fixes to a fixed point (after Ruff): one snapshot per pass, non-overlapping edits, re-parse, repeat.
+"""Apply fixes to a fixed point (after Ruff): one snapshot per pass, non-overlapping edits, re-parse, repeat. A pass
+whose first transforms join instructions applies those joins before the rest of it runs (:func:`fix_document`).
 
 A pass that yields text which does not parse is reverted and reported; the caller gets the last good text. A final
 semantics guard compares stages and the final image's settings before and after; a change no selected transform
@@ -48,10 +49,11 @@ class Change:
     start: int = 0
     end: int = 0
     edits: tuple[Edit, ...] = ()
-    """The fix's edits in the coordinates of the text of pass :attr:`pass_index`, which they applied to (an applied
+    """The fix's edits in the coordinates of the text of step :attr:`pass_index`, which they applied to (an applied
     change); :meth:`FixResult.input_replacements` states them on the input."""
     pass_index: int = 0
-    """The engine pass that reported it (0: on the input itself)."""
+    """The step of the engine's history whose text reported it: 0 the input, k the text after k sets of applied
+    fixes (a pass applies one set, or two when it joins instructions first: :func:`fix_document`)."""
     files: tuple[FileChange, ...] = ()
     """The changes to other files of the build context its fix makes (:attr:`creates_files`)."""
     output_position: tuple[int, int, int] | None = None
@@ -497,13 +499,6 @@ def run_transforms(ts: Sequence[Transform], ctx: Context) -> tuple[list[Diagnost
     return diags, errors
 
 
-def _applicable(diags: list[Diagnostic], sup: Suppressions, transforms: Sequence[Transform], ignored: tuple[str, ...],
-                unsafe: bool, order: dict[str, int]) -> list[Diagnostic]:
-    """The fixes among ``diags`` the engine may apply, in the order it considers them (transform order, then place)."""
-    diags = withhold_fixes([d for d in diags if not sup.is_suppressed(d)], transforms, sup, ignored)
-    return _ordered(diags, unsafe, order)
-
-
 def _ordered(diags: list[Diagnostic], unsafe: bool, order: dict[str, int]) -> list[Diagnostic]:
     return sorted(
         (d for d in diags if _is_applicable(d, unsafe)),
@@ -591,6 +586,27 @@ def _forget_replaced(doc: Document, new_doc: Document, edits: Sequence[Edit]) ->
         forget_scripts(old)
 
 
+def _step(doc: Document, new_text: str, chosen: list[Diagnostic], edits: list[Edit], result: FixResult,
+          history: History, input_lines: _Lines, step: int) -> Document | None:
+    """Record the ``chosen`` fixes, found on history step ``step`` (``doc``), whose ``edits`` give ``new_text``, in
+    ``result`` and ``history``: the new document, or None when ``new_text`` does not parse (reverted, reported in
+    ``result.errors``)."""
+    try:
+        new_doc = reparse_after(doc, new_text, edits)
+    except DockerfileSyntaxError as exc:
+        codes = ", ".join(sorted({d.code for d in chosen}))
+        result.errors.append(f"fixes from {codes} produced a file that does not parse ({exc}); reverted")
+        return None
+    _forget_replaced(doc, new_doc, edits)
+    result.changes.extend(_change(input_lines, d, True, history, step) for d in chosen)
+    for d in chosen:
+        for fc in d.fix.files:  # type: ignore[union-attr]
+            first = result.files.get(fc.path)
+            result.files[fc.path] = FileChange(fc.path, first.before if first else fc.before, fc.after)
+    history.add(edits, new_text)
+    return new_doc
+
+
 def fix_document(
     doc: Document,
     transforms: Sequence[Transform],
@@ -621,57 +637,76 @@ def fix_document(
     text = original
     order = {t.code: i for i, t in enumerate(transforms)}
     overlay = OverlayContext(build_context, result.files) if build_context is not None else None
-    # the transforms up to the last one that joins instructions run first; their chosen joins tell the rest which
-    # instructions to skip in this pass (Transform.joins, Context.waiting)
+    # The transforms up to the last one that joins instructions run first. When they have joins to apply, the pass
+    # applies their chosen fixes before the rest of the transforms run, which then read the joined text: a fix on an
+    # instruction a join covers is checked against the text the join left, in the same pass (a pass that only
+    # joined, and a second one for the fixes on the joined RUNs, took a whole pass more: a third of a file whose
+    # every stage joins). Each set of applied edits is one step of the history (a joining pass makes two).
     last_join = max((i for i, t in enumerate(transforms) if getattr(t, "joins", False)), default=-1)
     head, tail = transforms[:last_join + 1], transforms[last_join + 1:]
     join_codes = {t.code for t in head if getattr(t, "joins", False)}
+    step = 0  # the history step ``text`` is: 0 the input, k after k sets of applied edits
+
+    def fixes_of(diags: list[Diagnostic], sup: Suppressions) -> list[Diagnostic]:
+        diags = withhold_fixes([d for d in diags if not sup.is_suppressed(d)], transforms, sup, ignored)
+        return withhold_unmet(diags, text, unsafe)
+
+    def all_findings(doc: Document, sup: Suppressions) -> list[Change]:
+        """The findings of ``doc`` with every transform (after a reverted step, whose pass read part of it only)."""
+        ctx = Context(doc, path=path, build_context=overlay, settings=settings, services=services)
+        diags = run_transforms(transforms, ctx)[0]
+        ctx.close()
+        here = _Lines(text) if step else input_lines
+        return [_change(input_lines, d, False, history, step, here) for d in fixes_of(diags, sup)]
+
     for n in range(max_passes):
+        result.passes = n + 1
         sup = Suppressions.of(doc)
         ctx = Context(doc, path=path, build_context=overlay, settings=settings, services=services)
         diags, errors = run_transforms(head, ctx)
+        joined = False
         if tail and any(d.fix is not None and d.code in join_codes for d in diags):
-            early = _applicable(diags, sup, transforms, ignored, unsafe, order)
-            if early:
-                ctx.waiting = frozenset(doc.instructions[i].start for i in _choose(early, doc, joined=True)[2])
+            chosen, edits, structural = _choose(_ordered(fixes_of(diags, sup), unsafe, order), doc, joined=True)
+            new_text = apply_edits(text, edits) if structural else text
+            if new_text != text:  # apply the joins (and the fixes chosen with them); the rest of the pass reads it
+                ctx.close()
+                result.errors.extend(e for e in errors if e not in result.errors)
+                new_doc = _step(doc, new_text, chosen, edits, result, history, input_lines, step)
+                if new_doc is None:
+                    result.findings = all_findings(doc, sup)
+                    break
+                text, doc = new_text, new_doc
+                step += 1
+                joined = True
+                sup = Suppressions.of(doc)
+                ctx = Context(doc, path=path, build_context=overlay, settings=settings, services=services)
+                diags, errors = [], []
         more, errors2 = run_transforms(tail, ctx)
         diags.extend(more)
         errors.extend(errors2)
         ctx.close()  # the pass's memo and model point back at it: free them now, not in the cyclic collector
         result.errors.extend(e for e in errors if e not in result.errors)
-        diags = withhold_fixes([d for d in diags if not sup.is_suppressed(d)], transforms, sup, ignored)
-        diags = withhold_unmet(diags, text, unsafe)
+        diags = fixes_of(diags, sup)
         chosen, edits, _ = _choose(_ordered(diags, unsafe, order), doc)
-        result.passes = n + 1
         if not chosen:
-            here = _Lines(text) if n else input_lines
-            result.findings = [_change(input_lines, d, False, history, n, here) for d in diags]
+            if joined:
+                continue  # the transforms before the join have not read the joined text: the next pass does
+            here = _Lines(text) if step else input_lines
+            result.findings = [_change(input_lines, d, False, history, step, here) for d in diags]
             break
         new_text = apply_edits(text, edits)
-        file_changes = [f for d in chosen for f in d.fix.files]  # type: ignore[union-attr]
-        try:
-            new_doc = reparse_after(doc, new_text, edits)
-        except DockerfileSyntaxError as exc:
-            codes = ", ".join(sorted({d.code for d in chosen}))
-            result.errors.append(f"fixes from {codes} produced a file that does not parse ({exc}); reverted")
-            if ctx.waiting:  # the pass skipped what its joins cover: the findings need all of it
-                ctx = Context(doc, path=path, build_context=overlay, settings=settings, services=services)
-                diags = run_transforms(transforms, ctx)[0]
-                ctx.close()
-                diags = withhold_fixes([d for d in diags if not sup.is_suppressed(d)], transforms, sup, ignored)
-                diags = withhold_unmet(diags, text, unsafe)
-            here = _Lines(text) if n else input_lines
-            result.findings = [_change(input_lines, d, False, history, n, here) for d in diags]
+        new_doc = _step(doc, new_text, chosen, edits, result, history, input_lines, step)
+        if new_doc is None:
+            if joined:  # the transforms before the join read the text before it: the findings need all of them
+                result.findings = all_findings(doc, sup)
+            else:
+                here = _Lines(text) if step else input_lines
+                result.findings = [_change(input_lines, d, False, history, step, here) for d in diags]
             break
-        _forget_replaced(doc, new_doc, edits)
-        result.changes.extend(_change(input_lines, d, True, history, n) for d in chosen)
-        for fc in file_changes:
-            first = result.files.get(fc.path)
-            result.files[fc.path] = FileChange(fc.path, first.before if first else fc.before, fc.after)
-        history.add(edits, new_text)
-        if new_text == text and not file_changes:
+        if new_text == text and not any(d.fix.files for d in chosen):  # type: ignore[union-attr]
             break
         text, doc = new_text, new_doc
+        step += 1
     else:
         result.errors.append(f"fixes did not settle after {max_passes} passes; the last result is kept")
     result.text = text

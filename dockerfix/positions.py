@@ -1,10 +1,11 @@
 """Positions across the engine's passes: where an offset in the text of a later pass came from in the input, and the
 input-coordinate replacements that take the input to the output.
 
-The engine applies fixes in passes (:mod:`dockerfix.engine`); a fix of pass ``k`` is computed on the text passes
-``0..k-1`` left, so its offsets are in that text. :class:`History` keeps each pass's text and the edits it applied,
-and maps such an offset back to the input (:meth:`History.to_input`): through the edits of the earlier passes, last
-to first. Inside an edit's new text, the characters the edit kept (a command a merge re-indented, an ADD that became
+The engine applies fixes in passes (:mod:`dockerfix.engine`), each applying one set of edits, or two when it joins
+instructions first: a step each. A fix of step ``k`` is computed on the text steps ``0..k-1`` left, so its offsets
+are in that text ("pass ``k``" below means that step). :class:`History` keeps each step's text and the edits it
+applied, and maps such an offset back to the input (:meth:`History.to_input`): through the edits of the earlier
+steps, last to first. Inside an edit's new text, the characters the edit kept (a command a merge re-indented, an ADD that became
 COPY) map to where they were, the rest to the start of the edit's old text. ``scripts/corpus_fixes.py`` uses the
 same mapping (:func:`back_through`) for the corpus records.
 

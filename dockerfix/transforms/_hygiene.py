@@ -579,10 +579,7 @@ class RunHygiene(Transform):
     def check(self, ctx: Context) -> Iterable[Diagnostic]:
         if self.is_cleanup and cache_strategy(ctx.settings, ctx.document) == "cache-mount":
             return
-        waiting = ctx.waiting
         for site in iter_run_sites(ctx):
-            if waiting and site.inst.start in waiting:
-                continue  # a join chosen in this pass covers it: its fixes wait for the next pass (Context.waits)
             if site.reason is not None:
                 if self.hinted(site.tokens()):
                     yield self.diagnostic(site.inst, self.unread_message, None, reason=site.reason)

@@ -201,17 +201,7 @@ class Context:
     """Injected interfaces (registry resolver, ...), by name."""
     memo: Memo = field(default_factory=Memo)
     """The pass's memo, shared by transforms (see :class:`Memo`)."""
-    waiting: frozenset[int] = frozenset()
-    """Start offsets of the instructions whose fixes wait for the next pass: a fix chosen earlier in this pass joins
-    them (a merge), so the engine would set aside any other fix there (see :meth:`waits`)."""
     _model: "Model | None" = None
-
-    def waits(self, inst: "Instruction") -> bool:
-        """Whether ``inst`` (an instruction of this pass's document, not an ONBUILD's inner one) is joined by a fix
-        chosen earlier in this pass. A transform may skip it: any fix it made there would wait for the next pass,
-        which reads the joined text (and this pass's diagnostics are not the file's findings: a pass that joins
-        instructions is never the last)."""
-        return inst.start in self.waiting
 
     @property
     def model(self) -> "Model":
@@ -268,10 +258,10 @@ class Transform:
     """Names of transforms whose fixes should land first in a pass (ordering metadata, not engine special cases)."""
     joins: ClassVar[bool] = False
     """Whether its fixes may join instructions (one edit across an instruction boundary, as a merge of RUNs is). The
-    engine runs the transforms up to the last one that joins, chooses among their fixes, and only then runs the
-    rest with :attr:`Context.waiting` set: they may skip the instructions a chosen join covers, whose other fixes
-    wait for the next pass anyway. A performance hint, never needed for correctness: a join by a transform without
-    it is still applied alone."""
+    engine runs the transforms up to the last one that joins first in each pass; when they have joins to choose, it
+    applies those fixes before the rest of the pass runs, which then reads the joined text (one pass instead of
+    two: :func:`dockerfix.engine.fix_document`). A join by a transform without it is still applied alone, and the
+    fixes on what it joins wait for the next pass."""
     needs: ClassVar[tuple[str, ...]] = ()
     """Names of the injected services (:attr:`Context.services`) its fixes need, e.g. ``("resolver",)``: the
     frontends build a service only when a selected transform needs it (network access stays opt-in; see

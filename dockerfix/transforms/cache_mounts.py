@@ -707,8 +707,8 @@ class _LayerCaches:
 
     def after(self, ctx: Context, site: RunSite, d: Diagnostic | None) -> None:
         plan = self.planned.pop(site.inst.start, None)
-        if d is None or d.fix is None or site.onbuild or ctx.waits(site.inst):
-            plan = None  # (a fix set aside this pass, or none)
+        if d is None or d.fix is None or site.onbuild:
+            plan = None  # (no fix)
         self.done.setdefault(site.stage.index, []).append((site, plan, d.start if d is not None else -1))
 
     def _advance(self, stage_index: int) -> None:

@@ -195,8 +195,8 @@ repeat it).
         for stage in ctx.model.stages:
             insts = stage.instructions
             for k, inst in enumerate(insts):
-                if inst.keyword != "RUN" or inst.json or inst.heredocs or inst.flags or ctx.waits(inst):
-                    continue  # (waits: a merge chosen in this pass joins it; its fix would wait for the next pass)
+                if inst.keyword != "RUN" or inst.json or inst.heredocs or inst.flags:
+                    continue
                 run = run_shell(ctx, inst)
                 paths = _rm_only(run)
                 if not paths:
