@@ -56,9 +56,11 @@ def needs_buildkit(doc: "Document") -> bool:
     if doc.directive("syntax") is not None or doc.directive("check") is not None:
         return True
     for outer in doc.iter_instructions():
-        inst = outer.effective
+        inst = outer.sub if outer.sub is not None else outer
         if inst.heredocs:
             return True
+        if not inst.flags:
+            continue  # (most instructions: no set of names to build)
         names = {f.name for f in inst.flags}
         if inst.keyword == "RUN" and names & _BUILDKIT_RUN_FLAGS:
             return True

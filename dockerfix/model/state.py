@@ -390,6 +390,8 @@ class BuildState:
             for other in m.stages:
                 for i in other.instructions:
                     i = i.effective if i.keyword == "ONBUILD" else i
+                    if not i.flags:
+                        continue  # (most instructions: no --from, no --mount)
                     reads: list[tuple[str, "Sequence[str]"]] = []
                     if i.keyword in ("COPY", "ADD"):
                         reads = [(f.value, i.args[:-1]) for f in i.flags_named("from") if f.value is not None]
