@@ -71,7 +71,7 @@ def _doc():
     ("x\nEOF", "x\n", "y\ny\n", True),                   # a heredoc body grows
     ("EOF\nONBUILD", "EOF\n", "", False),                # the terminator goes: unterminated heredoc
     ("ONBUILD RUN", "ONBUILD RUN", "ONBUILD  RUN", True),  # ONBUILD's inner instruction moves
-    ("a b\nCMD", "a b", "a b \\", True),                  # the COPY now continues into the last line
+    ("a b\nCMD", "a b", "a b \\", False),                 # the COPY now continues into the next node
 ])
 def test_edits_that_move_boundaries_fall_back_or_agree(anchor, old, new, fast):
     doc = _doc()

@@ -103,6 +103,9 @@ class _Parser:
         self.begin: int | None = None
         self.line0 = 0
         self.stop: int | None = None
+        self.open_end = False
+        """Whether the region's last instruction still continued (its last line ends with the escape character) when
+        the region's lines ran out: it may continue into the text after the region."""
 
     # BuildKit: directives.possibleParserDirective
     def _directive(self, line: str, lineno: int) -> bool:
@@ -177,6 +180,8 @@ class _Parser:
                     lmap_s.append(ls2)
                     parts.append(part)
                     klen += len(part)
+                if m >= 0:
+                    self.open_end = True  # (at the end of the file: the instruction ends there, as in BuildKit)
                 line = "".join(parts)
                 lmap = LineMap(tuple(lmap_l), tuple(lmap_s))
             start_line = lineno
