@@ -620,7 +620,30 @@ def fix_document(
     ignored: Iterable[str] = (),
 ) -> FixResult:
     """Fix ``doc`` to a fixed point. ``ignored``: what the user ignored (``--ignore``, config), for the fixes of other
-    transforms that make an ignored transform's kind of edit (:func:`withhold_fixes`)."""
+    transforms that make an ignored transform's kind of edit (:func:`withhold_fixes`). The file's shell scripts stay
+    parsed from pass to pass (:func:`dockerfix.model.shell.pin_scripts`)."""
+    from dockerfix.model.shell import pin_scripts, unpin_scripts
+
+    began = pin_scripts()
+    try:
+        return _fix_document(doc, transforms, unsafe=unsafe, path=path, build_context=build_context,
+                             settings=settings, services=services, max_passes=max_passes, ignored=ignored)
+    finally:
+        unpin_scripts(began)
+
+
+def _fix_document(
+    doc: Document,
+    transforms: Sequence[Transform],
+    *,
+    unsafe: bool,
+    path: str | None,
+    build_context: Any,
+    settings: dict[str, Any] | None,
+    services: dict[str, Any] | None,
+    max_passes: int,
+    ignored: Iterable[str],
+) -> FixResult:
     ignored = tuple(ignored or ())
     settings = dict(settings or {})
     if settings.get("strategy") not in ("cache-mount", "clean-layer"):

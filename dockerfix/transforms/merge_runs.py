@@ -440,10 +440,13 @@ def _words(words) -> str:
 def _stale_index(facts: _BlockFacts, nxt: RunShell) -> str | None:
     """``apt-get update`` (or another manager's index refresh) in the block with no install after it, when ``nxt``
     installs with that manager: the words of the refresh, else None."""
-    pending = facts.pending
+    pending = None  # the block's refreshes, read at nxt's first install (most RUNs asked about install nothing)
     for call in _calls(nxt):
-        if (call.is_install or call.action in _INSTALLS) and _family(call) in pending:
-            return pending[_family(call)]
+        if call.is_install or call.action in _INSTALLS:
+            if pending is None:
+                pending = facts.pending
+            if _family(call) in pending:
+                return pending[_family(call)]
     return None
 
 
