@@ -95,16 +95,16 @@ def test_the_step_changes_no_fixture_result(monkeypatch, unsafe):
 
 
 # ------------------------------------------------------------------ a step whose text does not parse
-class _BreakingJoin(Transform):
-    """Joins the first two RUNs into text that does not parse (an unterminated heredoc)."""
-
-    code = "DFX100"
-    name = "test-breaking-join"
-    summary = "test only"
-    docs = "test only"
+class _TestOnly(Transform):
+    summary = docs = "test only"
     safety = "safe"
     default_enabled = False
-    joins = True
+
+
+class _BreakingJoin(_TestOnly):
+    """Joins the first two RUNs into text that does not parse (an unterminated heredoc)."""
+
+    code, name, joins = "DFX100", "test-breaking-join", True
 
     def check(self, ctx):
         m = re.search(r"^RUN apt-get update\nRUN apt-get install -y curl\n", ctx.document.text, re.M)
@@ -113,15 +113,10 @@ class _BreakingJoin(Transform):
             yield Diagnostic(self.code, self.name, "test join", m.start(), m.end(), fix)
 
 
-class _EveryRun(Transform):
+class _EveryRun(_TestOnly):
     """Before the joins: a finding (no fix) on every RUN."""
 
-    code = "DFX099"
-    name = "test-every-run"
-    summary = "test only"
-    docs = "test only"
-    safety = "display-only"
-    default_enabled = False
+    code, name, safety = "DFX099", "test-every-run", "display-only"
 
     def check(self, ctx):
         for inst in ctx.document.instructions:
@@ -129,15 +124,10 @@ class _EveryRun(Transform):
                 yield Diagnostic(self.code, self.name, "a RUN", inst.start, inst.end, None)
 
 
-class _BreakingAfterJoin(Transform):
+class _BreakingAfterJoin(_TestOnly):
     """After the joins: breaks a joined RUN (an unterminated heredoc)."""
 
-    code = "DFX199"
-    name = "test-breaking-after-join"
-    summary = "test only"
-    docs = "test only"
-    safety = "safe"
-    default_enabled = False
+    code, name = "DFX199", "test-breaking-after-join"
 
     def check(self, ctx):
         for inst in ctx.document.instructions:
