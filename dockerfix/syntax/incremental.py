@@ -12,8 +12,8 @@ or before the first instruction (directives, and comments that could become dire
 instruction still continues where the region ends (an edit that made its last line continue into the next node), or
 any syntax error (the full parse reports it with the right position). A region is the touched nodes only: the node
 after it is not parsed again to prove the boundary (it was, until round 11: half the work of a re-parse after edits
-in every fourth instruction). ``tests/test_incremental.py`` compares the result
-with a full parse field by field for every pass of every corpus file and fixture.
+in every fourth instruction). ``tests/test_incremental.py`` compares the result with a full parse field by field for
+every pass of every corpus file and fixture.
 """
 
 from __future__ import annotations
