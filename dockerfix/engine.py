@@ -674,18 +674,25 @@ def _fix_document(
         diags = withhold_fixes([d for d in diags if not sup.is_suppressed(d)], transforms, sup, ignored)
         return withhold_unmet(diags, text, unsafe)
 
+    def context(doc: Document) -> Context:
+        return Context(doc, path=path, build_context=overlay, settings=settings, services=services)
+
+    def findings(diags: list[Diagnostic]) -> list[Change]:
+        """``diags``, found on the current text, as the result's findings."""
+        here = _Lines(text) if step else input_lines
+        return [_change(input_lines, d, False, history, step, here) for d in diags]
+
     def all_findings(doc: Document, sup: Suppressions) -> list[Change]:
         """The findings of ``doc`` with every transform (after a reverted step, whose pass read part of it only)."""
-        ctx = Context(doc, path=path, build_context=overlay, settings=settings, services=services)
+        ctx = context(doc)
         diags = run_transforms(transforms, ctx)[0]
         ctx.close()
-        here = _Lines(text) if step else input_lines
-        return [_change(input_lines, d, False, history, step, here) for d in fixes_of(diags, sup)]
+        return findings(fixes_of(diags, sup))
 
     for n in range(max_passes):
         result.passes = n + 1
         sup = Suppressions.of(doc)
-        ctx = Context(doc, path=path, build_context=overlay, settings=settings, services=services)
+        ctx = context(doc)
         diags, errors = run_transforms(head, ctx)
         joined = False
         if tail and any(d.fix is not None and d.code in join_codes for d in diags):
@@ -702,7 +709,7 @@ def _fix_document(
                 step += 1
                 joined = True
                 sup = Suppressions.of(doc)
-                ctx = Context(doc, path=path, build_context=overlay, settings=settings, services=services)
+                ctx = context(doc)
                 diags, errors = [], []
         more, errors2 = run_transforms(tail, ctx)
         diags.extend(more)
@@ -714,17 +721,13 @@ def _fix_document(
         if not chosen:
             if joined:
                 continue  # the transforms before the join have not read the joined text: the next pass does
-            here = _Lines(text) if step else input_lines
-            result.findings = [_change(input_lines, d, False, history, step, here) for d in diags]
+            result.findings = findings(diags)
             break
         new_text = apply_edits(text, edits)
         new_doc = _step(doc, new_text, chosen, edits, result, history, input_lines, step)
         if new_doc is None:
-            if joined:  # the transforms before the join read the text before it: the findings need all of them
-                result.findings = all_findings(doc, sup)
-            else:
-                here = _Lines(text) if step else input_lines
-                result.findings = [_change(input_lines, d, False, history, step, here) for d in diags]
+            # (after a join, the transforms before it read the text before it: the findings need all of them)
+            result.findings = all_findings(doc, sup) if joined else findings(diags)
             break
         if new_text == text and not any(d.fix.files for d in chosen):  # type: ignore[union-attr]
             break

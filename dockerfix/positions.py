@@ -5,9 +5,9 @@ The engine applies fixes in passes (:mod:`dockerfix.engine`), each applying one 
 instructions first: a step each. A fix of step ``k`` is computed on the text steps ``0..k-1`` left, so its offsets
 are in that text ("pass ``k``" below means that step). :class:`History` keeps each step's text and the edits it
 applied, and maps such an offset back to the input (:meth:`History.to_input`): through the edits of the earlier
-steps, last to first. Inside an edit's new text, the characters the edit kept (a command a merge re-indented, an ADD that became
-COPY) map to where they were, the rest to the start of the edit's old text. ``scripts/corpus_fixes.py`` uses the
-same mapping (:func:`back_through`) for the corpus records.
+steps, last to first. Inside an edit's new text, the characters the edit kept (a command a merge re-indented, an ADD
+that became COPY) map to where they were, the rest to the start of the edit's old text. ``scripts/corpus_fixes.py``
+uses the same mapping (:func:`back_through`) for the corpus records.
 
 :meth:`History.replacements` is the other direction, for fixes shown as data (SARIF): every applied edit as a
 replacement of an input span. An edit of a later pass that touches text an earlier pass wrote cannot be stated on the

@@ -56,7 +56,7 @@ def needs_buildkit(doc: "Document") -> bool:
     if doc.directive("syntax") is not None or doc.directive("check") is not None:
         return True
     for outer in doc.iter_instructions():
-        inst = outer.sub if outer.sub is not None else outer
+        inst = outer.effective
         if inst.heredocs:
             return True
         if not inst.flags:

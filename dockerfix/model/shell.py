@@ -2029,9 +2029,9 @@ def parse_shell_cached(src: str) -> Script:
     2 MB of peak memory over it). While the engine fixes a file it also pins the file's scripts (:func:`pin_scripts`):
     a file with more distinct scripts than the bound reads its RUNs in the same order in every pass, which evicted
     each script from the least-recently-used cache just before it was asked again (6,400 lines of `go mod download`
-    and `go build` RUNs: 12,798 parses and no hit). Scripts of :data:`SCRIPTS_KEPT_BELOW` characters and more are kept apart, where
-    :func:`forget_scripts` can drop the ones an edit replaced (``functools.lru_cache``, which holds the others, is the
-    cheaper lookup but cannot drop one key)."""
+    and `go build` RUNs: 12,798 parses and no hit). Scripts of :data:`SCRIPTS_KEPT_BELOW` characters and more are
+    kept apart, where :func:`forget_scripts` can drop the ones an edit replaced (``functools.lru_cache``, which holds
+    the others, is the cheaper lookup but cannot drop one key)."""
     if len(src) < SCRIPTS_KEPT_BELOW:
         pinned = _PINNED
         if pinned is None:
