@@ -654,9 +654,7 @@ class AppendCleanup(RunHygiene):
             command, reason = self.cleanup_command(last)
         if reason is None:
             # a command appended to the chain must still exist there (``... && apt-get purge npm`` then npm: 127)
-            from dockerfix.model.chain import tool_removal
-
-            gone = tool_removal(site.script, last.manager, end)
+            gone = _tool_removal()(site.script, last.manager, end)
             if gone is not None:
                 what = last.manager if gone.via == last.manager else f"{gone.via}, which {last.manager} runs on"
                 reason = (f"the RUN removes {what} after the install ({gone.how}), so an appended `{command}` "
@@ -675,6 +673,18 @@ class AppendCleanup(RunHygiene):
         title = self.fix_title.format(command=command)
         fix = Fix.unsafe(title, edit) if unsafe else Fix.safe(title, edit)
         yield self.diagnostic(site.inst, self.message, fix, reason=unsafe, span=span)
+
+
+_CHAIN: list = []
+
+
+def _tool_removal():
+    """:func:`dockerfix.model.chain.tool_removal`, imported on first use and kept (an import statement per fix)."""
+    if not _CHAIN:
+        from dockerfix.model.chain import tool_removal
+
+        _CHAIN.append(tool_removal)
+    return _CHAIN[0]
 
 
 class InsertFlag(RunHygiene):

@@ -143,7 +143,17 @@ def nodes_between(doc: Document, ia, ib) -> list:
 def join_refusal(doc: Document, a: RunShell, b: RunShell) -> str | None:
     """Why RUN ``b`` cannot join the RUN ``a`` right above it, or None: :func:`join_runs`'s checks, without building
     the joined text (most RUN pairs fail a check or have no reason to join; the text needs the file's style and the
-    second RUN's re-indent)."""
+    second RUN's re-indent). Kept on ``a`` like :func:`join_runs`'s join: merge-runs and apt-update-alone ask about
+    the same pairs."""
+    kept = a.__dict__.get("_refusal")
+    if kept is not None and kept[0] is b:
+        return kept[1]
+    why = _refusal(doc, a, b)
+    a._refusal = (b, why)  # type: ignore[attr-defined]
+    return why
+
+
+def _refusal(doc: Document, a: RunShell, b: RunShell) -> str | None:
     ia, ib = a.inst, b.inst
     if not a.ok:
         return a.reason or "the first RUN's shell cannot be read"

@@ -65,7 +65,12 @@ def _file_style(doc: Document) -> Style:
 
 
 def instruction_style(ctx: Context, inst: Instruction) -> Style:
-    """The file's style, refined by the instruction's own continuation lines when it has some."""
+    """The file's style, refined by the instruction's own continuation lines when it has some; once per instruction
+    and pass (``ctx.memo``: merge-runs, apt-update-alone and the appended cleanups ask about the same RUNs)."""
+    return ctx.memo.get_or(_instruction_style, id(inst), _instruction_style, ctx, inst)
+
+
+def _instruction_style(ctx: Context, inst: Instruction) -> Style:
     base = file_style(ctx)
     lines = inst.source.splitlines()
     if len(lines) < 2 or inst.heredocs:

@@ -120,14 +120,14 @@ def _package_name(word: str) -> str:
     return word.split("=", 1)[0].split(":", 1)[0].lower()
 
 
-def _command_needs(cmd, env) -> dict[str, str]:
-    """What a command needs of the packages recommends bring (``https``, ``ssh``, ``compile``, ``keyserver``),
-    with a short description."""
+def _command_needs(cmd, env, compile: bool = True) -> dict[str, str]:
+    """What a command needs of the packages recommends bring (``https``, ``ssh``, ``keyserver``, and ``compile``
+    unless ``compile`` is False), with a short description."""
     eff = cmd.effective
     base = eff.basename or ""
     out: dict[str, str] = {}
-    vals = [w.value for w in eff.args]
     if base in _HTTPS_CLIENTS:
+        vals = [w.value for w in eff.args]
         if any(v is not None and "https://" in v for v in vals):
             out["https"] = f"`{base}` fetches an https URL"
         elif base != "git" and any(v is None for v in vals):
@@ -135,45 +135,62 @@ def _command_needs(cmd, env) -> dict[str, str]:
         if base == "git" and any(v is not None and (v.startswith(("ssh://", "git@")) or "@" in v and ":" in v
                                                     and "://" not in v) for v in vals):
             out["ssh"] = "`git` uses an ssh URL"
-    if base in _GPG and any(v in ("--recv-keys", "--recv-key", "--keyserver", "--search-keys") for v in vals):
+    if base in _GPG and any(w.value in ("--recv-keys", "--recv-key", "--keyserver", "--search-keys")
+                            for w in eff.args):
         out["keyserver"] = f"`{base}` talks to a keyserver (dirmngr)"
-    why = native_build(cmd, env)
-    if why is not None:
-        out["compile"] = why
+    if compile:
+        why = native_build(cmd, env)
+        if why is not None:
+            out["compile"] = why
     return out
 
 
-def _later_needs(ctx: Context, site: RunSite, call: PackageCall) -> dict[str, str]:
+def _later_needs(ctx: Context, site: RunSite, call: PackageCall, compile: bool) -> dict[str, str]:
     """The needs of every command after ``call``: later in its RUN, later RUNs of the stage, stages built FROM it,
-    ONBUILD RUNs. A RUN dockerfix cannot read counts for what its words show."""
-    state = ctx.model.state
+    ONBUILD RUNs. A RUN dockerfix cannot read counts for what its words show. ``compile``: whether the ``compile``
+    need is asked (whether a later command may build native code is the dearest question, and only the recommends
+    of a few packages serve it: ``curl``'s serve ``https`` alone)."""
     needs: dict[str, str] = {}
     end = call.command.span[1]
-    env = state.env_at(site.inst)
+    env = ctx.model.state.env_at(site.inst) if compile else None
     for s in site.script.sites:
         if s.command.span[0] >= end:
-            for k, v in _command_needs(s.command, env).items():
+            for k, v in _command_needs(s.command, env, compile).items():
                 needs.setdefault(k, f"{v} (line {site.inst.start_line})")
     # each later RUN's needs once per pass, merged from the RUN on (a loop over every later RUN for every install
-    # was quadratic: 1,600 lines of apt blocks took 20 s)
+    # was quadratic: 1,600 lines of apt blocks took 20 s); the two groups of needs share no key, so merging them
+    # one after the other gives each key the value one merge of both gave
     for k, v in fold_later(ctx, site, _site_needs).items():
         needs.setdefault(k, v)
+    if compile:
+        for k, v in fold_later(ctx, site, _site_compiles).items():
+            needs.setdefault(k, v)
     return needs
 
 
 def _site_needs(other: RunSite) -> dict[str, str]:
+    """A later RUN's needs but ``compile`` (:func:`_site_compiles`)."""
     needs: dict[str, str] = {}
     if other.run is None:
-        toks = " ".join(other.tokens())
-        if "https://" in toks:
-            needs.setdefault("https", f"line {other.inst.start_line} may fetch an https URL ({other.reason})")
-        needs.setdefault("compile", f"line {other.inst.start_line} cannot be read ({other.reason})")
+        if "https://" in " ".join(other.tokens()):
+            needs["https"] = f"line {other.inst.start_line} may fetch an https URL ({other.reason})"
         return needs
-    oenv = other.ctx.model.state.env_at(other.inst)
     for s in other.script.sites:
-        for k, v in _command_needs(s.command, oenv).items():
+        for k, v in _command_needs(s.command, None, False).items():
             needs.setdefault(k, f"{v} (line {other.inst.start_line})")
     return needs
+
+
+def _site_compiles(other: RunSite) -> dict[str, str]:
+    """A later RUN's ``compile`` need: a command that may build native code, or a RUN dockerfix cannot read."""
+    if other.run is None:
+        return {"compile": f"line {other.inst.start_line} cannot be read ({other.reason})"}
+    oenv = other.ctx.model.state.env_at(other.inst)
+    for s in other.script.sites:
+        why = native_build(s.command, oenv)
+        if why is not None:
+            return {"compile": f"{why} (line {other.inst.start_line})"}
+    return {}
 
 
 def _installed_before(ctx: Context, site: RunSite, call: PackageCall) -> set[str]:
@@ -205,7 +222,7 @@ def _packages_to_add(ctx: Context, site: RunSite, call: PackageCall) -> list[tup
     wanted = [r for w in call.packages if w.value for r in RECOMMENDS.get(_package_name(w.value), ())]
     if not wanted:
         return []
-    needs = _later_needs(ctx, site, call)
+    needs = _later_needs(ctx, site, call, any(r.need == "compile" for r in wanted))
     if not needs:
         return []
     have = _installed_before(ctx, site, call)

@@ -433,6 +433,19 @@ def _pkgmgr():
     return _PKGMGR[0]
 
 
+_MODEL: list = []
+
+
+def _model():
+    """The model's ``(shell, state)`` modules, imported on first use and kept, like :func:`_pkgmgr` (two import
+    statements in every RUN pair's cleanup question were a tenth of its cost)."""
+    if not _MODEL:
+        from dockerfix.model import shell, state
+
+        _MODEL.append((shell, state))
+    return _MODEL[0]
+
+
 def _words(words) -> str:
     return " ".join(w.raw for w in words)
 
@@ -460,11 +473,12 @@ def _cleanup(ctx: Context, block: list[RunShell], nxt: RunShell, facts: _BlockFa
     s = nxt.script
     if s is None:
         return None
-    own = [(call.command.span[0], _family(call), call) for call in _calls(nxt)]
+    calls = _calls(nxt)
     nxt_cleanups = _cleanups(nxt)
-    if not nxt_cleanups and not any(call.action in _REMOVALS for _, _, call in own):
+    if not nxt_cleanups and not any(call.action in _REMOVALS for call in calls):
         # nothing below can match (most RUN pairs): what the block installed and left is not needed
         return _removed_block_files(ctx, facts, nxt)
+    own = [(call.command.span[0], _family(call), call) for call in calls]
     dirty = facts.dirty  # managers whose caches or lists the block left behind
     installed = facts.installed
     # a package manager's own cleanup (or an rm of its cache) of what the block left, not of what nxt made itself
@@ -491,9 +505,8 @@ def _removed_block_files(ctx: Context, facts: _BlockFacts, nxt: RunShell) -> str
     """The first ``rm`` operand of ``nxt`` that deletes files a RUN of the block wrote, or None. The model says which
     earlier steps may have filled the path; the block RUN must also name it (or something inside it), so that a
     package install that only *may* have written to ``/tmp`` is no reason."""
-    from dockerfix.model.pkgmgr import removed_paths
-    from dockerfix.model.state import norm
-
+    removed_paths = _pkgmgr().removed_paths
+    norm = _model()[1].norm
     s = nxt.script
     assert s is not None
     state = ctx.model.state
@@ -533,9 +546,8 @@ def _named_paths(ctx: Context, run: RunShell) -> list[str]:
     """The normalised paths the static words of ``run`` name (not ``/``), its commands' arguments and the files its
     redirections write (``echo x > /tmp/f``): the RUN names ``path`` or something inside it exactly when one of them
     is ``path`` or inside it (:meth:`_BlockFacts.naming` asks that by bisect)."""
-    from dockerfix.model.shell import written_targets
-    from dockerfix.model.state import norm
-
+    shell, state = _model()
+    written_targets, norm = shell.written_targets, state.norm
     if run.script is None:
         return []
     out: list[str] = []
