@@ -83,8 +83,11 @@ def control_flow(run: RunShell) -> str | None:
     """What in the RUN changes how a chain continues or fails (``exit``, ``return``, ``exec``, ``set -e``/``+e``/
     ``-o errexit``, a background job), or None. Such a RUN keeps its own shell."""
     s = run.script
-    if s is None:
-        return None
+    return None if s is None else s.view(_control_flow)
+
+
+def _control_flow(s) -> str | None:
+    """:func:`control_flow` of a script (its text alone: kept on the script, ``Script.view``)."""
     for site in s.sites:
         words = site.command.words
         k = 0
@@ -98,6 +101,11 @@ def control_flow(run: RunShell) -> str | None:
         if site.background:
             return "a background job (`&`)"
     return None
+
+
+def _plain_and_chain(s) -> bool:
+    """Whether a script's top-level commands are joined by ``&&`` only (kept on the script: its text alone decides)."""
+    return not any(sep is not None and sep.text != "&&" for sep in s.separators)
 
 
 def _sets_errexit(args) -> bool:
@@ -161,7 +169,7 @@ def _refusal(doc: Document, a: RunShell, b: RunShell) -> str | None:
         return b.reason or "the second RUN's shell cannot be read"
     if ia.heredocs or ib.heredocs:
         return "heredoc RUNs are kept as they are"
-    if sorted(f.raw for f in ia.flags) != sorted(f.raw for f in ib.flags):
+    if (ia.flags or ib.flags) and sorted(f.raw for f in ia.flags) != sorted(f.raw for f in ib.flags):
         return "the RUNs have different flags (mounts, network, security)"
     assert a.script is not None and b.script is not None
     if a.script.has_leaking_state:
@@ -175,7 +183,7 @@ def _refusal(doc: Document, a: RunShell, b: RunShell) -> str | None:
             return f"the {which} RUN has {cf}: joined, it would change what runs or where the build fails"
     # `a || b`, `a; b` in the first RUN are fine: `&&` and `||` bind left to right and tighter than `;`, so
     # `a || b && c` is `(a || b) && c`, which is what two RUNs do. In the second RUN they are not.
-    if any(s is not None and s.text != "&&" for s in b.script.separators):
+    if not b.script.view(_plain_and_chain):
         return "the second RUN is not a plain && chain, so `&&` would change what runs when a command fails"
     if not b.script.items:
         return "the second RUN is empty"

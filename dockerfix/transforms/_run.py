@@ -158,18 +158,27 @@ class RunShell:
     def tail_is_clean(self) -> bool:
         """Nothing after the last command but whitespace or ``;`` (no trailing comment, no ``&``)."""
         s = self.script
-        if s is None or not s.items:
-            return False
-        seps = s.separators
-        if seps and seps[-1] is not None and getattr(seps[-1], "text", None) == "&":
-            return False
-        last_end = _node_end(s.items[-1])
-        tail = s.source[last_end:]
-        return tail.strip(" \t\r\n;") == ""
+        return s is not None and s.view(_tail_is_clean)
 
     def last_end(self) -> int:
         assert self.script is not None
-        return _node_end(self.script.items[-1])
+        return self.script.view(_last_end)
+
+
+# What follows reads a script alone (its text: no document, no position in one), so each answer is kept on the script
+# (``Script.view``) and serves every RUN and pass with that text.
+def _tail_is_clean(s: "Script") -> bool:
+    if not s.items:
+        return False
+    seps = s.separators
+    if seps and seps[-1] is not None and getattr(seps[-1], "text", None) == "&":
+        return False
+    tail = s.source[_node_end(s.items[-1]):]
+    return tail.strip(" \t\r\n;") == ""
+
+
+def _last_end(s: "Script") -> int:
+    return _node_end(s.items[-1])
 
 
 def _node_end(node) -> int:

@@ -339,25 +339,26 @@ class _BlockFacts:
     def _fold_pending(self) -> None:
         """Bring ``pending`` up to the last RUN added (read only when a reason is asked: most RUN pairs are refused
         before; a build stage asks only this)."""
+        pending = self._pending
         for run in self.runs[self._pending_upto:]:
-            for call in _calls(run):
-                fam = _family(call)
-                if call.action == "update":
-                    self._pending[fam] = _words(call.invocation + call.action_words)
-                elif call.is_install or call.action in _INSTALLS:
-                    self._pending.pop(fam, None)
+            if run.script is None:
+                continue
+            for fam, words in run.script.view(_refreshes):
+                if words is None:
+                    pending.pop(fam, None)
+                else:
+                    pending[fam] = words
         self._pending_upto = len(self.runs)
 
     def _fold(self) -> None:
         """Bring ``dirty`` and ``installed`` up to the last RUN added (read only when :func:`_cleanup` asks)."""
         for run in self.runs[self._fold_upto:]:
-            calls = _calls(run)
-            events = [(c.command.span[0], 1, _FAMILY.get(c.manager, c.manager)) for c in _cleanups(run)]
-            for call in calls:
-                events.append((call.command.span[0], 0, _family(call)))
-                if call.is_install:
-                    self._installed.setdefault(_family(call), set()).update(_pkg_name(w) for w in call.packages)
-            for _, clean, fam in sorted(events):
+            if run.script is None:
+                continue
+            events, installs = run.script.view(_cache_events)
+            for fam, names in installs:
+                self._installed.setdefault(fam, set()).update(names)
+            for clean, fam in events:
                 (self._dirty.discard if clean else self._dirty.add)(fam)
         self._fold_upto = len(self.runs)
 
@@ -404,6 +405,31 @@ class _BlockFacts:
         hi = bisect_left(named, (path + "0",))  # "0" follows "/": every path starting with path + "/" is in between
         ks.update(k for _, k in named[lo:hi])
         return [self.runs[k] for k in sorted(ks)]
+
+
+def _refreshes(script) -> tuple[tuple[str, str | None], ...]:
+    """A script's index refreshes and installs, in order, by manager family: ``(family, the refresh's words)`` for
+    a refresh, ``(family, None)`` for an install (kept on the script: its text alone decides)."""
+    out: list[tuple[str, str | None]] = []
+    for call in _pkgmgr().find_package_calls(script):
+        if call.action == "update":
+            out.append((_family(call), _words(call.invocation + call.action_words)))
+        elif call.is_install or call.action in _INSTALLS:
+            out.append((_family(call), None))
+    return tuple(out)
+
+
+def _cache_events(script) -> tuple[tuple[tuple[int, str], ...], tuple[tuple[str, frozenset[str]], ...]]:
+    """A script's package-manager calls and cleanups in source order, ``(1 for a cleanup else 0, family)``, and the
+    packages its installs name by family (kept on the script: its text alone decides)."""
+    pkgmgr = _pkgmgr()
+    events = [(c.command.span[0], 1, _FAMILY.get(c.manager, c.manager)) for c in pkgmgr.find_cleanups(script)]
+    installs = []
+    for call in pkgmgr.find_package_calls(script):
+        events.append((call.command.span[0], 0, _family(call)))
+        if call.is_install:
+            installs.append((_family(call), frozenset(_pkg_name(w) for w in call.packages)))
+    return tuple((clean, fam) for _, clean, fam in sorted(events)), tuple(installs)
 
 
 def _family(call) -> str:
@@ -505,13 +531,37 @@ def _removed_block_files(ctx: Context, facts: _BlockFacts, nxt: RunShell) -> str
     """The first ``rm`` operand of ``nxt`` that deletes files a RUN of the block wrote, or None. The model says which
     earlier steps may have filled the path; the block RUN must also name it (or something inside it), so that a
     package install that only *may* have written to ``/tmp`` is no reason."""
-    removed_paths = _pkgmgr().removed_paths
-    norm = _model()[1].norm
     s = nxt.script
     assert s is not None
+    removed = s.view(_removed_operands)
+    if not removed:
+        return None
+    norm = _model()[1].norm
     state = ctx.model.state
     cwd: str | None = None
     cwd_known = False
+    for op, p, path in removed:
+        if path is None:  # relative to the working directory
+            if not cwd_known:
+                cwd, cwd_known = state.workdir_at(nxt.inst), True
+            path = norm(p, cwd)
+            if path is None or path == "/":
+                continue
+        # the block's RUNs that name the path (an index kept as the block grows) and that the model says may have
+        # put files there (the RUNs before the block do not matter)
+        for run in facts.naming(path):
+            if state.writes(run.inst, path)[0] is not None:
+                return op
+    return None
+
+
+def _removed_operands(s) -> tuple[tuple[str, str, str | None], ...]:
+    """The ``rm`` operands of a script that :func:`_removed_block_files` asks about, in order: ``(operand, the path
+    it removes something in, that path normalised)``, the last None for a path relative to the working directory
+    (not ``~``, nothing relative after a ``cd``, not ``/``). Kept on the script: its text alone decides."""
+    removed_paths = _pkgmgr().removed_paths
+    norm = _model()[1].norm
+    out = []
     for site in s.sites:
         ops = removed_paths(site.command)
         if not ops:
@@ -529,50 +579,65 @@ def _removed_block_files(ctx: Context, facts: _BlockFacts, nxt: RunShell) -> str
             if not p.startswith("/"):
                 if moved:
                     continue  # relative to a directory the RUN changed to
-                if not cwd_known:
-                    cwd, cwd_known = state.workdir_at(nxt.inst), True
-            path = norm(p, cwd if not p.startswith("/") else "/")
+                out.append((op, p, None))
+                continue
+            path = norm(p, "/")
             if path is None or path == "/":
                 continue
-            # the block's RUNs that name the path (an index kept as the block grows) and that the model says may
-            # have put files there (the RUNs before the block do not matter)
-            for run in facts.naming(path):
-                if state.writes(run.inst, path)[0] is not None:
-                    return op
-    return None
+            out.append((op, p, path))
+    return tuple(out)
 
 
 def _named_paths(ctx: Context, run: RunShell) -> list[str]:
     """The normalised paths the static words of ``run`` name (not ``/``), its commands' arguments and the files its
     redirections write (``echo x > /tmp/f``): the RUN names ``path`` or something inside it exactly when one of them
     is ``path`` or inside it (:meth:`_BlockFacts.naming` asks that by bisect)."""
-    shell, state = _model()
-    written_targets, norm = shell.written_targets, state.norm
     if run.script is None:
         return []
-    out: list[str] = []
-    cwd: str | None = None
-    cwd_known = False
-    moved = any(c.kind in ("cd", "pushd", "popd") for c in run.script.state_changes)
-    for node in run.script.walk():
+    absolute, relative = run.script.view(_path_words)
+    if not relative:
+        return list(absolute)
+    norm = _model()[1].norm
+    cwd = ctx.model.state.workdir_at(run.inst)
+    out = list(absolute)
+    for v in relative:
+        q = norm(v, cwd)
+        if q is not None and q != "/":
+            out.append(q)
+    return out
+
+
+def _path_words(s) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The paths a script's static words name, for :func:`_named_paths`: the absolute ones normalised (not ``/``),
+    and the relative ones as written (none after a ``cd``). Kept on the script: its text alone decides."""
+    shell, state = _model()
+    written_targets, norm = shell.written_targets, state.norm
+    absolute: list[str] = []
+    relative: list[str] = []
+    moved = any(c.kind in ("cd", "pushd", "popd") for c in s.state_changes)
+    for node in s.walk():
         for w in (getattr(node, "words", ()) or ()) + written_targets(node):
             v = w.value
             if v is None or "/" not in v or w.has_glob or v.startswith("~") or (moved and not v.startswith("/")):
                 continue
-            if not v.startswith("/") and not cwd_known:
-                cwd, cwd_known = ctx.model.state.workdir_at(run.inst), True
-            q = norm(v, cwd if not v.startswith("/") else "/")
+            if not v.startswith("/"):
+                relative.append(v)
+                continue
+            q = norm(v, "/")
             if q is not None and q != "/":
-                out.append(q)
-    return out
+                absolute.append(q)
+    return tuple(absolute), tuple(relative)
 
 
 def is_bookkeeping(run: RunShell) -> bool:
     """Is the RUN only cheap bookkeeping commands (:data:`BOOKKEEPING`), substitutions and loops included?"""
     s = run.script
-    if s is None or not s.sites:
-        return False
-    return all(_is_cheap(site.command.effective) for site in s.sites)
+    return s is not None and s.view(_bookkeeping)
+
+
+def _bookkeeping(s) -> bool:
+    """:func:`is_bookkeeping` of a script (its text alone: kept on the script)."""
+    return bool(s.sites) and all(_is_cheap(site.command.effective) for site in s.sites)
 
 
 def _is_cheap(cmd) -> bool:
