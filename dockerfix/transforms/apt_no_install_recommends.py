@@ -120,9 +120,9 @@ def _package_name(word: str) -> str:
     return word.split("=", 1)[0].split(":", 1)[0].lower()
 
 
-def _command_needs(cmd, env, compile: bool = True) -> dict[str, str]:
+def _command_needs(cmd, env, with_compile: bool = True) -> dict[str, str]:
     """What a command needs of the packages recommends bring (``https``, ``ssh``, ``keyserver``, and ``compile``
-    unless ``compile`` is False), with a short description."""
+    unless ``with_compile`` is False), with a short description."""
     eff = cmd.effective
     base = eff.basename or ""
     out: dict[str, str] = {}
@@ -138,31 +138,31 @@ def _command_needs(cmd, env, compile: bool = True) -> dict[str, str]:
     if base in _GPG and any(w.value in ("--recv-keys", "--recv-key", "--keyserver", "--search-keys")
                             for w in eff.args):
         out["keyserver"] = f"`{base}` talks to a keyserver (dirmngr)"
-    if compile:
+    if with_compile:
         why = native_build(cmd, env)
         if why is not None:
             out["compile"] = why
     return out
 
 
-def _later_needs(ctx: Context, site: RunSite, call: PackageCall, compile: bool) -> dict[str, str]:
+def _later_needs(ctx: Context, site: RunSite, call: PackageCall, with_compile: bool) -> dict[str, str]:
     """The needs of every command after ``call``: later in its RUN, later RUNs of the stage, stages built FROM it,
-    ONBUILD RUNs. A RUN dockerfix cannot read counts for what its words show. ``compile``: whether the ``compile``
+    ONBUILD RUNs. A RUN dockerfix cannot read counts for what its words show. ``with_compile``: whether the ``compile``
     need is asked (whether a later command may build native code is the dearest question, and only the recommends
     of a few packages serve it: ``curl``'s serve ``https`` alone)."""
     needs: dict[str, str] = {}
     end = call.command.span[1]
-    env = ctx.model.state.env_at(site.inst) if compile else None
+    env = ctx.model.state.env_at(site.inst) if with_compile else None
     for s in site.script.sites:
         if s.command.span[0] >= end:
-            for k, v in _command_needs(s.command, env, compile).items():
+            for k, v in _command_needs(s.command, env, with_compile).items():
                 needs.setdefault(k, f"{v} (line {site.inst.start_line})")
     # each later RUN's needs once per pass, merged from the RUN on (a loop over every later RUN for every install
     # was quadratic: 1,600 lines of apt blocks took 20 s); the two groups of needs share no key, so merging them
     # one after the other gives each key the value one merge of both gave
     for k, v in fold_later(ctx, site, _site_needs).items():
         needs.setdefault(k, v)
-    if compile:
+    if with_compile:
         for k, v in fold_later(ctx, site, _site_compiles).items():
             needs.setdefault(k, v)
     return needs
