@@ -36,12 +36,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_perf import child, load, real_world  # noqa: E402
-from bench_scaling import CASES, CORPUS  # noqa: E402
+from bench_scaling import CASES, CLEAR_CACHES, CORPUS  # noqa: E402
 
 PY = sys.executable
 
-PHASES = textwrap.dedent("""
-    import functools, json, statistics, sys, time
+# clear_caches() is bench_scaling.py's: each fix here is one of its rows
+PHASES = CLEAR_CACHES + textwrap.dedent("""
+    import json, statistics, sys, time
     sys.path.insert(0, sys.argv[1])
     import dockerfix
     from dockerfix import api, engine
@@ -87,15 +88,6 @@ PHASES = textwrap.dedent("""
     timed(engine, "_choose", "choice")
     timed(engine, "_ordered", "choice")
     timed(engine, "_change", "records")
-
-    def clear_caches():  # as bench_scaling.py: nothing a fix of the same text left is reused
-        for name, mod in list(sys.modules.items()):
-            if name.startswith("dockerfix"):
-                for v in list(vars(mod).values()):
-                    if isinstance(v, functools._lru_cache_wrapper):
-                        v.cache_clear()
-        from dockerfix.model import shell
-        shell._cache_clear()
 
     def measure(t):
         totals, phases, counts = [], {}, {}
